@@ -1,0 +1,287 @@
+/**
+ * The plain data that flows between pushcheck's layers:
+ * rules (YAML → RuleSet) → run (RuleSet → Target[] → Result[]) → report (Report → text).
+ * Nothing here has behaviour; every layer can be tested with literals of these types.
+ */
+
+/** What a probe does on a port. `https`/`http` imply a TLS handshake / plain TCP first. */
+export type CheckKind = 'tcp' | 'tls' | 'http' | 'https';
+export type Severity = 'critical' | 'warning';
+/** `warn`: a warning-severity rule did not pass, a retired port failed, or a fallback carried the traffic. */
+export type Status = 'pass' | 'fail' | 'warn' | 'skip';
+export type Phase = 'dns' | 'connect' | 'tls' | 'http';
+
+/** Where a rule's facts come from: the vendor's page, or the current facts pushcheck adds beside it. */
+export type RuleOrigin = 'documented' | 'current';
+
+/** Optional HTTP expectations of an http/https rule. */
+export interface HttpExpectation {
+  method: 'GET' | 'HEAD';
+  path: string;
+  /** Accepted status codes; empty means any response at all proves the path open. */
+  status: number[];
+  /** Expected media type (no parameters), compared case-insensitively. */
+  contentType?: string;
+  /** Largest body accepted, from Content-Length or the bytes read. */
+  maxBytes?: number;
+}
+
+/** Ports of a rule that the vendor still lists but that the service no longer uses. */
+export interface LegacyPorts {
+  ports: number[];
+  /** ISO date the service was retired, e.g. 2021-03-31. */
+  retired: string;
+  note: string;
+}
+
+/** When a target of this rule fails and the fallback passes on the same host, the result is a warning. */
+export interface Fallback {
+  /** id of the rule holding the fallback ports (may be this rule's own id). */
+  rule: string;
+  /** Ports of the fallback rule that count; default: all its ports. */
+  ports: number[];
+  /** Ports of this rule the fallback covers; default: all. */
+  for: number[];
+  /** Why the fallback keeps things working, shown with the warning. */
+  note: string;
+}
+
+/** How a `#` in a host name is filled in. */
+export interface NumberedHosts {
+  from: number;
+  to: number;
+  /** How many numbers to probe, spread evenly over the range, ends included. */
+  sample: number;
+}
+
+export interface Rule {
+  id: string;
+  /** The host as the vendor documents it; may hold `#` (a number) or `*` (a wildcard). */
+  host: string;
+  /** Concrete hosts actually probed; required when `host` has a `*`. */
+  probe: string[];
+  ports: number[];
+  check: CheckKind;
+  /** Ports probed without TLS (tcp, or http for an https rule), e.g. 80 of an "HTTP/S" row. */
+  plainPorts: number[];
+  purpose: string;
+  /** The vendor's "if it fails" text, word for word. */
+  impact: string;
+  severity: Severity;
+  origin: RuleOrigin;
+  /** Free text shown with the rule (e.g. "GCM became FCM"). */
+  note?: string;
+  /** Every address the rule's hosts resolve to must lie in one of these ranges. */
+  cidr: string[];
+  fallback?: Fallback;
+  legacy?: LegacyPorts;
+  numbered?: NumberedHosts;
+  /** A URL template with `${var}` placeholders; when set, host, port and scheme come from it. */
+  url?: string;
+  http?: HttpExpectation;
+  /** 1-based line of the rule in its file, for error messages. */
+  line: number;
+}
+
+export interface RuleSet {
+  id: string;
+  title: string;
+  aliases: string[];
+  /** What the rules were taken from (the vendor page). */
+  source?: string;
+  notes: string[];
+  rules: Rule[];
+  /** Path it was loaded from. */
+  file: string;
+  builtin: boolean;
+}
+
+/** One (rule, host, port) to probe. */
+export interface Target {
+  ruleset: string;
+  rule: Rule;
+  /** The concrete host connected to (and sent as SNI / Host). */
+  host: string;
+  port: number;
+  check: CheckKind;
+  /** For http/https targets built from a URL: the full URL. */
+  url?: string;
+  /** Set when the target cannot be probed (e.g. a missing --var); the run reports it as `skip`. */
+  skipReason?: string;
+}
+
+/** Failure codes; the explanation and hint for each live in probes/classify.ts. */
+export type FailureCode =
+  | 'dns_not_found'
+  | 'dns_no_address'
+  | 'dns_timeout'
+  | 'dns_error'
+  | 'dns_outside_cidr'
+  | 'tcp_refused'
+  | 'tcp_timeout'
+  | 'tcp_unreachable'
+  | 'tcp_reset'
+  | 'tcp_error'
+  | 'tls_handshake_failed'
+  | 'tls_untrusted'
+  | 'tls_expired'
+  | 'tls_not_yet_valid'
+  | 'tls_hostname_mismatch'
+  | 'http_status'
+  | 'http_content'
+  | 'http_timeout'
+  | 'http_error';
+
+export interface Failure {
+  code: FailureCode;
+  phase: Phase;
+  /** What happened, one line (includes the errno or TLS alert where there is one). */
+  message: string;
+  /** What to do about it, one line. */
+  hint: string;
+}
+
+/** Durations in milliseconds; a phase that did not run is absent. */
+export interface Timings {
+  dnsMs?: number;
+  connectMs?: number;
+  tlsMs?: number;
+  httpMs?: number;
+  totalMs: number;
+}
+
+export interface TlsInfo {
+  protocol: string;
+  cipher: string;
+  alpn?: string;
+  subject: string;
+  issuer: string;
+  /** ISO date-time of the leaf certificate's notAfter. */
+  validTo: string;
+  daysLeft: number;
+  /** Subject alternative names of the leaf. */
+  altNames: string[];
+  /** Whether the chain verified against the trusted CAs (false only when --insecure let it through). */
+  trusted: boolean;
+}
+
+export interface HttpInfo {
+  status: number;
+  contentType?: string;
+  bytes?: number;
+}
+
+/** What a probe returns. A probe never throws for a network problem. */
+export interface ProbeOutcome {
+  ok: boolean;
+  /** The address connected to (or last tried). */
+  address?: string;
+  /** Every address the host resolved to (A and AAAA). */
+  addresses: string[];
+  /** True when the address came from --resolve rather than DNS. */
+  pinned: boolean;
+  timings: Timings;
+  tls?: TlsInfo;
+  http?: HttpInfo;
+  failure?: Failure;
+  /** Something worth knowing about a pass, e.g. "server asked for a client certificate". */
+  note?: string;
+}
+
+/** One line of a report: a target and what happened to it. Flat and JSON-ready. */
+export interface Result {
+  ruleset: string;
+  /** The rule's id. */
+  rule: string;
+  /** The host as documented in the rule. */
+  documentedHost: string;
+  /** The host actually probed. */
+  host: string;
+  port: number;
+  address?: string;
+  addresses: string[];
+  check: CheckKind;
+  status: Status;
+  severity: Severity;
+  origin: RuleOrigin;
+  purpose: string;
+  impact: string;
+  timings: Timings;
+  attempts: number;
+  tls?: TlsInfo;
+  http?: HttpInfo;
+  error?: Failure;
+  /** Why a non-pass is only a warning (legacy port, fallback, warning severity) or why it was skipped. */
+  note?: string;
+  /** Present when the target failed on a retired port. */
+  legacy?: { retired: string; note: string };
+  /** Present when a fallback carried a failed target. */
+  fallback?: { rule: string; host: string; port: number; note: string };
+}
+
+/** Per-rule facts that only make sense across its targets. */
+export interface RuleSummary {
+  ruleset: string;
+  rule: string;
+  documentedHost: string;
+  hosts: string[];
+  /** Every distinct address found for the rule's hosts. */
+  addresses: string[];
+  cidr?: {
+    ranges: string[];
+    /** Addresses found by DNS that lie outside every range. */
+    outside: string[];
+    /** Addresses that were pinned with --resolve and so were not judged. */
+    pinned: string[];
+    verdict: 'inside' | 'outside' | 'unknown';
+    message: string;
+  };
+}
+
+export interface Summary {
+  total: number;
+  passed: number;
+  failed: number;
+  warned: number;
+  skipped: number;
+}
+
+/** The options a run used, as they go into a report (secrets never). */
+export interface RunOptions {
+  timeoutMs: number;
+  concurrency: number;
+  retries: number;
+  dnsServer?: string;
+  resolve: string[];
+  caFiles: string[];
+  vars: string[];
+  strict: boolean;
+  insecure: boolean;
+  courier?: string;
+  courierSample?: number;
+}
+
+export interface RuleSetInfo {
+  id: string;
+  title: string;
+  source?: string;
+  notes: string[];
+  file: string;
+}
+
+export interface Report {
+  schemaVersion: 1;
+  tool: { name: 'pushcheck'; version: string };
+  environment: { node: string; platform: string; release: string; arch: string; hostname?: string };
+  startedAt: string;
+  durationMs: number;
+  options: RunOptions;
+  rulesets: RuleSetInfo[];
+  summary: Summary;
+  /** `pass`: nothing critical failed; `fail`: something critical failed (exit 1). */
+  verdict: 'pass' | 'fail';
+  exitCode: 0 | 1 | 130;
+  interrupted: boolean;
+  results: Result[];
+  rules: RuleSummary[];
+}
