@@ -83,6 +83,15 @@ export interface Rule {
   line: number;
 }
 
+/** A `${name}` placeholder that rule urls of a set use, supplied with `--var name=value`. */
+export interface RuleVar {
+  name: string;
+  /** A value shown in the hint when the variable is missing. */
+  example: string;
+  /** What the variable lets pushcheck check, completing "to check …" (e.g. "the message file"). */
+  checks: string;
+}
+
 export interface RuleSet {
   id: string;
   title: string;
@@ -91,6 +100,8 @@ export interface RuleSet {
   source?: string;
   notes: string[];
   rules: Rule[];
+  /** The variables its rules' urls use; the loader always fills it (empty when none). */
+  vars?: RuleVar[];
   /** Path it was loaded from. */
   file: string;
   builtin: boolean;

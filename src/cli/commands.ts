@@ -9,4 +9,6 @@ export type RegisterCommand = (program: Command) => void;
 export const commands: Array<() => Promise<{ register: RegisterCommand }>> = [
   () => import('./check.js'),
   () => import('./rules.js'),
+  () => import('./harness.js'),
+  () => import('./simulate.js'),
 ];

@@ -33,7 +33,13 @@ export interface IssueOptions {
   notAfter?: Date;
   /** Marks the certificate for client authentication as well as server authentication. */
   client?: boolean;
+  /** Subject UID (OID 0.9.2342.19200300.100.1.1): APNs reads a provider certificate's topic from it. */
+  uid?: string;
+  /** Subject CN; defaults to the first name. */
+  commonName?: string;
 }
+
+const UID_OID = '0.9.2342.19200300.100.1.1';
 
 let serial = Date.now();
 function nextSerial(): string {
@@ -87,7 +93,10 @@ export async function createCertificateAuthority(name: string, days = 30): Promi
       if (options.client) usages.push(x509.ExtendedKeyUsage.clientAuth);
       const leaf = await x509.X509CertificateGenerator.create({
         serialNumber: nextSerial(),
-        subject: `CN=${options.names[0] ?? 'pushcheck'}`,
+        subject: [
+          { '2.5.4.3': [options.commonName ?? options.names[0] ?? 'pushcheck'] },
+          ...(options.uid !== undefined ? [{ [UID_OID]: [options.uid] }] : []),
+        ],
         issuer: caCert.subject,
         notBefore: options.notBefore ?? new Date(Date.now() - DAY_MS),
         notAfter: options.notAfter ?? new Date(Date.now() + 30 * DAY_MS),
@@ -98,7 +107,7 @@ export async function createCertificateAuthority(name: string, days = 30): Promi
           new x509.BasicConstraintsExtension(false, undefined, true),
           new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
           new x509.ExtendedKeyUsageExtension(usages),
-          new x509.SubjectAlternativeNameExtension(names),
+          ...(names.length > 0 ? [new x509.SubjectAlternativeNameExtension(names)] : []),
           await x509.AuthorityKeyIdentifierExtension.create(caCert),
         ],
       });

@@ -1,9 +1,187 @@
-// Stub until the real probe lands; replaced wholesale.
+/**
+ * The http probe (checks http and https): connect and, for https, handshake exactly as the tcp and tls probes do,
+ * then hand that socket to undici for one request and hold the answer against the rule's expectations.
+ */
+import type net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { Client } from 'undici';
+import type { HttpExpectation, HttpInfo, ProbeOutcome, Target } from '../types.js';
+import { classifyError, errorCodes, failure, PhaseError } from './classify.js';
+import { bounded, roundMs, runProbe, since } from './phases.js';
+import { connectAddresses } from './tcp.js';
+import { CLIENT_CERTIFICATE_NOTE, handshakeTls } from './tls.js';
 import type { ProbeKind } from './types.js';
+
+const NOT_CHECKED = 'no HTTP request is possible without one, so the HTTP expectations were not checked';
+
+/** Scheme, authority and path of the request. The socket is already connected: undici never resolves or dials. */
+function requestTarget(target: Target): { origin: string; path: string } {
+  const scheme = target.check === 'https' ? 'https' : 'http';
+  const host = target.host.includes(':') && !target.host.startsWith('[') ? `[${target.host}]` : target.host;
+  // new URL() leaves out the scheme's default port, and undici's Host header with it.
+  const origin = new URL(`${scheme}://${host}:${target.port}`).origin;
+  if (target.url) {
+    const url = new URL(target.url);
+    return { origin, path: `${url.pathname}${url.search}` };
+  }
+  return { origin, path: target.rule.http?.path ?? '/' };
+}
+
+function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** The media type of a Content-Type value: before any `;`, trimmed, lower case. */
+function mediaType(contentType: string): string {
+  return (contentType.split(';')[0] ?? '').trim().toLowerCase();
+}
+
+/** Holds a response against the rule's expectations; the failure message names what was expected and what came. */
+function judge(info: HttpInfo, expect: HttpExpectation | undefined, method: string, counted: boolean): ProbeOutcome['failure'] {
+  if (!expect) return undefined;
+  if (expect.status.length > 0 && !expect.status.includes(info.status)) {
+    return failure('http_status', 'http', `got ${info.status}, expected ${expect.status.join(' or ')}`);
+  }
+  if (expect.contentType !== undefined) {
+    const got = info.contentType === undefined ? '' : mediaType(info.contentType);
+    if (got !== mediaType(expect.contentType)) {
+      return failure('http_content', 'http', `Content-Type ${got || '(none)'}, expected ${mediaType(expect.contentType)}`);
+    }
+  }
+  if (expect.maxBytes !== undefined && info.bytes !== undefined && info.bytes > expect.maxBytes) {
+    const how = counted ? `more than ${expect.maxBytes} bytes read` : `Content-Length ${info.bytes}`;
+    return failure('http_content', 'http', `${method} body too large: ${how}, at most ${expect.maxBytes} expected`);
+  }
+  return undefined;
+}
+
+/** Counts body bytes up to `limit`, then stops reading. */
+async function countBytes(body: AsyncIterable<Buffer>, limit: number): Promise<number> {
+  let bytes = 0;
+  for await (const chunk of body) {
+    bytes += chunk.length;
+    if (bytes >= limit) break;
+  }
+  return bytes;
+}
+
+/**
+ * One request over `socket`, bounded by `timeoutMs` and `signal`. Sets `outcome.http` as soon as headers arrive,
+ * and `outcome.failure` when the answer does not meet the expectations; throws a PhaseError when no answer came.
+ * The client and the socket are closed on every path.
+ */
+async function exchange(
+  target: Target,
+  request: { origin: string; path: string },
+  socket: net.Socket,
+  outcome: ProbeOutcome,
+  options: { signal: AbortSignal; timeoutMs: number },
+): Promise<void> {
+  const start = performance.now();
+  const expect = target.rule.http;
+  const method = expect?.method ?? 'GET';
+  // The socket's own error, in case undici reports it without its cause (a TLS alert after the handshake).
+  let socketError: unknown;
+  socket.on('error', (err: unknown) => {
+    socketError ??= err;
+  });
+  const controller = new AbortController();
+  // Set when the exchange is over: a request still settling after a timeout must not touch the outcome.
+  let over = false;
+  let client: Client | undefined;
+
+  const talk = async (): Promise<void> => {
+    let handedOver = false;
+    const backstopMs = Math.ceil(options.timeoutMs) + 1000;
+    client = new Client(request.origin, {
+      connect: (_opts, callback) => {
+        // Asynchronously, as a real dial would be: undici does not dispatch a request from a synchronous callback.
+        if (handedOver) process.nextTick(callback, new Error('pushcheck opens one connection per probe'), null);
+        else process.nextTick(callback, null, socket);
+        handedOver = true;
+      },
+      pipelining: 1,
+      headersTimeout: backstopMs,
+      bodyTimeout: backstopMs,
+    });
+    const response = await client.request({
+      path: request.path,
+      method,
+      headers: { 'user-agent': 'pushcheck', accept: '*/*' },
+      signal: controller.signal,
+    });
+    if (over) return;
+    const contentType = header(response.headers, 'content-type');
+    const length = header(response.headers, 'content-length');
+    const info: HttpInfo = {
+      status: response.statusCode,
+      ...(contentType !== undefined && { contentType }),
+      ...(length !== undefined && /^\d+$/.test(length) && { bytes: Number(length) }),
+    };
+    outcome.http = info;
+    let counted = false;
+    const maxBytes = expect?.maxBytes;
+    const statusOk = !expect || expect.status.length === 0 || expect.status.includes(info.status);
+    if (statusOk && maxBytes !== undefined && info.bytes === undefined && method === 'GET') {
+      info.bytes = await countBytes(response.body, maxBytes + 1);
+      counted = true;
+    }
+    const problem = judge(info, expect, method, counted);
+    if (problem && !over) outcome.failure = problem;
+  };
+
+  try {
+    await bounded(talk(), 'http', options.timeoutMs, options.signal, () => controller.abort());
+  } catch (err) {
+    if (err instanceof PhaseError) throw err;
+    const codes = [...errorCodes(err), ...errorCodes(socketError)];
+    // TLS 1.3: the server's "certificate required" alert comes after our handshake ended, so it shows up here.
+    if (codes.includes('ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED')) {
+      outcome.note = [outcome.note, `${CLIENT_CERTIFICATE_NOTE}; ${NOT_CHECKED}`].filter(Boolean).join('; ');
+      return;
+    }
+    // undici's "other side closed" hides what the socket saw (a reset, a TLS alert).
+    const cause = errorCodes(err).includes('UND_ERR_SOCKET') && socketError ? socketError : err;
+    throw new PhaseError(classifyError(cause, 'http'), performance.now() - start);
+  } finally {
+    over = true;
+    outcome.timings.httpMs = since(start);
+    await client?.destroy().catch(() => undefined);
+    socket.destroy();
+  }
+}
 
 export const httpProbe: ProbeKind = {
   checks: ['http', 'https'],
-  run: async () => {
-    throw new Error('http probe not implemented yet');
-  },
+  run: (target, ctx) =>
+    runProbe(target, ctx, async (addresses, outcome, budget) => {
+      const request = requestTarget(target);
+      const connection = await connectAddresses(addresses, target.port, {
+        signal: budget.signal,
+        timeoutMs: budget.remaining(),
+      });
+      outcome.address = connection.address;
+      outcome.timings.connectMs = connection.connectMs;
+      let socket: net.Socket = connection.socket;
+      if (target.check === 'https') {
+        const session = await handshakeTls(connection.socket, {
+          host: target.host,
+          ca: ctx.ca,
+          insecure: ctx.insecure,
+          now: ctx.now,
+          signal: budget.signal,
+          timeoutMs: budget.remaining(),
+        });
+        outcome.timings.tlsMs = roundMs(session.tlsMs);
+        outcome.tls = session.info;
+        if (session.note) outcome.note = session.note;
+        if (session.clientCertificateRequired) {
+          outcome.note = `${outcome.note ?? CLIENT_CERTIFICATE_NOTE}; ${NOT_CHECKED}`;
+          return;
+        }
+        socket = session.socket;
+      }
+      await exchange(target, request, socket, outcome, { signal: budget.signal, timeoutMs: budget.remaining() });
+    }),
 };

@@ -1,9 +1,296 @@
-// Stub until the real probe lands; replaced wholesale.
+/**
+ * The TLS phase, and the tls probe built on it: does a TLS handshake with the host complete, and is the
+ * certificate the real one? The certificate is verified here rather than by Node, so that a failing result still
+ * records who issued it: "issued by FortiGate CA" tells an admin at once that the traffic is being intercepted.
+ */
+import net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import tls from 'node:tls';
+import type { Failure, TlsInfo } from '../types.js';
+import { CERTIFICATE_ERRORS, classifyError, errorCodes, failure, PhaseError } from './classify.js';
+import { connectAddresses } from './tcp.js';
+import { roundMs, runProbe, since, stoppedFailure } from './phases.js';
 import type { ProbeKind } from './types.js';
+
+export interface HandshakeOptions {
+  /** The host name verified against the certificate and sent as SNI (not sent for an IP literal). */
+  host: string;
+  /** Extra trusted CA certificates (PEM), added to Node's bundled roots. */
+  ca: readonly string[];
+  /** Certificate problems are recorded in a note instead of failing. */
+  insecure: boolean;
+  /** Clock for `daysLeft`. */
+  now: () => Date;
+  signal: AbortSignal;
+  timeoutMs: number;
+  /** ALPN protocols offered; default h2 then http/1.1. */
+  alpn?: string[];
+}
+
+export interface TlsSession {
+  /** The TLS socket; already closed when `clientCertificateRequired` is set. */
+  socket: tls.TLSSocket;
+  /** ms from ClientHello to the handshake's end, rounded to 0.1. */
+  tlsMs: number;
+  info: TlsInfo;
+  /**
+   * The server ended the handshake for want of a client certificate (as APNs does). That proves the path open;
+   * nothing more can be done on this connection.
+   */
+  clientCertificateRequired: boolean;
+  note?: string;
+}
+
+export const CLIENT_CERTIFICATE_NOTE = 'the server asked for a client certificate (as APNs does); the path is open';
+
+/** Alerts a server sends when it wants a client certificate and got none (OpenSSL, Go, BoringSSL). */
+const CLIENT_CERTIFICATE_ALERTS = new Set([
+  'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED',
+  'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE',
+  'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE',
+]);
+
+const DAY_MS = 86_400_000;
+const ignore = (): void => undefined;
+
+/** One secure context per list of extra CAs: building one from ~150 roots costs milliseconds. */
+const contexts = new WeakMap<readonly string[], tls.SecureContext>();
+function secureContextFor(ca: readonly string[]): tls.SecureContext | undefined {
+  if (ca.length === 0) return undefined;
+  let context = contexts.get(ca);
+  if (!context) {
+    context = tls.createSecureContext({ ca: [...tls.rootCertificates, ...ca] });
+    contexts.set(ca, context);
+  }
+  return context;
+}
+
+function firstValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** `CN (O)` of a certificate name, or whatever fields it has. */
+function nameOf(name: tls.Certificate | undefined): string {
+  if (!name) return '';
+  const cn = firstValue(name.CN);
+  const o = firstValue(name.O);
+  if (cn && o && cn !== o) return `${cn} (${o})`;
+  if (cn || o) return (cn ?? o) as string;
+  return Object.entries(name)
+    .map(([key, value]) => `${key}=${Array.isArray(value) ? value.join('+') : String(value)}`)
+    .join(', ');
+}
+
+function altNamesOf(cert: tls.PeerCertificate): string[] {
+  if (!cert.subjectaltname) return [];
+  return cert.subjectaltname.split(', ').map((entry) => entry.replace(/^(DNS|IP Address):/, ''));
+}
+
+interface Seen {
+  cert: tls.DetailedPeerCertificate;
+  protocol: string;
+  cipher: string;
+  alpn?: string;
+}
+
+function hasCertificate(cert: tls.PeerCertificate | null | undefined): cert is tls.DetailedPeerCertificate {
+  return cert !== null && cert !== undefined && Object.keys(cert).length > 0 && cert.raw !== undefined;
+}
+
+function see(socket: tls.TLSSocket): Seen | undefined {
+  const cert = socket.getPeerCertificate(true);
+  if (!hasCertificate(cert)) return undefined;
+  const cipher = socket.getCipher();
+  return {
+    cert,
+    protocol: socket.getProtocol() ?? 'unknown',
+    cipher: cipher?.standardName ?? cipher?.name ?? 'unknown',
+    ...(typeof socket.alpnProtocol === 'string' && { alpn: socket.alpnProtocol }),
+  };
+}
+
+function infoOf(seen: Seen, now: Date, trusted: boolean): TlsInfo {
+  const validTo = new Date(seen.cert.valid_to);
+  return {
+    protocol: seen.protocol,
+    cipher: seen.cipher,
+    ...(seen.alpn && { alpn: seen.alpn }),
+    subject: nameOf(seen.cert.subject),
+    issuer: nameOf(seen.cert.issuer),
+    validTo: Number.isNaN(validTo.getTime()) ? seen.cert.valid_to : validTo.toISOString(),
+    daysLeft: Math.floor((validTo.getTime() - now.getTime()) / DAY_MS),
+    altNames: altNamesOf(seen.cert),
+    trusted,
+  };
+}
+
+/**
+ * OpenSSL's verification result before the handshake ends. Node publishes it only at 'secureConnect'
+ * (`authorizationError`); when a server aborts the handshake after sending its certificate (TLS 1.2 and a
+ * required client certificate), this internal, which `authorizationError` is read from, is the only way to it.
+ * undefined when it cannot be read.
+ */
+function verifyCodeNow(socket: tls.TLSSocket): string | null | undefined {
+  const handle = (socket as unknown as { _handle?: { verifyError?: () => unknown } })._handle;
+  if (typeof handle?.verifyError !== 'function') return undefined;
+  const err = handle.verifyError();
+  if (!err) return null;
+  return (err as { code?: unknown }).code?.toString() ?? String(err);
+}
+
+/** What is wrong with the certificate for `host`, given OpenSSL's verdict on the chain; undefined if nothing. */
+function certificateProblem(chainCode: string | null, host: string, cert: tls.PeerCertificate): Failure | undefined {
+  if (chainCode) {
+    const code = CERTIFICATE_ERRORS[chainCode] ?? 'tls_untrusted';
+    const detail =
+      code === 'tls_expired'
+        ? `expired ${new Date(cert.valid_to).toISOString()}, ${chainCode}`
+        : code === 'tls_not_yet_valid'
+          ? `valid from ${new Date(cert.valid_from).toISOString()}, ${chainCode}`
+          : `issued by "${nameOf(cert.issuer)}", ${chainCode}`;
+    return failure(code, 'tls', detail);
+  }
+  if (tls.checkServerIdentity(host, cert)) {
+    const names = altNamesOf(cert);
+    const holder = names.length > 0 ? names.join(', ') : nameOf(cert.subject);
+    return failure('tls_hostname_mismatch', 'tls', `certificate is for ${holder}, not ${host}`);
+  }
+  return undefined;
+}
+
+/**
+ * Runs a TLS handshake over a connected socket and verifies the certificate for `options.host` (chain against
+ * Node's roots plus `options.ca`, then the name). Rejects with a PhaseError of phase `tls`, carrying the
+ * certificate seen when there was one; both sockets are destroyed on every path but success.
+ *
+ * A reset or close by the peer mid-handshake is reported as tls_handshake_failed, not tcp_reset: TCP worked, the
+ * TLS exchange was what broke. A server that ends the handshake for want of a client certificate resolves with
+ * `clientCertificateRequired`: in TLS 1.3 its alert comes after the client's handshake is done, so the session
+ * simply resolves on 'secureConnect' and the alert, arriving later, does not matter; in TLS 1.2 the alert ends
+ * the handshake, and it counts as such only if the server's certificate had arrived before it.
+ */
+export function handshakeTls(socket: net.Socket, options: HandshakeOptions): Promise<TlsSession> {
+  const { ca, insecure, now, signal, timeoutMs } = options;
+  const host = options.host.replace(/^\[(.*)\]$/, '$1');
+  const start = performance.now();
+  if (signal.aborted) {
+    socket.destroy();
+    return Promise.reject(stoppedFailure('tls', 0, signal));
+  }
+  const context = secureContextFor(ca);
+  const tlsSocket = tls.connect({
+    socket,
+    ...(net.isIP(host) === 0 && { servername: host }),
+    ALPNProtocols: options.alpn ?? ['h2', 'http/1.1'],
+    ...(context && { secureContext: context }),
+    rejectUnauthorized: false,
+    // The name is checked below, after the chain, so that both problems are reported the same way.
+    checkServerIdentity: () => undefined,
+  });
+  tlsSocket.on('error', ignore);
+
+  return new Promise<TlsSession>((resolve, reject) => {
+    let seen: Seen | undefined;
+    let seenVerifyCode: string | null | undefined;
+    const remember = (): void => {
+      if (seen) return;
+      seen = see(tlsSocket);
+      if (seen) seenVerifyCode = verifyCodeNow(tlsSocket);
+    };
+
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onStop);
+      tlsSocket.off('keylog', remember);
+      tlsSocket.off('secureConnect', onSecure);
+      tlsSocket.off('error', onError);
+      tlsSocket.off('close', onClose);
+    };
+    const fail = (err: PhaseError): void => {
+      cleanup();
+      tlsSocket.destroy();
+      socket.destroy();
+      reject(err);
+    };
+    /** Resolves, or fails when the certificate has a problem and --insecure is off. */
+    const finish = (chainCode: string | null | undefined, clientCertificateRequired: boolean): void => {
+      const tlsMs = since(start);
+      if (!seen) {
+        fail(new PhaseError(failure('tls_handshake_failed', 'tls', 'no server certificate'), tlsMs));
+        return;
+      }
+      const problem =
+        chainCode === undefined
+          ? failure('tls_untrusted', 'tls', 'the certificate chain could not be verified')
+          : certificateProblem(chainCode, host, seen.cert);
+      const info = infoOf(seen, now(), problem === undefined);
+      if (problem && !insecure) {
+        fail(new PhaseError(problem, tlsMs, { tls: info }));
+        return;
+      }
+      cleanup();
+      if (clientCertificateRequired) {
+        tlsSocket.destroy();
+        socket.destroy();
+      }
+      const notes = [
+        ...(clientCertificateRequired ? [CLIENT_CERTIFICATE_NOTE] : []),
+        ...(problem ? [`certificate problem ignored (--insecure): ${problem.message}`] : []),
+      ];
+      resolve({ socket: tlsSocket, tlsMs, info, clientCertificateRequired, ...(notes.length > 0 && { note: notes.join('; ') }) });
+    };
+
+    const onSecure = (): void => {
+      seen = see(tlsSocket);
+      finish(tlsSocket.authorized ? null : String(tlsSocket.authorizationError), false);
+    };
+    const onError = (err: unknown): void => {
+      remember();
+      const codes = errorCodes(err);
+      if (seen && codes.some((code) => CLIENT_CERTIFICATE_ALERTS.has(code))) {
+        finish(seenVerifyCode, true);
+        return;
+      }
+      fail(new PhaseError(classifyError(err, 'tls'), performance.now() - start, seen ? { tls: infoOf(seen, now(), false) } : {}));
+    };
+    const onClose = (): void =>
+      fail(new PhaseError(failure('tls_handshake_failed', 'tls', 'the server closed the connection during the TLS handshake'), performance.now() - start));
+    const onStop = (): void => {
+      remember();
+      fail(stoppedFailure('tls', performance.now() - start, signal, seen ? { tls: infoOf(seen, now(), false) } : {}));
+    };
+    const timer = setTimeout(onStop, Math.max(0, timeoutMs));
+    signal.addEventListener('abort', onStop, { once: true });
+    // 'keylog' fires as key material is made, after the server's certificate has been processed: the moment to
+    // see it in a TLS 1.2 handshake that the server then aborts.
+    tlsSocket.on('keylog', remember);
+    tlsSocket.once('secureConnect', onSecure);
+    tlsSocket.once('error', onError);
+    tlsSocket.once('close', onClose);
+  });
+}
 
 export const tlsProbe: ProbeKind = {
   checks: ['tls'],
-  run: async () => {
-    throw new Error('tls probe not implemented yet');
-  },
+  run: (target, ctx) =>
+    runProbe(target, ctx, async (addresses, outcome, budget) => {
+      const { socket, connectMs, address } = await connectAddresses(addresses, target.port, {
+        signal: budget.signal,
+        timeoutMs: budget.remaining(),
+      });
+      outcome.address = address;
+      outcome.timings.connectMs = connectMs;
+      const session = await handshakeTls(socket, {
+        host: target.host,
+        ca: ctx.ca,
+        insecure: ctx.insecure,
+        now: ctx.now,
+        signal: budget.signal,
+        timeoutMs: budget.remaining(),
+      });
+      session.socket.destroy();
+      outcome.timings.tlsMs = roundMs(session.tlsMs);
+      outcome.tls = session.info;
+      if (session.note) outcome.note = session.note;
+    }),
 };

@@ -1,0 +1,139 @@
+/** `pushcheck [rulesets...]`: the checker. Parses options, runs, renders; nothing else lives here. */
+import { readFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import ora from 'ora';
+import { UsageError } from '../errors.js';
+import { parseDnsServer, parsePin } from '../probes/dns.js';
+import { formatNames, formats } from '../report/index.js';
+import { resolveRuleSets } from '../rules/builtin.js';
+import { parseVars, parsePortRange } from '../rules/expand.js';
+import { runChecks, type CheckSettings } from '../run/run.js';
+import type { Report, RuleSet } from '../types.js';
+import { collect, integer, useColor, wantSpinner } from './options.js';
+
+export const DEFAULT_TIMEOUT_MS = 5000;
+/** Above the number of targets of `pushcheck all`, so the whole run takes about as long as its slowest probe. */
+export const DEFAULT_CONCURRENCY = 64;
+
+export interface CheckFlags {
+  format: string;
+  timeout: number;
+  concurrency: number;
+  retries: number;
+  dnsServer?: string;
+  resolve: string[];
+  ca: string[];
+  var: string[];
+  courier?: string;
+  courierSample?: number;
+  strict: boolean;
+  insecure: boolean;
+  color?: boolean;
+}
+
+/** The options of a run; `pushcheck demo` reuses them. */
+export function addCheckOptions(command: Command): Command {
+  return command
+    .addOption(new Option('-f, --format <name>', 'output format').choices(formatNames).default('table'))
+    .option('-t, --timeout <ms>', 'bound for each probe, in milliseconds', integer(1, 600_000), DEFAULT_TIMEOUT_MS)
+    .option('-c, --concurrency <n>', 'probes in flight at once', integer(1, 1024), DEFAULT_CONCURRENCY)
+    .option('-r, --retries <n>', 'tries again after a failure, for flaky links', integer(0, 10), 0)
+    .option('--dns-server <ip[:port]>', 'ask this DNS server instead of the system resolver')
+    .option('--resolve <host=ip>', 'pin a host (or *.domain) to an address, like curl --resolve; repeatable', collect, [])
+    .option('--ca <file>', 'also trust the CA certificates in this PEM file; repeatable', collect, [])
+    .option('--var <name=value>', 'a value for a ${name} in a rule, e.g. messageUrl=https://…; repeatable', collect, [])
+    .option('--courier <from-to>', 'numbers to try for # in host names (default 0-50)')
+    .option('--courier-sample <n>', 'how many of those numbers to probe (default 5)', integer(1, 1000))
+    .option('--strict', 'warnings fail the run too (retired ports never do)', false)
+    .option('--insecure', 'do not fail on certificate problems (still reported)', false)
+    .option('--no-color', 'no ANSI colours, even on a terminal');
+}
+
+function readCaFile(file: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--ca ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  if (!text.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new UsageError(`--ca ${file}: no PEM certificate in it (expected -----BEGIN CERTIFICATE-----)`);
+  }
+  return text;
+}
+
+/** Turns command-line flags into run settings; every mistake is a one-line UsageError. */
+export function settingsFrom(flags: CheckFlags): CheckSettings {
+  const numbered = flags.courier !== undefined ? parsePortRange(flags.courier, '--courier', 0, 1_000_000) : undefined;
+  return {
+    timeoutMs: flags.timeout,
+    concurrency: flags.concurrency,
+    retries: flags.retries,
+    strict: flags.strict,
+    insecure: flags.insecure,
+    ...(flags.dnsServer !== undefined && { dnsServer: parseDnsServer(flags.dnsServer) }),
+    pins: flags.resolve.map(parsePin),
+    caPems: flags.ca.map(readCaFile),
+    vars: parseVars(flags.var),
+    numbered: {
+      ...(numbered && { from: numbered[0], to: numbered[1] }),
+      ...(flags.courierSample !== undefined && { sample: flags.courierSample }),
+    },
+    recorded: {
+      timeoutMs: flags.timeout,
+      concurrency: flags.concurrency,
+      retries: flags.retries,
+      ...(flags.dnsServer !== undefined && { dnsServer: flags.dnsServer }),
+      resolve: flags.resolve,
+      caFiles: flags.ca,
+      // Values may be private URLs with credentials in them: record the names only.
+      vars: Object.keys(parseVars(flags.var)),
+      strict: flags.strict,
+      insecure: flags.insecure,
+      ...(flags.courier !== undefined && { courier: flags.courier }),
+      ...(flags.courierSample !== undefined && { courierSample: flags.courierSample }),
+    },
+  };
+}
+
+/** Runs with a spinner on a terminal and Ctrl-C handling, then prints the report; sets the exit code. */
+export async function runAndPrint(ruleSets: RuleSet[], flags: CheckFlags): Promise<Report> {
+  const settings = settingsFrom(flags);
+  const interrupt = new AbortController();
+  const onSigint = () => {
+    if (interrupt.signal.aborted) process.exit(130); // a second Ctrl-C: stop waiting for anything
+    interrupt.abort(new Error('interrupted'));
+  };
+  process.on('SIGINT', onSigint);
+  const spinner = wantSpinner() && flags.format === 'table' ? ora({ stream: process.stderr, text: 'starting' }).start() : undefined;
+  try {
+    const report = await runChecks(ruleSets, settings, {
+      signal: interrupt.signal,
+      onProgress: (done, total) => {
+        if (spinner) spinner.text = `probing: ${done}/${total} targets done`;
+      },
+    });
+    spinner?.stop();
+    const format = formats.get(flags.format)!;
+    process.stdout.write(format.render(report, { color: useColor(flags.color) }));
+    process.exitCode = report.exitCode;
+    return report;
+  } finally {
+    spinner?.stop();
+    process.off('SIGINT', onSigint);
+  }
+}
+
+export function register(program: Command): void {
+  const command = program
+    .command('check', { isDefault: true })
+    .description('check rule sets against this network: built-in names or aliases (ios, android, apns, …), "all", or rule files')
+    .argument('[rulesets...]', 'rule set names, aliases, "all", or paths to YAML rule files');
+  addCheckOptions(command).action(async (names: string[], flags: CheckFlags) => {
+    if (names.length === 0) {
+      command.outputHelp({ error: true });
+      throw new UsageError('name a rule set to check (see `pushcheck rules list`), or "all"');
+    }
+    await runAndPrint(resolveRuleSets(names), flags);
+  });
+}

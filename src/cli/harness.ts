@@ -1,0 +1,90 @@
+/** `pushcheck harness`: mock APNs, courier, MDM, FCM and the admin API on loopback, until Ctrl-C. */
+import { Command, Option } from 'commander';
+import Table from 'cli-table3';
+import { UsageError } from '../errors.js';
+import { collect, integer } from './options.js';
+import { FaultBoard, parseFault } from '../harness/faults.js';
+import { ScaledClock } from '../harness/clock.js';
+import { startHarness } from '../harness/index.js';
+
+interface HarnessFlags {
+  host: string;
+  caOut?: string;
+  format: 'table' | 'json';
+  fault: string[];
+  auth: 'certificate' | 'token';
+  ios: number;
+  android: number;
+  gcm: boolean | string;
+}
+
+export function register(program: Command): void {
+  program
+    .command('harness')
+    .description('run the mock APNs, MDM server, FCM and admin API on loopback until interrupted')
+    .option('--host <address>', 'loopback address to bind', '127.0.0.1')
+    .option('--ca-out <file>', 'write the CA certificate clients must trust here (default: a temporary file)')
+    .option('--fault <spec>', 'NAME[=VALUE][@START-END] from start, repeatable (also switchable through the admin API)', collect, [])
+    .addOption(new Option('--auth <kind>', 'how the harness MDM server authenticates to APNs').choices(['certificate', 'token']).default('certificate'))
+    .option('--ios <n>', 'simulated iOS devices to start (over real sockets)', integer(0, 2000), 0)
+    .option('--android <n>', 'simulated Android devices to start', integer(0, 2000), 0)
+    .option('--no-gcm <fraction>', 'fraction of those Android devices without Google Play services')
+    .addOption(new Option('-f, --format <name>', 'how to print the endpoints').choices(['table', 'json']).default('table'))
+    .action(async (flags: HarnessFlags) => {
+      const faults = flags.fault.map(parseFault);
+      let noGcm = 0;
+      if (typeof flags.gcm === 'string') {
+        noGcm = Number(flags.gcm);
+        if (!(noGcm >= 0 && noGcm <= 1)) throw new UsageError(`--no-gcm ${flags.gcm}: expected a fraction between 0 and 1`);
+      }
+      const clock = new ScaledClock(1);
+      let harness;
+      try {
+        harness = await startHarness({
+          host: flags.host,
+          clock,
+          faults: new FaultBoard(faults, clock.now()),
+          auth: flags.auth,
+          ...(flags.caOut ? { caOut: flags.caOut } : {}),
+        });
+      } catch (err) {
+        if (err instanceof Error && /loopback only|EADDRNOTAVAIL|EADDRINUSE|EACCES/.test(err.message)) throw new UsageError(err.message);
+        throw err;
+      }
+      if (flags.ios + flags.android > 0) harness.addDevices({ ios: flags.ios, android: flags.android, noGcm });
+      const info = {
+        endpoints: harness.endpoints,
+        caFile: harness.caFile,
+        mdmTopic: harness.mdmTopic,
+        provider: { keyId: harness.provider.keyId, teamId: harness.provider.teamId },
+        fcm: { projectId: harness.fcmProject, accessToken: harness.fcmAccessToken },
+      };
+      if (flags.format === 'json') {
+        process.stdout.write(`${JSON.stringify(info)}\n`);
+      } else {
+        const table = new Table({ head: ['Endpoint', 'Address', 'What'], style: { head: [], border: [] } });
+        const e = harness.endpoints;
+        const at = (hp: { host: string; port: number }): string => `${hp.host}:${hp.port}`;
+        table.push(
+          ['apns', at(e.apns), 'APNs provider API, HTTP/2 + TLS, POST /3/device/<token>'],
+          ['courier5223', at(e.courier5223), 'device channel standing for port 5223'],
+          ['courier443', at(e.courier443), 'device channel standing for port 443 (fallback)'],
+          ['mdm', at(e.mdm), 'MDM server, HTTPS: PUT /mdm/checkin, PUT /mdm/connect, POST /ping, /heartbeat'],
+          ['fcm', at(e.fcm), `FCM HTTP v1: POST /v1/projects/${harness.fcmProject}/messages:send`],
+          ['fcmDevice', at(e.fcmDevice), 'FCM device channel'],
+          ['admin', at(e.admin), 'admin API, plain HTTP: GET / for the routes'],
+        );
+        process.stdout.write(`${table.toString()}\nCA file: ${harness.caFile}\nMDM topic: ${harness.mdmTopic}\nCtrl-C to stop.\n`);
+      }
+      await new Promise<void>((resolve) => {
+        const stop = (): void => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          resolve();
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+      await harness.close();
+    });
+}

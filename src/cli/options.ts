@@ -1,0 +1,34 @@
+/** Option parsers and terminal decisions shared by the commands. */
+import { InvalidArgumentError } from 'commander';
+
+/** Parses a whole number in [min, max]; commander turns the error into a one-line usage error. */
+export function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value.trim())) throw new InvalidArgumentError(`expected a whole number, got "${value}"`);
+    const n = Number(value);
+    if (n < min || n > max) throw new InvalidArgumentError(`expected a number from ${min} to ${max}, got ${n}`);
+    return n;
+  };
+}
+
+/** For repeatable options: `--resolve a --resolve b` → ['a', 'b']. */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/**
+ * Colour on stdout: off when stdout is not a terminal or NO_COLOR is set; FORCE_COLOR (non-empty, not 0/false)
+ * forces it on; `--no-color` forces it off.
+ */
+export function useColor(flag: boolean | undefined, stream: NodeJS.WriteStream = process.stdout): boolean {
+  if (flag === false) return false;
+  const force = process.env.FORCE_COLOR;
+  if (force !== undefined && force !== '') return force !== '0' && force !== 'false';
+  if (process.env.NO_COLOR) return false;
+  return Boolean(stream.isTTY);
+}
+
+/** A spinner only where a person watches: stderr is a terminal and this is not a CI job. */
+export function wantSpinner(): boolean {
+  return Boolean(process.stderr.isTTY) && !process.env.CI;
+}

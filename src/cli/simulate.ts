@@ -1,0 +1,76 @@
+/** `pushcheck simulate`: a fleet on a virtual clock against the harness; exit 0 when every action is final. */
+import { Command, Option } from 'commander';
+import { UsageError } from '../errors.js';
+import { collect, integer } from './options.js';
+import { FAULT_NAMES, parseFault, parseDuration } from '../harness/faults.js';
+import { MAX_SOCKET_DEVICES, runSimulation } from '../harness/simulate.js';
+import { renderSimulationTable } from '../harness/report.js';
+
+interface SimulateFlags {
+  ios: number;
+  android: number;
+  gcm: boolean | string;
+  hours: string;
+  speed: string;
+  actions?: number;
+  fault: string[];
+  seed: number;
+  format: 'table' | 'json';
+  commandTtl?: string;
+}
+
+function fraction(name: string, text: string): number {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new UsageError(`${name} ${text}: expected a fraction between 0 and 1`);
+  return n;
+}
+
+export function register(program: Command): void {
+  program
+    .command('simulate')
+    .description('run a simulated fleet (APNs, FCM, MDM, devices) on a virtual clock and report what reached whom')
+    .option('--ios <n>', 'iOS devices', integer(0, 1_000_000), 0)
+    .option('--android <n>', 'Android devices', integer(0, 1_000_000), 0)
+    .option('--no-gcm <fraction>', 'fraction of Android devices without Google Play services (reached at their hourly heartbeat only)')
+    .option('--hours <h>', 'simulated hours over which actions are sent', '24')
+    .option('--speed <x|max>', 'max: jump from event to event, in process; X: an hour passes in 1/X of the wall time, over real sockets', 'max')
+    .option('--actions <n>', 'actions to send, spread over the run (default: one per device)', integer(0, 10_000_000))
+    .option('--fault <spec>', `NAME[=VALUE][@START-END], repeatable; NAME one of: ${FAULT_NAMES.join(', ')}`, collect, [])
+    .option('--command-ttl <duration>', 'how long a command may wait before it expires (e.g. 6h; default 7 days)')
+    .option('--seed <n>', 'random seed; a --speed max run is the same for the same seed', integer(0, 2 ** 32 - 1), 1)
+    .addOption(new Option('-f, --format <name>', 'output format').choices(['table', 'json']).default('table'))
+    .action(async (flags: SimulateFlags) => {
+      const hours = Number(flags.hours);
+      if (!Number.isFinite(hours) || hours <= 0 || hours > 24 * 365) throw new UsageError(`--hours ${flags.hours}: expected a number of hours > 0`);
+      const noGcm = typeof flags.gcm === 'string' ? fraction('--no-gcm', flags.gcm) : 0;
+      let speed: number | 'max' = 'max';
+      if (flags.speed !== 'max') {
+        speed = Number(flags.speed);
+        if (!Number.isFinite(speed) || speed <= 0) throw new UsageError(`--speed ${flags.speed}: expected a number > 0 or "max"`);
+      }
+      const devices = flags.ios + flags.android;
+      if (devices === 0) throw new UsageError('no devices: give --ios N and/or --android N');
+      if (speed !== 'max' && devices > MAX_SOCKET_DEVICES) {
+        throw new UsageError(`--speed ${flags.speed} runs every device over real sockets: at most ${MAX_SOCKET_DEVICES} devices (use --speed max for more)`);
+      }
+      const faults = flags.fault.map(parseFault);
+      let commandTtlMs: number | undefined;
+      if (flags.commandTtl !== undefined) {
+        commandTtlMs = parseDuration(flags.commandTtl);
+        if (!commandTtlMs) throw new UsageError(`--command-ttl ${flags.commandTtl}: expected a duration such as 6h or 90m`);
+      }
+      const report = await runSimulation({
+        ios: flags.ios,
+        android: flags.android,
+        noGcm,
+        hours,
+        speed,
+        faults,
+        seed: flags.seed,
+        ...(flags.actions !== undefined ? { actions: flags.actions } : {}),
+        ...(commandTtlMs ? { commandTtlMs } : {}),
+      });
+      process.stdout.write(flags.format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : renderSimulationTable(report));
+      process.exitCode = report.exitCode;
+    });
+}

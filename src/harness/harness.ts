@@ -1,0 +1,276 @@
+/**
+ * Starts the whole harness on loopback: mock APNs (HTTP/2), the two courier listeners (standing for 5223 and
+ * 443), FCM and its device channel, the MDM server and the admin API; writes the CA file clients trust.
+ * One `close()` stops everything.
+ */
+import http from 'node:http';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createCertificateAuthority, type CertificateAuthority, type CertificatePem } from './certs.js';
+import { type Clock, ScaledClock } from './clock.js';
+import { ApnsService, MDM_TOPIC_PREFIX, startApnsServer } from './apns.js';
+import { apnsChannel, fcmChannel, startCourierServer } from './courier.js';
+import { FcmService, startFcmServer } from './fcm.js';
+import { MdmService, startMdmServer } from './mdm.js';
+import { httpPusher, type ProviderAuth } from './pushers.js';
+import { FaultBoard } from './faults.js';
+import { createRng, randomUuid } from './random.js';
+import { generateProviderKey } from './jwt.js';
+import { listen, startTlsEndpoint, type Endpoint, type HostPort, type TlsEndpointOptions } from './endpoints.js';
+import { SocketEnv } from './env-sockets.js';
+import { DEFAULT_TIMING, newDeviceCounters, SimDevice, type DeviceContext, type DeviceCounters, type DeviceTiming } from './devices.js';
+import { makeProfiles } from './fleet.js';
+import { handleAdminRequest } from './admin.js';
+
+/** Names every harness server certificate is valid for, so clients can pin real host names to loopback. */
+export const HARNESS_NAMES = [
+  'localhost',
+  '127.0.0.1',
+  'api.push.apple.com',
+  'api.sandbox.push.apple.com',
+  'courier.push.apple.com',
+  'courier.sandbox.push.apple.com',
+  '*.push.apple.com',
+  'fcm.googleapis.com',
+  'mtalk.google.com',
+  'mdm.pushcheck.test',
+];
+
+export interface HarnessOptions {
+  host?: string;
+  /** Fixed ports (0 or absent: any free port). */
+  ports?: Partial<Record<keyof HarnessEndpoints, number>>;
+  /** Where to write the CA certificate (PEM); default a temporary file removed on close. */
+  caOut?: string;
+  ca?: CertificateAuthority;
+  clock?: Clock;
+  faults?: FaultBoard;
+  seed?: number;
+  /** How the MDM server authenticates to APNs. */
+  auth?: 'certificate' | 'token';
+  /** Delays before the MDM server re-sends a push that failed with 429/5xx. */
+  pushRetryDelaysMs?: number[];
+  commandTtlMs?: number;
+  timing?: Partial<DeviceTiming>;
+  /** Per-token push limit of the mock APNs, per minute. */
+  maxPushesPerTokenPerMinute?: number;
+}
+
+export interface HarnessEndpoints {
+  apns: HostPort;
+  courier5223: HostPort;
+  courier443: HostPort;
+  mdm: HostPort;
+  fcm: HostPort;
+  /** The FCM device channel (what gcm.googleapis.com:5228 is to a real device). */
+  fcmDevice: HostPort;
+  admin: HostPort;
+}
+
+export interface Harness {
+  endpoints: HarnessEndpoints;
+  /** The CA file written at start. */
+  caFile: string;
+  caPem: string;
+  ca: CertificateAuthority;
+  clock: Clock;
+  faults: FaultBoard;
+  apns: ApnsService;
+  mdm: MdmService;
+  fcm: FcmService;
+  /** The MDM topic of the harness's provider certificate (com.apple.mgmt.External.<uuid>). */
+  mdmTopic: string;
+  /** The provider certificate (subject UID = mdmTopic) and the token-auth key the harness registered. */
+  provider: { certificate: CertificatePem; keyId: string; teamId: string; privateKeyPem: string };
+  fcmProject: string;
+  fcmAccessToken: string;
+  /** Simulated devices added so far (over real sockets), and their counters. */
+  devices: SimDevice[];
+  deviceCounters: DeviceCounters;
+  /** Adds simulated devices that connect over real sockets; returns them once started. */
+  addDevices(counts: { ios?: number; android?: number; noGcm?: number }): SimDevice[];
+  /** A further TLS endpoint (e.g. standing in for a vendor host), closed with the harness. */
+  startTlsEndpoint(options: Omit<TlsEndpointOptions, 'ca'>): Promise<Endpoint>;
+  close(): Promise<void>;
+}
+
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const host = options.host ?? '127.0.0.1';
+  const ports = options.ports ?? {};
+  const clock = options.clock ?? new ScaledClock(1);
+  const faults = options.faults ?? new FaultBoard([], clock.now());
+  const rng = createRng(options.seed ?? 1);
+  const ca = options.ca ?? (await createCertificateAuthority('pushcheck harness CA'));
+  const serverCert = await ca.issue({ names: HARNESS_NAMES });
+  const mdmTopic = `${MDM_TOPIC_PREFIX}${randomUuid(rng.fork('topic')).toLowerCase()}`;
+  const providerCertificate = await ca.issue({ names: [], commonName: `APSP:${mdmTopic}`, uid: mdmTopic, client: true });
+  const providerKey = generateProviderKey();
+  const keyId = 'HARNESSKEY';
+  const teamId = 'HARNESSTEAM';
+
+  const apns = new ApnsService({
+    clock,
+    faults,
+    rng: rng.fork('apns'),
+    ...(options.maxPushesPerTokenPerMinute ? { maxPushesPerTokenPerMinute: options.maxPushesPerTokenPerMinute } : {}),
+  });
+  apns.addProviderKey({ keyId, teamId, publicKey: providerKey.publicKey, topics: [] });
+  const fcm = new FcmService({ clock, faults, rng: rng.fork('fcm') });
+  const mdm = new MdmService({
+    clock,
+    rng: rng.fork('mdm'),
+    ...(options.pushRetryDelaysMs ? { pushRetryDelaysMs: options.pushRetryDelaysMs } : {}),
+    ...(options.commandTtlMs ? { commandTtlMs: options.commandTtlMs } : {}),
+  });
+
+  const opened: Endpoint[] = [];
+  let caDir: string | undefined;
+  const closeAll = async (): Promise<void> => {
+    await Promise.all(opened.map((e) => e.close()));
+  };
+  try {
+    const tls = { cert: serverCert.cert, key: serverCert.key };
+    const apnsEp = await startApnsServer({ service: apns, host, port: ports.apns ?? 0, ...tls, ca: ca.cert });
+    opened.push(apnsEp);
+    const c5223 = await startCourierServer({ channel: apnsChannel(apns), faults, host, stands: 5223, port: ports.courier5223 ?? 0, ...tls });
+    opened.push(c5223);
+    const c443 = await startCourierServer({ channel: apnsChannel(apns), faults, host, stands: 443, port: ports.courier443 ?? 0, ...tls });
+    opened.push(c443);
+    const fcmEp = await startFcmServer({ service: fcm, host, port: ports.fcm ?? 0, ...tls });
+    opened.push(fcmEp);
+    const fcmDevice = await startCourierServer({ channel: fcmChannel(fcm), host, stands: 5228, port: ports.fcmDevice ?? 0, ...tls });
+    opened.push(fcmDevice);
+    const mdmEp = await startMdmServer({ service: mdm, host, port: ports.mdm ?? 0, ...tls });
+    opened.push(mdmEp);
+
+    const auth: ProviderAuth =
+      options.auth === 'token'
+        ? { kind: 'token', topic: mdmTopic, keyId, teamId, privateKey: providerKey.privateKey }
+        : { kind: 'certificate', topic: mdmTopic, cert: providerCertificate.cert, key: providerCertificate.key };
+    const pusher = httpPusher({
+      clock,
+      auth,
+      ca: ca.cert,
+      apns: { host, port: apnsEp.port },
+      fcm: { host, port: fcmEp.port, projectId: fcm.projectId, accessToken: fcm.accessToken },
+    });
+    mdm.pusher = pusher;
+
+    let caFile = options.caOut;
+    if (!caFile) {
+      caDir = mkdtempSync(join(tmpdir(), 'pushcheck-harness-'));
+      caFile = join(caDir, 'ca.pem');
+    }
+    writeFileSync(caFile, ca.cert);
+
+    const hp = (e: Endpoint): HostPort => ({ host: e.host, port: e.port });
+    const endpoints: Omit<HarnessEndpoints, 'admin'> = {
+      apns: hp(apnsEp),
+      courier5223: hp(c5223),
+      courier443: hp(c443),
+      mdm: hp(mdmEp),
+      fcm: hp(fcmEp),
+      fcmDevice: hp(fcmDevice),
+    };
+    const env = new SocketEnv({
+      clock,
+      ca: ca.cert,
+      apns,
+      fcm,
+      mdm: endpoints.mdm,
+      courier5223: endpoints.courier5223,
+      courier443: endpoints.courier443,
+      fcmDevice: endpoints.fcmDevice,
+    });
+    const deviceCtx: DeviceContext = {
+      env,
+      faults,
+      rng: rng.fork('devices'),
+      timing: { ...DEFAULT_TIMING, ...options.timing },
+      counters: newDeviceCounters(),
+    };
+    const devices: SimDevice[] = [];
+    let profileSeq = 0;
+    const addDevices = (counts: { ios?: number; android?: number; noGcm?: number }): SimDevice[] => {
+      const profiles = makeProfiles({
+        ios: counts.ios ?? 0,
+        android: counts.android ?? 0,
+        noGcm: counts.noGcm ?? 0,
+        topic: mdmTopic,
+        rng: rng.fork(`profiles-${profileSeq}`),
+        firstIndex: profileSeq,
+      });
+      profileSeq += profiles.length;
+      const added = profiles.map((p) => new SimDevice(p, deviceCtx));
+      devices.push(...added);
+      for (const d of added) d.start();
+      return added;
+    };
+    // Switching `offline` on through the admin API takes that fraction of the harness's devices offline.
+    const offline = new Set<SimDevice>();
+    const unsubscribe = faults.onChange((name, value) => {
+      if (name !== 'offline') return;
+      for (const d of offline) d.goOnline();
+      offline.clear();
+      if (value === undefined) return;
+      const pick = rng.fork(`offline-${clock.now()}`);
+      for (const d of devices) if (pick.chance(value)) offline.add(d);
+      for (const d of offline) d.goOffline();
+    });
+
+    const harness = {} as Harness;
+    const admin = http.createServer((req, res) => {
+      handleAdminRequest(harness, deviceCtx, req, res).catch(() => {
+        if (!res.headersSent) res.writeHead(500).end();
+      });
+    });
+    const adminEp = await listen(admin, host, ports.admin ?? 0, 'admin');
+    opened.push(adminEp);
+
+    const extra: Endpoint[] = [];
+    let closed: Promise<void> | undefined;
+    Object.assign(harness, {
+      endpoints: { ...endpoints, admin: hp(adminEp) },
+      caFile,
+      caPem: ca.cert,
+      ca,
+      clock,
+      faults,
+      apns,
+      mdm,
+      fcm,
+      mdmTopic,
+      provider: { certificate: providerCertificate, keyId, teamId, privateKeyPem: providerKey.privateKeyPem },
+      fcmProject: fcm.projectId,
+      fcmAccessToken: fcm.accessToken,
+      devices,
+      deviceCounters: deviceCtx.counters,
+      addDevices,
+      async startTlsEndpoint(o: Omit<TlsEndpointOptions, 'ca'>) {
+        const ep = await startTlsEndpoint({ host, ...o, ca });
+        extra.push(ep);
+        return ep;
+      },
+      close() {
+        closed ??= (async () => {
+          unsubscribe();
+          for (const d of devices) d.stop();
+          mdm.stop();
+          await pusher.close();
+          await env.close();
+          await Promise.all(extra.map((e) => e.close()));
+          await closeAll();
+          if (clock instanceof ScaledClock && !options.clock) clock.clearAll();
+          if (caDir) rmSync(caDir, { recursive: true, force: true });
+        })();
+        return closed;
+      },
+    } satisfies Harness);
+    return harness;
+  } catch (err) {
+    await closeAll();
+    if (caDir) rmSync(caDir, { recursive: true, force: true });
+    throw err;
+  }
+}

@@ -1,0 +1,295 @@
+/**
+ * The single source of truth for failure codes: what each one means and what a network admin can do about it,
+ * and how a Node or undici error becomes one. The README's list of codes is rendered from {@link FAILURES}.
+ */
+import type { Failure, FailureCode, Phase, ProbeOutcome } from '../types.js';
+
+export interface FailureText {
+  /** What happened, one line, for the person reading the report. */
+  explanation: string;
+  /** What to do about it, one line, for the admin of the network. */
+  hint: string;
+}
+
+export const FAILURES: Record<FailureCode, FailureText> = {
+  dns_not_found: {
+    explanation: 'the DNS server says the name does not exist',
+    hint: 'make sure the resolver forwards this domain to public DNS and no DNS filter blocks it',
+  },
+  dns_no_address: {
+    explanation: 'the name exists but has no A or AAAA record',
+    hint: 'look for a DNS filter or split-horizon zone that strips the records; compare with --dns-server 1.1.1.1',
+  },
+  dns_timeout: {
+    explanation: 'the DNS server did not answer in time',
+    hint: 'make sure the resolver is reachable (UDP and TCP port 53) and can itself reach the internet',
+  },
+  dns_error: {
+    explanation: 'name resolution failed',
+    hint: 'check the resolver configuration of this machine, or try another server with --dns-server',
+  },
+  dns_outside_cidr: {
+    explanation: "the name resolves outside the vendor's published ranges: a DNS filter or sinkhole is probably answering",
+    hint: 'exempt the domain from DNS filtering, and compare with a public resolver (--dns-server 1.1.1.1)',
+  },
+  tcp_refused: {
+    explanation: 'the connection was refused: a firewall rejected it, or nothing listens on the port',
+    hint: 'allow outbound TCP to this host and port on the firewall',
+  },
+  tcp_timeout: {
+    explanation: 'no answer to the connection attempt: a firewall is probably dropping the packets',
+    hint: 'allow outbound TCP to this host and port',
+  },
+  tcp_unreachable: {
+    explanation: 'no route to the host: this machine or a router reported it unreachable',
+    hint: 'check the default route and any firewall rule that answers this range with ICMP unreachable',
+  },
+  tcp_reset: {
+    explanation: 'the connection was reset: a firewall or proxy probably killed it after inspecting it',
+    hint: 'exempt this host from application filtering and deep packet inspection',
+  },
+  tcp_error: {
+    explanation: 'the TCP connection failed',
+    hint: 'check the network connection and firewall of this machine',
+  },
+  tls_handshake_failed: {
+    explanation: 'the TLS handshake did not complete: a proxy or firewall is probably interfering',
+    hint: 'exempt this host from TLS inspection and protocol filtering; nothing but the service may answer on this port',
+  },
+  tls_untrusted: {
+    explanation: 'the certificate is not from a trusted CA: a TLS inspection (interception) proxy is probably in the path',
+    hint: 'exempt this host from TLS inspection (devices reject the proxy certificate); for an internal CA, pass it with --ca',
+  },
+  tls_expired: {
+    explanation: "the certificate has expired: a proxy with a stale certificate answered, or this machine's clock is wrong",
+    hint: "check this machine's clock; if a proxy presents the certificate, exempt the host from TLS inspection",
+  },
+  tls_not_yet_valid: {
+    explanation: "the certificate is not valid yet: this machine's clock is probably wrong",
+    hint: 'fix the system clock (NTP); if a proxy presents the certificate, exempt the host from TLS inspection',
+  },
+  tls_hostname_mismatch: {
+    explanation: 'the certificate is for another name: a proxy, captive portal or wrong server answered',
+    hint: 'check DNS and --resolve pins for this host, and exempt it from interception and captive portals',
+  },
+  http_status: {
+    explanation: 'the server answered with an unexpected HTTP status',
+    hint: 'check whether a proxy or web filter answered instead of the service, and exempt the host from it',
+  },
+  http_content: {
+    explanation: 'the response is not what the service sends: a block page, proxy or captive portal probably answered',
+    hint: 'exempt this host from web filtering and captive portal redirection',
+  },
+  http_timeout: {
+    explanation: 'no HTTP response in time although the connection opened',
+    hint: 'check proxies and inspection devices that hold or buffer requests, and let this host through untouched',
+  },
+  http_error: {
+    explanation: 'the HTTP exchange failed',
+    hint: 'check proxies and web filters between this machine and the host',
+  },
+};
+
+/** Builds a failure; `detail` (an errno, a TLS alert, an issuer…) is appended to the explanation. */
+export function failure(code: FailureCode, phase: Phase, detail?: string): Failure {
+  const { explanation, hint } = FAILURES[code];
+  return { code, phase, message: detail ? `${explanation} (${detail})` : explanation, hint };
+}
+
+/** Adds context (a DNS server, an address) to a failure's detail: `explanation (detail; context)`. */
+export function withContext(f: Failure, context: string): Failure {
+  const message = f.message.endsWith(')') ? `${f.message.slice(0, -1)}; ${context})` : `${f.message} (${context})`;
+  return { ...f, message };
+}
+
+/**
+ * A network problem met by a phase helper (connectTcp, handshakeTls…), already classified. Probes catch it and
+ * put its failure in the outcome; any other exception is a pushcheck bug and propagates.
+ */
+export class PhaseError extends Error {
+  override name = 'PhaseError';
+  constructor(
+    readonly failure: Failure,
+    /** How long the phase ran before it failed, ms. */
+    readonly durationMs: number,
+    /** What the phase learnt before it failed (the address tried, the certificate seen). */
+    readonly recorded: Pick<ProbeOutcome, 'address' | 'tls'> = {},
+  ) {
+    super(failure.message);
+  }
+}
+
+/** Every error in the chain (`cause`, `AggregateError.errors`), breadth first, each once. */
+function errorChain(err: unknown): object[] {
+  const chain: object[] = [];
+  const queue: unknown[] = [err];
+  while (queue.length > 0) {
+    const e = queue.shift();
+    if (e === null || typeof e !== 'object' || chain.includes(e)) continue;
+    chain.push(e);
+    const { cause, errors } = e as { cause?: unknown; errors?: unknown };
+    queue.push(cause);
+    if (Array.isArray(errors)) queue.push(...errors);
+  }
+  return chain;
+}
+
+/** The `code` of an error and of every error behind it (`cause`, `AggregateError.errors`), outermost first. */
+export function errorCodes(err: unknown): string[] {
+  const codes = errorChain(err)
+    .map((e) => (e as { code?: unknown }).code)
+    .filter((c): c is string => typeof c === 'string');
+  return [...new Set(codes)];
+}
+
+/** The message of the error carrying `code` (the outermost message when none does). */
+function messageOf(err: unknown, code: string | undefined): string {
+  const chain = errorChain(err);
+  const withCode = chain.find((e) => code !== undefined && (e as { code?: unknown }).code === code) ?? chain[0];
+  const message = (withCode as { message?: unknown } | undefined)?.message;
+  return typeof message === 'string' ? message : typeof err === 'string' ? err : '';
+}
+
+const CONNECT_ERRNOS: Record<string, FailureCode> = {
+  ECONNREFUSED: 'tcp_refused',
+  ETIMEDOUT: 'tcp_timeout',
+  ERR_SOCKET_CONNECTION_TIMEOUT: 'tcp_timeout',
+  EHOSTUNREACH: 'tcp_unreachable',
+  ENETUNREACH: 'tcp_unreachable',
+  EHOSTDOWN: 'tcp_unreachable',
+  ENETDOWN: 'tcp_unreachable',
+  ECONNRESET: 'tcp_reset',
+  EPIPE: 'tcp_reset',
+};
+
+const DNS_ERRNOS: Record<string, FailureCode> = {
+  ENOTFOUND: 'dns_not_found',
+  ENODATA: 'dns_no_address',
+  ETIMEOUT: 'dns_timeout',
+  ETIMEDOUT: 'dns_timeout',
+};
+
+/** What a DNS errno means, for the messages: c-ares and getaddrinfo codes. */
+const DNS_DETAILS: Record<string, string> = {
+  ENOTFOUND: 'NXDOMAIN',
+  ENODATA: 'NODATA',
+  EAI_AGAIN: 'temporary failure in name resolution: the resolver did not answer or answered SERVFAIL',
+  ESERVFAIL: 'the DNS server answered SERVFAIL',
+  EREFUSED: 'the DNS server refused the query',
+  ECONNREFUSED: 'nothing answers on the DNS server port',
+  EBADRESP: 'malformed answer',
+};
+
+const HTTP_TIMEOUTS = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
+
+/** OpenSSL's verification results (Node's `authorizationError`) and what they mean here. */
+export const CERTIFICATE_ERRORS: Record<string, FailureCode> = {
+  CERT_HAS_EXPIRED: 'tls_expired',
+  CERT_NOT_YET_VALID: 'tls_not_yet_valid',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'tls_hostname_mismatch',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'tls_untrusted',
+  SELF_SIGNED_CERT_IN_CHAIN: 'tls_untrusted',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'tls_untrusted',
+  UNABLE_TO_GET_ISSUER_CERT: 'tls_untrusted',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'tls_untrusted',
+  CERT_UNTRUSTED: 'tls_untrusted',
+  CERT_REJECTED: 'tls_untrusted',
+  CERT_SIGNATURE_FAILURE: 'tls_untrusted',
+  CERT_REVOKED: 'tls_untrusted',
+  INVALID_CA: 'tls_untrusted',
+  INVALID_PURPOSE: 'tls_untrusted',
+  PATH_LENGTH_EXCEEDED: 'tls_untrusted',
+  UNABLE_TO_DECRYPT_CERT_SIGNATURE: 'tls_untrusted',
+  UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY: 'tls_untrusted',
+  ERROR_IN_CERT_NOT_BEFORE_FIELD: 'tls_untrusted',
+  ERROR_IN_CERT_NOT_AFTER_FIELD: 'tls_untrusted',
+  HOSTNAME_MISMATCH: 'tls_hostname_mismatch',
+};
+
+/** Codes Node gives when the bytes that came back are not TLS at all. */
+const NOT_TLS = new Set([
+  'ERR_SSL_WRONG_VERSION_NUMBER',
+  'ERR_SSL_PACKET_LENGTH_TOO_LONG',
+  'ERR_SSL_HTTP_REQUEST',
+  'ERR_SSL_RECORD_LAYER_FAILURE',
+  'ERR_SSL_UNKNOWN_PROTOCOL',
+]);
+
+/** `ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE` → `handshake failure`; undefined when the code is not a TLS alert. */
+export function tlsAlertName(code: string): string | undefined {
+  const match = /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13)_ALERT_(.+)$/.exec(code);
+  return match?.[1]?.toLowerCase().replace(/_/g, ' ');
+}
+
+/** What went wrong in a TLS handshake, for the message of a tls_handshake_failed. */
+export function describeTlsError(err: unknown): string {
+  const codes = errorCodes(err);
+  const message = messageOf(err, codes[0]);
+  for (const code of codes) {
+    const alert = tlsAlertName(code);
+    if (alert) {
+      const number = /SSL alert number (\d+)/.exec(messageOf(err, code))?.[1];
+      return `the server sent TLS alert "${alert}"${number ? ` (${number})` : ''}`;
+    }
+    if (NOT_TLS.has(code)) return `the server answered with something other than TLS, such as plain text from a proxy or captive portal; ${code}`;
+  }
+  // Node reports an orderly close during the handshake as ECONNRESET too, with a message of its own.
+  if (codes.includes('ECONNRESET') || codes.includes('EPIPE')) {
+    return /disconnected before secure TLS connection/.test(message)
+      ? 'the server closed the connection during the TLS handshake'
+      : 'reset by peer during the TLS handshake, ECONNRESET';
+  }
+  return withCode(firstLine(message), codes[0]);
+}
+
+function firstLine(text: string): string {
+  const line = text.split('\n')[0]?.trim() ?? '';
+  return line.length > 200 ? `${line.slice(0, 197)}...` : line;
+}
+
+function withCode(message: string, code: string | undefined): string {
+  if (!code || message.includes(code)) return message || code || 'unknown error';
+  return message ? `${message}, ${code}` : code;
+}
+
+/**
+ * Turns whatever a network call threw into a failure of `phase`. Walks `cause` and `AggregateError.errors`
+ * (Node's happy eyeballs, undici's wrappers) to find the errno that says what really happened.
+ */
+export function classifyError(err: unknown, phase: Phase): Failure {
+  const codes = errorCodes(err);
+  const detail = (code: string | undefined): string => withCode(firstLine(messageOf(err, code)), code);
+  // An AbortSignal.timeout() reason, or any other error that says it is a timeout by its name and has no errno.
+  if (codes.length === 0 && errorChain(err).some((e) => (e as { name?: unknown }).name === 'TimeoutError')) {
+    const code = ({ dns: 'dns_timeout', connect: 'tcp_timeout', tls: 'tls_handshake_failed', http: 'http_timeout' } as const)[phase];
+    return failure(code, phase, `timed out: ${firstLine(messageOf(err, undefined))}`);
+  }
+
+  if (phase === 'dns') {
+    const code = codes.find((c) => c in DNS_ERRNOS || c in DNS_DETAILS);
+    const text = code ? (DNS_DETAILS[code] ? `${DNS_DETAILS[code]}, ${code}` : code) : detail(codes[0]);
+    return failure((code && DNS_ERRNOS[code]) || 'dns_error', phase, text);
+  }
+
+  if (phase === 'tls') {
+    const cert = codes.find((c) => c in CERTIFICATE_ERRORS);
+    if (cert) return failure(CERTIFICATE_ERRORS[cert] ?? 'tls_untrusted', phase, detail(cert));
+    // A reset in the middle of the handshake is a handshake failure, not tcp_reset: the TCP path worked and
+    // something (usually an inspection device that dislikes the ClientHello) broke the TLS exchange.
+    return failure('tls_handshake_failed', phase, describeTlsError(err));
+  }
+
+  const errno = codes.find((c) => c in CONNECT_ERRNOS);
+  if (phase === 'http') {
+    if (codes.some((c) => HTTP_TIMEOUTS.has(c))) return failure('http_timeout', phase, detail(codes.find((c) => HTTP_TIMEOUTS.has(c))));
+    if (errno === 'ECONNRESET' || errno === 'EPIPE') return failure('tcp_reset', phase, detail(errno));
+    if (errno) return failure(CONNECT_ERRNOS[errno] ?? 'http_error', phase, detail(errno));
+    if (codes.some((c) => tlsAlertName(c))) return failure('http_error', phase, describeTlsError(err));
+    if (codes.includes('UND_ERR_SOCKET')) {
+      return failure('http_error', phase, 'the server closed the connection without a complete answer, UND_ERR_SOCKET');
+    }
+    return failure('http_error', phase, detail(codes[0]));
+  }
+
+  return failure((errno && CONNECT_ERRNOS[errno]) || 'tcp_error', phase, detail(errno ?? codes[0]));
+}

@@ -1,0 +1,186 @@
+/**
+ * What every probe shares: the whole-probe time budget, ms rounding, the DNS phase and the outcome it starts from.
+ */
+import { performance } from 'node:perf_hooks';
+import type { FailureCode, Phase, ProbeOutcome, Target, Timings } from '../types.js';
+import type { ProbeContext } from './types.js';
+import { failure, PhaseError } from './classify.js';
+
+/** Durations are reported in ms rounded to 0.1. */
+export function roundMs(ms: number): number {
+  return Math.round(ms * 10) / 10;
+}
+
+/** ms since `start` (a `performance.now()`), rounded. */
+export function since(start: number): number {
+  return roundMs(performance.now() - start);
+}
+
+const PHASE_TIMINGS = { dns: 'dnsMs', connect: 'connectMs', tls: 'tlsMs', http: 'httpMs' } as const satisfies Record<
+  Phase,
+  keyof Timings
+>;
+
+/** The failure code a phase reports when its time runs out. */
+const TIMEOUT_CODES: Record<Phase, FailureCode> = {
+  dns: 'dns_timeout',
+  connect: 'tcp_timeout',
+  tls: 'tls_handshake_failed',
+  http: 'http_timeout',
+};
+
+/** The failure code a phase reports when it is interrupted (Ctrl-C, the run stopping). */
+const INTERRUPT_CODES: Record<Phase, FailureCode> = {
+  dns: 'dns_error',
+  connect: 'tcp_error',
+  tls: 'tls_handshake_failed',
+  http: 'http_error',
+};
+
+function isTimeoutReason(reason: unknown): boolean {
+  return reason instanceof Error && reason.name === 'TimeoutError';
+}
+
+/** The failure of a phase stopped after `waitedMs`: its own timeout, or an abort (which may itself be a timeout). */
+export function stoppedFailure(
+  phase: Phase,
+  waitedMs: number,
+  signal?: AbortSignal,
+  recorded?: PhaseError['recorded'],
+): PhaseError {
+  const interrupted = signal?.aborted === true && !isTimeoutReason(signal.reason);
+  const detail = interrupted ? `interrupted after ${Math.round(waitedMs)} ms` : `timed out after ${Math.round(waitedMs)} ms`;
+  return new PhaseError(failure((interrupted ? INTERRUPT_CODES : TIMEOUT_CODES)[phase], phase, detail), waitedMs, recorded);
+}
+
+/**
+ * The whole-probe bound: `signal` aborts (with a TimeoutError) when `timeoutMs` has passed since the probe started,
+ * or as soon as the caller's signal aborts (with its reason). Call `dispose()` when the probe ends.
+ */
+export class Budget {
+  readonly signal: AbortSignal;
+  readonly #start = performance.now();
+  readonly #deadline: number;
+  readonly #controller = new AbortController();
+  readonly #timer: NodeJS.Timeout;
+  readonly #outer: AbortSignal;
+  readonly #onAbort = (): void => this.#controller.abort(this.#outer.reason);
+
+  constructor(timeoutMs: number, outer: AbortSignal) {
+    this.#deadline = this.#start + timeoutMs;
+    this.#outer = outer;
+    this.signal = this.#controller.signal;
+    this.#timer = setTimeout(
+      () => this.#controller.abort(new DOMException(`timed out after ${timeoutMs} ms`, 'TimeoutError')),
+      Math.max(0, timeoutMs),
+    );
+    if (outer.aborted) this.#onAbort();
+    else outer.addEventListener('abort', this.#onAbort, { once: true });
+  }
+
+  /** ms left before the deadline (0 once it has passed or the signal aborted). */
+  remaining(): number {
+    return this.signal.aborted ? 0 : Math.max(0, this.#deadline - performance.now());
+  }
+
+  /** ms since the probe started, unrounded. */
+  elapsed(): number {
+    return performance.now() - this.#start;
+  }
+
+  dispose(): void {
+    clearTimeout(this.#timer);
+    this.#outer.removeEventListener('abort', this.#onAbort);
+  }
+}
+
+/**
+ * Runs a probe: resolves the host, hands the addresses to `body`, and turns a PhaseError anywhere into the
+ * outcome's failure. `body` fills in the outcome (timings of its phases, address, tls, http, note) and returns
+ * normally on success. totalMs is never less than the sum of the phases (rounding aside, it cannot be).
+ */
+export async function runProbe(
+  target: Target,
+  ctx: ProbeContext,
+  body: (addresses: string[], outcome: ProbeOutcome, budget: Budget) => Promise<void>,
+): Promise<ProbeOutcome> {
+  const budget = new Budget(ctx.timeoutMs, ctx.signal);
+  const outcome: ProbeOutcome = { ok: false, addresses: [], pinned: false, timings: { totalMs: 0 } };
+  try {
+    const resolution = await ctx.resolve(target.host, budget.signal);
+    outcome.addresses = resolution.addresses;
+    outcome.pinned = resolution.pinned;
+    outcome.timings.dnsMs = roundMs(resolution.durationMs);
+    if (resolution.failure) {
+      outcome.failure = resolution.failure;
+    } else if (resolution.addresses.length === 0) {
+      outcome.failure = failure('dns_no_address', 'dns', target.host);
+    } else {
+      await body(resolution.addresses, outcome, budget);
+      outcome.ok = outcome.failure === undefined;
+    }
+  } catch (err) {
+    if (!(err instanceof PhaseError)) throw err;
+    outcome.failure = err.failure;
+    outcome.timings[PHASE_TIMINGS[err.failure.phase]] = roundMs(err.durationMs);
+    if (err.recorded.address !== undefined) outcome.address = err.recorded.address;
+    if (err.recorded.tls !== undefined) outcome.tls = err.recorded.tls;
+  } finally {
+    budget.dispose();
+    // Rebuilt so that the phases come in order in reports; a phase that did not run stays absent.
+    const { dnsMs, connectMs, tlsMs, httpMs } = outcome.timings;
+    const phasesMs = (dnsMs ?? 0) + (connectMs ?? 0) + (tlsMs ?? 0) + (httpMs ?? 0);
+    outcome.timings = {
+      ...(dnsMs !== undefined && { dnsMs }),
+      ...(connectMs !== undefined && { connectMs }),
+      ...(tlsMs !== undefined && { tlsMs }),
+      ...(httpMs !== undefined && { httpMs }),
+      totalMs: Math.max(roundMs(budget.elapsed()), roundMs(phasesMs)),
+    };
+  }
+  if (outcome.failure) outcome.ok = false;
+  return outcome;
+}
+
+/**
+ * Waits for `work` at most `timeoutMs` and only while `signal` is not aborted; otherwise rejects with the phase's
+ * timeout (or interruption) failure and calls `onStop` so that the work can be cancelled. A late rejection of
+ * `work` is swallowed.
+ */
+export function bounded<T>(
+  work: Promise<T>,
+  phase: Phase,
+  timeoutMs: number,
+  signal: AbortSignal,
+  onStop?: () => void,
+): Promise<T> {
+  const start = performance.now();
+  return new Promise<T>((resolve, reject) => {
+    const stop = (): void => {
+      cleanup();
+      onStop?.();
+      reject(stoppedFailure(phase, performance.now() - start, signal));
+    };
+    const timer = setTimeout(stop, Math.max(0, timeoutMs));
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', stop);
+    };
+    if (signal.aborted) {
+      stop();
+      work.catch(() => undefined);
+      return;
+    }
+    signal.addEventListener('abort', stop, { once: true });
+    work.then(
+      (value) => {
+        cleanup();
+        resolve(value);
+      },
+      (err: unknown) => {
+        cleanup();
+        reject(err);
+      },
+    );
+  });
+}

@@ -1,0 +1,138 @@
+/**
+ * The terminal report: one table per rule set, each non-pass row followed by what failed, what to do and what
+ * the vendor says breaks, then per-rule address facts, then a one-line verdict.
+ */
+import Table from 'cli-table3';
+import { Chalk, type ChalkInstance } from 'chalk';
+import type { Report, Result, RuleSummary, Status } from '../types.js';
+import type { RenderOptions, ReportFormat } from './types.js';
+
+/** Width the detail lines wrap at: fits a classic 100-column terminal with the table's borders. */
+const DETAIL_WIDTH = 78;
+
+const STATUS_LABEL: Record<Status, string> = { pass: 'pass', warn: 'WARN', fail: 'FAIL', skip: 'skip' };
+
+function paintStatus(c: ChalkInstance, status: Status): string {
+  const label = STATUS_LABEL[status];
+  switch (status) {
+    case 'pass':
+      return c.green(label);
+    case 'warn':
+      return c.yellow(label);
+    case 'fail':
+      return c.red.bold(label);
+    case 'skip':
+      return c.gray(label);
+  }
+}
+
+export function formatMs(ms: number | undefined): string {
+  if (ms === undefined) return '';
+  return ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`;
+}
+
+/** Greedy word wrap; words longer than the width stay whole. */
+export function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line ? `${line} ${word}` : word;
+    }
+  }
+  if (line) lines.push(line);
+  return lines;
+}
+
+function labelled(c: ChalkInstance, label: string, text: string): string {
+  const indent = ' '.repeat(label.length + 2);
+  return wrap(text, DETAIL_WIDTH - indent.length)
+    .map((line, i) => (i === 0 ? `${c.bold(label)}: ${line}` : `${indent}${line}`))
+    .join('\n');
+}
+
+/** The lines under a non-pass row: the failure, the hint, the vendor's impact, and why it is only a warning. */
+function details(c: ChalkInstance, result: Result): string {
+  const lines: string[] = [];
+  if (result.error) {
+    const where = result.address ? ` [${result.address}]` : '';
+    lines.push(labelled(c, c.red(result.error.code), `${result.error.message}${where}`));
+    lines.push(labelled(c, 'hint', result.error.hint));
+  }
+  if (result.status !== 'skip') lines.push(labelled(c, 'if it fails', result.impact));
+  if (result.note) lines.push(labelled(c, result.status === 'skip' ? 'skipped' : 'note', result.note));
+  return lines.join('\n');
+}
+
+function ruleFacts(c: ChalkInstance, summary: RuleSummary): string[] {
+  const facts: string[] = [];
+  if (summary.hosts.length > 1 && summary.addresses.length > 0) {
+    facts.push(
+      `rule ${summary.rule} (${summary.documentedHost}): ${summary.hosts.length} hosts probed, ` +
+        `${summary.addresses.length} distinct address${summary.addresses.length === 1 ? '' : 'es'}: ${summary.addresses.join(', ')}`,
+    );
+  }
+  if (summary.cidr) {
+    const paint = summary.cidr.verdict === 'outside' ? c.yellow : summary.cidr.verdict === 'inside' ? c.green : c.gray;
+    facts.push(paint(`rule ${summary.rule} CIDR: ${summary.cidr.message}`));
+  }
+  return facts.flatMap((fact) => wrap(fact, DETAIL_WIDTH + 20));
+}
+
+function rulesetTable(c: ChalkInstance, results: Result[]): string {
+  const table = new Table({
+    head: ['Rule', 'Host', 'Port', 'Check', 'Result', 'Time'].map((h) => c.bold(h)),
+    style: { head: [], border: [] },
+  });
+  for (const result of results) {
+    table.push([
+      result.rule,
+      result.host,
+      String(result.port),
+      result.check,
+      paintStatus(c, result.status),
+      formatMs(result.status === 'skip' ? undefined : result.timings.totalMs),
+    ]);
+    if (result.status !== 'pass') table.push(['', { colSpan: 5, content: details(c, result) }]);
+    else if (result.note) table.push(['', { colSpan: 5, content: c.gray(labelled(c, 'note', result.note)) }]);
+  }
+  return table.toString();
+}
+
+export function verdictLine(report: Report, c: ChalkInstance): string {
+  const s = report.summary;
+  const counts =
+    `${s.passed} passed, ${s.failed} failed, ${s.warned} warned, ${s.skipped} skipped ` +
+    `of ${s.total} target${s.total === 1 ? '' : 's'} in ${formatMs(report.durationMs)}`;
+  if (report.interrupted) return c.yellow.bold(`INTERRUPTED: report holds what finished — ${counts}`);
+  if (report.verdict === 'fail') {
+    const reason =
+      s.failed > 0
+        ? `${s.failed} critical target${s.failed === 1 ? '' : 's'} failed`
+        : 'warnings fail the run (--strict)';
+    return c.red.bold(`FAIL: ${reason} — ${counts}`);
+  }
+  const caveat = s.warned > 0 ? ' (see warnings)' : '';
+  return c.green.bold(`PASS: nothing critical failed${caveat} — ${counts}`);
+}
+
+export const table: ReportFormat = {
+  name: 'table',
+  description: 'tables for a terminal, with hints and the vendor impact of each failure (default)',
+  render(report: Report, options: RenderOptions): string {
+    const c = new Chalk({ level: options.color ? 1 : 0 });
+    const blocks: string[] = [];
+    for (const set of report.rulesets) {
+      const results = report.results.filter((r) => r.ruleset === set.id);
+      const facts = report.rules.filter((r) => r.ruleset === set.id).flatMap((summary) => ruleFacts(c, summary));
+      blocks.push(
+        [c.bold(`${set.id} — ${set.title}`), rulesetTable(c, results), ...facts.map((f) => `  ${f}`)].join('\n'),
+      );
+    }
+    blocks.push(verdictLine(report, c));
+    return `${blocks.join('\n\n')}\n`;
+  },
+};

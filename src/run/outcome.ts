@@ -1,0 +1,183 @@
+/**
+ * Turns what the probes saw into what the report says: a status for every target (severity, retired ports,
+ * fallbacks, CIDR) and the per-rule facts that need all of a rule's targets at once.
+ * Pure functions of their inputs, so every verdict rule is testable without a network.
+ */
+import type { ProbeOutcome, Result, RuleSet, RuleSummary, Status, Summary, Target } from '../types.js';
+import { addressInRanges } from '../rules/cidr.js';
+import { failure } from '../probes/classify.js';
+
+/** A target together with what its probe returned (absent when it was never probed). */
+export interface ProbedTarget {
+  target: Target;
+  outcome?: ProbeOutcome;
+  attempts: number;
+  /** Why it was not probed (or not to the end): a missing --var, Ctrl-C. */
+  skipReason?: string;
+}
+
+/** DNS-given addresses of an outcome that lie outside the rule's CIDR ranges (pinned ones are not judged). */
+function addressesOutsideCidr(target: Target, outcome: ProbeOutcome): string[] {
+  if (target.rule.cidr.length === 0 || outcome.pinned) return [];
+  return outcome.addresses.filter((address) => !addressInRanges(address, target.rule.cidr));
+}
+
+function baseResult(probed: ProbedTarget): Result {
+  const { target, outcome } = probed;
+  const rule = target.rule;
+  return {
+    ruleset: target.ruleset,
+    rule: rule.id,
+    documentedHost: rule.host,
+    host: target.host,
+    port: target.port,
+    ...(outcome?.address !== undefined && { address: outcome.address }),
+    addresses: outcome?.addresses ?? [],
+    check: target.check,
+    status: 'skip',
+    severity: rule.severity,
+    origin: rule.origin,
+    purpose: rule.purpose,
+    impact: rule.impact,
+    timings: outcome?.timings ?? { totalMs: 0 },
+    attempts: probed.attempts,
+    ...(outcome?.tls && { tls: outcome.tls }),
+    ...(outcome?.http && { http: outcome.http }),
+  };
+}
+
+/**
+ * First pass: each target on its own. Fallbacks need the other targets' results and are applied afterwards
+ * by {@link applyFallbacks}.
+ */
+export function resultOf(probed: ProbedTarget): Result {
+  const result = baseResult(probed);
+  const { target, outcome } = probed;
+  const skipReason = probed.skipReason ?? target.skipReason;
+  if (skipReason !== undefined || !outcome) {
+    return { ...result, status: 'skip', note: skipReason ?? 'not probed' };
+  }
+  const outside = addressesOutsideCidr(target, outcome);
+  if (outcome.ok && outside.length === 0) {
+    return { ...result, status: 'pass', ...(outcome.note !== undefined && { note: outcome.note }) };
+  }
+  const cidrFailure = failure(
+    'dns_outside_cidr',
+    'dns',
+    `${outside.join(', ')} outside ${target.rule.cidr.join(', ')}`,
+  );
+  const error = outcome.ok ? cidrFailure : outcome.failure!;
+  const notes: string[] = [];
+  if (outcome.ok) notes.push('the connection works, but a firewall rule for the documented range would not cover it');
+  else if (outside.length > 0) notes.push(`${cidrFailure.message}`);
+
+  const legacy = target.rule.legacy;
+  let status: Status;
+  if (legacy && legacy.ports.includes(target.port)) {
+    status = 'warn';
+    notes.unshift(`retired port (since ${legacy.retired}): ${legacy.note}`);
+    return {
+      ...result,
+      status,
+      error,
+      note: notes.join('; '),
+      legacy: { retired: legacy.retired, note: legacy.note },
+    };
+  }
+  status = target.rule.severity === 'warning' || outcome.ok ? 'warn' : 'fail';
+  return { ...result, status, error, ...(notes.length > 0 && { note: notes.join('; ') }) };
+}
+
+/**
+ * A failed target whose rule names a fallback becomes a warning when a fallback target on the same host passed
+ * (5223 blocked, 443 open: devices on Wi-Fi still get their pushes).
+ */
+export function applyFallbacks(results: Result[], ruleSets: RuleSet[]): Result[] {
+  const rulesById = new Map(ruleSets.flatMap((set) => set.rules.map((rule) => [`${set.id}\u0000${rule.id}`, rule])));
+  return results.map((result) => {
+    if (result.status !== 'fail') return result;
+    const fallback = rulesById.get(`${result.ruleset}\u0000${result.rule}`)?.fallback;
+    if (!fallback || (fallback.for.length > 0 && !fallback.for.includes(result.port))) return result;
+    const candidates = results.filter(
+      (other) =>
+        other.ruleset === result.ruleset &&
+        other.rule === fallback.rule &&
+        other !== result &&
+        (fallback.ports.length === 0 || fallback.ports.includes(other.port)),
+    );
+    const sameHost = candidates.filter((other) => other.host === result.host);
+    const carrier = (sameHost.length > 0 ? sameHost : candidates).find((other) => other.status === 'pass');
+    if (!carrier) return result;
+    return {
+      ...result,
+      status: 'warn',
+      note: `fallback works: ${carrier.host}:${carrier.port} passed. ${fallback.note}`,
+      fallback: { rule: carrier.rule, host: carrier.host, port: carrier.port, note: fallback.note },
+    };
+  });
+}
+
+/** Per-rule facts across targets: the distinct addresses found, and the CIDR verdict. */
+export function summariseRules(ruleSets: RuleSet[], probed: ProbedTarget[]): RuleSummary[] {
+  return ruleSets.flatMap((set) =>
+    set.rules.map((rule): RuleSummary => {
+      const mine = probed.filter((p) => p.target.ruleset === set.id && p.target.rule.id === rule.id);
+      const outcomes = mine.flatMap((p) => (p.outcome ? [p.outcome] : []));
+      const addresses = unique(outcomes.flatMap((o) => o.addresses));
+      const summary: RuleSummary = {
+        ruleset: set.id,
+        rule: rule.id,
+        documentedHost: rule.host,
+        hosts: unique(mine.map((p) => p.target.host)),
+        addresses,
+      };
+      if (rule.cidr.length === 0) return summary;
+      const pinned = unique(outcomes.filter((o) => o.pinned).flatMap((o) => o.addresses));
+      const fromDns = unique(outcomes.filter((o) => !o.pinned).flatMap((o) => o.addresses));
+      const outside = fromDns.filter((address) => !addressInRanges(address, rule.cidr));
+      const ranges = rule.cidr.join(', ');
+      let verdict: 'inside' | 'outside' | 'unknown';
+      let message: string;
+      if (outside.length > 0) {
+        verdict = 'outside';
+        message = `${outside.join(', ')} ${outside.length === 1 ? 'lies' : 'lie'} outside ${ranges}: a DNS filter, sinkhole or split-horizon resolver is answering for these names, and allowing ${ranges} would not cover them`;
+      } else if (fromDns.length > 0) {
+        verdict = 'inside';
+        message = `all ${fromDns.length} address${fromDns.length === 1 ? '' : 'es'} found lie in ${ranges}: allowing ${ranges} covers this rule`;
+      } else {
+        verdict = 'unknown';
+        message =
+          pinned.length > 0
+            ? `addresses pinned with --resolve are not judged against ${ranges}`
+            : `no address resolved, so ${ranges} could not be checked`;
+      }
+      return { ...summary, cidr: { ranges: rule.cidr, outside, pinned, verdict, message } };
+    }),
+  );
+}
+
+export function summarise(results: Result[]): Summary {
+  const count = (status: Status) => results.filter((r) => r.status === status).length;
+  return {
+    total: results.length,
+    passed: count('pass'),
+    failed: count('fail'),
+    warned: count('warn'),
+    skipped: count('skip'),
+  };
+}
+
+/**
+ * Exit code 1 when a critical rule failed; with --strict also when anything warned, except retired
+ * ports, which never fail a run (a healthy network today must come out green).
+ */
+export function verdictOf(results: Result[], strict: boolean): 'pass' | 'fail' {
+  const failing = results.some(
+    (r) => r.status === 'fail' || (strict && r.status === 'warn' && r.legacy === undefined),
+  );
+  return failing ? 'fail' : 'pass';
+}
+
+function unique<T>(items: T[]): T[] {
+  return [...new Set(items)];
+}

@@ -1,0 +1,204 @@
+/**
+ * The scheduler: expands rule sets into targets, probes them concurrently (p-limit), bounds every probe in
+ * time, retries failures, stops cleanly on Ctrl-C, and assembles the report.
+ */
+import { setMaxListeners } from 'node:events';
+import os from 'node:os';
+import pLimit from 'p-limit';
+import type { NumberedHosts, ProbeOutcome, Report, Result, RuleSet, RunOptions, Target } from '../types.js';
+import type { ProbeContext, ResolveHost, Resolution } from '../probes/types.js';
+import { probeFor } from '../probes/index.js';
+import { failure } from '../probes/classify.js';
+import { createResolver, type DnsServer, type Pin } from '../probes/dns.js';
+import { expandTargets } from '../rules/expand.js';
+import { version } from '../version.js';
+import {
+  applyFallbacks,
+  resultOf,
+  summarise,
+  summariseRules,
+  verdictOf,
+  type ProbedTarget,
+} from './outcome.js';
+
+/** Everything a run needs, already parsed and loaded (the CLI does the parsing). */
+export interface CheckSettings {
+  timeoutMs: number;
+  concurrency: number;
+  retries: number;
+  strict: boolean;
+  insecure: boolean;
+  dnsServer?: DnsServer;
+  pins: Pin[];
+  /** Extra trusted CA certificates, PEM text. */
+  caPems: string[];
+  vars: Record<string, string>;
+  numbered?: Partial<NumberedHosts>;
+  /** The options as they are recorded in the report (file names, not contents; no secrets). */
+  recorded: RunOptions;
+}
+
+export interface RunHooks {
+  /** Ctrl-C: pending targets are skipped as "interrupted", running probes are aborted. */
+  signal?: AbortSignal;
+  /** Called after each target finishes (done counts finished targets). */
+  onProgress?: (done: number, total: number, result: Result) => void;
+  now?: () => Date;
+}
+
+/** Extra time a probe gets past its own timeout before the scheduler gives up on it (a probe bug, not a network state). */
+const WATCHDOG_GRACE_MS = 1000;
+
+export const INTERRUPTED = 'interrupted';
+
+export async function runChecks(ruleSets: RuleSet[], settings: CheckSettings, hooks: RunHooks = {}): Promise<Report> {
+  const now = hooks.now ?? (() => new Date());
+  const startedAt = now();
+  const started = performance.now();
+  const runSignal = hooks.signal ?? new AbortController().signal;
+  // Every probe in flight listens for Ctrl-C on this one signal.
+  setMaxListeners(0, runSignal);
+  const targets = ruleSets.flatMap((set) =>
+    expandTargets(set, { vars: settings.vars, ...(settings.numbered && { numbered: settings.numbered }) }),
+  );
+  const resolve = memoiseResolver(
+    createResolver({
+      ...(settings.dnsServer && { dnsServer: settings.dnsServer }),
+      pins: settings.pins,
+      timeoutMs: settings.timeoutMs,
+    }),
+    runSignal,
+  );
+  const limit = pLimit(Math.max(1, settings.concurrency));
+  let done = 0;
+
+  const probed = await Promise.all(
+    targets.map((target) =>
+      limit(async (): Promise<ProbedTarget> => {
+        const result = await probeWithRetries(target, settings, resolve, runSignal, now);
+        done += 1;
+        hooks.onProgress?.(done, targets.length, resultOf(result));
+        return result;
+      }),
+    ),
+  );
+
+  const results = applyFallbacks(probed.map(resultOf), ruleSets);
+  const verdict = verdictOf(results, settings.strict);
+  const interrupted = runSignal.aborted;
+  return {
+    schemaVersion: 1,
+    tool: { name: 'pushcheck', version },
+    environment: {
+      node: process.version,
+      platform: process.platform,
+      release: os.release(),
+      arch: process.arch,
+    },
+    startedAt: startedAt.toISOString(),
+    durationMs: round(performance.now() - started),
+    options: settings.recorded,
+    rulesets: ruleSets.map((set) => ({
+      id: set.id,
+      title: set.title,
+      ...(set.source !== undefined && { source: set.source }),
+      notes: set.notes,
+      file: set.builtin ? `builtin:${set.id}` : set.file,
+    })),
+    summary: summarise(results),
+    verdict,
+    exitCode: interrupted ? 130 : verdict === 'fail' ? 1 : 0,
+    interrupted,
+    results,
+    rules: summariseRules(ruleSets, probed),
+  };
+}
+
+async function probeWithRetries(
+  target: Target,
+  settings: CheckSettings,
+  resolve: ResolveHost,
+  runSignal: AbortSignal,
+  now: () => Date,
+): Promise<ProbedTarget> {
+  if (target.skipReason !== undefined) return { target, attempts: 0 };
+  let outcome: ProbeOutcome | undefined;
+  let attempts = 0;
+  while (attempts <= settings.retries) {
+    if (runSignal.aborted) return { target, attempts, skipReason: INTERRUPTED, ...(outcome && { outcome }) };
+    attempts += 1;
+    outcome = await probeOnce(target, settings, resolve, runSignal, now);
+    if (outcome.ok) break;
+  }
+  if (runSignal.aborted) return { target, attempts, skipReason: INTERRUPTED, ...(outcome && { outcome }) };
+  return { target, attempts, ...(outcome && { outcome }) };
+}
+
+/** One attempt, with a watchdog so that even a probe that forgets its timeout cannot hold up the run. */
+async function probeOnce(
+  target: Target,
+  settings: CheckSettings,
+  resolve: ResolveHost,
+  runSignal: AbortSignal,
+  now: () => Date,
+): Promise<ProbeOutcome> {
+  const controller = new AbortController();
+  const abort = () => controller.abort(runSignal.reason);
+  runSignal.addEventListener('abort', abort, { once: true });
+  const ctx: ProbeContext = {
+    timeoutMs: settings.timeoutMs,
+    signal: controller.signal,
+    resolve,
+    ca: settings.caPems,
+    insecure: settings.insecure,
+    now,
+  };
+  let watchdog: NodeJS.Timeout | undefined;
+  const overdue = new Promise<ProbeOutcome>((resolveOverdue) => {
+    watchdog = setTimeout(() => {
+      controller.abort(new Error('watchdog'));
+      resolveOverdue({
+        ok: false,
+        addresses: [],
+        pinned: false,
+        timings: { totalMs: settings.timeoutMs + WATCHDOG_GRACE_MS },
+        failure: failure(timeoutCodeFor(target), 'connect', `no answer within ${settings.timeoutMs} ms`),
+      });
+    }, settings.timeoutMs + WATCHDOG_GRACE_MS);
+  });
+  try {
+    return await Promise.race([probeFor(target.check).run(target, ctx), overdue]);
+  } finally {
+    clearTimeout(watchdog);
+    runSignal.removeEventListener('abort', abort);
+  }
+}
+
+function timeoutCodeFor(target: Target) {
+  return target.check === 'tcp' ? 'tcp_timeout' : target.check === 'tls' ? 'tls_handshake_failed' : 'http_timeout';
+}
+
+/**
+ * Targets sharing a host share one lookup per run: consistent addresses, and no resolver flood.
+ * The shared lookup is bound to the run, not to the first probe that asked (whose own timeout would cut it
+ * short for the others); the resolver's timeout bounds it. A failed lookup is forgotten so a retry asks again.
+ */
+function memoiseResolver(resolve: ResolveHost, runSignal: AbortSignal): ResolveHost {
+  const cache = new Map<string, Promise<Resolution>>();
+  return (host) => {
+    const key = host.toLowerCase();
+    let pending = cache.get(key);
+    if (!pending) {
+      pending = resolve(host, runSignal).then((resolution) => {
+        if (resolution.failure) cache.delete(key);
+        return resolution;
+      });
+      cache.set(key, pending);
+    }
+    return pending;
+  };
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 10) / 10;
+}

@@ -1,0 +1,32 @@
+/**
+ * Certificates src/harness/certs.ts does not make: a self-signed leaf (not a CA), as a cheap appliance or a
+ * misconfigured server presents. Importing src/harness/certs.ts first sets up @peculiar/x509's crypto provider.
+ */
+import { webcrypto } from 'node:crypto';
+import * as x509 from '@peculiar/x509';
+import type { CertificatePem } from '../../src/harness/certs.js';
+import '../../src/harness/certs.js';
+
+const ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+
+/** A self-signed server certificate for `names` (DNS names), valid from yesterday for 30 days. */
+export async function selfSignedCertificate(names: string[]): Promise<CertificatePem> {
+  const keys = (await webcrypto.subtle.generateKey(ALGORITHM, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: '01',
+    name: `CN=${names[0] ?? 'self-signed'}`,
+    notBefore: new Date(Date.now() - 86_400_000),
+    notAfter: new Date(Date.now() + 30 * 86_400_000),
+    keys,
+    signingAlgorithm: ALGORITHM,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+      new x509.SubjectAlternativeNameExtension(names.map((value) => ({ type: 'dns' as const, value }))),
+    ],
+  });
+  const der = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey as webcrypto.CryptoKey);
+  const b64 = Buffer.from(der).toString('base64').replace(/.{1,64}/g, '$&\n');
+  return { cert: `${cert.toString('pem')}\n`, key: `-----BEGIN PRIVATE KEY-----\n${b64}-----END PRIVATE KEY-----\n` };
+}

@@ -1,0 +1,57 @@
+/**
+ * Literals for probe tests: a ProbeContext with a real resolver (pins, or a test DNS server) and a Target
+ * with a complete Rule whose fields can be overridden.
+ */
+import { createResolver, type DnsServer, type Pin } from '../../src/probes/dns.js';
+import type { ProbeContext } from '../../src/probes/types.js';
+import type { CheckKind, Rule, Target } from '../../src/types.js';
+
+export interface ContextOptions extends Partial<Omit<ProbeContext, 'resolve'>> {
+  /** --resolve pins, e.g. `[{ host: 'push.test', address: '127.0.0.1' }]`. */
+  pins?: Pin[];
+  dnsServer?: DnsServer;
+  /** Bound of the resolver itself; defaults to timeoutMs. */
+  dnsTimeoutMs?: number;
+}
+
+export function probeContext(options: ContextOptions = {}): ProbeContext {
+  const { pins = [], dnsServer, dnsTimeoutMs, ...rest } = options;
+  const timeoutMs = rest.timeoutMs ?? 3000;
+  return {
+    timeoutMs,
+    signal: rest.signal ?? new AbortController().signal,
+    resolve: createResolver({ pins, timeoutMs: dnsTimeoutMs ?? timeoutMs, ...(dnsServer && { dnsServer }) }),
+    ca: rest.ca ?? [],
+    insecure: rest.insecure ?? false,
+    now: rest.now ?? (() => new Date()),
+  };
+}
+
+export function testRule(overrides: Partial<Rule> = {}): Rule {
+  return {
+    id: 'test-rule',
+    host: 'push.test',
+    probe: [],
+    ports: [443],
+    check: 'tcp',
+    plainPorts: [],
+    purpose: 'testing',
+    impact: 'none',
+    severity: 'critical',
+    origin: 'documented',
+    cidr: [],
+    line: 1,
+    ...overrides,
+  };
+}
+
+export function testTarget(host: string, port: number, check: CheckKind, rule: Partial<Rule> = {}, url?: string): Target {
+  return {
+    ruleset: 'test',
+    rule: testRule({ host, ports: [port], check, ...rule }),
+    host,
+    port,
+    check,
+    ...(url !== undefined && { url }),
+  };
+}

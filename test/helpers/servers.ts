@@ -1,0 +1,253 @@
+/**
+ * Real servers for tests, listening on loopback only (127.0.0.1 by default, ::1 where asked), each misbehaving in
+ * one known way. Every factory returns a TestServer: close it in afterAll; close() also destroys the connections
+ * still open, so a test never hangs on a socket it forgot.
+ *
+ *   startTcpServer        accepts, reads and discards, never writes (also: the "silent" server)
+ *   startResetServer      accepts, then resets (RST) at the first data or at once
+ *   startPlainTextServer  answers the first data with a fixed text and closes: "not TLS"
+ *   startTlsServer        a TLS server with any tls.TlsOptions (certificates from src/harness/certs.ts)
+ *   startHttpServer       http, https or HTTP/2 (with HTTP/1.1 fallback) with a request handler
+ *   startBacklogFullServer  a listener whose accept queue is full: SYNs are dropped, connects time out
+ *   closedPort            a port nothing listens on: connects are refused
+ */
+import http from 'node:http';
+import http2 from 'node:http2';
+import https from 'node:https';
+import net from 'node:net';
+import tls from 'node:tls';
+import { Worker } from 'node:worker_threads';
+
+export interface TestServer {
+  host: string;
+  port: number;
+  /** Connections accepted so far. */
+  readonly accepted: number;
+  /** Server-side connections still open. */
+  readonly open: number;
+  /** Resolves once no connection is open (rejects after `timeoutMs`): proves the client closed its socket. */
+  idle(timeoutMs?: number): Promise<void>;
+  /** Destroys the open connections and stops listening. */
+  close(): Promise<void>;
+}
+
+export const LOOPBACK = '127.0.0.1';
+
+/** Listens on `host`, port 0, and keeps track of connections (the raw TCP sockets, under TLS too). */
+export async function track(server: net.Server, host = LOOPBACK): Promise<TestServer> {
+  const sockets = new Set<net.Socket>();
+  const waiters = new Set<() => void>();
+  let accepted = 0;
+  server.on('connection', (socket: net.Socket) => {
+    accepted += 1;
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    socket.once('close', () => {
+      sockets.delete(socket);
+      if (sockets.size === 0) for (const wake of waiters) wake();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port: 0 }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    host,
+    port,
+    get accepted() {
+      return accepted;
+    },
+    get open() {
+      return sockets.size;
+    },
+    idle(timeoutMs = 2000) {
+      if (sockets.size === 0) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiters.delete(wake);
+          reject(new Error(`${sockets.size} connection(s) still open after ${timeoutMs} ms`));
+        }, timeoutMs);
+        const wake = (): void => {
+          clearTimeout(timer);
+          waiters.delete(wake);
+          resolve();
+        };
+        waiters.add(wake);
+      });
+    },
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Accepts connections, reads and discards, never writes; `onConnection` may do more. The "silent" server. */
+export function startTcpServer(options: { host?: string; onConnection?: (socket: net.Socket) => void } = {}): Promise<TestServer> {
+  const server = net.createServer((socket) => {
+    socket.resume();
+    options.onConnection?.(socket);
+  });
+  return track(server, options.host);
+}
+
+/** Accepts, then resets the connection with a TCP RST: at the first data (default) or as soon as it opens. */
+export function startResetServer(options: { host?: string; when?: 'data' | 'connect' } = {}): Promise<TestServer> {
+  const server = net.createServer((socket) => {
+    if (options.when === 'connect') socket.resetAndDestroy();
+    else socket.once('data', () => socket.resetAndDestroy());
+  });
+  return track(server, options.host);
+}
+
+/** Answers the first data with `text` and closes, as a plain-text service (HTTP, SMTP…) would to a ClientHello. */
+export function startPlainTextServer(
+  text = 'HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n',
+  options: { host?: string } = {},
+): Promise<TestServer> {
+  const server = net.createServer((socket) => socket.once('data', () => socket.end(text)));
+  return track(server, options.host);
+}
+
+/**
+ * A TLS server: reads and discards what the client sends after the handshake, never writes.
+ * Handshake errors on the server side (a client that gives up, no client certificate…) are ignored.
+ */
+export function startTlsServer(options: tls.TlsOptions & { host?: string }): Promise<TestServer> {
+  const { host, ...tlsOptions } = options;
+  const server = tls.createServer(tlsOptions, (socket) => {
+    socket.on('error', () => undefined);
+    socket.resume();
+  });
+  server.on('tlsClientError', () => undefined);
+  return track(server, host);
+}
+
+/**
+ * A request handler. Under HTTP/2 it gets the compatibility objects (Http2ServerRequest/Response), which answer to
+ * the same calls (writeHead, write, end, headers); the authority is then in `req.headers[':authority']`.
+ */
+export type HttpHandler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+
+export interface HttpServerOptions {
+  host?: string;
+  /** Serve https with this certificate and key (and any other TLS option). */
+  tls?: tls.TlsOptions;
+  /** Serve HTTP/2 (ALPN h2, HTTP/1.1 as fallback); needs `tls`. */
+  http2?: boolean;
+}
+
+/** An http, https or HTTP/2 server calling `handler` for each request. */
+export function startHttpServer(handler: HttpHandler, options: HttpServerOptions = {}): Promise<TestServer> {
+  let server: net.Server;
+  if (options.http2) {
+    if (!options.tls) throw new Error('startHttpServer: http2 needs tls');
+    const h2 = http2.createSecureServer(
+      { ...options.tls, allowHTTP1: true },
+      handler as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
+    );
+    h2.on('sessionError', () => undefined);
+    h2.on('tlsClientError', () => undefined);
+    server = h2;
+  } else if (options.tls) {
+    const h1s = https.createServer(options.tls, handler);
+    h1s.on('tlsClientError', () => undefined);
+    server = h1s;
+  } else {
+    server = http.createServer(handler);
+  }
+  server.on('clientError', (_err: Error, socket: net.Socket) => socket.destroy());
+  return track(server, options.host);
+}
+
+/** A port on `host` that nothing listens on (it was free a moment ago): connecting is refused. */
+export async function closedPort(host = LOOPBACK): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen({ host, port: 0 }, resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Whether this machine can listen on ::1. */
+export async function ipv6Available(): Promise<boolean> {
+  const server = net.createServer();
+  return new Promise<boolean>((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen({ host: '::1', port: 0 }, () => server.close(() => resolve(true)));
+  });
+}
+
+// Runs in a worker thread: listens with the smallest backlog, reports its port, then blocks its own thread so
+// that it never accepts. Linux then queues backlog+1 connections and drops every later SYN.
+const BACKLOG_WORKER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const net = require('node:net');
+const server = net.createServer();
+server.listen({ host: workerData.host, port: 0, backlog: 1 }, () => {
+  parentPort.postMessage(server.address().port);
+  Atomics.wait(new Int32Array(workerData.flag), 0, 0);
+  server.close();
+});
+`;
+
+function tryConnect(host: string, port: number, timeoutMs: number): Promise<net.Socket | undefined> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve(undefined);
+    }, timeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      resolve(socket);
+    });
+    socket.once('error', () => {
+      clearTimeout(timer);
+      resolve(undefined);
+    });
+  });
+}
+
+/**
+ * A listener whose accept queue is full, so that the kernel silently drops new SYNs: the nearest loopback gets
+ * to a firewall that drops packets (connects time out). Resolves to undefined when the kernel does not behave so
+ * (then the caller skips, saying why). Linux-specific in practice.
+ */
+export async function startBacklogFullServer(host = LOOPBACK): Promise<TestServer | undefined> {
+  const flag = new SharedArrayBuffer(4);
+  const worker = new Worker(BACKLOG_WORKER, { eval: true, workerData: { host, flag } });
+  const port = await new Promise<number>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  const fillers: net.Socket[] = [];
+  const close = async (): Promise<void> => {
+    for (const socket of fillers) socket.destroy();
+    const flags = new Int32Array(flag);
+    Atomics.store(flags, 0, 1);
+    Atomics.notify(flags, 0);
+    await worker.terminate();
+  };
+  for (let i = 0; i < 8; i += 1) {
+    const socket = await tryConnect(host, port, 300);
+    if (!socket) {
+      return {
+        host,
+        port,
+        accepted: 0,
+        open: 0,
+        idle: () => Promise.resolve(),
+        close,
+      };
+    }
+    socket.on('error', () => undefined);
+    fillers.push(socket);
+  }
+  await close();
+  return undefined;
+}

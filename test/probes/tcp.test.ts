@@ -1,0 +1,195 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectAddresses, connectTcp, tcpProbe } from '../../src/probes/tcp.js';
+import { PhaseError } from '../../src/probes/classify.js';
+import { probeFor } from '../../src/probes/index.js';
+import { expectTimings } from '../helpers/outcome.js';
+import { probeContext, testTarget } from '../helpers/probe-context.js';
+import {
+  closedPort,
+  ipv6Available,
+  startBacklogFullServer,
+  startTcpServer,
+  type TestServer,
+} from '../helpers/servers.js';
+
+const never = new AbortController().signal;
+
+describe('tcp probe', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTcpServer();
+  });
+  afterAll(() => server.close());
+
+  it('is the registry entry for check tcp', () => {
+    expect(probeFor('tcp')).toBe(tcpProbe);
+  });
+
+  it('passes against a listener, reporting the address used and the phase timings', async () => {
+    const ctx = probeContext({ pins: [{ host: 'push.test', address: '127.0.0.1' }] });
+    const before = server.accepted;
+    const outcome = await tcpProbe.run(testTarget('push.test', server.port, 'tcp'), ctx);
+    expect(outcome).toMatchObject({ ok: true, address: '127.0.0.1', addresses: ['127.0.0.1'], pinned: true });
+    expect(outcome.failure).toBeUndefined();
+    expectTimings(outcome, ['dnsMs', 'connectMs']);
+    expect(Object.keys(outcome.timings)).toEqual(['dnsMs', 'connectMs', 'totalMs']);
+    expect(server.accepted).toBe(before + 1);
+    await server.idle();
+  });
+
+  it('fails with tcp_refused on a closed port', async () => {
+    const port = await closedPort();
+    const outcome = await tcpProbe.run(testTarget('127.0.0.1', port, 'tcp'), probeContext());
+    expect(outcome.ok).toBe(false);
+    expect(outcome.failure).toMatchObject({ code: 'tcp_refused', phase: 'connect' });
+    expect(outcome.failure?.message).toContain('ECONNREFUSED');
+    expect(outcome.address).toBe('127.0.0.1');
+    expect(outcome.pinned).toBe(false);
+    expectTimings(outcome, ['dnsMs', 'connectMs']);
+  });
+
+  it('tries the next address when one fails, and reports the one that connected', async () => {
+    // 127.0.0.2 is loopback too, but the server listens on 127.0.0.1 only: refused there.
+    const ctx = probeContext({
+      pins: [
+        { host: 'push.test', address: '127.0.0.2' },
+        { host: 'push.test', address: '127.0.0.1' },
+      ],
+    });
+    const outcome = await tcpProbe.run(testTarget('push.test', server.port, 'tcp'), ctx);
+    expect(outcome).toMatchObject({ ok: true, address: '127.0.0.1', addresses: ['127.0.0.2', '127.0.0.1'] });
+  });
+
+  it('reports the last address tried, and how many, when all fail', async () => {
+    const port = await closedPort();
+    const ctx = probeContext({
+      pins: [
+        { host: 'push.test', address: '127.0.0.1' },
+        { host: 'push.test', address: '127.0.0.2' },
+      ],
+    });
+    const outcome = await tcpProbe.run(testTarget('push.test', port, 'tcp'), ctx);
+    expect(outcome.failure).toMatchObject({ code: 'tcp_refused' });
+    expect(outcome.failure?.message).toContain('2 addresses tried');
+    expect(outcome.address).toBe('127.0.0.2');
+  });
+
+  it('connects over IPv6 loopback', async (context) => {
+    if (!(await ipv6Available())) {
+      context.skip('no IPv6 loopback on this machine');
+      return;
+    }
+    const v6 = await startTcpServer({ host: '::1' });
+    try {
+      const outcome = await tcpProbe.run(testTarget('::1', v6.port, 'tcp'), probeContext());
+      expect(outcome).toMatchObject({ ok: true, address: '::1' });
+    } finally {
+      await v6.close();
+    }
+  });
+
+  it('fails with tcp_timeout, bounded by timeoutMs, when SYNs are dropped (full accept queue)', async (context) => {
+    const blackhole = await startBacklogFullServer();
+    if (!blackhole) {
+      context.skip('this kernel does not drop SYNs on a full accept queue; the namespace fault matrix covers tcp_timeout');
+      return;
+    }
+    try {
+      const start = Date.now();
+      const outcome = await tcpProbe.run(testTarget('127.0.0.1', blackhole.port, 'tcp'), probeContext({ timeoutMs: 400 }));
+      const elapsed = Date.now() - start;
+      expect(outcome.failure).toMatchObject({ code: 'tcp_timeout', phase: 'connect' });
+      expect(outcome.failure?.message).toMatch(/timed out after \d+ ms/);
+      expect(outcome.address).toBe('127.0.0.1');
+      expect(elapsed).toBeGreaterThanOrEqual(390);
+      expect(elapsed).toBeLessThan(1000);
+      expect(outcome.timings.connectMs).toBeGreaterThanOrEqual(390);
+    } finally {
+      await blackhole.close();
+    }
+  });
+
+  it('stops promptly when the signal aborts, reporting an interruption', async (context) => {
+    const blackhole = await startBacklogFullServer();
+    if (!blackhole) {
+      context.skip('this kernel does not drop SYNs on a full accept queue');
+      return;
+    }
+    try {
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(), 100);
+      const start = Date.now();
+      const outcome = await tcpProbe.run(
+        testTarget('127.0.0.1', blackhole.port, 'tcp'),
+        probeContext({ timeoutMs: 10_000, signal: controller.signal }),
+      );
+      expect(Date.now() - start).toBeLessThan(600);
+      expect(outcome.ok).toBe(false);
+      expect(outcome.failure).toMatchObject({ code: 'tcp_error', phase: 'connect' });
+      expect(outcome.failure?.message).toContain('interrupted');
+    } finally {
+      await blackhole.close();
+    }
+  });
+
+  it('reports a DNS failure without connecting', async () => {
+    const ctx = { ...probeContext(), resolve: async () => ({ addresses: [], pinned: false, durationMs: 1.2, failure: { code: 'dns_not_found' as const, phase: 'dns' as const, message: 'nope', hint: 'h' } }) };
+    const outcome = await tcpProbe.run(testTarget('push.test', server.port, 'tcp'), ctx);
+    expect(outcome).toMatchObject({ ok: false, failure: { code: 'dns_not_found' }, timings: { dnsMs: 1.2 } });
+    expect(outcome.address).toBeUndefined();
+    expect(outcome.timings.connectMs).toBeUndefined();
+  });
+});
+
+describe('connectTcp', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTcpServer();
+  });
+  afterAll(() => server.close());
+
+  it('resolves with an open socket and connectMs', async () => {
+    const { socket, connectMs } = await connectTcp('127.0.0.1', server.port, { signal: never, timeoutMs: 1000 });
+    expect(socket.remotePort).toBe(server.port);
+    expect(connectMs).toBeGreaterThanOrEqual(0);
+    socket.destroy();
+    await server.idle();
+  });
+
+  it('rejects with a classified PhaseError, never a raw error', async () => {
+    const port = await closedPort();
+    const err = await connectTcp('127.0.0.1', port, { signal: never, timeoutMs: 1000 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PhaseError);
+    expect((err as PhaseError).failure.code).toBe('tcp_refused');
+    expect((err as PhaseError).recorded.address).toBe('127.0.0.1');
+  });
+
+  it('rejects at once on an aborted signal', async () => {
+    const controller = new AbortController();
+    controller.abort();
+    const err = await connectTcp('127.0.0.1', server.port, { signal: controller.signal, timeoutMs: 1000 }).catch((e: unknown) => e);
+    expect((err as PhaseError).failure.code).toBe('tcp_error');
+  });
+
+  it('shares the time among addresses: a dropping address does not starve the next one', async (context) => {
+    const blackhole = await startBacklogFullServer();
+    if (!blackhole) {
+      context.skip('this kernel does not drop SYNs on a full accept queue');
+      return;
+    }
+    // Both addresses on the blackhole's port: 127.0.0.1 drops, 127.0.0.2 refuses at once.
+    try {
+      const start = Date.now();
+      const err = await connectAddresses(['127.0.0.1', '127.0.0.2'], blackhole.port, { signal: never, timeoutMs: 600 }).catch(
+        (e: unknown) => e as PhaseError,
+      );
+      const elapsed = Date.now() - start;
+      expect(elapsed).toBeGreaterThanOrEqual(280);
+      expect(elapsed).toBeLessThan(500);
+      expect((err as PhaseError).recorded.address).toBe('127.0.0.2');
+      expect((err as PhaseError).failure.code).toBe('tcp_refused');
+    } finally {
+      await blackhole.close();
+    }
+  });
+});

@@ -1,0 +1,11 @@
+import { defineConfig } from 'vitest/config';
+
+// Under CI a JSON summary is written too: .ci/run reads it for the closing "tests: N passed, N failed" line.
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    reporters: process.env.CI ? ['default', ['json', { outputFile: '.ci/vitest-results.json' }]] : ['default'],
+  },
+});
