@@ -170,6 +170,15 @@ async function socketFleet(o: SimulationOptions, faults: FaultBoard, clock: Scal
     ...(o.commandTtlMs ? { commandTtlMs: o.commandTtlMs } : {}),
   });
   const devices = harness.addDevices({ ios: o.ios, android: o.android, noGcm: o.noGcm ?? 0 });
+  // Enrollment goes over HTTPS: the run (and its clock origin) starts once every device is enrolled.
+  const deadline = Date.now() + 30_000;
+  while (harness.mdm.devices.size < devices.length) {
+    if (Date.now() > deadline) {
+      await harness.close();
+      throw new Error(`simulate: only ${harness.mdm.devices.size} of ${devices.length} devices enrolled within 30 s`);
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
   return {
     clock,
     mdm: harness.mdm,

@@ -150,6 +150,14 @@ function messageOf(err: unknown, code: string | undefined): string {
   return typeof message === 'string' ? message : typeof err === 'string' ? err : '';
 }
 
+/** The failure code of a phase that ran out of time. */
+export const TIMEOUT_CODES: Record<Phase, FailureCode> = {
+  dns: 'dns_timeout',
+  connect: 'tcp_timeout',
+  tls: 'tls_handshake_failed',
+  http: 'http_timeout',
+};
+
 const CONNECT_ERRNOS: Record<string, FailureCode> = {
   ECONNREFUSED: 'tcp_refused',
   ETIMEDOUT: 'tcp_timeout',
@@ -231,7 +239,9 @@ export function describeTlsError(err: unknown): string {
       const number = /SSL alert number (\d+)/.exec(messageOf(err, code))?.[1];
       return `the server sent TLS alert "${alert}"${number ? ` (${number})` : ''}`;
     }
-    if (NOT_TLS.has(code)) return `the server answered with something other than TLS, such as plain text from a proxy or captive portal; ${code}`;
+    if (NOT_TLS.has(code)) {
+      return `the server answered with something other than TLS, such as plain text from a proxy or captive portal; ${code}`;
+    }
   }
   // Node reports an orderly close during the handshake as ECONNRESET too, with a message of its own.
   if (codes.includes('ECONNRESET') || codes.includes('EPIPE')) {
@@ -261,8 +271,7 @@ export function classifyError(err: unknown, phase: Phase): Failure {
   const detail = (code: string | undefined): string => withCode(firstLine(messageOf(err, code)), code);
   // An AbortSignal.timeout() reason, or any other error that says it is a timeout by its name and has no errno.
   if (codes.length === 0 && errorChain(err).some((e) => (e as { name?: unknown }).name === 'TimeoutError')) {
-    const code = ({ dns: 'dns_timeout', connect: 'tcp_timeout', tls: 'tls_handshake_failed', http: 'http_timeout' } as const)[phase];
-    return failure(code, phase, `timed out: ${firstLine(messageOf(err, undefined))}`);
+    return failure(TIMEOUT_CODES[phase], phase, `timed out: ${firstLine(messageOf(err, undefined))}`);
   }
 
   if (phase === 'dns') {
@@ -281,7 +290,8 @@ export function classifyError(err: unknown, phase: Phase): Failure {
 
   const errno = codes.find((c) => c in CONNECT_ERRNOS);
   if (phase === 'http') {
-    if (codes.some((c) => HTTP_TIMEOUTS.has(c))) return failure('http_timeout', phase, detail(codes.find((c) => HTTP_TIMEOUTS.has(c))));
+    const timeout = codes.find((c) => HTTP_TIMEOUTS.has(c));
+    if (timeout) return failure('http_timeout', phase, detail(timeout));
     if (errno === 'ECONNRESET' || errno === 'EPIPE') return failure('tcp_reset', phase, detail(errno));
     if (errno) return failure(CONNECT_ERRNOS[errno] ?? 'http_error', phase, detail(errno));
     if (codes.some((c) => tlsAlertName(c))) return failure('http_error', phase, describeTlsError(err));

@@ -158,8 +158,13 @@ export function createResolver(options: ResolverOptions): ResolveHost {
       return { addresses: ipv4First(addresses), pinned: false, durationMs: since(start) };
     } catch (err) {
       const fail = err instanceof PhaseError ? err.failure : classifyError(err, 'dns');
-      const server = dnsServer ? `server ${net.isIPv6(dnsServer.host) ? `[${dnsServer.host}]` : dnsServer.host}:${dnsServer.port}` : undefined;
-      return { addresses: [], pinned: false, durationMs: since(start), failure: server ? withContext(fail, server) : fail };
+      const server = dnsServer && (net.isIPv6(dnsServer.host) ? `[${dnsServer.host}]` : dnsServer.host);
+      return {
+        addresses: [],
+        pinned: false,
+        durationMs: since(start),
+        failure: dnsServer ? withContext(fail, `server ${server}:${dnsServer.port}`) : fail,
+      };
     }
   };
 }

@@ -38,7 +38,12 @@ function mediaType(contentType: string): string {
 }
 
 /** Holds a response against the rule's expectations; the failure message names what was expected and what came. */
-function judge(info: HttpInfo, expect: HttpExpectation | undefined, method: string, counted: boolean): ProbeOutcome['failure'] {
+function judge(
+  info: HttpInfo,
+  expect: HttpExpectation | undefined,
+  method: string,
+  counted: boolean,
+): ProbeOutcome['failure'] {
   if (!expect) return undefined;
   if (expect.status.length > 0 && !expect.status.includes(info.status)) {
     return failure('http_status', 'http', `got ${info.status}, expected ${expect.status.join(' or ')}`);

@@ -4,7 +4,7 @@
 import { performance } from 'node:perf_hooks';
 import type { FailureCode, Phase, ProbeOutcome, Target, Timings } from '../types.js';
 import type { ProbeContext } from './types.js';
-import { failure, PhaseError } from './classify.js';
+import { failure, PhaseError, TIMEOUT_CODES } from './classify.js';
 
 /** Durations are reported in ms rounded to 0.1. */
 export function roundMs(ms: number): number {
@@ -16,17 +16,12 @@ export function since(start: number): number {
   return roundMs(performance.now() - start);
 }
 
-const PHASE_TIMINGS = { dns: 'dnsMs', connect: 'connectMs', tls: 'tlsMs', http: 'httpMs' } as const satisfies Record<
-  Phase,
-  keyof Timings
->;
-
-/** The failure code a phase reports when its time runs out. */
-const TIMEOUT_CODES: Record<Phase, FailureCode> = {
-  dns: 'dns_timeout',
-  connect: 'tcp_timeout',
-  tls: 'tls_handshake_failed',
-  http: 'http_timeout',
+/** Where each phase's duration goes in Timings. */
+const PHASE_TIMINGS: Record<Phase, Exclude<keyof Timings, 'totalMs'>> = {
+  dns: 'dnsMs',
+  connect: 'connectMs',
+  tls: 'tlsMs',
+  http: 'httpMs',
 };
 
 /** The failure code a phase reports when it is interrupted (Ctrl-C, the run stopping). */
@@ -49,7 +44,7 @@ export function stoppedFailure(
   recorded?: PhaseError['recorded'],
 ): PhaseError {
   const interrupted = signal?.aborted === true && !isTimeoutReason(signal.reason);
-  const detail = interrupted ? `interrupted after ${Math.round(waitedMs)} ms` : `timed out after ${Math.round(waitedMs)} ms`;
+  const detail = `${interrupted ? 'interrupted' : 'timed out'} after ${Math.round(waitedMs)} ms`;
   return new PhaseError(failure((interrupted ? INTERRUPT_CODES : TIMEOUT_CODES)[phase], phase, detail), waitedMs, recorded);
 }
 

@@ -67,7 +67,11 @@ export function connectTcp(address: string, port: number, options: ConnectOption
  * of the time still left, so one address that drops packets does not starve the others. On failure the error
  * is the last attempt's, with `recorded.address` the last address tried and `durationMs` the time spent on all.
  */
-export async function connectAddresses(addresses: string[], port: number, options: ConnectOptions): Promise<HostConnection> {
+export async function connectAddresses(
+  addresses: string[],
+  port: number,
+  options: ConnectOptions,
+): Promise<HostConnection> {
   const start = performance.now();
   let last: PhaseError | undefined;
   let tried = 0;

@@ -192,16 +192,24 @@ export function handshakeTls(socket: net.Socket, options: HandshakeOptions): Pro
   return new Promise<TlsSession>((resolve, reject) => {
     let seen: Seen | undefined;
     let seenVerifyCode: string | null | undefined;
+    /** Set once we have made key material with the server's certificate in hand: its first flight is complete. */
+    let serverFlightDone = false;
     const remember = (): void => {
       if (seen) return;
       seen = see(tlsSocket);
       if (seen) seenVerifyCode = verifyCodeNow(tlsSocket);
     };
+    const onKeylog = (): void => {
+      remember();
+      serverFlightDone = seen !== undefined;
+    };
+    /** The certificate seen before a failure, for the report (not vouched for: trusted=false). */
+    const recorded = (): PhaseError['recorded'] => (seen ? { tls: infoOf(seen, now(), false) } : {});
 
     const cleanup = (): void => {
       clearTimeout(timer);
       signal.removeEventListener('abort', onStop);
-      tlsSocket.off('keylog', remember);
+      tlsSocket.off('keylog', onKeylog);
       tlsSocket.off('secureConnect', onSecure);
       tlsSocket.off('error', onError);
       tlsSocket.off('close', onClose);
@@ -237,7 +245,8 @@ export function handshakeTls(socket: net.Socket, options: HandshakeOptions): Pro
         ...(clientCertificateRequired ? [CLIENT_CERTIFICATE_NOTE] : []),
         ...(problem ? [`certificate problem ignored (--insecure): ${problem.message}`] : []),
       ];
-      resolve({ socket: tlsSocket, tlsMs, info, clientCertificateRequired, ...(notes.length > 0 && { note: notes.join('; ') }) });
+      const note = notes.length > 0 ? notes.join('; ') : undefined;
+      resolve({ socket: tlsSocket, tlsMs, info, clientCertificateRequired, ...(note && { note }) });
     };
 
     const onSecure = (): void => {
@@ -247,23 +256,27 @@ export function handshakeTls(socket: net.Socket, options: HandshakeOptions): Pro
     const onError = (err: unknown): void => {
       remember();
       const codes = errorCodes(err);
-      if (seen && codes.some((code) => CLIENT_CERTIFICATE_ALERTS.has(code))) {
+      // Only an alert that answers our own flight (sent after the server's certificate and certificate request)
+      // can mean "no client certificate"; one before it is a negotiation failure.
+      if (serverFlightDone && codes.some((code) => CLIENT_CERTIFICATE_ALERTS.has(code))) {
         finish(seenVerifyCode, true);
         return;
       }
-      fail(new PhaseError(classifyError(err, 'tls'), performance.now() - start, seen ? { tls: infoOf(seen, now(), false) } : {}));
+      fail(new PhaseError(classifyError(err, 'tls'), performance.now() - start, recorded()));
     };
-    const onClose = (): void =>
-      fail(new PhaseError(failure('tls_handshake_failed', 'tls', 'the server closed the connection during the TLS handshake'), performance.now() - start));
+    const onClose = (): void => {
+      const closed = failure('tls_handshake_failed', 'tls', 'the server closed the connection during the TLS handshake');
+      fail(new PhaseError(closed, performance.now() - start, recorded()));
+    };
     const onStop = (): void => {
       remember();
-      fail(stoppedFailure('tls', performance.now() - start, signal, seen ? { tls: infoOf(seen, now(), false) } : {}));
+      fail(stoppedFailure('tls', performance.now() - start, signal, recorded()));
     };
     const timer = setTimeout(onStop, Math.max(0, timeoutMs));
     signal.addEventListener('abort', onStop, { once: true });
     // 'keylog' fires as key material is made, after the server's certificate has been processed: the moment to
     // see it in a TLS 1.2 handshake that the server then aborts.
-    tlsSocket.on('keylog', remember);
+    tlsSocket.on('keylog', onKeylog);
     tlsSocket.once('secureConnect', onSecure);
     tlsSocket.once('error', onError);
     tlsSocket.once('close', onClose);

@@ -141,7 +141,8 @@ describe('classifyError', () => {
     expect(classifyError(errno('UND_ERR_HEADERS_TIMEOUT', 'Headers Timeout Error'), 'http').code).toBe('http_timeout');
     expect(classifyError(errno('UND_ERR_BODY_TIMEOUT', 'Body Timeout Error'), 'http').code).toBe('http_timeout');
     expect(classifyError(errno('UND_ERR_SOCKET', 'other side closed'), 'http')).toMatchObject({ code: 'http_error' });
-    expect(classifyError(new Error('weird'), 'http')).toMatchObject({ code: 'http_error', message: expect.stringContaining('weird') });
+    expect(classifyError(new Error('weird'), 'http')).toMatchObject({ code: 'http_error' });
+    expect(classifyError(new Error('weird'), 'http').message).toContain('weird');
   });
 
   it.each([
@@ -198,6 +199,7 @@ describe('TLS alerts', () => {
   });
 
   it('calls a non-TLS answer what it probably is', () => {
-    expect(describeTlsError(errno('ERR_SSL_WRONG_VERSION_NUMBER', 'wrong version number'))).toMatch(/something other than TLS.*plain text/);
+    const err = errno('ERR_SSL_WRONG_VERSION_NUMBER', 'wrong version number');
+    expect(describeTlsError(err)).toMatch(/something other than TLS.*plain text/);
   });
 });

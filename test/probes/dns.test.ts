@@ -2,7 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/errors.js';
 import { createResolver, parseDnsServer, parsePin, pinnedAddresses } from '../../src/probes/dns.js';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.js';
-import { closedPort, ipv6Available } from '../helpers/servers.js';
+import { tcpProbe } from '../../src/probes/tcp.js';
+import { expectTimings } from '../helpers/outcome.js';
+import { probeContext, testTarget } from '../helpers/probe-context.js';
+import { closedPort, ipv6Available, startTcpServer } from '../helpers/servers.js';
 
 const never = new AbortController().signal;
 
@@ -209,7 +212,8 @@ describe('--dns-server', () => {
   });
 
   it('pins take precedence over the DNS server', async () => {
-    const resolve = createResolver({ pins: [parsePin('push.test=10.1.1.1')], timeoutMs: 1000, dnsServer: parseDnsServer(server.address) });
+    const pins = [parsePin('push.test=10.1.1.1')];
+    const resolve = createResolver({ pins, timeoutMs: 1000, dnsServer: parseDnsServer(server.address) });
     expect(await resolve('push.test', never)).toMatchObject({ addresses: ['10.1.1.1'], pinned: true });
   });
 
@@ -226,5 +230,47 @@ describe('--dns-server', () => {
     } finally {
       await v6.close();
     }
+  });
+});
+
+describe('a probe resolving through --dns-server', () => {
+  let dns: TestDnsServer;
+  beforeAll(async () => {
+    dns = await startDnsServer({ records: { 'push.test': { A: ['127.0.0.1'] } } });
+  });
+  afterAll(() => dns.close());
+
+  it('connects to the address DNS gave, not pinned', async () => {
+    const listener = await startTcpServer();
+    try {
+      dns.mode = 'answer';
+      const ctx = probeContext({ dnsServer: parseDnsServer(dns.address) });
+      const outcome = await tcpProbe.run(testTarget('push.test', listener.port, 'tcp'), ctx);
+      expect(outcome).toMatchObject({ ok: true, address: '127.0.0.1', addresses: ['127.0.0.1'], pinned: false });
+      expect(outcome.timings.dnsMs).toBeGreaterThan(0);
+      expectTimings(outcome, ['dnsMs', 'connectMs']);
+    } finally {
+      await listener.close();
+    }
+  });
+
+  it('fails with dns_not_found and never connects', async () => {
+    dns.mode = 'answer';
+    const outcome = await tcpProbe.run(testTarget('missing.test', 9, 'tcp'), probeContext({ dnsServer: parseDnsServer(dns.address) }));
+    expect(outcome).toMatchObject({ ok: false, addresses: [], failure: { code: 'dns_not_found', phase: 'dns' } });
+    expect(outcome.address).toBeUndefined();
+    expect(Object.keys(outcome.timings)).toEqual(['dnsMs', 'totalMs']);
+  });
+
+  it('fails with dns_timeout at the probe bound when it is shorter than the resolver bound', async () => {
+    dns.mode = 'silent';
+    const ctx = probeContext({ dnsServer: parseDnsServer(dns.address), timeoutMs: 300, dnsTimeoutMs: 5000 });
+    const start = Date.now();
+    const outcome = await tcpProbe.run(testTarget('push.test', 9, 'tcp'), ctx);
+    expect(Date.now() - start).toBeLessThan(1000);
+    expect(outcome.failure).toMatchObject({ code: 'dns_timeout', phase: 'dns' });
+    expect(outcome.timings.dnsMs).toBeGreaterThanOrEqual(290);
+    expect(outcome.timings.totalMs).toBeGreaterThanOrEqual(outcome.timings.dnsMs ?? 0);
+    dns.mode = 'answer';
   });
 });

@@ -283,7 +283,14 @@ describe('http probe: servers that require a client certificate', () => {
       const clientCa = await createCertificateAuthority('Client CA');
       const s = await started(
         startHttpServer(routes, {
-          tls: { ...leaf, requestCert: true, rejectUnauthorized: true, ca: [clientCa.cert], minVersion: version, maxVersion: version },
+          tls: {
+            ...leaf,
+            requestCert: true,
+            rejectUnauthorized: true,
+            ca: [clientCa.cert],
+            minVersion: version,
+            maxVersion: version,
+          },
         }),
       );
       const outcome = await probe(s, 'https', { status: [200] });

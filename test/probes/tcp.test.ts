@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectAddresses, connectTcp, tcpProbe } from '../../src/probes/tcp.js';
-import { PhaseError } from '../../src/probes/classify.js';
+import { failure, PhaseError } from '../../src/probes/classify.js';
 import { probeFor } from '../../src/probes/index.js';
 import { expectTimings } from '../helpers/outcome.js';
 import { probeContext, testTarget } from '../helpers/probe-context.js';
@@ -133,7 +133,8 @@ describe('tcp probe', () => {
   });
 
   it('reports a DNS failure without connecting', async () => {
-    const ctx = { ...probeContext(), resolve: async () => ({ addresses: [], pinned: false, durationMs: 1.2, failure: { code: 'dns_not_found' as const, phase: 'dns' as const, message: 'nope', hint: 'h' } }) };
+    const notFound = failure('dns_not_found', 'dns');
+    const ctx = { ...probeContext(), resolve: async () => ({ addresses: [], pinned: false, durationMs: 1.2, failure: notFound }) };
     const outcome = await tcpProbe.run(testTarget('push.test', server.port, 'tcp'), ctx);
     expect(outcome).toMatchObject({ ok: false, failure: { code: 'dns_not_found' }, timings: { dnsMs: 1.2 } });
     expect(outcome.address).toBeUndefined();

@@ -304,7 +304,8 @@ describe('tls probe: servers that require a client certificate', () => {
   });
 
   it('TLS 1.2: the server certificate is still verified', async () => {
-    const s = await server({ ...(await inspection.issue({ names: ['push.test'] })), ...requireClientCert, ca: [clientCa.cert], maxVersion: 'TLSv1.2' });
+    const intercepted = await inspection.issue({ names: ['push.test'] });
+    const s = await server({ ...intercepted, ...requireClientCert, ca: [clientCa.cert], maxVersion: 'TLSv1.2' });
     const outcome = await probe(s.port);
     expect(outcome.failure).toMatchObject({ code: 'tls_untrusted' });
     expect(outcome.failure?.message).toContain('Corp Inspection CA');
