@@ -105,7 +105,7 @@ export async function runAndPrint(ruleSets: RuleSet[], flags: CheckFlags): Promi
     interrupt.abort(new Error('interrupted'));
   };
   process.on('SIGINT', onSigint);
-  const spinner = wantSpinner() && flags.format === 'table' ? ora({ stream: process.stderr, text: 'starting' }).start() : undefined;
+  const spinner = wantSpinner() && flags.format === 'table' ? ora({ stream: process.stderr, text: 'starting', discardStdin: false }).start() : undefined;
   try {
     const report = await runChecks(ruleSets, settings, {
       signal: interrupt.signal,

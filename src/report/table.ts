@@ -47,10 +47,11 @@ export function wrap(text: string, width: number): string[] {
   return lines;
 }
 
-function labelled(c: ChalkInstance, label: string, text: string): string {
+/** `label: text`, wrapped with continuation lines aligned under the text. `label` is plain (no ANSI codes). */
+function labelled(label: string, text: string, paint: (label: string) => string): string {
   const indent = ' '.repeat(label.length + 2);
   return wrap(text, DETAIL_WIDTH - indent.length)
-    .map((line, i) => (i === 0 ? `${c.bold(label)}: ${line}` : `${indent}${line}`))
+    .map((line, i) => (i === 0 ? `${paint(label)}: ${line}` : `${indent}${line}`))
     .join('\n');
 }
 
@@ -59,11 +60,11 @@ function details(c: ChalkInstance, result: Result): string {
   const lines: string[] = [];
   if (result.error) {
     const where = result.address ? ` [${result.address}]` : '';
-    lines.push(labelled(c, c.red(result.error.code), `${result.error.message}${where}`));
-    lines.push(labelled(c, 'hint', result.error.hint));
+    lines.push(labelled(result.error.code, `${result.error.message}${where}`, c.red));
+    lines.push(labelled('hint', result.error.hint, c.bold));
   }
-  if (result.status !== 'skip') lines.push(labelled(c, 'if it fails', result.impact));
-  if (result.note) lines.push(labelled(c, result.status === 'skip' ? 'skipped' : 'note', result.note));
+  if (result.status !== 'skip') lines.push(labelled('if it fails', result.impact, c.bold));
+  if (result.note) lines.push(labelled(result.status === 'skip' ? 'skipped' : 'note', result.note, c.bold));
   return lines.join('\n');
 }
 
@@ -97,7 +98,7 @@ function rulesetTable(c: ChalkInstance, results: Result[]): string {
       formatMs(result.status === 'skip' ? undefined : result.timings.totalMs),
     ]);
     if (result.status !== 'pass') table.push(['', { colSpan: 5, content: details(c, result) }]);
-    else if (result.note) table.push(['', { colSpan: 5, content: c.gray(labelled(c, 'note', result.note)) }]);
+    else if (result.note) table.push(['', { colSpan: 5, content: c.gray(labelled('note', result.note, (l) => l)) }]);
   }
   return table.toString();
 }

@@ -1,0 +1,61 @@
+/**
+ * What a person at a terminal sees: a spinner with a running count on stderr and colour on stdout.
+ * util-linux `script` gives the CLI a real pseudo-terminal; where it is missing the test says so and skips.
+ */
+import { spawnSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTcpServer, type TestServer } from '../helpers/servers.js';
+import { BIN } from '../helpers/cli.js';
+
+const hasScript = spawnSync('script', ['--version']).status === 0;
+if (!hasScript) console.log('terminal tests skipped: util-linux `script` is not installed, so no pseudo-terminal can be made');
+
+let dir: string;
+let silent: TestServer;
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'pushcheck-tty-'));
+  // Accepts and never answers: each TLS probe waits for its timeout, long enough for the spinner to draw.
+  silent = await startTcpServer();
+});
+
+afterAll(async () => {
+  await silent.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function inTerminal(args: string[]): Promise<{ code: number | null; output: string }> {
+  const env = { ...process.env };
+  delete env.CI;
+  delete env.NO_COLOR;
+  delete env.FORCE_COLOR;
+  const command = ['stty cols 120 rows 40;', process.execPath, BIN, ...args].join(' ');
+  return new Promise((resolve) => {
+    const child = spawn('script', ['-qec', command, '/dev/null'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
+}
+
+describe.skipIf(!hasScript)('on a terminal', () => {
+  it('shows a spinner with a running count, colours the verdict, and keeps the exit code', async () => {
+    const file = path.join(dir, 'slow.yaml');
+    const rules = [1, 2, 3].map((n) =>
+      [`  - id: "${n}"`, `    host: s${n}.push.test`, `    ports: [${silent.port}]`, '    check: tls', '    purpose: p', '    impact: i', '    severity: critical', ''].join('\n'),
+    );
+    writeFileSync(file, `id: slow\ntitle: Slow\nrules:\n${rules.join('')}`);
+    const run = await inTerminal([file, '--resolve', '*.push.test=127.0.0.1', '--timeout', '800', '--concurrency', '1']);
+    expect(run.code).toBe(1);
+    expect(run.output).toMatch(/probing: [12]\/3 targets done/);
+    expect(run.output).toContain('\u001b[31m'); // red FAIL
+    expect(run.output).toContain('tls_handshake_failed');
+  });
+});

@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest';
+import { table, wrap } from '../../src/report/table.js';
+import type { Report, Result } from '../../src/types.js';
+
+function result(overrides: Partial<Result>): Result {
+  return {
+    ruleset: 'moki-ios',
+    rule: '5',
+    documentedHost: 'Push.apple.com',
+    host: 'courier.sandbox.push.apple.com',
+    port: 5223,
+    address: '17.57.146.20',
+    addresses: ['17.57.146.20'],
+    check: 'tls',
+    status: 'pass',
+    severity: 'critical',
+    origin: 'documented',
+    purpose: 'Push Notifications, updates to the app',
+    impact: 'Can’t send device information to MokiManage or receive updates or actions',
+    timings: { totalMs: 42 },
+    attempts: 1,
+    ...overrides,
+  };
+}
+
+function report(results: Result[], overrides: Partial<Report> = {}): Report {
+  const count = (s: string) => results.filter((r) => r.status === s).length;
+  return {
+    schemaVersion: 1,
+    tool: { name: 'pushcheck', version: '0.0.0' },
+    environment: { node: 'v20', platform: 'linux', release: '6', arch: 'x64' },
+    startedAt: '2026-11-23T00:00:00.000Z',
+    durationMs: 5100,
+    options: { timeoutMs: 5000, concurrency: 64, retries: 0, resolve: [], caFiles: [], vars: [], strict: false, insecure: false },
+    rulesets: [{ id: 'moki-ios', title: 'Moki — iOS devices', notes: [], file: 'builtin:moki-ios' }],
+    summary: { total: results.length, passed: count('pass'), failed: count('fail'), warned: count('warn'), skipped: count('skip') },
+    verdict: results.some((r) => r.status === 'fail') ? 'fail' : 'pass',
+    exitCode: results.some((r) => r.status === 'fail') ? 1 : 0,
+    interrupted: false,
+    results,
+    rules: [],
+    ...overrides,
+  };
+}
+
+const timeout = result({
+  status: 'fail',
+  timings: { totalMs: 5000 },
+  error: { code: 'tcp_timeout', phase: 'connect', message: 'no answer to the connection attempt', hint: 'allow outbound TCP to this host and port' },
+});
+
+describe('table format', () => {
+  it('shows a failure with its code, hint and the vendor impact, and a FAIL verdict', () => {
+    const text = table.render(report([result({ port: 443 }), timeout]), { color: false });
+    expect(text).toContain('moki-ios — Moki — iOS devices');
+    expect(text).toContain('tcp_timeout: no answer to the connection attempt [17.57.146.20]');
+    expect(text).toContain('hint: allow outbound TCP to this host and port');
+    expect(text).toContain('if it fails: Can’t send device information to MokiManage or receive updates');
+    expect(text).toMatch(/FAIL: 1 critical target failed — 1 passed, 1 failed, 0 warned, 0 skipped of 2 targets in 5\.1 s\n$/);
+    expect(text).not.toMatch(/\u001b\[/);
+  });
+
+  it('explains warnings and skips, and passes with a caveat', () => {
+    const legacy = result({ port: 2195, status: 'warn', error: timeout.error, note: 'retired port (since 2021-03-31): binary API', legacy: { retired: '2021-03-31', note: 'binary API' } });
+    const skipped = result({ rule: 'message-get', status: 'skip', note: 'set --var messageUrl=https://… to check the message file' });
+    const text = table.render(report([legacy, skipped]), { color: false });
+    expect(text).toContain('note: retired port (since 2021-03-31)');
+    expect(text).toContain('skipped: set --var messageUrl=');
+    expect(text).toContain('PASS: nothing critical failed (see warnings)');
+  });
+
+  it('colours only when asked', () => {
+    expect(table.render(report([timeout]), { color: true })).toMatch(/\u001b\[31m/);
+  });
+
+  it('says when a run was interrupted', () => {
+    const text = table.render(report([result({ status: 'skip', note: 'interrupted' })], { interrupted: true, exitCode: 130 }), { color: false });
+    expect(text).toMatch(/INTERRUPTED: report holds what finished/);
+  });
+
+  it('reports CIDR verdicts and distinct addresses per rule', () => {
+    const text = table.render(
+      report([result({})], {
+        rules: [
+          {
+            ruleset: 'moki-ios',
+            rule: 'courier',
+            documentedHost: '#-courier.push.apple.com',
+            hosts: ['0-courier.push.apple.com', '50-courier.push.apple.com'],
+            addresses: ['17.57.146.20', '17.57.146.21'],
+            cidr: { ranges: ['17.0.0.0/8'], outside: [], pinned: [], verdict: 'inside', message: 'all 2 addresses found lie in 17.0.0.0/8: allowing 17.0.0.0/8 covers this rule' },
+          },
+        ],
+      }),
+      { color: false },
+    );
+    const flat = text.replace(/\s+/g, ' ');
+    expect(flat).toContain('2 hosts probed, 2 distinct addresses: 17.57.146.20, 17.57.146.21');
+    expect(flat).toContain('allowing 17.0.0.0/8 covers this rule');
+  });
+});
+
+describe('wrap', () => {
+  it('wraps at the width without breaking words, keeping every word', () => {
+    const text = 'one two three four five six seven eight nine ten';
+    const lines = wrap(text, 12);
+    expect(lines.every((line) => line.length <= 12)).toBe(true);
+    expect(lines.join(' ')).toBe(text);
+    expect(wrap('averyveryverylongword', 5)).toEqual(['averyveryverylongword']);
+  });
+});
