@@ -1,0 +1,91 @@
+/** The scheduler against real loopback servers: bounded time, concurrency, retries, Ctrl-C, shared DNS lookups. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runChecks, type CheckSettings } from '../../src/run/run.js';
+import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.js';
+import { closedPort, startTcpServer, type TestServer } from '../helpers/servers.js';
+import { rule, ruleSet } from '../helpers/literals.js';
+
+function settings(overrides: Partial<CheckSettings> = {}): CheckSettings {
+  return {
+    timeoutMs: 2000,
+    concurrency: 64,
+    retries: 0,
+    strict: false,
+    insecure: false,
+    pins: [{ host: '*.run.test', address: '127.0.0.1' }],
+    caPems: [],
+    vars: {},
+    recorded: { timeoutMs: 2000, concurrency: 64, retries: 0, resolve: [], caFiles: [], vars: [], strict: false, insecure: false },
+    ...overrides,
+  };
+}
+
+let silent: TestServer;
+let open: TestServer;
+let closed: number;
+let dns: TestDnsServer;
+
+beforeAll(async () => {
+  silent = await startTcpServer(); // accepts, never answers: a TLS handshake waits for the timeout
+  open = await startTcpServer({ onConnection: (socket) => socket.end() });
+  closed = await closedPort();
+  dns = await startDnsServer({ records: { 'shared.run.test': { A: ['127.0.0.1'] } } });
+});
+
+afterAll(async () => {
+  await Promise.all([silent.close(), open.close(), dns.close()]);
+});
+
+function silentTargets(count: number) {
+  const hosts = Array.from({ length: count }, (_, i) => `h${i}.run.test`);
+  return ruleSet([rule({ id: 'slow', host: 'slow.run.test', probe: hosts, ports: [silent.port], check: 'tls' })]);
+}
+
+describe('runChecks', () => {
+  it('ends within timeout × ⌈T/c⌉ × (retries+1) + 1 s, with every silent target classified', async () => {
+    const timeoutMs = 400;
+    const report = await runChecks([silentTargets(12)], settings({ timeoutMs, concurrency: 4 }));
+    const bound = timeoutMs * Math.ceil(12 / 4) * 1 + 1000;
+    expect(report.durationMs).toBeLessThanOrEqual(bound);
+    // and it really ran in waves: three rounds of the timeout at least
+    expect(report.durationMs).toBeGreaterThanOrEqual(timeoutMs * 3 - 50);
+    expect(report.results.every((r) => r.error?.code === 'tls_handshake_failed')).toBe(true);
+    expect(report.exitCode).toBe(1);
+  });
+
+  it('retries a failing target and records the attempts', async () => {
+    const set = ruleSet([rule({ id: 'closed', host: 'closed.run.test', ports: [closed], check: 'tcp' })]);
+    const report = await runChecks([set], settings({ retries: 2 }));
+    expect(report.results[0]).toMatchObject({ status: 'fail', attempts: 3 });
+    expect(report.results[0]!.error!.code).toBe('tcp_refused');
+    const ok = ruleSet([rule({ id: 'open', host: 'open.run.test', ports: [open.port], check: 'tcp' })]);
+    expect((await runChecks([ok], settings({ retries: 2 }))).results[0]).toMatchObject({ status: 'pass', attempts: 1 });
+  });
+
+  it('on Ctrl-C skips what is pending as "interrupted", keeps what finished, and exits 130', async () => {
+    const set = ruleSet([
+      rule({ id: 'open', host: 'open.run.test', ports: [open.port], check: 'tcp' }),
+      rule({ id: 'slow', host: 'slow.run.test', probe: ['a.run.test', 'b.run.test', 'c.run.test'], ports: [silent.port], check: 'tls' }),
+    ]);
+    const controller = new AbortController();
+    const started = performance.now();
+    const pending = runChecks([set], settings({ timeoutMs: 10_000, concurrency: 2 }), { signal: controller.signal });
+    setTimeout(() => controller.abort(), 300);
+    const report = await pending;
+    expect(performance.now() - started).toBeLessThan(3000);
+    expect(report.interrupted).toBe(true);
+    expect(report.exitCode).toBe(130);
+    const byRule = report.results.map((r) => [r.rule, r.status, r.note]);
+    expect(byRule[0]).toEqual(['open', 'pass', undefined]);
+    expect(byRule.slice(1).every(([, status, note]) => status === 'skip' && note === 'interrupted')).toBe(true);
+  });
+
+  it('asks DNS once per host, however many ports a rule has', async () => {
+    dns.queries.length = 0;
+    const set = ruleSet([rule({ id: 'ports', host: 'shared.run.test', ports: [open.port, closed, silent.port], check: 'tcp' })]);
+    const report = await runChecks([set], settings({ pins: [], dnsServer: { host: dns.host, port: dns.port } }));
+    expect(report.results.map((r) => r.address)).toEqual(['127.0.0.1', '127.0.0.1', '127.0.0.1']);
+    const aQueries = dns.queries.filter((q) => q.name === 'shared.run.test' && q.type === 'A');
+    expect(aQueries).toHaveLength(1);
+  });
+});
