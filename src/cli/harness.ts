@@ -48,7 +48,7 @@ export function register(program: Command): void {
           ...(flags.caOut ? { caOut: flags.caOut } : {}),
         });
       } catch (err) {
-        if (err instanceof Error && /loopback only|EADDRNOTAVAIL|EADDRINUSE|EACCES/.test(err.message)) throw new UsageError(err.message);
+        if (err instanceof Error && /loopback only|EADDRNOTAVAIL|EADDRINUSE|EACCES|ENOENT|EISDIR|ENOTDIR/.test(err.message)) throw new UsageError(err.message);
         throw err;
       }
       if (flags.ios + flags.android > 0) harness.addDevices({ ios: flags.ios, android: flags.android, noGcm });
@@ -72,7 +72,7 @@ export function register(program: Command): void {
           ['mdm', at(e.mdm), 'MDM server, HTTPS: PUT /mdm/checkin, PUT /mdm/connect, POST /ping, /heartbeat'],
           ['fcm', at(e.fcm), `FCM HTTP v1: POST /v1/projects/${harness.fcmProject}/messages:send`],
           ['fcmDevice', at(e.fcmDevice), 'FCM device channel'],
-          ['admin', at(e.admin), 'admin API, plain HTTP: GET / for the routes'],
+          ['admin', at(e.admin), 'admin API, plain HTTP, JSON (routes: docs/harness.md)'],
         );
         process.stdout.write(`${table.toString()}\nCA file: ${harness.caFile}\nMDM topic: ${harness.mdmTopic}\nCtrl-C to stop.\n`);
       }

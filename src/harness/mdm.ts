@@ -155,6 +155,13 @@ export class MdmService {
   readonly commandTtlMs: number;
   readonly devices = new Map<string, MdmDevice>();
   readonly actions = new Map<string, Action>();
+  /**
+   * Actions with the default TTL expire in the order they were queued, so one timer for the oldest serves
+   * them all (a fleet of 100,000 would otherwise keep 100,000 timers that never fire).
+   */
+  private readonly expiryQueue: Action[] = [];
+  private expiryHead = 0;
+  private expiryTimer: Timer | undefined;
   readonly counters: MdmCounters = {
     enqueued: 0,
     deliveries: 0,
@@ -232,7 +239,12 @@ export class MdmService {
       history: [{ atMs: now, event: 'queued', detail: requestType }],
       notNowSession: -1,
     };
-    action.expiryTimer = this.clock.setTimer(action.expiresAtMs - now, () => this.expire(action));
+    if (options.ttlMs === undefined) {
+      this.expiryQueue.push(action);
+      if (!this.expiryTimer) this.armExpiry();
+    } else {
+      action.expiryTimer = this.clock.setTimer(action.expiresAtMs - now, () => this.expire(action));
+    }
     this.actions.set(action.id, action);
     device.queue.push(action);
     device.actions.push(action);
@@ -312,8 +324,32 @@ export class MdmService {
     return 'waiting for delivery';
   }
 
+  private armExpiry(): void {
+    const queue = this.expiryQueue;
+    while (this.expiryHead < queue.length && queue[this.expiryHead]!.finishedAtMs !== undefined) this.expiryHead += 1;
+    if (this.expiryHead > 1024 && this.expiryHead * 2 > queue.length) {
+      queue.splice(0, this.expiryHead);
+      this.expiryHead = 0;
+    }
+    const head = queue[this.expiryHead];
+    if (!head) {
+      this.expiryTimer = undefined;
+      return;
+    }
+    this.expiryTimer = this.clock.setTimer(head.expiresAtMs - this.clock.now(), () => {
+      const now = this.clock.now();
+      while (this.expiryHead < queue.length && queue[this.expiryHead]!.expiresAtMs <= now) {
+        this.expire(queue[this.expiryHead]!);
+        this.expiryHead += 1;
+      }
+      this.armExpiry();
+    });
+  }
+
   /** Cancels timers (actions' expiry and push retries). */
   stop(): void {
+    if (this.expiryTimer) this.clock.clearTimer(this.expiryTimer);
+    this.expiryTimer = undefined;
     for (const a of this.actions.values()) if (a.expiryTimer) this.clock.clearTimer(a.expiryTimer);
     for (const d of this.devices.values()) if (d.pushRetry) this.clock.clearTimer(d.pushRetry);
   }

@@ -38,7 +38,7 @@ function tokenSource(auth: ProviderAuth, clock: Clock): () => string | undefined
   };
 }
 
-function apnsHeaders(device: MdmDevice, topic: string, now: number, jwt: string | undefined): Record<string, string> {
+function apnsHeaders(topic: string, now: number, jwt: string | undefined): Record<string, string> {
   return {
     'apns-topic': topic,
     'apns-push-type': 'mdm',
@@ -70,7 +70,7 @@ export function inProcessPusher(options: InProcessPusherOptions): Pusher {
         const r = apns.handle({
           method: 'POST',
           path: `/3/device/${device.token}`,
-          headers: apnsHeaders(device, auth.topic, clock.now(), jwt()),
+          headers: apnsHeaders(auth.topic, clock.now(), jwt()),
           body: mdmPayload(device),
           ...(certificate ? { certificate } : {}),
         });
@@ -137,7 +137,7 @@ export function httpPusher(options: HttpPusherOptions): Pusher & { close(): Prom
           const stream = connect().request({
             ':method': 'POST',
             ':path': `/3/device/${device.token}`,
-            ...apnsHeaders(device, auth.topic, clock.now(), jwt()),
+            ...apnsHeaders(auth.topic, clock.now(), jwt()),
           });
           stream.setTimeout(timeoutMs, () => stream.close(http2.constants.NGHTTP2_CANCEL));
           let status = 0;

@@ -214,17 +214,29 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRep
   const { clock, mdm, devices } = fleet;
   const origin = clock.now();
 
-  // Actions, spread at random over the run.
+  // Actions, spread at random over the run; drawn up front, played from one timer chain in time order.
   const ledger: string[] = [];
   const total = o.actions ?? devices.length;
+  const plan: Array<{ at: number; device: SimDevice; type: string }> = [];
   if (devices.length > 0) {
     for (let i = 0; i < total; i += 1) {
       const at = Math.floor(rng.next() * hoursMs);
       const device = devices[rng.int(0, devices.length - 1)]!;
       const type = REQUEST_TYPES[rng.int(0, REQUEST_TYPES.length - 1)]!;
-      clock.setTimer(at, () => ledger.push(mdm.enqueue(device.profile.udid, type).id));
+      plan.push({ at, device, type });
     }
   }
+  plan.sort((a, b) => a.at - b.at);
+  let next = 0;
+  const playNext = (): void => {
+    const now = clock.now() - origin;
+    while (next < plan.length && plan[next]!.at <= now) {
+      const p = plan[next++]!;
+      ledger.push(mdm.enqueue(p.device.profile.udid, p.type).id);
+    }
+    if (next < plan.length) clock.setTimer(plan[next]!.at - now, playNext);
+  };
+  if (plan.length > 0) clock.setTimer(plan[0]!.at, playNext);
 
   // Fault windows that act on devices: offline takes a fraction away; a blocked 5223 cuts its connections.
   const offlineDepth = new Map<SimDevice, number>();
@@ -302,7 +314,7 @@ function latencyByPath(actions: readonly Action[]): Record<DeliveryPath, Latency
 }
 
 function effectRow(fault: string, window: string, description: string, actions: Action[], effects: Record<string, number>): FaultEffect {
-  const answered = actions.filter((a) => a.state === 'acknowledged' || a.state === 'error' ).map((a) => a.finishedAtMs! - a.queuedAtMs);
+  const answered = actions.filter((a) => a.state === 'acknowledged' || a.state === 'error').map((a) => a.finishedAtMs! - a.queuedAtMs);
   return {
     fault,
     window,

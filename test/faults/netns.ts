@@ -1,0 +1,315 @@
+/**
+ * A small network of the fault matrix's own, built with network namespaces: pushcheck runs in a client namespace,
+ * the misbehaving servers and the firewall (nftables) live in a server namespace, and a veth pair joins them on a
+ * private /30 (10.213.0.1 ↔ 10.213.0.2) that exists only on that pair. Nothing is added to the machine's own
+ * namespace: no address, no route, no firewall rule; pushcheck in the client namespace has no route anywhere else.
+ *
+ *   const net = await createFaultNetwork();
+ *   await net.firewall(['tcp dport 7003 drop']);
+ *   await net.startServer('silent', '7006');
+ *   const run = await net.pushcheck([file, '--format', 'json']);
+ *   await net.close();   // kills every process started in it, deletes both namespaces (and so the veth pair)
+ *
+ * Needs root, Linux, iproute2 and nftables (dnsmasq for the DNS faults); {@link faultNetworkUnavailable} says why
+ * not, for the tests to print when they skip.
+ */
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { BIN, type CliRun } from '../helpers/cli.js';
+
+const run = promisify(execFile);
+
+export const NS_SERVER = fileURLToPath(new URL('./ns-server.mjs', import.meta.url));
+export const CLIENT_ADDRESS = '10.213.0.1';
+export const SERVER_ADDRESS = '10.213.0.2';
+const PREFIX = 30;
+
+/** Namespaces this helper creates: `pc-<pid>-<random>-c` and `-s` (random: test files may share a pid as threads). */
+const NAME_PATTERN = /^pc-(\d+)-[0-9a-f]+-[cs]$/;
+
+export type ServerMode = 'tls' | 'plain-text' | 'silent' | 'reset-after-clienthello';
+
+export interface FaultNetwork {
+  /** Namespace pushcheck runs in. */
+  client: string;
+  /** Namespace of the servers and the firewall. */
+  server: string;
+  /** A temporary folder, removed by close(). */
+  dir: string;
+  /** Adds nftables rules to the input chain of the server namespace, e.g. `tcp dport 7003 drop`. */
+  firewall(rules: string[]): Promise<void>;
+  /** Starts ns-server.mjs in the server namespace on SERVER_ADDRESS; resolves once every port listens. */
+  startServer(mode: ServerMode, ports: string, cert?: { cert: string; key: string }): Promise<void>;
+  /** Starts dnsmasq on the client namespace's loopback (127.0.0.1:53); resolves with the --dns-server value. */
+  startDnsmasq(args: string[]): Promise<string>;
+  /** Runs the built CLI in the client namespace, as a user would; SIGKILLed if it outlives killAfterMs. */
+  pushcheck(args: string[], options?: { killAfterMs?: number }): Promise<CliRun>;
+  /** Kills what was started, deletes both namespaces. Safe to call twice; never throws. */
+  close(): Promise<void>;
+}
+
+async function missingTool(command: string, args: string[], pkg: string): Promise<string | undefined> {
+  try {
+    await run(command, args);
+    return undefined;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? `${command} not found (apt-get install ${pkg})` : `${command} ${args.join(' ')} failed: ${String(err)}`;
+  }
+}
+
+/** Why namespaces, veth pairs and nftables cannot be used here; undefined when they can (tried for real). */
+export async function faultNetworkUnavailable(): Promise<string | undefined> {
+  if (process.platform !== 'linux') return `network namespaces need Linux, this is ${process.platform}`;
+  if (process.getuid?.() !== 0) return 'needs root for ip netns, veth and nftables (CI runs it as root via .ci/run)';
+  const missing = (await missingTool('ip', ['-V'], 'iproute2')) ?? (await missingTool('nft', ['--version'], 'nftables'));
+  if (missing) return missing;
+  const name = `pc-${process.pid}-probe-c`;
+  try {
+    await run('ip', ['netns', 'add', name]);
+    await run('ip', ['netns', 'exec', name, 'nft', 'list', 'ruleset']);
+    return undefined;
+  } catch (err) {
+    return `cannot create a network namespace with nftables in it (${firstLine(err)})`;
+  } finally {
+    await run('ip', ['netns', 'del', name]).catch(() => undefined);
+  }
+}
+
+/** Why dnsmasq cannot be run; undefined when it can. */
+export function dnsmasqUnavailable(): Promise<string | undefined> {
+  return missingTool('dnsmasq', ['--version'], 'dnsmasq-base');
+}
+
+function firstLine(err: unknown): string {
+  const text = (err as { stderr?: string }).stderr?.trim() || (err as Error).message || String(err);
+  return text.split('\n')[0] ?? text;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Deletes a namespace after killing what still runs in it (only our own processes can be in it). */
+function deleteNamespaceSync(name: string): void {
+  try {
+    const pids = execFileSync('ip', ['netns', 'pids', name], { encoding: 'utf8' }).split(/\s+/).filter(Boolean).map(Number);
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  } catch {
+    // the namespace is already gone
+  }
+  try {
+    execFileSync('ip', ['netns', 'del', name], { stdio: 'ignore' });
+  } catch {
+    // already gone
+  }
+}
+
+/** Namespaces left by an earlier run of these tests whose process died before cleaning up. */
+function sweepStaleNamespaces(): void {
+  let names: string[];
+  try {
+    names = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+      .split('\n')
+      .map((line) => line.split(' ')[0] ?? '');
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const match = NAME_PATTERN.exec(name);
+    if (match && !pidAlive(Number(match[1]))) deleteNamespaceSync(name);
+  }
+}
+
+function waitForLine(child: ChildProcess, pattern: RegExp, what: string, timeoutMs = 5000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let output = '';
+    const onData = (chunk: Buffer): void => {
+      output += chunk.toString('utf8');
+      if (pattern.test(output)) done();
+    };
+    const onExit = (code: number | null): void => done(new Error(`${what} exited (${code}) before it was ready: ${output.trim()}`));
+    const timer = setTimeout(() => done(new Error(`${what} not ready after ${timeoutMs} ms: ${output.trim()}`)), timeoutMs);
+    const done = (err?: Error): void => {
+      clearTimeout(timer);
+      child.stdout?.off('data', onData);
+      child.stderr?.off('data', onData);
+      child.off('exit', onExit);
+      if (err) reject(err);
+      else resolve();
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', onExit);
+  });
+}
+
+/** SIGTERM, then SIGKILL if it has not exited within `graceMs`. */
+function stopChild(child: ChildProcess, graceMs = 1000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+export async function createFaultNetwork(): Promise<FaultNetwork> {
+  sweepStaleNamespaces();
+  const id = randomBytes(3).toString('hex');
+  const client = `pc-${process.pid}-${id}-c`;
+  const server = `pc-${process.pid}-${id}-s`;
+  // Interface names live only inside the namespaces, but must still fit in 15 characters.
+  const vethClient = `pcv${id}c`;
+  const vethServer = `pcv${id}s`;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pushcheck-faults-'));
+  const children = new Set<ChildProcess>();
+  let closed = false;
+
+  // If the test process ends without close() (a crash, Ctrl-C), the namespaces still go.
+  const onExit = (): void => {
+    for (const child of children) child.kill('SIGKILL');
+    deleteNamespaceSync(client);
+    deleteNamespaceSync(server);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', onExit);
+
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    await Promise.all([...children].map((child) => stopChild(child)));
+    process.off('exit', onExit);
+    onExit();
+  };
+
+  const ip = (...args: string[]) => run('ip', args);
+  try {
+    await ip('netns', 'add', client);
+    await ip('netns', 'add', server);
+    await ip('link', 'add', vethClient, 'netns', client, 'type', 'veth', 'peer', 'name', vethServer, 'netns', server);
+    for (const [ns, dev, address] of [
+      [client, vethClient, CLIENT_ADDRESS],
+      [server, vethServer, SERVER_ADDRESS],
+    ] as const) {
+      await ip('-n', ns, 'link', 'set', 'lo', 'up');
+      await ip('-n', ns, 'addr', 'add', `${address}/${PREFIX}`, 'dev', dev);
+      await ip('-n', ns, 'link', 'set', dev, 'up');
+    }
+  } catch (err) {
+    await close();
+    throw new Error(`building the fault network failed: ${firstLine(err)}`);
+  }
+
+  const spawnTracked = (args: string[]): ChildProcess => {
+    const child = spawn('ip', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    children.add(child);
+    child.once('exit', () => children.delete(child));
+    child.on('error', () => undefined);
+    return child;
+  };
+
+  let servers = 0;
+  return {
+    client,
+    server,
+    dir,
+
+    async firewall(rules) {
+      const script = [
+        'table ip pushcheck_faults {',
+        '  chain input {',
+        '    type filter hook input priority 0; policy accept;',
+        ...rules.map((rule) => `    ${rule}`),
+        '  }',
+        '}',
+        '',
+      ].join('\n');
+      const file = path.join(dir, 'firewall.nft');
+      writeFileSync(file, script);
+      await run('ip', ['netns', 'exec', server, 'nft', '-f', file]);
+    },
+
+    async startServer(mode, ports, cert) {
+      servers += 1;
+      const args = ['netns', 'exec', server, process.execPath, NS_SERVER, mode, SERVER_ADDRESS, ports];
+      if (cert) {
+        const certFile = path.join(dir, `server-${servers}.crt`);
+        const keyFile = path.join(dir, `server-${servers}.key`);
+        writeFileSync(certFile, cert.cert);
+        writeFileSync(keyFile, cert.key, { mode: 0o600 });
+        args.push(certFile, keyFile);
+      }
+      await waitForLine(spawnTracked(args), /^ready$/m, `ns-server ${mode} ${ports}`);
+    },
+
+    async startDnsmasq(extra) {
+      const child = spawnTracked([
+        'netns', 'exec', client, 'dnsmasq',
+        '--keep-in-foreground', '--conf-file=/dev/null', '--no-resolv', '--no-hosts', '--no-poll',
+        '--bind-interfaces', '--listen-address=127.0.0.1', '--port=53',
+        `--pid-file=${path.join(dir, 'dnsmasq.pid')}`, '--log-facility=-',
+        ...extra,
+      ]);
+      // dnsmasq binds its sockets before it logs "started".
+      await waitForLine(child, /started, version/, 'dnsmasq');
+      return '127.0.0.1:53';
+    },
+
+    pushcheck(args, options = {}) {
+      const started = performance.now();
+      const env: NodeJS.ProcessEnv = { ...process.env };
+      for (const key of ['NO_COLOR', 'FORCE_COLOR', 'CI']) delete env[key];
+      return new Promise((resolve, reject) => {
+        const child = spawn('ip', ['netns', 'exec', client, process.execPath, BIN, ...args], {
+          env,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        children.add(child);
+        let stdout = '';
+        let stderr = '';
+        child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+        child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+        const timer = setTimeout(() => child.kill('SIGKILL'), options.killAfterMs ?? 30_000);
+        child.on('error', reject);
+        child.on('close', (code, signal) => {
+          clearTimeout(timer);
+          children.delete(child);
+          resolve({ code, signal, stdout, stderr, durationMs: performance.now() - started });
+        });
+      });
+    },
+
+    close,
+  };
+}
+
+/** Whether a namespace of this name exists (for tests of the cleanup itself). */
+export function namespaceExists(name: string): boolean {
+  try {
+    return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+      .split('\n')
+      .some((line) => line.split(' ')[0] === name);
+  } catch {
+    return false;
+  }
+}
