@@ -72,7 +72,7 @@ export function register(program: Command): void {
           ['mdm', at(e.mdm), 'MDM server, HTTPS: PUT /mdm/checkin, PUT /mdm/connect, POST /ping, /heartbeat'],
           ['fcm', at(e.fcm), `FCM HTTP v1: POST /v1/projects/${harness.fcmProject}/messages:send`],
           ['fcmDevice', at(e.fcmDevice), 'FCM device channel'],
-          ['admin', at(e.admin), 'admin API, plain HTTP, JSON (routes: docs/harness.md)'],
+          ['admin', at(e.admin), 'admin API, plain HTTP, JSON (routes: README.md, The push harness)'],
         );
         process.stdout.write(`${table.toString()}\nCA file: ${harness.caFile}\nMDM topic: ${harness.mdmTopic}\nCtrl-C to stop.\n`);
       }

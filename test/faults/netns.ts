@@ -69,7 +69,7 @@ export async function faultNetworkUnavailable(): Promise<string | undefined> {
   if (process.getuid?.() !== 0) return 'needs root for ip netns, veth and nftables (CI runs it as root via .ci/run)';
   const missing = (await missingTool('ip', ['-V'], 'iproute2')) ?? (await missingTool('nft', ['--version'], 'nftables'));
   if (missing) return missing;
-  const name = `pc-${process.pid}-probe-c`;
+  const name = `pc-${process.pid}-0-c`;
   try {
     await run('ip', ['netns', 'add', name]);
     await run('ip', ['netns', 'exec', name, 'nft', 'list', 'ruleset']);
