@@ -8,8 +8,8 @@ import { Client } from 'undici';
 import type { HttpExpectation, HttpInfo, ProbeOutcome, Target } from '../types.js';
 import { classifyError, errorCodes, failure, PhaseError } from './classify.js';
 import { bounded, roundMs, runProbe, since } from './phases.js';
-import { connectAddresses } from './tcp.js';
-import { CLIENT_CERTIFICATE_NOTE, handshakeTls } from './tls.js';
+import { connectPhase } from './tcp.js';
+import { CLIENT_CERTIFICATE_NOTE, tlsPhase } from './tls.js';
 import type { ProbeKind } from './types.js';
 
 const NOT_CHECKED = 'no HTTP request is possible without one, so the HTTP expectations were not checked';
@@ -162,25 +162,9 @@ export const httpProbe: ProbeKind = {
   run: (target, ctx) =>
     runProbe(target, ctx, async (addresses, outcome, budget) => {
       const request = requestTarget(target);
-      const connection = await connectAddresses(addresses, target.port, {
-        signal: budget.signal,
-        timeoutMs: budget.remaining(),
-      });
-      outcome.address = connection.address;
-      outcome.timings.connectMs = connection.connectMs;
-      let socket: net.Socket = connection.socket;
+      let socket = await connectPhase(addresses, target.port, outcome, budget);
       if (target.check === 'https') {
-        const session = await handshakeTls(connection.socket, {
-          host: target.host,
-          ca: ctx.ca,
-          insecure: ctx.insecure,
-          now: ctx.now,
-          signal: budget.signal,
-          timeoutMs: budget.remaining(),
-        });
-        outcome.timings.tlsMs = roundMs(session.tlsMs);
-        outcome.tls = session.info;
-        if (session.note) outcome.note = session.note;
+        const session = await tlsPhase(socket, target, ctx, outcome, budget);
         if (session.clientCertificateRequired) {
           outcome.note = `${outcome.note ?? CLIENT_CERTIFICATE_NOTE}; ${NOT_CHECKED}`;
           return;

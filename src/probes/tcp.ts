@@ -5,7 +5,8 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { classifyError, PhaseError, withContext } from './classify.js';
-import { runProbe, since, stoppedFailure } from './phases.js';
+import { runProbe, since, stoppedFailure, type Budget } from './phases.js';
+import type { ProbeOutcome } from '../types.js';
 import type { ProbeKind } from './types.js';
 
 export interface ConnectOptions {
@@ -95,16 +96,26 @@ export async function connectAddresses(
   throw new PhaseError(failure, performance.now() - start, { address: addresses[tried - 1] });
 }
 
+/** The connect phase of every probe kind: connects within the budget and records the address and time. */
+export async function connectPhase(
+  addresses: string[],
+  port: number,
+  outcome: ProbeOutcome,
+  budget: Budget,
+): Promise<net.Socket> {
+  const { socket, connectMs, address } = await connectAddresses(addresses, port, {
+    signal: budget.signal,
+    timeoutMs: budget.remaining(),
+  });
+  outcome.address = address;
+  outcome.timings.connectMs = connectMs;
+  return socket;
+}
+
 export const tcpProbe: ProbeKind = {
   checks: ['tcp'],
   run: (target, ctx) =>
     runProbe(target, ctx, async (addresses, outcome, budget) => {
-      const { socket, connectMs, address } = await connectAddresses(addresses, target.port, {
-        signal: budget.signal,
-        timeoutMs: budget.remaining(),
-      });
-      socket.destroy();
-      outcome.address = address;
-      outcome.timings.connectMs = connectMs;
+      (await connectPhase(addresses, target.port, outcome, budget)).destroy();
     }),
 };

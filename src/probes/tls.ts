@@ -6,11 +6,11 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import tls from 'node:tls';
-import type { Failure, TlsInfo } from '../types.js';
+import type { Failure, ProbeOutcome, Target, TlsInfo } from '../types.js';
 import { CERTIFICATE_ERRORS, classifyError, errorCodes, failure, PhaseError } from './classify.js';
-import { connectAddresses } from './tcp.js';
-import { roundMs, runProbe, since, stoppedFailure } from './phases.js';
-import type { ProbeKind } from './types.js';
+import { connectPhase } from './tcp.js';
+import { roundMs, runProbe, since, stoppedFailure, type Budget } from './phases.js';
+import type { ProbeContext, ProbeKind } from './types.js';
 
 export interface HandshakeOptions {
   /** The host name verified against the certificate and sent as SNI (not sent for an IP literal). */
@@ -283,27 +283,33 @@ export function handshakeTls(socket: net.Socket, options: HandshakeOptions): Pro
   });
 }
 
+/** The TLS phase of the tls and https probes: handshakes within the budget and records what it saw. */
+export async function tlsPhase(
+  socket: net.Socket,
+  target: Target,
+  ctx: ProbeContext,
+  outcome: ProbeOutcome,
+  budget: Budget,
+): Promise<TlsSession> {
+  const session = await handshakeTls(socket, {
+    host: target.host,
+    ca: ctx.ca,
+    insecure: ctx.insecure,
+    now: ctx.now,
+    signal: budget.signal,
+    timeoutMs: budget.remaining(),
+  });
+  outcome.timings.tlsMs = roundMs(session.tlsMs);
+  outcome.tls = session.info;
+  if (session.note) outcome.note = session.note;
+  return session;
+}
+
 export const tlsProbe: ProbeKind = {
   checks: ['tls'],
   run: (target, ctx) =>
     runProbe(target, ctx, async (addresses, outcome, budget) => {
-      const { socket, connectMs, address } = await connectAddresses(addresses, target.port, {
-        signal: budget.signal,
-        timeoutMs: budget.remaining(),
-      });
-      outcome.address = address;
-      outcome.timings.connectMs = connectMs;
-      const session = await handshakeTls(socket, {
-        host: target.host,
-        ca: ctx.ca,
-        insecure: ctx.insecure,
-        now: ctx.now,
-        signal: budget.signal,
-        timeoutMs: budget.remaining(),
-      });
-      session.socket.destroy();
-      outcome.timings.tlsMs = roundMs(session.tlsMs);
-      outcome.tls = session.info;
-      if (session.note) outcome.note = session.note;
+      const socket = await connectPhase(addresses, target.port, outcome, budget);
+      (await tlsPhase(socket, target, ctx, outcome, budget)).socket.destroy();
     }),
 };
