@@ -4,12 +4,13 @@ import { Command, Option } from 'commander';
 import ora from 'ora';
 import { UsageError } from '../errors.js';
 import { parseDnsServer, parsePin } from '../probes/dns.js';
-import { formatNames, formats } from '../report/index.js';
+import { formatNames } from '../report/index.js';
 import { resolveRuleSets } from '../rules/builtin.js';
 import { parseVars, parsePortRange } from '../rules/expand.js';
 import { runChecks, type CheckSettings } from '../run/run.js';
 import type { Report, RuleSet } from '../types.js';
 import { collect, integer, useColor, wantSpinner } from './options.js';
+import { addOutputOptions, checkOutputs, emitReport, outputsFrom } from './report-files.js';
 
 export const DEFAULT_TIMEOUT_MS = 5000;
 /** Above the number of targets of `pushcheck all`, so the whole run takes about as long as its slowest probe. */
@@ -29,12 +30,17 @@ export interface CheckFlags {
   strict: boolean;
   insecure: boolean;
   color?: boolean;
+  /** Further reports of the same run (`--json FILE`, `--junit FILE`, …; `-` is stdout). */
+  json?: string;
+  junit?: string;
+  markdown?: string;
+  prometheus?: string;
 }
 
 /** The options of a run; `pushcheck demo` reuses them. */
 export function addCheckOptions(command: Command): Command {
-  return command
-    .addOption(new Option('-f, --format <name>', 'output format').choices(formatNames).default('table'))
+  command.addOption(new Option('-f, --format <name>', 'what goes to stdout').choices(formatNames).default('table'));
+  return addOutputOptions(command)
     .option('-t, --timeout <ms>', 'bound for each probe, in milliseconds', integer(1, 600_000), DEFAULT_TIMEOUT_MS)
     .option('-c, --concurrency <n>', 'probes in flight at once', integer(1, 1024), DEFAULT_CONCURRENCY)
     .option('-r, --retries <n>', 'tries again after a failure, for flaky links', integer(0, 10), 0)
@@ -99,6 +105,9 @@ export function settingsFrom(flags: CheckFlags): CheckSettings {
 /** Runs with a spinner on a terminal and Ctrl-C handling, then prints the report; sets the exit code. */
 export async function runAndPrint(ruleSets: RuleSet[], flags: CheckFlags): Promise<Report> {
   const settings = settingsFrom(flags);
+  const outputs = outputsFrom(flags);
+  // A report that could not be written is known before a minute of probing, not after.
+  checkOutputs(outputs);
   const interrupt = new AbortController();
   const onSigint = () => {
     if (interrupt.signal.aborted) process.exit(130); // a second Ctrl-C: stop waiting for anything
@@ -114,8 +123,8 @@ export async function runAndPrint(ruleSets: RuleSet[], flags: CheckFlags): Promi
       },
     });
     spinner?.stop();
-    const format = formats.get(flags.format)!;
-    process.stdout.write(format.render(report, { color: useColor(flags.color) }));
+    // Interrupted or not, every requested report is written with what finished.
+    emitReport(report, { format: flags.format, outputs, color: useColor(flags.color) });
     process.exitCode = report.exitCode;
     return report;
   } finally {

@@ -9,6 +9,9 @@ export type RegisterCommand = (program: Command) => void;
 export const commands: Array<() => Promise<{ register: RegisterCommand }>> = [
   () => import('./check.js'),
   () => import('./rules.js'),
+  () => import('./report.js'),
+  () => import('./diff.js'),
   () => import('./harness.js'),
   () => import('./simulate.js'),
+  () => import('./demo.js'),
 ];

@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { Client } from 'undici';
 import type { HttpExpectation, HttpInfo, ProbeOutcome, Target } from '../types.js';
 import { classifyError, errorCodes, failure, PhaseError } from './classify.js';
-import { bounded, roundMs, runProbe, since } from './phases.js';
+import { bounded, runProbe, since } from './phases.js';
 import { connectPhase } from './tcp.js';
 import { CLIENT_CERTIFICATE_NOTE, tlsPhase } from './tls.js';
 import type { ProbeKind } from './types.js';

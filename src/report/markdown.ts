@@ -84,7 +84,7 @@ export function renderMarkdown(report: Report): string {
   if (problems.length > 0) {
     out.push(
       ...tableOf(
-        ['', 'Rule set', 'Rule', 'Target', 'Check', 'What happened', 'If it fails', 'Hint'],
+        ['Status', 'Rule set', 'Rule', 'Target', 'Check', 'What happened', 'If it fails', 'Hint'],
         problems.map(problemRow),
       ),
       '',

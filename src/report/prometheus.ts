@@ -44,6 +44,11 @@ function formatValue(value: number): string {
   return String(value);
 }
 
+/** Milliseconds (recorded to 0.1) as seconds, without binary-fraction noise such as 0.0040999999999999995. */
+function secondsOf(ms: number): number {
+  return Math.round(ms * 10) / 10_000;
+}
+
 function targetLabels(r: Result): Labels {
   return { ruleset: r.ruleset, rule: r.rule, host: r.host, port: String(r.port) };
 }
@@ -71,14 +76,14 @@ function targetSamples(r: Result): Array<[string, Sample]> {
   // A skipped target was not probed: no probe metrics, so `probe_success == 0` alerts do not fire on it.
   if (r.status === 'skip') return out;
   add('probe_success', r.status === 'pass' ? 1 : 0);
-  add('probe_duration_seconds', r.timings.totalMs / 1000);
-  if (r.timings.dnsMs !== undefined) add('probe_dns_lookup_time_seconds', r.timings.dnsMs / 1000);
+  add('probe_duration_seconds', secondsOf(r.timings.totalMs));
+  if (r.timings.dnsMs !== undefined) add('probe_dns_lookup_time_seconds', secondsOf(r.timings.dnsMs));
   for (const [phase, ms] of [
     ['connect', r.timings.connectMs],
     ['tls', r.timings.tlsMs],
     ['http', r.timings.httpMs],
   ] as const) {
-    if (ms !== undefined) add('pushcheck_phase_duration_seconds', ms / 1000, { phase });
+    if (ms !== undefined) add('pushcheck_phase_duration_seconds', secondsOf(ms), { phase });
   }
   const family = r.address !== undefined ? isIP(r.address) : 0;
   if (family !== 0) add('probe_ip_protocol', family);
@@ -127,7 +132,7 @@ export function renderPrometheus(report: Report): string {
 
   add('pushcheck_build_info', { labels: { version: report.tool.version, node: report.environment.node }, value: 1 });
   add('pushcheck_run_start_timestamp_seconds', { labels: {}, value: Date.parse(report.startedAt) / 1000 });
-  add('pushcheck_run_duration_seconds', { labels: {}, value: report.durationMs / 1000 });
+  add('pushcheck_run_duration_seconds', { labels: {}, value: secondsOf(report.durationMs) });
   add('pushcheck_run_success', { labels: {}, value: report.verdict === 'pass' ? 1 : 0 });
   add('pushcheck_run_interrupted', { labels: {}, value: report.interrupted ? 1 : 0 });
   add('pushcheck_run_exit_code', { labels: {}, value: report.exitCode });

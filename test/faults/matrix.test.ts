@@ -26,7 +26,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCertificateAuthority } from '../../src/harness/certs.js';
 import type { FailureCode, Report, Result, Status } from '../../src/types.js';
-import { boundMs, createFaultNetwork, dnsmasqUnavailable, faultNetworkUnavailable, SERVER_ADDRESS, type FaultNetwork } from './netns.js';
+import { announceSkip, boundMs, createFaultNetwork, dnsmasqUnavailable, faultNetworkUnavailable, SERVER_ADDRESS, type FaultNetwork } from './netns.js';
 
 const TIMEOUT_MS = 1000;
 /** A timer may fire a little late on a busy machine; a probe's own timings may exceed --timeout by this much. */
@@ -36,8 +36,8 @@ const STARTUP_ALLOWANCE_MS = 1500;
 
 const unavailable = await faultNetworkUnavailable();
 const noDnsmasq = unavailable ?? (await dnsmasqUnavailable());
-if (unavailable) console.log(`fault matrix skipped: ${unavailable}`);
-else if (noDnsmasq) console.log(`fault matrix: DNS rows skipped: ${noDnsmasq}`);
+announceSkip('fault matrix', unavailable);
+if (!unavailable) announceSkip('fault matrix DNS rows', noDnsmasq);
 
 interface RuleSpec {
   id: string;
@@ -128,7 +128,7 @@ const ROWS: Row[] = [
   { fault: 'port open, TLS fine', host: 'ok.push.test', port: 7001, status: 'pass', exitCode: 0 },
   { fault: 'port open, plain TCP check', host: 'ok.push.test', port: 7001, check: 'tcp', status: 'pass', exitCode: 0 },
   { fault: 'port closed', host: 'closed.push.test', port: 7002, status: 'fail', code: 'tcp_refused', exitCode: 1, message: /ECONNREFUSED/ },
-  { fault: 'port filtered (nft drop)', host: 'filtered.push.test', port: 7003, status: 'fail', code: 'tcp_refused', exitCode: 1, timesOut: true },
+  { fault: 'port filtered (nft drop)', host: 'filtered.push.test', port: 7003, status: 'fail', code: 'tcp_timeout', exitCode: 1, timesOut: true },
   {
     fault: 'rejected with ICMP admin-prohibited',
     host: 'rejected.push.test',

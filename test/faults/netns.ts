@@ -86,6 +86,16 @@ export async function faultNetworkUnavailable(): Promise<string | undefined> {
   }
 }
 
+/**
+ * Prints why `what` is skipped. With PUSHCHECK_REQUIRE_NETNS=1 (for a CI that must not skip silently) it throws
+ * instead, so the suite fails to load and is counted as failed.
+ */
+export function announceSkip(what: string, reason: string | undefined): void {
+  if (reason === undefined) return;
+  if (process.env.PUSHCHECK_REQUIRE_NETNS === '1') throw new Error(`${what} cannot run: ${reason} (PUSHCHECK_REQUIRE_NETNS=1)`);
+  console.log(`${what} skipped: ${reason}`);
+}
+
 /** Why dnsmasq cannot be run; undefined when it can. */
 export function dnsmasqUnavailable(): Promise<string | undefined> {
   return missingTool('dnsmasq', ['--version'], 'dnsmasq-base');
