@@ -1,0 +1,27 @@
+/** `pushcheck report FILE.json`: a saved report rendered again, exactly as the live run showed it, same exit code. */
+import { Command, Option } from 'commander';
+import { formatNames } from '../report/index.js';
+import { useColor } from './options.js';
+import { addOutputOptions, checkOutputs, emitReport, outputsFrom, readReportFile } from './report-files.js';
+
+interface ReportFlags {
+  format: string;
+  color?: boolean;
+}
+
+export function register(program: Command): void {
+  const command = program
+    .command('report')
+    .description('render a saved JSON report again (as the run showed it, with its exit code), or in another format')
+    .argument('<file>', 'a report written by --json FILE or --format json')
+    .addOption(new Option('-f, --format <name>', 'what goes to stdout').choices(formatNames).default('table'));
+  addOutputOptions(command)
+    .option('--no-color', 'no ANSI colours, even on a terminal')
+    .action(async (file: string, flags: ReportFlags) => {
+      const outputs = outputsFrom(flags);
+      checkOutputs(outputs);
+      const report = await readReportFile(file);
+      emitReport(report, { format: flags.format, outputs, color: useColor(flags.color) });
+      process.exitCode = report.exitCode;
+    });
+}

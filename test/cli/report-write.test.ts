@@ -1,0 +1,91 @@
+/** Writing report files: all at once or not at all, no temporary file left behind, bad outputs refused up front. */
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkOutputs, FILE_FORMATS, outputsFrom, writeFileAtomic } from '../../src/cli/report-files.js';
+import { isUsageError } from '../../src/errors.js';
+import { formatNames } from '../../src/report/index.js';
+
+let dir: string;
+
+beforeAll(() => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'pushcheck-write-'));
+});
+
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function usageMessage(fn: () => void): string {
+  try {
+    fn();
+  } catch (err) {
+    expect(isUsageError(err)).toBe(true);
+    return (err as Error).message;
+  }
+  throw new Error('no usage error');
+}
+
+describe('writeFileAtomic', () => {
+  it('creates and then replaces a file, leaving nothing else in the directory', () => {
+    const sub = mkdtempSync(path.join(dir, 'replace-'));
+    const file = path.join(sub, 'report.json');
+    writeFileAtomic(file, 'first\n');
+    expect(readFileSync(file, 'utf8')).toBe('first\n');
+    const big = 'x'.repeat(5_000_000);
+    writeFileAtomic(file, big);
+    expect(readFileSync(file, 'utf8')).toBe(big);
+    expect(readdirSync(sub)).toEqual(['report.json']);
+  });
+
+  it('on failure leaves what was there untouched and removes its temporary file', () => {
+    const sub = mkdtempSync(path.join(dir, 'fail-'));
+    const target = path.join(sub, 'report.xml');
+    mkdirSync(target);
+    writeFileSync(path.join(target, 'keep'), 'kept');
+    expect(() => writeFileAtomic(target, '<testsuites/>')).toThrow(/EISDIR|ENOTEMPTY|EEXIST/);
+    expect(readdirSync(sub)).toEqual(['report.xml']);
+    expect(readFileSync(path.join(target, 'keep'), 'utf8')).toBe('kept');
+  });
+
+  it('fails without leaving anything when the directory does not exist', () => {
+    expect(() => writeFileAtomic(path.join(dir, 'missing', 'r.json'), '{}')).toThrow(/ENOENT/);
+  });
+});
+
+describe('output options', () => {
+  it('offer every format but the terminal table as a file', () => {
+    expect(FILE_FORMATS).toEqual(formatNames.filter((name) => name !== 'table'));
+    expect(FILE_FORMATS).toEqual(expect.arrayContaining(['json', 'junit', 'markdown', 'prometheus']));
+  });
+
+  it('are read from the flags in registry order', () => {
+    expect(outputsFrom({ junit: 'r.xml', json: '-', format: 'table' })).toEqual([
+      { format: 'json', file: '-' },
+      { format: 'junit', file: 'r.xml' },
+    ]);
+  });
+
+  it('accept stdout and writable places', () => {
+    expect(() => checkOutputs([{ format: 'json', file: '-' }, { format: 'junit', file: '-' }, { format: 'markdown', file: path.join(dir, 'r.md') }])).not.toThrow();
+  });
+
+  it('refuse a directory that does not exist, naming the option', () => {
+    const missing = path.join(dir, 'nope', 'r.xml');
+    expect(usageMessage(() => checkOutputs([{ format: 'junit', file: missing }]))).toBe(
+      `--junit ${missing}: cannot write into ${path.dirname(missing)} (ENOENT)`,
+    );
+  });
+
+  it('refuse a directory given as the file', () => {
+    expect(usageMessage(() => checkOutputs([{ format: 'json', file: dir }]))).toBe(`--json ${dir}: is a directory`);
+  });
+
+  it('refuse two reports into one file', () => {
+    const file = path.join(dir, 'same');
+    expect(usageMessage(() => checkOutputs([{ format: 'json', file }, { format: 'junit', file: `${dir}/./same` }]))).toMatch(
+      /^--json and --junit both write/,
+    );
+  });
+});

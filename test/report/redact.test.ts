@@ -1,0 +1,26 @@
+/** Credentials never leave in a report: a user:password in any URL becomes ***. */
+import { describe, expect, it } from 'vitest';
+import { redactSecrets, redactText } from '../../src/report/redact.js';
+import { richReport } from './fixture.js';
+
+describe('redaction', () => {
+  it('replaces the credentials of a URL, and only them', () => {
+    expect(redactText('http://alice:s3cret@proxy.corp:3128')).toBe('http://***@proxy.corp:3128');
+    expect(redactText('via socks5://bob@10.0.0.1:1080 and https://carol:pw@x.test/a?b=c')).toBe(
+      'via socks5://***@10.0.0.1:1080 and https://***@x.test/a?b=c',
+    );
+    expect(redactText('https://example.test/path@v1 mail me@example.test')).toBe('https://example.test/path@v1 mail me@example.test');
+    expect(redactText(redactText('http://a:b@c'))).toBe('http://***@c');
+  });
+
+  it('reaches every string of a report, leaving the rest as it was', () => {
+    const rich = richReport();
+    const leaky = { ...rich, options: { ...rich.options, dnsServer: 'https://u:p@doh.test/dns-query' } };
+    leaky.results = leaky.results.map((r, i) => (i === 1 ? { ...r, error: { ...r.error!, message: 'proxy http://u:p@proxy:3128 refused' } } : r));
+    const safe = redactSecrets(leaky);
+    expect(JSON.stringify(safe)).not.toContain('u:p@');
+    expect(safe.options.dnsServer).toBe('https://***@doh.test/dns-query');
+    expect(safe.results[1]!.error!.message).toBe('proxy http://***@proxy:3128 refused');
+    expect(redactSecrets(rich)).toEqual(rich);
+  });
+});
