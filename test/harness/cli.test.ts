@@ -62,7 +62,7 @@ describe('pushcheck harness', () => {
       expect(info.endpoints[name].port).toBeGreaterThan(0);
     }
     expect(readFileSync(info.caFile, 'utf8')).toContain('BEGIN CERTIFICATE');
-    const root = await (await fetch(`http://127.0.0.1:${info.endpoints.admin.port}/`)).json();
+    const root = (await (await fetch(`http://127.0.0.1:${info.endpoints.admin.port}/`)).json()) as { mdmTopic: string };
     expect(root.mdmTopic).toBe(info.mdmTopic);
     const code = await new Promise<number | null>((resolve) => {
       child.on('close', (c) => resolve(c));

@@ -15,7 +15,7 @@ export interface CliRun {
 /** `env` is merged over a colour-free environment; the process is killed if it outlives `killAfterMs`. */
 export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; killAfterMs?: number; cwd?: string } = {}): Promise<CliRun> {
   const started = performance.now();
-  const env = { ...process.env, NO_COLOR: '', FORCE_COLOR: '', CI: '', ...options.env };
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '', FORCE_COLOR: '', CI: '', ...options.env };
   for (const [key, value] of Object.entries(env)) if (value === '') delete env[key];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
