@@ -10,8 +10,8 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { createCertificateAuthority, type CertificateAuthority, type CertificatePem } from '../harness/certs.js';
 import { listen, type Endpoint } from '../harness/endpoints.js';
-import { startDnsServer, type DemoDnsServer } from './dns-server.js';
 import type { Target } from '../types.js';
+import { startDnsServer, type DemoDnsServer } from './dns-server.js';
 import {
   FIRST_BLOCK,
   HTTP_REPLIES,

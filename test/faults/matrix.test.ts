@@ -20,13 +20,23 @@
  *   outside the CIDR        dnsmasq answers outside.push.test with 10.213.0.2, the rule says 17.0.0.0/8
  *   5223 blocked, 443 open  nft `tcp dport 5223 drop` in front of a server listening on both
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCertificateAuthority } from '../../src/harness/certs.js';
 import type { FailureCode, Report, Result, Status } from '../../src/types.js';
-import { announceSkip, boundMs, createFaultNetwork, dnsmasqUnavailable, faultNetworkUnavailable, SERVER_ADDRESS, type FaultNetwork } from './netns.js';
+import {
+  announceSkip,
+  boundMs,
+  createFaultNetwork,
+  dnsmasqUnavailable,
+  faultNetworkUnavailable,
+  namespaceExists,
+  SERVER_ADDRESS,
+  type FaultNetwork,
+} from './netns.js';
 
 const TIMEOUT_MS = 1000;
 /** A timer may fire a little late on a busy machine; a probe's own timings may exceed --timeout by this much. */
@@ -348,5 +358,22 @@ describe.skipIf(unavailable !== undefined)('fault matrix (network namespaces)', 
     expect(resultFor(report, 5223).status).toBe('fail');
     expect(resultFor(report, 5223).fallback).toBeUndefined();
     expect(report.exitCode).toBe(1);
+  });
+
+  it('close() kills what ran in the namespaces and deletes them (and so the veth pair)', async () => {
+    const own = await createFaultNetwork();
+    let pids: number[] = [];
+    try {
+      await own.startServer('silent', '7006');
+      await own.firewall(['tcp dport 7003 drop']);
+      pids = execFileSync('ip', ['netns', 'pids', own.server], { encoding: 'utf8' }).split(/\s+/).filter(Boolean).map(Number);
+      expect(pids.length).toBe(1);
+      expect(namespaceExists(own.client) && namespaceExists(own.server)).toBe(true);
+    } finally {
+      await own.close();
+    }
+    expect(namespaceExists(own.client)).toBe(false);
+    expect(namespaceExists(own.server)).toBe(false);
+    for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
   });
 });
