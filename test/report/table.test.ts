@@ -1,47 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { table, wrap } from '../../src/report/table.js';
-import type { Report, Result } from '../../src/types.js';
-
-function result(overrides: Partial<Result>): Result {
-  return {
-    ruleset: 'moki-ios',
-    rule: '5',
-    documentedHost: 'Push.apple.com',
-    host: 'courier.sandbox.push.apple.com',
-    port: 5223,
-    address: '17.57.146.20',
-    addresses: ['17.57.146.20'],
-    check: 'tls',
-    status: 'pass',
-    severity: 'critical',
-    origin: 'documented',
-    purpose: 'Push Notifications, updates to the app',
-    impact: 'Can’t send device information to MokiManage or receive updates or actions',
-    timings: { totalMs: 42 },
-    attempts: 1,
-    ...overrides,
-  };
-}
-
-function report(results: Result[], overrides: Partial<Report> = {}): Report {
-  const count = (s: string) => results.filter((r) => r.status === s).length;
-  return {
-    schemaVersion: 1,
-    tool: { name: 'pushcheck', version: '0.0.0' },
-    environment: { node: 'v20', platform: 'linux', release: '6', arch: 'x64' },
-    startedAt: '2026-11-23T00:00:00.000Z',
-    durationMs: 5100,
-    options: { timeoutMs: 5000, concurrency: 64, retries: 0, resolve: [], caFiles: [], vars: [], strict: false, insecure: false },
-    rulesets: [{ id: 'moki-ios', title: 'Moki — iOS devices', notes: [], file: 'builtin:moki-ios' }],
-    summary: { total: results.length, passed: count('pass'), failed: count('fail'), warned: count('warn'), skipped: count('skip') },
-    verdict: results.some((r) => r.status === 'fail') ? 'fail' : 'pass',
-    exitCode: results.some((r) => r.status === 'fail') ? 1 : 0,
-    interrupted: false,
-    results,
-    rules: [],
-    ...overrides,
-  };
-}
+import { report, result } from './fixture.js';
 
 const timeout = result({
   status: 'fail',
@@ -52,7 +11,7 @@ const timeout = result({
 describe('table format', () => {
   it('shows a failure with its code, hint and the vendor impact, and a FAIL verdict', () => {
     const text = table.render(report([result({ port: 443 }), timeout]), { color: false });
-    expect(text).toContain('moki-ios — Moki — iOS devices');
+    expect(text).toContain('moki-ios — moki-ios title');
     expect(text).toContain('tcp_timeout: no answer to the connection attempt [17.57.146.20]');
     expect(text).toContain('hint: allow outbound TCP to this host and port');
     expect(text).toContain('if it fails: Can’t send device information to MokiManage or receive updates');
