@@ -20,7 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { BIN, type CliRun } from '../helpers/cli.js';
+import { runCli, type CliRun } from '../helpers/cli.js';
 
 const run = promisify(execFile);
 
@@ -291,27 +291,7 @@ export async function createFaultNetwork(): Promise<FaultNetwork> {
     },
 
     pushcheck(args, options = {}) {
-      const started = performance.now();
-      const env: NodeJS.ProcessEnv = { ...process.env };
-      for (const key of ['NO_COLOR', 'FORCE_COLOR', 'CI']) delete env[key];
-      return new Promise((resolve, reject) => {
-        const child = spawn('ip', ['netns', 'exec', client, process.execPath, BIN, ...args], {
-          env,
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        children.add(child);
-        let stdout = '';
-        let stderr = '';
-        child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-        child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-        const timer = setTimeout(() => child.kill('SIGKILL'), options.killAfterMs ?? 30_000);
-        child.on('error', reject);
-        child.on('close', (code, signal) => {
-          clearTimeout(timer);
-          children.delete(child);
-          resolve({ code, signal, stdout, stderr, durationMs: performance.now() - started });
-        });
-      });
+      return runCli(args, { ...options, wrapper: ['ip', 'netns', 'exec', client], running: children });
     },
 
     close,

@@ -1,5 +1,5 @@
 /** Runs the built CLI as a user would: a child process, with its stdout, stderr and exit code. */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const BIN = fileURLToPath(new URL('../../bin/pushcheck.js', import.meta.url));
@@ -12,13 +12,26 @@ export interface CliRun {
   durationMs: number;
 }
 
-/** `env` is merged over a colour-free environment; the process is killed if it outlives `killAfterMs`. */
-export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; killAfterMs?: number; cwd?: string } = {}): Promise<CliRun> {
+export interface CliOptions {
+  /** Merged over a colour-free, non-CI environment; an empty value removes the variable. */
+  env?: NodeJS.ProcessEnv;
+  /** The process is killed if it outlives this (default 60 s). */
+  killAfterMs?: number;
+  cwd?: string;
+  /** A command to run the CLI under, e.g. `['ip', 'netns', 'exec', 'ns1']`. */
+  wrapper?: string[];
+  /** Holds the child while it runs, so that a suite can kill what is left if it fails half-way. */
+  running?: Set<ChildProcess>;
+}
+
+export function runCli(args: string[], options: CliOptions = {}): Promise<CliRun> {
   const started = performance.now();
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '', FORCE_COLOR: '', CI: '', ...options.env };
   for (const [key, value] of Object.entries(env)) if (value === '') delete env[key];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const [command, ...prefix] = [...(options.wrapper ?? []), process.execPath];
+    const child = spawn(command!, [...prefix, BIN, ...args], { env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    options.running?.add(child);
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -27,6 +40,7 @@ export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; killA
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      options.running?.delete(child);
       resolve({ code, signal, stdout, stderr, durationMs: performance.now() - started });
     });
   });
