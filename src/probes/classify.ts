@@ -223,9 +223,12 @@ const NOT_TLS = new Set([
   'ERR_SSL_UNKNOWN_PROTOCOL',
 ]);
 
-/** `ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE` → `handshake failure`; undefined when the code is not a TLS alert. */
+/**
+ * `ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE` → `handshake failure`; undefined when the code is not a TLS alert.
+ * Node 20's OpenSSL says `SSLV3_ALERT_…`, Node 22 and 24 say `SSL/TLS_ALERT_…` for the same alert.
+ */
 export function tlsAlertName(code: string): string | undefined {
-  const match = /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13)_ALERT_(.+)$/.exec(code);
+  const match = /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13|SSL\/TLS)_ALERT_(.+)$/.exec(code);
   return match?.[1]?.toLowerCase().replace(/_/g, ' ');
 }
 

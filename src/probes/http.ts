@@ -9,7 +9,7 @@ import type { HttpExpectation, HttpInfo, ProbeOutcome, Target } from '../types.j
 import { classifyError, errorCodes, failure, PhaseError } from './classify.js';
 import { bounded, runProbe, since } from './phases.js';
 import { connectPhase } from './tcp.js';
-import { CLIENT_CERTIFICATE_NOTE, tlsPhase } from './tls.js';
+import { CLIENT_CERTIFICATE_NOTE, isClientCertificateAlert, tlsPhase } from './tls.js';
 import type { ProbeKind } from './types.js';
 
 const NOT_CHECKED = 'no HTTP request is possible without one, so the HTTP expectations were not checked';
@@ -142,7 +142,7 @@ async function exchange(
     if (err instanceof PhaseError) throw err;
     const codes = [...errorCodes(err), ...errorCodes(socketError)];
     // TLS 1.3: the server's "certificate required" alert comes after our handshake ended, so it shows up here.
-    if (codes.includes('ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED')) {
+    if (isClientCertificateAlert(codes, new Set(['certificate required']))) {
       outcome.note = [outcome.note, `${CLIENT_CERTIFICATE_NOTE}; ${NOT_CHECKED}`].filter(Boolean).join('; ');
       return;
     }

@@ -7,7 +7,7 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import tls from 'node:tls';
 import type { Failure, ProbeOutcome, Target, TlsInfo } from '../types.js';
-import { CERTIFICATE_ERRORS, classifyError, errorCodes, failure, PhaseError } from './classify.js';
+import { CERTIFICATE_ERRORS, classifyError, errorCodes, failure, PhaseError, tlsAlertName } from './classify.js';
 import { connectPhase } from './tcp.js';
 import { roundMs, runProbe, since, stoppedFailure, type Budget } from './phases.js';
 import type { ProbeContext, ProbeKind } from './types.js';
@@ -44,11 +44,12 @@ export interface TlsSession {
 export const CLIENT_CERTIFICATE_NOTE = 'the server asked for a client certificate (as APNs does); the path is open';
 
 /** Alerts a server sends when it wants a client certificate and got none (OpenSSL, Go, BoringSSL). */
-const CLIENT_CERTIFICATE_ALERTS = new Set([
-  'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED',
-  'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE',
-  'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE',
-]);
+const CLIENT_CERTIFICATE_ALERTS = new Set(['certificate required', 'handshake failure', 'bad certificate']);
+
+/** Whether an error is one of the alerts above, whatever OpenSSL version spelled its code. */
+export function isClientCertificateAlert(codes: string[], alerts: ReadonlySet<string> = CLIENT_CERTIFICATE_ALERTS): boolean {
+  return codes.some((code) => alerts.has(tlsAlertName(code) ?? ''));
+}
 
 const DAY_MS = 86_400_000;
 const ignore = (): void => undefined;
@@ -258,7 +259,7 @@ export function handshakeTls(socket: net.Socket, options: HandshakeOptions): Pro
       const codes = errorCodes(err);
       // Only an alert that answers our own flight (sent after the server's certificate and certificate request)
       // can mean "no client certificate"; one before it is a negotiation failure.
-      if (serverFlightDone && codes.some((code) => CLIENT_CERTIFICATE_ALERTS.has(code))) {
+      if (serverFlightDone && isClientCertificateAlert(codes)) {
         finish(seenVerifyCode, true);
         return;
       }
