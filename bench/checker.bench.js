@@ -56,6 +56,7 @@ function benchRuleSet(check, ports) {
         severity: 'critical',
         origin: 'documented',
         cidr: [],
+        vendorIssuers: [],
         line: 1,
       },
     ],

@@ -73,6 +73,12 @@ export interface Rule {
   note?: string;
   /** Every address the rule's hosts resolve to must lie in one of these ranges. */
   cidr: string[];
+  /**
+   * Organisations (the issuer's O) whose own CA signs this vendor's certificates, e.g. "Apple Inc." for APNs'
+   * courier servers: devices trust that CA, this machine's roots do not, and the certificate need not name each
+   * numbered host. A certificate from one of them passes, with a note; any other issuer is still untrusted.
+   */
+  vendorIssuers: string[];
   fallback?: Fallback;
   legacy?: LegacyPorts;
   numbered?: NumberedHosts;

@@ -62,13 +62,20 @@ async function keyPem(keys: webcrypto.CryptoKeyPair): Promise<string> {
 
 const IP_PATTERN = /^(\d{1,3}(\.\d{1,3}){3}|[0-9a-f:]*:[0-9a-f:]*)$/i;
 
-/** Makes a self-signed CA named `name` (the CN), valid from yesterday for `days` days. */
-export async function createCertificateAuthority(name: string, days = 30): Promise<CertificateAuthority> {
+/**
+ * Makes a self-signed CA named `name` (the CN), valid from yesterday for `days` days; `organization` adds an O to
+ * its name (what a rule's vendorIssuers compares with).
+ */
+export async function createCertificateAuthority(
+  name: string,
+  days = 30,
+  options: { organization?: string } = {},
+): Promise<CertificateAuthority> {
   const keys = await newKeys();
   const now = Date.now();
   const caCert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: nextSerial(),
-    name: `CN=${name}`,
+    name: options.organization === undefined ? `CN=${name}` : `CN=${name}, O=${options.organization}`,
     notBefore: new Date(now - DAY_MS),
     notAfter: new Date(now + days * DAY_MS),
     keys,

@@ -25,6 +25,8 @@ export interface HandshakeOptions {
   timeoutMs: number;
   /** ALPN protocols offered; default h2 then http/1.1. */
   alpn?: string[];
+  /** Issuer organisations whose certificates are accepted without a trusted chain or a matching name (Rule.vendorIssuers). */
+  vendorIssuers?: readonly string[];
 }
 
 export interface TlsSession {
@@ -160,6 +162,16 @@ function certificateProblem(chainCode: string | null, host: string, cert: tls.Pe
 }
 
 /**
+ * The vendor organisation that issued the certificate, when the only problems are the chain (a private root) and
+ * the name, and the rule names that organisation. An expired or not-yet-valid certificate is never excused.
+ */
+function vendorIssuer(problem: Failure, cert: tls.PeerCertificate, vendors: readonly string[]): string | undefined {
+  if (problem.code !== 'tls_untrusted' && problem.code !== 'tls_hostname_mismatch') return undefined;
+  const organisation = firstValue(cert.issuer?.O);
+  return organisation !== undefined && vendors.includes(organisation) ? organisation : undefined;
+}
+
+/**
  * Runs a TLS handshake over a connected socket and verifies the certificate for `options.host` (chain against
  * Node's roots plus `options.ca`, then the name). Rejects with a PhaseError of phase `tls`, carrying the
  * certificate seen when there was one; both sockets are destroyed on every path but success.
@@ -228,11 +240,13 @@ export function handshakeTls(socket: net.Socket, options: HandshakeOptions): Pro
         fail(new PhaseError(failure('tls_handshake_failed', 'tls', 'no server certificate'), tlsMs));
         return;
       }
-      const problem =
+      const found =
         chainCode === undefined
           ? failure('tls_untrusted', 'tls', 'the certificate chain could not be verified')
           : certificateProblem(chainCode, host, seen.cert);
-      const info = infoOf(seen, now(), problem === undefined);
+      const info = infoOf(seen, now(), found === undefined);
+      const vendor = found && vendorIssuer(found, seen.cert, options.vendorIssuers ?? []);
+      const problem = vendor ? undefined : found;
       if (problem && !insecure) {
         fail(new PhaseError(problem, tlsMs, { tls: info }));
         return;
@@ -244,6 +258,7 @@ export function handshakeTls(socket: net.Socket, options: HandshakeOptions): Pro
       }
       const notes = [
         ...(clientCertificateRequired ? [CLIENT_CERTIFICATE_NOTE] : []),
+        ...(vendor ? [`certificate issued by ${vendor}'s own CA, as the rule expects (${found!.message})`] : []),
         ...(problem ? [`certificate problem ignored (--insecure): ${problem.message}`] : []),
       ];
       const note = notes.length > 0 ? notes.join('; ') : undefined;
@@ -294,6 +309,7 @@ export async function tlsPhase(
 ): Promise<TlsSession> {
   const session = await handshakeTls(socket, {
     host: target.host,
+    vendorIssuers: target.rule.vendorIssuers,
     ca: ctx.ca,
     insecure: ctx.insecure,
     now: ctx.now,

@@ -40,7 +40,7 @@ export interface Source {
 const RULE_SET_KEYS = ['id', 'title', 'aliases', 'source', 'notes', 'vars', 'rules'] as const;
 const RULE_KEYS = [
   'id', 'host', 'probe', 'ports', 'check', 'plainPorts', 'purpose', 'impact', 'severity',
-  'origin', 'note', 'cidr', 'fallback', 'legacy', 'numbered', 'url', 'http',
+  'origin', 'note', 'cidr', 'vendorIssuers', 'fallback', 'legacy', 'numbered', 'url', 'http',
 ] as const;
 const URL_RULE_FORBIDS = ['probe', 'plainPorts', 'numbered'] as const;
 const FALLBACK_KEYS = ['rule', 'ports', 'for', 'note'] as const;
@@ -117,6 +117,7 @@ function readRule(f: Fields, raw: unknown, path: FieldPath): Rule {
     severity: f.oneOf(r.severity, at('severity'), SEVERITIES, 'severity'),
     origin: r.origin === undefined ? 'documented' : f.oneOf(r.origin, at('origin'), ORIGINS, 'origin'),
     cidr: f.list(r.cidr, at('cidr')).map((item, i) => readCidr(f, item, at('cidr', i))),
+    vendorIssuers: f.list(r.vendorIssuers, at('vendorIssuers')).map((item, i) => f.string(item, at('vendorIssuers', i))),
     line: f.lineOf(path),
   };
   if (r.note !== undefined) rule.note = f.string(r.note, at('note'));

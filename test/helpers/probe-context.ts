@@ -40,6 +40,7 @@ export function testRule(overrides: Partial<Rule> = {}): Rule {
     severity: 'critical',
     origin: 'documented',
     cidr: [],
+    vendorIssuers: [],
     line: 1,
     ...overrides,
   };

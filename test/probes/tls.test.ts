@@ -188,6 +188,46 @@ describe('tls probe: certificate problems', () => {
   });
 });
 
+describe("tls probe: a vendor's own CA (rule vendorIssuers)", () => {
+  // Apple's courier servers present certificates from Apple's own CA, for courier.push.apple.com: devices trust
+  // them, a machine's roots do not, and 1-courier… is not the name on them.
+  let vendor: CertificateAuthority;
+  beforeAll(async () => {
+    vendor = await createCertificateAuthority('Apple Server Authentication CA', 30, { organization: 'Apple Inc.' });
+  });
+  const apple = (port: number) =>
+    tlsProbe.run(testTarget('push.test', port, 'tls', { vendorIssuers: ['Apple Inc.'] }), ctx({ ca: [] }));
+
+  it('passes a certificate from the named issuer that neither chains to a trusted root nor names the host, saying so', async () => {
+    const s = await server(await vendor.issue({ names: ['courier.push.apple.com'] }));
+    const outcome = await apple(s.port);
+    expect(outcome.ok).toBe(true);
+    expect(outcome.tls).toMatchObject({ issuer: 'Apple Server Authentication CA (Apple Inc.)', trusted: false });
+    expect(outcome.note).toContain("Apple Inc.'s own CA");
+  });
+
+  it('still fails a certificate from any other issuer: interception is not excused', async () => {
+    const s = await server(await inspection.issue({ names: ['push.test'] }));
+    expect((await apple(s.port)).failure?.code).toBe('tls_untrusted');
+  });
+
+  it('still fails an expired certificate from the named issuer', async () => {
+    const s = await server(
+      await vendor.issue({ names: ['push.test'], notBefore: new Date(Date.now() - 3 * DAY_MS), notAfter: new Date(Date.now() - DAY_MS) }),
+    );
+    const outcome = await tlsProbe.run(
+      testTarget('push.test', s.port, 'tls', { vendorIssuers: ['Apple Inc.'] }),
+      ctx({ ca: [vendor.cert] }),
+    );
+    expect(outcome.failure?.code).toBe('tls_expired');
+  });
+
+  it('does nothing for a rule that names no vendor issuer', async () => {
+    const s = await server(await vendor.issue({ names: ['push.test'] }));
+    expect((await probe(s.port, { ca: [] })).failure?.code).toBe('tls_untrusted');
+  });
+});
+
 describe('tls probe: --insecure', () => {
   it('lets an untrusted certificate pass, noting the problem, trusted=false', async () => {
     const s = await server(await inspection.issue({ names: ['push.test'] }));

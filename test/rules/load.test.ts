@@ -25,7 +25,7 @@ function loadError(file: string): FileError {
   return err;
 }
 
-const RULE_KEYS = 'id, host, probe, ports, check, plainPorts, purpose, impact, severity, origin, note, cidr, fallback, legacy, numbered, url, http';
+const RULE_KEYS = 'id, host, probe, ports, check, plainPorts, purpose, impact, severity, origin, note, cidr, vendorIssuers, fallback, legacy, numbered, url, http';
 
 // Each fixture is the 10-line sample rule file (rule at line 4: host 5, ports 6, check 7, …, severity 10)
 // with one thing wrong; the expectation is worked out from the fixture text, line by line.
@@ -140,6 +140,7 @@ describe('a valid file', () => {
           origin: 'documented',
           note: 'A note.',
           cidr: ['17.0.0.0/8'],
+          vendorIssuers: ['Example Inc.'],
           numbered: { from: 3, to: 9, sample: 3 },
           legacy: { ports: [2195], retired: '2021-03-31', note: 'Retired.' },
           fallback: { rule: '7', ports: [443], for: [5228, 5229, 5230], note: 'Falls back to 443.' },
@@ -157,9 +158,10 @@ describe('a valid file', () => {
           severity: 'warning',
           origin: 'current',
           cidr: ['10.0.0.0/8', '2001:db8::/32'],
+          vendorIssuers: [],
           http: { method: 'HEAD', path: '/health', status: [200, 204], contentType: 'application/json', maxBytes: 2048 },
           fallback: { rule: '7', ports: [443, 5228, 5229, 5230, 2195], for: [8443, 80], note: 'Any port of rule 7.' },
-          line: 29,
+          line: 30,
         },
         {
           id: 'file',
@@ -173,9 +175,10 @@ describe('a valid file', () => {
           severity: 'critical',
           origin: 'documented',
           cidr: [],
+          vendorIssuers: [],
           url: '${fileUrl}',
           http: { method: 'GET', path: '/', status: [], contentType: 'text/xml' },
-          line: 44,
+          line: 45,
         },
         {
           id: 'site',
@@ -189,8 +192,9 @@ describe('a valid file', () => {
           severity: 'warning',
           origin: 'documented',
           cidr: [],
+          vendorIssuers: [],
           url: 'http://www.example.net:8080/status?full=1',
-          line: 51,
+          line: 52,
         },
       ],
     };
