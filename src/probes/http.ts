@@ -164,7 +164,7 @@ export const httpProbe: ProbeKind = {
       const request = requestTarget(target);
       let socket = await connectPhase(addresses, target.port, outcome, budget);
       if (target.check === 'https') {
-        const session = await tlsPhase(socket, target, ctx, outcome, budget);
+        const session = await tlsPhase(socket, target, ctx, outcome, budget, ['h2', 'http/1.1']);
         if (session.clientCertificateRequired) {
           outcome.note = `${outcome.note ?? CLIENT_CERTIFICATE_NOTE}; ${NOT_CHECKED}`;
           return;

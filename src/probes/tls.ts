@@ -23,7 +23,10 @@ export interface HandshakeOptions {
   now: () => Date;
   signal: AbortSignal;
   timeoutMs: number;
-  /** ALPN protocols offered; default h2 then http/1.1. */
+  /**
+   * ALPN protocols offered; default none. A plain tls check offers none: a server with its own protocol (APNs'
+   * courier on 443 speaks apns-security-v3) may refuse a client whose offer it does not share.
+   */
   alpn?: string[];
   /** Issuer organisations whose certificates are accepted without a trusted chain or a matching name (Rule.vendorIssuers). */
   vendorIssuers?: readonly string[];
@@ -194,7 +197,7 @@ export function handshakeTls(socket: net.Socket, options: HandshakeOptions): Pro
   const tlsSocket = tls.connect({
     socket,
     ...(net.isIP(host) === 0 && { servername: host }),
-    ALPNProtocols: options.alpn ?? ['h2', 'http/1.1'],
+    ...(options.alpn && { ALPNProtocols: options.alpn }),
     ...(context && { secureContext: context }),
     rejectUnauthorized: false,
     // The name is checked below, after the chain, so that both problems are reported the same way.
@@ -306,9 +309,11 @@ export async function tlsPhase(
   ctx: ProbeContext,
   outcome: ProbeOutcome,
   budget: Budget,
+  alpn?: string[],
 ): Promise<TlsSession> {
   const session = await handshakeTls(socket, {
     host: target.host,
+    ...(alpn && { alpn }),
     vendorIssuers: target.rule.vendorIssuers,
     ca: ctx.ca,
     insecure: ctx.insecure,

@@ -67,7 +67,6 @@ describe('tls probe: pass', () => {
     expect(outcome.tls).toEqual({
       protocol: 'TLSv1.3',
       cipher: expect.stringMatching(/^TLS_/),
-      alpn: 'h2',
       subject: 'push.test',
       issuer: 'Pushcheck Test CA',
       validTo: '2030-01-01T00:00:00.000Z',
@@ -79,6 +78,13 @@ describe('tls probe: pass', () => {
     expectTimings(outcome, ['dnsMs', 'connectMs', 'tlsMs']);
     expect(Object.keys(outcome.timings)).toEqual(['dnsMs', 'connectMs', 'tlsMs', 'totalMs']);
     await s.idle();
+  });
+
+  it('offers no ALPN, so a server that insists on a protocol of its own (courier on 443) still completes', async () => {
+    const s = await server({ ...leaf, ALPNProtocols: ['apns-security-v3'] });
+    const outcome = await probe(s.port);
+    expect(outcome.ok).toBe(true);
+    expect(outcome.tls?.alpn).toBeUndefined();
   });
 
   it('has no alpn when the server does not negotiate one', async () => {
