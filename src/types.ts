@@ -147,7 +147,11 @@ export type FailureCode =
   | 'http_status'
   | 'http_content'
   | 'http_timeout'
-  | 'http_error';
+  | 'http_error'
+  | 'proxy_unreachable'
+  | 'proxy_auth'
+  | 'proxy_refused'
+  | 'proxy_error';
 
 export interface Failure {
   code: FailureCode;
@@ -191,7 +195,7 @@ export interface HttpInfo {
 /** What a probe returns. A probe never throws for a network problem. */
 export interface ProbeOutcome {
   ok: boolean;
-  /** The address connected to (or last tried). */
+  /** The address connected to (or last tried); through --proxy, the one sent to the proxy (none when a name was). */
   address?: string;
   /** Every address the host resolved to (A and AAAA). */
   addresses: string[];
@@ -276,6 +280,8 @@ export interface RunOptions {
   insecure: boolean;
   courier?: string;
   courierSample?: number;
+  /** --proxy with its password masked: `http://user:***@host:port`. */
+  proxy?: string;
 }
 
 export interface RuleSetInfo {

@@ -4,6 +4,7 @@ import { Command, Option } from 'commander';
 import ora from 'ora';
 import { UsageError } from '../errors.js';
 import { parseDnsServer, parsePin } from '../probes/dns.js';
+import { parseProxy, proxyUrl } from '../probes/proxy.js';
 import { formatNames } from '../report/index.js';
 import { resolveRuleSets } from '../rules/builtin.js';
 import { parseVars, parsePortRange } from '../rules/expand.js';
@@ -27,6 +28,7 @@ export interface CheckFlags {
   var: string[];
   courier?: string;
   courierSample?: number;
+  proxy?: string;
   strict: boolean;
   insecure: boolean;
   color?: boolean;
@@ -46,6 +48,7 @@ export function addCheckOptions(command: Command): Command {
     .option('-r, --retries <n>', 'tries again after a failure, for flaky links', integer(0, 10), 0)
     .option('--dns-server <ip[:port]>', 'ask this DNS server instead of the system resolver')
     .option('--resolve <host=ip>', 'pin a host (or *.domain) to an address, like curl --resolve; repeatable', collect, [])
+    .option('--proxy <url>', 'connect through this proxy: http://[user:pass@]host:port (CONNECT) or socks5://[user:pass@]host:port')
     .option('--ca <file>', 'also trust the CA certificates in this PEM file; repeatable', collect, [])
     .option('--var <name=value>', 'a value for a ${name} in a rule, e.g. messageUrl=https://…; repeatable', collect, [])
     .option('--courier <from-to>', 'numbers to try for # in host names (default 0-50)')
@@ -71,6 +74,7 @@ function readCaFile(file: string): string {
 /** Turns command-line flags into run settings; every mistake is a one-line UsageError. */
 export function settingsFrom(flags: CheckFlags): CheckSettings {
   const numbered = flags.courier !== undefined ? parsePortRange(flags.courier, '--courier', 0, 1_000_000) : undefined;
+  const proxy = flags.proxy !== undefined ? parseProxy(flags.proxy) : undefined;
   return {
     timeoutMs: flags.timeout,
     concurrency: flags.concurrency,
@@ -79,6 +83,7 @@ export function settingsFrom(flags: CheckFlags): CheckSettings {
     insecure: flags.insecure,
     ...(flags.dnsServer !== undefined && { dnsServer: parseDnsServer(flags.dnsServer) }),
     pins: flags.resolve.map(parsePin),
+    ...(proxy && { proxy }),
     caPems: flags.ca.map(readCaFile),
     vars: parseVars(flags.var),
     numbered: {
@@ -98,6 +103,8 @@ export function settingsFrom(flags: CheckFlags): CheckSettings {
       insecure: flags.insecure,
       ...(flags.courier !== undefined && { courier: flags.courier }),
       ...(flags.courierSample !== undefined && { courierSample: flags.courierSample }),
+      // user:***@, never the password.
+      ...(proxy && { proxy: proxyUrl(proxy) }),
     },
   };
 }

@@ -30,12 +30,15 @@ export function register(program: Command): void {
   const timeout = command.options.find((option) => option.attributeName() === 'timeout');
   timeout?.default(DEMO_TIMEOUT_MS);
   command.setOptionValueWithSource('timeout', DEMO_TIMEOUT_MS, 'default');
-  // The demo sets these itself (and refuses them): they stay out of its help.
-  for (const name of ['resolve', 'dnsServer', 'var']) command.options.find((option) => option.attributeName() === name)?.hideHelp();
+  // The demo sets these itself or has no use for them (and refuses them): they stay out of its help.
+  for (const name of ['resolve', 'dnsServer', 'var', 'proxy']) command.options.find((option) => option.attributeName() === name)?.hideHelp();
   command.action((names: string[], flags: DemoFlags) => runDemo(names, flags));
 }
 
-/** Options the demo sets itself: its network is simulated, so the user's own would point it elsewhere. */
+/**
+ * Options the demo sets itself, or that have no place there: its network is simulated, so the user's own would
+ * point it elsewhere.
+ */
 function refuseOwnNetworkOptions(flags: DemoFlags): void {
   const given: Array<[string, boolean]> = [
     ['--resolve', flags.resolve.length > 0],
@@ -45,6 +48,7 @@ function refuseOwnNetworkOptions(flags: DemoFlags): void {
   for (const [option, isGiven] of given) {
     if (isGiven) throw new UsageError(`demo: ${option} is set by the demo itself, whose network is simulated; leave it out`);
   }
+  if (flags.proxy !== undefined) throw new UsageError('demo: --proxy does not apply: the simulated network is on loopback, with no proxy in it; leave it out');
 }
 
 function demoRuleSets(names: string[]): RuleSet[] {

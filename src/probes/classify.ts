@@ -88,6 +88,22 @@ export const FAILURES: Record<FailureCode, FailureText> = {
     explanation: 'the HTTP exchange failed',
     hint: 'check proxies and web filters between this machine and the host',
   },
+  proxy_unreachable: {
+    explanation: 'the proxy itself cannot be reached',
+    hint: 'check the host and port of --proxy, and that this machine may connect to the proxy',
+  },
+  proxy_auth: {
+    explanation: 'the proxy wants credentials, or rejected the ones given',
+    hint: 'give the user and password the proxy expects in --proxy (scheme://user:pass@host:port)',
+  },
+  proxy_refused: {
+    explanation: 'the proxy refused to open a tunnel to this host and port: its policy blocks them',
+    hint: "allow this host and port in the proxy's policy (for an HTTP proxy, CONNECT to this port as well as to the domain)",
+  },
+  proxy_error: {
+    explanation: 'the proxy failed without saying why, or did not answer as an HTTP CONNECT or SOCKS5 proxy does',
+    hint: "check that --proxy names the right kind of proxy (http:// or socks5://) and port, then the proxy's log",
+  },
 };
 
 /** Builds a failure; `detail` (an errno, a TLS alert, an issuer…) is appended to the explanation. */
@@ -100,6 +116,12 @@ export function failure(code: FailureCode, phase: Phase, detail?: string): Failu
 export function withContext(f: Failure, context: string): Failure {
   const message = f.message.endsWith(')') ? `${f.message.slice(0, -1)}; ${context})` : `${f.message} (${context})`;
   return { ...f, message };
+}
+
+/** The detail of a failure without its explanation: `explanation (detail)` → `detail` (the message if none). */
+export function detailOf(f: Failure): string {
+  const prefix = `${FAILURES[f.code].explanation} (`;
+  return f.message.startsWith(prefix) && f.message.endsWith(')') ? f.message.slice(prefix.length, -1) : f.message;
 }
 
 /**

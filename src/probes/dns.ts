@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { UsageError } from '../errors.js';
 import { classifyError, errorCodes, failure, PhaseError, withContext } from './classify.js';
 import { bounded, since } from './phases.js';
-import type { Resolution, ResolveHost } from './types.js';
+import type { Resolution, ResolveHost, ResolveOptions } from './types.js';
 
 /** A --resolve pin: `host` is a name, or `*.suffix` matching one or more labels before the suffix. */
 export interface Pin {
@@ -142,12 +142,13 @@ async function serverLookup(name: string, server: DnsServer, timeoutMs: number, 
 /** Makes the ResolveHost every probe uses. IPv4 addresses come first. */
 export function createResolver(options: ResolverOptions): ResolveHost {
   const { dnsServer, pins, timeoutMs } = options;
-  return async (host: string, signal: AbortSignal): Promise<Resolution> => {
+  return async (host: string, signal: AbortSignal, options?: ResolveOptions): Promise<Resolution> => {
     const start = performance.now();
     const name = canonicalHost(host);
     if (net.isIP(name) !== 0) return { addresses: [name], pinned: false, durationMs: 0 };
     const pinned = pinnedAddresses(name, pins);
     if (pinned.length > 0) return { addresses: ipv4First(pinned), pinned: true, durationMs: 0 };
+    if (options?.pinnedOnly) return { addresses: [], pinned: false, durationMs: 0 };
     try {
       const addresses = dnsServer
         ? await serverLookup(name, dnsServer, timeoutMs, signal)

@@ -162,7 +162,7 @@ export const httpProbe: ProbeKind = {
   run: (target, ctx) =>
     runProbe(target, ctx, async (addresses, outcome, budget) => {
       const request = requestTarget(target);
-      let socket = await connectPhase(addresses, target.port, outcome, budget);
+      let socket = await connectPhase(addresses, target, ctx, outcome, budget);
       if (target.check === 'https') {
         const session = await tlsPhase(socket, target, ctx, outcome, budget, ['h2', 'http/1.1']);
         if (session.clientCertificateRequired) {

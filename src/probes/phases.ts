@@ -36,6 +36,11 @@ function isTimeoutReason(reason: unknown): boolean {
   return reason instanceof Error && reason.name === 'TimeoutError';
 }
 
+/** Aborted for another reason than a timeout: Ctrl-C, the run stopping. */
+export function isInterrupted(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true && !isTimeoutReason(signal.reason);
+}
+
 /** The failure of a phase stopped after `waitedMs`: its own timeout, or an abort (which may itself be a timeout). */
 export function stoppedFailure(
   phase: Phase,
@@ -43,7 +48,7 @@ export function stoppedFailure(
   signal?: AbortSignal,
   recorded?: PhaseError['recorded'],
 ): PhaseError {
-  const interrupted = signal?.aborted === true && !isTimeoutReason(signal.reason);
+  const interrupted = isInterrupted(signal);
   const detail = `${interrupted ? 'interrupted' : 'timed out'} after ${Math.round(waitedMs)} ms`;
   return new PhaseError(failure((interrupted ? INTERRUPT_CODES : TIMEOUT_CODES)[phase], phase, detail), waitedMs, recorded);
 }
@@ -90,9 +95,10 @@ export class Budget {
 }
 
 /**
- * Runs a probe: resolves the host, hands the addresses to `body`, and turns a PhaseError anywhere into the
- * outcome's failure. `body` fills in the outcome (timings of its phases, address, tls, http, note) and returns
- * normally on success. totalMs is never less than the sum of the phases (rounding aside, it cannot be).
+ * Runs a probe: resolves the host, hands the addresses to `body` (through a proxy they may be empty), and turns a
+ * PhaseError anywhere into the outcome's failure. `body` fills in the outcome (timings of its phases, address, tls,
+ * http, note) and returns normally on success. totalMs is never less than the sum of the phases (rounding aside, it
+ * cannot be).
  */
 export async function runProbe(
   target: Target,
@@ -101,14 +107,16 @@ export async function runProbe(
 ): Promise<ProbeOutcome> {
   const budget = new Budget(ctx.timeoutMs, ctx.signal);
   const outcome: ProbeOutcome = { ok: false, addresses: [], pinned: false, timings: { totalMs: 0 } };
+  // Through a proxy the proxy resolves the name: no DNS phase of ours, only a --resolve pin or an IP is sent as such.
+  const proxied = ctx.proxy !== undefined;
   try {
-    const resolution = await ctx.resolve(target.host, budget.signal);
+    const resolution = await ctx.resolve(target.host, budget.signal, { pinnedOnly: proxied });
     outcome.addresses = resolution.addresses;
     outcome.pinned = resolution.pinned;
-    outcome.timings.dnsMs = roundMs(resolution.durationMs);
+    if (!proxied) outcome.timings.dnsMs = roundMs(resolution.durationMs);
     if (resolution.failure) {
       outcome.failure = resolution.failure;
-    } else if (resolution.addresses.length === 0) {
+    } else if (resolution.addresses.length === 0 && !proxied) {
       outcome.failure = failure('dns_no_address', 'dns', target.host);
     } else {
       await body(resolution.addresses, outcome, budget);

@@ -1,13 +1,14 @@
 /**
- * The connect phase, and the tcp probe built on it: can a TCP connection to the host and port be opened?
- * tls.ts and http.ts build on connectAddresses, so every kind connects the same way.
+ * The connect phase, and the tcp probe built on it: can a TCP connection to the host and port be opened (directly,
+ * or as a tunnel through --proxy)? tls.ts and http.ts build on connectPhase, so every kind connects the same way.
  */
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { classifyError, PhaseError, withContext } from './classify.js';
-import { runProbe, since, stoppedFailure, type Budget } from './phases.js';
-import type { ProbeOutcome } from '../types.js';
-import type { ProbeKind } from './types.js';
+import { classifyError, detailOf, failure, PhaseError, withContext } from './classify.js';
+import { bounded, isInterrupted, runProbe, since, stoppedFailure, type Budget } from './phases.js';
+import { openTunnel, proxyName, type Proxy } from './proxy.js';
+import type { ProbeOutcome, Target } from '../types.js';
+import type { ProbeContext, ProbeKind, ResolveHost } from './types.js';
 
 export interface ConnectOptions {
   /** Aborting stops the attempt and destroys the socket. */
@@ -22,9 +23,12 @@ export interface TcpConnection {
 }
 
 export interface HostConnection extends TcpConnection {
-  /** The address that connected. */
+  /** The address that connected (through a proxy: the name or address sent to it). */
   address: string;
 }
+
+/** Opens a connection to one address; connectTcp, or a tunnel through a proxy. */
+export type Dial = (address: string, port: number, options: ConnectOptions) => Promise<TcpConnection>;
 
 const ignore = (): void => undefined;
 
@@ -66,12 +70,14 @@ export function connectTcp(address: string, port: number, options: ConnectOption
 /**
  * Tries `addresses` in turn until one connects, within `timeoutMs` for them all. Each attempt gets an equal share
  * of the time still left, so one address that drops packets does not starve the others. On failure the error
- * is the last attempt's, with `recorded.address` the last address tried and `durationMs` the time spent on all.
+ * is the last attempt's, with `recorded.address` the last address tried (if it is an IP) and `durationMs` the
+ * time spent on all.
  */
 export async function connectAddresses(
   addresses: string[],
   port: number,
   options: ConnectOptions,
+  dial: Dial = connectTcp,
 ): Promise<HostConnection> {
   const start = performance.now();
   let last: PhaseError | undefined;
@@ -80,7 +86,7 @@ export async function connectAddresses(
     const left = options.timeoutMs - (performance.now() - start);
     tried = i + 1;
     try {
-      const { socket } = await connectTcp(address, port, {
+      const { socket } = await dial(address, port, {
         signal: options.signal,
         timeoutMs: left / (addresses.length - i),
       });
@@ -92,22 +98,63 @@ export async function connectAddresses(
     }
   }
   if (!last) throw new Error('connectAddresses needs at least one address');
-  const failure = tried > 1 ? withContext(last.failure, `${tried} addresses tried`) : last.failure;
-  throw new PhaseError(failure, performance.now() - start, { address: addresses[tried - 1] });
+  const lastAddress = addresses[tried - 1] ?? '';
+  throw new PhaseError(
+    tried > 1 ? withContext(last.failure, `${tried} addresses tried`) : last.failure,
+    performance.now() - start,
+    net.isIP(lastAddress) !== 0 ? { address: lastAddress } : {},
+  );
 }
 
-/** The connect phase of every probe kind: connects within the budget and records the address and time. */
+/**
+ * A tunnel through `proxy` to `destination`:`port`: the proxy's name resolved like any other, a connection to it,
+ * then its handshake. connectMs covers all three. A proxy that cannot be reached is proxy_unreachable, whatever the
+ * errno; what the proxy answers about the destination is openTunnel's to say.
+ */
+async function connectViaProxy(
+  proxy: Proxy,
+  resolve: ResolveHost,
+  destination: string,
+  port: number,
+  options: ConnectOptions,
+): Promise<TcpConnection> {
+  const start = performance.now();
+  const left = (): number => options.timeoutMs - (performance.now() - start);
+  const unreachable = (detail: string): PhaseError =>
+    new PhaseError(failure('proxy_unreachable', 'connect', `${proxyName(proxy)}: ${detail}`), performance.now() - start);
+  let socket: net.Socket;
+  try {
+    const resolution = await bounded(resolve(proxy.host, options.signal), 'connect', options.timeoutMs, options.signal);
+    if (resolution.failure) throw unreachable(`its name did not resolve (${detailOf(resolution.failure)})`);
+    ({ socket } = await connectAddresses(resolution.addresses, proxy.port, { signal: options.signal, timeoutMs: left() }));
+  } catch (err) {
+    if (!(err instanceof PhaseError) || isInterrupted(options.signal) || err.failure.code === 'proxy_unreachable') throw err;
+    throw unreachable(detailOf(err.failure));
+  }
+  await openTunnel(socket, proxy, destination, port, { signal: options.signal, timeoutMs: left() });
+  return { socket, connectMs: since(start) };
+}
+
+/**
+ * The connect phase of every probe kind: connects within the budget and records the address and time. Through a
+ * proxy, the pinned addresses are sent to it in turn, or else the target's name; `address` is then the target's
+ * address as sent, never the proxy's, and absent when a name was sent.
+ */
 export async function connectPhase(
   addresses: string[],
-  port: number,
+  target: Target,
+  ctx: ProbeContext,
   outcome: ProbeOutcome,
   budget: Budget,
 ): Promise<net.Socket> {
-  const { socket, connectMs, address } = await connectAddresses(addresses, port, {
-    signal: budget.signal,
-    timeoutMs: budget.remaining(),
-  });
-  outcome.address = address;
+  const { proxy } = ctx;
+  const options = { signal: budget.signal, timeoutMs: budget.remaining() };
+  const { socket, connectMs, address } = proxy
+    ? await connectAddresses(addresses.length > 0 ? addresses : [target.host], target.port, options, (destination, port, attempt) =>
+        connectViaProxy(proxy, ctx.resolve, destination, port, attempt),
+      )
+    : await connectAddresses(addresses, target.port, options);
+  if (net.isIP(address) !== 0) outcome.address = address;
   outcome.timings.connectMs = connectMs;
   return socket;
 }
@@ -116,6 +163,6 @@ export const tcpProbe: ProbeKind = {
   checks: ['tcp'],
   run: (target, ctx) =>
     runProbe(target, ctx, async (addresses, outcome, budget) => {
-      (await connectPhase(addresses, target.port, outcome, budget)).destroy();
+      (await connectPhase(addresses, target, ctx, outcome, budget)).destroy();
     }),
 };

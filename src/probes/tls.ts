@@ -331,7 +331,7 @@ export const tlsProbe: ProbeKind = {
   checks: ['tls'],
   run: (target, ctx) =>
     runProbe(target, ctx, async (addresses, outcome, budget) => {
-      const socket = await connectPhase(addresses, target.port, outcome, budget);
+      const socket = await connectPhase(addresses, target, ctx, outcome, budget);
       (await tlsPhase(socket, target, ctx, outcome, budget)).socket.destroy();
     }),
 };

@@ -1,5 +1,6 @@
 /** The contract between the run layer and each probe kind. */
 import type { CheckKind, Failure, ProbeOutcome, Target } from '../types.js';
+import type { Proxy } from './proxy.js';
 
 /** What DNS (or a --resolve pin) gave for one host. */
 export interface Resolution {
@@ -11,7 +12,12 @@ export interface Resolution {
   failure?: Failure;
 }
 
-export type ResolveHost = (host: string, signal: AbortSignal) => Promise<Resolution>;
+export interface ResolveOptions {
+  /** --resolve pins and IP literals only: a name without a pin comes back with no address and no failure. */
+  pinnedOnly?: boolean;
+}
+
+export type ResolveHost = (host: string, signal: AbortSignal, options?: ResolveOptions) => Promise<Resolution>;
 
 export interface ProbeContext {
   /** Upper bound for the whole probe (dns + connect + tls + http), in ms. */
@@ -25,6 +31,8 @@ export interface ProbeContext {
   insecure: boolean;
   /** Injectable clock for certificate expiry (days left). */
   now: () => Date;
+  /** --proxy: every connection goes through it, and it resolves the target's name. */
+  proxy?: Proxy;
 }
 
 export type ProbeFn = (target: Target, ctx: ProbeContext) => Promise<ProbeOutcome>;

@@ -83,6 +83,7 @@ function properties(report: Report, rulesetId: string): string {
     ['options.retries', o.retries],
     ['options.dnsServer', o.dnsServer ?? 'system resolver'],
     ['options.resolve', o.resolve.join(', ')],
+    ['options.proxy', o.proxy],
     ['options.caFiles', o.caFiles.join(', ')],
     ['options.vars', o.vars.join(', ')],
     ['options.strict', o.strict],

@@ -1,13 +1,21 @@
 /**
- * Secrets never leave in a report. Today pushcheck records no secret at all (`--var` values are left out); a
- * credential in a URL (`http://user:password@proxy:3128`), wherever it shows up, is written as `***`.
+ * Secrets never leave in a report. pushcheck records none: `--var` values are left out, and the --proxy password is
+ * recorded masked (`http://user:***@proxy:3128`). Any other credential in a URL (`http://user:password@proxy:3128`),
+ * wherever it shows up, is written as `***`.
  */
 
-const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@]+@/gi;
+// A userinfo already masked by maskPassword (`user:***@`) is left as it is, so that the user stays readable.
+const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)(?![^\s/?#@:]*:\*\*\*@)[^\s/?#@]+@/gi;
 
 /** `http://user:secret@proxy:3128` → `http://***@proxy:3128`; idempotent. */
 export function redactText(text: string): string {
   return text.replace(URL_CREDENTIALS, '$1***@');
+}
+
+/** `user` and `password` as they go before a host in a URL: `user:***@`, `user@`, or nothing. */
+export function maskPassword(user: string | undefined, password: string | undefined): string {
+  if (user === undefined) return '';
+  return `${encodeURIComponent(user)}${password === undefined ? '' : ':***'}@`;
 }
 
 /** A deep copy of `value` with {@link redactText} applied to every string in it. */

@@ -117,8 +117,11 @@ export function applyFallbacks(results: Result[], ruleSets: RuleSet[]): Result[]
   });
 }
 
-/** Per-rule facts across targets: the distinct addresses found, and the CIDR verdict. */
-export function summariseRules(ruleSets: RuleSet[], probed: ProbedTarget[]): RuleSummary[] {
+/**
+ * Per-rule facts across targets: the distinct addresses found, and the CIDR verdict. `proxied`: the run went
+ * through --proxy, which resolved the names, so no address of its own was there to judge.
+ */
+export function summariseRules(ruleSets: RuleSet[], probed: ProbedTarget[], options: { proxied?: boolean } = {}): RuleSummary[] {
   return ruleSets.flatMap((set) =>
     set.rules.map((rule): RuleSummary => {
       const mine = probed.filter((p) => p.target.ruleset === set.id && p.target.rule.id === rule.id);
@@ -149,7 +152,9 @@ export function summariseRules(ruleSets: RuleSet[], probed: ProbedTarget[]): Rul
         message =
           pinned.length > 0
             ? `addresses pinned with --resolve are not judged against ${ranges}`
-            : `no address resolved, so ${ranges} could not be checked`;
+            : options.proxied
+              ? `the proxy (--proxy) resolved the names, so ${ranges} could not be checked`
+              : `no address resolved, so ${ranges} could not be checked`;
       }
       return { ...summary, cidr: { ranges: rule.cidr, outside, pinned, verdict, message } };
     }),

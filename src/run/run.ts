@@ -10,6 +10,7 @@ import type { ProbeContext, ResolveHost, Resolution } from '../probes/types.js';
 import { probeFor } from '../probes/index.js';
 import { failure } from '../probes/classify.js';
 import { createResolver, type DnsServer, type Pin } from '../probes/dns.js';
+import type { Proxy } from '../probes/proxy.js';
 import { expandTargets } from '../rules/expand.js';
 import { version } from '../version.js';
 import {
@@ -34,6 +35,8 @@ export interface CheckSettings {
   caPems: string[];
   vars: Record<string, string>;
   numbered?: Partial<NumberedHosts>;
+  /** --proxy: every probe connects through it. */
+  proxy?: Proxy;
   /** The options as they are recorded in the report (file names, not contents; no secrets). */
   recorded: RunOptions;
 }
@@ -110,7 +113,7 @@ export async function runChecks(ruleSets: RuleSet[], settings: CheckSettings, ho
     exitCode: interrupted ? 130 : verdict === 'fail' ? 1 : 0,
     interrupted,
     results,
-    rules: summariseRules(ruleSets, probed),
+    rules: summariseRules(ruleSets, probed, { proxied: settings.proxy !== undefined }),
   };
 }
 
@@ -152,6 +155,7 @@ async function probeOnce(
     ca: settings.caPems,
     insecure: settings.insecure,
     now,
+    ...(settings.proxy && { proxy: settings.proxy }),
   };
   let watchdog: NodeJS.Timeout | undefined;
   const overdue = new Promise<ProbeOutcome>((resolveOverdue) => {
@@ -185,7 +189,9 @@ function timeoutCodeFor(target: Target) {
  */
 function memoiseResolver(resolve: ResolveHost, runSignal: AbortSignal): ResolveHost {
   const cache = new Map<string, Promise<Resolution>>();
-  return (host) => {
+  return (host, _signal, options) => {
+    // Pins only: nothing to share, nothing that waits.
+    if (options?.pinnedOnly) return resolve(host, runSignal, options);
     const key = host.toLowerCase();
     let pending = cache.get(key);
     if (!pending) {

@@ -232,6 +232,7 @@ describe('pushcheck demo: same options and exit codes as a real run', () => {
       ['demo', '--resolve', 'api.push.apple.com=17.1.1.1'],
       ['demo', '--dns-server', '1.1.1.1'],
       ['demo', '--var', 'messageUrl=https://example.com/m.ibi'],
+      ['demo', '--proxy', 'http://proxy.corp:3128'],
       ['demo', file],
       ['demo', 'nosuchset'],
     ]) {

@@ -24,6 +24,7 @@ export function probeContext(options: ContextOptions = {}): ProbeContext {
     ca: rest.ca ?? [],
     insecure: rest.insecure ?? false,
     now: rest.now ?? (() => new Date()),
+    ...(rest.proxy && { proxy: rest.proxy }),
   };
 }
 

@@ -33,8 +33,8 @@ export interface TestServer {
 
 export const LOOPBACK = '127.0.0.1';
 
-/** Listens on `host`, port 0, and keeps track of connections (the raw TCP sockets, under TLS too). */
-export async function track(server: net.Server, host = LOOPBACK): Promise<TestServer> {
+/** Listens on `host` and `port` (0: any free one), and keeps track of connections (the raw TCP sockets, under TLS too). */
+export async function track(server: net.Server, host = LOOPBACK, port = 0): Promise<TestServer> {
   const sockets = new Set<net.Socket>();
   const waiters = new Set<() => void>();
   let accepted = 0;
@@ -49,15 +49,14 @@ export async function track(server: net.Server, host = LOOPBACK): Promise<TestSe
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ host, port: 0 }, () => {
+    server.listen({ host, port }, () => {
       server.off('error', reject);
       resolve();
     });
   });
-  const port = (server.address() as net.AddressInfo).port;
   return {
     host,
-    port,
+    port: (server.address() as net.AddressInfo).port,
     get accepted() {
       return accepted;
     },
@@ -117,14 +116,14 @@ export function startPlainTextServer(
  * A TLS server: reads and discards what the client sends after the handshake, never writes.
  * Handshake errors on the server side (a client that gives up, no client certificate…) are ignored.
  */
-export function startTlsServer(options: tls.TlsOptions & { host?: string }): Promise<TestServer> {
-  const { host, ...tlsOptions } = options;
+export function startTlsServer(options: tls.TlsOptions & { host?: string; port?: number }): Promise<TestServer> {
+  const { host, port, ...tlsOptions } = options;
   const server = tls.createServer(tlsOptions, (socket) => {
     socket.on('error', () => undefined);
     socket.resume();
   });
   server.on('tlsClientError', () => undefined);
-  return track(server, host);
+  return track(server, host, port);
 }
 
 /**

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   classifyError,
   describeTlsError,
+  detailOf,
   errorCodes,
   failure,
   FAILURES,
@@ -31,6 +32,10 @@ const ALL_CODES = {
   http_content: true,
   http_timeout: true,
   http_error: true,
+  proxy_unreachable: true,
+  proxy_auth: true,
+  proxy_refused: true,
+  proxy_error: true,
 } satisfies Record<FailureCode, true>;
 
 function errno(code: string, message = `connect ${code} 10.0.0.1:443`, extra: object = {}): Error {
@@ -78,6 +83,11 @@ describe('failure', () => {
     expect(withContext(failure('dns_timeout', 'dns'), 'server 10.0.0.53:53').message).toBe(
       `${FAILURES.dns_timeout.explanation} (server 10.0.0.53:53)`,
     );
+  });
+
+  it('detailOf takes the detail back out (the message when there is none)', () => {
+    expect(detailOf(failure('tcp_refused', 'connect', 'connect ECONNREFUSED 10.0.0.1:3128'))).toBe('connect ECONNREFUSED 10.0.0.1:3128');
+    expect(detailOf(failure('tcp_refused', 'connect'))).toBe(FAILURES.tcp_refused.explanation);
   });
 });
 

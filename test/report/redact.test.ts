@@ -1,6 +1,6 @@
 /** Credentials never leave in a report: a user:password in any URL becomes ***. */
 import { describe, expect, it } from 'vitest';
-import { redactSecrets, redactText } from '../../src/report/redact.js';
+import { maskPassword, redactSecrets, redactText } from '../../src/report/redact.js';
 import { richReport } from './fixture.js';
 
 describe('redaction', () => {
@@ -11,6 +11,15 @@ describe('redaction', () => {
     );
     expect(redactText('https://example.test/path@v1 mail me@example.test')).toBe('https://example.test/path@v1 mail me@example.test');
     expect(redactText(redactText('http://a:b@c'))).toBe('http://***@c');
+  });
+
+  it('leaves a password already masked (the recorded --proxy) as it is, user name and all', () => {
+    expect(maskPassword('alice', 's3cret')).toBe('alice:***@');
+    expect(maskPassword('bob', undefined)).toBe('bob@');
+    expect(maskPassword(undefined, undefined)).toBe('');
+    expect(redactText('proxy http://alice:***@proxy.corp:3128')).toBe('proxy http://alice:***@proxy.corp:3128');
+    expect(redactText('socks5://bob@10.0.0.1:1080')).toBe('socks5://***@10.0.0.1:1080');
+    expect(redactText('http://alice:***x@proxy.corp:3128')).toBe('http://***@proxy.corp:3128');
   });
 
   it('reaches every string of a report, leaving the rest as it was', () => {

@@ -104,5 +104,8 @@ describe('summaries and verdict', () => {
     expect(outside[0]!.cidr!.message).toContain('DNS filter');
     const pinned = summariseRules([set], [{ target: target(r), outcome: passed(['127.0.0.1'], true), attempts: 1 }]);
     expect(pinned[0]!.cidr).toMatchObject({ verdict: 'unknown', pinned: ['127.0.0.1'] });
+    const proxied = summariseRules([set], [{ target: target(r), outcome: passed([]), attempts: 1 }], { proxied: true });
+    expect(proxied[0]!.cidr).toMatchObject({ verdict: 'unknown', outside: [], pinned: [] });
+    expect(proxied[0]!.cidr!.message).toBe('the proxy (--proxy) resolved the names, so 17.0.0.0/8 could not be checked');
   });
 });

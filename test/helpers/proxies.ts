@@ -1,0 +1,136 @@
+/**
+ * Real proxies for tests, run as child processes on 127.0.0.1: tinyproxy (HTTP CONNECT) and microsocks (SOCKS5),
+ * the Debian packages .ci/run installs. A factory resolves once its proxy listens; stop() kills it. Whatever is
+ * still running when the test process exits is killed then, so a failing suite leaves no proxy behind.
+ *
+ *   const http = await startTinyproxy({ connectPorts: [server.port], auth: { user: 'u', password: 'p' } });
+ *   const socks = await startMicrosocks();
+ *   ... --proxy socks.url ...
+ *   await Promise.all([http.stop(), socks.stop()]);
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { closedPort, LOOPBACK } from './servers.js';
+
+export interface Credentials {
+  user: string;
+  password: string;
+}
+
+export interface TestProxy {
+  /** `http://127.0.0.1:PORT` or `socks5://127.0.0.1:PORT`, without credentials. */
+  url: string;
+  port: number;
+  /** The URL with `user:password@` in it. */
+  urlWith(credentials: Credentials): string;
+  /** Kills the proxy and waits for it to exit. */
+  stop(): Promise<void>;
+}
+
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+function onPath(command: string): boolean {
+  return (process.env.PATH ?? '').split(path.delimiter).some((dir) => {
+    try {
+      accessSync(path.join(dir, command), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Why the proxy tests cannot run here (a program missing), or undefined. */
+export function proxyToolsMissing(): string | undefined {
+  const missing = ['tinyproxy', 'microsocks'].filter((command) => !onPath(command));
+  return missing.length > 0 ? `${missing.join(' and ')} not found (apt-get install ${missing.join(' ')})` : undefined;
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: LOOPBACK, port }, () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** Starts `command`, resolves once `port` accepts connections; rejects with its output if it exits or takes 5 s. */
+async function startProcess(command: string, args: string[], port: number, scheme: string, cleanup = (): void => undefined): Promise<TestProxy> {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  let output = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let gone = false;
+  void exited.then(() => {
+    gone = true;
+    running.delete(child);
+    cleanup();
+  });
+  const stop = async (): Promise<void> => {
+    if (!gone) child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
+    await exited;
+    clearTimeout(timer);
+  };
+  const deadline = performance.now() + 5000;
+  while (!(await canConnect(port))) {
+    if (gone || performance.now() > deadline) {
+      await stop();
+      throw new Error(`${command} ${args.join(' ')} did not listen on ${port}: ${output.trim().split('\n').slice(-3).join(' | ')}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  const url = `${scheme}://${LOOPBACK}:${port}`;
+  return {
+    url,
+    port,
+    urlWith: ({ user, password }) => `${scheme}://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${LOOPBACK}:${port}`,
+    stop,
+  };
+}
+
+export interface TinyproxyOptions {
+  /** The only ports CONNECT may reach; tinyproxy answers any other with "403 Access violation". */
+  connectPorts: number[];
+  /** Basic authentication the proxy demands (407 without it). */
+  auth?: Credentials;
+}
+
+/** tinyproxy on 127.0.0.1, an HTTP proxy that tunnels with CONNECT, configured by a temporary file. */
+export async function startTinyproxy(options: TinyproxyOptions): Promise<TestProxy> {
+  const port = await closedPort();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pushcheck-tinyproxy-'));
+  const config = path.join(dir, 'tinyproxy.conf');
+  writeFileSync(
+    config,
+    [
+      `Port ${port}`,
+      `Listen ${LOOPBACK}`,
+      `Allow ${LOOPBACK}`,
+      'Timeout 30',
+      'MaxClients 50',
+      'LogLevel Critical',
+      ...options.connectPorts.map((p) => `ConnectPort ${p}`),
+      ...(options.auth ? [`BasicAuth ${options.auth.user} ${options.auth.password}`] : []),
+      '',
+    ].join('\n'),
+  );
+  return startProcess('tinyproxy', ['-d', '-c', config], port, 'http', () => rmSync(dir, { recursive: true, force: true }));
+}
+
+/** microsocks on 127.0.0.1, a SOCKS5 proxy; with `auth`, it accepts only that user name and password. */
+export async function startMicrosocks(options: { auth?: Credentials } = {}): Promise<TestProxy> {
+  const port = await closedPort();
+  const auth = options.auth ? ['-u', options.auth.user, '-P', options.auth.password] : [];
+  return startProcess('microsocks', ['-i', LOOPBACK, '-p', String(port), ...auth], port, 'socks5');
+}

@@ -1,0 +1,361 @@
+/**
+ * Probes through --proxy: real proxies on loopback, tinyproxy (HTTP CONNECT) and microsocks (SOCKS5), started by the
+ * tests (test/helpers/proxies.ts). What neither can be made to do (refuse by a SOCKS ruleset, show what it was
+ * asked, stay silent) is played by a scripted server of a few lines.
+ */
+import dns from 'node:dns';
+import type net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCertificateAuthority, type CertificateAuthority } from '../../src/harness/certs.js';
+import { probeFor } from '../../src/probes/index.js';
+import { parseProxy, proxyName, proxyUrl } from '../../src/probes/proxy.js';
+import type { CheckKind, FailureCode, ProbeOutcome } from '../../src/types.js';
+import { startDnsServer } from '../helpers/dns-server.js';
+import { probeContext, testTarget } from '../helpers/probe-context.js';
+import { proxyToolsMissing, startMicrosocks, startTinyproxy, type TestProxy } from '../helpers/proxies.js';
+import {
+  closedPort,
+  startBacklogFullServer,
+  startHttpServer,
+  startTcpServer,
+  startTlsServer,
+  type TestServer,
+} from '../helpers/servers.js';
+
+const missing = proxyToolsMissing();
+if (missing) console.log(`proxy tests against tinyproxy and microsocks skipped: ${missing}`);
+
+const CREDENTIALS = { user: 'pushcheck', password: 'Pr0xy-s3cret' };
+const PIN = { host: 'push.test', address: '127.0.0.1' };
+
+let ca: CertificateAuthority;
+const servers: TestServer[] = [];
+const proxies: TestProxy[] = [];
+/** Check kind → a server for it on 127.0.0.1. */
+const targets = new Map<CheckKind, TestServer>();
+/** A TLS server on every address "localhost" has, one port: wherever a proxy resolves it to, it connects. */
+let localhost: TestServer;
+/** A port tinyproxy lets CONNECT reach, with nothing listening. */
+let closed: number;
+/** A port tinyproxy does not let CONNECT reach. */
+let forbidden: TestServer;
+/** Connects to it time out (undefined where the kernel does not do that). */
+let blackhole: TestServer | undefined;
+let tiny: TestProxy;
+let tinyAuth: TestProxy;
+let socks: TestProxy;
+let socksAuth: TestProxy;
+
+async function started<T extends TestServer | undefined>(server: Promise<T>): Promise<T> {
+  const s = await server;
+  if (s) servers.push(s);
+  return s;
+}
+
+beforeAll(async () => {
+  ca = await createCertificateAuthority('Proxy Test CA');
+  if (missing) return;
+  const leaf = await ca.issue({ names: ['push.test', 'localhost'] });
+  const ok = (_req: unknown, res: { end: (body: string) => void }): void => res.end('ok');
+  targets.set('tcp', await started(startTcpServer()));
+  targets.set('tls', await started(startTlsServer(leaf)));
+  targets.set('https', await started(startHttpServer(ok, { tls: leaf })));
+  targets.set('http', await started(startHttpServer(ok)));
+  const [first, ...others] = (await dns.promises.lookup('localhost', { all: true })).map((entry) => entry.address);
+  localhost = await started(startTlsServer({ ...leaf, host: first }));
+  for (const host of others) await started(startTlsServer({ ...leaf, host, port: localhost.port })).catch(() => undefined);
+  forbidden = await started(startTlsServer(leaf));
+  blackhole = await started(startBacklogFullServer());
+  closed = await closedPort();
+  const connectPorts = [...[...targets.values(), localhost, blackhole].flatMap((s) => (s ? [s.port] : [])), closed];
+  [tiny, tinyAuth, socks, socksAuth] = await Promise.all([
+    startTinyproxy({ connectPorts }),
+    startTinyproxy({ connectPorts, auth: CREDENTIALS }),
+    startMicrosocks(),
+    startMicrosocks({ auth: CREDENTIALS }),
+  ]);
+  proxies.push(tiny, tinyAuth, socks, socksAuth);
+});
+
+afterAll(async () => {
+  await Promise.all(proxies.map((p) => p.stop()));
+  await Promise.all(servers.map((s) => s.close()));
+});
+
+interface ProbeOptions {
+  host?: string;
+  pinned?: boolean;
+  timeoutMs?: number;
+}
+
+function probe(check: CheckKind, port: number, proxy: string, options: ProbeOptions = {}): Promise<ProbeOutcome> {
+  const ctx = probeContext({
+    pins: options.pinned === false ? [] : [PIN],
+    ca: [ca.cert],
+    timeoutMs: options.timeoutMs ?? 3000,
+    proxy: parseProxy(proxy),
+  });
+  const http = check === 'http' || check === 'https' ? { http: { method: 'GET' as const, path: '/', status: [200] } } : {};
+  return probeFor(check).run(testTarget(options.host ?? 'push.test', port, check, http), ctx);
+}
+
+function expectFailure(outcome: ProbeOutcome, code: FailureCode, ...texts: string[]): void {
+  expect(outcome.ok).toBe(false);
+  expect(outcome.failure, outcome.failure?.message).toMatchObject({ code, phase: 'connect' });
+  for (const text of texts) expect(outcome.failure?.message).toContain(text);
+}
+
+const KINDS = [
+  { name: 'tinyproxy (HTTP CONNECT)', kind: 'HTTP', proxy: () => tiny, auth: () => tinyAuth, wrongKind: () => `http://127.0.0.1:${socks.port}` },
+  { name: 'microsocks (SOCKS5)', kind: 'SOCKS5', proxy: () => socks, auth: () => socksAuth, wrongKind: () => `socks5://127.0.0.1:${tiny.port}` },
+];
+
+for (const { name, kind, proxy, auth, wrongKind } of KINDS) {
+  describe.skipIf(missing !== undefined)(`through ${name}`, () => {
+    it('tcp, tls, https and http pass over the tunnel to the pinned address; no DNS phase of ours', async () => {
+      for (const [check, server] of targets) {
+        const outcome = await probe(check, server.port, proxy().url);
+        expect(outcome.failure, `${check}: ${outcome.failure?.message}`).toBeUndefined();
+        expect(outcome).toMatchObject({ ok: true, address: '127.0.0.1', addresses: ['127.0.0.1'], pinned: true });
+        expect(outcome.timings.dnsMs).toBeUndefined();
+        expect(outcome.timings.connectMs).toBeGreaterThan(0);
+        if (check === 'tls' || check === 'https') expect(outcome.tls).toMatchObject({ trusted: true, issuer: 'Proxy Test CA' });
+        if (check === 'http' || check === 'https') expect(outcome.http?.status).toBe(200);
+      }
+      expect(Object.keys((await probe('tls', targets.get('tls')!.port, proxy().url)).timings)).toEqual(['connectMs', 'tlsMs', 'totalMs']);
+    });
+
+    it('sends a name that is not pinned to the proxy, which resolves it: no address of ours', async () => {
+      const outcome = await probe('tls', localhost.port, proxy().url, { host: 'localhost', pinned: false });
+      expect(outcome.failure?.message).toBeUndefined();
+      expect(outcome).toMatchObject({ ok: true, addresses: [], pinned: false });
+      expect(outcome.address).toBeUndefined();
+    });
+
+    it('proxy_auth without credentials or with a wrong password, which no message contains; passes with the right one', async () => {
+      const port = targets.get('tls')!.port;
+      expectFailure(await probe('tls', port, auth().url), 'proxy_auth', `${kind} proxy 127.0.0.1:${auth().port}`);
+      const wrong = await probe('tls', port, auth().urlWith({ user: CREDENTIALS.user, password: 'Wr0ng-s3cret' }));
+      expectFailure(wrong, 'proxy_auth');
+      expect(JSON.stringify(wrong)).not.toMatch(/Wr0ng|s3cret/);
+      const right = await probe('tls', port, auth().urlWith(CREDENTIALS));
+      expect(right.failure?.message).toBeUndefined();
+      expect(JSON.stringify(right)).not.toContain(CREDENTIALS.password);
+    });
+
+    it('a closed target port is tcp_refused, reported by the proxy', async () => {
+      const outcome = await probe('tls', closed, proxy().url);
+      expectFailure(outcome, 'tcp_refused', `reported by the ${kind} proxy 127.0.0.1:${proxy().port}`, `CONNECT 127.0.0.1:${closed}`);
+      expect(outcome.address).toBe('127.0.0.1');
+    });
+
+    it('a proxy that is down is proxy_unreachable, naming it and the errno; address never names the proxy', async () => {
+      const down = await closedPort();
+      const outcome = await probe('tls', targets.get('tls')!.port, `${proxy().url.split(':')[0]}://127.0.0.1:${down}`, { pinned: false });
+      expectFailure(outcome, 'proxy_unreachable', `${kind} proxy 127.0.0.1:${down}`, 'ECONNREFUSED');
+      expect(outcome.address).toBeUndefined();
+    });
+
+    it('a target that drops SYNs times out within the probe timeout, waiting for the proxy', async (context) => {
+      if (!blackhole) {
+        context.skip('the kernel does not drop SYNs to a full accept queue here');
+        return;
+      }
+      const outcome = await probe('tcp', blackhole.port, proxy().url, { timeoutMs: 800 });
+      expectFailure(outcome, 'tcp_timeout', 'timed out after', `gave no answer to CONNECT 127.0.0.1:${blackhole.port}`);
+      expect(outcome.timings.totalMs).toBeGreaterThanOrEqual(750);
+      expect(outcome.timings.totalMs).toBeLessThan(1300);
+    });
+
+    it('the wrong kind of proxy on the port is proxy_error', async () => {
+      expectFailure(await probe('tls', targets.get('tls')!.port, wrongKind(), { timeoutMs: 1000 }), 'proxy_error');
+    });
+  });
+}
+
+describe.skipIf(missing !== undefined)('proxy policy', () => {
+  it("tinyproxy's refusal of a port is proxy_refused, with its status line", async () => {
+    const outcome = await probe('tls', forbidden.port, tiny.url);
+    expectFailure(outcome, 'proxy_refused', `HTTP proxy 127.0.0.1:${tiny.port} answered CONNECT 127.0.0.1:${forbidden.port}`, '403 Access violation');
+  });
+});
+
+/** A proxy of a few lines: records each chunk it is sent and answers it with the next of `answers` (then nothing). */
+async function scriptedProxy(answers: Array<string | number[]>): Promise<TestServer & { received: Buffer[] }> {
+  const received: Buffer[] = [];
+  const server = await started(
+    startTcpServer({
+      onConnection: (socket: net.Socket) => {
+        let next = 0;
+        socket.on('data', (chunk: Buffer) => {
+          received.push(chunk);
+          const answer = answers[next++];
+          if (answer !== undefined) socket.write(typeof answer === 'string' ? answer : Buffer.from(answer));
+        });
+      },
+    }),
+  );
+  return Object.assign(server, { received });
+}
+
+const SOCKS_NO_AUTH = [5, 0];
+const socksReply = (code: number): number[] => [5, code, 0, 1, 0, 0, 0, 0, 0, 0];
+
+describe('what is sent to the proxy (scripted proxies)', () => {
+  it('HTTP: CONNECT with the name when not pinned, the pinned address when pinned ([IPv6]), and Basic credentials', async () => {
+    const forbid = 'HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n';
+    const named = await scriptedProxy([forbid]);
+    await probe('tls', 443, `http://127.0.0.1:${named.port}`, { pinned: false });
+    expect(named.received.join('')).toMatch(/^CONNECT push\.test:443 HTTP\/1\.1\r\nHost: push\.test:443\r\n/);
+    expect(named.received.join('')).not.toContain('Proxy-Authorization');
+
+    const pinned = await scriptedProxy([forbid]);
+    const outcome = await probe('tls', 443, `http://${CREDENTIALS.user}:${CREDENTIALS.password}@127.0.0.1:${pinned.port}`);
+    expectFailure(outcome, 'proxy_refused', '"HTTP/1.1 403 Forbidden"');
+    const basic = Buffer.from(`${CREDENTIALS.user}:${CREDENTIALS.password}`).toString('base64');
+    expect(pinned.received.join('')).toContain(`CONNECT 127.0.0.1:443 HTTP/1.1\r\n`);
+    expect(pinned.received.join('')).toContain(`Proxy-Authorization: Basic ${basic}\r\n`);
+
+    const v6 = await scriptedProxy([forbid]);
+    const ctx = probeContext({ pins: [{ host: 'push.test', address: '::1' }], proxy: parseProxy(`http://127.0.0.1:${v6.port}`) });
+    await probeFor('tcp').run(testTarget('push.test', 5223, 'tcp'), ctx);
+    expect(v6.received.join('')).toMatch(/^CONNECT \[::1\]:5223 HTTP\/1\.1\r\n/);
+  });
+
+  it('SOCKS5: the name (type 3) when not pinned, the address (type 1 or 4) when pinned', async () => {
+    const named = await scriptedProxy([SOCKS_NO_AUTH, socksReply(2)]);
+    const outcome = await probe('tls', 443, `socks5://127.0.0.1:${named.port}`, { pinned: false });
+    expectFailure(outcome, 'proxy_refused', `SOCKS5 proxy 127.0.0.1:${named.port} answered CONNECT push.test:443 with reply 2`, 'not allowed by ruleset');
+    expect([...named.received[0]!]).toEqual([5, 1, 0]);
+    expect([...named.received[1]!]).toEqual([5, 1, 0, 3, 9, ...Buffer.from('push.test'), 1, 187]);
+
+    const v4 = await scriptedProxy([SOCKS_NO_AUTH, socksReply(2)]);
+    await probe('tls', 443, `socks5://127.0.0.1:${v4.port}`);
+    expect([...v4.received[1]!]).toEqual([5, 1, 0, 1, 127, 0, 0, 1, 1, 187]);
+
+    const v6 = await scriptedProxy([SOCKS_NO_AUTH, socksReply(2)]);
+    const ctx = probeContext({ pins: [{ host: 'push.test', address: '2001:db8::ffff:10.0.0.1' }], proxy: parseProxy(`socks5h://127.0.0.1:${v6.port}`) });
+    await probeFor('tcp').run(testTarget('push.test', 443, 'tcp'), ctx);
+    const address = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 1];
+    expect([...v6.received[1]!]).toEqual([5, 1, 0, 4, ...address, 1, 187]);
+  });
+
+  it('SOCKS5 replies map to the codes they mean, each saying the proxy reported it', async () => {
+    const cases: Array<[number, FailureCode, string]> = [
+      [1, 'proxy_error', 'general SOCKS server failure'],
+      [3, 'tcp_unreachable', 'network unreachable'],
+      [4, 'tcp_unreachable', 'host unreachable'],
+      [5, 'tcp_refused', 'connection refused'],
+      [6, 'tcp_timeout', 'TTL expired'],
+      [8, 'proxy_error', 'address type not supported'],
+    ];
+    for (const [reply, code, text] of cases) {
+      const proxy = await scriptedProxy([SOCKS_NO_AUTH, socksReply(reply)]);
+      const outcome = await probe('tcp', 443, `socks5://127.0.0.1:${proxy.port}`);
+      expectFailure(outcome, code, `reply ${reply}, "${text}"`);
+      if (!code.startsWith('proxy_')) expect(outcome.failure?.message).toContain('reported by the SOCKS5 proxy');
+    }
+  });
+
+  it('HTTP statuses map the same way', async () => {
+    const cases: Array<[string, FailureCode]> = [
+      ['407 Proxy Authentication Required', 'proxy_auth'],
+      ['502 Bad Gateway', 'tcp_refused'],
+      ['504 Gateway Timeout', 'tcp_timeout'],
+      ['405 Method Not Allowed', 'proxy_refused'],
+      ['501 Not Implemented', 'proxy_error'],
+    ];
+    for (const [status, code] of cases) {
+      const proxy = await scriptedProxy([`HTTP/1.1 ${status}\r\n\r\n`]);
+      expectFailure(await probe('tcp', 443, `http://127.0.0.1:${proxy.port}`), code, `"HTTP/1.1 ${status}"`);
+    }
+    const garbage = await scriptedProxy(['SSH-2.0-OpenSSH_9.2\r\n']);
+    expectFailure(await probe('tcp', 443, `http://127.0.0.1:${garbage.port}`), 'proxy_error', 'something other than HTTP: "SSH-2.0');
+  });
+
+  it('a SOCKS5 proxy that wants a password and got none, or refuses the one given, is proxy_auth', async () => {
+    const wants = await scriptedProxy([[5, 0xff]]);
+    expectFailure(await probe('tcp', 443, `socks5://127.0.0.1:${wants.port}`), 'proxy_auth', '--proxy gives none');
+    const refuses = await scriptedProxy([[5, 2], [1, 1]]);
+    const outcome = await probe('tcp', 443, `socks5://${CREDENTIALS.user}:${CREDENTIALS.password}@127.0.0.1:${refuses.port}`);
+    expectFailure(outcome, 'proxy_auth', 'rejected the user name and password');
+    const [name, secret] = [Buffer.from(CREDENTIALS.user), Buffer.from(CREDENTIALS.password)];
+    expect([...refuses.received[1]!]).toEqual([1, name.length, ...name, secret.length, ...secret]);
+    expect(JSON.stringify(outcome)).not.toContain(CREDENTIALS.password);
+  });
+
+  it('a silent proxy costs the probe timeout and no more: tcp_timeout over HTTP, proxy_error at the SOCKS5 greeting', async () => {
+    const silent = await started(startTcpServer());
+    for (const [scheme, code, text] of [
+      ['http', 'tcp_timeout', 'gave no answer to CONNECT push.test:443'],
+      ['socks5', 'proxy_error', 'gave no answer to the SOCKS5 greeting'],
+    ] as const) {
+      const outcome = await probe('tls', 443, `${scheme}://127.0.0.1:${silent.port}`, { timeoutMs: 500, pinned: false });
+      expectFailure(outcome, code, 'timed out after', text);
+      expect(outcome.timings.totalMs).toBeGreaterThanOrEqual(450);
+      expect(outcome.timings.totalMs).toBeLessThan(1000);
+    }
+    await silent.idle();
+  });
+
+  it("DNS is asked for the proxy's name only, never the target's; a proxy name that does not resolve is proxy_unreachable", async () => {
+    const dnsServer = await startDnsServer({ records: { 'proxy.test': { A: ['127.0.0.1'] } } });
+    try {
+      const proxy = await scriptedProxy(['HTTP/1.1 403 Forbidden\r\n\r\n']);
+      const run = (proxyHost: string): Promise<ProbeOutcome> =>
+        probeFor('tcp').run(
+          testTarget('push.test', 443, 'tcp'),
+          probeContext({ dnsServer: dnsServer, proxy: parseProxy(`http://${proxyHost}:${proxy.port}`) }),
+        );
+      expectFailure(await run('proxy.test'), 'proxy_refused', `HTTP proxy proxy.test:${proxy.port} answered CONNECT push.test:443`);
+      expectFailure(await run('missing.test'), 'proxy_unreachable', `HTTP proxy missing.test:${proxy.port}: its name did not resolve (NXDOMAIN`);
+      expect(dnsServer.queries.map((q) => q.name).sort()).toEqual(['missing.test', 'missing.test', 'proxy.test', 'proxy.test']);
+    } finally {
+      await dnsServer.close();
+    }
+  });
+});
+
+describe('parseProxy', () => {
+  it('takes http and socks5 (socks5h) URLs with optional credentials, %-decoded, and records them masked', () => {
+    expect(parseProxy('http://proxy.corp:3128')).toEqual({ protocol: 'http', host: 'proxy.corp', port: 3128 });
+    expect(parseProxy('socks5h://10.0.0.1:1080/')).toEqual({ protocol: 'socks5', host: '10.0.0.1', port: 1080 });
+    expect(parseProxy('HTTP://[::1]:8080')).toEqual({ protocol: 'http', host: '::1', port: 8080 });
+    const withAuth = parseProxy('http://alice:p%40ss@w0rd@proxy.corp:3128');
+    expect(withAuth).toEqual({ protocol: 'http', host: 'proxy.corp', port: 3128, user: 'alice', password: 'p@ss@w0rd' });
+    expect(proxyUrl(withAuth)).toBe('http://alice:***@proxy.corp:3128');
+    expect(proxyUrl(parseProxy('socks5://bob@[::1]:1080'))).toBe('socks5://bob@[::1]:1080');
+    expect(proxyName(withAuth)).toBe('HTTP proxy proxy.corp:3128');
+  });
+
+  it('refuses anything else in one line that never shows the password', () => {
+    const cases: Array<[string, RegExp]> = [
+      ['ftp://alice:Pr0xy-s3cret@proxy:21', /unknown scheme "ftp"/],
+      ['https://proxy.corp:3128', /unknown scheme "https"/],
+      ['http://alice:Pr0xy-s3cret@proxy.corp', /the port is missing, e\.g\. http:\/\/proxy\.corp:3128/],
+      ['socks5://proxy.corp:0', /port must be a number from 1 to 65535/],
+      ['socks5://proxy.corp:99999', /port must be a number from 1 to 65535/],
+      ['alice:Pr0xy-s3cret@proxy.corp:3128', /expected http:\/\/\[user:pass@\]host:port/],
+      ['garbage', /expected http:\/\/\[user:pass@\]host:port/],
+      ['http://pro xy:3128', /"pro xy" is not a host name or IP address/],
+      ['http://:Pr0xy-s3cret@proxy:3128', /user name is missing/],
+      ['http://alice:%E0%A4%A@proxy:3128', /bad %-escape/],
+      [`socks5://alice:${'x'.repeat(256)}@proxy:1080`, /at most 255 bytes/],
+    ];
+    for (const [text, message] of cases) {
+      let thrown: unknown;
+      try {
+        parseProxy(text);
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown, text).toBeInstanceOf(Error);
+      const { name, message: got } = thrown as Error;
+      expect(name, text).toBe('UsageError');
+      expect(got, text).toMatch(message);
+      expect(got, text).toMatch(/^--proxy "/);
+      expect(got, text).not.toContain('\n');
+      expect(got, text).not.toMatch(/Pr0xy|s3cret|xxxx/);
+    }
+  });
+});
