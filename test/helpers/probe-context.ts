@@ -5,6 +5,7 @@
 import { createResolver, type DnsServer, type Pin } from '../../src/probes/dns.js';
 import type { ProbeContext } from '../../src/probes/types.js';
 import type { CheckKind, Rule, Target } from '../../src/types.js';
+import { rule as literalRule } from './literals.js';
 
 export interface ContextOptions extends Partial<Omit<ProbeContext, 'resolve'>> {
   /** --resolve pins, e.g. `[{ host: 'push.test', address: '127.0.0.1' }]`. */
@@ -28,29 +29,10 @@ export function probeContext(options: ContextOptions = {}): ProbeContext {
   };
 }
 
-export function testRule(overrides: Partial<Rule> = {}): Rule {
-  return {
-    id: 'test-rule',
-    host: 'push.test',
-    probe: [],
-    ports: [443],
-    check: 'tcp',
-    plainPorts: [],
-    purpose: 'testing',
-    impact: 'none',
-    severity: 'critical',
-    origin: 'documented',
-    cidr: [],
-    vendorIssuers: [],
-    line: 1,
-    ...overrides,
-  };
-}
-
 export function testTarget(host: string, port: number, check: CheckKind, rule: Partial<Rule> = {}, url?: string): Target {
   return {
     ruleset: 'test',
-    rule: testRule({ host, ports: [port], check, ...rule }),
+    rule: literalRule({ id: 'test-rule', host, ports: [port], check, ...rule }),
     host,
     port,
     check,
