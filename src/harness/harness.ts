@@ -9,10 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCertificateAuthority, type CertificateAuthority, type CertificatePem } from './certs.js';
 import { type Clock, ScaledClock } from './clock.js';
-import { ApnsService, MDM_TOPIC_PREFIX, startApnsServer } from './apns.js';
+import { type ApnsService, MDM_TOPIC_PREFIX, startApnsServer } from './apns.js';
 import { apnsChannel, fcmChannel, startCourierServer } from './courier.js';
-import { FcmService, startFcmServer } from './fcm.js';
-import { MdmService, startMdmServer } from './mdm.js';
+import { type FcmService, startFcmServer } from './fcm.js';
+import { type MdmService, startMdmServer } from './mdm.js';
+import { createPushServices } from './services.js';
 import { httpPusher, type ProviderAuth } from './pushers.js';
 import { FaultBoard } from './faults.js';
 import { createRng, randomUuid } from './random.js';
@@ -109,20 +110,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const keyId = 'HARNESSKEY';
   const teamId = 'HARNESSTEAM';
 
-  const apns = new ApnsService({
-    clock,
-    faults,
-    rng: rng.fork('apns'),
-    ...(options.maxPushesPerTokenPerMinute ? { maxPushesPerTokenPerMinute: options.maxPushesPerTokenPerMinute } : {}),
-  });
+  const { apns, fcm, mdm } = createPushServices(clock, faults, rng, options);
   apns.addProviderKey({ keyId, teamId, publicKey: providerKey.publicKey, topics: [] });
-  const fcm = new FcmService({ clock, faults, rng: rng.fork('fcm') });
-  const mdm = new MdmService({
-    clock,
-    rng: rng.fork('mdm'),
-    ...(options.pushRetryDelaysMs ? { pushRetryDelaysMs: options.pushRetryDelaysMs } : {}),
-    ...(options.commandTtlMs ? { commandTtlMs: options.commandTtlMs } : {}),
-  });
 
   const opened: Endpoint[] = [];
   let caDir: string | undefined;

@@ -6,10 +6,10 @@
  * A number runs the same devices over real sockets against `startHarness`, on the wall clock sped up by it.
  */
 import { type Clock, HOUR_MS, MINUTE_MS, ScaledClock, VirtualClock } from './clock.js';
-import { ApnsService } from './apns.js';
-import { FcmService } from './fcm.js';
-import { actionView, type Action, type DeliveryPath, DELIVERY_PATHS, MdmService, DEFAULT_PUSH_RETRY_DELAYS_MS, type MdmCounters } from './mdm.js';
+import { actionView, type Action, type DeliveryPath, DELIVERY_PATHS, type MdmService, DEFAULT_PUSH_RETRY_DELAYS_MS, type MdmCounters } from './mdm.js';
+import type { ApnsService } from './apns.js';
 import { inProcessPusher, type ProviderAuth } from './pushers.js';
+import { createPushServices } from './services.js';
 import { describeWindow, FaultBoard, FAULTS, type FaultSpec } from './faults.js';
 import { createRng, randomUuid } from './random.js';
 import { generateProviderKey } from './jwt.js';
@@ -130,13 +130,9 @@ function defaultDrainMs(timing: DeviceTiming, retries: number[]): number {
 
 function inProcessFleet(o: SimulationOptions, faults: FaultBoard, clock: VirtualClock, timing: DeviceTiming, seed: number): Fleet {
   const rng = createRng(seed);
-  const apns = new ApnsService({ clock, faults, rng: rng.fork('apns') });
-  const fcm = new FcmService({ clock, faults, rng: rng.fork('fcm') });
-  const mdm = new MdmService({
-    clock,
-    rng: rng.fork('mdm'),
-    ...(o.pushRetryDelaysMs ? { pushRetryDelaysMs: o.pushRetryDelaysMs } : {}),
-    ...(o.commandTtlMs ? { commandTtlMs: o.commandTtlMs } : {}),
+  const { apns, fcm, mdm } = createPushServices(clock, faults, rng, {
+    ...(o.pushRetryDelaysMs && { pushRetryDelaysMs: o.pushRetryDelaysMs }),
+    ...(o.commandTtlMs && { commandTtlMs: o.commandTtlMs }),
   });
   const topic = `com.apple.mgmt.External.${randomUuid(rng.fork('topic')).toLowerCase()}`;
   let auth: ProviderAuth = { kind: 'certificate', topic };
