@@ -69,23 +69,19 @@ export function resultOf(probed: ProbedTarget): Result {
   const error = outcome.ok ? cidrFailure : outcome.failure!;
   const notes: string[] = [];
   if (outcome.ok) notes.push('the connection works, but a firewall rule for the documented range would not cover it');
-  else if (outside.length > 0) notes.push(`${cidrFailure.message}`);
+  else if (outside.length > 0) notes.push(cidrFailure.message);
 
-  const legacy = target.rule.legacy;
-  let status: Status;
-  if (legacy && legacy.ports.includes(target.port)) {
-    status = 'warn';
-    notes.unshift(`retired port (since ${legacy.retired}): ${legacy.note}`);
-    return {
-      ...result,
-      status,
-      error,
-      note: notes.join('; '),
-      legacy: { retired: legacy.retired, note: legacy.note },
-    };
-  }
-  status = target.rule.severity === 'warning' || outcome.ok ? 'warn' : 'fail';
-  return { ...result, status, error, ...(notes.length > 0 && { note: notes.join('; ') }) };
+  // A retired port only ever warns, whatever the rule's severity.
+  const legacy = target.rule.legacy?.ports.includes(target.port) ? target.rule.legacy : undefined;
+  if (legacy) notes.unshift(`retired port (since ${legacy.retired}): ${legacy.note}`);
+  const status: Status = legacy || target.rule.severity === 'warning' || outcome.ok ? 'warn' : 'fail';
+  return {
+    ...result,
+    status,
+    error,
+    ...(notes.length > 0 && { note: notes.join('; ') }),
+    ...(legacy && { legacy: { retired: legacy.retired, note: legacy.note } }),
+  };
 }
 
 /**

@@ -5,7 +5,7 @@
 import { setMaxListeners } from 'node:events';
 import os from 'node:os';
 import pLimit from 'p-limit';
-import type { NumberedHosts, ProbeOutcome, Report, Result, RuleSet, RunOptions, Target } from '../types.js';
+import type { NumberedHosts, ProbeOutcome, Report, RuleSet, RunOptions, Target } from '../types.js';
 import type { ProbeContext, ResolveHost, Resolution } from '../probes/types.js';
 import { probeFor } from '../probes/index.js';
 import { failure } from '../probes/classify.js';
@@ -45,7 +45,7 @@ export interface RunHooks {
   /** Ctrl-C: pending targets are skipped as "interrupted", running probes are aborted. */
   signal?: AbortSignal;
   /** Called after each target finishes (done counts finished targets). */
-  onProgress?: (done: number, total: number, result: Result) => void;
+  onProgress?: (done: number, total: number) => void;
   now?: () => Date;
 }
 
@@ -80,7 +80,7 @@ export async function runChecks(ruleSets: RuleSet[], settings: CheckSettings, ho
       limit(async (): Promise<ProbedTarget> => {
         const result = await probeWithRetries(target, settings, resolve, runSignal, now);
         done += 1;
-        hooks.onProgress?.(done, targets.length, resultOf(result));
+        hooks.onProgress?.(done, targets.length);
         return result;
       }),
     ),
@@ -127,14 +127,17 @@ async function probeWithRetries(
   if (target.skipReason !== undefined) return { target, attempts: 0 };
   let outcome: ProbeOutcome | undefined;
   let attempts = 0;
-  while (attempts <= settings.retries) {
-    if (runSignal.aborted) return { target, attempts, skipReason: INTERRUPTED, ...(outcome && { outcome }) };
+  while (attempts <= settings.retries && !runSignal.aborted) {
     attempts += 1;
     outcome = await probeOnce(target, settings, resolve, runSignal, now);
     if (outcome.ok) break;
   }
-  if (runSignal.aborted) return { target, attempts, skipReason: INTERRUPTED, ...(outcome && { outcome }) };
-  return { target, attempts, ...(outcome && { outcome }) };
+  return {
+    target,
+    attempts,
+    ...(runSignal.aborted && { skipReason: INTERRUPTED }),
+    ...(outcome && { outcome }),
+  };
 }
 
 /** One attempt, with a watchdog so that even a probe that forgets its timeout cannot hold up the run. */
