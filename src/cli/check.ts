@@ -1,6 +1,6 @@
 /** `pushcheck [rulesets...]`: the checker. Parses options, runs, renders; nothing else lives here. */
 import { readFileSync } from 'node:fs';
-import { Command, Option } from 'commander';
+import type { Command } from 'commander';
 import ora from 'ora';
 import { UsageError } from '../errors.js';
 import { parseDnsServer, parsePin } from '../probes/dns.js';
@@ -10,7 +10,7 @@ import { resolveRuleSets } from '../rules/builtin.js';
 import { parseVars, parsePortRange } from '../rules/expand.js';
 import { runChecks, type CheckSettings } from '../run/run.js';
 import type { Report, RuleSet } from '../types.js';
-import { collect, integer, useColor, wantSpinner } from './options.js';
+import { collect, formatOption, integer, noColorOption, useColor, wantSpinner } from './options.js';
 import { addOutputOptions, checkOutputs, emitReport, outputsFrom } from './report-files.js';
 
 export const DEFAULT_TIMEOUT_MS = 5000;
@@ -41,7 +41,7 @@ export interface CheckFlags {
 
 /** The options of a run; `pushcheck demo` reuses them. */
 export function addCheckOptions(command: Command): Command {
-  command.addOption(new Option('-f, --format <name>', 'what goes to stdout').choices(formatNames).default('table'));
+  command.addOption(formatOption(formatNames, 'what goes to stdout'));
   return addOutputOptions(command)
     .option('-t, --timeout <ms>', 'bound for each probe, in milliseconds', integer(1, 600_000), DEFAULT_TIMEOUT_MS)
     .option('-c, --concurrency <n>', 'probes in flight at once', integer(1, 1024), DEFAULT_CONCURRENCY)
@@ -55,7 +55,7 @@ export function addCheckOptions(command: Command): Command {
     .option('--courier-sample <n>', 'how many of those numbers to probe (default 5)', integer(1, 1000))
     .option('--strict', 'warnings fail the run too (retired ports never do)', false)
     .option('--insecure', 'do not fail on certificate problems (still reported)', false)
-    .option('--no-color', 'no ANSI colours, even on a terminal');
+    .addOption(noColorOption());
 }
 
 function readCaFile(file: string): string {

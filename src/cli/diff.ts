@@ -1,7 +1,7 @@
 /** `pushcheck diff OLD.json NEW.json`: what changed per target; exit 1 when something newly fails. */
-import { Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { diffFormats, diffReports } from '../report/diff.js';
-import { useColor } from './options.js';
+import { formatOption, noColorOption, useColor } from './options.js';
 import { readReportFile } from './report-files.js';
 
 interface DiffFlags {
@@ -15,8 +15,8 @@ export function register(program: Command): void {
     .description('compare two saved JSON reports target by target; exit 1 when a target newly fails')
     .argument('<old>', 'the earlier report')
     .argument('<new>', 'the later report')
-    .addOption(new Option('-f, --format <name>', 'output format').choices([...diffFormats.keys()]).default('table'))
-    .option('--no-color', 'no ANSI colours, even on a terminal')
+    .addOption(formatOption([...diffFormats.keys()]))
+    .addOption(noColorOption())
     .action(async (oldFile: string, newFile: string, flags: DiffFlags) => {
       const diff = diffReports(await readReportFile(oldFile), await readReportFile(newFile));
       process.stdout.write(diffFormats.get(flags.format)!(diff, { color: useColor(flags.color) }));

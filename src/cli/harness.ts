@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import Table from 'cli-table3';
 import { UsageError } from '../errors.js';
-import { collect, integer } from './options.js';
+import { collect, formatOption, integer } from './options.js';
 import { FaultBoard, parseFault } from '../harness/faults.js';
 import { ScaledClock } from '../harness/clock.js';
 import { startHarness } from '../harness/index.js';
@@ -29,7 +29,7 @@ export function register(program: Command): void {
     .option('--ios <n>', 'simulated iOS devices to start (over real sockets)', integer(0, 2000), 0)
     .option('--android <n>', 'simulated Android devices to start', integer(0, 2000), 0)
     .option('--no-gcm <fraction>', 'fraction of those Android devices without Google Play services')
-    .addOption(new Option('-f, --format <name>', 'how to print the endpoints').choices(['table', 'json']).default('table'))
+    .addOption(formatOption(['table', 'json'], 'how to print the endpoints'))
     .action(async (flags: HarnessFlags) => {
       const faults = flags.fault.map(parseFault);
       let noGcm = 0;

@@ -1,5 +1,5 @@
 /** Option parsers and terminal decisions shared by the commands. */
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 
 /** Parses a whole number in [min, max]; commander turns the error into a one-line usage error. */
 export function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
@@ -31,4 +31,14 @@ export function useColor(flag: boolean | undefined, stream: NodeJS.WriteStream =
 /** A spinner only where a person watches: stderr is a terminal and this is not a CI job. */
 export function wantSpinner(): boolean {
   return Boolean(process.stderr.isTTY) && !process.env.CI;
+}
+
+/** `-f, --format <name>`: one of `choices`, the first by default. */
+export function formatOption(choices: readonly string[], description = 'output format'): Option {
+  return new Option('-f, --format <name>', description).choices(choices).default(choices[0]);
+}
+
+/** `--no-color`, read by {@link useColor}. */
+export function noColorOption(): Option {
+  return new Option('--no-color', 'no ANSI colours, even on a terminal');
 }

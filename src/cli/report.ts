@@ -1,7 +1,7 @@
 /** `pushcheck report FILE.json`: a saved report rendered again, exactly as the live run showed it, same exit code. */
-import { Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { formatNames } from '../report/index.js';
-import { useColor } from './options.js';
+import { formatOption, noColorOption, useColor } from './options.js';
 import { addOutputOptions, checkOutputs, emitReport, outputsFrom, readReportFile } from './report-files.js';
 
 interface ReportFlags {
@@ -14,9 +14,9 @@ export function register(program: Command): void {
     .command('report')
     .description('render a saved JSON report again (as the run showed it, with its exit code), or in another format')
     .argument('<file>', 'a report written by --json FILE or --format json')
-    .addOption(new Option('-f, --format <name>', 'what goes to stdout').choices(formatNames).default('table'));
+    .addOption(formatOption(formatNames, 'what goes to stdout'));
   addOutputOptions(command)
-    .option('--no-color', 'no ANSI colours, even on a terminal')
+    .addOption(noColorOption())
     .action(async (file: string, flags: ReportFlags) => {
       const outputs = outputsFrom(flags);
       checkOutputs(outputs);

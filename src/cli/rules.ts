@@ -1,5 +1,6 @@
 /** `pushcheck rules list|show|validate`: what is loaded, and whether a user's file is right. */
-import { Command, Option } from 'commander';
+import type { Command } from 'commander';
+import { formatOption } from './options.js';
 import Table from 'cli-table3';
 import { stringify } from 'yaml';
 import { loadBuiltinRuleSets, resolveRuleSets } from '../rules/builtin.js';
@@ -28,7 +29,7 @@ export function register(program: Command): void {
   rules
     .command('list')
     .description('the built-in rule sets')
-    .addOption(new Option('-f, --format <name>', 'output format').choices(['table', 'json']).default('table'))
+    .addOption(formatOption(['table', 'json']))
     .action((flags: { format: string }) => {
       const sets = loadBuiltinRuleSets();
       const rows = sets.map((set) => ({
@@ -51,7 +52,7 @@ export function register(program: Command): void {
     .command('show')
     .description('a rule set as loaded (ports expanded to numbers)')
     .argument('<name>', 'rule set name, alias, or file')
-    .addOption(new Option('-f, --format <name>', 'output format').choices(['yaml', 'json']).default('yaml'))
+    .addOption(formatOption(['yaml', 'json']))
     .action((name: string, flags: { format: string }) => {
       const views = resolveRuleSets([name]).map(ruleSetView);
       const view = views.length === 1 ? views[0] : views;

@@ -1,7 +1,7 @@
 /** `pushcheck simulate`: a fleet on a virtual clock against the harness; exit 0 when every action is final. */
-import { Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
-import { collect, integer } from './options.js';
+import { collect, formatOption, integer } from './options.js';
 import { FAULT_NAMES, parseFault, parseDuration } from '../harness/faults.js';
 import { MAX_SOCKET_DEVICES, runSimulation } from '../harness/simulate.js';
 import { renderSimulationTable } from '../harness/report.js';
@@ -38,7 +38,7 @@ export function register(program: Command): void {
     .option('--fault <spec>', `NAME[=VALUE][@START-END], repeatable; NAME one of: ${FAULT_NAMES.join(', ')}`, collect, [])
     .option('--command-ttl <duration>', 'how long a command may wait before it expires (e.g. 6h; default 7 days)')
     .option('--seed <n>', 'random seed; a --speed max run is the same for the same seed', integer(0, 2 ** 32 - 1), 1)
-    .addOption(new Option('-f, --format <name>', 'output format').choices(['table', 'json']).default('table'))
+    .addOption(formatOption(['table', 'json']))
     .action(async (flags: SimulateFlags) => {
       const hours = Number(flags.hours);
       if (!Number.isFinite(hours) || hours <= 0 || hours > 24 * 365) throw new UsageError(`--hours ${flags.hours}: expected a number of hours > 0`);
