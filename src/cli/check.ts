@@ -42,7 +42,12 @@ export interface CheckFlags {
 /** The options of a run; `pushcheck demo` reuses them. */
 export function addCheckOptions(command: Command): Command {
   command.addOption(formatOption(formatNames, 'what goes to stdout'));
-  return addOutputOptions(command)
+  return addProbeOptions(addOutputOptions(command)).addOption(noColorOption());
+}
+
+/** How to probe (timeouts, DNS, proxy, trust, variables): a check's options less its outputs; `pushcheck serve` uses them. */
+export function addProbeOptions(command: Command): Command {
+  return command
     .option('-t, --timeout <ms>', 'bound for each probe, in milliseconds', integer(1, 600_000), DEFAULT_TIMEOUT_MS)
     .option('-c, --concurrency <n>', 'probes in flight at once', integer(1, 1024), DEFAULT_CONCURRENCY)
     .option('-r, --retries <n>', 'tries again after a failure, for flaky links', integer(0, 10), 0)
@@ -54,8 +59,7 @@ export function addCheckOptions(command: Command): Command {
     .option('--courier <from-to>', 'numbers to try for # in host names (default 0-50)')
     .option('--courier-sample <n>', 'how many of those numbers to probe (default 5)', integer(1, 1000))
     .option('--strict', 'warnings fail the run too (retired ports never do)', false)
-    .option('--insecure', 'do not fail on certificate problems (still reported)', false)
-    .addOption(noColorOption());
+    .option('--insecure', 'do not fail on certificate problems (still reported)', false);
 }
 
 function readCaFile(file: string): string {
