@@ -14,4 +14,5 @@ export const commands: Array<() => Promise<{ register: RegisterCommand }>> = [
   () => import('./harness.js'),
   () => import('./simulate.js'),
   () => import('./demo.js'),
+  () => import('./serve.js'),
 ];
