@@ -1,0 +1,49 @@
+/** `pushcheck serve` as a process: it stops cleanly on SIGTERM and SIGINT, finishing the scrape in flight, and refuses bad options with exit 2. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+import { sampleValue, startSite, type Site } from './fixture.js';
+import { startServeProcess } from './process.js';
+
+let site: Site;
+beforeAll(async () => {
+  site = await startSite();
+});
+afterAll(async () => {
+  await site.close();
+});
+
+describe('pushcheck serve, the process', () => {
+  it.each(['SIGTERM', 'SIGINT'] as const)('on %s finishes the scrape in flight, stops listening and exits 0', async (signal) => {
+    // The silent TLS target holds the scrape for its whole timeout (1.5 s).
+    const serve = await startServeProcess(['--rules', site.ruleFile, '--timeout', '1500']);
+    try {
+      const scrape = fetch(`${serve.url}/probe?ruleset=site`).then(async (res) => ({ status: res.status, body: await res.text() }));
+      // Until the run has started, a signal would find nothing in flight: wait for it on /metrics.
+      for (let i = 0; i < 100; i += 1) {
+        const metrics = await (await fetch(`${serve.url}/metrics`)).text();
+        if (sampleValue(metrics, 'pushcheck_exporter_runs_in_flight') === 1) break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const exit = serve.stop(signal);
+      const answer = await scrape;
+      expect(answer.status).toBe(200);
+      expect(sampleValue(answer.body, 'probe_success', { rule: 'open' })).toBe(1);
+      expect(sampleValue(answer.body, 'pushcheck_failure_info', { rule: 'silent', code: 'tls_handshake_failed' })).toBe(1);
+      expect(await exit).toEqual({ code: 0, signal: null });
+      expect(serve.stderr()).toMatch(new RegExp(`${signal}: finishing the scrapes in flight[\\s\\S]*stopped`));
+      await expect(fetch(`${serve.url}/-/healthy`)).rejects.toThrow();
+    } finally {
+      await serve.stop('SIGKILL');
+    }
+  });
+
+  it.each([
+    [['--listen', 'nowhere'], /^pushcheck: --listen "nowhere": expected HOST:PORT/],
+    [['--rules', '/nonexistent/site.yaml'], /^pushcheck: .*site\.yaml/],
+  ])('refuses %j with one line and exit 2', async (args, message) => {
+    const run = await runCli(['serve', ...args]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(message);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});

@@ -1,0 +1,65 @@
+/**
+ * The status page as a person sees it: headless Chromium (Debian's `chromium`, driven by playwright-core with
+ * executablePath; no browser download) with JavaScript off, since the page must read without it. The screenshot is
+ * left in test-output/ for a look.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serve, startSite, type Served, type Site } from './fixture.js';
+
+const CHROMIUM = process.env.PUSHCHECK_CHROMIUM ?? '/usr/bin/chromium';
+const OUTPUT = fileURLToPath(new URL('../../test-output/', import.meta.url));
+
+describe('the status page in Chromium', () => {
+  let site: Site;
+  let served: Served;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (.ci/run does)`);
+    site = await startSite();
+    served = await serve([site.ruleSet, { ...site.ruleSet, id: 'later', title: 'a rule set nobody scraped', aliases: [] }], { flags: { timeout: 500 } });
+    await fetch(`${served.server.url}/probe?ruleset=site`).then((res) => res.text());
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      // As root, without a sandbox; no background traffic to hosts this machine cannot reach. Playwright gives it a
+      // fresh profile of its own.
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await served?.server.close(0);
+    await site?.close();
+  });
+
+  it('shows the rule sets, each target with its status colour, and links to /probe, without JavaScript', async () => {
+    const context = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 1200, height: 700 } });
+    const page = await context.newPage();
+    const requests: string[] = [];
+    page.on('request', (request) => requests.push(request.url()));
+    const response = await page.goto(served.server.url);
+    expect(response?.status()).toBe(200);
+    await expect(page.locator('h1').textContent()).resolves.toBe('pushcheck serve');
+    await expect(page.locator('li').allTextContents()).resolves.toEqual(['site: fail', 'later: not probed yet']);
+    const rows = await page.locator('tr[class]').evaluateAll((trs) =>
+      trs.map((tr) => ({ rule: tr.children[0]!.textContent, status: tr.querySelector('.status')!.textContent, colour: getComputedStyle(tr.querySelector('.status')!).backgroundColor })),
+    );
+    expect(rows.map((r) => [r.rule, r.status])).toEqual([['open', 'pass'], ['closed', 'FAIL'], ['silent', 'FAIL']]);
+    // Green for pass, red for FAIL, as the style says.
+    expect(rows[0]!.colour).toBe('rgb(212, 244, 212)');
+    expect(rows[1]!.colour).toBe('rgb(255, 201, 201)');
+    await expect(page.locator('a[href="/probe?ruleset=later"]').count()).resolves.toBe(1);
+    await expect(page.getByText('Not probed since the exporter started').count()).resolves.toBe(1);
+    // Nothing but the page itself was loaded: no CDN, no fonts, no scripts.
+    expect(requests).toEqual([`${served.server.url}/`]);
+    mkdirSync(OUTPUT, { recursive: true });
+    await page.screenshot({ path: path.join(OUTPUT, 'serve-status-page.png'), fullPage: true });
+    expect(existsSync(path.join(OUTPUT, 'serve-status-page.png'))).toBe(true);
+    await context.close();
+  }, 60_000);
+});
