@@ -26,7 +26,10 @@ function probeLink(ruleset: string, rule?: string): string {
 }
 
 function resultRow(r: Result): string {
-  const detail = r.error ? `${r.error.code}: ${r.error.message}` : (r.note ?? '');
+  const lines = r.error ? [`${r.error.code}: ${r.error.message}`, `hint: ${r.error.hint}`] : [];
+  if (r.note !== undefined) lines.push(r.note);
+  if (r.status === 'fail' || r.status === 'warn') lines.push(`if it fails: ${r.impact}`);
+  const detail = lines.map(escapeHtml).join('<br>');
   return [
     `<tr class="${r.status}">`,
     `<td><a href="${probeLink(r.ruleset, r.rule)}">${escapeHtml(r.rule)}</a></td>`,
@@ -35,7 +38,7 @@ function resultRow(r: Result): string {
     `<td>${escapeHtml(r.check)}</td>`,
     `<td class="status">${STATUS_LABEL[r.status]}</td>`,
     `<td>${Math.round(r.timings.totalMs)} ms</td>`,
-    `<td>${escapeHtml(detail)}</td>`,
+    `<td>${detail}</td>`,
     '</tr>',
   ].join('');
 }

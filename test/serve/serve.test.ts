@@ -174,7 +174,7 @@ describe('the status page', () => {
     expect(page).toContain('<a href="/probe?ruleset=site">');
     expect(page).toMatch(/<li><a href="#site">site<\/a>: fail<\/li>/);
     expect(page).toMatch(/<li><a href="#other">other<\/a>: not probed yet<\/li>/);
-    expect(page).toMatch(/<tr class="fail">.*closed.*tcp_refused/);
+    expect(page).toMatch(/<tr class="fail">.*closed.*tcp_refused.*<br>hint: .*<br>if it fails: nothing, it is a test/);
     expect(page).toMatch(/<tr class="pass">.*open/);
     expect(page).not.toMatch(/<script|https?:\/\/(?!exporter)/);
   });
