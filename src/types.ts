@@ -26,6 +26,23 @@ export interface HttpExpectation {
   maxBytes?: number;
 }
 
+/** A TLS protocol version as Node's `getProtocol()` spells it. */
+export type TlsVersion = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+
+/** A cipher algorithm and the least key size accepted, e.g. AES with 256 bits. */
+export interface TlsCipherRequirement {
+  /** AES, CHACHA20, CAMELLIA, ARIA, 3DES, RC4, DES or SM4. */
+  algorithm: string;
+  bits: number;
+}
+
+/** What a tls/https rule asks of the session beyond a completed handshake; a session short of it is `tls_weak`. */
+export interface TlsRequirement {
+  minVersion?: TlsVersion;
+  /** Accepted ciphers (any one suffices); empty means any. */
+  ciphers: TlsCipherRequirement[];
+}
+
 /** Ports of a rule that the vendor still lists but that the service no longer uses. */
 export interface LegacyPorts {
   ports: number[];
@@ -85,6 +102,8 @@ export interface Rule {
   /** A URL template with `${var}` placeholders; when set, host, port and scheme come from it. */
   url?: string;
   http?: HttpExpectation;
+  /** Session requirements of a tls or https check. */
+  tls?: TlsRequirement;
   /** 1-based line of the rule in its file, for error messages. */
   line: number;
 }
@@ -144,6 +163,7 @@ export type FailureCode =
   | 'tls_expired'
   | 'tls_not_yet_valid'
   | 'tls_hostname_mismatch'
+  | 'tls_weak'
   | 'http_status'
   | 'http_content'
   | 'http_timeout'

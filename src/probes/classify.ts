@@ -72,6 +72,10 @@ export const FAILURES: Record<FailureCode, FailureText> = {
     explanation: 'the certificate is for another name: a proxy, captive portal or wrong server answered',
     hint: 'check DNS and --resolve pins for this host, and exempt it from interception and captive portals',
   },
+  tls_weak: {
+    explanation: 'the TLS session works but is weaker than the rule asks: a TLS-inspecting proxy re-encrypting, or an old server setup',
+    hint: 'exempt this host from TLS inspection; on your own server, enable the protocol version and cipher suites the rule names',
+  },
   http_status: {
     explanation: 'the server answered with an unexpected HTTP status',
     hint: 'check whether a proxy or web filter answered instead of the service, and exempt the host from it',

@@ -6,10 +6,11 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import tls from 'node:tls';
-import type { Failure, ProbeOutcome, Target, TlsInfo } from '../types.js';
+import type { Failure, ProbeOutcome, Target, TlsInfo, TlsRequirement } from '../types.js';
 import { CERTIFICATE_ERRORS, classifyError, errorCodes, failure, PhaseError, tlsAlertName } from './classify.js';
 import { connectPhase } from './tcp.js';
 import { roundMs, runProbe, since, stoppedFailure, type Budget } from './phases.js';
+import { cipherStrength, sessionShortfall } from './tls-strength.js';
 import type { ProbeContext, ProbeKind } from './types.js';
 
 export interface HandshakeOptions {
@@ -30,6 +31,8 @@ export interface HandshakeOptions {
   alpn?: string[];
   /** Issuer organisations whose certificates are accepted without a trusted chain or a matching name (Rule.vendorIssuers). */
   vendorIssuers?: readonly string[];
+  /** The rule's session requirement: changes what is offered (see cipherListFor); judged by tlsPhase. */
+  requirement?: TlsRequirement;
 }
 
 export interface TlsSession {
@@ -59,14 +62,40 @@ export function isClientCertificateAlert(codes: string[], alerts: ReadonlySet<st
 const DAY_MS = 86_400_000;
 const ignore = (): void => undefined;
 
-/** One secure context per list of extra CAs: building one from ~150 roots costs milliseconds. */
-const contexts = new WeakMap<readonly string[], tls.SecureContext>();
-function secureContextFor(ca: readonly string[]): tls.SecureContext | undefined {
-  if (ca.length === 0) return undefined;
-  let context = contexts.get(ca);
+/**
+ * The ciphers offered when a rule asks for a session of some strength: Node's usual list with the suites that meet
+ * the requirement moved to the front (a server that honours the client's order, as OpenSSL's does by default, would
+ * otherwise pick AES-128, Node's first TLS 1.2 choice), and security level 0 with TLS 1.0 and 1.1 allowed, so that
+ * a server that speaks only those is named as weak rather than refused.
+ */
+function cipherListFor(requirement: TlsRequirement): string {
+  const tokens = tls.DEFAULT_CIPHERS.split(':');
+  const suites = tokens.filter((t) => /^[A-Z0-9_-]+$/.test(t) && t !== 'HIGH');
+  const rest = tokens.filter((t) => !suites.includes(t));
+  const meets = (suite: string): boolean => {
+    const strength = cipherStrength(suite);
+    return requirement.ciphers.some((c) => strength?.algorithm === c.algorithm && strength.bits >= c.bits);
+  };
+  return [...suites.filter(meets), ...suites.filter((t) => !meets(t)), ...rest, '@SECLEVEL=0'].join(':');
+}
+
+/** One secure context per list of extra CAs and cipher list: building one from ~150 roots costs milliseconds. */
+const contexts = new WeakMap<readonly string[], Map<string, tls.SecureContext>>();
+function secureContextFor(ca: readonly string[], requirement: TlsRequirement | undefined): tls.SecureContext | undefined {
+  if (ca.length === 0 && requirement === undefined) return undefined;
+  const ciphers = requirement ? cipherListFor(requirement) : '';
+  let byCiphers = contexts.get(ca);
+  if (!byCiphers) {
+    byCiphers = new Map();
+    contexts.set(ca, byCiphers);
+  }
+  let context = byCiphers.get(ciphers);
   if (!context) {
-    context = tls.createSecureContext({ ca: [...tls.rootCertificates, ...ca] });
-    contexts.set(ca, context);
+    context = tls.createSecureContext({
+      ...(ca.length > 0 && { ca: [...tls.rootCertificates, ...ca] }),
+      ...(requirement && { ciphers, minVersion: 'TLSv1' as const }),
+    });
+    byCiphers.set(ciphers, context);
   }
   return context;
 }
@@ -193,7 +222,7 @@ export function handshakeTls(socket: net.Socket, options: HandshakeOptions): Pro
     socket.destroy();
     return Promise.reject(stoppedFailure('tls', 0, signal));
   }
-  const context = secureContextFor(ca);
+  const context = secureContextFor(ca, options.requirement);
   const tlsSocket = tls.connect({
     socket,
     ...(net.isIP(host) === 0 && { servername: host }),
@@ -315,6 +344,7 @@ export async function tlsPhase(
     host: target.host,
     ...(alpn && { alpn }),
     vendorIssuers: target.rule.vendorIssuers,
+    ...(target.rule.tls && { requirement: target.rule.tls }),
     ca: ctx.ca,
     insecure: ctx.insecure,
     now: ctx.now,
@@ -324,6 +354,11 @@ export async function tlsPhase(
   outcome.timings.tlsMs = roundMs(session.tlsMs);
   outcome.tls = session.info;
   if (session.note) outcome.note = session.note;
+  const shortfall = target.rule.tls && sessionShortfall(session.info.protocol, session.info.cipher, target.rule.tls);
+  if (shortfall) {
+    session.socket.destroy();
+    throw new PhaseError(failure('tls_weak', 'tls', shortfall), session.tlsMs, { tls: session.info });
+  }
   return session;
 }
 

@@ -15,7 +15,9 @@ import type {
   RuleSet,
   RuleVar,
   Severity,
+  TlsRequirement,
 } from '../types.js';
+import { CIPHER_ALGORITHMS, parseCipherRequirement, parseTlsVersion, TLS_VERSIONS } from '../probes/tls-strength.js';
 import { parseCidr } from './cidr.js';
 import {
   DEFAULT_NUMBERED,
@@ -40,7 +42,7 @@ export interface Source {
 const RULE_SET_KEYS = ['id', 'title', 'aliases', 'source', 'notes', 'vars', 'rules'] as const;
 const RULE_KEYS = [
   'id', 'host', 'probe', 'ports', 'check', 'plainPorts', 'purpose', 'impact', 'severity',
-  'origin', 'note', 'cidr', 'vendorIssuers', 'fallback', 'legacy', 'numbered', 'url', 'http',
+  'origin', 'note', 'cidr', 'vendorIssuers', 'fallback', 'legacy', 'numbered', 'url', 'http', 'tls',
 ] as const;
 const URL_RULE_FORBIDS = ['probe', 'plainPorts', 'numbered'] as const;
 const FALLBACK_KEYS = ['rule', 'ports', 'for', 'note'] as const;
@@ -48,6 +50,7 @@ const LEGACY_KEYS = ['ports', 'retired', 'note'] as const;
 const NUMBERED_KEYS = ['range', 'sample'] as const;
 const HTTP_KEYS = ['method', 'path', 'status', 'contentType', 'maxBytes'] as const;
 const VAR_KEYS = ['example', 'checks'] as const;
+const TLS_KEYS = ['minVersion', 'cipher'] as const;
 
 const SEVERITIES: readonly Severity[] = ['critical', 'warning'];
 const ORIGINS: readonly RuleOrigin[] = ['documented', 'current'];
@@ -149,6 +152,12 @@ function readRule(f: Fields, raw: unknown, path: FieldPath): Rule {
     }
     rule.http = readHttp(f, r.http, at('http'), isUrlRule ? urlPathOf(rule.url) : undefined);
   }
+  if (r.tls !== undefined) {
+    if (rule.check !== 'tls' && rule.check !== 'https') {
+      f.fail(at('tls'), `only for a tls or https check, and this rule's check is ${rule.check}`);
+    }
+    rule.tls = readTlsRequirement(f, r.tls, at('tls'));
+  }
   if (r.legacy !== undefined) rule.legacy = readLegacy(f, r.legacy, at('legacy'), rule.ports);
   return rule;
 }
@@ -210,6 +219,32 @@ function readHttp(f: Fields, raw: unknown, path: FieldPath, urlPath: string | un
   }
   if (h.maxBytes !== undefined) http.maxBytes = f.integer(h.maxBytes, at('maxBytes'), 1, Number.MAX_SAFE_INTEGER, 'a byte count');
   return http;
+}
+
+function readTlsRequirement(f: Fields, raw: unknown, path: FieldPath): TlsRequirement {
+  const t = f.mapping(raw, path, TLS_KEYS, []);
+  const at = (...rest: Array<string | number>): FieldPath => [...path, ...rest];
+  const requirement: TlsRequirement = {
+    ciphers: f.list(t.cipher, at('cipher')).map((item, i) => {
+      const text = typeof item === 'string' ? item : describe(item);
+      const parsed = typeof item === 'string' ? parseCipherRequirement(item) : undefined;
+      if (!parsed) {
+        f.fail(at('cipher', i), `"${text}" is not a cipher and key size like AES-256; algorithms: ${CIPHER_ALGORITHMS.join(', ')}`);
+      }
+      return parsed;
+    }),
+  };
+  if (t.minVersion !== undefined) {
+    // YAML reads 1.2 as a number.
+    const text = typeof t.minVersion === 'number' ? t.minVersion.toFixed(1) : f.string(t.minVersion, at('minVersion'));
+    const version = parseTlsVersion(text);
+    if (!version) f.fail(at('minVersion'), `"${text}" is not a TLS version; expected ${TLS_VERSIONS.join(', ')}`);
+    requirement.minVersion = version;
+  }
+  if (requirement.minVersion === undefined && requirement.ciphers.length === 0) {
+    f.fail(path, 'asks for nothing; give minVersion, cipher or both');
+  }
+  return requirement;
 }
 
 function urlPathOf(url: string | undefined): string {

@@ -28,6 +28,7 @@ const ALL_CODES = {
   tls_expired: true,
   tls_not_yet_valid: true,
   tls_hostname_mismatch: true,
+  tls_weak: true,
   http_status: true,
   http_content: true,
   http_timeout: true,

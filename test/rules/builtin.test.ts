@@ -78,6 +78,7 @@ const tables: Record<string, { seed: string; rules: Array<[string, string, numbe
     hostsInSeed: false,
     rules: [
       ['webservice', 'mobileservice.ibi-aws.net', [443]],
+      ['webservice-encryption', 'mobileservice.ibi-aws.net', [443]],
       ['message-get', '${messageUrl}', []],
       ['message-head', '${messageUrl}', []],
     ],
@@ -197,10 +198,14 @@ describe('built-in rule sets', () => {
     const set = byId('ibi-aws');
     expect(set.rules.map((r) => [r.id, r.url, r.check, r.http?.method, r.http?.contentType, r.http?.maxBytes])).toEqual([
       ['webservice', 'https://mobileservice.ibi-aws.net', 'https', 'GET', undefined, undefined],
+      ['webservice-encryption', 'https://mobileservice.ibi-aws.net', 'https', undefined, undefined, undefined],
       ['message-get', '${messageUrl}', 'https', 'GET', 'text/xml', 102400],
       ['message-head', '${messageUrl}', 'https', 'HEAD', 'text/xml', 102400],
     ]);
     expect(set.rules[0]?.http?.status).toEqual([]);
+    // "Encryption: TLS, AES-256", a warning of its own so that a weak session does not hide reachability.
+    expect(set.rules[1]).toMatchObject({ purpose: 'Encryption: TLS, AES-256', severity: 'warning' });
+    expect(set.rules[1]?.tls).toEqual({ minVersion: 'TLSv1.2', ciphers: [{ algorithm: 'AES', bits: 256 }] });
   });
 
   it('Apple and FCM sets carry current facts only, with a fallback to a 443 warning rule', () => {
