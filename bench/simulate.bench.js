@@ -8,7 +8,7 @@ const SIZES = [1_000, 10_000, 100_000];
 const self = fileURLToPath(import.meta.url);
 
 if (process.argv[2] === '--one') {
-  const { runSimulation } = await import('../dist/harness/simulate.js');
+  const { runSimulation } = await import('../dist/harness/index.js');
   const devices = Number(process.argv[3]);
   const report = await runSimulation({
     ios: devices / 2,

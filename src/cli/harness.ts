@@ -2,10 +2,9 @@
 import { Command, Option } from 'commander';
 import Table from 'cli-table3';
 import { UsageError } from '../errors.js';
-import { collect, formatOption, integer } from './options.js';
-import { FaultBoard, parseFault } from '../harness/faults.js';
-import { ScaledClock } from '../harness/clock.js';
-import { startHarness } from '../harness/index.js';
+import { collect, formatOption, integer, withoutPlayServicesOptions } from './options.js';
+import { FaultBoard, parseFault, ScaledClock, startHarness } from '../harness/index.js';
+import { NOT_LOOPBACK } from '../harness/endpoints.js';
 
 interface HarnessFlags {
   host: string;
@@ -15,10 +14,18 @@ interface HarnessFlags {
   auth: 'certificate' | 'token';
   ios: number;
   android: number;
-  gcm: boolean | string;
+  withoutPlayServices: number;
+}
+
+/** Errors that come from what the user asked for (an address or port not to be had, a path not to be written), by code. */
+const USER_SETUP_CODES = new Set([NOT_LOOPBACK, 'EADDRNOTAVAIL', 'EADDRINUSE', 'EACCES', 'EPERM', 'ENOENT', 'EISDIR', 'ENOTDIR', 'EROFS']);
+
+function isUserSetupError(err: unknown): err is Error {
+  return err instanceof Error && USER_SETUP_CODES.has(String((err as NodeJS.ErrnoException).code));
 }
 
 export function register(program: Command): void {
+  const withoutPlay = withoutPlayServicesOptions('fraction of those Android devices without Google Play services');
   program
     .command('harness')
     .description('run the mock APNs, MDM server, FCM and admin API on loopback until interrupted')
@@ -28,15 +35,11 @@ export function register(program: Command): void {
     .addOption(new Option('--auth <kind>', 'how the harness MDM server authenticates to APNs').choices(['certificate', 'token']).default('certificate'))
     .option('--ios <n>', 'simulated iOS devices to start (over real sockets)', integer(0, 2000), 0)
     .option('--android <n>', 'simulated Android devices to start', integer(0, 2000), 0)
-    .option('--no-gcm <fraction>', 'fraction of those Android devices without Google Play services')
+    .addOption(withoutPlay[0]!)
+    .addOption(withoutPlay[1]!)
     .addOption(formatOption(['table', 'json'], 'how to print the endpoints'))
     .action(async (flags: HarnessFlags) => {
       const faults = flags.fault.map(parseFault);
-      let noGcm = 0;
-      if (typeof flags.gcm === 'string') {
-        noGcm = Number(flags.gcm);
-        if (!(noGcm >= 0 && noGcm <= 1)) throw new UsageError(`--no-gcm ${flags.gcm}: expected a fraction between 0 and 1`);
-      }
       const clock = new ScaledClock(1);
       let harness;
       try {
@@ -48,10 +51,10 @@ export function register(program: Command): void {
           ...(flags.caOut ? { caOut: flags.caOut } : {}),
         });
       } catch (err) {
-        if (err instanceof Error && /loopback only|EADDRNOTAVAIL|EADDRINUSE|EACCES|ENOENT|EISDIR|ENOTDIR/.test(err.message)) throw new UsageError(err.message);
+        if (isUserSetupError(err)) throw new UsageError(err.message);
         throw err;
       }
-      if (flags.ios + flags.android > 0) harness.addDevices({ ios: flags.ios, android: flags.android, noGcm });
+      if (flags.ios + flags.android > 0) harness.addDevices({ ios: flags.ios, android: flags.android, withoutPlayServices: flags.withoutPlayServices });
       const info = {
         endpoints: harness.endpoints,
         caFile: harness.caFile,

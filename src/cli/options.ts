@@ -1,5 +1,7 @@
 /** Option parsers and terminal decisions shared by the commands. */
 import { InvalidArgumentError, Option } from 'commander';
+import { UsageError } from '../errors.js';
+import { parseWithoutPlayServices } from '../harness/device-counts.js';
 
 /** Parses a whole number in [min, max]; commander turns the error into a one-line usage error. */
 export function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
@@ -41,4 +43,22 @@ export function formatOption(choices: readonly string[], description = 'output f
 /** `--no-color`, read by {@link useColor}. */
 export function noColorOption(): Option {
   return new Option('--no-color', 'no ANSI colours, even on a terminal');
+}
+
+/**
+ * `--without-play-services <fraction>`: the share of Android devices without Google Play services (reached at
+ * their hourly heartbeat only). `--no-gcm <fraction>` is the same option under the name the vendors' tables use
+ * (GCM, FCM's old name); both land in `withoutPlayServices`, a number, 0 unless given.
+ */
+export function withoutPlayServicesOptions(description: string): Option[] {
+  const parse = (flag: string) => (value: string): number => {
+    const n = parseWithoutPlayServices(value);
+    if (n === undefined) throw new UsageError(`${flag} ${value}: expected a fraction between 0 and 1`);
+    return n;
+  };
+  const option = new Option('--without-play-services <fraction>', description).argParser(parse('--without-play-services')).default(0);
+  const alias = new Option('--no-gcm <fraction>', 'the same as --without-play-services').argParser(parse('--no-gcm')).default(0);
+  // A "--no-" option would be stored as `gcm` (and default to true); it names the same setting.
+  alias.attributeName = () => 'withoutPlayServices';
+  return [option, alias];
 }

@@ -1,15 +1,14 @@
 /** `pushcheck simulate`: a fleet on a virtual clock against the harness; exit 0 when every action is final. */
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
-import { collect, formatOption, integer } from './options.js';
+import { collect, formatOption, integer, withoutPlayServicesOptions } from './options.js';
 import { FAULT_NAMES, parseFault, parseDuration } from '../harness/faults.js';
-import { MAX_SOCKET_DEVICES, runSimulation } from '../harness/simulate.js';
-import { renderSimulationTable } from '../harness/report.js';
+import { MAX_SOCKET_DEVICES, renderSimulationTable, runSimulation } from '../harness/index.js';
 
 interface SimulateFlags {
   ios: number;
   android: number;
-  gcm: boolean | string;
+  withoutPlayServices: number;
   hours: string;
   speed: string;
   actions?: number;
@@ -19,19 +18,15 @@ interface SimulateFlags {
   commandTtl?: string;
 }
 
-function fraction(name: string, text: string): number {
-  const n = Number(text);
-  if (text.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new UsageError(`${name} ${text}: expected a fraction between 0 and 1`);
-  return n;
-}
-
 export function register(program: Command): void {
+  const withoutPlay = withoutPlayServicesOptions('fraction of Android devices without Google Play services (reached at their hourly heartbeat only)');
   program
     .command('simulate')
     .description('run a simulated fleet (APNs, FCM, MDM, devices) on a virtual clock and report what reached whom')
     .option('--ios <n>', 'iOS devices', integer(0, 1_000_000), 0)
     .option('--android <n>', 'Android devices', integer(0, 1_000_000), 0)
-    .option('--no-gcm <fraction>', 'fraction of Android devices without Google Play services (reached at their hourly heartbeat only)')
+    .addOption(withoutPlay[0]!)
+    .addOption(withoutPlay[1]!)
     .option('--hours <h>', 'simulated hours over which actions are sent', '24')
     .option('--speed <x|max>', 'max: jump from event to event, in process; X: an hour passes in 1/X of the wall time, over real sockets', 'max')
     .option('--actions <n>', 'actions to send, spread over the run (default: one per device)', integer(0, 10_000_000))
@@ -42,7 +37,6 @@ export function register(program: Command): void {
     .action(async (flags: SimulateFlags) => {
       const hours = Number(flags.hours);
       if (!Number.isFinite(hours) || hours <= 0 || hours > 24 * 365) throw new UsageError(`--hours ${flags.hours}: expected a number of hours > 0`);
-      const noGcm = typeof flags.gcm === 'string' ? fraction('--no-gcm', flags.gcm) : 0;
       let speed: number | 'max' = 'max';
       if (flags.speed !== 'max') {
         speed = Number(flags.speed);
@@ -62,7 +56,7 @@ export function register(program: Command): void {
       const report = await runSimulation({
         ios: flags.ios,
         android: flags.android,
-        noGcm,
+        withoutPlayServices: flags.withoutPlayServices,
         hours,
         speed,
         faults,

@@ -21,10 +21,13 @@ export interface HostPort {
   port: number;
 }
 
+/** The `code` of the error `assertLoopback` throws. */
+export const NOT_LOOPBACK = 'ERR_HARNESS_NOT_LOOPBACK';
+
 /** Only loopback addresses: the harness never listens anywhere a network could reach it. */
 export function assertLoopback(host: string): void {
   if (!/^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|localhost)$/.test(host)) {
-    throw new Error(`harness servers bind to loopback only, not ${host}`);
+    throw Object.assign(new Error(`harness servers bind to loopback only, not ${host}`), { code: NOT_LOOPBACK });
   }
 }
 

@@ -6,6 +6,7 @@
  */
 import { UsageError } from '../errors.js';
 import { HOUR_MS } from './clock.js';
+import type { Rng } from './random.js';
 
 /** Every fault the harness knows. */
 export type FaultName =
@@ -24,28 +25,148 @@ export type FaultName =
 
 type ValueKind = 'none' | 'fraction' | 'count';
 
-interface FaultInfo {
+/**
+ * The counters a fault's effects are read from, named by what they hold (the MDM server's, the devices'
+ * and APNs's counters match it as they are; kept structural so that this registry depends on no service).
+ */
+export interface FaultEvidence {
+  mdm: { pushesRejected: Record<string, number>; pushRetries: number; notNows: number; redeliveries: number; ignoredAnswers: number };
+  devices: {
+    fallbacksTo443: number;
+    courier443: number;
+    courier5223: number;
+    pushesIgnored: number;
+    exchangesDropped: number;
+    errorsSent: number;
+  };
+  apns: { stored: number; coalesced: number };
+  /** Devices in the fleet. */
+  fleetSize: number;
+}
+
+/** What a fault window does to the devices of a fleet, beyond what the services read from the board. */
+export interface FaultDevice {
+  readonly courierPort: 5223 | 443 | undefined;
+  goOffline(): void;
+  goOnline(): void;
+  reconnectCourier(): void;
+}
+
+export interface FaultInfo {
   value: ValueKind;
   /** Value when none is given. */
   defaultValue: number;
   description: string;
+  /** What the fault did, in counts, for the simulation report. */
+  effects(evidence: FaultEvidence, value: number): Record<string, number>;
+  /**
+   * Acts on the fleet when a window opens (`value`, the devices, and a random pick); returns what to do when it
+   * closes. Absent for faults that the services and devices read from the board themselves.
+   */
+  onDevices?(devices: readonly FaultDevice[], value: number, pick: Rng, atRunStart: boolean): (() => void) | void;
 }
+
+const rejected = (e: FaultEvidence, prefix: string): number =>
+  Object.entries(e.mdm.pushesRejected).reduce((n, [k, v]) => (k.startsWith(prefix) ? n + v : n), 0);
 
 /** What each fault does; the order is the order of `--help` and of the report. */
 export const FAULTS: Readonly<Record<FaultName, FaultInfo>> = {
-  'apns-down': { value: 'none', defaultValue: 1, description: 'APNs provider API answers 503 ServiceUnavailable' },
-  'apns-error': { value: 'fraction', defaultValue: 0.1, description: 'APNs answers 500 InternalServerError to a fraction of pushes' },
-  'apns-throttle': { value: 'fraction', defaultValue: 0.1, description: 'APNs answers 429 TooManyRequests to a fraction of pushes' },
-  'block-5223': { value: 'none', defaultValue: 1, description: 'port 5223 blocked: devices fall back to 443 (as on Wi-Fi)' },
-  offline: { value: 'fraction', defaultValue: 0.1, description: 'a fraction of devices loses its network' },
-  'expired-cert': { value: 'none', defaultValue: 1, description: 'provider certificate expired: pushes rejected with 403 BadCertificate' },
-  'expired-token': { value: 'none', defaultValue: 1, description: 'provider token expired: pushes rejected with 403 ExpiredProviderToken' },
-  'wrong-topic': { value: 'none', defaultValue: 1, description: 'pushes go out on a topic the device is not enrolled for: APNs says 200, the device never hears' },
-  'fcm-down': { value: 'none', defaultValue: 1, description: 'FCM answers 503 UNAVAILABLE' },
-  notnow: { value: 'count', defaultValue: 1, description: 'devices answer NotNow N times to each command before acting on it' },
-  drop: { value: 'fraction', defaultValue: 0.1, description: 'a fraction of device connections drops mid-exchange' },
-  'command-error': { value: 'fraction', defaultValue: 0.1, description: 'devices answer Error to a fraction of commands' },
+  'apns-down': {
+    value: 'none',
+    defaultValue: 1,
+    description: 'APNs provider API answers 503 ServiceUnavailable',
+    effects: (e) => ({ pushesRejected503: rejected(e, '503'), pushRetries: e.mdm.pushRetries }),
+  },
+  'apns-error': {
+    value: 'fraction',
+    defaultValue: 0.1,
+    description: 'APNs answers 500 InternalServerError to a fraction of pushes',
+    effects: (e) => ({ pushesRejected500: rejected(e, '500'), pushRetries: e.mdm.pushRetries }),
+  },
+  'apns-throttle': {
+    value: 'fraction',
+    defaultValue: 0.1,
+    description: 'APNs answers 429 TooManyRequests to a fraction of pushes',
+    effects: (e) => ({ pushesRejected429: rejected(e, '429'), pushRetries: e.mdm.pushRetries }),
+  },
+  'block-5223': {
+    value: 'none',
+    defaultValue: 1,
+    description: 'port 5223 blocked: devices fall back to 443 (as on Wi-Fi)',
+    effects: (e) => ({ fallbacksTo443: e.devices.fallbacksTo443, courier443: e.devices.courier443, courier5223: e.devices.courier5223 }),
+    // Connections open when the block appears are cut (at the start of a run devices find it as they connect).
+    onDevices: (devices, _value, _pick, atRunStart) => {
+      if (atRunStart) return;
+      for (const d of devices) if (d.courierPort === 5223) d.reconnectCourier();
+    },
+  },
+  offline: {
+    value: 'fraction',
+    defaultValue: 0.1,
+    description: 'a fraction of devices loses its network',
+    effects: (e, value) => ({ devicesOffline: Math.round(value * e.fleetSize), apnsStored: e.apns.stored, apnsCoalesced: e.apns.coalesced }),
+    onDevices: (devices, value, pick) => {
+      const chosen = sample(devices, Math.round(value * devices.length), pick);
+      for (const d of chosen) d.goOffline();
+      return () => {
+        for (const d of chosen) d.goOnline();
+      };
+    },
+  },
+  'expired-cert': {
+    value: 'none',
+    defaultValue: 1,
+    description: 'provider certificate expired: pushes rejected with 403 BadCertificate',
+    effects: (e) => ({ pushesRejected403: rejected(e, '403') }),
+  },
+  'expired-token': {
+    value: 'none',
+    defaultValue: 1,
+    description: 'provider token expired: pushes rejected with 403 ExpiredProviderToken',
+    effects: (e) => ({ pushesRejected403: rejected(e, '403') }),
+  },
+  'wrong-topic': {
+    value: 'none',
+    defaultValue: 1,
+    description: 'pushes go out on a topic the device is not enrolled for: APNs says 200, the device never hears',
+    effects: (e) => ({ pushesIgnoredByDevices: e.devices.pushesIgnored }),
+  },
+  'fcm-down': {
+    value: 'none',
+    defaultValue: 1,
+    description: 'FCM answers 503 UNAVAILABLE',
+    effects: (e) => ({ fcmRejected503: rejected(e, '503'), pushRetries: e.mdm.pushRetries }),
+  },
+  notnow: {
+    value: 'count',
+    defaultValue: 1,
+    description: 'devices answer NotNow N times to each command before acting on it',
+    effects: (e) => ({ notNows: e.mdm.notNows }),
+  },
+  drop: {
+    value: 'fraction',
+    defaultValue: 0.1,
+    description: 'a fraction of device connections drops mid-exchange',
+    effects: (e) => ({ exchangesDropped: e.devices.exchangesDropped, redeliveries: e.mdm.redeliveries, ignoredAnswers: e.mdm.ignoredAnswers }),
+  },
+  'command-error': {
+    value: 'fraction',
+    defaultValue: 0.1,
+    description: 'devices answer Error to a fraction of commands',
+    effects: (e) => ({ errorsAnswered: e.devices.errorsSent }),
+  },
 };
+
+/** `n` items drawn at random without repetition (a partial Fisher–Yates shuffle). */
+export function sample<T>(items: readonly T[], n: number, rng: Rng): T[] {
+  const copy = items.slice();
+  const k = Math.min(n, copy.length);
+  for (let i = 0; i < k; i += 1) {
+    const j = rng.int(i, copy.length - 1);
+    [copy[i], copy[j]] = [copy[j]!, copy[i]!];
+  }
+  return copy.slice(0, k);
+}
 
 export const FAULT_NAMES = Object.keys(FAULTS) as FaultName[];
 

@@ -9,20 +9,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCertificateAuthority, type CertificateAuthority, type CertificatePem } from './certs.js';
 import { type Clock, ScaledClock } from './clock.js';
-import { type ApnsService, MDM_TOPIC_PREFIX, startApnsServer } from './apns.js';
-import { apnsChannel, fcmChannel, startCourierServer } from './courier.js';
-import { type FcmService, startFcmServer } from './fcm.js';
-import { type MdmService, startMdmServer } from './mdm.js';
-import { createPushServices } from './services.js';
-import { httpPusher, type ProviderAuth } from './pushers.js';
-import { FaultBoard } from './faults.js';
+import { type ApnsService, MDM_TOPIC_PREFIX } from './services/apns.js';
+import { startApnsServer } from './services/apns-http.js';
+import { apnsChannel, fcmChannel, startCourierServer } from './services/courier.js';
+import type { FcmService } from './services/fcm.js';
+import { startFcmServer } from './services/fcm-http.js';
+import type { MdmService } from './services/mdm.js';
+import { startMdmServer } from './services/mdm-http.js';
+import { createPushServices } from './services/push-services.js';
+import { httpPusher, type ProviderAuth } from './services/pushers.js';
+import { FaultBoard, FAULTS, type FaultName } from './faults.js';
 import { createRng, randomUuid } from './random.js';
 import { generateProviderKey } from './jwt.js';
 import { listen, startTlsEndpoint, type Endpoint, type HostPort, type TlsEndpointOptions } from './endpoints.js';
-import { SocketEnv } from './env-sockets.js';
-import { DEFAULT_TIMING, newDeviceCounters, SimDevice, type DeviceContext, type DeviceCounters, type DeviceTiming } from './devices.js';
-import { makeProfiles } from './fleet.js';
-import { handleAdminRequest } from './admin.js';
+import { SocketEnv } from './env/sockets.js';
+import { DEFAULT_TIMING, newDeviceCounters, SimDevice, type DeviceContext, type DeviceCounters, type DeviceTiming } from './fleet/devices.js';
+import { makeProfiles } from './fleet/profiles.js';
+import { handleAdminRequest, type AdminTarget } from './services/admin.js';
+import type { DeviceCounts } from './device-counts.js';
+import { serve } from './http.js';
 
 /** Names every harness server certificate is valid for, so clients can pin real host names to loopback. */
 export const HARNESS_NAMES = [
@@ -90,7 +95,7 @@ export interface Harness {
   devices: SimDevice[];
   deviceCounters: DeviceCounters;
   /** Adds simulated devices that connect over real sockets; returns them once started. */
-  addDevices(counts: { ios?: number; android?: number; noGcm?: number }): SimDevice[];
+  addDevices(counts: Partial<DeviceCounts>): SimDevice[];
   /** A further TLS endpoint (e.g. standing in for a vendor host), closed with the harness. */
   startTlsEndpoint(options: Omit<TlsEndpointOptions, 'ca'>): Promise<Endpoint>;
   close(): Promise<void>;
@@ -180,12 +185,13 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       counters: newDeviceCounters(),
     };
     const devices: SimDevice[] = [];
+    const byUdid = new Map<string, SimDevice>();
     let profileSeq = 0;
-    const addDevices = (counts: { ios?: number; android?: number; noGcm?: number }): SimDevice[] => {
+    const addDevices = (counts: Partial<DeviceCounts>): SimDevice[] => {
       const profiles = makeProfiles({
         ios: counts.ios ?? 0,
         android: counts.android ?? 0,
-        noGcm: counts.noGcm ?? 0,
+        withoutPlayServices: counts.withoutPlayServices ?? 0,
         topic: mdmTopic,
         rng: rng.fork(`profiles-${profileSeq}`),
         firstIndex: profileSeq,
@@ -193,34 +199,47 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       profileSeq += profiles.length;
       const added = profiles.map((p) => new SimDevice(p, deviceCtx));
       devices.push(...added);
+      for (const d of added) byUdid.set(d.profile.udid, d);
       for (const d of added) d.start();
       return added;
     };
-    // Switching `offline` on through the admin API takes that fraction of the harness's devices offline.
-    const offline = new Set<SimDevice>();
+    // A fault switched on through the admin API acts on the harness's devices as a window of it does in a simulation.
+    const releases = new Map<FaultName, () => void>();
     const unsubscribe = faults.onChange((name, value) => {
-      if (name !== 'offline') return;
-      for (const d of offline) d.goOnline();
-      offline.clear();
+      const onDevices = FAULTS[name].onDevices;
+      if (!onDevices) return;
+      releases.get(name)?.();
+      releases.delete(name);
       if (value === undefined) return;
-      const pick = rng.fork(`offline-${clock.now()}`);
-      for (const d of devices) if (pick.chance(value)) offline.add(d);
-      for (const d of offline) d.goOffline();
+      const release = onDevices(devices, value, rng.fork(`${name}-${clock.now()}`), false);
+      if (release) releases.set(name, release);
     });
 
-    const harness = {} as Harness;
-    const admin = http.createServer((req, res) => {
-      handleAdminRequest(harness, deviceCtx, req, res).catch(() => {
-        if (!res.headersSent) res.writeHead(500).end();
-      });
-    });
+    let adminEndpoint: HostPort = { host, port: 0 };
+    const adminTarget: AdminTarget = {
+      apns,
+      fcm,
+      mdm,
+      faults,
+      mdmTopic,
+      fcmProject: fcm.projectId,
+      describe: () => ({ endpoints: { ...endpoints, admin: adminEndpoint }, caFile, mdmTopic, fcmProject: fcm.projectId }),
+      addDevices: (counts) => addDevices(counts).map((d) => d.profile),
+      simulated: (udid) => {
+        const d = byUdid.get(udid);
+        return d ? { online: d.online, courierPort: d.courierPort ?? null } : undefined;
+      },
+      deviceCounters: () => ({ ...deviceCtx.counters }),
+    };
+    const admin = http.createServer(serve('admin', (req: http.IncomingMessage, res: http.ServerResponse) => handleAdminRequest(adminTarget, req, res)));
     const adminEp = await listen(admin, host, ports.admin ?? 0, 'admin');
     opened.push(adminEp);
+    adminEndpoint = hp(adminEp);
 
     const extra: Endpoint[] = [];
     let closed: Promise<void> | undefined;
-    Object.assign(harness, {
-      endpoints: { ...endpoints, admin: hp(adminEp) },
+    const harness: Harness = {
+      endpoints: { ...endpoints, admin: adminEndpoint },
       caFile,
       caPem: ca.cert,
       ca,
@@ -255,7 +274,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         })();
         return closed;
       },
-    } satisfies Harness);
+    };
     return harness;
   } catch (err) {
     await closeAll();

@@ -1,19 +1,28 @@
-/** The harness's public surface: what `pushcheck harness`, `simulate`, the demo and the tests use. */
+/**
+ * The harness's public API (what `pushcheck harness`, `simulate`, the demo and the tests use, and what the
+ * package exports as `pushcheck/harness`): start and stop the harness, its services one by one, the simulator.
+ */
 export { startHarness, HARNESS_NAMES } from './harness.js';
 export type { Harness, HarnessEndpoints, HarnessOptions } from './harness.js';
 export { startTlsEndpoint } from './endpoints.js';
 export type { Endpoint, HostPort, TlsEndpointOptions } from './endpoints.js';
-export { runSimulation } from './simulate.js';
-export type { SimulationOptions, SimulationReport, SimulationSummary, FaultEffect } from './simulate.js';
+export { runSimulation, MAX_SOCKET_DEVICES } from './fleet/simulate.js';
+export type { SimulationOptions } from './fleet/simulate.js';
+export type { SimulationReport, SimulationSummary, FaultEffect } from './fleet/simulation-report.js';
 export { renderSimulationTable } from './report.js';
 export { VirtualClock, ScaledClock } from './clock.js';
 export type { Clock, Timer } from './clock.js';
 export { FaultBoard, FAULTS, FAULT_NAMES, parseFault } from './faults.js';
 export type { FaultName, FaultSpec } from './faults.js';
-export { ApnsService, APNS_REASONS, startApnsServer } from './apns.js';
-export type { ApnsReason, ApnsRequest, ApnsResponse } from './apns.js';
-export { MdmService, startMdmServer } from './mdm.js';
-export type { Action, ActionState, CheckInStatus, DeliveryPath, HistoryEntry } from './mdm.js';
-export { FcmService, FCM_ERRORS, startFcmServer } from './fcm.js';
+export { ApnsService, APNS_REASONS } from './services/apns.js';
+export { startApnsServer } from './services/apns-http.js';
+export type { ApnsReason, ApnsRequest, ApnsResponse } from './services/apns.js';
+export { MdmService } from './services/mdm.js';
+export { startMdmServer } from './services/mdm-http.js';
+export type { Action, ActionState, CheckInStatus, DeliveryPath, HistoryEntry } from './services/mdm.js';
+export { FcmService, FCM_ERRORS } from './services/fcm.js';
+export { startFcmServer } from './services/fcm-http.js';
 export { signProviderToken, generateProviderKey } from './jwt.js';
 export { createCertificateAuthority } from './certs.js';
+export { HttpError, takeHarnessBugs } from './http.js';
+export type { HarnessBug } from './http.js';

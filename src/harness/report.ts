@@ -1,7 +1,7 @@
 /** Renders a simulation report as text tables. Pure: report in, string out. */
 import Table from 'cli-table3';
-import type { LatencySummary } from './stats.js';
-import { DELIVERY_PATHS, DELIVERY_PATH_LABELS, type FaultEffect, type SimulationReport } from './simulate.js';
+import type { LatencySummary } from './fleet/stats.js';
+import { DELIVERY_PATHS, DELIVERY_PATH_LABELS, type FaultEffect, type SimulationReport } from './fleet/simulation-report.js';
 
 /** 850 → "850 ms", 61_000 → "1.0 min", 5_400_000 → "1.5 h". */
 export function formatDuration(ms: number | null): string {

@@ -4,8 +4,8 @@ import type http2 from 'node:http2';
 import { startHarness, type Harness } from '../../src/harness/index.js';
 import { createCertificateAuthority } from '../../src/harness/certs.js';
 import { generateProviderKey, signProviderToken } from '../../src/harness/jwt.js';
-import { connectCourier } from '../../src/harness/courier.js';
-import { ApnsService } from '../../src/harness/apns.js';
+import { connectCourier } from '../../src/harness/services/courier.js';
+import { ApnsService } from '../../src/harness/services/apns.js';
 import { VirtualClock } from '../../src/harness/clock.js';
 import { h2connect, h2request, hexToken, waitFor } from './helpers.js';
 
@@ -30,9 +30,13 @@ const mdmHeaders = (extra: Record<string, string | string[]> = {}): Record<strin
 });
 const payload = JSON.stringify({ mdm: 'push-magic' });
 
+// One issue time for the file: a token signed in a later second would be a refresh, and a refresh within
+// 20 minutes is TooManyProviderTokenUpdates (the tests that want that sign their own).
+const issuedAtS = Math.floor(Date.now() / 1000);
+
 function jwt(iatOffsetS = 0, keyId?: string): string {
   return signProviderToken(
-    { keyId: keyId ?? h.provider.keyId, teamId: h.provider.teamId, iat: Math.floor(Date.now() / 1000) + iatOffsetS },
+    { keyId: keyId ?? h.provider.keyId, teamId: h.provider.teamId, iat: issuedAtS + iatOffsetS },
     h.provider.privateKeyPem,
   );
 }

@@ -18,6 +18,13 @@ describe('pushcheck simulate', () => {
     expect(report.summary.actionsSent).toBe(30);
     expect(report.summary.actionsAcknowledged).toBe(30);
     expect(report.summary.actionsLost).toBe(0);
+    expect(report.summary.androidWithoutGcm).toBe(10);
+  });
+
+  it('--without-play-services is --no-gcm under the name of what it is', async () => {
+    const r = await runCli(['simulate', '--android', '8', '--without-play-services', '0.25', '--hours', '1', '--actions', '0', '--format', 'json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).summary.androidWithoutGcm).toBe(2);
   });
 
   it('exit 1 with the pending reason in the table when a wrong topic keeps iOS actions from landing', async () => {
@@ -31,6 +38,8 @@ describe('pushcheck simulate', () => {
   it.each([
     [['simulate', '--ios', '5', '--fault', 'apns-down@4h-2h'], /^pushcheck: --fault apns-down@4h-2h: window end 2h is not after its start 4h\n$/],
     [['simulate', '--ios', '5', '--no-gcm', '2'], /^pushcheck: --no-gcm 2: expected a fraction between 0 and 1\n$/],
+    [['simulate', '--android', '5', '--without-play-services', 'half'], /^pushcheck: --without-play-services half: expected a fraction between 0 and 1\n$/],
+    [['harness', '--android', '5', '--no-gcm', '1.5'], /^pushcheck: --no-gcm 1.5: expected a fraction between 0 and 1\n$/],
     [['simulate', '--ios', '5', '--speed', 'fast'], /^pushcheck: --speed fast: expected a number > 0 or "max"\n$/],
     [['simulate'], /^pushcheck: no devices: give --ios N and\/or --android N\n$/],
     [['simulate', '--ios', '3000', '--speed', '100'], /^pushcheck: --speed 100 runs every device over real sockets: at most 2000 devices/],

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../src/harness/clock.js';
-import { percentile, summarizeLatencies } from '../../src/harness/stats.js';
+import { percentile, summarizeLatencies } from '../../src/harness/fleet/stats.js';
 
 describe('VirtualClock', () => {
   it('runs events in time order, ties in the order they were set, and jumps time to each', () => {

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent, request } from 'undici';
 import { startHarness, type Harness } from '../../src/harness/index.js';
-import { connectCourier } from '../../src/harness/courier.js';
+import { connectCourier } from '../../src/harness/services/courier.js';
 import { h2connect, h2request, waitFor } from './helpers.js';
 
 let h: Harness;

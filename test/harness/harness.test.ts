@@ -67,7 +67,7 @@ describe('harness', () => {
   });
 
   it('Android with Google Play services is woken through FCM; without, it picks up at its heartbeat', async () => {
-    const added = await admin('POST', '/devices', { android: 2, noGcm: 0.5 });
+    const added = await admin('POST', '/devices', { android: 2, withoutPlayServices: 0.5 });
     const [without, withGcm] = added.json.devices;
     expect(without.gcm).toBe(false);
     expect(withGcm.gcm).toBe(true);
@@ -102,6 +102,27 @@ describe('harness', () => {
     await waitFor(() => h.mdm.actions.get(id)?.state === 'acknowledged', 5000, 'ack over 443');
     await admin('DELETE', '/faults/block-5223');
     expect(h.deviceCounters.fallbacksTo443).toBeGreaterThanOrEqual(1);
+  });
+
+  it('admin offline fault takes that share of the simulated devices off the network and back', async () => {
+    await admin('POST', '/devices', { ios: 4 });
+    await admin('PUT', '/faults/offline', { value: 0.5 });
+    const offline = h.devices.filter((d) => !d.online).length;
+    expect(offline).toBe(Math.round(0.5 * h.devices.length));
+    const listed = (await admin('GET', '/devices')).json.devices.filter((d: any) => d.simulated?.online === false);
+    expect(listed).toHaveLength(offline);
+    await admin('DELETE', '/faults/offline');
+    expect(h.devices.every((d) => d.online)).toBe(true);
+  });
+
+  it('admin API: the share without Google Play services goes through one reader (noGcm is its old name)', async () => {
+    const old = await admin('POST', '/devices', { android: 2, noGcm: 1 });
+    expect(old.json.devices.map((d: any) => d.gcm)).toEqual([false, false]);
+    for (const bad of [2, -0.1, 'half', true]) {
+      const r = await admin('POST', '/devices', { android: 1, withoutPlayServices: bad });
+      expect(r.status).toBe(400);
+      expect(r.json.error).toBe('withoutPlayServices must be a fraction 0..1');
+    }
   });
 
   it('admin API rejects unknown faults and bad bodies', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../src/harness/clock.js';
-import { MdmService, type Pusher, type PushResult } from '../../src/harness/mdm.js';
+import { MdmService, type Pusher, type PushResult } from '../../src/harness/services/mdm.js';
 
 const T0 = Date.UTC(2025, 0, 1);
 

@@ -1,10 +1,10 @@
 /** The three push services on one clock, fault board and random source: what the harness and the simulation share. */
 import { ApnsService } from './apns.js';
-import type { Clock } from './clock.js';
-import type { FaultBoard } from './faults.js';
+import type { Clock } from '../clock.js';
+import type { FaultBoard } from '../faults.js';
 import { FcmService } from './fcm.js';
 import { MdmService } from './mdm.js';
-import type { Rng } from './random.js';
+import type { Rng } from '../random.js';
 
 export interface PushServiceOptions {
   maxPushesPerTokenPerMinute?: number;

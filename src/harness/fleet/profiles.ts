@@ -1,12 +1,12 @@
 /** Device identities for a simulated fleet: UDIDs, APNs tokens and PushMagic, FCM tokens. */
 import type { DeviceProfile } from './devices.js';
-import { randomHex, randomUuid, type Rng } from './random.js';
+import { randomHex, randomUuid, type Rng } from '../random.js';
 
 export interface FleetSpec {
   ios: number;
   android: number;
   /** Fraction of the Android devices without Google Play services (rounded to a whole number of devices). */
-  noGcm: number;
+  withoutPlayServices: number;
   /** The MDM topic devices enroll under. */
   topic: string;
   rng: Rng;
@@ -14,10 +14,11 @@ export interface FleetSpec {
   firstIndex?: number;
 }
 
-/** Exactly round(noGcm × android) Android devices lack Google Play services: the first ones. */
-export function androidWithoutGcm(android: number, noGcm: number): number {
-  return Math.round(noGcm * android);
+/** Exactly round(fraction × android) Android devices lack Google Play services: the first ones. */
+export function androidWithoutPlayServices(android: number, fraction: number): number {
+  return Math.round(fraction * android);
 }
+
 
 export function makeProfiles(spec: FleetSpec): DeviceProfile[] {
   const profiles: DeviceProfile[] = [];
@@ -32,7 +33,7 @@ export function makeProfiles(spec: FleetSpec): DeviceProfile[] {
       topic: spec.topic,
     });
   }
-  const without = androidWithoutGcm(spec.android, spec.noGcm);
+  const without = androidWithoutPlayServices(spec.android, spec.withoutPlayServices);
   for (let i = 0; i < spec.android; i += 1) {
     const gcm = i >= without;
     profiles.push({

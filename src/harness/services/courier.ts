@@ -11,9 +11,9 @@
 import tls from 'node:tls';
 import type { ApnsService } from './apns.js';
 import type { FcmService } from './fcm.js';
-import type { Clock } from './clock.js';
-import type { FaultBoard } from './faults.js';
-import { listen, type Endpoint } from './endpoints.js';
+import type { Clock } from '../clock.js';
+import type { FaultBoard } from '../faults.js';
+import { listen, type Endpoint } from '../endpoints.js';
 
 /** 5223 and 443 are the APNs courier ports; 5228 stands for FCM's device channel. */
 export type CourierPort = 5223 | 443 | 5228;

@@ -6,11 +6,11 @@
 import http2 from 'node:http2';
 import type { KeyObject } from 'node:crypto';
 import { Agent, request } from 'undici';
-import type { Clock } from './clock.js';
+import type { Clock } from '../clock.js';
 import type { ApnsService } from './apns.js';
 import type { FcmService } from './fcm.js';
 import type { MdmDevice, Pusher, PushResult } from './mdm.js';
-import { signProviderToken } from './jwt.js';
+import { signProviderToken } from '../jwt.js';
 
 /** How the MDM server authenticates to APNs. */
 export type ProviderAuth =

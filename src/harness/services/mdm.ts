@@ -1,17 +1,15 @@
 /**
  * The mock MDM server: enrollment, a command queue per device, the check-in/command exchange and an
  * action history per device. `MdmService` is the state machine as plain data and functions (the
- * simulation runs it in process); `startMdmServer` puts it behind HTTPS.
+ * simulation runs it in process); `startMdmServer` (mdm-http.ts) puts it behind HTTPS.
  *
  * An action moves  queued → delivered → acknowledged | error,  or back to queued on NotNow, or to expired.
  * A delivered command that is not answered is delivered again at the device's next check-in, and an
  * answer is accepted only for the command currently delivered, so none is acknowledged twice.
  */
-import https from 'node:https';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Clock, Timer } from './clock.js';
-import { createRng, randomUuid, type Rng } from './random.js';
-import { listen, type Endpoint } from './endpoints.js';
+import type { Clock, Timer } from '../clock.js';
+import { HttpError } from '../http.js';
+import { createRng, randomUuid, type Rng } from '../random.js';
 
 export type Platform = 'ios' | 'android';
 /** How an action first reached its device. */
@@ -105,15 +103,6 @@ export interface PushResult {
 /** How the MDM server reaches APNs or FCM. Calls `done` exactly once. */
 export interface Pusher {
   push(device: MdmDevice, done: (result: PushResult) => void): void;
-}
-
-export class MdmError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 export interface MdmServiceOptions {
@@ -219,7 +208,7 @@ export class MdmService {
 
   device(udid: string): MdmDevice {
     const device = this.devices.get(udid);
-    if (!device) throw new MdmError(404, `device ${udid} is not enrolled`);
+    if (!device) throw new HttpError(404, `device ${udid} is not enrolled`);
     return device;
   }
 
@@ -453,98 +442,4 @@ export class MdmService {
 export function actionView(action: Action): Omit<Action, 'expiryTimer'> {
   const { expiryTimer: _t, ...rest } = action;
   return rest;
-}
-
-export interface MdmServerOptions {
-  service: MdmService;
-  host: string;
-  port?: number;
-  cert: string;
-  key: string;
-}
-
-const MAX_BODY = 64 * 1024;
-
-async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new MdmError(413, 'body too large');
-    chunks.push(chunk as Buffer);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
-  if (text.trim() === '') return {};
-  try {
-    const value = JSON.parse(text) as unknown;
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not an object');
-    return value as Record<string, unknown>;
-  } catch {
-    throw new MdmError(400, 'body is not a JSON object');
-  }
-}
-
-function str(body: Record<string, unknown>, key: string, required = true): string | undefined {
-  const v = body[key];
-  if (v === undefined && !required) return undefined;
-  if (typeof v !== 'string' || v === '') throw new MdmError(400, `${key} is required`);
-  return v;
-}
-
-/** Handles one MDM HTTP request against the service. Exported for tests of the routing alone. */
-export async function handleMdmRequest(service: MdmService, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const send = (status: number, body?: unknown): void => {
-    if (body === undefined) {
-      res.writeHead(status, { 'content-length': 0 }).end();
-      return;
-    }
-    const text = JSON.stringify(body);
-    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
-  };
-  try {
-    const url = new URL(req.url ?? '/', 'https://mdm.invalid');
-    const body = req.method === 'PUT' || req.method === 'POST' ? await readJson(req) : {};
-    if (url.pathname === '/mdm/checkin' && req.method === 'PUT') {
-      const type = str(body, 'MessageType');
-      const udid = str(body, 'UDID')!;
-      if (type === 'Authenticate') return send(200);
-      if (type !== 'TokenUpdate') throw new MdmError(400, `unknown MessageType ${type}`);
-      const platform = body.Platform === 'android' ? 'android' : 'ios';
-      service.enroll(udid, platform, {
-        ...(platform === 'ios' ? { token: str(body, 'Token'), pushMagic: str(body, 'PushMagic'), topic: str(body, 'Topic') } : {}),
-        ...(typeof body.FcmToken === 'string' ? { fcmToken: body.FcmToken } : {}),
-      });
-      return send(200);
-    }
-    if (url.pathname === '/mdm/connect' && req.method === 'PUT') {
-      const status = str(body, 'Status') as CheckInStatus;
-      if (!CHECK_IN_STATUSES.includes(status)) throw new MdmError(400, `unknown Status ${status}`);
-      const commandUUID = str(body, 'CommandUUID', status !== 'Idle');
-      const command = service.checkIn(str(body, 'UDID')!, commandUUID ? { status, commandUUID } : { status }, 'push');
-      return command ? send(200, command) : send(200);
-    }
-    if (url.pathname === '/ping' && req.method === 'POST') {
-      service.ping(str(body, 'UDID')!, Number(req.headers['content-length'] ?? 0));
-      return send(204);
-    }
-    if (url.pathname === '/heartbeat' && req.method === 'POST') {
-      const command = service.heartbeat(str(body, 'UDID')!, Number(req.headers['content-length'] ?? 0));
-      return command ? send(200, command) : send(200);
-    }
-    throw new MdmError(404, `no route ${req.method} ${url.pathname}`);
-  } catch (err) {
-    if (err instanceof MdmError) return send(err.status, { error: err.message });
-    throw err;
-  }
-}
-
-/** The MDM server over HTTPS: PUT /mdm/checkin, PUT /mdm/connect, POST /ping, POST /heartbeat. */
-export async function startMdmServer(options: MdmServerOptions): Promise<Endpoint> {
-  const server = https.createServer({ cert: options.cert, key: options.key, keepAlive: true }, (req, res) => {
-    handleMdmRequest(options.service, req, res).catch(() => {
-      if (!res.headersSent) res.writeHead(500).end();
-    });
-  });
-  server.on('tlsClientError', () => undefined);
-  return listen(server, options.host, options.port ?? 0, 'mdm');
 }

@@ -7,12 +7,12 @@
  * The behaviour is written against `DeviceEnv`, so the same device runs in process against the services
  * (the simulation at scale) or over real sockets against the harness servers.
  */
-import type { Clock, Timer } from './clock.js';
-import { HOUR_MS, MINUTE_MS } from './clock.js';
-import type { ChannelMessage } from './courier.js';
-import type { FaultBoard } from './faults.js';
-import type { CheckInStatus, MdmCommand, Platform } from './mdm.js';
-import type { Rng } from './random.js';
+import type { Clock, Timer } from '../clock.js';
+import { HOUR_MS, MINUTE_MS } from '../clock.js';
+import type { ChannelMessage } from '../services/courier.js';
+import type { FaultBoard, FaultDevice } from '../faults.js';
+import type { CheckInStatus, MdmCommand, Platform } from '../services/mdm.js';
+import type { Rng } from '../random.js';
 
 export interface DeviceProfile {
   udid: string;
@@ -123,7 +123,7 @@ export interface DeviceContext {
 
 type Via = 'push' | 'heartbeat';
 
-export class SimDevice {
+export class SimDevice implements FaultDevice {
   online = true;
   /** Courier port in use (iOS), if connected. */
   courierPort: 5223 | 443 | undefined;
@@ -137,6 +137,7 @@ export class SimDevice {
   private reconnectTimer: Timer | undefined;
   private notNowGiven: Map<string, number> | undefined;
   private stopped = false;
+  private offlineHolds = 0;
 
   constructor(
     readonly profile: DeviceProfile,
@@ -162,7 +163,12 @@ export class SimDevice {
     this.channel = null;
   }
 
+  /**
+   * Takes the device off the network. Windows of the offline fault may overlap: each `goOffline` is one hold,
+   * and the device comes back when every hold is released by `goOnline`.
+   */
   goOffline(): void {
+    this.offlineHolds += 1;
     if (!this.online) return;
     this.online = false;
     const clock = this.ctx.env.clock;
@@ -173,7 +179,8 @@ export class SimDevice {
   }
 
   goOnline(): void {
-    if (this.online) return;
+    if (this.offlineHolds > 0) this.offlineHolds -= 1;
+    if (this.online || this.offlineHolds > 0) return;
     this.online = true;
     this.openChannel();
   }

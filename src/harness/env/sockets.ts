@@ -4,13 +4,13 @@
  * Only the issuing of device tokens (which real devices get from APNs and FCM) is done in process.
  */
 import { Pool } from 'undici';
-import type { Clock } from './clock.js';
-import type { ApnsService } from './apns.js';
-import type { FcmService } from './fcm.js';
-import { connectCourier } from './courier.js';
-import type { MdmCommand } from './mdm.js';
-import type { ChannelConnection, DeviceEnv, DeviceProfile, ExchangeReply } from './devices.js';
-import type { HostPort } from './endpoints.js';
+import type { Clock } from '../clock.js';
+import type { ApnsService } from '../services/apns.js';
+import type { FcmService } from '../services/fcm.js';
+import { connectCourier } from '../services/courier.js';
+import type { MdmCommand } from '../services/mdm.js';
+import type { ChannelConnection, DeviceEnv, DeviceProfile, ExchangeReply } from '../fleet/devices.js';
+import type { HostPort } from '../endpoints.js';
 
 export interface SocketEnvOptions {
   clock: Clock;

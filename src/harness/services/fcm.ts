@@ -1,14 +1,12 @@
 /**
  * The mock FCM: HTTP v1 `POST /v1/projects/<project>/messages:send` with the documented error codes, as
- * plain state (`FcmService`) and behind HTTPS (`startFcmServer`, HTTP/1.1 and HTTP/2). Android devices with
+ * plain state (`FcmService`) and behind HTTPS (`startFcmServer` in fcm-http.ts, HTTP/1.1 and HTTP/2). Android devices with
  * Google Play services hold a connection to it (in process, or over the courier line protocol) and are
  * woken by data messages; messages for a device that is away are kept, newest only (collapsed).
  */
-import http2 from 'node:http2';
-import type { Clock } from './clock.js';
-import type { FaultBoard } from './faults.js';
-import { createRng, randomHex, type Rng } from './random.js';
-import { listen, type Endpoint } from './endpoints.js';
+import type { Clock } from '../clock.js';
+import type { FaultBoard } from '../faults.js';
+import { createRng, randomHex, type Rng } from '../random.js';
 
 /** FCM v1 error codes the mock produces, with HTTP status and canonical status. */
 export const FCM_ERRORS = {
@@ -170,39 +168,4 @@ export class FcmService {
     }
     return { status: 200, body: { name: `projects/${m[1]}/messages/${id}` } };
   }
-}
-
-export interface FcmServerOptions {
-  service: FcmService;
-  host: string;
-  port?: number;
-  cert: string;
-  key: string;
-}
-
-/** FCM over HTTPS (HTTP/2, with HTTP/1.1 allowed as Google's front ends do). */
-export async function startFcmServer(options: FcmServerOptions): Promise<Endpoint> {
-  const server = http2.createSecureServer({ cert: options.cert, key: options.key, allowHTTP1: true }, (req, res) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size <= 64 * 1024) chunks.push(c);
-    });
-    req.on('error', () => undefined);
-    req.on('end', () => {
-      const auth = req.headers.authorization;
-      const r = options.service.handle({
-        method: req.method ?? '',
-        path: req.url ?? '/',
-        ...(typeof auth === 'string' ? { authorization: auth } : {}),
-        body: Buffer.concat(chunks).toString('utf8'),
-      });
-      const text = JSON.stringify(r.body);
-      res.writeHead(r.status, { 'content-type': 'application/json; charset=UTF-8', 'content-length': Buffer.byteLength(text) });
-      res.end(text);
-    });
-  });
-  server.on('session', (s) => s.on('error', () => undefined));
-  return listen(server, options.host, options.port ?? 0, 'fcm');
 }

@@ -6,7 +6,7 @@
  *   GET    /faults                 known faults and those switched on
  *   PUT    /faults/<name>          {"value"?: number}  switch on
  *   DELETE /faults/<name>          switch off
- *   POST   /devices                {"ios"?, "android"?, "noGcm"?}  add simulated devices (real sockets)
+ *   POST   /devices                {"ios"?, "android"?, "withoutPlayServices"?}  add simulated devices (real sockets)
  *   GET    /devices                enrolled devices
  *   GET    /devices/<udid>/history actions of one device with their histories
  *   POST   /actions                {"udid" | "all": true, "requestType"?, "ttlSeconds"?}
@@ -17,69 +17,59 @@
  *   GET    /stats                  APNs, FCM, MDM and device counters
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Harness } from './harness.js';
-import type { DeviceContext } from './devices.js';
-import { FAULTS, isFaultName } from './faults.js';
-import { actionView, MdmError } from './mdm.js';
+import { parseWithoutPlayServices, type DeviceCounts } from '../device-counts.js';
+import { FAULTS, isFaultName, type FaultBoard } from '../faults.js';
+import { HttpError, readJsonBody, sendJson } from '../http.js';
+import type { ApnsService } from './apns.js';
+import type { FcmService } from './fcm.js';
+import { actionView, type MdmService } from './mdm.js';
 
-class AdminError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-async function body(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req) {
-    size += (c as Buffer).length;
-    if (size > 64 * 1024) throw new AdminError(413, 'body too large');
-    chunks.push(c as Buffer);
-  }
-  const text = Buffer.concat(chunks).toString('utf8').trim();
-  if (text === '') return {};
-  try {
-    const v = JSON.parse(text) as unknown;
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error();
-    return v as Record<string, unknown>;
-  } catch {
-    throw new AdminError(400, 'body is not a JSON object');
-  }
+/** What the admin API reads and drives: the services, the fault board and the simulated fleet, and nothing else. */
+export interface AdminTarget {
+  apns: ApnsService;
+  fcm: FcmService;
+  mdm: MdmService;
+  faults: FaultBoard;
+  mdmTopic: string;
+  fcmProject: string;
+  /** What `GET /` answers: where everything is. */
+  describe(): Record<string, unknown>;
+  /** Adds simulated devices; returns their profiles. */
+  addDevices(counts: DeviceCounts): unknown[];
+  /** The simulated device with this UDID, if the harness runs it. */
+  simulated(udid: string): { online: boolean; courierPort: number | null } | undefined;
+  /** The simulated devices' counters. */
+  deviceCounters(): Record<string, number>;
 }
 
 const count = (v: unknown, name: string, max: number): number => {
   if (v === undefined) return 0;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) throw new AdminError(400, `${name} must be a whole number 0..${max}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) throw new HttpError(400, `${name} must be a whole number 0..${max}`);
   return v;
 };
 
-export async function handleAdminRequest(h: Harness, ctx: DeviceContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const send = (status: number, value: unknown): void => {
-    const text = JSON.stringify(value, (_k, v: unknown) => (v === Infinity ? null : v), 2);
-    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
-  };
-  try {
+/** Handles one admin request; an `HttpError` is the caller's mistake, anything else a bug (see http.ts). */
+export async function handleAdminRequest(h: AdminTarget, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const send = (status: number, value: unknown): void => sendJson(res, status, value);
+  {
     const url = new URL(req.url ?? '/', 'http://admin.invalid');
     const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
     const method = req.method ?? 'GET';
-    const b = method === 'POST' || method === 'PUT' ? await body(req) : {};
+    const b = method === 'POST' || method === 'PUT' ? await readJsonBody(req) : {};
     const [a0, a1, a2] = parts;
 
     if (parts.length === 0 && method === 'GET') {
-      return send(200, { endpoints: h.endpoints, caFile: h.caFile, mdmTopic: h.mdmTopic, fcmProject: h.fcmProject });
+      return send(200, h.describe());
     }
     if (a0 === 'faults') {
       if (!a1 && method === 'GET') return send(200, { known: FAULTS, on: h.faults.switchedOn() });
-      if (!a1 || !isFaultName(a1)) throw new AdminError(404, `unknown fault ${a1 ?? ''}`);
+      if (!a1 || !isFaultName(a1)) throw new HttpError(404, `unknown fault ${a1 ?? ''}`);
       if (method === 'PUT') {
         const value = b.value;
         if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value < 0)) {
-          throw new AdminError(400, 'value must be a non-negative number');
+          throw new HttpError(400, 'value must be a non-negative number');
         }
-        if (FAULTS[a1].value === 'fraction' && typeof value === 'number' && value > 1) throw new AdminError(400, 'value must be a fraction 0..1');
+        if (FAULTS[a1].value === 'fraction' && typeof value === 'number' && value > 1) throw new HttpError(400, 'value must be a fraction 0..1');
         h.faults.set(a1, value);
         return send(200, { on: h.faults.switchedOn() });
       }
@@ -92,13 +82,13 @@ export async function handleAdminRequest(h: Harness, ctx: DeviceContext, req: In
       if (!a1 && method === 'POST') {
         const ios = count(b.ios, 'ios', 2000);
         const android = count(b.android, 'android', 2000);
-        const noGcm = b.noGcm === undefined ? 0 : Number(b.noGcm);
-        if (!(noGcm >= 0 && noGcm <= 1)) throw new AdminError(400, 'noGcm must be a fraction 0..1');
-        const added = h.addDevices({ ios, android, noGcm });
-        return send(201, { devices: added.map((d) => d.profile) });
+        // `noGcm` is the name this field had before; both mean the same.
+        const share = b.withoutPlayServices ?? b.noGcm ?? 0;
+        const withoutPlayServices = parseWithoutPlayServices(share);
+        if (withoutPlayServices === undefined) throw new HttpError(400, 'withoutPlayServices must be a fraction 0..1');
+        return send(201, { devices: h.addDevices({ ios, android, withoutPlayServices }) });
       }
       if (!a1 && method === 'GET') {
-        const sims = new Map(h.devices.map((d) => [d.profile.udid, d]));
         return send(200, {
           devices: [...h.mdm.devices.values()].map((d) => ({
             udid: d.udid,
@@ -109,7 +99,7 @@ export async function handleAdminRequest(h: Harness, ctx: DeviceContext, req: In
             inflight: d.inflight?.id ?? null,
             pings: d.pings,
             lastSeenAtMs: d.lastSeenAtMs ?? null,
-            simulated: sims.has(d.udid) ? { online: sims.get(d.udid)!.online, courierPort: sims.get(d.udid)!.courierPort ?? null } : null,
+            simulated: h.simulated(d.udid) ?? null,
           })),
         });
       }
@@ -123,19 +113,19 @@ export async function handleAdminRequest(h: Harness, ctx: DeviceContext, req: In
         const requestType = typeof b.requestType === 'string' && b.requestType ? b.requestType : 'DeviceInformation';
         const ttlMs = typeof b.ttlSeconds === 'number' && b.ttlSeconds > 0 ? b.ttlSeconds * 1000 : undefined;
         const targets = b.all === true ? [...h.mdm.devices.keys()] : typeof b.udid === 'string' ? [b.udid] : [];
-        if (targets.length === 0) throw new AdminError(400, 'give "udid" or "all": true');
+        if (targets.length === 0) throw new HttpError(400, 'give "udid" or "all": true');
         const actions = targets.map((udid) => h.mdm.enqueue(udid, requestType, ttlMs ? { ttlMs } : {}));
         return send(201, { actions: actions.map(actionView) });
       }
       if (a1 && method === 'GET') {
         const action = h.mdm.actions.get(a1);
-        if (!action) throw new AdminError(404, `no action ${a1}`);
+        if (!action) throw new HttpError(404, `no action ${a1}`);
         return send(200, { ...actionView(action), pendingReason: action.finishedAtMs === undefined ? h.mdm.pendingReason(action) : null });
       }
     }
     if (a0 === 'apns' && a1 === 'tokens') {
       if (!a2 && method === 'POST') {
-        if (typeof b.token !== 'string' || !/^(?:[0-9a-f]{2}){32,100}$/i.test(b.token)) throw new AdminError(400, 'token must be hex');
+        if (typeof b.token !== 'string' || !/^(?:[0-9a-f]{2}){32,100}$/i.test(b.token)) throw new HttpError(400, 'token must be hex');
         h.apns.registerToken(b.token, typeof b.topic === 'string' ? b.topic : h.mdmTopic);
         return send(201, { token: b.token.toLowerCase() });
       }
@@ -145,16 +135,13 @@ export async function handleAdminRequest(h: Harness, ctx: DeviceContext, req: In
       }
     }
     if (a0 === 'fcm' && a1 === 'tokens' && method === 'POST') {
-      if (typeof b.token !== 'string' || b.token === '') throw new AdminError(400, 'token is required');
+      if (typeof b.token !== 'string' || b.token === '') throw new HttpError(400, 'token is required');
       h.fcm.registerToken(b.token, typeof b.projectId === 'string' ? b.projectId : h.fcmProject);
       return send(201, { token: b.token });
     }
     if (a0 === 'stats' && method === 'GET') {
-      return send(200, { apns: h.apns.stats, fcm: h.fcm.stats, mdm: h.mdm.counters, devices: ctx.counters });
+      return send(200, { apns: h.apns.stats, fcm: h.fcm.stats, mdm: h.mdm.counters, devices: h.deviceCounters() });
     }
-    throw new AdminError(404, `no route ${method} ${url.pathname}`);
-  } catch (err) {
-    if (err instanceof AdminError || err instanceof MdmError) return send(err.status, { error: err.message });
-    throw err;
+    throw new HttpError(404, `no route ${method} ${url.pathname}`);
   }
 }

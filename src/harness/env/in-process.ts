@@ -2,14 +2,14 @@
  * Devices talking to the services by function call, with network delays taken from the seeded source and
  * played on the clock. This is how the simulation runs 100,000 devices: no sockets, one event queue.
  */
-import type { Clock } from './clock.js';
-import type { ApnsService } from './apns.js';
-import type { FcmService } from './fcm.js';
-import type { MdmService } from './mdm.js';
-import { MdmError } from './mdm.js';
-import type { FaultBoard } from './faults.js';
-import type { Rng } from './random.js';
-import type { ChannelConnection, DeviceEnv, DeviceProfile, DeviceTiming, ExchangeReply } from './devices.js';
+import type { Clock } from '../clock.js';
+import type { ApnsService } from '../services/apns.js';
+import type { FcmService } from '../services/fcm.js';
+import type { MdmService } from '../services/mdm.js';
+import { HttpError } from '../http.js';
+import type { FaultBoard } from '../faults.js';
+import type { Rng } from '../random.js';
+import type { ChannelConnection, DeviceEnv, DeviceProfile, DeviceTiming, ExchangeReply } from '../fleet/devices.js';
 
 export interface InProcessEnvOptions {
   clock: Clock;
@@ -117,7 +117,7 @@ export class InProcessEnv implements DeviceEnv {
     try {
       return { ok: true, command: fn() };
     } catch (err) {
-      if (err instanceof MdmError) return { ok: false, command: null };
+      if (err instanceof HttpError) return { ok: false, command: null };
       throw err;
     }
   }
