@@ -106,6 +106,8 @@ describe('harness', () => {
 
   it('admin offline fault takes that share of the simulated devices off the network and back', async () => {
     await admin('POST', '/devices', { ios: 4 });
+    // GET /devices lists enrolled devices: wait until every simulated one is.
+    await waitFor(() => h.devices.every((d) => h.mdm.devices.has(d.profile.udid)), 5000, 'enrollment');
     await admin('PUT', '/faults/offline', { value: 0.5 });
     const offline = h.devices.filter((d) => !d.online).length;
     expect(offline).toBe(Math.round(0.5 * h.devices.length));
