@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { packageUrl } from './package-root.js';
 
-/** pushcheck's own version, read once from package.json (two levels up from both src/ and dist/). */
+/** pushcheck's own version, read once from package.json. */
 export const version: string = (
-  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+  JSON.parse(readFileSync(packageUrl('package.json'), 'utf8')) as { version: string }
 ).version;

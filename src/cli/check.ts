@@ -1,7 +1,6 @@
 /** `pushcheck [rulesets...]`: the checker. Parses options, runs, renders; nothing else lives here. */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import ora from 'ora';
 import { UsageError } from '../errors.js';
 import { parseDnsServer, parsePin } from '../probes/dns.js';
 import { parseProxy, proxyUrl } from '../probes/proxy.js';
@@ -125,7 +124,10 @@ export async function runAndPrint(ruleSets: RuleSet[], flags: CheckFlags): Promi
     interrupt.abort(new Error('interrupted'));
   };
   process.on('SIGINT', onSigint);
-  const spinner = wantSpinner() && flags.format === 'table' ? ora({ stream: process.stderr, text: 'starting', discardStdin: false }).start() : undefined;
+  // ora (and its dependencies) only where a person watches the run.
+  const spinner = wantSpinner() && flags.format === 'table'
+    ? (await import('ora')).default({ stream: process.stderr, text: 'starting', discardStdin: false }).start()
+    : undefined;
   try {
     const report = await runChecks(ruleSets, settings, {
       signal: interrupt.signal,

@@ -8,12 +8,13 @@ import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.
 import { FileError } from '../errors.js';
 import type { Report } from '../types.js';
 import { version } from '../version.js';
+import { packageUrl } from '../package-root.js';
 
 /** The schemaVersion this pushcheck writes and reads. */
 export const SCHEMA_VERSION: Report['schemaVersion'] = 1;
 
-/** schemas/ sits at the package root, two levels above both src/report/ and dist/report/. */
-export const SCHEMA_URL = new URL('../../schemas/report.schema.json', import.meta.url);
+/** The JSON schema of reports, shipped in schemas/. */
+export const SCHEMA_URL = packageUrl('schemas/report.schema.json');
 
 let compiled: ValidateFunction | undefined;
 

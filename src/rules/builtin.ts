@@ -1,37 +1,75 @@
 /** The rule sets shipped in the package's rules/ folder, and turning command-line names into rule sets. */
-import { readdirSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../errors.js';
 import type { RuleSet } from '../types.js';
 import { loadRuleSetFile } from './load.js';
+import { packageUrl } from '../package-root.js';
 
-/** The package root's rules/ folder; the same relative hop works from src/rules/ and from dist/rules/. */
+/** The package root's rules/ folder. */
 export function builtinRulesDir(): string {
-  return fileURLToPath(new URL('../../rules/', import.meta.url));
+  return fileURLToPath(packageUrl('rules/'));
 }
 
-let cached: RuleSet[] | undefined;
+/** A built-in rule set's names, read from its file's top-level `id:` and `aliases: [...]` lines without parsing it. */
+export interface BuiltinName {
+  id: string;
+  aliases: string[];
+  file: string;
+}
 
-/** Every built-in rule set, sorted by id; loaded once. A broken built-in file throws (a pushcheck bug). */
-export function loadBuiltinRuleSets(): RuleSet[] {
-  if (!cached) {
+let index: BuiltinName[] | undefined;
+const loaded = new Map<string, RuleSet>();
+
+/**
+ * The built-in rule sets' names, sorted by id. Reading two header lines instead of parsing seven YAML files keeps
+ * `pushcheck ios` from paying for the other six (a test holds this index to the parsed files).
+ */
+export function builtinNames(): BuiltinName[] {
+  if (!index) {
     const dir = builtinRulesDir();
-    const sets = readdirSync(dir)
+    const names = readdirSync(dir)
       .filter((name) => /\.ya?ml$/.test(name))
-      .map((name) => loadRuleSetFile(join(dir, name), { builtin: true }))
+      .map((name) => namesOf(join(dir, name)))
       .sort((a, b) => a.id.localeCompare(b.id));
     const seen = new Map<string, string>();
-    for (const set of sets) {
+    for (const set of names) {
       for (const name of [set.id, ...set.aliases]) {
         const owner = seen.get(name);
         if (owner) throw new Error(`built-in rule sets ${owner} and ${set.id} both answer to "${name}"`);
         seen.set(name, set.id);
       }
     }
-    cached = sets;
+    index = names;
   }
-  return [...cached];
+  return index;
+}
+
+function namesOf(file: string): BuiltinName {
+  const text = readFileSync(file, 'utf8');
+  const id = /^id:[ \t]*([\w.-]+)[ \t]*$/m.exec(text)?.[1];
+  const aliases = /^aliases:[ \t]*\[([^\]\n]*)\][ \t]*$/m.exec(text)?.[1];
+  if (id === undefined) {
+    // Written some other way: parse it (still correct, only slower).
+    const set = loadBuiltin(file);
+    return { id: set.id, aliases: set.aliases, file };
+  }
+  return { id, aliases: aliases === undefined ? [] : aliases.split(',').map((a) => a.trim()).filter(Boolean), file };
+}
+
+function loadBuiltin(file: string): RuleSet {
+  let set = loaded.get(file);
+  if (!set) {
+    set = loadRuleSetFile(file, { builtin: true });
+    loaded.set(file, set);
+  }
+  return set;
+}
+
+/** Every built-in rule set, sorted by id; each file parsed once. A broken built-in file throws (a pushcheck bug). */
+export function loadBuiltinRuleSets(): RuleSet[] {
+  return builtinNames().map((entry) => loadBuiltin(entry.file));
 }
 
 /**
@@ -39,7 +77,7 @@ export function loadBuiltinRuleSets(): RuleSet[] {
  * (any case), `all`, or the path of a rule file (it has a `/`, ends in .yaml/.yml, or is an existing file).
  */
 export function resolveRuleSets(names: string[]): RuleSet[] {
-  const builtins = loadBuiltinRuleSets();
+  const builtins = builtinNames();
   const chosen: RuleSet[] = [];
   const add = (set: RuleSet): void => {
     const same = chosen.find((other) => other.id === set.id);
@@ -51,8 +89,8 @@ export function resolveRuleSets(names: string[]): RuleSet[] {
   for (const name of names) {
     const key = name.trim().toLowerCase();
     const builtin = builtins.find((set) => set.id === key || set.aliases.includes(key));
-    if (key === 'all') builtins.forEach(add);
-    else if (builtin) add(builtin);
+    if (key === 'all') loadBuiltinRuleSets().forEach(add);
+    else if (builtin) add(loadBuiltin(builtin.file));
     else if (looksLikePath(name)) add(loadRuleSetFile(name));
     else throw new UsageError(`unknown rule set "${name}"; valid names: ${describeNames(builtins)}, all, or the path of a rule file`);
   }
@@ -68,6 +106,6 @@ function looksLikePath(name: string): boolean {
   }
 }
 
-function describeNames(sets: RuleSet[]): string {
+function describeNames(sets: BuiltinName[]): string {
   return sets.map((set) => (set.aliases.length > 0 ? `${set.id} (${set.aliases.join(', ')})` : set.id)).join(', ');
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { FileError, UsageError } from '../../src/errors.js';
-import { builtinRulesDir, loadBuiltinRuleSets, resolveRuleSets } from '../../src/rules/builtin.js';
+import { builtinNames, builtinRulesDir, loadBuiltinRuleSets, resolveRuleSets } from '../../src/rules/builtin.js';
 import type { Rule, RuleSet } from '../../src/types.js';
 
 const seedsDir = fileURLToPath(new URL('../../../shared/seeds/', import.meta.url));
@@ -277,5 +277,13 @@ describe('resolveRuleSets', () => {
 
   it('no names, no sets', () => {
     expect(resolveRuleSets([])).toEqual([]);
+  });
+});
+
+describe('built-in names index', () => {
+  it('reads the same id and aliases from each file header as parsing the file does', () => {
+    const parsed = loadBuiltinRuleSets().map((set) => ({ id: set.id, aliases: set.aliases, file: set.file }));
+    expect(builtinNames()).toEqual(parsed);
+    expect(parsed.length).toBeGreaterThan(5);
   });
 });

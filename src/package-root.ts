@@ -1,0 +1,22 @@
+/**
+ * Files shipped beside the code (package.json, rules/, schemas/), found from wherever the code runs: src/ under
+ * vitest, dist/ after tsc, dist/bundle/ as one bundled file. The nearest folder up with a package.json is the root.
+ */
+import { existsSync } from 'node:fs';
+
+function findRoot(): URL {
+  let dir = new URL('./', import.meta.url);
+  for (let depth = 0; depth < 6; depth += 1) {
+    if (existsSync(new URL('package.json', dir))) return dir;
+    dir = new URL('../', dir);
+  }
+  throw new Error(`pushcheck: no package.json above ${import.meta.url}; the installation is incomplete`);
+}
+
+/** The package root, as a folder URL ending in `/`. */
+export const packageRoot: URL = findRoot();
+
+/** A file or folder of the package, e.g. `packageUrl('rules/')`. */
+export function packageUrl(relative: string): URL {
+  return new URL(relative, packageRoot);
+}
