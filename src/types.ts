@@ -10,6 +10,10 @@ export type Severity = 'critical' | 'warning';
 /** `warn`: a warning-severity rule did not pass, a retired port failed, or a fallback carried the traffic. */
 export type Status = 'pass' | 'fail' | 'warn' | 'skip';
 export type Phase = 'dns' | 'connect' | 'tls' | 'http';
+/** The IP family of an address a target was probed on. */
+export type AddressFamily = 'ipv4' | 'ipv6';
+/** --family: which families a run probes (`both`: each one a name has). */
+export type FamilyChoice = '4' | '6' | 'both';
 
 /** Where a rule's facts come from: the vendor's page, or the current facts pushcheck adds beside it. */
 export type RuleOrigin = 'documented' | 'current';
@@ -88,8 +92,16 @@ export interface Rule {
   origin: RuleOrigin;
   /** Free text shown with the rule (e.g. "GCM became FCM"). */
   note?: string;
-  /** Every address the rule's hosts resolve to must lie in one of these ranges. */
+  /**
+   * Every address the rule's hosts resolve to must lie in one of these ranges. An address is judged only against
+   * the ranges of its own family: a rule with IPv4 ranges only says nothing about IPv6 addresses.
+   */
   cidr: string[];
+  /**
+   * Narrower ranges inside `cidr` that the vendor offers to networks that cannot open the broad block (Apple's
+   * list beside 17.0.0.0/8); the report says whether the addresses found lie in them too.
+   */
+  narrowCidr: string[];
   /**
    * Organisations (the issuer's O) whose own CA signs this vendor's certificates, e.g. "Apple Inc." for APNs'
    * courier servers: devices trust that CA, this machine's roots do not, and the certificate need not name each
@@ -140,6 +152,8 @@ export interface Target {
   host: string;
   port: number;
   check: CheckKind;
+  /** Set when the host's addresses were split by family: only addresses of this family are probed. */
+  family?: AddressFamily;
   /** For http/https targets built from a URL: the full URL. */
   url?: string;
   /** Set when the target cannot be probed (e.g. a missing --var); the run reports it as `skip`. */
@@ -239,6 +253,8 @@ export interface Result {
   /** The host actually probed. */
   host: string;
   port: number;
+  /** The family probed, when the host had addresses to probe (through a proxy that resolves names: absent). */
+  family?: AddressFamily;
   address?: string;
   addresses: string[];
   check: CheckKind;
@@ -258,6 +274,8 @@ export interface Result {
   legacy?: { retired: string; note: string };
   /** Present when a fallback carried a failed target. */
   fallback?: { rule: string; host: string; port: number; note: string };
+  /** Present on an IPv6 result that failed while IPv4 to the same host and port passed: devices fall back to it. */
+  familyFallback?: { family: AddressFamily; address?: string; note: string };
 }
 
 /** Per-rule facts that only make sense across its targets. */
@@ -276,6 +294,8 @@ export interface RuleSummary {
     pinned: string[];
     verdict: 'inside' | 'outside' | 'unknown';
     message: string;
+    /** When every address lies inside `ranges` and the rule has narrower ones: whether they lie in those too. */
+    narrow?: { ranges: string[]; outside: string[]; verdict: 'inside' | 'outside' };
   };
 }
 
@@ -302,6 +322,8 @@ export interface RunOptions {
   courierSample?: number;
   /** --proxy with its password masked: `http://user:***@host:port`. */
   proxy?: string;
+  /** --family: `4`, `6` or `both` (absent in reports from before it existed: both). */
+  family?: FamilyChoice;
 }
 
 export interface RuleSetInfo {

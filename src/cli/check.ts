@@ -1,6 +1,6 @@
 /** `pushcheck [rulesets...]`: the checker. Parses options, runs, renders; nothing else lives here. */
 import { readFileSync } from 'node:fs';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { parseDnsServer, parsePin } from '../probes/dns.js';
 import { parseProxy, proxyUrl } from '../probes/proxy.js';
@@ -8,7 +8,7 @@ import { formatNames } from '../report/index.js';
 import { resolveRuleSets } from '../rules/builtin.js';
 import { parseVars, parsePortRange } from '../rules/expand.js';
 import { runChecks, type CheckSettings } from '../run/run.js';
-import type { Report, RuleSet } from '../types.js';
+import type { FamilyChoice, Report, RuleSet } from '../types.js';
 import { collect, formatOption, integer, noColorOption, useColor, wantSpinner } from './options.js';
 import { addOutputOptions, checkOutputs, emitReport, outputsFrom } from './report-files.js';
 
@@ -28,6 +28,7 @@ export interface CheckFlags {
   courier?: string;
   courierSample?: number;
   proxy?: string;
+  family: FamilyChoice;
   strict: boolean;
   insecure: boolean;
   color?: boolean;
@@ -53,6 +54,11 @@ export function addProbeOptions(command: Command): Command {
     .option('--dns-server <ip[:port]>', 'ask this DNS server instead of the system resolver')
     .option('--resolve <host=ip>', 'pin a host (or *.domain) to an address, like curl --resolve; repeatable', collect, [])
     .option('--proxy <url>', 'connect through this proxy: http://[user:pass@]host:port (CONNECT) or socks5://[user:pass@]host:port')
+    .addOption(
+      new Option('--family <4|6|both>', 'IP families to probe: each one a name has (both), or only IPv4 or IPv6')
+        .choices(['4', '6', 'both'])
+        .default('both'),
+    )
     .option('--ca <file>', 'also trust the CA certificates in this PEM file; repeatable', collect, [])
     .option('--var <name=value>', 'a value for a ${name} in a rule, e.g. messageUrl=https://…; repeatable', collect, [])
     .option('--courier <from-to>', 'numbers to try for # in host names (default 0-50)')
@@ -87,6 +93,7 @@ export function settingsFrom(flags: CheckFlags): CheckSettings {
     ...(flags.dnsServer !== undefined && { dnsServer: parseDnsServer(flags.dnsServer) }),
     pins: flags.resolve.map(parsePin),
     ...(proxy && { proxy }),
+    family: flags.family,
     caPems: flags.ca.map(readCaFile),
     vars: parseVars(flags.var),
     numbered: {
@@ -108,6 +115,7 @@ export function settingsFrom(flags: CheckFlags): CheckSettings {
       ...(flags.courierSample !== undefined && { courierSample: flags.courierSample }),
       // user:***@, never the password.
       ...(proxy && { proxy: proxyUrl(proxy) }),
+      family: flags.family,
     },
   };
 }

@@ -5,8 +5,8 @@
  */
 import Table from 'cli-table3';
 import { Chalk } from 'chalk';
-import type { CheckKind, FailureCode, Report, Result, Status } from '../types.js';
-import { hostPort, targetKey } from './target.js';
+import type { AddressFamily, CheckKind, FailureCode, Report, Result, Status } from '../types.js';
+import { familyLabel, hostPort, targetKey } from './target.js';
 import type { RenderOptions } from './types.js';
 
 export type ChangeKind =
@@ -48,6 +48,8 @@ export interface TargetChange {
   rule: string;
   host: string;
   port: number;
+  /** The family probed, when the results were split by family. */
+  family?: AddressFamily;
   check: CheckKind;
   /** Absent for an added target. */
   before?: TargetState;
@@ -120,6 +122,7 @@ export function diffReports(before: Report, after: Report): ReportDiff {
       rule: r.rule,
       host: r.host,
       port: r.port,
+      ...(r.family && { family: r.family }),
       check: r.check,
       ...(b && { before: stateOf(b) }),
       ...(a && { after: stateOf(a) }),
@@ -184,7 +187,7 @@ export function renderDiffTable(diff: ReportDiff, options: RenderOptions): strin
         paint(label),
         change.ruleset,
         change.rule,
-        hostPort(change.host, change.port),
+        `${hostPort(change.host, change.port)}${change.family ? ` (${familyLabel(change.family)})` : ''}`,
         change.check,
         `${statusText(change.before)} → ${statusText(change.after)}`,
         failureText(change),

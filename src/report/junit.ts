@@ -8,7 +8,7 @@
 import type { Report, Result, Timings } from '../types.js';
 import { verdictOf } from '../run/outcome.js';
 import { redactText } from './redact.js';
-import { rulesetIds, seconds, targetName } from './target.js';
+import { familyLabel, rulesetIds, seconds, targetName } from './target.js';
 import type { ReportFormat } from './types.js';
 import { xmlAttributes, xmlText } from './xml.js';
 
@@ -30,7 +30,7 @@ function timingsText(timings: Timings): string {
 function body(result: Result): string {
   const lines: string[] = [];
   if (result.error) lines.push(`${result.error.code} (${result.error.phase}): ${result.error.message}`);
-  if (result.address) lines.push(`address: ${result.address}`);
+  if (result.address) lines.push(`address: ${result.address}${result.family ? ` (${familyLabel(result.family)})` : ''}`);
   if (result.error) lines.push(`hint: ${result.error.hint}`);
   lines.push(`if it fails: ${result.impact}`, `purpose: ${result.purpose}`, `severity: ${result.severity}`);
   if (result.note) lines.push(`note: ${result.note}`);

@@ -6,7 +6,7 @@
  */
 import type { Report, Result, Status } from '../types.js';
 import { formatMs } from './table.js';
-import { hostPort } from './target.js';
+import { familyLabel, hostPort } from './target.js';
 import type { ReportFormat } from './types.js';
 
 const ICON: Record<Status, string> = { fail: '❌ FAIL', warn: '⚠️ WARN', skip: '⏭️ skip', pass: '✅ pass' };
@@ -53,7 +53,8 @@ function context(report: Report): string {
 }
 
 function where(result: Result): string {
-  return mdCell(hostPort(result.host, result.port));
+  const family = familyLabel(result.family);
+  return mdCell(`${hostPort(result.host, result.port)}${family ? ` (${family})` : ''}`);
 }
 
 function problemRow(result: Result): string[] {

@@ -50,7 +50,7 @@ function secondsOf(ms: number): number {
 }
 
 function targetLabels(r: Result): Labels {
-  return { ruleset: r.ruleset, rule: r.rule, host: r.host, port: String(r.port) };
+  return { ruleset: r.ruleset, rule: r.rule, host: r.host, port: String(r.port), ...(r.family && { family: r.family }) };
 }
 
 /** Node says `TLSv1.3`, blackbox says `TLS 1.3`. */

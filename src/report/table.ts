@@ -5,6 +5,7 @@
 import Table from 'cli-table3';
 import { Chalk, type ChalkInstance } from 'chalk';
 import type { Report, Result, RuleSummary, Status } from '../types.js';
+import { familyLabel } from './target.js';
 import type { RenderOptions, ReportFormat } from './types.js';
 
 /** Width the detail lines wrap at: fits a classic 100-column terminal with the table's borders. */
@@ -87,16 +88,17 @@ function rulesetTable(c: ChalkInstance, results: Result[]): string {
   // Compact (no rule between rows), and one table row per detail line: cli-table3 lays out a multi-line cell
   // in quadratic time (0.7 s for 60 failing targets), single lines in linear time.
   const table = new Table({
-    head: ['Rule', 'Host', 'Port', 'Check', 'Result', 'Time'].map((h) => c.bold(h)),
+    head: ['Rule', 'Host', 'IP', 'Port', 'Check', 'Result', 'Time'].map((h) => c.bold(h)),
     style: { head: [], border: [], compact: true },
   });
   const pushDetail = (text: string) => {
-    for (const line of text.split('\n')) table.push(['', { colSpan: 5, content: line }]);
+    for (const line of text.split('\n')) table.push(['', { colSpan: 6, content: line }]);
   };
   for (const result of results) {
     table.push([
       result.rule,
       result.host,
+      familyLabel(result.family).replace('IP', ''),
       String(result.port),
       result.check,
       paintStatus(c, result.status),

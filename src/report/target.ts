@@ -1,19 +1,29 @@
 /** How a target is named and keyed across formats, so JUnit, Markdown, Prometheus and diff agree. */
-import type { Result } from '../types.js';
+import type { AddressFamily, Result } from '../types.js';
+
+const FAMILY_LABELS: Record<AddressFamily, string> = { ipv4: 'IPv4', ipv6: 'IPv6' };
+
+/** `IPv4` / `IPv6`, or '' for a result without a family (through a proxy, a DNS failure). */
+export function familyLabel(family: AddressFamily | undefined): string {
+  return family ? FAMILY_LABELS[family] : '';
+}
 
 /** `host:port`, with an IPv6 literal in brackets. */
 export function hostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-/** A name a person can read in a CI tool: `rule 5 · 1-courier.push.apple.com:5223`. */
-export function targetName(result: Pick<Result, 'rule' | 'host' | 'port'>): string {
-  return `rule ${result.rule} · ${hostPort(result.host, result.port)}`;
+/** A name a person can read in a CI tool: `rule 5 · 1-courier.push.apple.com:5223` (` · IPv6` when split by family). */
+export function targetName(result: Pick<Result, 'rule' | 'host' | 'port' | 'family'>): string {
+  const family = familyLabel(result.family);
+  return `rule ${result.rule} · ${hostPort(result.host, result.port)}${family ? ` · ${family}` : ''}`;
 }
 
-/** What identifies a target from one run to the next: rule set, rule, host and port. */
-export function targetKey(result: Pick<Result, 'ruleset' | 'rule' | 'host' | 'port'>): string {
-  return JSON.stringify([result.ruleset, result.rule, result.host.toLowerCase(), result.port]);
+/** What identifies a target from one run to the next: rule set, rule, host, port (and family, when there is one). */
+export function targetKey(result: Pick<Result, 'ruleset' | 'rule' | 'host' | 'port' | 'family'>): string {
+  const key: unknown[] = [result.ruleset, result.rule, result.host.toLowerCase(), result.port];
+  if (result.family) key.push(result.family);
+  return JSON.stringify(key);
 }
 
 /** Milliseconds as `1.234` seconds. */

@@ -39,3 +39,26 @@ export function addressInRanges(address: string, ranges: string[]): boolean {
   }
   return list.check(address, 'ipv4');
 }
+
+/** Whether the range `inner` lies wholly inside one of `ranges` (of its own family). */
+export function cidrWithin(inner: string, ranges: string[]): boolean {
+  const range = parseCidr(inner);
+  if (!range) return false;
+  return ranges.some((outer) => {
+    const parsed = parseCidr(outer);
+    return parsed?.family === range.family && parsed.prefix <= range.prefix && addressInRanges(range.address, [outer]);
+  });
+}
+
+/** The family of an IP address (an IPv4-mapped IPv6 address counts as IPv4); undefined for anything else. */
+export function familyOf(address: string): 'ipv4' | 'ipv6' | undefined {
+  const version = isIP(address);
+  if (version === 4 || /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(address)) return 'ipv4';
+  return version === 6 ? 'ipv6' : undefined;
+}
+
+/** The ranges of `ranges` that judge `address`: those of its own family. */
+export function rangesForFamily(address: string, ranges: string[]): string[] {
+  const family = familyOf(address);
+  return ranges.filter((range) => parseCidr(range)?.family === family);
+}

@@ -18,7 +18,7 @@ import type {
   TlsRequirement,
 } from '../types.js';
 import { CIPHER_ALGORITHMS, parseCipherRequirement, parseTlsVersion, TLS_VERSIONS } from '../probes/tls-strength.js';
-import { parseCidr } from './cidr.js';
+import { cidrWithin, parseCidr } from './cidr.js';
 import {
   DEFAULT_NUMBERED,
   MAX_HOST_NUMBER,
@@ -42,7 +42,7 @@ export interface Source {
 const RULE_SET_KEYS = ['id', 'title', 'aliases', 'source', 'notes', 'vars', 'rules'] as const;
 const RULE_KEYS = [
   'id', 'host', 'probe', 'ports', 'check', 'plainPorts', 'purpose', 'impact', 'severity',
-  'origin', 'note', 'cidr', 'vendorIssuers', 'fallback', 'legacy', 'numbered', 'url', 'http', 'tls',
+  'origin', 'note', 'cidr', 'narrowCidr', 'vendorIssuers', 'fallback', 'legacy', 'numbered', 'url', 'http', 'tls',
 ] as const;
 const URL_RULE_FORBIDS = ['probe', 'plainPorts', 'numbered'] as const;
 const FALLBACK_KEYS = ['rule', 'ports', 'for', 'note'] as const;
@@ -120,10 +120,16 @@ function readRule(f: Fields, raw: unknown, path: FieldPath): Rule {
     severity: f.oneOf(r.severity, at('severity'), SEVERITIES, 'severity'),
     origin: r.origin === undefined ? 'documented' : f.oneOf(r.origin, at('origin'), ORIGINS, 'origin'),
     cidr: f.list(r.cidr, at('cidr')).map((item, i) => readCidr(f, item, at('cidr', i))),
+    narrowCidr: [],
     vendorIssuers: f.list(r.vendorIssuers, at('vendorIssuers')).map((item, i) => f.string(item, at('vendorIssuers', i))),
     line: f.lineOf(path),
   };
   if (r.note !== undefined) rule.note = f.string(r.note, at('note'));
+  rule.narrowCidr = f.list(r.narrowCidr, at('narrowCidr')).map((item, i) => {
+    const range = readCidr(f, item, at('narrowCidr', i));
+    if (!cidrWithin(range, rule.cidr)) f.fail(at('narrowCidr', i), `${range} does not lie inside any of the rule's cidr ranges`);
+    return range;
+  });
 
   if (isUrlRule) {
     for (const key of URL_RULE_FORBIDS) {

@@ -4,7 +4,7 @@
  * Pure functions of their inputs, so every verdict rule is testable without a network.
  */
 import type { ProbeOutcome, Result, RuleSet, RuleSummary, Status, Summary, Target } from '../types.js';
-import { addressInRanges } from '../rules/cidr.js';
+import { addressInRanges, familyOf, rangesForFamily } from '../rules/cidr.js';
 import { failure } from '../probes/classify.js';
 
 /** A target together with what its probe returned (absent when it was never probed). */
@@ -16,11 +16,19 @@ export interface ProbedTarget {
   skipReason?: string;
 }
 
+/** Whether `address` lies outside `ranges`, judged against the ranges of its own family only (none: not outside). */
+function outsideRanges(address: string, ranges: string[]): boolean {
+  const own = rangesForFamily(address, ranges);
+  return own.length > 0 && !addressInRanges(address, own);
+}
+
 /** DNS-given addresses of an outcome that lie outside the rule's CIDR ranges (pinned ones are not judged). */
 function addressesOutsideCidr(target: Target, outcome: ProbeOutcome): string[] {
   if (target.rule.cidr.length === 0 || outcome.pinned) return [];
-  return outcome.addresses.filter((address) => !addressInRanges(address, target.rule.cidr));
+  return outcome.addresses.filter((address) => outsideRanges(address, target.rule.cidr));
 }
+
+const FAMILY_NAMES = { ipv4: 'IPv4', ipv6: 'IPv6' } as const;
 
 function baseResult(probed: ProbedTarget): Result {
   const { target, outcome } = probed;
@@ -31,6 +39,7 @@ function baseResult(probed: ProbedTarget): Result {
     documentedHost: rule.host,
     host: target.host,
     port: target.port,
+    ...(target.family !== undefined && { family: target.family }),
     ...(outcome?.address !== undefined && { address: outcome.address }),
     addresses: outcome?.addresses ?? [],
     check: target.check,
@@ -64,7 +73,7 @@ export function resultOf(probed: ProbedTarget): Result {
   const cidrFailure = failure(
     'dns_outside_cidr',
     'dns',
-    `${outside.join(', ')} outside ${target.rule.cidr.join(', ')}`,
+    `${outside.join(', ')} outside ${unique(outside.flatMap((a) => rangesForFamily(a, target.rule.cidr))).join(', ')}`,
   );
   const error = outcome.ok ? cidrFailure : outcome.failure!;
   const notes: string[] = [];
@@ -82,6 +91,37 @@ export function resultOf(probed: ProbedTarget): Result {
     ...(notes.length > 0 && { note: notes.join('; ') }),
     ...(legacy && { legacy: { retired: legacy.retired, note: legacy.note } }),
   };
+}
+
+/**
+ * An IPv6 result that failed while IPv4 to the same host and port passed becomes a warning: the classic IPv6
+ * blackhole. Devices try IPv6 first and fall back to IPv4 after a delay, so pushes still arrive, late.
+ * A CIDR finding on a working connection is not a broken path and is left alone.
+ */
+export function applyFamilyFallbacks(results: Result[]): Result[] {
+  return results.map((result) => {
+    if (result.family !== 'ipv6' || (result.status !== 'fail' && result.status !== 'warn') || result.legacy) return result;
+    if (!result.error || result.error.code === 'dns_outside_cidr') return result;
+    const ipv4 = results.find(
+      (other) =>
+        other.family === 'ipv4' &&
+        other.status === 'pass' &&
+        other.ruleset === result.ruleset &&
+        other.rule === result.rule &&
+        other.host === result.host &&
+        other.port === result.port,
+    );
+    if (!ipv4) return result;
+    const note =
+      `IPv6 fails while IPv4 works${ipv4.address ? ` (${ipv4.address})` : ''}: devices fall back to IPv4 after a delay ` +
+      '(seconds per connection), so pushes arrive late; fix the IPv6 path or stop advertising IPv6 on this network';
+    return {
+      ...result,
+      status: 'warn',
+      note: result.note ? `${note}; ${result.note}` : note,
+      familyFallback: { family: 'ipv4', ...(ipv4.address !== undefined && { address: ipv4.address }), note },
+    };
+  });
 }
 
 /**
@@ -133,16 +173,37 @@ export function summariseRules(ruleSets: RuleSet[], probed: ProbedTarget[], opti
       if (rule.cidr.length === 0) return summary;
       const pinned = unique(outcomes.filter((o) => o.pinned).flatMap((o) => o.addresses));
       const fromDns = unique(outcomes.filter((o) => !o.pinned).flatMap((o) => o.addresses));
-      const outside = fromDns.filter((address) => !addressInRanges(address, rule.cidr));
+      // Only addresses of a family the rule has ranges for are judged: IPv4 ranges say nothing about IPv6.
+      const judged = fromDns.filter((address) => rangesForFamily(address, rule.cidr).length > 0);
+      const unjudged = fromDns.filter((address) => !judged.includes(address));
+      const outside = judged.filter((address) => outsideRanges(address, rule.cidr));
       const ranges = rule.cidr.join(', ');
+      const unjudgedText =
+        unjudged.length > 0
+          ? `; ${unique(unjudged.map((a) => FAMILY_NAMES[familyOf(a) ?? 'ipv6'])).join(' and ')} address${unjudged.length === 1 ? '' : 'es'} not judged (the rule lists no range of ${unjudged.length === 1 ? 'its' : 'their'} family): ${unjudged.join(', ')}`
+          : '';
       let verdict: 'inside' | 'outside' | 'unknown';
       let message: string;
+      let narrow: NonNullable<RuleSummary['cidr']>['narrow'];
       if (outside.length > 0) {
         verdict = 'outside';
-        message = `${outside.join(', ')} ${outside.length === 1 ? 'lies' : 'lie'} outside ${ranges}: a DNS filter, sinkhole or split-horizon resolver is answering for these names, and allowing ${ranges} would not cover them`;
-      } else if (fromDns.length > 0) {
+        const theirs = unique(outside.flatMap((a) => rangesForFamily(a, rule.cidr))).join(', ');
+        message = `${outside.join(', ')} ${outside.length === 1 ? 'lies' : 'lie'} outside ${theirs}: a DNS filter, sinkhole or split-horizon resolver is answering for these names, and allowing ${ranges} would not cover them${unjudgedText}`;
+      } else if (judged.length > 0) {
         verdict = 'inside';
-        message = `all ${fromDns.length} address${fromDns.length === 1 ? '' : 'es'} found lie in ${ranges}: allowing ${ranges} covers this rule`;
+        message = `all ${judged.length} address${judged.length === 1 ? '' : 'es'} found lie in ${ranges}: allowing ${ranges} covers this rule`;
+        if (rule.narrowCidr.length > 0) {
+          const narrowOutside = judged.filter((address) => outsideRanges(address, rule.narrowCidr) || rangesForFamily(address, rule.narrowCidr).length === 0);
+          narrow = { ranges: rule.narrowCidr, outside: narrowOutside, verdict: narrowOutside.length > 0 ? 'outside' : 'inside' };
+          message +=
+            narrowOutside.length === 0
+              ? `; they also lie inside the narrow ranges (${rule.narrowCidr.join(', ')}), so a network that cannot open the whole block may allow those instead`
+              : `; ${narrowOutside.join(', ')} ${narrowOutside.length === 1 ? 'lies' : 'lie'} outside the narrow ranges (${rule.narrowCidr.join(', ')}), so allowing only those would not cover this rule`;
+        }
+        message += unjudgedText;
+      } else if (unjudged.length > 0) {
+        verdict = 'unknown';
+        message = `no address of a family that ${ranges} covers was found${unjudgedText}`;
       } else {
         verdict = 'unknown';
         message =
@@ -152,7 +213,7 @@ export function summariseRules(ruleSets: RuleSet[], probed: ProbedTarget[], opti
               ? `the proxy (--proxy) resolved the names, so ${ranges} could not be checked`
               : `no address resolved, so ${ranges} could not be checked`;
       }
-      return { ...summary, cidr: { ranges: rule.cidr, outside, pinned, verdict, message } };
+      return { ...summary, cidr: { ranges: rule.cidr, outside, pinned, verdict, message, ...(narrow && { narrow }) } };
     }),
   );
 }

@@ -5,16 +5,18 @@
 import { setMaxListeners } from 'node:events';
 import os from 'node:os';
 import pLimit from 'p-limit';
-import type { NumberedHosts, ProbeOutcome, Report, RuleSet, RunOptions, Target } from '../types.js';
+import type { AddressFamily, FamilyChoice, NumberedHosts, ProbeOutcome, Report, RuleSet, RunOptions, Target } from '../types.js';
 import type { ProbeContext, ResolveHost, Resolution } from '../probes/types.js';
 import { probeFor } from '../probes/index.js';
 import { failure } from '../probes/classify.js';
 import { createResolver, type DnsServer, type Pin } from '../probes/dns.js';
 import type { Proxy } from '../probes/proxy.js';
+import { familyOf } from '../rules/cidr.js';
 import { expandTargets } from '../rules/expand.js';
 import { version } from '../version.js';
 import {
   applyFallbacks,
+  applyFamilyFallbacks,
   resultOf,
   summarise,
   summariseRules,
@@ -37,6 +39,8 @@ export interface CheckSettings {
   numbered?: Partial<NumberedHosts>;
   /** --proxy: every probe connects through it. */
   proxy?: Proxy;
+  /** --family: probe each family a name has (`both`, the default), or only one. */
+  family?: FamilyChoice;
   /** The options as they are recorded in the report (file names, not contents; no secrets). */
   recorded: RunOptions;
 }
@@ -75,18 +79,20 @@ export async function runChecks(ruleSets: RuleSet[], settings: CheckSettings, ho
   const limit = pLimit(Math.max(1, settings.concurrency));
   let done = 0;
 
-  const probed = await Promise.all(
-    targets.map((target) =>
-      limit(async (): Promise<ProbedTarget> => {
-        const result = await probeWithRetries(target, settings, resolve, runSignal, now);
-        done += 1;
-        hooks.onProgress?.(done, targets.length);
-        return result;
-      }),
-    ),
-  );
+  const probed = (
+    await Promise.all(
+      targets.map((target) =>
+        limit(async (): Promise<ProbedTarget[]> => {
+          const result = await probeEachFamily(target, settings, resolve, runSignal, now);
+          done += 1;
+          hooks.onProgress?.(done, targets.length);
+          return result;
+        }),
+      ),
+    )
+  ).flat();
 
-  const results = applyFallbacks(probed.map(resultOf), ruleSets);
+  const results = applyFallbacks(applyFamilyFallbacks(probed.map(resultOf)), ruleSets);
   const verdict = verdictOf(results, settings.strict);
   const interrupted = runSignal.aborted;
   return {
@@ -115,6 +121,65 @@ export async function runChecks(ruleSets: RuleSet[], settings: CheckSettings, ho
     results,
     rules: summariseRules(ruleSets, probed, { proxied: settings.proxy !== undefined }),
   };
+}
+
+const FAMILY_NAMES: Record<AddressFamily, string> = { ipv4: 'IPv4', ipv6: 'IPv6' };
+const CHOSEN: Record<FamilyChoice, AddressFamily[]> = { '4': ['ipv4'], '6': ['ipv6'], both: ['ipv4', 'ipv6'] };
+
+/** A resolver that hands on only the addresses of one family (the shared lookup is still made once). */
+function familyResolver(resolve: ResolveHost, family: AddressFamily): ResolveHost {
+  return async (host, signal, options) => {
+    const resolution = await resolve(host, signal, options);
+    return { ...resolution, addresses: resolution.addresses.filter((address) => familyOf(address) === family) };
+  };
+}
+
+/**
+ * A (rule, host, port) whose name has addresses of both families is probed once per family (concurrently: an
+ * IPv6 blackhole costs its timeout once, beside IPv4), each result saying which. Through a proxy, which resolves
+ * the names itself, and when DNS fails, there is one probe as before.
+ */
+async function probeEachFamily(
+  target: Target,
+  settings: CheckSettings,
+  resolve: ResolveHost,
+  runSignal: AbortSignal,
+  now: () => Date,
+): Promise<ProbedTarget[]> {
+  if (target.skipReason !== undefined || settings.proxy) return [await probeWithRetries(target, settings, resolve, runSignal, now)];
+  const resolution = await resolve(target.host, runSignal);
+  if (resolution.failure || resolution.addresses.length === 0) {
+    // The first attempt reports this lookup rather than asking again; a retry asks anew.
+    let answered = false;
+    const again: ResolveHost = (host, signal, options) => {
+      if (answered || host !== target.host) return resolve(host, signal, options);
+      answered = true;
+      return Promise.resolve(resolution);
+    };
+    return [await probeWithRetries(target, settings, again, runSignal, now)];
+  }
+  const present = new Set(resolution.addresses.map(familyOf));
+  const chosen = CHOSEN[settings.family ?? 'both'];
+  const families = chosen.filter((family) => present.has(family));
+  if (families.length === 0) {
+    // --family 4 or 6 and the name has only the other family: nothing to probe, and the result says why.
+    const family = chosen[0] as AddressFamily;
+    const other = FAMILY_NAMES[family === 'ipv4' ? 'ipv6' : 'ipv4'];
+    const detail = `${target.host} has no ${FAMILY_NAMES[family]} address (--family ${settings.family}), only ${other}: ${resolution.addresses.join(', ')}`;
+    const outcome: ProbeOutcome = {
+      ok: false,
+      addresses: [],
+      pinned: resolution.pinned,
+      timings: { dnsMs: resolution.durationMs, totalMs: resolution.durationMs },
+      failure: failure('dns_no_address', 'dns', detail),
+    };
+    return [{ target: { ...target, family }, attempts: 1, outcome }];
+  }
+  return Promise.all(
+    families.map((family) =>
+      probeWithRetries({ ...target, family }, settings, familyResolver(resolve, family), runSignal, now),
+    ),
+  );
 }
 
 async function probeWithRetries(

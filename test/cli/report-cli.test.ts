@@ -137,8 +137,8 @@ describe('one run, several reports', () => {
     expect(xmllintSchema(xml).status).toBe(0);
     expect(xpath(xml, 'string(/testsuites/@tests)')).toBe('4');
     expect(xpath(xml, 'string(/testsuites/testsuite/@failures)')).toBe('1');
-    expect(xpath(xml, `string(//testcase[@name='rule 3 · closed.push.test:${refused}']/failure/@type)`)).toBe('tcp_refused');
-    expect(xpath(xml, `string(//testcase[@name='rule 2 · intercepted.push.test:${intercepted.port}']/system-out)`)).toContain('tls_untrusted');
+    expect(xpath(xml, `string(//testcase[@name='rule 3 · closed.push.test:${refused} · IPv4']/failure/@type)`)).toBe('tcp_refused');
+    expect(xpath(xml, `string(//testcase[@name='rule 2 · intercepted.push.test:${intercepted.port} · IPv4']/system-out)`)).toContain('tls_untrusted');
   });
 
   it('Markdown: GitHub parses a FAIL heading and one failure and one warning row', () => {
@@ -152,8 +152,8 @@ describe('one run, several reports', () => {
     const check = promtoolCheck(text);
     expect(check.stderr).toBe('');
     expect(check.status).toBe(0);
-    expect(text).toContain(`probe_success{ruleset="local",rule="3",host="closed.push.test",port="${refused}"} 0`);
-    expect(text).toContain(`probe_success{ruleset="local",rule="1",host="good.push.test",port="${good.port}"} 1`);
+    expect(text).toContain(`probe_success{ruleset="local",rule="3",host="closed.push.test",port="${refused}",family="ipv4"} 0`);
+    expect(text).toContain(`probe_success{ruleset="local",rule="1",host="good.push.test",port="${good.port}",family="ipv4"} 1`);
   });
 
   it('"-" sends a further report to stdout, after the --format one', async () => {

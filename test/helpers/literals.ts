@@ -14,6 +14,7 @@ export function rule(overrides: Partial<Rule> = {}): Rule {
     severity: 'critical',
     origin: 'documented',
     cidr: [],
+    narrowCidr: [],
     vendorIssuers: [],
     line: 1,
     ...overrides,

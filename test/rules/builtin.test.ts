@@ -139,7 +139,7 @@ describe('built-in rule sets', () => {
       purpose: 'Push Notifications, updates to the app',
       impact: 'Can’t send device information to MokiManage or receive updates or actions',
       severity: 'critical',
-      cidr: ['17.0.0.0/8'],
+      cidr: APPLE_BROAD,
       legacy: { ports: [2195, 2196], retired: '2021-03-31' },
       fallback: { rule: '5', ports: [443], for: [5223] },
     });
@@ -226,13 +226,34 @@ describe('built-in rule sets', () => {
       ['api.sandbox.push.apple.com', [443, 2197], 'warning'],
       ['#-courier.push.apple.com', [5223], 'critical'],
       ['#-courier.push.apple.com', [443], 'warning'],
+      ['init-p01st.push.apple.com', [443, 80], 'warning'],
     ]);
+    // Served from a CDN: no range, so the 17/8 check never flags it.
+    expect(apple.rules.find((r) => r.id === 'push-init')?.cidr).toEqual([]);
     const fcm = byId('google-fcm');
     expect(fcm.rules.map((r) => [r.host, r.ports, r.check])).toEqual([
       ['fcm.googleapis.com', [443], 'tls'],
       ['mtalk.google.com', [5228, 5229, 5230], 'tls'],
       ['mtalk.google.com', [443], 'tls'],
     ]);
+  });
+});
+
+/** HT203609 (checked 2026-11): 17.0.0.0/8 and the narrow lists; IPv6 broad ranges are Apple's registered allocations. */
+const APPLE_BROAD = ['17.0.0.0/8', '2620:149::/32', '2403:300::/32', '2a01:b740::/32'];
+const APPLE_NARROW = [
+  '17.249.0.0/16', '17.252.0.0/16', '17.57.144.0/22', '17.188.128.0/18', '17.188.20.0/23',
+  '2620:149:a44::/48', '2403:300:a42::/48', '2403:300:a51::/48', '2a01:b740:a42::/48',
+];
+
+describe('Apple ranges', () => {
+  it('every built-in rule that checks 17.0.0.0/8 also has the IPv6 ranges and the narrow lists of both families', () => {
+    const appleRules = loadBuiltinRuleSets().flatMap((set) => set.rules.filter((r) => r.cidr.includes('17.0.0.0/8')));
+    expect(appleRules.length).toBeGreaterThanOrEqual(12);
+    for (const rule of appleRules) {
+      expect(rule.cidr, rule.id).toEqual(APPLE_BROAD);
+      expect(rule.narrowCidr, rule.id).toEqual(APPLE_NARROW);
+    }
   });
 });
 

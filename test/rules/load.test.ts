@@ -25,7 +25,7 @@ function loadError(file: string): FileError {
   return err;
 }
 
-const RULE_KEYS = 'id, host, probe, ports, check, plainPorts, purpose, impact, severity, origin, note, cidr, vendorIssuers, fallback, legacy, numbered, url, http, tls';
+const RULE_KEYS = 'id, host, probe, ports, check, plainPorts, purpose, impact, severity, origin, note, cidr, narrowCidr, vendorIssuers, fallback, legacy, numbered, url, http, tls';
 
 // Each fixture is the 10-line sample rule file (rule at line 4: host 5, ports 6, check 7, …, severity 10)
 // with one thing wrong; the expectation is worked out from the fixture text, line by line.
@@ -45,6 +45,8 @@ const cases: Array<[name: string, expected: string]> = [
   ['ports-empty', ':6: rules[0].ports: needs at least one port'],
   ['cidr-bad', ':13: rules[0].cidr[1]: "17.0.0.0/33" is not a CIDR range like 17.0.0.0/8 or 2620:149:a44::/48'],
   ['cidr-no-prefix', ':11: rules[0].cidr[0]: "17.0.0.1" is not a CIDR range like 17.0.0.0/8 or 2620:149:a44::/48'],
+  // A narrow range must lie inside a broad one of its own family: this rule has no IPv6 range at all.
+  ['narrow-outside', ":12: rules[0].narrowCidr[1]: 2620:149:a44::/48 does not lie inside any of the rule's cidr ranges"],
   ['duplicate-id', ':11: rules[1].id: duplicate rule id "web" (first used at line 4)'],
   ['duplicate-numeric-id', ':11: rules[1].id: duplicate rule id "5" (first used at line 4)'],
   [
@@ -144,6 +146,7 @@ describe('a valid file', () => {
           origin: 'documented',
           note: 'A note.',
           cidr: ['17.0.0.0/8'],
+          narrowCidr: [],
           vendorIssuers: ['Example Inc.'],
           numbered: { from: 3, to: 9, sample: 3 },
           legacy: { ports: [2195], retired: '2021-03-31', note: 'Retired.' },
@@ -162,6 +165,7 @@ describe('a valid file', () => {
           severity: 'warning',
           origin: 'current',
           cidr: ['10.0.0.0/8', '2001:db8::/32'],
+          narrowCidr: [],
           vendorIssuers: [],
           http: { method: 'HEAD', path: '/health', status: [200, 204], contentType: 'application/json', maxBytes: 2048 },
           fallback: { rule: '7', ports: [443, 5228, 5229, 5230, 2195], for: [8443, 80], note: 'Any port of rule 7.' },
@@ -179,6 +183,7 @@ describe('a valid file', () => {
           severity: 'critical',
           origin: 'documented',
           cidr: [],
+          narrowCidr: [],
           vendorIssuers: [],
           url: '${fileUrl}',
           http: { method: 'GET', path: '/', status: [], contentType: 'text/xml' },
@@ -196,6 +201,7 @@ describe('a valid file', () => {
           severity: 'warning',
           origin: 'documented',
           cidr: [],
+          narrowCidr: [],
           vendorIssuers: [],
           url: 'http://www.example.net:8080/status?full=1',
           line: 52,

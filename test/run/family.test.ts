@@ -1,0 +1,155 @@
+/**
+ * Dual stack: names from a real DNS server answering A (127.0.0.1) and AAAA (::1), TLS servers on both loopbacks.
+ * One result per family, CIDR judged per family, narrow ranges, --family, and IPv6 broken while IPv4 works.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCertificateAuthority } from '../../src/harness/certs.js';
+import { runChecks, type CheckSettings } from '../../src/run/run.js';
+import type { Report, Rule } from '../../src/types.js';
+import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.js';
+import { rule, ruleSet } from '../helpers/literals.js';
+import { ipv6Available, startTlsServer, type TestServer } from '../helpers/servers.js';
+import { schemaErrors } from '../report/consumers.js';
+
+const haveIpv6 = await ipv6Available();
+if (!haveIpv6) {
+  if (process.env.CI) throw new Error('CI needs ::1 for the dual-stack tests');
+  console.warn('skipping dual-stack tests: this machine cannot listen on ::1');
+}
+
+let dns: TestDnsServer;
+let ca: string;
+/** Listens on 127.0.0.1 and ::1 at one port. */
+let both: TestServer[];
+/** Listens on 127.0.0.1 only: IPv6 to its port is refused. */
+let v4only: TestServer;
+let settings: CheckSettings;
+
+beforeAll(async () => {
+  if (!haveIpv6) return;
+  const authority = await createCertificateAuthority('Family Test CA');
+  ca = authority.cert;
+  const leaf = await authority.issue({ names: ['dual.family.test', 'broken6.family.test', 'v4.family.test'] });
+  const first = await startTlsServer({ ...leaf, host: '127.0.0.1' });
+  both = [first, await startTlsServer({ ...leaf, host: '::1', port: first.port })];
+  v4only = await startTlsServer({ ...leaf, host: '127.0.0.1' });
+  dns = await startDnsServer({
+    records: {
+      'dual.family.test': { A: ['127.0.0.1'], AAAA: ['::1'] },
+      'broken6.family.test': { A: ['127.0.0.1'], AAAA: ['::1'] },
+      'v4.family.test': { A: ['127.0.0.1'] },
+    },
+  });
+  settings = {
+    timeoutMs: 3000,
+    concurrency: 8,
+    retries: 0,
+    strict: false,
+    insecure: false,
+    dnsServer: { host: dns.host, port: dns.port },
+    pins: [],
+    caPems: [ca],
+    vars: {},
+    recorded: { timeoutMs: 3000, concurrency: 8, retries: 0, resolve: [], caFiles: [], vars: [], strict: false, insecure: false },
+  };
+});
+
+afterAll(async () => {
+  if (!haveIpv6) return;
+  await Promise.all([...both.map((s) => s.close()), v4only.close(), dns.close()]);
+});
+
+function dual(overrides: Partial<Rule> = {}): Rule {
+  return rule({ id: 'dual', host: 'dual.family.test', ports: [both[0]!.port], check: 'tls', ...overrides });
+}
+
+const run = (rules: Rule[], extra: Partial<CheckSettings> = {}): Promise<Report> =>
+  runChecks([ruleSet(rules)], { ...settings, ...extra });
+
+describe.skipIf(!haveIpv6)('dual stack', () => {
+  it('probes a name with A and AAAA once per family, each result with its family and address', async () => {
+    const report = await run([dual()]);
+    expect(report.results.map((r) => [r.family, r.address, r.addresses, r.status])).toEqual([
+      ['ipv4', '127.0.0.1', ['127.0.0.1'], 'pass'],
+      ['ipv6', '::1', ['::1'], 'pass'],
+    ]);
+    expect(report.verdict).toBe('pass');
+    expect(report.rules[0]!.addresses).toEqual(['127.0.0.1', '::1']);
+    expect(schemaErrors(JSON.parse(JSON.stringify(report)))).toBeUndefined();
+  });
+
+  it('--family 4 or 6 probes only that family; a name without it says so', async () => {
+    const four = await run([dual()], { family: '4' });
+    expect(four.results.map((r) => [r.family, r.address])).toEqual([['ipv4', '127.0.0.1']]);
+    const six = await run([dual()], { family: '6' });
+    expect(six.results.map((r) => [r.family, r.address])).toEqual([['ipv6', '::1']]);
+    const none = await run([rule({ id: 'v4', host: 'v4.family.test', ports: [v4only.port] })], { family: '6' });
+    expect(none.results).toHaveLength(1);
+    expect(none.results[0]).toMatchObject({ family: 'ipv6', status: 'fail', error: { code: 'dns_no_address' } });
+    expect(none.results[0]!.error!.message).toContain('no IPv6 address (--family 6), only IPv4: 127.0.0.1');
+  });
+
+  it('a name with one family gives one result, as before', async () => {
+    const report = await run([rule({ id: 'v4', host: 'v4.family.test', ports: [v4only.port] })]);
+    expect(report.results.map((r) => [r.family, r.status])).toEqual([['ipv4', 'pass']]);
+  });
+
+  it('judges each address against the ranges of its own family only: IPv4 ranges say nothing about ::1', async () => {
+    const report = await run([dual({ cidr: ['127.0.0.0/8'] })]);
+    expect(report.results.map((r) => r.status)).toEqual(['pass', 'pass']);
+    const cidr = report.rules[0]!.cidr!;
+    expect(cidr.verdict).toBe('inside');
+    expect(cidr.outside).toEqual([]);
+    expect(cidr.message).toContain('IPv6 address not judged (the rule lists no range of its family): ::1');
+  });
+
+  it('an IPv6 address outside the IPv6 ranges is flagged on the IPv6 result only', async () => {
+    const report = await run([dual({ cidr: ['127.0.0.0/8', '2001:db8::/32'] })]);
+    expect(report.results.map((r) => [r.family, r.status, r.error?.code])).toEqual([
+      ['ipv4', 'pass', undefined],
+      ['ipv6', 'warn', 'dns_outside_cidr'],
+    ]);
+    expect(report.results[1]!.error!.message).toContain('::1 outside 2001:db8::/32');
+    expect(report.rules[0]!.cidr).toMatchObject({ verdict: 'outside', outside: ['::1'] });
+  });
+
+  it('inside the broad ranges, says whether the addresses lie inside the narrow ranges too', async () => {
+    const inside = await run([dual({ cidr: ['127.0.0.0/8', '::/0'], narrowCidr: ['127.0.0.0/24', '::1/128'] })]);
+    expect(inside.rules[0]!.cidr).toMatchObject({ verdict: 'inside', narrow: { verdict: 'inside', outside: [] } });
+    expect(inside.rules[0]!.cidr!.message).toContain('they also lie inside the narrow ranges');
+    const outside = await run([dual({ cidr: ['127.0.0.0/8', '::/0'], narrowCidr: ['127.0.1.0/24', '::1/128'] })]);
+    expect(outside.rules[0]!.cidr).toMatchObject({ verdict: 'inside', narrow: { verdict: 'outside', outside: ['127.0.0.1'] } });
+    expect(outside.rules[0]!.cidr!.message).toContain('127.0.0.1 lies outside the narrow ranges');
+  });
+
+  it('IPv6 broken while IPv4 works is a warning saying devices fall back to IPv4; --strict fails it', async () => {
+    const broken = rule({ id: 'broken', host: 'broken6.family.test', ports: [v4only.port], check: 'tls' });
+    const report = await run([broken]);
+    expect(report.results.map((r) => [r.family, r.status, r.error?.code])).toEqual([
+      ['ipv4', 'pass', undefined],
+      ['ipv6', 'warn', 'tcp_refused'],
+    ]);
+    const six = report.results[1]!;
+    expect(six.address).toBe('::1');
+    expect(six.familyFallback).toMatchObject({ family: 'ipv4', address: '127.0.0.1' });
+    expect(six.note).toContain('devices fall back to IPv4 after a delay');
+    expect([report.verdict, report.exitCode]).toEqual(['pass', 0]);
+    const strict = await run([broken], { strict: true });
+    expect([strict.verdict, strict.exitCode]).toEqual(['fail', 1]);
+  });
+
+  it('IPv4 broken while IPv6 works stays a failure: IPv4-only devices have no way round it', async () => {
+    const leaf = await (await createCertificateAuthority('Other CA')).issue({ names: ['dual.family.test'] });
+    const v6only = await startTlsServer({ ...leaf, host: '::1' });
+    try {
+      const report = await run([dual({ ports: [v6only.port] })], { insecure: true });
+      expect(report.results.map((r) => [r.family, r.status, r.error?.code])).toEqual([
+        ['ipv4', 'fail', 'tcp_refused'],
+        ['ipv6', 'pass', undefined],
+      ]);
+      expect(report.verdict).toBe('fail');
+    } finally {
+      await v6only.close();
+    }
+  });
+});
