@@ -28,7 +28,8 @@ export interface CheckFlags {
   courier?: string;
   courierSample?: number;
   proxy?: string;
-  family: FamilyChoice;
+  /** --family; absent (callers that build flags by hand): both. */
+  family?: FamilyChoice;
   strict: boolean;
   insecure: boolean;
   color?: boolean;
@@ -93,7 +94,7 @@ export function settingsFrom(flags: CheckFlags): CheckSettings {
     ...(flags.dnsServer !== undefined && { dnsServer: parseDnsServer(flags.dnsServer) }),
     pins: flags.resolve.map(parsePin),
     ...(proxy && { proxy }),
-    family: flags.family,
+    family: flags.family ?? 'both',
     caPems: flags.ca.map(readCaFile),
     vars: parseVars(flags.var),
     numbered: {
@@ -115,7 +116,7 @@ export function settingsFrom(flags: CheckFlags): CheckSettings {
       ...(flags.courierSample !== undefined && { courierSample: flags.courierSample }),
       // user:***@, never the password.
       ...(proxy && { proxy: proxyUrl(proxy) }),
-      family: flags.family,
+      family: flags.family ?? 'both',
     },
   };
 }
