@@ -68,8 +68,7 @@ export function addProbeOptions(command: Command): Command {
     .option('--insecure', 'do not fail on certificate problems (still reported)', false);
 }
 
-/** The PEM text of a --ca file; a missing file or one without a certificate is a one-line UsageError. */
-export function readCaFile(file: string): string {
+function readCaFile(file: string): string {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');

@@ -5,6 +5,8 @@ import { UsageError } from '../errors.js';
 import { collect, formatOption, integer, withoutPlayServicesOptions } from './options.js';
 import { FaultBoard, parseFault, ScaledClock, startHarness } from '../harness/index.js';
 import { NOT_LOOPBACK } from '../harness/endpoints.js';
+import { join } from 'node:path';
+import { prepareStateDir, removeStateFile, STATE_FILE, writeStateDir } from '../harness/state-dir.js';
 
 interface HarnessFlags {
   host: string;
@@ -15,6 +17,12 @@ interface HarnessFlags {
   ios: number;
   android: number;
   withoutPlayServices: number;
+  stateDir?: string;
+  apnsPort: number;
+  courierPort: number;
+  mdmPort: number;
+  fcmPort: number;
+  adminPort: number;
 }
 
 /** Errors that come from what the user asked for (an address or port not to be had, a path not to be written), by code. */
@@ -37,30 +45,50 @@ export function register(program: Command): void {
     .option('--android <n>', 'simulated Android devices to start', integer(0, 2000), 0)
     .addOption(withoutPlay[0]!)
     .addOption(withoutPlay[1]!)
+    .option('--state-dir <dir>', `write the CA, client certificates and keys, and ${STATE_FILE} (where everything is) into this directory`)
+    .option('--apns-port <port>', 'port of the mock APNs (0: any free port; 443 where you may bind it)', integer(0, 65535), 0)
+    .option('--courier-port <port>', 'port of the device channel standing for 5223', integer(0, 65535), 0)
+    .option('--mdm-port <port>', 'port of the MDM server', integer(0, 65535), 0)
+    .option('--fcm-port <port>', 'port of the mock FCM', integer(0, 65535), 0)
+    .option('--admin-port <port>', 'port of the admin API', integer(0, 65535), 0)
     .addOption(formatOption(['table', 'json'], 'how to print the endpoints'))
     .action(async (flags: HarnessFlags) => {
       const faults = flags.fault.map(parseFault);
       const clock = new ScaledClock(1);
       let harness;
       try {
+        // With a state directory the CA goes there too (and stays after exit, with the other credentials).
+        const caOut = flags.caOut ?? (flags.stateDir !== undefined ? join(prepareStateDir(flags.stateDir), 'ca.pem') : undefined);
         harness = await startHarness({
           host: flags.host,
           clock,
           faults: new FaultBoard(faults, clock.now()),
           auth: flags.auth,
-          ...(flags.caOut ? { caOut: flags.caOut } : {}),
+          ports: { apns: flags.apnsPort, courier5223: flags.courierPort, mdm: flags.mdmPort, fcm: flags.fcmPort, admin: flags.adminPort },
+          ...(caOut ? { caOut } : {}),
         });
       } catch (err) {
         if (isUserSetupError(err)) throw new UsageError(err.message);
         throw err;
       }
       if (flags.ios + flags.android > 0) harness.addDevices({ ios: flags.ios, android: flags.android, withoutPlayServices: flags.withoutPlayServices });
+      let stateFile: string | undefined;
+      if (flags.stateDir !== undefined) {
+        try {
+          stateFile = writeStateDir(flags.stateDir, harness).file;
+        } catch (err) {
+          await harness.close();
+          if (isUserSetupError(err)) throw new UsageError(`--state-dir ${flags.stateDir}: ${err.message}`);
+          throw err;
+        }
+      }
       const info = {
         endpoints: harness.endpoints,
         caFile: harness.caFile,
         mdmTopic: harness.mdmTopic,
         provider: { keyId: harness.provider.keyId, teamId: harness.provider.teamId },
         fcm: { projectId: harness.fcmProject, accessToken: harness.fcmAccessToken },
+        ...(stateFile ? { stateFile } : {}),
       };
       if (flags.format === 'json') {
         process.stdout.write(`${JSON.stringify(info)}\n`);
@@ -75,9 +103,10 @@ export function register(program: Command): void {
           ['mdm', at(e.mdm), 'MDM server, HTTPS: PUT /mdm/checkin, PUT /mdm/connect, POST /ping, /heartbeat'],
           ['fcm', at(e.fcm), `FCM HTTP v1: POST /v1/projects/${harness.fcmProject}/messages:send`],
           ['fcmDevice', at(e.fcmDevice), 'FCM device channel'],
-          ['admin', at(e.admin), 'admin API, plain HTTP, JSON (routes: README.md, The push harness)'],
+          ['admin', at(e.admin), 'admin API, plain HTTP, JSON (routes: docs/harness.md)'],
         );
-        process.stdout.write(`${table.toString()}\nCA file: ${harness.caFile}\nMDM topic: ${harness.mdmTopic}\nCtrl-C to stop.\n`);
+        const state = stateFile ? `State: ${stateFile} (certificates, keys, device tokens; docs/harness.md)\n` : '';
+        process.stdout.write(`${table.toString()}\nCA file: ${harness.caFile}\nMDM topic: ${harness.mdmTopic}\n${state}Ctrl-C to stop.\n`);
       }
       await new Promise<void>((resolve) => {
         const stop = (): void => {
@@ -88,6 +117,7 @@ export function register(program: Command): void {
         process.on('SIGINT', stop);
         process.on('SIGTERM', stop);
       });
+      if (flags.stateDir !== undefined) removeStateFile(flags.stateDir);
       await harness.close();
     });
 }

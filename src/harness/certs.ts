@@ -37,6 +37,10 @@ export interface IssueOptions {
   uid?: string;
   /** Subject CN; defaults to the first name. */
   commonName?: string;
+  /** `rsa` for a 2048-bit RSA key, as Apple's push certificates have (clients parse them with RSA-only code). */
+  keyType?: 'ec' | 'rsa';
+  /** Further extensions: OID, DER value. */
+  extensions?: Array<{ oid: string; value: Uint8Array }>;
 }
 
 const UID_OID = '0.9.2342.19200300.100.1.1';
@@ -52,8 +56,10 @@ function toPem(label: string, der: ArrayBuffer): string {
   return `-----BEGIN ${label}-----\n${b64}-----END ${label}-----\n`;
 }
 
-async function newKeys(): Promise<webcrypto.CryptoKeyPair> {
-  return (await webcrypto.subtle.generateKey(ALGORITHM, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+const RSA = { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' } as const;
+
+async function newKeys(type: 'ec' | 'rsa' = 'ec'): Promise<webcrypto.CryptoKeyPair> {
+  return (await webcrypto.subtle.generateKey(type === 'rsa' ? RSA : ALGORITHM, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
 }
 
 async function keyPem(keys: webcrypto.CryptoKeyPair): Promise<string> {
@@ -92,7 +98,7 @@ export async function createCertificateAuthority(
     cert: caCert.toString('pem') + '\n',
     key,
     async issue(options: IssueOptions): Promise<CertificatePem> {
-      const leafKeys = await newKeys();
+      const leafKeys = await newKeys(options.keyType);
       const names = options.names.map((n) =>
         IP_PATTERN.test(n) ? { type: 'ip' as const, value: n } : { type: 'dns' as const, value: n },
       );
@@ -100,9 +106,10 @@ export async function createCertificateAuthority(
       if (options.client) usages.push(x509.ExtendedKeyUsage.clientAuth);
       const leaf = await x509.X509CertificateGenerator.create({
         serialNumber: nextSerial(),
+        // UID first, as in Apple's push certificates ("UID=<topic>, CN=APSP:<uuid>").
         subject: [
-          { '2.5.4.3': [options.commonName ?? options.names[0] ?? 'pushcheck'] },
           ...(options.uid !== undefined ? [{ [UID_OID]: [options.uid] }] : []),
+          { '2.5.4.3': [options.commonName ?? options.names[0] ?? 'pushcheck'] },
         ],
         issuer: caCert.subject,
         notBefore: options.notBefore ?? new Date(Date.now() - DAY_MS),
@@ -116,6 +123,7 @@ export async function createCertificateAuthority(
           new x509.ExtendedKeyUsageExtension(usages),
           ...(names.length > 0 ? [new x509.SubjectAlternativeNameExtension(names)] : []),
           await x509.AuthorityKeyIdentifierExtension.create(caCert),
+          ...(options.extensions ?? []).map((e) => new x509.Extension(e.oid, false, e.value)),
         ],
       });
       return { cert: leaf.toString('pem') + '\n', key: await keyPem(leafKeys) };

@@ -7,9 +7,10 @@ import http from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createCertificateAuthority, type CertificateAuthority, type CertificatePem } from './certs.js';
+import type { CertificateAuthority, CertificatePem } from './certs.js';
+import { createHarnessCredentials, type HarnessCredentials } from './services/credentials.js';
 import { type Clock, ScaledClock } from './clock.js';
-import { type ApnsService, MDM_TOPIC_PREFIX } from './services/apns.js';
+import type { ApnsService } from './services/apns.js';
 import { startApnsServer } from './services/apns-http.js';
 import { apnsChannel, fcmChannel, startCourierServer } from './services/courier.js';
 import type { FcmService } from './services/fcm.js';
@@ -19,8 +20,7 @@ import { startMdmServer } from './services/mdm-http.js';
 import { createPushServices } from './services/push-services.js';
 import { httpPusher, type ProviderAuth } from './services/pushers.js';
 import { FaultBoard, FAULTS, type FaultName } from './faults.js';
-import { createRng, randomUuid } from './random.js';
-import { generateProviderKey } from './jwt.js';
+import { createRng } from './random.js';
 import { listen, startTlsEndpoint, type Endpoint, type HostPort, type TlsEndpointOptions } from './endpoints.js';
 import { SocketEnv } from './env/sockets.js';
 import { DEFAULT_TIMING, newDeviceCounters, SimDevice, type DeviceContext, type DeviceCounters, type DeviceTiming } from './fleet/devices.js';
@@ -29,19 +29,7 @@ import { handleAdminRequest, type AdminTarget } from './services/admin.js';
 import type { DeviceCounts } from './device-counts.js';
 import { serve } from './http.js';
 
-/** Names every harness server certificate is valid for, so clients can pin real host names to loopback. */
-export const HARNESS_NAMES = [
-  'localhost',
-  '127.0.0.1',
-  'api.push.apple.com',
-  'api.sandbox.push.apple.com',
-  'courier.push.apple.com',
-  'courier.sandbox.push.apple.com',
-  '*.push.apple.com',
-  'fcm.googleapis.com',
-  'mtalk.google.com',
-  'mdm.pushcheck.test',
-];
+export { HARNESS_NAMES } from './services/credentials.js';
 
 export interface HarnessOptions {
   host?: string;
@@ -87,8 +75,10 @@ export interface Harness {
   fcm: FcmService;
   /** The MDM topic of the harness's provider certificate (com.apple.mgmt.External.<uuid>). */
   mdmTopic: string;
-  /** The provider certificate (subject UID = mdmTopic) and the token-auth key the harness registered. */
+  /** The MDM push certificate (subject UID = mdmTopic) and the token-auth key the harness registered. */
   provider: { certificate: CertificatePem; keyId: string; teamId: string; privateKeyPem: string };
+  /** Every credential the harness made: CA, MDM push and app provider certificates, token key. */
+  credentials: HarnessCredentials;
   fcmProject: string;
   fcmAccessToken: string;
   /** Simulated devices added so far (over real sockets), and their counters. */
@@ -107,16 +97,14 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const clock = options.clock ?? new ScaledClock(1);
   const faults = options.faults ?? new FaultBoard([], clock.now());
   const rng = createRng(options.seed ?? 1);
-  const ca = options.ca ?? (await createCertificateAuthority('pushcheck harness CA'));
-  const serverCert = await ca.issue({ names: HARNESS_NAMES });
-  const mdmTopic = `${MDM_TOPIC_PREFIX}${randomUuid(rng.fork('topic')).toLowerCase()}`;
-  const providerCertificate = await ca.issue({ names: [], commonName: `APSP:${mdmTopic}`, uid: mdmTopic, client: true });
-  const providerKey = generateProviderKey();
-  const keyId = 'HARNESSKEY';
-  const teamId = 'HARNESSTEAM';
+  const credentials = await createHarnessCredentials(rng, options.ca);
+  const { ca, server: serverCert, token } = credentials;
+  const mdmTopic = credentials.mdmPush.topic;
+  const providerCertificate = credentials.mdmPush.certificate;
+  const { keyId, teamId } = token;
 
   const { apns, fcm, mdm } = createPushServices(clock, faults, rng, options);
-  apns.addProviderKey({ keyId, teamId, publicKey: providerKey.publicKey, topics: [] });
+  apns.addProviderKey({ keyId, teamId, publicKey: token.publicKey, topics: [] });
 
   const opened: Endpoint[] = [];
   let caDir: string | undefined;
@@ -140,7 +128,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
 
     const auth: ProviderAuth =
       options.auth === 'token'
-        ? { kind: 'token', topic: mdmTopic, keyId, teamId, privateKey: providerKey.privateKey }
+        ? { kind: 'token', topic: mdmTopic, keyId, teamId, privateKey: token.privateKey }
         : { kind: 'certificate', topic: mdmTopic, cert: providerCertificate.cert, key: providerCertificate.key };
     const pusher = httpPusher({
       clock,
@@ -230,6 +218,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         return d ? { online: d.online, courierPort: d.courierPort ?? null } : undefined;
       },
       deviceCounters: () => ({ ...deviceCtx.counters }),
+      trustClientCa: (pem) => apnsEp.trustClientCa(pem),
     };
     const admin = http.createServer(serve('admin', (req: http.IncomingMessage, res: http.ServerResponse) => handleAdminRequest(adminTarget, req, res)));
     const adminEp = await listen(admin, host, ports.admin ?? 0, 'admin');
@@ -249,7 +238,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       mdm,
       fcm,
       mdmTopic,
-      provider: { certificate: providerCertificate, keyId, teamId, privateKeyPem: providerKey.privateKeyPem },
+      provider: { certificate: providerCertificate, keyId, teamId, privateKeyPem: token.privateKeyPem },
+      credentials,
       fcmProject: fcm.projectId,
       fcmAccessToken: fcm.accessToken,
       devices,

@@ -98,7 +98,12 @@ export async function runChecks(ruleSets: RuleSet[], settings: CheckSettings, ho
   return {
     schemaVersion: 1,
     tool: { name: 'pushcheck', version },
-    environment: reportEnvironment(),
+    environment: {
+      node: process.version,
+      platform: process.platform,
+      release: os.release(),
+      arch: process.arch,
+    },
     startedAt: startedAt.toISOString(),
     durationMs: round(performance.now() - started),
     options: settings.recorded,
@@ -266,11 +271,6 @@ function memoiseResolver(resolve: ResolveHost, runSignal: AbortSignal): ResolveH
     }
     return pending;
   };
-}
-
-/** Where a report was made: the machine and Node running pushcheck. */
-export function reportEnvironment(): Report['environment'] {
-  return { node: process.version, platform: process.platform, release: os.release(), arch: process.arch };
 }
 
 function round(ms: number): number {

@@ -6,7 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import { startHarness, type Harness } from '../../src/harness/index.js';
-import { waitFor } from './helpers.js';
+import http2 from 'node:http2';
+import { createCertificateAuthority } from '../../src/harness/certs.js';
+import { generateProviderKey, signProviderToken } from '../../src/harness/jwt.js';
+import { issuePushCertificate } from '../../src/harness/services/push-certificates.js';
+import { h2connect, h2request, waitFor } from './helpers.js';
 
 let h: Harness;
 const admin = async (method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> => {
@@ -125,6 +129,36 @@ describe('harness', () => {
       expect(r.status).toBe(400);
       expect(r.json.error).toBe('withoutPlayServices must be a fraction 0..1');
     }
+  });
+
+  it('admin API takes your own credentials: a CA for client certificates, a .p8 public key, a device token', async () => {
+    const mine = await createCertificateAuthority('my MDM vendor CA');
+    const cert = await issuePushCertificate(mine, { topic: 'com.example.mine', uuid: '11111111-2222-4333-8444-555555555555' });
+    const token = 'cd'.repeat(32);
+    expect((await admin('POST', '/apns/tokens', { token, topic: 'com.example.mine' })).status).toBe(201);
+    const push = async (session: http2.ClientHttp2Session, headers: Record<string, string> = {}) =>
+      (await h2request(session, { path: `/3/device/${token}`, headers: { 'apns-topic': 'com.example.mine', ...headers }, body: '{"aps":{}}' })).status;
+
+    const before = h2connect(h.endpoints.apns.port, { ca: h.caPem, ...cert });
+    expect(await push(before)).toBe(403);
+    before.close();
+    const trusted = await admin('POST', '/apns/client-cas', { certificate: mine.cert });
+    expect(trusted.status).toBe(201);
+    const after = h2connect(h.endpoints.apns.port, { ca: h.caPem, ...cert });
+    expect(await push(after)).toBe(200);
+    after.close();
+
+    const key = generateProviderKey();
+    const jwt = signProviderToken({ keyId: 'MYKEY12345', teamId: 'MYTEAM1234', iat: Math.floor(Date.now() / 1000) }, key.privateKey);
+    const bare = h2connect(h.endpoints.apns.port, { ca: h.caPem });
+    expect(await push(bare, { authorization: `bearer ${jwt}` })).toBe(403);
+    const publicKey = key.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    expect((await admin('POST', '/apns/keys', { keyId: 'MYKEY12345', teamId: 'MYTEAM1234', publicKey })).status).toBe(201);
+    expect(await push(bare, { authorization: `bearer ${jwt}` })).toBe(200);
+    bare.close();
+
+    expect((await admin('POST', '/apns/client-cas', { certificate: cert.cert })).json.error).toMatch(/not a CA certificate/);
+    expect((await admin('POST', '/apns/keys', { keyId: 'K', teamId: 'T', publicKey: cert.cert })).json.error).toMatch(/P-256/);
   });
 
   it('admin API rejects unknown faults and bad bodies', async () => {

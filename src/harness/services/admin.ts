@@ -12,10 +12,13 @@
  *   POST   /actions                {"udid" | "all": true, "requestType"?, "ttlSeconds"?}
  *   GET    /actions/<id>           one action with its history
  *   POST   /apns/tokens            {"token", "topic"?}  make a device token known to the mock APNs
+ *   POST   /apns/client-cas        {"certificate": PEM}  trust client certificates this CA signed
+ *   POST   /apns/keys              {"keyId", "teamId", "publicKey": PEM, "topics"?}  accept tokens signed by this key
  *   POST   /apns/tokens/<t>/unregister
  *   POST   /fcm/tokens             {"token", "projectId"?}
  *   GET    /stats                  APNs, FCM, MDM and device counters
  */
+import { createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseWithoutPlayServices, type DeviceCounts } from '../device-counts.js';
 import { FAULTS, isFaultName, type FaultBoard } from '../faults.js';
@@ -40,6 +43,36 @@ export interface AdminTarget {
   simulated(udid: string): { online: boolean; courierPort: number | null } | undefined;
   /** The simulated devices' counters. */
   deviceCounters(): Record<string, number>;
+  /** Makes the mock APNs accept client certificates signed by this CA (PEM, already checked to be a CA). */
+  trustClientCa(pem: string): void;
+}
+
+/** A PEM CA certificate from a request, or 400. */
+function caCertificate(value: unknown): string {
+  if (typeof value !== 'string') throw new HttpError(400, 'certificate must be a PEM text');
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(value);
+  } catch {
+    throw new HttpError(400, 'certificate is not a PEM certificate');
+  }
+  if (!cert.ca) throw new HttpError(400, 'certificate is not a CA certificate (basicConstraints CA:TRUE)');
+  return cert.toString();
+}
+
+/** The public key of a .p8 pair (PEM; a private key is accepted and only its public half kept), or 400. */
+function ecPublicKey(value: unknown): KeyObject {
+  if (typeof value !== 'string') throw new HttpError(400, 'publicKey must be a PEM text');
+  let key: KeyObject;
+  try {
+    key = createPublicKey(value);
+  } catch {
+    throw new HttpError(400, 'publicKey is not a PEM key');
+  }
+  if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
+    throw new HttpError(400, 'publicKey must be a P-256 key, as an APNs .p8 key is');
+  }
+  return key;
 }
 
 const count = (v: unknown, name: string, max: number): number => {
@@ -133,6 +166,20 @@ export async function handleAdminRequest(h: AdminTarget, req: IncomingMessage, r
         h.apns.unregisterToken(a2);
         return send(200, { token: a2 });
       }
+    }
+    if (a0 === 'apns' && a1 === 'client-cas' && !a2 && method === 'POST') {
+      const pem = caCertificate(b.certificate);
+      h.trustClientCa(pem);
+      return send(201, { trusted: new X509Certificate(pem).subject });
+    }
+    if (a0 === 'apns' && a1 === 'keys' && !a2 && method === 'POST') {
+      const keyId = typeof b.keyId === 'string' && /^[A-Za-z0-9]{1,32}$/.test(b.keyId) ? b.keyId : undefined;
+      const teamId = typeof b.teamId === 'string' && /^[A-Za-z0-9]{1,32}$/.test(b.teamId) ? b.teamId : undefined;
+      if (!keyId || !teamId) throw new HttpError(400, 'keyId and teamId must be letters and digits');
+      const topics = b.topics === undefined ? [] : b.topics;
+      if (!Array.isArray(topics) || !topics.every((x) => typeof x === 'string' && x !== '')) throw new HttpError(400, 'topics must be a list of topics');
+      h.apns.addProviderKey({ keyId, teamId, publicKey: ecPublicKey(b.publicKey), topics });
+      return send(201, { keyId, teamId, topics });
     }
     if (a0 === 'fcm' && a1 === 'tokens' && method === 'POST') {
       if (typeof b.token !== 'string' || b.token === '') throw new HttpError(400, 'token is required');

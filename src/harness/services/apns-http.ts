@@ -28,13 +28,19 @@ export function clientCertificate(socket: TLSSocket): ClientCertificate | undefi
   return { topics, valid: socket.authorized };
 }
 
+/** The provider API's listener; `trustClientCa` adds a CA whose client certificates it accepts from then on. */
+export interface ApnsEndpoint extends Endpoint {
+  trustClientCa(pem: string): void;
+}
+
 /** Starts the provider API: HTTP/2 over TLS, `POST /3/device/<token>`. */
-export async function startApnsServer(options: ApnsServerOptions): Promise<Endpoint> {
+export async function startApnsServer(options: ApnsServerOptions): Promise<ApnsEndpoint> {
   const { service } = options;
+  const clientCas = [options.ca];
   const server = http2.createSecureServer({
     cert: options.cert,
     key: options.key,
-    ca: options.ca,
+    ca: clientCas,
     requestCert: true,
     // An untrusted or expired client certificate is answered with 403 BadCertificate, as APNs does,
     // rather than by failing the handshake.
@@ -88,8 +94,16 @@ export async function startApnsServer(options: ApnsServerOptions): Promise<Endpo
       stream.end(json);
     });
   });
-  return listen(server, options.host, options.port ?? 0, 'apns', () => {
+  const endpoint = await listen(server, options.host, options.port ?? 0, 'apns', () => {
     service.shutdown();
     for (const s of sessions) s.destroy();
   });
+  return {
+    ...endpoint,
+    trustClientCa(pem: string) {
+      if (!clientCas.includes(pem)) clientCas.push(pem);
+      // New connections get the new list; open ones keep theirs, as a TLS server's would.
+      server.setSecureContext({ cert: options.cert, key: options.key, ca: clientCas });
+    },
+  };
 }
