@@ -14,6 +14,8 @@ export type Phase = 'dns' | 'connect' | 'tls' | 'http';
 export type AddressFamily = 'ipv4' | 'ipv6';
 /** --family: which families a run probes (`both`: each one a name has). */
 export type FamilyChoice = '4' | '6' | 'both';
+/** Where a failure happened: a network phase, or `cert`: in a credential file itself (`pushcheck cert`). */
+export type FailurePhase = Phase | 'cert';
 
 /** Where a rule's facts come from: the vendor's page, or the current facts pushcheck adds beside it. */
 export type RuleOrigin = 'documented' | 'current';
@@ -129,6 +131,26 @@ export interface RuleVar {
   checks: string;
 }
 
+/** A credential file to check (`pushcheck cert FILE`, or an entry of a rule file's `credentials:`). */
+export interface CredentialSpec {
+  file: string;
+  /** The private key, when it is not in `file`. */
+  keyFile?: string;
+  /** The environment variable holding the passphrase (PKCS#12, encrypted PEM key); never the passphrase itself. */
+  passphraseEnv?: string;
+  /** Token keys (.p8): key id and team id (default: the key id from an `AuthKey_<KEYID>.p8` name). */
+  keyId?: string;
+  teamId?: string;
+  /** The topic a live push uses: required for a token key, which carries none; default a certificate's own. */
+  topic?: string;
+  /** Also push once to APNs with it (`--live`). */
+  live?: boolean;
+  /** Where a live push goes; default Apple's endpoint for the credential's environment. */
+  apnsUrl?: string;
+  /** 1-based line in the rule file that named it (0 on the command line). */
+  line?: number;
+}
+
 export interface RuleSet {
   id: string;
   title: string;
@@ -139,6 +161,8 @@ export interface RuleSet {
   rules: Rule[];
   /** The variables its rules' urls use; the loader always fills it (empty when none). */
   vars?: RuleVar[];
+  /** APNs credentials checked with the rules (`credentials:`), paths resolved against the rule file's folder. */
+  credentials?: CredentialSpec[];
   /** Path it was loaded from. */
   file: string;
   builtin: boolean;
@@ -185,11 +209,20 @@ export type FailureCode =
   | 'proxy_unreachable'
   | 'proxy_auth'
   | 'proxy_refused'
-  | 'proxy_error';
+  | 'proxy_error'
+  | 'cert_expired'
+  | 'cert_not_yet_valid'
+  | 'cert_expiring'
+  | 'cert_not_apns'
+  | 'cert_key_mismatch'
+  | 'cert_renewal_topic'
+  | 'cert_renewal_older'
+  | 'key_invalid'
+  | 'apns_rejected';
 
 export interface Failure {
   code: FailureCode;
-  phase: Phase;
+  phase: FailurePhase;
   /** What happened, one line (includes the errno or TLS alert where there is one). */
   message: string;
   /** What to do about it, one line. */
@@ -257,7 +290,8 @@ export interface Result {
   family?: AddressFamily;
   address?: string;
   addresses: string[];
-  check: CheckKind;
+  /** `cert`: a credential file (`pushcheck cert`, a rule file's `credentials:`); host is then the file, port 0. */
+  check: CheckKind | 'cert';
   status: Status;
   severity: Severity;
   origin: RuleOrigin;
@@ -276,6 +310,41 @@ export interface Result {
   fallback?: { rule: string; host: string; port: number; note: string };
   /** Present on an IPv6 result that failed while IPv4 to the same host and port passed: devices fall back to it. */
   familyFallback?: { family: AddressFamily; address?: string; note: string };
+  /** What a credential file holds (check `cert`). */
+  credential?: CredentialInfo;
+}
+
+/**
+ * The facts of one APNs credential: a push certificate (from PEM, DER or PKCS#12) or a token-auth key (.p8).
+ * Public facts only: never a passphrase or a byte of the private key.
+ */
+export interface CredentialInfo {
+  file: string;
+  format: 'pem' | 'der' | 'pkcs12' | 'p8';
+  kind: 'certificate' | 'token-key';
+  subject?: string;
+  issuer?: string;
+  /** Hex, upper case. */
+  serial?: string;
+  validFrom?: string;
+  validTo?: string;
+  daysLeft?: number;
+  /** The APNs topic: the subject's UID. */
+  topic?: string;
+  /** Further topics from Apple's topic extension (1.2.840.113635.100.6.3.6), e.g. `….voip`. */
+  extraTopics?: string[];
+  /** From Apple's extensions: 1.2.840.113635.100.6.3.1 development, …3.2 production. */
+  environment?: 'production' | 'development' | 'both' | 'unknown';
+  /** A topic starting `com.apple.mgmt.`: an MDM push certificate. */
+  mdm?: boolean;
+  /** Whether the private key in the file (or --key) belongs to the certificate; absent when there is none. */
+  keyMatches?: boolean;
+  /** Token keys: the key id and team id (ten characters each), and the key's type (`EC P-256`). */
+  keyId?: string;
+  teamId?: string;
+  keyType?: string;
+  /** `--live`: what APNs answered to one push to an all-zero device token. */
+  live?: { url: string; topic: string; status?: number; reason?: string };
 }
 
 /** Per-rule facts that only make sense across its targets. */
@@ -324,6 +393,8 @@ export interface RunOptions {
   proxy?: string;
   /** --family: `4`, `6` or `both` (absent in reports from before it existed: both). */
   family?: FamilyChoice;
+  /** Certificates expiring within this many days warn (credentials; server certificates of the user's own rules). */
+  warnDays?: number;
 }
 
 export interface RuleSetInfo {

@@ -68,7 +68,8 @@ export function addProbeOptions(command: Command): Command {
     .option('--insecure', 'do not fail on certificate problems (still reported)', false);
 }
 
-function readCaFile(file: string): string {
+/** The PEM text of a --ca file; a missing file or one without a certificate is a one-line UsageError. */
+export function readCaFile(file: string): string {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');

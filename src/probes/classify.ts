@@ -2,7 +2,7 @@
  * The single source of truth for failure codes: what each one means and what a network admin can do about it,
  * and how a Node or undici error becomes one. The README's list of codes is rendered from {@link FAILURES}.
  */
-import type { Failure, FailureCode, Phase, ProbeOutcome } from '../types.js';
+import type { Failure, FailureCode, FailurePhase, Phase, ProbeOutcome } from '../types.js';
 
 export interface FailureText {
   /** What happened, one line, for the person reading the report. */
@@ -108,10 +108,46 @@ export const FAILURES: Record<FailureCode, FailureText> = {
     explanation: 'the proxy failed without saying why, or did not answer as an HTTP CONNECT or SOCKS5 proxy does',
     hint: "check that --proxy names the right kind of proxy (http:// or socks5://) and port, then the proxy's log",
   },
+  cert_expired: {
+    explanation: 'the push certificate has expired: APNs refuses it and no push is sent',
+    hint: 'renew it (Renew, not Create) with the Apple ID that made it, and install it on the push server',
+  },
+  cert_not_yet_valid: {
+    explanation: "the certificate is not valid yet: it was installed early, or this machine's clock is wrong",
+    hint: "check this machine's clock (NTP); keep the current certificate in place until the new one starts",
+  },
+  cert_expiring: {
+    explanation: 'the push certificate expires soon; after that no push is sent',
+    hint: 'renew it now (Renew, not Create, to keep its topic) with the Apple ID that made it',
+  },
+  cert_not_apns: {
+    explanation: "not an Apple push certificate: it has no APNs topic (subject UID) or none of Apple's push extensions",
+    hint: "use the certificate from Apple's Push Certificates Portal or developer account, not a TLS or CA certificate",
+  },
+  cert_key_mismatch: {
+    explanation: 'the private key does not belong to the certificate: APNs would refuse the TLS connection',
+    hint: 'pair the certificate with the key of the request it was made from (export both from one keychain item)',
+  },
+  cert_renewal_topic: {
+    explanation: 'the new certificate has another topic than the old one',
+    hint: 'renew the existing certificate (Renew, not Create) with the Apple ID that made the old one',
+  },
+  cert_renewal_older: {
+    explanation: 'the new certificate does not expire later than the old one: it is not a renewal',
+    hint: 'install the certificate Apple issued at the last renewal, not an older copy',
+  },
+  key_invalid: {
+    explanation: 'not a usable APNs token key: it must be an EC P-256 key with a ten-character key id and team id',
+    hint: "download the key (.p8) again from Apple's developer account, and take its key id and team id from there",
+  },
+  apns_rejected: {
+    explanation: 'the push service (APNs) refused the credential',
+    hint: "see APNs's reason: renew or replace the certificate or key, or fix the topic or environment it names",
+  },
 };
 
 /** Builds a failure; `detail` (an errno, a TLS alert, an issuer…) is appended to the explanation. */
-export function failure(code: FailureCode, phase: Phase, detail?: string): Failure {
+export function failure(code: FailureCode, phase: FailurePhase, detail?: string): Failure {
   const { explanation, hint } = FAILURES[code];
   return { code, phase, message: detail ? `${explanation} (${detail})` : explanation, hint };
 }

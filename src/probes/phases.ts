@@ -125,7 +125,8 @@ export async function runProbe(
   } catch (err) {
     if (!(err instanceof PhaseError)) throw err;
     outcome.failure = err.failure;
-    outcome.timings[PHASE_TIMINGS[err.failure.phase]] = roundMs(err.durationMs);
+    const phase = err.failure.phase;
+    if (phase !== 'cert') outcome.timings[PHASE_TIMINGS[phase]] = roundMs(err.durationMs);
     if (err.recorded.address !== undefined) outcome.address = err.recorded.address;
     if (err.recorded.tls !== undefined) outcome.tls = err.recorded.tls;
   } finally {

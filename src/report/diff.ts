@@ -5,7 +5,7 @@
  */
 import Table from 'cli-table3';
 import { Chalk } from 'chalk';
-import type { AddressFamily, CheckKind, FailureCode, Report, Result, Status } from '../types.js';
+import type { AddressFamily, FailureCode, Report, Result, Status } from '../types.js';
 import { familyLabel, hostPort, targetKey } from './target.js';
 import type { RenderOptions } from './types.js';
 
@@ -50,7 +50,7 @@ export interface TargetChange {
   port: number;
   /** The family probed, when the results were split by family. */
   family?: AddressFamily;
-  check: CheckKind;
+  check: Result['check'];
   /** Absent for an added target. */
   before?: TargetState;
   /** Absent for a removed target. */

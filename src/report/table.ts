@@ -99,7 +99,7 @@ function rulesetTable(c: ChalkInstance, results: Result[]): string {
       result.rule,
       result.host,
       familyLabel(result.family).replace('IP', ''),
-      String(result.port),
+      result.port === 0 ? '' : String(result.port),
       result.check,
       paintStatus(c, result.status),
       formatMs(result.status === 'skip' ? undefined : result.timings.totalMs),

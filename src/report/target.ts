@@ -8,8 +8,9 @@ export function familyLabel(family: AddressFamily | undefined): string {
   return family ? FAMILY_LABELS[family] : '';
 }
 
-/** `host:port`, with an IPv6 literal in brackets. */
+/** `host:port`, with an IPv6 literal in brackets; a credential file (port 0) is its path alone. */
 export function hostPort(host: string, port: number): string {
+  if (port === 0) return host;
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 

@@ -98,12 +98,7 @@ export async function runChecks(ruleSets: RuleSet[], settings: CheckSettings, ho
   return {
     schemaVersion: 1,
     tool: { name: 'pushcheck', version },
-    environment: {
-      node: process.version,
-      platform: process.platform,
-      release: os.release(),
-      arch: process.arch,
-    },
+    environment: reportEnvironment(),
     startedAt: startedAt.toISOString(),
     durationMs: round(performance.now() - started),
     options: settings.recorded,
@@ -271,6 +266,11 @@ function memoiseResolver(resolve: ResolveHost, runSignal: AbortSignal): ResolveH
     }
     return pending;
   };
+}
+
+/** Where a report was made: the machine and Node running pushcheck. */
+export function reportEnvironment(): Report['environment'] {
+  return { node: process.version, platform: process.platform, release: os.release(), arch: process.arch };
 }
 
 function round(ms: number): number {

@@ -37,6 +37,15 @@ const ALL_CODES = {
   proxy_auth: true,
   proxy_refused: true,
   proxy_error: true,
+  cert_expired: true,
+  cert_not_yet_valid: true,
+  cert_expiring: true,
+  cert_not_apns: true,
+  cert_key_mismatch: true,
+  cert_renewal_topic: true,
+  cert_renewal_older: true,
+  key_invalid: true,
+  apns_rejected: true,
 } satisfies Record<FailureCode, true>;
 
 function errno(code: string, message = `connect ${code} 10.0.0.1:443`, extra: object = {}): Error {
