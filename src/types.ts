@@ -416,7 +416,7 @@ export interface Report {
   summary: Summary;
   /** `pass`: nothing critical failed; `fail`: something critical failed (exit 1). */
   verdict: 'pass' | 'fail';
-  exitCode: 0 | 1 | 130;
+  exitCode: 0 | 1 | 130 | 143;
   interrupted: boolean;
   results: Result[];
   rules: RuleSummary[];

@@ -8,8 +8,9 @@ import { formatNames } from '../report/index.js';
 import { resolveRuleSets } from '../rules/builtin.js';
 import { parseVars, parsePortRange } from '../rules/expand.js';
 import { runChecks, type CheckSettings } from '../run/run.js';
+import { abortOnStopSignals } from '../signals.js';
 import type { FamilyChoice, Report, RuleSet } from '../types.js';
-import { collect, formatOption, integer, noColorOption, useColor, wantSpinner } from './options.js';
+import { collect, formatOption, guardTerminalSize, integer, noColorOption, useColor, wantSpinner } from './options.js';
 import { addOutputOptions, checkOutputs, emitReport, outputsFrom } from './report-files.js';
 
 export const DEFAULT_TIMEOUT_MS = 5000;
@@ -128,15 +129,11 @@ export async function runAndPrint(ruleSets: RuleSet[], flags: CheckFlags): Promi
   const outputs = outputsFrom(flags);
   // A report that could not be written is known before a minute of probing, not after.
   checkOutputs(outputs);
-  const interrupt = new AbortController();
-  const onSigint = () => {
-    if (interrupt.signal.aborted) process.exit(130); // a second Ctrl-C: stop waiting for anything
-    interrupt.abort(new Error('interrupted'));
-  };
-  process.on('SIGINT', onSigint);
+  // SIGTERM (CI job timeouts, `timeout`, `docker stop`) stops a run as Ctrl-C does: reports of what finished.
+  const interrupt = abortOnStopSignals();
   // ora (and its dependencies) only where a person watches the run.
   const spinner = wantSpinner() && flags.format === 'table'
-    ? (await import('ora')).default({ stream: process.stderr, text: 'starting', discardStdin: false }).start()
+    ? (await import('ora')).default({ stream: guardTerminalSize(process.stderr), text: 'starting', discardStdin: false }).start()
     : undefined;
   try {
     const report = await runChecks(ruleSets, settings, {
@@ -147,12 +144,12 @@ export async function runAndPrint(ruleSets: RuleSet[], flags: CheckFlags): Promi
     });
     spinner?.stop();
     // Interrupted or not, every requested report is written with what finished.
-    emitReport(report, { format: flags.format, outputs, color: useColor(flags.color) });
+    await emitReport(report, { format: flags.format, outputs, color: useColor(flags.color) });
     process.exitCode = report.exitCode;
     return report;
   } finally {
     spinner?.stop();
-    process.off('SIGINT', onSigint);
+    interrupt.release();
   }
 }
 

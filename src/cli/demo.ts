@@ -10,6 +10,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { loadBuiltinRuleSets, resolveRuleSets } from '../rules/builtin.js';
 import { expandTargets } from '../rules/expand.js';
+import { SIGNAL_EXIT_CODES, type StopSignal } from '../signals.js';
 import type { RuleSet } from '../types.js';
 import { DEMO_PORT_OFFSET, DEMO_TIMEOUT_MS, DEMO_VARS, demoRuleSet, problemsMet, type Problem } from '../demo/network.js';
 import { startDemoNetwork, type DemoNetwork } from '../demo/servers.js';
@@ -86,19 +87,16 @@ async function runDemo(names: string[], flags: DemoFlags): Promise<void> {
 
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pushcheck-demo-'));
   const removeDir = (): void => rmSync(dir, { recursive: true, force: true });
-  // A second Ctrl-C makes runAndPrint exit at once: the temporary CA file goes then too. Listening sockets and
-  // connections end with the process; the demo starts no other process.
+  // A second Ctrl-C or SIGTERM makes runAndPrint exit at once: the temporary CA file goes then too. Listening
+  // sockets and connections end with the process; the demo starts no other process.
   process.once('exit', removeDir);
-  let interruptedDuringStart = false;
-  const onStartSigint = (): void => {
-    interruptedDuringStart = true;
+  // While the network starts, a signal is remembered; once it runs, runAndPrint stops the run and writes reports.
+  let interruptedDuringStart: StopSignal | undefined;
+  const onStartSignal = (signal: StopSignal): void => {
+    interruptedDuringStart = signal;
   };
-  const onSigterm = (): void => {
-    removeDir();
-    process.exit(143);
-  };
-  process.on('SIGINT', onStartSigint);
-  process.on('SIGTERM', onSigterm);
+  process.on('SIGINT', onStartSignal);
+  process.on('SIGTERM', onStartSignal);
   let network: DemoNetwork | undefined;
   try {
     try {
@@ -110,9 +108,10 @@ async function runDemo(names: string[], flags: DemoFlags): Promise<void> {
       }
       throw err;
     }
-    process.off('SIGINT', onStartSigint);
+    process.off('SIGINT', onStartSignal);
+    process.off('SIGTERM', onStartSignal);
     if (interruptedDuringStart) {
-      process.exitCode = 130;
+      process.exitCode = SIGNAL_EXIT_CODES[interruptedDuringStart];
       return;
     }
     const { plan, servers, addresses } = network;
@@ -132,8 +131,8 @@ async function runDemo(names: string[], flags: DemoFlags): Promise<void> {
       ca: [...flags.ca, caFile],
     });
   } finally {
-    process.off('SIGINT', onStartSigint);
-    process.off('SIGTERM', onSigterm);
+    process.off('SIGINT', onStartSignal);
+    process.off('SIGTERM', onStartSignal);
     removeDir();
     process.off('exit', removeDir);
     await network?.servers.close();

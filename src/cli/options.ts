@@ -2,6 +2,7 @@
 import { InvalidArgumentError, Option } from 'commander';
 import { UsageError } from '../errors.js';
 import { parseWithoutPlayServices } from '../harness/device-counts.js';
+import { knownTerminalSize } from '../terminal.js';
 
 /** Parses a whole number in [min, max]; commander turns the error into a one-line usage error. */
 export function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
@@ -28,6 +29,32 @@ export function useColor(flag: boolean | undefined, stream: NodeJS.WriteStream =
   if (force !== undefined && force !== '') return force !== '0' && force !== 'false';
   if (process.env.NO_COLOR) return false;
   return Boolean(stream.isTTY);
+}
+
+/** The terminal's width when it has a believable one; undefined when not a terminal, or when it says 0 or absurd. */
+export function terminalColumns(stream: NodeJS.WriteStream): number | undefined {
+  return stream.isTTY ? knownTerminalSize(stream.columns) : undefined;
+}
+
+/**
+ * Makes a terminal stream report 0 or an absurd size as unknown (undefined), now and after every resize. Some CI
+ * wrappers and `docker run -t` start with 0 × 0; ora takes `columns ?? 80`, so 0 got through and it redrew
+ * forever, counting Infinity lines to clear.
+ */
+export function guardTerminalSize(stream: NodeJS.WriteStream): NodeJS.WriteStream {
+  for (const key of ['columns', 'rows'] as const) {
+    let reported: unknown = stream[key];
+    // Node sets these on the stream itself, on start and on SIGWINCH: the setter keeps what it says.
+    Object.defineProperty(stream, key, {
+      configurable: true,
+      enumerable: true,
+      get: () => knownTerminalSize(reported),
+      set: (value: unknown) => {
+        reported = value;
+      },
+    });
+  }
+  return stream;
 }
 
 /** A spinner only where a person watches: stderr is a terminal and this is not a CI job. */

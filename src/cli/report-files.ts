@@ -1,18 +1,41 @@
 /**
  * Where reports go: one format on stdout plus any number of files (`--json FILE`, `--junit FILE`, …, `-` for
- * stdout) from the same run, and reading a saved report back. A file is written to a temporary file in its own
- * directory and renamed over the target, so a reader (a CI artifact upload, node_exporter's textfile collector)
- * never sees half a report, and a failed write leaves the old file as it was. Writes are synchronous on purpose:
- * a second Ctrl-C cannot cut in between writing and renaming.
+ * stdout) from the same run, and reading a saved report back.
+ *
+ * A regular file is written to a temporary file in its own directory, flushed, and renamed over the target, so a
+ * reader (a CI artifact upload, node_exporter's textfile collector) never sees half a report, and a failed write
+ * (a full disk) leaves the old file as it was. A symbolic link is followed to the file it names, which is replaced
+ * in its own directory: the link stays a link. Anything else (a device, a FIFO, `/dev/stdout`) is written in
+ * place, as a shell's `>` does: renaming over `/dev/null` would turn it into a file. Regular files are written
+ * synchronously on purpose: a second Ctrl-C cannot cut in between writing and renaming.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync, accessSync, constants } from 'node:fs';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  fchmodSync,
+  fchownSync,
+  fstatSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+  type Stats,
+} from 'node:fs';
+import { open } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { FileError, UsageError } from '../errors.js';
+import { FileError, isUsageError, UsageError } from '../errors.js';
 import { formatNames, formats } from '../report/index.js';
 import { redactSecrets } from '../report/redact.js';
 import type { Report } from '../types.js';
+import { terminalColumns } from './options.js';
 
 /** Every format but the terminal table can also be written to a file: `--json FILE`, `--junit FILE`, … */
 export const FILE_FORMATS: readonly string[] = formatNames.filter((name) => name !== 'table');
@@ -42,44 +65,143 @@ export function outputsFrom(flags: object): Output[] {
   return FILE_FORMATS.flatMap((format) => (typeof given[format] === 'string' ? [{ format, file: given[format] as string }] : []));
 }
 
+/** Longest file name most Linux and macOS file systems take, in bytes (NAME_MAX). */
+const NAME_MAX = 255;
+/** How many symbolic links are followed before giving up, as Linux does (ELOOP). */
+const MAX_LINKS = 40;
+
+/** Where a report file really goes, once links are followed. */
+type Destination =
+  /** `/dev/stdout`, `/dev/fd/3`, `/proc/self/fd/3`: a descriptor this process already holds, written as it is. */
+  | { kind: 'descriptor'; fd: number }
+  /** A regular file, or none yet: replaced whole, in its own directory. */
+  | { kind: 'replace'; file: string; previous: Stats | undefined }
+  /** A device, a FIFO, a directory or a socket: written in place (the last two are refused). */
+  | { kind: 'in-place'; file: string; stats: Stats };
+
+const DESCRIPTOR_PATH = /^\/(?:dev\/std(in|out|err)|dev\/fd\/(\d+)|proc\/self\/fd\/(\d+))$/;
+const STANDARD_DESCRIPTORS: Record<string, number> = { in: 0, out: 1, err: 2 };
+
+function errnoOf(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code;
+}
+
+/** `file` with every symbolic link of its last part followed; a path that does not exist yet is returned as it is. */
+function followLinks(file: string): string {
+  let current = path.resolve(file);
+  for (let hops = 0; hops <= MAX_LINKS; hops += 1) {
+    // The directory's own links are resolved by the kernel; `..` in a link must be taken from the real directory.
+    current = path.join(realpathSync(path.dirname(current)), path.basename(current));
+    let link: string;
+    try {
+      link = readlinkSync(current);
+    } catch (err) {
+      if (errnoOf(err) === 'EINVAL' || errnoOf(err) === 'ENOENT') return current; // not a link, or not there yet
+      throw err;
+    }
+    current = path.resolve(path.dirname(current), link);
+  }
+  throw Object.assign(new Error(`too many levels of symbolic links: ${file}`), { code: 'ELOOP' });
+}
+
+function destinationOf(file: string): Destination {
+  const descriptor = DESCRIPTOR_PATH.exec(path.resolve(file));
+  if (descriptor) return { kind: 'descriptor', fd: descriptor[1] ? STANDARD_DESCRIPTORS[descriptor[1]]! : Number(descriptor[2] ?? descriptor[3]) };
+  const real = followLinks(file);
+  let stats: Stats | undefined;
+  try {
+    stats = statSync(real);
+  } catch (err) {
+    if (errnoOf(err) !== 'ENOENT') throw err;
+  }
+  return stats && !stats.isFile() ? { kind: 'in-place', file: real, stats } : { kind: 'replace', file: real, previous: stats };
+}
+
+/** `.NAME.PID.RANDOM.tmp` beside the file; a long NAME is cut so that the temporary name still fits NAME_MAX. */
+function temporaryName(file: string): string {
+  const name = path.basename(file);
+  const stem = Buffer.byteLength(name) <= NAME_MAX - 40 ? name : 'pushcheck-report';
+  return path.join(path.dirname(file), `.${stem}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+}
+
+/** Writes every byte, however many calls it takes (a full disk ends it with ENOSPC, never with a short file). */
+function writeAll(fd: number, bytes: Uint8Array): void {
+  for (let offset = 0; offset < bytes.length; ) offset += writeSync(fd, bytes, offset);
+}
+
 /**
- * Refuses, before anything is probed, outputs that could not be written: a missing or read-only directory, a
- * directory named as the file, two reports into one file.
+ * Refuses, before anything is probed, a report that could not be written: a missing or read-only directory, a
+ * directory or socket named as the file, a name too long, a place where no file can be made (`/proc`), a
+ * descriptor that is not open, two reports into one file.
  */
 export function checkOutputs(outputs: Output[]): void {
   const seen = new Map<string, string>();
   for (const { format, file } of outputs) {
     if (file === '-') continue;
     if (file === '') throw new UsageError(`--${format}: give a file name, or - for stdout`);
-    const full = path.resolve(file);
-    const other = seen.get(full);
-    if (other) throw new UsageError(`--${other} and --${format} both write ${file}: give each report its own file`);
-    seen.set(full, format);
-    const dir = path.dirname(full);
+    const where = `--${format} ${file}`;
+    let destination: Destination;
     try {
-      if (!statSync(dir).isDirectory()) throw Object.assign(new Error(), { code: 'ENOTDIR' });
-      accessSync(dir, constants.W_OK);
+      destination = destinationOf(file);
     } catch (err) {
-      throw new UsageError(`--${format} ${file}: cannot write into ${dir} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      if (errnoOf(err) === 'ENAMETOOLONG') throw nameTooLong(where);
+      throw new UsageError(`${where}: cannot write into ${path.dirname(path.resolve(file))} (${errnoOf(err) ?? 'error'})`);
     }
-    let isDir = false;
-    try {
-      isDir = statSync(full).isDirectory();
-    } catch {
-      // Not there yet: it will be created.
-    }
-    if (isDir) throw new UsageError(`--${format} ${file}: is a directory`);
+    const key = destination.kind === 'descriptor' ? `fd:${destination.fd}` : destination.file;
+    const other = seen.get(key);
+    if (other) throw new UsageError(`--${other} and --${format} both write ${file}: give each report its own file`);
+    seen.set(key, format);
+    checkDestination(where, destination);
   }
 }
 
-/** Writes `text` to `file` all at once: a temporary file beside it, flushed to disk, then renamed over it. */
-export function writeFileAtomic(file: string, text: string): void {
-  const dir = path.dirname(path.resolve(file));
-  const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+function nameTooLong(where: string): UsageError {
+  return new UsageError(`${where}: the file name is too long (over ${NAME_MAX} bytes) (ENAMETOOLONG)`);
+}
+
+function checkDestination(where: string, destination: Destination): void {
+  if (destination.kind === 'descriptor') {
+    try {
+      fstatSync(destination.fd);
+    } catch (err) {
+      throw new UsageError(`${where}: descriptor ${destination.fd} is not open (${errnoOf(err) ?? 'error'})`);
+    }
+    return;
+  }
+  if (destination.kind === 'in-place') {
+    if (destination.stats.isDirectory()) throw new UsageError(`${where}: is a directory`);
+    if (destination.stats.isSocket()) throw new UsageError(`${where}: is a socket, not a file`);
+    try {
+      accessSync(destination.file, constants.W_OK);
+    } catch (err) {
+      throw new UsageError(`${where}: cannot write it (${errnoOf(err) ?? 'error'})`);
+    }
+    return;
+  }
+  const dir = path.dirname(destination.file);
+  if (Buffer.byteLength(path.basename(destination.file)) > NAME_MAX) throw nameTooLong(where);
+  // Making (and removing) the temporary file is the only sure test: permissions, read-only mounts, /proc, quotas.
+  const temp = temporaryName(destination.file);
+  try {
+    closeSync(openSync(temp, 'wx', 0o600));
+    unlinkSync(temp);
+  } catch (err) {
+    throw new UsageError(`${where}: cannot write into ${dir} (${errnoOf(err) ?? 'error'})`);
+  }
+}
+
+/** Replaces a regular file whole: a temporary file beside it, flushed to disk, renamed over it. */
+function replaceFile(file: string, bytes: Uint8Array, previous: Stats | undefined): void {
+  const temp = temporaryName(file);
   let fd: number | undefined;
   try {
     fd = openSync(temp, 'wx', 0o666);
-    writeSync(fd, text);
+    if (previous) {
+      // The new file takes the old one's place, so it keeps its permissions (and, for root, its owner).
+      fchmodSync(fd, previous.mode & 0o7777);
+      if (process.getuid?.() === 0) fchownSync(fd, previous.uid, previous.gid);
+    }
+    writeAll(fd, bytes);
     fsyncSync(fd);
     closeSync(fd);
     fd = undefined;
@@ -95,28 +217,66 @@ export function writeFileAtomic(file: string, text: string): void {
   }
 }
 
+/** Writes a device or a FIFO as it is. Asynchronous: opening a FIFO waits for its reader, and Ctrl-C must still work. */
+async function writeInPlace(file: string, bytes: Uint8Array): Promise<void> {
+  const handle = await open(file, 'w');
+  try {
+    for (let offset = 0; offset < bytes.length; ) offset += (await handle.write(bytes, offset)).bytesWritten;
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Writes `text` to `file` as {@link destinationOf} says: replaced whole, written in place, or into a descriptor.
+ * A failure is a UsageError naming `where` and saying what became of the file.
+ */
+export async function writeReportFile(file: string, text: string, where = file): Promise<void> {
+  const bytes = Buffer.from(text, 'utf8');
+  let destination: Destination | undefined;
+  try {
+    destination = destinationOf(file);
+    if (destination.kind === 'descriptor') writeAll(destination.fd, bytes);
+    else if (destination.kind === 'in-place') await writeInPlace(destination.file, bytes);
+    else replaceFile(destination.file, bytes, destination.previous);
+  } catch (err) {
+    const code = errnoOf(err);
+    if (code === undefined) throw err;
+    const kept = destination?.kind !== 'replace' ? '' : destination.previous ? '; the previous file is unchanged' : '; nothing was written';
+    throw new UsageError(`${where}: cannot write it (${code})${kept}`);
+  }
+}
+
+/** `/dev/stdout` and its spellings go after the stdout format, as `-` does, not through a second descriptor. */
+function isStdout(file: string): boolean {
+  if (file === '-') return true;
+  const descriptor = DESCRIPTOR_PATH.exec(path.resolve(file));
+  return descriptor !== null && (descriptor[1] === 'out' || descriptor[2] === '1' || descriptor[3] === '1');
+}
+
 /**
  * Renders the report in the stdout format and every requested output, writes the files, then prints. A file that
  * cannot be written does not stop the others; the first such problem is thrown as a UsageError (exit 2) after
  * everything else is done.
  */
-export function emitReport(report: Report, options: { format: string; outputs: Output[]; color: boolean }): void {
+export async function emitReport(report: Report, options: { format: string; outputs: Output[]; color: boolean }): Promise<void> {
   // Nothing secret is recorded today; should a credential ever slip into a report, it leaves as ***.
   const safe = redactSecrets(report);
-  const render = (format: string, color: boolean): string => formats.get(format)!.render(safe, { color });
+  const columns = terminalColumns(process.stdout);
+  const render = (format: string, color: boolean, toTerminal = false): string =>
+    formats.get(format)!.render(safe, { color, ...(toTerminal && columns !== undefined && { columns }) });
   let problem: UsageError | undefined;
-  const toStdout: string[] = [render(options.format, options.color)];
+  const toStdout: string[] = [render(options.format, options.color, true)];
   for (const output of options.outputs) {
-    if (output.file === '-') {
+    if (isStdout(output.file)) {
       toStdout.push(render(output.format, options.color));
       continue;
     }
     try {
-      writeFileAtomic(output.file, render(output.format, false));
+      await writeReportFile(output.file, render(output.format, false), `--${output.format} ${output.file}`);
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === undefined) throw err;
-      problem ??= new UsageError(`--${output.format} ${output.file}: cannot write it (${code})`);
+      if (!isUsageError(err)) throw err;
+      problem ??= err;
     }
   }
   process.stdout.write(toStdout.join(''));

@@ -21,7 +21,7 @@ export function register(program: Command): void {
       const outputs = outputsFrom(flags);
       checkOutputs(outputs);
       const report = await readReportFile(file);
-      emitReport(report, { format: flags.format, outputs, color: useColor(flags.color) });
+      await emitReport(report, { format: flags.format, outputs, color: useColor(flags.color) });
       process.exitCode = report.exitCode;
     });
 }

@@ -1,6 +1,7 @@
 /** `pushcheck simulate`: a fleet on a virtual clock against the harness; exit 0 when every action is final. */
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
+import { abortOnStopSignals } from '../signals.js';
 import { collect, formatOption, integer, withoutPlayServicesOptions } from './options.js';
 import { FAULT_NAMES, parseFault, parseDuration } from '../harness/faults.js';
 import { MAX_SOCKET_DEVICES, renderSimulationTable, runSimulation } from '../harness/index.js';
@@ -53,7 +54,10 @@ export function register(program: Command): void {
         commandTtlMs = parseDuration(flags.commandTtl);
         if (!commandTtlMs) throw new UsageError(`--command-ttl ${flags.commandTtl}: expected a duration such as 6h or 90m`);
       }
+      // Ctrl-C or SIGTERM stops the fleet; what was simulated until then is still reported.
+      const stop = abortOnStopSignals();
       const report = await runSimulation({
+        signal: stop.signal,
         ios: flags.ios,
         android: flags.android,
         withoutPlayServices: flags.withoutPlayServices,
@@ -63,7 +67,7 @@ export function register(program: Command): void {
         seed: flags.seed,
         ...(flags.actions !== undefined ? { actions: flags.actions } : {}),
         ...(commandTtlMs ? { commandTtlMs } : {}),
-      });
+      }).finally(stop.release);
       process.stdout.write(flags.format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : renderSimulationTable(report));
       process.exitCode = report.exitCode;
     });

@@ -108,6 +108,10 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
 
   const opened: Endpoint[] = [];
   let caDir: string | undefined;
+  const removeCaDir = (): void => {
+    if (caDir) rmSync(caDir, { recursive: true, force: true });
+    process.off('exit', removeCaDir);
+  };
   const closeAll = async (): Promise<void> => {
     await Promise.all(opened.map((e) => e.close()));
   };
@@ -142,6 +146,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     let caFile = options.caOut;
     if (!caFile) {
       caDir = mkdtempSync(join(tmpdir(), 'pushcheck-harness-'));
+      // Also when a second Ctrl-C or SIGTERM exits at once, without waiting for close().
+      process.once('exit', removeCaDir);
       caFile = join(caDir, 'ca.pem');
     }
     writeFileSync(caFile, ca.cert);
@@ -260,7 +266,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
           await Promise.all(extra.map((e) => e.close()));
           await closeAll();
           if (clock instanceof ScaledClock && !options.clock) clock.clearAll();
-          if (caDir) rmSync(caDir, { recursive: true, force: true });
+          removeCaDir();
         })();
         return closed;
       },
@@ -268,7 +274,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     return harness;
   } catch (err) {
     await closeAll();
-    if (caDir) rmSync(caDir, { recursive: true, force: true });
+    removeCaDir();
     throw err;
   }
 }

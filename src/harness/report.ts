@@ -1,5 +1,6 @@
 /** Renders a simulation report as text tables. Pure: report in, string out. */
 import Table from 'cli-table3';
+import { signalOfExitCode } from '../signals.js';
 import type { LatencySummary } from './fleet/stats.js';
 import { DELIVERY_PATHS, DELIVERY_PATH_LABELS, type FaultEffect, type SimulationReport } from './fleet/simulation-report.js';
 
@@ -72,6 +73,9 @@ export function renderSimulationTable(r: SimulationReport): string {
     for (const f of r.faults) faults.push(faultRow(f));
     if (r.baseline) faults.push(faultRow(r.baseline));
     out.push(faults.toString());
+  }
+  if (r.interrupted) {
+    out.push(`INTERRUPTED (${signalOfExitCode(r.exitCode) ?? 'signal'}): the report holds the first ${r.simulatedHours} simulated hours of ${r.hours}.`);
   }
   out.push(
     r.exitCode === 0

@@ -105,7 +105,7 @@ const HELP: Record<string, string> = {
   pushcheck_run_duration_seconds: 'How long the run took',
   pushcheck_run_success: '1 if nothing critical failed (the exit code is 0), else 0',
   pushcheck_run_interrupted: '1 if the run was interrupted (Ctrl-C) and holds only what finished',
-  pushcheck_run_exit_code: 'The exit code of the run: 0 pass, 1 a critical target failed, 130 interrupted',
+  pushcheck_run_exit_code: 'The exit code of the run: 0 pass, 1 a critical target failed, 130 interrupted (Ctrl-C), 143 stopped by SIGTERM',
   pushcheck_targets: 'Targets of a rule set by status',
   pushcheck_rule_cidr_verdict: "Whether a rule's resolved addresses lie inside its documented CIDR ranges",
   pushcheck_target_info: 'What a target is: check kind, severity, origin and the host as documented',

@@ -5,11 +5,23 @@
 import Table from 'cli-table3';
 import { Chalk, type ChalkInstance } from 'chalk';
 import type { Report, Result, RuleSummary, Status } from '../types.js';
+import { knownTerminalSize } from '../terminal.js';
 import { familyLabel } from './target.js';
 import type { RenderOptions, ReportFormat } from './types.js';
 
 /** Width the detail lines wrap at: fits a classic 100-column terminal with the table's borders. */
 const DETAIL_WIDTH = 78;
+/** Narrower than this, wrapping costs more lines than it saves columns. */
+const MIN_DETAIL_WIDTH = 30;
+/** Borders and padding around the rule column and the detail text: `│ rule │ detail │`. */
+const DETAIL_FRAME = 7;
+
+/** The detail width for a terminal of `columns` (narrower terminals wrap sooner); an unknown width keeps the default. */
+function detailWidth(columns: number | undefined, ruleWidth: number): number {
+  const known = knownTerminalSize(columns);
+  if (known === undefined) return DETAIL_WIDTH;
+  return Math.max(MIN_DETAIL_WIDTH, Math.min(DETAIL_WIDTH, known - ruleWidth - DETAIL_FRAME));
+}
 
 const STATUS_LABEL: Record<Status, string> = { pass: 'pass', warn: 'WARN', fail: 'FAIL', skip: 'skip' };
 
@@ -49,27 +61,27 @@ export function wrap(text: string, width: number): string[] {
 }
 
 /** `label: text`, wrapped with continuation lines aligned under the text. `label` is plain (no ANSI codes). */
-function labelled(label: string, text: string, paint: (label: string) => string): string {
+function labelled(label: string, text: string, paint: (label: string) => string, width: number): string {
   const indent = ' '.repeat(label.length + 2);
-  return wrap(text, DETAIL_WIDTH - indent.length)
+  return wrap(text, width - indent.length)
     .map((line, i) => (i === 0 ? `${paint(label)}: ${line}` : `${indent}${line}`))
     .join('\n');
 }
 
 /** The lines under a non-pass row: the failure, the hint, the vendor's impact, and why it is only a warning. */
-function details(c: ChalkInstance, result: Result): string {
+function details(c: ChalkInstance, result: Result, width: number): string {
   const lines: string[] = [];
   if (result.error) {
     const where = result.address && !result.error.message.includes(result.address) ? ` [${result.address}]` : '';
-    lines.push(labelled(result.error.code, `${result.error.message}${where}`, c.red));
-    lines.push(labelled('hint', result.error.hint, c.bold));
+    lines.push(labelled(result.error.code, `${result.error.message}${where}`, c.red, width));
+    lines.push(labelled('hint', result.error.hint, c.bold, width));
   }
-  if (result.status !== 'skip') lines.push(labelled('if it fails', result.impact, c.bold));
-  if (result.note) lines.push(labelled(result.status === 'skip' ? 'skipped' : 'note', result.note, c.bold));
+  if (result.status !== 'skip') lines.push(labelled('if it fails', result.impact, c.bold, width));
+  if (result.note) lines.push(labelled(result.status === 'skip' ? 'skipped' : 'note', result.note, c.bold, width));
   return lines.join('\n');
 }
 
-function ruleFacts(c: ChalkInstance, summary: RuleSummary): string[] {
+function ruleFacts(c: ChalkInstance, summary: RuleSummary, width: number): string[] {
   const facts: string[] = [];
   if (summary.hosts.length > 1 && summary.addresses.length > 0) {
     facts.push(
@@ -81,10 +93,11 @@ function ruleFacts(c: ChalkInstance, summary: RuleSummary): string[] {
     const paint = summary.cidr.verdict === 'outside' ? c.yellow : summary.cidr.verdict === 'inside' ? c.green : c.gray;
     facts.push(paint(`rule ${summary.rule} CIDR: ${summary.cidr.message}`));
   }
-  return facts.flatMap((fact) => wrap(fact, DETAIL_WIDTH + 20));
+  return facts.flatMap((fact) => wrap(fact, width));
 }
 
-function rulesetTable(c: ChalkInstance, results: Result[]): string {
+function rulesetTable(c: ChalkInstance, results: Result[], columns: number | undefined): string {
+  const width = detailWidth(columns, Math.max(4, ...results.map((r) => r.rule.length)));
   // Compact (no rule between rows), and one table row per detail line: cli-table3 lays out a multi-line cell
   // in quadratic time (0.7 s for 60 failing targets), single lines in linear time.
   const table = new Table({
@@ -104,8 +117,8 @@ function rulesetTable(c: ChalkInstance, results: Result[]): string {
       paintStatus(c, result.status),
       formatMs(result.status === 'skip' ? undefined : result.timings.totalMs),
     ]);
-    if (result.status !== 'pass') pushDetail(details(c, result));
-    else if (result.note) pushDetail(c.gray(labelled('note', result.note, (l) => l)));
+    if (result.status !== 'pass') pushDetail(details(c, result, width));
+    else if (result.note) pushDetail(c.gray(labelled('note', result.note, (l) => l, width)));
   }
   return table.toString();
 }
@@ -135,9 +148,11 @@ export const table: ReportFormat = {
     const blocks: string[] = [];
     for (const set of report.rulesets) {
       const results = report.results.filter((r) => r.ruleset === set.id);
-      const facts = report.rules.filter((r) => r.ruleset === set.id).flatMap((summary) => ruleFacts(c, summary));
+      // Facts are indented by two: they fit the terminal, or the default width.
+      const factWidth = Math.min(DETAIL_WIDTH + 20, Math.max(MIN_DETAIL_WIDTH, (knownTerminalSize(options.columns) ?? Infinity) - 2));
+      const facts = report.rules.filter((r) => r.ruleset === set.id).flatMap((summary) => ruleFacts(c, summary, factWidth));
       blocks.push(
-        [c.bold(`${set.id} — ${set.title}`), rulesetTable(c, results), ...facts.map((f) => `  ${f}`)].join('\n'),
+        [c.bold(`${set.id} — ${set.title}`), rulesetTable(c, results, options.columns), ...facts.map((f) => `  ${f}`)].join('\n'),
       );
     }
     blocks.push(verdictLine(report, c));

@@ -13,6 +13,7 @@ import { createResolver, type DnsServer, type Pin } from '../probes/dns.js';
 import type { Proxy } from '../probes/proxy.js';
 import { familyOf } from '../rules/cidr.js';
 import { expandTargets } from '../rules/expand.js';
+import { interruptedExitCode } from '../signals.js';
 import { version } from '../version.js';
 import {
   applyFallbacks,
@@ -46,7 +47,10 @@ export interface CheckSettings {
 }
 
 export interface RunHooks {
-  /** Ctrl-C: pending targets are skipped as "interrupted", running probes are aborted. */
+  /**
+   * Ctrl-C or SIGTERM: pending targets are skipped as "interrupted", running probes are aborted. Aborted with an
+   * {@link Interrupted} reason, the report's exit code names the signal (130 or 143).
+   */
   signal?: AbortSignal;
   /** Called after each target finishes (done counts finished targets). */
   onProgress?: (done: number, total: number) => void;
@@ -111,7 +115,7 @@ export async function runChecks(ruleSets: RuleSet[], settings: CheckSettings, ho
     })),
     summary: summarise(results),
     verdict,
-    exitCode: interrupted ? 130 : verdict === 'fail' ? 1 : 0,
+    exitCode: interrupted ? interruptedExitCode(runSignal.reason) : verdict === 'fail' ? 1 : 0,
     interrupted,
     results,
     rules: summariseRules(ruleSets, probed, { proxied: settings.proxy !== undefined }),

@@ -6,7 +6,7 @@
  * give the same verdicts as the one with an address per host.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -244,9 +244,17 @@ describe('pushcheck demo: same options and exit codes as a real run', () => {
     }
   });
 
-  it('Ctrl-C stops the run (exit 130, pending targets skipped) and everything it started', async () => {
-    const json = path.join(dir, 'interrupted.json');
-    const child = spawn(process.execPath, [BIN, 'demo', '--timeout', '30000', '--json', json], { stdio: ['ignore', 'pipe', 'pipe'] });
+  it.each([
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const)('%s stops the run (exit %i, pending targets skipped, reports written) and everything it started', async (stopSignal, exitCode) => {
+    const json = path.join(dir, `interrupted-${stopSignal}.json`);
+    // Its own TMPDIR, to see that the demo's temporary CA file is gone too.
+    const tmp = mkdtempSync(path.join(dir, `tmp-${stopSignal}-`));
+    const child = spawn(process.execPath, [BIN, 'demo', '--timeout', '30000', '--json', json], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, TMPDIR: tmp },
+    });
     let stderr = '';
     child.stdout.resume();
     const started = new Promise<void>((resolve) =>
@@ -264,14 +272,15 @@ describe('pushcheck demo: same options and exit codes as a real run', () => {
     // The silent host holds its probe for the whole --timeout (30 s): the run is still going.
     await new Promise((r) => setTimeout(r, 300));
     const sentAt = performance.now();
-    child.kill('SIGINT');
+    child.kill(stopSignal);
     const { code, signal } = await exited;
     clearTimeout(killer);
     expect(signal).toBeNull();
-    expect(code).toBe(130);
+    expect(code).toBe(exitCode);
     expect(performance.now() - sentAt).toBeLessThan(3000);
     const report = JSON.parse(readFileSync(json, 'utf8')) as Report;
-    expect(report.interrupted).toBe(true);
+    expect(report).toMatchObject({ interrupted: true, exitCode });
+    expect(readdirSync(tmp)).toEqual([]);
     expect(report.results.some((r) => r.status === 'skip' && r.note === 'interrupted')).toBe(true);
   });
 });

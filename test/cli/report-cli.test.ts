@@ -282,8 +282,11 @@ it('refuses an output it could not write before probing anything (exit 2)', asyn
   expect(silent.accepted).toBe(before);
 });
 
-describe('Ctrl-C in the middle of a run', () => {
-  it('skips what is pending as "interrupted", writes every report complete and valid, exits 130', async () => {
+describe('Ctrl-C or SIGTERM in the middle of a run', () => {
+  it.each([
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const)('%s skips what is pending as "interrupted", writes every report complete and valid, exits %i', async (stopSignal, exitCode) => {
     // Concurrency 3: the two fast targets finish at once, three slow ones then hang on the silent server and the
     // fourth waits for a slot, so both an in-flight and a never-started target are interrupted.
     const rules = ruleFile('slow.yaml', [
@@ -315,18 +318,18 @@ describe('Ctrl-C in the middle of a run', () => {
     }
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(readdirSync(out)).toEqual([]); // nothing written before the run ends
-    child.kill('SIGINT');
+    child.kill(stopSignal);
     const code = await exited;
     clearTimeout(killer);
 
-    expect(code).toBe(130);
+    expect(code).toBe(exitCode);
     expect(performance.now() - started).toBeLessThan(15_000); // far from the 60 s timeout
     expect(stdout).toMatch(/^INTERRUPTED: report holds what finished/m);
     expect(readdirSync(out).sort()).toEqual(['junit.xml', 'report.json']);
 
     const report = readJson(json);
     expect(schemaErrors(report)).toBeUndefined();
-    expect(report).toMatchObject({ interrupted: true, exitCode: 130 });
+    expect(report).toMatchObject({ interrupted: true, exitCode });
     const status = Object.fromEntries(report.results.map((r) => [r.rule, [r.status, r.error?.code ?? r.note]]));
     expect(status).toEqual({
       'fast-pass': ['pass', undefined],

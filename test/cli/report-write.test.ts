@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkOutputs, FILE_FORMATS, outputsFrom, writeFileAtomic } from '../../src/cli/report-files.js';
+import { checkOutputs, FILE_FORMATS, outputsFrom, writeReportFile } from '../../src/cli/report-files.js';
 import { isUsageError } from '../../src/errors.js';
 import { formatNames } from '../../src/report/index.js';
 
@@ -27,30 +27,30 @@ function usageMessage(fn: () => void): string {
   throw new Error('no usage error');
 }
 
-describe('writeFileAtomic', () => {
-  it('creates and then replaces a file, leaving nothing else in the directory', () => {
+describe('writeReportFile', () => {
+  it('creates and then replaces a file, leaving nothing else in the directory', async () => {
     const sub = mkdtempSync(path.join(dir, 'replace-'));
     const file = path.join(sub, 'report.json');
-    writeFileAtomic(file, 'first\n');
+    await writeReportFile(file, 'first\n');
     expect(readFileSync(file, 'utf8')).toBe('first\n');
     const big = 'x'.repeat(5_000_000);
-    writeFileAtomic(file, big);
+    await writeReportFile(file, big);
     expect(readFileSync(file, 'utf8')).toBe(big);
     expect(readdirSync(sub)).toEqual(['report.json']);
   });
 
-  it('on failure leaves what was there untouched and removes its temporary file', () => {
+  it('on failure leaves what was there untouched and removes its temporary file', async () => {
     const sub = mkdtempSync(path.join(dir, 'fail-'));
     const target = path.join(sub, 'report.xml');
     mkdirSync(target);
     writeFileSync(path.join(target, 'keep'), 'kept');
-    expect(() => writeFileAtomic(target, '<testsuites/>')).toThrow(/EISDIR|ENOTEMPTY|EEXIST/);
+    await expect(writeReportFile(target, '<testsuites/>')).rejects.toThrow(/EISDIR/);
     expect(readdirSync(sub)).toEqual(['report.xml']);
     expect(readFileSync(path.join(target, 'keep'), 'utf8')).toBe('kept');
   });
 
-  it('fails without leaving anything when the directory does not exist', () => {
-    expect(() => writeFileAtomic(path.join(dir, 'missing', 'r.json'), '{}')).toThrow(/ENOENT/);
+  it('fails without leaving anything when the directory does not exist', async () => {
+    await expect(writeReportFile(path.join(dir, 'missing', 'r.json'), '{}')).rejects.toThrow(/ENOENT/);
   });
 });
 
@@ -80,6 +80,30 @@ describe('output options', () => {
 
   it('refuse a directory given as the file', () => {
     expect(usageMessage(() => checkOutputs([{ format: 'json', file: dir }]))).toBe(`--json ${dir}: is a directory`);
+  });
+
+  it('refuse a name longer than a file system takes, before anything runs', () => {
+    const long = path.join(dir, `${'r'.repeat(256)}.json`);
+    expect(usageMessage(() => checkOutputs([{ format: 'json', file: long }]))).toBe(
+      `--json ${long}: the file name is too long (over 255 bytes) (ENAMETOOLONG)`,
+    );
+    // 250 bytes is a legal name: its temporary file must not be too long either.
+    const legal = path.join(dir, `${'r'.repeat(245)}.json`);
+    expect(() => checkOutputs([{ format: 'json', file: legal }])).not.toThrow();
+  });
+
+  it('refuse a place where no file can be made, even for root (/proc)', () => {
+    expect(usageMessage(() => checkOutputs([{ format: 'json', file: '/proc/x' }]))).toMatch(/^--json \/proc\/x: cannot write into \/proc \((ENOENT|EACCES)\)$/);
+  });
+
+  it('refuse a descriptor that is not open', () => {
+    expect(usageMessage(() => checkOutputs([{ format: 'json', file: '/dev/fd/999' }]))).toBe('--json /dev/fd/999: descriptor 999 is not open (EBADF)');
+  });
+
+  it('leave nothing behind when they accept', () => {
+    const sub = mkdtempSync(path.join(dir, 'preflight-'));
+    checkOutputs([{ format: 'json', file: path.join(sub, 'r.json') }]);
+    expect(readdirSync(sub)).toEqual([]);
   });
 
   it('refuse two reports into one file', () => {

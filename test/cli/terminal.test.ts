@@ -27,20 +27,22 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function inTerminal(args: string[]): Promise<{ code: number | null; output: string }> {
+function inTerminal(args: string[], size = 'cols 120 rows 40', killAfterMs = 20_000): Promise<{ code: number | null; output: string; durationMs: number }> {
   const env = { ...process.env };
   delete env.CI;
   delete env.NO_COLOR;
   delete env.FORCE_COLOR;
-  const command = ['stty cols 120 rows 40;', process.execPath, BIN, ...args].join(' ');
+  // `timeout` inside the terminal too: a CLI that hangs there would outlive `script` when the test kills it.
+  const command = [`stty ${size};`, 'timeout', '-s', 'KILL', String(Math.round(killAfterMs / 1000) - 1), process.execPath, BIN, ...args].join(' ');
+  const started = performance.now();
   return new Promise((resolve) => {
     const child = spawn('script', ['-qec', command, '/dev/null'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
     child.on('close', (code) => {
       clearTimeout(timer);
-      resolve({ code, output });
+      resolve({ code, output, durationMs: performance.now() - started });
     });
   });
 }
@@ -57,5 +59,21 @@ describe.skipIf(!hasScript)('on a terminal', () => {
     expect(run.output).toMatch(/probing: [12]\/3 targets done/);
     expect(run.output).toContain('\u001b[31m'); // red FAIL
     expect(run.output).toContain('tls_handshake_failed');
+  });
+
+  // Some CI wrappers and `docker run -t` report 0 columns at first; ora divided by it and redrew forever.
+  it.each(['cols 0 rows 0', 'cols 1 rows 1', 'cols 65535 rows 65535'])('with a terminal of %s, runs and ends like any other run', async (size) => {
+    const file = path.join(dir, 'sizes.yaml');
+    const rules = [1, 2].map((n) =>
+      [`  - id: "${n}"`, `    host: s${n}.push.test`, `    ports: [${silent.port}]`, '    check: tls', '    purpose: p', '    impact: i', '    severity: critical', ''].join('\n'),
+    );
+    writeFileSync(file, `id: sizes\ntitle: Sizes\nrules:\n${rules.join('')}`);
+    // Two probes of 600 ms one after the other: the spinner draws for over a second.
+    const run = await inTerminal([file, '--resolve', '*.push.test=127.0.0.1', '--timeout', '600', '--concurrency', '1'], `${size}`, 15_000);
+    expect(run.code).toBe(1);
+    expect(run.durationMs).toBeLessThan(14_000);
+    expect(run.output).toMatch(/FAIL: 2 critical targets failed/);
+    // A spinner redraws a line about 12 times a second; megabytes of cursor codes mean it lost count of its lines.
+    expect(run.output.length).toBeLessThan(50_000);
   });
 });

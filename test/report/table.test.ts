@@ -28,6 +28,20 @@ describe('table format', () => {
     expect(text).toContain('PASS: nothing critical failed (see warnings)');
   });
 
+  it('wraps to a narrow terminal, and treats a width of 0 or an absurd one as unknown', () => {
+    const long = result({ ...timeout, error: { ...timeout.error!, message: 'no answer to the connection attempt: '.repeat(6) } });
+    const unknown = table.render(report([long]), { color: false });
+    for (const columns of [0, -5, Number.NaN, 2.5, 1e9]) expect(table.render(report([long]), { color: false, columns })).toBe(unknown);
+    // The table's lines (the verdict line is one sentence, as long as it is).
+    const widest = (text: string) => Math.max(...text.split('\n').filter((line) => /^[┌│├└]/.test(line)).map((line) => line.length));
+    expect(widest(unknown)).toBeGreaterThan(80);
+    const narrow = table.render(report([long]), { color: false, columns: 80 });
+    expect(widest(narrow)).toBeLessThanOrEqual(80);
+    expect(narrow).toContain('tcp_timeout: no answer');
+    // Wider than the default layout changes nothing: lines stay readable.
+    expect(table.render(report([long]), { color: false, columns: 300 })).toBe(unknown);
+  });
+
   it('colours only when asked', () => {
     expect(table.render(report([timeout]), { color: true })).toMatch(/\u001b\[31m/);
   });

@@ -18,6 +18,7 @@ import { InProcessEnv } from '../env/in-process.js';
 import { makeProfiles } from './profiles.js';
 import { buildReport, type SimulationReport } from './simulation-report.js';
 import { startHarness, type Harness } from '../harness.js';
+import { interruptedExitCode } from '../../signals.js';
 
 export const REQUEST_TYPES = ['DeviceInformation', 'InstallProfile', 'InstallApplication', 'DeviceLock', 'ProfileList'] as const;
 /** Largest fleet run over real sockets: each device holds a courier connection. */
@@ -47,6 +48,8 @@ export interface SimulationOptions {
   drainMs?: number;
   /** Put every action with its history into the report (`actions`); off by default (large fleets). */
   includeActions?: boolean;
+  /** Stops the run early (Ctrl-C, SIGTERM): the report holds what was simulated until then, `interrupted: true`. */
+  signal?: AbortSignal;
 }
 
 interface Fleet {
@@ -102,7 +105,7 @@ async function socketFleet(o: SimulationOptions, faults: FaultBoard, clock: Scal
   const devices = harness.addDevices({ ios: o.ios, android: o.android, withoutPlayServices: o.withoutPlayServices ?? 0 });
   // Enrollment goes over HTTPS: the run (and its clock origin) starts once every device is enrolled.
   const deadline = Date.now() + 30_000;
-  while (harness.mdm.devices.size < devices.length) {
+  while (harness.mdm.devices.size < devices.length && !o.signal?.aborted) {
     if (Date.now() > deadline) {
       await harness.close();
       throw new Error(`simulate: only ${harness.mdm.devices.size} of ${devices.length} devices enrolled within 30 s`);
@@ -182,14 +185,26 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRep
 
   let events: number | undefined;
   if (virtual) {
-    events = virtual.runUntil(origin + endMs);
-  } else {
-    await new Promise<void>((resolve) => clock.setTimer(endMs, resolve));
+    // A simulated hour at a time, yielding in between so that a signal is heard; the events and their order are
+    // those of one long run.
+    events = 0;
+    for (let until = origin; until < origin + endMs && !o.signal?.aborted; ) {
+      until = Math.min(origin + endMs, until + HOUR_MS);
+      events += virtual.runUntil(until);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  } else if (!o.signal?.aborted) {
+    await new Promise<void>((resolve) => {
+      clock.setTimer(endMs, resolve);
+      o.signal?.addEventListener('abort', () => resolve(), { once: true });
+    });
   }
   for (const d of devices) d.stop();
   mdm.stop();
-  const report = buildReport({ o, seed, fleet, ledger, specs, origin, endMs, wallStart, events });
+  const interrupted = o.signal?.aborted === true;
+  const simulatedMs = interrupted ? Math.min(endMs, clock.now() - origin) : endMs;
+  const report = buildReport({ o, seed, fleet, ledger, specs, origin, endMs: simulatedMs, wallStart, events });
   await fleet.close();
-  return report;
+  return interrupted ? { ...report, interrupted: true, exitCode: interruptedExitCode(o.signal?.reason) } : report;
 }
 

@@ -2,6 +2,7 @@
  * The simulation's report, built from what the fleet's MDM server, devices and APNs counted: what reached
  * whom, how fast, what is still pending and why, and what each fault window did.
  */
+import type { StopExitCode } from '../../signals.js';
 import { HOUR_MS } from '../clock.js';
 import { describeWindow, FAULTS, type FaultSpec } from '../faults.js';
 import type { ApnsService } from '../services/apns.js';
@@ -73,7 +74,9 @@ export interface SimulationReport {
   baseline?: FaultEffect;
   /** Every action (with `includeActions`), times relative to the start of the run. */
   actions?: Array<ReturnType<typeof actionView> & { platform: 'ios' | 'android'; gcm: boolean; pendingReason?: string }>;
-  exitCode: 0 | 1;
+  /** Present when a signal stopped the run: the report holds the first `simulatedHours` only. */
+  interrupted?: true;
+  exitCode: 0 | 1 | StopExitCode;
 }
 
 /** What the report repeats from the options of the run (`SimulationOptions` has them all). */
