@@ -3,7 +3,6 @@ import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { parseDnsServer, parsePin } from '../probes/dns.js';
-import { parseProxy, proxyUrl } from '../probes/proxy.js';
 import { formatNames } from '../report/index.js';
 import { resolveRuleSets } from '../rules/builtin.js';
 import { parseVars, parsePortRange } from '../rules/expand.js';
@@ -11,6 +10,7 @@ import { runChecks, type CheckSettings } from '../run/run.js';
 import { abortOnStopSignals } from '../signals.js';
 import type { FamilyChoice, Report, RuleSet } from '../types.js';
 import { collect, formatOption, guardTerminalSize, integer, noColorOption, useColor, wantSpinner } from './options.js';
+import { parseProxy, proxyUrl } from './proxy-option.js';
 import { addOutputOptions, checkOutputs, emitReport, outputsFrom } from './report-files.js';
 
 export const DEFAULT_TIMEOUT_MS = 5000;

@@ -33,7 +33,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { FileError, isUsageError, UsageError } from '../errors.js';
 import { formatNames, formats } from '../report/index.js';
-import { redactSecrets } from '../report/redact.js';
+import { redactSecrets } from '../secrets.js';
 import type { Report } from '../types.js';
 import { terminalColumns } from './options.js';
 

@@ -7,6 +7,7 @@
  * stay as they are, so the report reads like a real one.
  */
 import net from 'node:net';
+import { checkOf } from '../probes/index.js';
 import type { RuleSet, Target } from '../types.js';
 
 /** Demo port = vendor port + this. Keeps the last digits readable and stays below Linux's ephemeral ports. */
@@ -180,7 +181,7 @@ export function namingOf(host: string, clean: boolean): Naming {
 export interface HostService {
   host: string;
   behaviour: Behaviour;
-  /** Some target speaks TLS to it (tls, https). */
+  /** Some target speaks TLS to it (its check's `speaks`, from the probe registry). */
   tls: boolean;
   /** Some target speaks HTTP to it. */
   http: boolean;
@@ -270,8 +271,9 @@ export function planNetwork(targets: Target[], options: { clean: boolean; addres
       service = { host, behaviour: behaviourOf(host, vendorPort(target.port), clean), tls: false, http: false };
       endpoint.services.push(service);
     }
-    service.tls ||= target.check === 'tls' || target.check === 'https';
-    service.http ||= target.check === 'http' || target.check === 'https';
+    const { speaks } = checkOf(target.check);
+    service.tls ||= speaks.tls;
+    service.http ||= speaks.http;
   }
 
   const listening: EndpointPlan[] = [];

@@ -4,15 +4,53 @@
  */
 import type net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { Client } from 'undici';
-import type { HttpExpectation, HttpInfo, ProbeOutcome, Target } from '../types.js';
+import type { Client } from 'undici';
+import type { FieldPath, Fields } from '../fields.js';
+import type { HttpExpectation, HttpInfo, ProbeOutcome, Rule, Target } from '../types.js';
 import { classifyError, errorCodes, failure, PhaseError } from './classify.js';
 import { bounded, runProbe, since } from './phases.js';
 import { connectPhase } from './tcp.js';
 import { CLIENT_CERTIFICATE_NOTE, isClientCertificateAlert, tlsPhase } from './tls.js';
-import type { ProbeKind } from './types.js';
+import type { ProbeKind, SectionContext } from './types.js';
 
 const NOT_CHECKED = 'no HTTP request is possible without one, so the HTTP expectations were not checked';
+
+const HTTP_KEYS = ['method', 'path', 'status', 'contentType', 'maxBytes'] as const;
+const METHODS: readonly HttpExpectation['method'][] = ['GET', 'HEAD'];
+
+/** The rule's `http:` section: what the answer must be. A url rule's url gives the path. */
+function readHttp(f: Fields, raw: unknown, path: FieldPath, { urlPath }: SectionContext): HttpExpectation {
+  const h = f.mapping(raw, path, HTTP_KEYS, []);
+  const at = (...rest: Array<string | number>): FieldPath => [...path, ...rest];
+  const method = h.method === undefined ? 'GET' : f.string(h.method, at('method')).toUpperCase();
+  if (!(METHODS as readonly string[]).includes(method)) {
+    f.fail(at('method'), `"${String(h.method)}" is not a method pushcheck sends; expected GET or HEAD`);
+  }
+  if (urlPath !== undefined && h.path !== undefined) f.fail(at('path'), 'not allowed with url; the url gives the path');
+  const httpPath = h.path === undefined ? (urlPath ?? '/') : f.string(h.path, at('path'));
+  if (!httpPath.startsWith('/')) f.fail(at('path'), `"${httpPath}" must start with /`);
+  const http: HttpExpectation = {
+    method: method as HttpExpectation['method'],
+    path: httpPath,
+    status: f.list(h.status, at('status')).map((code, i) => f.integer(code, at('status', i), 100, 599, 'an HTTP status')),
+  };
+  if (h.contentType !== undefined) {
+    const type = f.string(h.contentType, at('contentType')).toLowerCase();
+    if (!/^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+$/.test(type)) {
+      f.fail(at('contentType'), `"${type}" is not a media type like text/xml (leave out parameters such as charset)`);
+    }
+    http.contentType = type;
+  }
+  if (h.maxBytes !== undefined) http.maxBytes = f.integer(h.maxBytes, at('maxBytes'), 1, Number.MAX_SAFE_INTEGER, 'a byte count');
+  return http;
+}
+
+/** `https://host:port/path` for a host rule's target; the scheme's default port is left out, an IPv6 host bracketed. */
+function targetUrl(scheme: 'http' | 'https', host: string, port: number, rule: Rule): string {
+  const hostPart = host.includes(':') ? `[${host}]` : host;
+  const defaultPort = scheme === 'https' ? 443 : 80;
+  return `${scheme}://${hostPart}${port === defaultPort ? '' : `:${port}`}${rule.http?.path ?? '/'}`;
+}
 
 /** Scheme, authority and path of the request. The socket is already connected: undici never resolves or dials. */
 function requestTarget(target: Target): { origin: string; path: string } {
@@ -99,6 +137,8 @@ async function exchange(
   const talk = async (): Promise<void> => {
     let handedOver = false;
     const backstopMs = Math.ceil(options.timeoutMs) + 1000;
+    // Loaded on first use: reading rule files or rendering a report needs the registry but not an HTTP client.
+    const { Client } = await import('undici');
     client = new Client(request.origin, {
       connect: (_opts, callback) => {
         // Asynchronously, as a real dial would be: undici does not dispatch a request from a synchronous callback.
@@ -157,8 +197,12 @@ async function exchange(
   }
 }
 
-export const httpProbe: ProbeKind = {
-  checks: ['http', 'https'],
+export const httpProbe = {
+  checks: [
+    { name: 'http', plain: 'http', lastPhase: 'http', speaks: { tls: false, http: true }, url: (host, port, rule) => targetUrl('http', host, port, rule) },
+    { name: 'https', plain: 'http', lastPhase: 'http', speaks: { tls: true, http: true }, url: (host, port, rule) => targetUrl('https', host, port, rule) },
+  ],
+  sections: [{ key: 'http', read: readHttp }],
   run: (target, ctx) =>
     runProbe(target, ctx, async (addresses, outcome, budget) => {
       const request = requestTarget(target);
@@ -173,4 +217,4 @@ export const httpProbe: ProbeKind = {
       }
       await exchange(target, request, socket, outcome, { signal: budget.signal, timeoutMs: budget.remaining() });
     }),
-};
+} satisfies ProbeKind;

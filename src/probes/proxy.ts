@@ -1,94 +1,24 @@
 /**
- * --proxy: what it may be, and the handshakes that open a tunnel through one (HTTP CONNECT; SOCKS5, with a user
- * name and password when given). tcp.ts reaches the proxy and calls openTunnel; TLS and HTTP then run over the
- * tunnel as they do over a direct connection. The handshakes are written here on node:net rather than taken from a
+ * --proxy on the wire: the handshakes that open a tunnel through a proxy (HTTP CONNECT; SOCKS5, with a user
+ * name and password when given). The CLI parses --proxy (cli/proxy-option.ts); tcp.ts reaches the proxy and
+ * calls openTunnel; TLS and HTTP then run over the tunnel as they do over a direct connection. The handshakes are written here on node:net rather than taken from a
  * package: each is a few bytes, and owning them keeps the proxy's own answer (its status line, its SOCKS reply
  * code) for the failure message.
  */
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { UsageError } from '../errors.js';
-import { maskPassword } from '../report/redact.js';
 import type { FailureCode } from '../types.js';
 import { errorCodes, failure, PhaseError } from './classify.js';
 import { isInterrupted, stoppedFailure } from './phases.js';
+import type { Proxy } from './types.js';
 
-export type ProxyProtocol = 'http' | 'socks5';
-
-/** A parsed --proxy. The password serves the handshake only: it is recorded masked and never put in a message. */
-export interface Proxy {
-  protocol: ProxyProtocol;
-  /** A name or an IP address (IPv6 without brackets). */
-  host: string;
-  port: number;
-  user?: string;
-  password?: string;
-}
-
-/** socks5h:// is curl's name for "the proxy resolves the name", which socks5:// always does here. */
-const SCHEMES: Record<string, ProxyProtocol> = { http: 'http', socks5: 'socks5', socks5h: 'socks5' };
-// The userinfo runs to the last @, as in a browser: a password may hold an unescaped @.
-const PROXY_URL = /^([a-z][a-z0-9+.-]*):\/\/(?:(.*)@)?(\[[^\]]*\]|[^:/?#@[\]]*)(?::([^/?#]*))?\/?$/i;
-const HOST_NAME = /^[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*\.?$/i;
-const EXAMPLE_PORTS: Record<ProxyProtocol, number> = { http: 3128, socks5: 1080 };
 /** RFC 1929 gives the user name and the password one length byte each. */
-const SOCKS_MAX_CREDENTIAL_BYTES = 255;
+export const SOCKS_MAX_CREDENTIAL_BYTES = 255;
 const MAX_HEAD_BYTES = 16 * 1024;
 
-/** A --proxy as an error message may show it: anything up to the last @ (the credentials) masked. */
-function shown(text: string): string {
-  const at = text.lastIndexOf('@');
-  if (at < 0) return text;
-  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(text)?.[0] ?? '';
-  return `${scheme}***@${text.slice(at + 1)}`;
-}
-
-function authority(host: string, port: number): string {
+/** `host:port`, an IPv6 address in brackets. */
+export function authority(host: string, port: number): string {
   return `${net.isIPv6(host) ? `[${host}]` : host}:${port}`;
-}
-
-/** Parses `http://[user:pass@]host:port` or `socks5://[user:pass@]host:port`; every mistake is a one-line UsageError. */
-export function parseProxy(text: string): Proxy {
-  const trimmed = text.trim();
-  const where = `--proxy "${shown(trimmed)}"`;
-  const match = PROXY_URL.exec(trimmed);
-  if (!match) {
-    throw new UsageError(`${where}: expected http://[user:pass@]host:port (HTTP CONNECT) or socks5://[user:pass@]host:port`);
-  }
-  const [, scheme = '', userinfo, hostText = '', portText] = match;
-  const protocol = SCHEMES[scheme.toLowerCase()];
-  if (!protocol) throw new UsageError(`${where}: unknown scheme "${scheme}"; expected http:// (HTTP CONNECT) or socks5://`);
-  const bracketed = hostText.startsWith('[');
-  const host = bracketed ? hostText.slice(1, -1) : hostText;
-  if (host === '') throw new UsageError(`${where}: the host is missing`);
-  if (bracketed ? !net.isIPv6(host) : !HOST_NAME.test(host)) {
-    throw new UsageError(`${where}: "${hostText}" is not a host name or IP address`);
-  }
-  if (!portText) throw new UsageError(`${where}: the port is missing, e.g. ${scheme}://${hostText}:${EXAMPLE_PORTS[protocol]}`);
-  const port = Number(portText);
-  if (!/^\d+$/.test(portText) || port < 1 || port > 65535) throw new UsageError(`${where}: the port must be a number from 1 to 65535`);
-  if (userinfo === undefined) return { protocol, host, port };
-
-  const decode = (part: string): string => {
-    try {
-      return decodeURIComponent(part);
-    } catch {
-      throw new UsageError(`${where}: the user name or password has a bad %-escape`);
-    }
-  };
-  const colon = userinfo.indexOf(':');
-  const user = decode(colon < 0 ? userinfo : userinfo.slice(0, colon));
-  const password = colon < 0 ? undefined : decode(userinfo.slice(colon + 1));
-  if (!user) throw new UsageError(`${where}: the user name is missing before the password`);
-  if (protocol === 'socks5' && [user, password ?? ''].some((part) => Buffer.byteLength(part) > SOCKS_MAX_CREDENTIAL_BYTES)) {
-    throw new UsageError(`${where}: SOCKS5 takes a user name and password of at most ${SOCKS_MAX_CREDENTIAL_BYTES} bytes each`);
-  }
-  return { protocol, host, port, user, ...(password !== undefined && { password }) };
-}
-
-/** The proxy as a report records it: `http://user:***@host:port`. */
-export function proxyUrl(proxy: Proxy): string {
-  return `${proxy.protocol}://${maskPassword(proxy.user, proxy.password)}${authority(proxy.host, proxy.port)}`;
 }
 
 /** How messages name the proxy: `HTTP proxy 10.0.0.1:3128`, never with credentials. */

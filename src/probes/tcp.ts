@@ -6,9 +6,9 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { classifyError, detailOf, failure, PhaseError, withContext } from './classify.js';
 import { bounded, isInterrupted, runProbe, since, stoppedFailure, type Budget } from './phases.js';
-import { openTunnel, proxyName, type Proxy } from './proxy.js';
+import { openTunnel, proxyName } from './proxy.js';
 import type { ProbeOutcome, Target } from '../types.js';
-import type { ProbeContext, ProbeKind, ResolveHost } from './types.js';
+import type { ProbeContext, ProbeKind, Proxy, ResolveHost } from './types.js';
 
 export interface ConnectOptions {
   /** Aborting stops the attempt and destroys the socket. */
@@ -159,10 +159,10 @@ export async function connectPhase(
   return socket;
 }
 
-export const tcpProbe: ProbeKind = {
-  checks: ['tcp'],
+export const tcpProbe = {
+  checks: [{ name: 'tcp', plain: 'tcp', lastPhase: 'connect', speaks: { tls: false, http: false } }],
   run: (target, ctx) =>
     runProbe(target, ctx, async (addresses, outcome, budget) => {
       (await connectPhase(addresses, target, ctx, outcome, budget)).destroy();
     }),
-};
+} satisfies ProbeKind;

@@ -6,11 +6,19 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import tls from 'node:tls';
+import { describe, type FieldPath, type Fields } from '../fields.js';
 import type { Failure, ProbeOutcome, Target, TlsInfo, TlsRequirement } from '../types.js';
 import { CERTIFICATE_ERRORS, classifyError, errorCodes, failure, PhaseError, tlsAlertName } from './classify.js';
 import { connectPhase } from './tcp.js';
 import { roundMs, runProbe, since, stoppedFailure, type Budget } from './phases.js';
-import { cipherStrength, sessionShortfall } from './tls-strength.js';
+import {
+  CIPHER_ALGORITHMS,
+  cipherStrength,
+  parseCipherRequirement,
+  parseTlsVersion,
+  sessionShortfall,
+  TLS_VERSIONS,
+} from './tls-strength.js';
 import type { ProbeContext, ProbeKind } from './types.js';
 
 export interface HandshakeOptions {
@@ -60,6 +68,7 @@ export function isClientCertificateAlert(codes: string[], alerts: ReadonlySet<st
 }
 
 const DAY_MS = 86_400_000;
+const TLS_KEYS = ['minVersion', 'cipher'] as const;
 const ignore = (): void => undefined;
 
 /**
@@ -362,11 +371,40 @@ export async function tlsPhase(
   return session;
 }
 
-export const tlsProbe: ProbeKind = {
-  checks: ['tls'],
+/** The rule's `tls:` section: what the session must be beyond a completed handshake. */
+function readTlsRequirement(f: Fields, raw: unknown, path: FieldPath): TlsRequirement {
+  const t = f.mapping(raw, path, TLS_KEYS, []);
+  const at = (...rest: Array<string | number>): FieldPath => [...path, ...rest];
+  const requirement: TlsRequirement = {
+    ciphers: f.list(t.cipher, at('cipher')).map((item, i) => {
+      const text = typeof item === 'string' ? item : describe(item);
+      const parsed = typeof item === 'string' ? parseCipherRequirement(item) : undefined;
+      if (!parsed) {
+        f.fail(at('cipher', i), `"${text}" is not a cipher and key size like AES-256; algorithms: ${CIPHER_ALGORITHMS.join(', ')}`);
+      }
+      return parsed;
+    }),
+  };
+  if (t.minVersion !== undefined) {
+    // YAML reads 1.2 as a number.
+    const text = typeof t.minVersion === 'number' ? t.minVersion.toFixed(1) : f.string(t.minVersion, at('minVersion'));
+    const version = parseTlsVersion(text);
+    if (!version) f.fail(at('minVersion'), `"${text}" is not a TLS version; expected ${TLS_VERSIONS.join(', ')}`);
+    requirement.minVersion = version;
+  }
+  if (requirement.minVersion === undefined && requirement.ciphers.length === 0) {
+    f.fail(path, 'asks for nothing; give minVersion, cipher or both');
+  }
+  return requirement;
+}
+
+export const tlsProbe = {
+  checks: [{ name: 'tls', plain: 'tcp', lastPhase: 'tls', speaks: { tls: true, http: false } }],
+  // Every check that speaks TLS has a session to judge: https as well as tls.
+  sections: [{ key: 'tls', read: readTlsRequirement, appliesTo: (check) => check.speaks.tls }],
   run: (target, ctx) =>
     runProbe(target, ctx, async (addresses, outcome, budget) => {
       const socket = await connectPhase(addresses, target, ctx, outcome, budget);
       (await tlsPhase(socket, target, ctx, outcome, budget)).socket.destroy();
     }),
-};
+} satisfies ProbeKind;

@@ -1,6 +1,6 @@
-/** The contract between the run layer and each probe kind. */
-import type { CheckKind, Failure, ProbeOutcome, Target } from '../types.js';
-import type { Proxy } from './proxy.js';
+/** The contract between the layers above and each probe kind: what a kind is, knows and does. */
+import type { FieldPath, Fields } from '../fields.js';
+import type { CheckKind, Failure, Phase, ProbeOutcome, Rule, Target } from '../types.js';
 
 /** What DNS (or a --resolve pin) gave for one host. */
 export interface Resolution {
@@ -37,8 +37,62 @@ export interface ProbeContext {
 
 export type ProbeFn = (target: Target, ctx: ProbeContext) => Promise<ProbeOutcome>;
 
+/**
+ * One check name a rule file may use, and every fact about it that the layers above need, so that none of them
+ * switches on the name.
+ */
+export interface Check {
+  name: CheckKind;
+  /** The check of a port the rule lists under plainPorts: the same conversation without TLS (https → http, tls → tcp). */
+  plain: CheckKind;
+  /**
+   * The phase the probe ends in. A probe that overruns its time (caught by the scheduler's watchdog) fails with this
+   * phase's timeout code from classify.ts's TIMEOUT_CODES, as a probe that notices its own timeout there does.
+   */
+  lastPhase: Phase;
+  /** What a server must speak to pass this check; the demo's servers answer accordingly. */
+  speaks: { tls: boolean; http: boolean };
+  /** The URL a target of a host rule is given, when the check has one (http, https). */
+  url?: (host: string, port: number, rule: Rule) => string;
+}
+
+/** What the rule file reader tells a kind about the rule whose section it reads. */
+export interface SectionContext {
+  /** The rule's check (one of the kind's own). */
+  check: CheckKind;
+  /** For a rule with a concrete `url`: the path and query the url gives ("/" while the url is a `${var}` template). */
+  urlPath?: string;
+}
+
+/**
+ * A key of a rule that belongs to one probe kind (`http:` to the http kind, `tls:` to the tls kind): its reader
+ * validates it (failing through `f` with the field's file, line and path) and returns the value the rule holds
+ * under that key.
+ */
+export interface RuleSection<K extends keyof Rule = keyof Rule> {
+  key: K;
+  read(f: Fields, raw: unknown, path: FieldPath, context: SectionContext): NonNullable<Rule[K]>;
+  /** The checks (of any kind) whose rules may have it, by their facts; default: the kind's own checks. */
+  appliesTo?: (check: Check) => boolean;
+}
+
+/** A probe kind: one file in src/probes/ and one line in probes/index.ts. */
 export interface ProbeKind {
   /** The check names this kind answers to in rule files. */
-  checks: CheckKind[];
+  checks: readonly Check[];
+  /** The rule file keys this kind reads; a rule of another kind may not use them. */
+  sections?: readonly RuleSection[];
   run: ProbeFn;
+}
+
+export type ProxyProtocol = 'http' | 'socks5';
+
+/** A parsed --proxy. The password serves the handshake only: it is recorded masked and never put in a message. */
+export interface Proxy {
+  protocol: ProxyProtocol;
+  /** A name or an IP address (IPv6 without brackets). */
+  host: string;
+  port: number;
+  user?: string;
+  password?: string;
 }

@@ -6,8 +6,8 @@
  * CI tool's verdict matches the exit code. Valid against the Jenkins xUnit junit-10.xsd.
  */
 import type { Report, Result, Timings } from '../types.js';
-import { verdictOf } from '../run/outcome.js';
-import { redactText } from './redact.js';
+import { redactText } from '../secrets.js';
+import { verdictOf } from '../verdict.js';
 import { familyLabel, rulesetIds, seconds, targetName } from './target.js';
 import type { ReportFormat } from './types.js';
 import { xmlAttributes, xmlText } from './xml.js';

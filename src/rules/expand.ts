@@ -3,7 +3,8 @@
  * Also the small parsers shared by the rule loader and the CLI (ports, ranges, --var).
  */
 import { UsageError } from '../errors.js';
-import type { CheckKind, NumberedHosts, Rule, RuleSet, RuleVar, Target } from '../types.js';
+import { checkOf } from '../probes/index.js';
+import type { NumberedHosts, Rule, RuleSet, RuleVar, Target } from '../types.js';
 
 /** Used for a `#` host when neither the rule nor the command line says otherwise (Intune documents 0–50). */
 export const DEFAULT_NUMBERED: Readonly<NumberedHosts> = { from: 0, to: 50, sample: 5 };
@@ -141,9 +142,10 @@ function hostTargets(ruleSet: RuleSet, rule: Rule, options: ExpandOptions): Targ
   const hosts = documented.flatMap((host) => numberHost(host, rule, options.numbered));
   return hosts.flatMap((host) =>
     rule.ports.map((port): Target => {
-      const check = rule.plainPorts.includes(port) ? plainCheck(rule.check) : rule.check;
+      const check = rule.plainPorts.includes(port) ? checkOf(rule.check).plain : rule.check;
       const target: Target = { ruleset: ruleSet.id, rule, host, port, check };
-      if (check === 'http' || check === 'https') target.url = buildUrl(check, host, port, rule.http?.path ?? '/');
+      const url = checkOf(check).url?.(host, port, rule);
+      if (url !== undefined) target.url = url;
       return target;
     }),
   );
@@ -163,16 +165,6 @@ function numberHost(host: string, rule: Rule, override: Partial<NumberedHosts> |
 
 function definedOnly<T extends object>(value: T | undefined): Partial<T> {
   return Object.fromEntries(Object.entries(value ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-/** The check for a port the rule lists under plainPorts: the same conversation without TLS. */
-function plainCheck(check: CheckKind): CheckKind {
-  return check === 'https' || check === 'http' ? 'http' : 'tcp';
-}
-
-function buildUrl(check: 'http' | 'https', host: string, port: number, path: string): string {
-  const hostPart = host.includes(':') ? `[${host}]` : host;
-  return `${check}://${hostPart}${port === defaultPort(check) ? '' : `:${port}`}${path}`;
 }
 
 function urlTarget(ruleSet: RuleSet, rule: Rule, template: string, vars: Record<string, string>): Target {

@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, visit, type Document } from 'yaml';
 import { FileError } from '../errors.js';
 import type { RuleSet } from '../types.js';
-import { toRuleSet, type FieldPath } from './schema.js';
+import type { FieldPath } from '../fields.js';
+import { toRuleSet } from './schema.js';
 
 /** Alias expansions allowed in one file; a real rule file needs a handful, a "billion laughs" file millions. */
 export const MAX_ALIAS_COUNT = 100;

@@ -3,11 +3,10 @@
  * Knows nothing of YAML; load.ts supplies `lineOf` so every error carries its line.
  */
 import { isIP } from 'node:net';
-import { FileError, UsageError } from '../errors.js';
-import { checkNames } from '../probes/index.js';
+import { describe, Fields, isMapping, type FieldPath, type Source } from '../fields.js';
+import { checkNames, ruleSections } from '../probes/index.js';
 import type {
   Fallback,
-  HttpExpectation,
   LegacyPorts,
   NumberedHosts,
   Rule,
@@ -15,9 +14,7 @@ import type {
   RuleSet,
   RuleVar,
   Severity,
-  TlsRequirement,
 } from '../types.js';
-import { CIPHER_ALGORITHMS, parseCipherRequirement, parseTlsVersion, TLS_VERSIONS } from '../probes/tls-strength.js';
 import { cidrWithin, parseCidr } from './cidr.js';
 import {
   DEFAULT_NUMBERED,
@@ -29,44 +26,28 @@ import {
   placeholderNames,
 } from './expand.js';
 
-/** Keys and indices from the document root, e.g. ['rules', 2, 'ports', 1]. */
-export type FieldPath = ReadonlyArray<string | number>;
-
-export interface Source {
-  file: string;
-  builtin: boolean;
-  /** 1-based line of the value (for a mapping key: of the key) at `path`, or of its nearest existing parent. */
-  lineOf(path: FieldPath): number;
-}
-
 const RULE_SET_KEYS = ['id', 'title', 'aliases', 'source', 'notes', 'vars', 'rules'] as const;
-const RULE_KEYS = [
+/** The keys every rule may have; a probe kind's own keys (`http`) come from the registry. */
+const RULE_KEYS: readonly string[] = [
   'id', 'host', 'probe', 'ports', 'check', 'plainPorts', 'purpose', 'impact', 'severity',
-  'origin', 'note', 'cidr', 'narrowCidr', 'vendorIssuers', 'fallback', 'legacy', 'numbered', 'url', 'http', 'tls',
-] as const;
+  'origin', 'note', 'cidr', 'narrowCidr', 'vendorIssuers', 'fallback', 'legacy', 'numbered', 'url',
+  ...ruleSections.map(({ section }) => section.key),
+];
 const URL_RULE_FORBIDS = ['probe', 'plainPorts', 'numbered'] as const;
 const FALLBACK_KEYS = ['rule', 'ports', 'for', 'note'] as const;
 const LEGACY_KEYS = ['ports', 'retired', 'note'] as const;
 const NUMBERED_KEYS = ['range', 'sample'] as const;
-const HTTP_KEYS = ['method', 'path', 'status', 'contentType', 'maxBytes'] as const;
 const VAR_KEYS = ['example', 'checks'] as const;
-const TLS_KEYS = ['minVersion', 'cipher'] as const;
 
 const SEVERITIES: readonly Severity[] = ['critical', 'warning'];
 const ORIGINS: readonly RuleOrigin[] = ['documented', 'current'];
-const METHODS: readonly HttpExpectation['method'][] = ['GET', 'HEAD'];
 const SET_ID = /^[a-z0-9][a-z0-9._-]*$/;
 const RULE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const MAX_SAMPLE = 100;
 
-/** `['rules', 2, 'ports', 1]` → `rules[2].ports[1]`. */
-export function formatPath(path: FieldPath): string {
-  return path.map((seg, i) => (typeof seg === 'number' ? `[${seg}]` : i === 0 ? seg : `.${seg}`)).join('');
-}
-
 /** Validates a whole parsed document and fills the defaults. */
 export function toRuleSet(data: unknown, src: Source): RuleSet {
-  const f: Fields = new Fields(src);
+  const f: RuleFields = new RuleFields(src);
   if (!isMapping(data)) {
     f.fail([], `a rule file must be a mapping with id, title and rules, not ${describe(data)}`);
   }
@@ -100,7 +81,7 @@ export function toRuleSet(data: unknown, src: Source): RuleSet {
   return ruleSet;
 }
 
-function readRule(f: Fields, raw: unknown, path: FieldPath): Rule {
+function readRule(f: RuleFields, raw: unknown, path: FieldPath): Rule {
   const isUrlRule = isMapping(raw) && raw.url !== undefined;
   const required = isUrlRule
     ? ['id', 'url', 'purpose', 'impact', 'severity']
@@ -152,17 +133,14 @@ function readRule(f: Fields, raw: unknown, path: FieldPath): Rule {
     if (numberedHost) rule.numbered = r.numbered === undefined ? { ...DEFAULT_NUMBERED } : readNumbered(f, r.numbered, at('numbered'));
   }
 
-  if (r.http !== undefined) {
-    if (rule.check !== 'http' && rule.check !== 'https') {
-      f.fail(at('http'), `only for an http or https check, and this rule's check is ${rule.check}`);
+  for (const { section, checks } of ruleSections) {
+    const raw = r[section.key];
+    if (raw === undefined) continue;
+    if (!checks.includes(rule.check)) {
+      f.fail(at(section.key), `only for ${article(checks[0] ?? '')} ${checks.join(' or ')} check, and this rule's check is ${rule.check}`);
     }
-    rule.http = readHttp(f, r.http, at('http'), isUrlRule ? urlPathOf(rule.url) : undefined);
-  }
-  if (r.tls !== undefined) {
-    if (rule.check !== 'tls' && rule.check !== 'https') {
-      f.fail(at('tls'), `only for a tls or https check, and this rule's check is ${rule.check}`);
-    }
-    rule.tls = readTlsRequirement(f, r.tls, at('tls'));
+    const context = { check: rule.check, ...(isUrlRule && { urlPath: urlPathOf(rule.url) }) };
+    Object.assign(rule, { [section.key]: section.read(f, raw, at(section.key), context) });
   }
   if (r.legacy !== undefined) rule.legacy = readLegacy(f, r.legacy, at('legacy'), rule.ports);
   return rule;
@@ -172,7 +150,7 @@ function readRule(f: Fields, raw: unknown, path: FieldPath): Rule {
  * host, ports and check of a rule that names a URL (possibly a `${var}` template). host and ports may
  * be written too, as documentation; with a concrete url they must agree with it.
  */
-function readUrl(f: Fields, r: Record<string, unknown>, path: FieldPath, rule: Rule): void {
+function readUrl(f: RuleFields, r: Record<string, unknown>, path: FieldPath, rule: Rule): void {
   const at = (key: string): FieldPath => [...path, key];
   const template = f.string(r.url, at('url'));
   const names = f.at(at('url'), () => placeholderNames(template));
@@ -200,57 +178,9 @@ function readUrl(f: Fields, r: Record<string, unknown>, path: FieldPath, rule: R
   rule.check = scheme ?? given ?? 'https';
 }
 
-/** `urlPath`: for a url rule, the path its url gives ("/" while the url is still a template). */
-function readHttp(f: Fields, raw: unknown, path: FieldPath, urlPath: string | undefined): HttpExpectation {
-  const h = f.mapping(raw, path, HTTP_KEYS, []);
-  const at = (...rest: Array<string | number>): FieldPath => [...path, ...rest];
-  const method = h.method === undefined ? 'GET' : f.string(h.method, at('method')).toUpperCase();
-  if (!(METHODS as readonly string[]).includes(method)) {
-    f.fail(at('method'), `"${String(h.method)}" is not a method pushcheck sends; expected GET or HEAD`);
-  }
-  if (urlPath !== undefined && h.path !== undefined) f.fail(at('path'), 'not allowed with url; the url gives the path');
-  const httpPath = h.path === undefined ? (urlPath ?? '/') : f.string(h.path, at('path'));
-  if (!httpPath.startsWith('/')) f.fail(at('path'), `"${httpPath}" must start with /`);
-  const http: HttpExpectation = {
-    method: method as HttpExpectation['method'],
-    path: httpPath,
-    status: f.list(h.status, at('status')).map((code, i) => f.integer(code, at('status', i), 100, 599, 'an HTTP status')),
-  };
-  if (h.contentType !== undefined) {
-    const type = f.string(h.contentType, at('contentType')).toLowerCase();
-    if (!/^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+$/.test(type)) {
-      f.fail(at('contentType'), `"${type}" is not a media type like text/xml (leave out parameters such as charset)`);
-    }
-    http.contentType = type;
-  }
-  if (h.maxBytes !== undefined) http.maxBytes = f.integer(h.maxBytes, at('maxBytes'), 1, Number.MAX_SAFE_INTEGER, 'a byte count');
-  return http;
-}
-
-function readTlsRequirement(f: Fields, raw: unknown, path: FieldPath): TlsRequirement {
-  const t = f.mapping(raw, path, TLS_KEYS, []);
-  const at = (...rest: Array<string | number>): FieldPath => [...path, ...rest];
-  const requirement: TlsRequirement = {
-    ciphers: f.list(t.cipher, at('cipher')).map((item, i) => {
-      const text = typeof item === 'string' ? item : describe(item);
-      const parsed = typeof item === 'string' ? parseCipherRequirement(item) : undefined;
-      if (!parsed) {
-        f.fail(at('cipher', i), `"${text}" is not a cipher and key size like AES-256; algorithms: ${CIPHER_ALGORITHMS.join(', ')}`);
-      }
-      return parsed;
-    }),
-  };
-  if (t.minVersion !== undefined) {
-    // YAML reads 1.2 as a number.
-    const text = typeof t.minVersion === 'number' ? t.minVersion.toFixed(1) : f.string(t.minVersion, at('minVersion'));
-    const version = parseTlsVersion(text);
-    if (!version) f.fail(at('minVersion'), `"${text}" is not a TLS version; expected ${TLS_VERSIONS.join(', ')}`);
-    requirement.minVersion = version;
-  }
-  if (requirement.minVersion === undefined && requirement.ciphers.length === 0) {
-    f.fail(path, 'asks for nothing; give minVersion, cipher or both');
-  }
-  return requirement;
+/** "a" or "an" before a check name, read as letters where it is an initialism: an http, a tls, an mqtt. */
+function article(name: string): 'a' | 'an' {
+  return /^[aefhilmnorsx]/i.test(name) ? 'an' : 'a';
 }
 
 function urlPathOf(url: string | undefined): string {
@@ -258,7 +188,7 @@ function urlPathOf(url: string | undefined): string {
   return parsed ? `${parsed.pathname}${parsed.search}` : '/';
 }
 
-function readNumbered(f: Fields, raw: unknown, path: FieldPath): NumberedHosts {
+function readNumbered(f: RuleFields, raw: unknown, path: FieldPath): NumberedHosts {
   const n = f.mapping(raw, path, NUMBERED_KEYS, []);
   const rangePath = [...path, 'range'];
   const [from, to] =
@@ -271,7 +201,7 @@ function readNumbered(f: Fields, raw: unknown, path: FieldPath): NumberedHosts {
   return { from, to, sample };
 }
 
-function readLegacy(f: Fields, raw: unknown, path: FieldPath, rulePorts: number[]): LegacyPorts {
+function readLegacy(f: RuleFields, raw: unknown, path: FieldPath, rulePorts: number[]): LegacyPorts {
   const l = f.mapping(raw, path, LEGACY_KEYS, LEGACY_KEYS);
   const ports = f.list(l.ports, [...path, 'ports']).flatMap((spec, i) =>
     f.portsAmong(spec, [...path, 'ports', i], rulePorts, "the rule's ports"),
@@ -280,7 +210,7 @@ function readLegacy(f: Fields, raw: unknown, path: FieldPath, rulePorts: number[
   return { ports, retired: f.date(l.retired, [...path, 'retired']), note: f.string(l.note, [...path, 'note']) };
 }
 
-function readFallback(f: Fields, raw: unknown, path: FieldPath, rule: Rule, rules: Rule[]): Fallback {
+function readFallback(f: RuleFields, raw: unknown, path: FieldPath, rule: Rule, rules: Rule[]): Fallback {
   const fb = f.mapping(raw, path, FALLBACK_KEYS, ['rule', 'note']);
   const ruleId = f.ruleId(fb.rule, [...path, 'rule']);
   const target = rules.find((other) => other.id === ruleId);
@@ -302,7 +232,7 @@ function readFallback(f: Fields, raw: unknown, path: FieldPath, rule: Rule, rule
   return { rule: ruleId, ports, for: covered, note: f.string(fb.note, [...path, 'note']) };
 }
 
-function readCidr(f: Fields, raw: unknown, path: FieldPath): string {
+function readCidr(f: RuleFields, raw: unknown, path: FieldPath): string {
   const text = typeof raw === 'string' ? raw.trim() : undefined;
   if (text === undefined || !parseCidr(text)) {
     f.fail(path, `${typeof raw === 'string' ? `"${raw}"` : describe(raw)} is not a CIDR range like 17.0.0.0/8 or 2620:149:a44::/48`);
@@ -310,7 +240,7 @@ function readCidr(f: Fields, raw: unknown, path: FieldPath): string {
   return text;
 }
 
-function readVars(f: Fields, raw: unknown): RuleVar[] {
+function readVars(f: RuleFields, raw: unknown): RuleVar[] {
   if (raw === undefined || raw === null) return [];
   if (!isMapping(raw)) f.fail(['vars'], `expected a mapping of variable names, got ${describe(raw)}`);
   return Object.entries(raw).map(([name, value]) => {
@@ -320,13 +250,13 @@ function readVars(f: Fields, raw: unknown): RuleVar[] {
   });
 }
 
-function checkVarsUsed(f: Fields, vars: RuleVar[], rules: Rule[]): void {
+function checkVarsUsed(f: RuleFields, vars: RuleVar[], rules: Rule[]): void {
   for (const v of vars) {
     if (!rules.some((rule) => rule.url?.includes(`\${${v.name}}`))) f.fail(['vars', v.name], 'not used by any rule url');
   }
 }
 
-function readAliases(f: Fields, raw: unknown, id: string): string[] {
+function readAliases(f: RuleFields, raw: unknown, id: string): string[] {
   const aliases: string[] = [];
   f.list(raw, ['aliases']).forEach((item, i) => {
     const alias = f.setId(item, ['aliases', i]);
@@ -338,86 +268,15 @@ function readAliases(f: Fields, raw: unknown, id: string): string[] {
   return aliases;
 }
 
-function checkRuleIds(f: Fields, rules: Rule[]): void {
+function checkRuleIds(f: RuleFields, rules: Rule[]): void {
   rules.forEach((rule, i) => {
     const first = rules.findIndex((other) => other.id === rule.id);
     if (first !== i) f.fail(['rules', i, 'id'], `duplicate rule id "${rule.id}" (first used at line ${rules[first]?.line})`);
   });
 }
 
-/** Typed readers that fail with the field's path and line. */
-class Fields {
-  constructor(private readonly src: Source) {}
-
-  lineOf(path: FieldPath): number {
-    return this.src.lineOf(path);
-  }
-
-  fail(path: FieldPath, detail: string): never {
-    throw new FileError(this.src.file, this.src.lineOf(path), formatPath(path), detail);
-  }
-
-  /** Runs a shared parser (which throws UsageError) and re-raises its complaint at `path`. */
-  at<T>(path: FieldPath, parse: () => T): T {
-    try {
-      return parse();
-    } catch (err) {
-      if (err instanceof UsageError && !(err instanceof FileError)) this.fail(path, err.message);
-      throw err;
-    }
-  }
-
-  mapping(value: unknown, path: FieldPath, keys: readonly string[], required: readonly string[]): Record<string, unknown> {
-    if (!isMapping(value)) this.fail(path, `expected a mapping, got ${describe(value)}`);
-    for (const key of Object.keys(value)) {
-      if (!keys.includes(key)) this.fail([...path, key], unknownKey(key, keys));
-    }
-    for (const key of required) {
-      if (value[key] === undefined) this.fail([...path, key], 'required key is missing');
-      if (value[key] === null) this.fail([...path, key], 'is empty; a value is required');
-    }
-    return value;
-  }
-
-  /** A list; a single scalar stands for a one-item list, and an absent or empty value for []. */
-  list(value: unknown, path: FieldPath): unknown[] {
-    if (value === undefined || value === null) return [];
-    if (Array.isArray(value)) return value;
-    if (isMapping(value)) this.fail(path, 'expected a list, got a mapping');
-    return [value];
-  }
-
-  string(value: unknown, path: FieldPath): string {
-    if (typeof value !== 'string') this.fail(path, `expected text, got ${describe(value)}`);
-    const text = value.trim();
-    if (text === '') this.fail(path, 'is empty');
-    return text;
-  }
-
-  oneOf<T extends string>(value: unknown, path: FieldPath, allowed: readonly T[], what: string): T {
-    if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
-      const shown = typeof value === 'string' ? `"${value}"` : describe(value);
-      this.fail(path, `${shown} is not a valid ${what}; expected ${allowed.join(', ')}`);
-    }
-    return value as T;
-  }
-
-  integer(value: unknown, path: FieldPath, min: number, max: number, what: string): number {
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
-      this.fail(path, `${typeof value === 'number' ? value : describe(value)} is not ${what} (a whole number ${min}-${max})`);
-    }
-    return value;
-  }
-
-  date(value: unknown, path: FieldPath): string {
-    const text = typeof value === 'string' ? value.trim() : '';
-    const parsed = new Date(`${text}T00:00:00Z`);
-    if (!/^\d{4}-\d{2}-\d{2}$/.test(text) || Number.isNaN(parsed.getTime()) || parsed.toISOString().slice(0, 10) !== text) {
-      this.fail(path, `${typeof value === 'string' ? `"${value}"` : describe(value)} is not a date like 2021-03-31`);
-    }
-    return text;
-  }
-
+/** The rule file's own readers on top of the general ones. */
+class RuleFields extends Fields {
   setId(value: unknown, path: FieldPath): string {
     const text = this.string(value, path);
     if (!SET_ID.test(text)) this.fail(path, `"${text}" is not a valid name; use lower-case letters, digits, ".", "_" or "-"`);
@@ -468,44 +327,4 @@ class Fields {
     }
     return this.at(path, () => parsePortSpec(spec));
   }
-}
-
-function isMapping(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function describe(value: unknown): string {
-  if (value === undefined || value === null) return 'nothing';
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'object') return 'a mapping';
-  if (typeof value === 'string') return `text "${value}"`;
-  if (typeof value === 'boolean') return `${value}`;
-  return `the number ${String(value)}`;
-}
-
-function unknownKey(key: string, allowed: readonly string[]): string {
-  let near: string | undefined;
-  let best = 3; // suggest only close misspellings
-  for (const candidate of allowed) {
-    const distance = editDistance(candidate.toLowerCase(), key.toLowerCase());
-    if (distance < best) [near, best] = [candidate, distance];
-  }
-  return near ? `unknown key "${key}"; did you mean "${near}"?` : `unknown key "${key}"; allowed: ${allowed.join(', ')}`;
-}
-
-/** Edits (insert, delete, substitute, swap two neighbours) from a to b; a swap counts once, as typos go. */
-function editDistance(a: string, b: string): number {
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
-    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
-  );
-  const at = (i: number, j: number): number => d[i]?.[j] ?? Infinity;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let value = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) value = Math.min(value, at(i - 2, j - 2) + 1);
-      (d[i] as number[])[j] = value;
-    }
-  }
-  return at(a.length, b.length);
 }

@@ -229,17 +229,6 @@ export function summarise(results: Result[]): Summary {
   };
 }
 
-/**
- * Exit code 1 when a critical rule failed; with --strict also when anything warned, except retired
- * ports, which never fail a run (a healthy network today must come out green).
- */
-export function verdictOf(results: Result[], strict: boolean): 'pass' | 'fail' {
-  const failing = results.some(
-    (r) => r.status === 'fail' || (strict && r.status === 'warn' && r.legacy === undefined),
-  );
-  return failing ? 'fail' : 'pass';
-}
-
 function unique<T>(items: T[]): T[] {
   return [...new Set(items)];
 }

@@ -6,14 +6,14 @@ import { setMaxListeners } from 'node:events';
 import os from 'node:os';
 import pLimit from 'p-limit';
 import type { AddressFamily, FamilyChoice, NumberedHosts, ProbeOutcome, Report, RuleSet, RunOptions, Target } from '../types.js';
-import type { ProbeContext, ResolveHost, Resolution } from '../probes/types.js';
-import { probeFor } from '../probes/index.js';
-import { failure } from '../probes/classify.js';
+import type { ProbeContext, Proxy, ResolveHost, Resolution } from '../probes/types.js';
+import { checkOf, probeFor } from '../probes/index.js';
+import { failure, TIMEOUT_CODES } from '../probes/classify.js';
 import { createResolver, type DnsServer, type Pin } from '../probes/dns.js';
-import type { Proxy } from '../probes/proxy.js';
 import { familyOf } from '../rules/cidr.js';
 import { expandTargets } from '../rules/expand.js';
 import { interruptedExitCode } from '../signals.js';
+import { verdictOf } from '../verdict.js';
 import { version } from '../version.js';
 import {
   applyFallbacks,
@@ -21,7 +21,6 @@ import {
   resultOf,
   summarise,
   summariseRules,
-  verdictOf,
   type ProbedTarget,
 } from './outcome.js';
 
@@ -228,13 +227,7 @@ async function probeOnce(
   const overdue = new Promise<ProbeOutcome>((resolveOverdue) => {
     watchdog = setTimeout(() => {
       controller.abort(new Error('watchdog'));
-      resolveOverdue({
-        ok: false,
-        addresses: [],
-        pinned: false,
-        timings: { totalMs: settings.timeoutMs + WATCHDOG_GRACE_MS },
-        failure: failure(timeoutCodeFor(target), 'connect', `no answer within ${settings.timeoutMs} ms`),
-      });
+      resolveOverdue(overdueOutcome(target, settings.timeoutMs));
     }, settings.timeoutMs + WATCHDOG_GRACE_MS);
   });
   try {
@@ -245,8 +238,19 @@ async function probeOnce(
   }
 }
 
-function timeoutCodeFor(target: Target) {
-  return target.check === 'tcp' ? 'tcp_timeout' : target.check === 'tls' ? 'tls_handshake_failed' : 'http_timeout';
+/**
+ * What a probe that overran its time comes back as: the timeout of the phase its kind ends in, with the same code
+ * a probe that notices its own timeout in that phase reports (classify.ts's TIMEOUT_CODES).
+ */
+export function overdueOutcome(target: Target, timeoutMs: number): ProbeOutcome {
+  const phase = checkOf(target.check).lastPhase;
+  return {
+    ok: false,
+    addresses: [],
+    pinned: false,
+    timings: { totalMs: timeoutMs + WATCHDOG_GRACE_MS },
+    failure: failure(TIMEOUT_CODES[phase], phase, `no answer within ${timeoutMs} ms`),
+  };
 }
 
 /**

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { applyFallbacks, resultOf, summarise, summariseRules, verdictOf } from '../../src/run/outcome.js';
+import { applyFallbacks, resultOf, summarise, summariseRules } from '../../src/run/outcome.js';
+import { verdictOf } from '../../src/verdict.js';
 import { failed, passed, rule, ruleSet, target } from '../helpers/literals.js';
 
 describe('resultOf', () => {

@@ -1,7 +1,7 @@
 /** Credentials never leave in a report: a user:password in any URL becomes ***. */
 import { describe, expect, it } from 'vitest';
-import { maskPassword, redactSecrets, redactText } from '../../src/report/redact.js';
-import { richReport } from './fixture.js';
+import { maskPassword, redactSecrets, redactText } from '../src/secrets.js';
+import { richReport } from './report/fixture.js';
 
 describe('redaction', () => {
   it('replaces the credentials of a URL, and only them', () => {

@@ -1,4 +1,5 @@
 /**
+ * Masking and redaction, the one place that knows how a secret is hidden; every layer that shows text uses it.
  * Secrets never leave in a report. pushcheck records none: `--var` values are left out, and the --proxy password is
  * recorded masked (`http://user:***@proxy:3128`). Any other credential in a URL (`http://user:password@proxy:3128`),
  * wherever it shows up, is written as `***`.
@@ -21,4 +22,12 @@ export function maskPassword(user: string | undefined, password: string | undefi
 /** A deep copy of `value` with {@link redactText} applied to every string in it. */
 export function redactSecrets<T>(value: T): T {
   return JSON.parse(JSON.stringify(value), (_key, v: unknown) => (typeof v === 'string' ? redactText(v) : v)) as T;
+}
+
+/** A URL-like text (a --proxy as typed) as an error message may show it: anything up to the last @ masked. */
+export function maskCredentials(text: string): string {
+  const at = text.lastIndexOf('@');
+  if (at < 0) return text;
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(text)?.[0] ?? '';
+  return `${scheme}***@${text.slice(at + 1)}`;
 }
