@@ -27,11 +27,11 @@ import {
 } from './expand.js';
 
 const RULE_SET_KEYS = ['id', 'title', 'aliases', 'source', 'notes', 'vars', 'rules'] as const;
-/** The keys every rule may have; a probe kind's own keys (`http`) come from the registry. */
+/** The keys every rule may have; the probe kinds' own keys (`http`, `tls`) come from the registry, in name order. */
 const RULE_KEYS: readonly string[] = [
   'id', 'host', 'probe', 'ports', 'check', 'plainPorts', 'purpose', 'impact', 'severity',
   'origin', 'note', 'cidr', 'narrowCidr', 'vendorIssuers', 'fallback', 'legacy', 'numbered', 'url',
-  ...ruleSections.map(({ section }) => section.key),
+  ...ruleSections.map(({ section }) => section.key).sort(),
 ];
 const URL_RULE_FORBIDS = ['probe', 'plainPorts', 'numbered'] as const;
 const FALLBACK_KEYS = ['rule', 'ports', 'for', 'note'] as const;
