@@ -1,6 +1,7 @@
 /**
- * Layers import downwards only: cli → serve → report → run → rules → probes → shared (src/*.ts: types, errors,
- * secrets, verdict, fields, version). serve (the exporter) runs checks and renders them, as the CLI does. The harness and the demo are wings beside them: the harness stands on shared alone
+ * Layers import downwards only: cli → serve → report → run → rules → credentials → probes → shared (src/*.ts:
+ * types, errors, secrets, verdict, fields, version). serve (the exporter) runs checks and renders them, as the CLI
+ * does; credentials (`pushcheck cert`) checks APNs credential files with the probes' failure codes. The harness and the demo are wings beside them: the harness stands on shared alone
  * (it is shipped as `pushcheck/harness` and must not drag the checker in); the demo builds its network from rule
  * sets and the probe registry and serves it with the harness's certificates and endpoints. Only the CLI reaches a
  * wing. Type-only imports count: a type cycle is still a knot for the reader. No file may import itself through others.
@@ -11,15 +12,16 @@ import { describe, expect, it } from 'vitest';
 
 const SRC = path.resolve(import.meta.dirname, '../src');
 
-type Layer = 'cli' | 'serve' | 'report' | 'run' | 'rules' | 'probes' | 'shared' | 'harness' | 'demo';
+type Layer = 'cli' | 'serve' | 'report' | 'run' | 'rules' | 'credentials' | 'probes' | 'shared' | 'harness' | 'demo';
 
 /** What each layer may import besides itself. */
 const ALLOWED: Record<Layer, readonly Layer[]> = {
-  cli: ['serve', 'report', 'run', 'rules', 'probes', 'shared', 'harness', 'demo'],
-  serve: ['report', 'run', 'rules', 'probes', 'shared'],
-  report: ['run', 'rules', 'probes', 'shared'],
-  run: ['rules', 'probes', 'shared'],
-  rules: ['probes', 'shared'],
+  cli: ['serve', 'report', 'run', 'rules', 'credentials', 'probes', 'shared', 'harness', 'demo'],
+  serve: ['report', 'run', 'rules', 'credentials', 'probes', 'shared'],
+  report: ['run', 'rules', 'credentials', 'probes', 'shared'],
+  run: ['rules', 'credentials', 'probes', 'shared'],
+  rules: ['credentials', 'probes', 'shared'],
+  credentials: ['probes', 'shared'],
   probes: ['shared'],
   shared: [],
   harness: ['shared'],

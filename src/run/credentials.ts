@@ -7,7 +7,8 @@ import type { CredentialSpec, Report, Result, RunOptions } from '../types.js';
 import { checkCredential, type AskPassphrase } from '../credentials/index.js';
 import { checkRenewal } from '../credentials/renewal.js';
 import { version } from '../version.js';
-import { summarise, verdictOf } from './outcome.js';
+import { verdictOf } from '../verdict.js';
+import { summarise } from './outcome.js';
 import { reportEnvironment } from './run.js';
 
 /** The rule set id and title of the credentials named on the command line. */
