@@ -1,0 +1,99 @@
+/**
+ * pushcheck as a user's project gets it: `npm pack`, installed by name into a fresh project, imported through
+ * `exports` (`pushcheck`, `pushcheck/harness`), its type declarations read by tsc, and docs/harness.md's vitest
+ * example run there as written.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+let project: string;
+
+beforeAll(() => {
+  if (!existsSync(join(ROOT, 'dist/index.d.ts')) || !existsSync(join(ROOT, 'dist/harness/index.d.ts'))) {
+    throw new Error('dist/ has no type declarations: run npm run build first (npm test does)');
+  }
+  project = mkdtempSync(join(tmpdir(), 'pushcheck-consumer-'));
+  // dist/ is built already (npm test builds first): pack it as it is.
+  const packed = execFileSync(npm, ['pack', '--ignore-scripts', '--pack-destination', project, '--json'], { cwd: ROOT, encoding: 'utf8' });
+  const tarball = join(project, (JSON.parse(packed) as Array<{ filename: string }>)[0]!.filename);
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
+  // Dependencies come from the npm cache that npm ci filled, or from the registry.
+  execFileSync(npm, ['install', tarball, '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts'], { cwd: project, stdio: 'pipe' });
+}, 240_000);
+
+afterAll(() => {
+  if (project) rmSync(project, { recursive: true, force: true });
+});
+
+const node = (code: string) => spawnSync(process.execPath, ['--input-type=module', '-e', code], { cwd: project, encoding: 'utf8', timeout: 60_000 });
+
+describe('the packed package, installed by name', () => {
+  it('pushcheck/harness starts the harness; pushcheck exports the checker', () => {
+    const r = node(`
+      import { startHarness } from 'pushcheck/harness';
+      import { runChecks, parseRuleSet, formatNames } from 'pushcheck';
+      const h = await startHarness();
+      const root = await (await fetch('http://127.0.0.1:' + h.endpoints.admin.port + '/')).json();
+      await h.close();
+      console.log(JSON.stringify({ topic: root.mdmTopic === h.mdmTopic, runChecks: typeof runChecks, parseRuleSet: typeof parseRuleSet, formats: formatNames }));
+    `);
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual({ topic: true, runChecks: 'function', parseRuleSet: 'function', formats: expect.arrayContaining(['json', 'junit']) });
+  });
+
+  it('paths not in exports stay private', () => {
+    const r = node(`await import('pushcheck/dist/harness/index.js');`);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('ERR_PACKAGE_PATH_NOT_EXPORTED');
+  });
+
+  it('tsc reads the declarations through exports: right uses compile, a wrong one does not', () => {
+    const tsc = join(ROOT, 'node_modules/typescript/bin/tsc');
+    const config = { compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', strict: true, noEmit: true, skipLibCheck: true, types: [] } };
+    writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({ ...config, files: ['use.ts'] }));
+    writeFileSync(
+      join(project, 'use.ts'),
+      `import { startHarness, type Harness, type SimulationReport } from 'pushcheck/harness';
+       import { runChecks, type Report, type Result } from 'pushcheck';
+       export async function use(): Promise<number> {
+         const h: Harness = await startHarness({ seed: 2 });
+         const port: number = h.endpoints.apns.port;
+         const topic: string = h.credentials.provider.topic;
+         await h.close();
+         const first = (r: Report): Result | undefined => r.results[0];
+         const acked = (s: SimulationReport): number => s.summary.actionsAcknowledged;
+         return port + topic.length + runChecks.length + first.length + acked.length;
+       }\n`,
+    );
+    const good = spawnSync(process.execPath, [tsc, '-p', project], { encoding: 'utf8' });
+    expect(good.stdout + good.stderr).toBe('');
+    expect(good.status).toBe(0);
+    writeFileSync(join(project, 'use.ts'), `import { startHarness } from 'pushcheck/harness';\nconst port: string = (await startHarness()).endpoints.apns.port;\nexport { port };\n`);
+    const bad = spawnSync(process.execPath, [tsc, '-p', project], { encoding: 'utf8' });
+    expect(bad.status).not.toBe(0);
+    expect(bad.stdout).toContain("Type 'number' is not assignable to type 'string'");
+  });
+
+  it('docs/harness.md’s vitest example passes as written, against the installed package', () => {
+    const docs = readFileSync(join(ROOT, 'docs/harness.md'), 'utf8');
+    const example = /```ts\n(\/\/ push\.test\.ts\n[\s\S]*?)```/.exec(docs)?.[1];
+    expect(example).toContain("from 'pushcheck/harness'");
+    mkdirSync(join(project, 'test'), { recursive: true });
+    writeFileSync(join(project, 'test/push.test.ts'), example!);
+    // The user installs vitest; here the project's own copy stands in for it.
+    symlinkSync(join(ROOT, 'node_modules/vitest'), join(project, 'node_modules/vitest'), 'dir');
+    const r = spawnSync(process.execPath, [join(ROOT, 'node_modules/vitest/vitest.mjs'), 'run', '--root', project], {
+      cwd: project,
+      encoding: 'utf8',
+      timeout: 120_000,
+      env: { ...process.env, CI: '', NO_COLOR: '1' },
+    });
+    expect(r.stdout + r.stderr).toMatch(/Tests\s+2 passed \(2\)/);
+    expect(r.status).toBe(0);
+  }, 150_000);
+});
