@@ -210,6 +210,7 @@ export type FailureCode =
   | 'proxy_auth'
   | 'proxy_refused'
   | 'proxy_error'
+  | 'tls_expiring'
   | 'cert_expired'
   | 'cert_not_yet_valid'
   | 'cert_expiring'

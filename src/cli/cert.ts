@@ -1,20 +1,13 @@
 /** `pushcheck cert FILE...` and `pushcheck cert --renewal OLD NEW`: APNs credentials, offline or `--live`. */
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { formatNames } from '../report/index.js';
 import type { CredentialSettings } from '../run/credentials.js';
 import type { CredentialSpec, Report } from '../types.js';
 import { DEFAULT_TIMEOUT_MS, readCaFile } from './check.js';
-import { collect, formatOption, integer, noColorOption, useColor } from './options.js';
+import { collect, formatOption, integer, noColorOption, useColor, warnDaysOption } from './options.js';
 import { askPassphrase } from './prompt.js';
 import { addOutputOptions, checkOutputs, emitReport, outputsFrom } from './report-files.js';
-
-/**
- * Days before expiry that a certificate starts to warn. Earlier than OpManager's ten days on purpose: a push
- * certificate can only be renewed with the Apple ID that created it, and finding that account (someone who left,
- * a shared mailbox) takes days.
- */
-export const DEFAULT_WARN_DAYS = 30;
 
 interface CertFlags {
   key?: string;
@@ -31,13 +24,6 @@ interface CertFlags {
   strict: boolean;
   format: string;
   color?: boolean;
-}
-
-/** `--warn-days <n>`, shared with the check command. */
-export function warnDaysOption(): Option {
-  return new Option('--warn-days <n>', 'warn when a certificate expires within this many days')
-    .argParser(integer(0, 3650))
-    .default(DEFAULT_WARN_DAYS);
 }
 
 function parseApnsUrl(value: string): string {

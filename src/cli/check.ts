@@ -9,7 +9,7 @@ import { parseVars, parsePortRange } from '../rules/expand.js';
 import { runChecks, type CheckSettings } from '../run/run.js';
 import { abortOnStopSignals } from '../signals.js';
 import type { FamilyChoice, Report, RuleSet } from '../types.js';
-import { collect, formatOption, guardTerminalSize, integer, noColorOption, useColor, wantSpinner } from './options.js';
+import { collect, DEFAULT_WARN_DAYS, formatOption, guardTerminalSize, integer, noColorOption, useColor, wantSpinner, warnDaysOption } from './options.js';
 import { parseProxy, proxyUrl } from './proxy-option.js';
 import { addOutputOptions, checkOutputs, emitReport, outputsFrom } from './report-files.js';
 
@@ -31,6 +31,8 @@ export interface CheckFlags {
   proxy?: string;
   /** --family; absent (callers that build flags by hand): both. */
   family?: FamilyChoice;
+  /** --warn-days; absent (callers that build flags by hand): the default. */
+  warnDays?: number;
   strict: boolean;
   insecure: boolean;
   color?: boolean;
@@ -65,6 +67,7 @@ export function addProbeOptions(command: Command): Command {
     .option('--var <name=value>', 'a value for a ${name} in a rule, e.g. messageUrl=https://…; repeatable', collect, [])
     .option('--courier <from-to>', 'numbers to try for # in host names (default 0-50)')
     .option('--courier-sample <n>', 'how many of those numbers to probe (default 5)', integer(1, 1000))
+    .addOption(warnDaysOption('a server certificate of your own rules expiring within this many days warns (a note on built-in rules)'))
     .option('--strict', 'warnings fail the run too (retired ports never do)', false)
     .option('--insecure', 'do not fail on certificate problems (still reported)', false);
 }
@@ -92,6 +95,7 @@ export function settingsFrom(flags: CheckFlags): CheckSettings {
     concurrency: flags.concurrency,
     retries: flags.retries,
     strict: flags.strict,
+    warnDays: flags.warnDays ?? DEFAULT_WARN_DAYS,
     insecure: flags.insecure,
     ...(flags.dnsServer !== undefined && { dnsServer: parseDnsServer(flags.dnsServer) }),
     pins: flags.resolve.map(parsePin),
@@ -113,6 +117,7 @@ export function settingsFrom(flags: CheckFlags): CheckSettings {
       // Values may be private URLs with credentials in them: record the names only.
       vars: Object.keys(parseVars(flags.var)),
       strict: flags.strict,
+      warnDays: flags.warnDays ?? DEFAULT_WARN_DAYS,
       insecure: flags.insecure,
       ...(flags.courier !== undefined && { courier: flags.courier }),
       ...(flags.courierSample !== undefined && { courierSample: flags.courierSample }),

@@ -89,3 +89,15 @@ export function withoutPlayServicesOptions(description: string): Option[] {
   alias.attributeName = () => 'withoutPlayServices';
   return [option, alias];
 }
+
+/**
+ * Days before expiry that a certificate starts to warn. Earlier than OpManager's ten days on purpose: a push
+ * certificate can only be renewed with the Apple ID that created it, and finding that account (someone who left,
+ * a shared mailbox) takes days.
+ */
+export const DEFAULT_WARN_DAYS = 30;
+
+/** `--warn-days <n>`: push certificates (`pushcheck cert`) and the server certificates of a check. */
+export function warnDaysOption(what = 'warn when a certificate expires within this many days'): Option {
+  return new Option('--warn-days <n>', what).argParser(integer(0, 3650)).default(DEFAULT_WARN_DAYS);
+}

@@ -29,7 +29,7 @@ export interface IssueOptions {
   names: string[];
   /** Defaults to one day before now. */
   notBefore?: Date;
-  /** Defaults to 30 days after now. */
+  /** Defaults to 90 days after now (Let's Encrypt's lifetime): beyond --warn-days, so a healthy test server passes. */
   notAfter?: Date;
   /** Marks the certificate for client authentication as well as server authentication. */
   client?: boolean;
@@ -113,7 +113,7 @@ export async function createCertificateAuthority(
         ],
         issuer: caCert.subject,
         notBefore: options.notBefore ?? new Date(Date.now() - DAY_MS),
-        notAfter: options.notAfter ?? new Date(Date.now() + 30 * DAY_MS),
+        notAfter: options.notAfter ?? new Date(Date.now() + 90 * DAY_MS),
         publicKey: leafKeys.publicKey,
         signingKey: keys.privateKey,
         signingAlgorithm: ALGORITHM,

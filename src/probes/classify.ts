@@ -108,6 +108,10 @@ export const FAILURES: Record<FailureCode, FailureText> = {
     explanation: 'the proxy failed without saying why, or did not answer as an HTTP CONNECT or SOCKS5 proxy does',
     hint: "check that --proxy names the right kind of proxy (http:// or socks5://) and port, then the proxy's log",
   },
+  tls_expiring: {
+    explanation: "the server's certificate expires soon; after that every client refuses the connection",
+    hint: 'renew the certificate of this server (your own rule file names it) before it expires',
+  },
   cert_expired: {
     explanation: 'the push certificate has expired: APNs refuses it and no push is sent',
     hint: 'renew it (Renew, not Create) with the Apple ID that made it, and install it on the push server',

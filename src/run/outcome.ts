@@ -154,6 +154,25 @@ export function applyFallbacks(results: Result[], ruleSets: RuleSet[]): Result[]
 }
 
 /**
+ * Server certificates that expire within `warnDays`. On the user's own rule files (their MDM server, their
+ * message-file server) a passing target becomes a warning: theirs to renew in time. On the built-in vendor rules it
+ * stays a pass with a note: the vendor rotates its certificates, and there is nothing for the admin to do.
+ */
+export function applyCertificateExpiry(results: Result[], ruleSets: RuleSet[], warnDays: number): Result[] {
+  const builtin = new Set(ruleSets.filter((set) => set.builtin).map((set) => set.id));
+  return results.map((result) => {
+    const tls = result.tls;
+    if (result.status !== 'pass' || !tls || tls.daysLeft < 0 || tls.daysLeft >= warnDays) return result;
+    const when = `expires ${tls.validTo.slice(0, 10)}, in ${tls.daysLeft} day${tls.daysLeft === 1 ? '' : 's'}`;
+    if (builtin.has(result.ruleset)) {
+      const note = `the server certificate ${when}; the vendor rotates it`;
+      return { ...result, note: result.note ? `${result.note}; ${note}` : note };
+    }
+    return { ...result, status: 'warn', error: failure('tls_expiring', 'tls', `${when}; warning at ${warnDays} days (--warn-days)`) };
+  });
+}
+
+/**
  * Per-rule facts across targets: the distinct addresses found, and the CIDR verdict. `proxied`: the run went
  * through --proxy, which resolved the names, so no address of its own was there to judge.
  */

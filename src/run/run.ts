@@ -16,6 +16,7 @@ import { interruptedExitCode } from '../signals.js';
 import { verdictOf } from '../verdict.js';
 import { version } from '../version.js';
 import {
+  applyCertificateExpiry,
   applyFallbacks,
   applyFamilyFallbacks,
   resultOf,
@@ -27,6 +28,8 @@ import {
 /** Everything a run needs, already parsed and loaded (the CLI does the parsing). */
 export interface CheckSettings {
   timeoutMs: number;
+  /** Server certificates expiring within this many days warn on the user's rules, note on built-in ones; absent: never. */
+  warnDays?: number;
   concurrency: number;
   retries: number;
   strict: boolean;
@@ -95,7 +98,8 @@ export async function runChecks(ruleSets: RuleSet[], settings: CheckSettings, ho
     )
   ).flat();
 
-  const results = applyFallbacks(applyFamilyFallbacks(probed.map(resultOf)), ruleSets);
+  const checked = applyFallbacks(applyFamilyFallbacks(probed.map(resultOf)), ruleSets);
+  const results = settings.warnDays === undefined ? checked : applyCertificateExpiry(checked, ruleSets, settings.warnDays);
   const verdict = verdictOf(results, settings.strict);
   const interrupted = runSignal.aborted;
   return {

@@ -37,6 +37,7 @@ const ALL_CODES = {
   proxy_auth: true,
   proxy_refused: true,
   proxy_error: true,
+  tls_expiring: true,
   cert_expired: true,
   cert_not_yet_valid: true,
   cert_expiring: true,
