@@ -29,8 +29,9 @@ export const HARNESS_NAMES = [
 
 /** The app topic of the harness's provider certificate and token key. */
 export const APP_TOPIC = 'com.pushcheck.harness.app';
+/** Ten letters and digits each, as Apple's key ids and team ids are (`pushcheck cert` refuses others). */
 export const TOKEN_KEY_ID = 'HARNESSKEY';
-export const TOKEN_TEAM_ID = 'HARNESSTEAM';
+export const TOKEN_TEAM_ID = 'HARNESST01';
 
 /** A push topic with its client certificate. */
 export interface TopicCertificate {
