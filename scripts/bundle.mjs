@@ -5,7 +5,8 @@
 import { build } from 'esbuild';
 
 await build({
-  entryPoints: { main: 'src/cli/main.ts' },
+  // The demo's servers run in a worker thread, which needs a file of its own.
+  entryPoints: { main: 'src/cli/main.ts', 'demo-worker': 'src/demo/worker.ts' },
   outdir: 'dist/bundle',
   bundle: true,
   splitting: true,

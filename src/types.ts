@@ -219,7 +219,8 @@ export type FailureCode =
   | 'cert_renewal_topic'
   | 'cert_renewal_older'
   | 'key_invalid'
-  | 'apns_rejected';
+  | 'apns_rejected'
+  | 'local_overload';
 
 export interface Failure {
   code: FailureCode;

@@ -13,7 +13,7 @@ import { expandTargets } from '../rules/expand.js';
 import { SIGNAL_EXIT_CODES, type StopSignal } from '../signals.js';
 import type { RuleSet } from '../types.js';
 import { DEMO_PORT_OFFSET, DEMO_TIMEOUT_MS, DEMO_VARS, demoRuleSet, problemsMet, type Problem } from '../demo/network.js';
-import { startDemoNetwork, type DemoNetwork } from '../demo/servers.js';
+import { startDemoOffLoop, type RunningDemo } from '../demo/off-loop.js';
 import { addCheckOptions, runAndPrint, settingsFrom, type CheckFlags } from './check.js';
 
 interface DemoFlags extends CheckFlags {
@@ -88,7 +88,7 @@ async function runDemo(names: string[], flags: DemoFlags): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pushcheck-demo-'));
   const removeDir = (): void => rmSync(dir, { recursive: true, force: true });
   // A second Ctrl-C or SIGTERM makes runAndPrint exit at once: the temporary CA file goes then too. Listening
-  // sockets and connections end with the process; the demo starts no other process.
+  // sockets and connections end with the process (the worker thread that holds the demo's servers too).
   process.once('exit', removeDir);
   // While the network starts, a signal is remembered; once it runs, runAndPrint stops the run and writes reports.
   let interruptedDuringStart: StopSignal | undefined;
@@ -97,10 +97,10 @@ async function runDemo(names: string[], flags: DemoFlags): Promise<void> {
   };
   process.on('SIGINT', onStartSignal);
   process.on('SIGTERM', onStartSignal);
-  let network: DemoNetwork | undefined;
+  let network: RunningDemo | undefined;
   try {
     try {
-      network = await startDemoNetwork(targets, { clean: flags.clean });
+      network = await startDemoOffLoop(targets, { clean: flags.clean });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EADDRINUSE' || code === 'EADDRNOTAVAIL' || code === 'EACCES') {
@@ -114,20 +114,20 @@ async function runDemo(names: string[], flags: DemoFlags): Promise<void> {
       process.exitCode = SIGNAL_EXIT_CODES[interruptedDuringStart];
       return;
     }
-    const { plan, servers, addresses } = network;
-    for (const endpoint of servers.occupied) {
+    const { plan } = network;
+    for (const endpoint of network.occupied) {
       process.stderr.write(`pushcheck demo: something else on this machine listens on ${endpoint}, which the demo means to be closed\n`);
     }
     const caFile = path.join(dir, 'pushcheck-demo-ca.pem');
-    writeFileSync(caFile, servers.caPem);
+    writeFileSync(caFile, network.caPem);
     if (flags.format === 'table') {
-      process.stderr.write(preamble(problemsMet(targets), { clean: flags.clean, dnsAddress: plan.dnsAddress, shared: addresses.shared }));
+      process.stderr.write(preamble(problemsMet(targets), { clean: flags.clean, dnsAddress: plan.dnsAddress, shared: network.shared }));
     }
     await runAndPrint(ruleSets, {
       ...flags,
       var: vars,
       resolve: plan.pins,
-      dnsServer: servers.dns.address,
+      dnsServer: network.dnsServer,
       ca: [...flags.ca, caFile],
     });
   } finally {
@@ -135,6 +135,6 @@ async function runDemo(names: string[], flags: DemoFlags): Promise<void> {
     process.off('SIGTERM', onStartSignal);
     removeDir();
     process.off('exit', removeDir);
-    await network?.servers.close();
+    await network?.close();
   }
 }

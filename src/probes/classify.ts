@@ -148,6 +148,10 @@ export const FAILURES: Record<FailureCode, FailureText> = {
     explanation: 'the push service (APNs) refused the credential',
     hint: "see APNs's reason: renew or replace the certificate or key, or fix the topic or environment it names",
   },
+  local_overload: {
+    explanation: 'this machine was too busy to judge: pushcheck stood still for much of the wait',
+    hint: 'run it again when the machine is less busy, or with a longer --timeout',
+  },
 };
 
 /** Builds a failure; `detail` (an errno, a TLS alert, an issuer…) is appended to the explanation. */

@@ -83,7 +83,9 @@ export function resultOf(probed: ProbedTarget): Result {
   // A retired port only ever warns, whatever the rule's severity.
   const legacy = target.rule.legacy?.ports.includes(target.port) ? target.rule.legacy : undefined;
   if (legacy) notes.unshift(`retired port (since ${legacy.retired}): ${legacy.note}`);
-  const status: Status = legacy || target.rule.severity === 'warning' || outcome.ok ? 'warn' : 'fail';
+  // local_overload is about this machine, not the network: a warning, never a failed check.
+  const overloaded = error.code === 'local_overload';
+  const status: Status = legacy || overloaded || target.rule.severity === 'warning' || outcome.ok ? 'warn' : 'fail';
   return {
     ...result,
     status,

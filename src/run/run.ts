@@ -5,10 +5,11 @@
 import { setMaxListeners } from 'node:events';
 import os from 'node:os';
 import pLimit from 'p-limit';
-import type { AddressFamily, FamilyChoice, NumberedHosts, ProbeOutcome, Report, RuleSet, RunOptions, Target } from '../types.js';
+import type { AddressFamily, FamilyChoice, Failure, NumberedHosts, ProbeOutcome, Report, RuleSet, RunOptions, Target } from '../types.js';
 import type { ProbeContext, Proxy, ResolveHost, Resolution } from '../probes/types.js';
 import { checkOf, probeFor } from '../probes/index.js';
 import { failure, TIMEOUT_CODES } from '../probes/classify.js';
+import { stalledMs, untilLoopFree, watchStalls } from './stall.js';
 import { createResolver, type DnsServer, type Pin } from '../probes/dns.js';
 import { familyOf } from '../rules/cidr.js';
 import { expandTargets } from '../rules/expand.js';
@@ -85,6 +86,7 @@ export async function runChecks(ruleSets: RuleSet[], settings: CheckSettings, ho
   const limit = pLimit(Math.max(1, settings.concurrency));
   let done = 0;
 
+  const stopWatching = watchStalls();
   const probed = (
     await Promise.all(
       targets.map((target) =>
@@ -95,7 +97,7 @@ export async function runChecks(ruleSets: RuleSet[], settings: CheckSettings, ho
           return result;
         }),
       ),
-    )
+    ).finally(stopWatching)
   ).flat();
 
   const checked = applyFallbacks(applyFamilyFallbacks(probed.map(resultOf)), ruleSets);
@@ -192,12 +194,23 @@ async function probeWithRetries(
   now: () => Date,
 ): Promise<ProbedTarget> {
   if (target.skipReason !== undefined) return { target, attempts: 0 };
+  const once = () => judgedTry(target, settings, resolve, runSignal, now);
   let outcome: ProbeOutcome | undefined;
   let attempts = 0;
-  while (attempts <= settings.retries && !runSignal.aborted) {
+  for (let tries = 0; tries <= settings.retries && !runSignal.aborted; tries += 1) {
+    let attempt = await once();
     attempts += 1;
-    outcome = await probeOnce(target, settings, resolve, runSignal, now);
-    if (outcome.ok) break;
+    if (attempt.overload && !runSignal.aborted) {
+      // Tried again once the loop runs freely, and few at a time: the probes a busy machine starved together would
+      // otherwise all try again together. This try does not count against --retries.
+      attempt = await overloadRetries(async () => {
+        await untilLoopFree(Math.min(settings.timeoutMs, LOOP_FREE_WAIT_MS), runSignal);
+        return once();
+      });
+      attempts += 1;
+    }
+    outcome = attempt.overload ? { ...attempt.outcome, failure: attempt.overload } : attempt.outcome;
+    if (outcome.ok || attempt.overload) break;
   }
   return {
     target,
@@ -205,6 +218,20 @@ async function probeWithRetries(
     ...(runSignal.aborted && { skipReason: INTERRUPTED }),
     ...(outcome && { outcome }),
   };
+}
+
+/** One attempt, and whether it measured this machine rather than the network (see overloadOf). */
+async function judgedTry(
+  target: Target,
+  settings: CheckSettings,
+  resolve: ResolveHost,
+  runSignal: AbortSignal,
+  now: () => Date,
+): Promise<{ outcome: ProbeOutcome; overload?: Failure | undefined }> {
+  const stalledBefore = stalledMs();
+  const began = performance.now();
+  const outcome = await probeOnce(target, settings, resolve, runSignal, now);
+  return { outcome, overload: overloadOf(outcome, settings.timeoutMs, performance.now() - began, stalledMs() - stalledBefore) };
 }
 
 /** One attempt, with a watchdog so that even a probe that forgets its timeout cannot hold up the run. */
@@ -255,6 +282,29 @@ export function overdueOutcome(target: Target, timeoutMs: number): ProbeOutcome 
     timings: { totalMs: timeoutMs + WATCHDOG_GRACE_MS },
     failure: failure(TIMEOUT_CODES[phase], phase, `no answer within ${timeoutMs} ms`),
   };
+}
+
+/** A probe that timed out while the loop stood still for at least this share of its wait measured the machine. */
+export const OVERLOAD_SHARE = 0.25;
+/** Overloaded probes tried again at once. */
+const OVERLOAD_RETRY_CONCURRENCY = 8;
+/** Probes tried again because the machine, not the network, was slow: one machine, so one queue per process. */
+const overloadRetries = pLimit(OVERLOAD_RETRY_CONCURRENCY);
+/** The longest an overloaded probe waits for a free loop before its second try (a machine may stay busy). */
+const LOOP_FREE_WAIT_MS = 300;
+
+/**
+ * local_overload for a failed attempt that ran out its whole time while this process's event loop stood still for
+ * a large share of it (see stall.ts); undefined for any other outcome.
+ */
+export function overloadOf(outcome: ProbeOutcome, timeoutMs: number, waitedMs: number, stalledMs: number): Failure | undefined {
+  const failed = outcome.failure;
+  if (!failed || waitedMs < timeoutMs * 0.95 || stalledMs < waitedMs * OVERLOAD_SHARE) return undefined;
+  return failure(
+    'local_overload',
+    failed.phase,
+    `this machine was too busy to judge: pushcheck stood still for ${Math.round(stalledMs)} of the ${Math.round(waitedMs)} ms the probe waited (it would have read ${failed.code}: ${failed.message})`,
+  );
 }
 
 /**

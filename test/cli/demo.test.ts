@@ -306,7 +306,7 @@ describe('the demo network in-process', () => {
       const { plan, servers, addresses } = network;
       try {
         const report = await runChecks(ruleSets, {
-          timeoutMs: 800,
+          timeoutMs: 2000,
           concurrency: 64,
           retries: 0,
           strict: false,
@@ -315,7 +315,7 @@ describe('the demo network in-process', () => {
           pins: plan.pins.map(parsePin),
           caPems: [servers.caPem],
           vars: DEMO_VARS,
-          recorded: { timeoutMs: 800, concurrency: 64, retries: 0, resolve: [], caFiles: [], vars: [], strict: false, insecure: false },
+          recorded: { timeoutMs: 2000, concurrency: 64, retries: 0, resolve: [], caFiles: [], vars: [], strict: false, insecure: false },
         });
         const used = new Set(report.results.flatMap((r) => r.addresses));
         if (addresses.shared) expect(used).toEqual(new Set([addresses.dns]));

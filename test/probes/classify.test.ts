@@ -47,6 +47,7 @@ const ALL_CODES = {
   cert_renewal_older: true,
   key_invalid: true,
   apns_rejected: true,
+  local_overload: true,
 } satisfies Record<FailureCode, true>;
 
 function errno(code: string, message = `connect ${code} 10.0.0.1:443`, extra: object = {}): Error {

@@ -1,0 +1,71 @@
+/**
+ * How long this process's event loop stood still: a 10 ms tick that arrives late was kept from running, by our
+ * own work or by a machine whose CPUs are busy with other work. While the loop stands still no socket event is
+ * seen, yet every timeout's clock runs on. A probe that timed out mostly during such stalls measured the machine,
+ * not the network (run.ts retries it, or reports local_overload).
+ */
+import { performance } from 'node:perf_hooks';
+
+const TICK_MS = 10;
+/** Lateness a scheduler gives a timer on an ordinary machine; only beyond it does a tick count as a stall. */
+const SLACK_MS = 15;
+
+let watchers = 0;
+let timer: NodeJS.Timeout | undefined;
+let lastTick = 0;
+let stalledTotalMs = 0;
+
+function tick(): void {
+  const now = performance.now();
+  const late = now - lastTick - TICK_MS;
+  if (late > SLACK_MS) stalledTotalMs += late;
+  lastTick = now;
+}
+
+/** Starts watching (counted: each start needs its stop). The tick is unref'd: it never keeps the process alive. */
+export function watchStalls(): () => void {
+  watchers += 1;
+  if (watchers === 1) {
+    lastTick = performance.now();
+    timer = setInterval(tick, TICK_MS).unref();
+  }
+  let stopped = false;
+  return () => {
+    if (stopped) return;
+    stopped = true;
+    watchers -= 1;
+    if (watchers === 0) clearInterval(timer);
+  };
+}
+
+/** ms the loop has stood still since watching began, including a stall still going on now. */
+export function stalledMs(): number {
+  if (watchers === 0) return 0;
+  const late = performance.now() - lastTick - TICK_MS;
+  return stalledTotalMs + (late > SLACK_MS ? late : 0);
+}
+
+/**
+ * Resolves once the loop has run `quietTicks` ticks in a row on time, or after `maxWaitMs` (a machine that stays
+ * busy must not hold the run forever), or when `signal` aborts.
+ */
+export function untilLoopFree(maxWaitMs: number, signal?: AbortSignal, quietTicks = 5): Promise<void> {
+  return new Promise((resolve) => {
+    let last = performance.now();
+    let quiet = 0;
+    const started = last;
+    const finish = (): void => {
+      clearInterval(interval);
+      signal?.removeEventListener('abort', finish);
+      resolve();
+    };
+    const interval = setInterval(() => {
+      const now = performance.now();
+      quiet = now - last - TICK_MS > SLACK_MS ? 0 : quiet + 1;
+      last = now;
+      if (quiet >= quietTicks || now - started >= maxWaitMs) finish();
+    }, TICK_MS);
+    if (signal?.aborted) finish();
+    else signal?.addEventListener('abort', finish, { once: true });
+  });
+}

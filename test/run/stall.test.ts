@@ -1,0 +1,104 @@
+/**
+ * Honest timeouts: a probe that timed out while this process's event loop stood still measured the machine, not the
+ * network. The loop is blocked here on purpose, by busy-waiting, against real loopback servers.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runChecks, type CheckSettings } from '../../src/run/run.js';
+import { stalledMs, untilLoopFree, watchStalls } from '../../src/run/stall.js';
+import { startHttpServer, startTcpServer, type TestServer } from '../helpers/servers.js';
+import { rule, ruleSet } from '../helpers/literals.js';
+
+function busyFor(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    // the point: nothing else runs
+  }
+}
+
+function settings(timeoutMs: number): CheckSettings {
+  return {
+    timeoutMs,
+    concurrency: 4,
+    retries: 0,
+    strict: false,
+    insecure: false,
+    pins: [{ host: '*.stall.test', address: '127.0.0.1' }],
+    caPems: [],
+    vars: {},
+    recorded: { timeoutMs, concurrency: 4, retries: 0, resolve: [], caFiles: [], vars: [], strict: false, insecure: false },
+  };
+}
+
+let slowAnswer: TestServer;
+let silent: TestServer;
+
+beforeAll(async () => {
+  // Answers after 50 ms: when the loop wakes from a long block, this timer and the probe's deadline are both due.
+  slowAnswer = await startHttpServer((_req, res) => setTimeout(() => res.end('ok'), 50));
+  silent = await startTcpServer(); // accepts, never answers a ClientHello
+});
+
+afterAll(async () => {
+  await Promise.all([slowAnswer.close(), silent.close()]);
+});
+
+describe('stall watch', () => {
+  it('counts the time the loop was kept from running', async () => {
+    const stop = watchStalls();
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      const before = stalledMs();
+      busyFor(300);
+      expect(stalledMs() - before).toBeGreaterThanOrEqual(250);
+    } finally {
+      stop();
+    }
+    expect(stalledMs()).toBe(0);
+  });
+
+  it('waits for the loop to run freely, and no longer than it is told', async () => {
+    const started = performance.now();
+    const blocker = setInterval(() => busyFor(40), 50);
+    try {
+      await untilLoopFree(300);
+    } finally {
+      clearInterval(blocker);
+    }
+    const waited = performance.now() - started;
+    expect(waited).toBeGreaterThanOrEqual(290);
+  });
+});
+
+describe('a probe whose wait was mostly a blocked loop', () => {
+  it('is tried again once the loop is free: a healthy server passes, not http_timeout', async () => {
+    const set = ruleSet([rule({ id: 'web', host: 'web.stall.test', ports: [slowAnswer.port], check: 'http' })]);
+    setTimeout(() => busyFor(900), 15);
+    const report = await runChecks([set], settings(400));
+    const [result] = report.results;
+    expect(result?.status).toBe('pass');
+    expect(result?.attempts).toBe(2);
+  });
+
+  it('that stays blocked is local_overload, a warning, not a network timeout', async () => {
+    const set = ruleSet([rule({ id: 'tls', host: 'tls.stall.test', ports: [silent.port], check: 'tls' })]);
+    const blocker = setInterval(() => busyFor(60), 70);
+    let report;
+    try {
+      report = await runChecks([set], settings(400));
+    } finally {
+      clearInterval(blocker);
+    }
+    const [result] = report.results;
+    expect(result?.error?.code).toBe('local_overload');
+    expect(result?.error?.message).toMatch(/would have read tls_handshake_failed/);
+    expect(result?.status).toBe('warn');
+    expect(report.exitCode).toBe(0);
+  });
+
+  it('on a free loop, a silent server is still a timeout', async () => {
+    const set = ruleSet([rule({ id: 'tls', host: 'tls.stall.test', ports: [silent.port], check: 'tls' })]);
+    const report = await runChecks([set], settings(400));
+    expect(report.results[0]?.error?.code).toBe('tls_handshake_failed');
+    expect(report.results[0]?.status).toBe('fail');
+  });
+});
