@@ -138,7 +138,8 @@ async function exchange(
     let handedOver = false;
     const backstopMs = Math.ceil(options.timeoutMs) + 1000;
     // Loaded on first use: reading rule files or rendering a report needs the registry but not an HTTP client.
-    const { Client } = await import('undici');
+    // `.default`: undici is CommonJS, and a bundled dynamic import gives only its module.exports as default.
+    const { Client } = (await import('undici')).default;
     client = new Client(request.origin, {
       connect: (_opts, callback) => {
         // Asynchronously, as a real dial would be: undici does not dispatch a request from a synchronous callback.
