@@ -6,12 +6,16 @@ export { runChecks } from './run/run.js';
 export type { CheckSettings, RunHooks } from './run/run.js';
 export { loadBuiltinRuleSets, resolveRuleSets } from './rules/builtin.js';
 export { loadRuleSetFile, parseRuleSet } from './rules/load.js';
+export { findingsOf } from './findings/index.js';
 export { formats, formatNames } from './report/index.js';
 export type { ReportFormat, RenderOptions } from './report/index.js';
 export type {
   CheckKind,
   Failure,
   FailureCode,
+  Finding,
+  FindingCause,
+  FindingSeverity,
   Phase,
   Report,
   Result,

@@ -399,6 +399,42 @@ export interface RunOptions {
   warnDays?: number;
 }
 
+/** The causes pushcheck can name (docs/findings.md says what evidence each needs and what to ask for). */
+export type FindingCause =
+  | 'no_dns'
+  | 'no_route'
+  | 'clock_skew'
+  | 'legacy_only'
+  | 'proxy_refuses_ports'
+  | 'ipv6_broken'
+  | 'tls_interception'
+  | 'dns_filtered'
+  | 'host_blocked'
+  | 'ports_blocked';
+
+/** `critical`: it explains a critical failure; `info`: nothing to do. */
+export type FindingSeverity = 'critical' | 'warning' | 'info';
+
+/** What is wrong with the network, drawn from many results: the words for a change request. */
+export interface Finding {
+  cause: FindingCause;
+  severity: FindingSeverity;
+  /** What is wrong with the network, one sentence. */
+  summary: string;
+  /** What to ask the network team for: hosts, ports, ranges. */
+  action: string;
+  /** Further evidence, one sentence (e.g. which devices fall back and which do not). */
+  detail?: string;
+  /** What this finding is about when its cause can be found more than once (an issuer); with `cause`, its identity. */
+  subject?: string;
+  /** How many results it explains. */
+  targets: number;
+  /** Up to five of them, as `ruleset/rule host:port`. */
+  examples: string[];
+  /** The rule sets of the results it explains. */
+  rulesets: string[];
+}
+
 export interface RuleSetInfo {
   id: string;
   title: string;
@@ -420,6 +456,8 @@ export interface Report {
   verdict: 'pass' | 'fail';
   exitCode: 0 | 1 | 130 | 143;
   interrupted: boolean;
+  /** Causes drawn from the results, most serious first; empty when nothing failed or warned. */
+  findings: Finding[];
   results: Result[];
   rules: RuleSummary[];
 }

@@ -1,7 +1,8 @@
 /**
- * Layers import downwards only: cli → serve → report → run → rules → credentials → probes → shared (src/*.ts:
- * types, errors, secrets, verdict, fields, version). serve (the exporter) runs checks and renders them, as the CLI
- * does; credentials (`pushcheck cert`) checks APNs credential files with the probes' failure codes. The harness and the demo are wings beside them: the harness stands on shared alone
+ * Layers import downwards only: cli → serve → report → run → findings → rules → credentials → probes → shared
+ * (src/*.ts: types, errors, secrets, verdict, fields, version). serve (the exporter) runs checks and renders them, as
+ * the CLI does; findings (pure functions over results) sit under run, which puts them in every report, and under
+ * report, which draws them for reports saved before they existed; credentials (`pushcheck cert`) checks APNs credential files with the probes' failure codes. The harness and the demo are wings beside them: the harness stands on shared alone
  * (it is shipped as `pushcheck/harness` and must not drag the checker in); the demo builds its network from rule
  * sets and the probe registry and serves it with the harness's certificates and endpoints. Only the CLI reaches a
  * wing. Type-only imports count: a type cycle is still a knot for the reader. No file may import itself through others.
@@ -12,14 +13,15 @@ import { describe, expect, it } from 'vitest';
 
 const SRC = path.resolve(import.meta.dirname, '../src');
 
-type Layer = 'cli' | 'serve' | 'report' | 'run' | 'rules' | 'credentials' | 'probes' | 'shared' | 'harness' | 'demo';
+type Layer = 'cli' | 'serve' | 'report' | 'run' | 'findings' | 'rules' | 'credentials' | 'probes' | 'shared' | 'harness' | 'demo';
 
 /** What each layer may import besides itself. */
 const ALLOWED: Record<Layer, readonly Layer[]> = {
-  cli: ['serve', 'report', 'run', 'rules', 'credentials', 'probes', 'shared', 'harness', 'demo'],
-  serve: ['report', 'run', 'rules', 'credentials', 'probes', 'shared'],
-  report: ['run', 'rules', 'credentials', 'probes', 'shared'],
-  run: ['rules', 'credentials', 'probes', 'shared'],
+  cli: ['serve', 'report', 'run', 'findings', 'rules', 'credentials', 'probes', 'shared', 'harness', 'demo'],
+  serve: ['report', 'run', 'findings', 'rules', 'credentials', 'probes', 'shared'],
+  report: ['run', 'findings', 'rules', 'credentials', 'probes', 'shared'],
+  run: ['findings', 'rules', 'credentials', 'probes', 'shared'],
+  findings: ['rules', 'credentials', 'probes', 'shared'],
   rules: ['credentials', 'probes', 'shared'],
   credentials: ['probes', 'shared'],
   probes: ['shared'],

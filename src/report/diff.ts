@@ -1,11 +1,13 @@
 /**
  * What changed between two reports, per target (keyed by rule set, rule, host and port): newly failing, fixed,
- * still failing, failure code changed, added, removed, other status changes. Pure logic plus its two renderers;
- * `pushcheck diff` only reads the files and prints.
+ * still failing, failure code changed, added, removed, other status changes; and which findings appeared or went
+ * away (keyed by cause and subject). Pure logic plus its two renderers; `pushcheck diff` only reads the files and
+ * prints.
  */
 import Table from 'cli-table3';
 import { Chalk } from 'chalk';
-import type { AddressFamily, FailureCode, Report, Result, Status } from '../types.js';
+import type { AddressFamily, FailureCode, Finding, Report, Result, Status } from '../types.js';
+import { findingHead } from './finding-text.js';
 import { familyLabel, hostPort, targetKey } from './target.js';
 import type { RenderOptions } from './types.js';
 
@@ -64,10 +66,17 @@ export interface RunFacts {
   summary: Report['summary'];
 }
 
+/** Findings of the later report that the earlier one did not have, and the other way round. */
+export interface FindingChanges {
+  appeared: Finding[];
+  wentAway: Finding[];
+}
+
 export interface ReportDiff {
   before: RunFacts;
   after: RunFacts;
   counts: Record<ChangeKind, number>;
+  findings: FindingChanges;
   /** Every target of either report, changed or not. */
   changes: TargetChange[];
   /** 1 when a target newly fails (including an added target that fails), else 0. */
@@ -109,6 +118,19 @@ function factsOf(report: Report): RunFacts {
   return { startedAt: report.startedAt, verdict: report.verdict, exitCode: report.exitCode, summary: report.summary };
 }
 
+/** A finding's identity from one run to the next: its cause, and its subject where a cause can occur more than once. */
+function findingKey(finding: Finding): string {
+  return JSON.stringify([finding.cause, finding.subject ?? '']);
+}
+
+export function diffFindings(before: readonly Finding[], after: readonly Finding[]): FindingChanges {
+  const [was, is] = [new Set(before.map(findingKey)), new Set(after.map(findingKey))];
+  return {
+    appeared: after.filter((f) => !was.has(findingKey(f))),
+    wentAway: before.filter((f) => !is.has(findingKey(f))),
+  };
+}
+
 export function diffReports(before: Report, after: Report): ReportDiff {
   const old = keyed(before.results);
   const now = keyed(after.results);
@@ -132,7 +154,14 @@ export function diffReports(before: Report, after: Report): ReportDiff {
   const counts = Object.fromEntries(
     CHANGE_KINDS.map((kind) => [kind, changes.filter((c) => c.kind === kind).length]),
   ) as Record<ChangeKind, number>;
-  return { before: factsOf(before), after: factsOf(after), counts, changes, exitCode: counts['newly-failing'] > 0 ? 1 : 0 };
+  return {
+    before: factsOf(before),
+    after: factsOf(after),
+    counts,
+    findings: diffFindings(before.findings, after.findings),
+    changes,
+    exitCode: counts['newly-failing'] > 0 ? 1 : 0,
+  };
 }
 
 const LABEL: Record<ChangeKind, string> = {
@@ -157,12 +186,17 @@ function failureText(change: TargetChange): string {
   return b ? `was ${b}` : '';
 }
 
+function findingsChanged(diff: ReportDiff): number {
+  return diff.findings.appeared.length + diff.findings.wentAway.length;
+}
+
 export function countsLine(diff: ReportDiff): string {
   const c = diff.counts;
   return (
     `${c['newly-failing']} newly failing, ${c.fixed} fixed, ${c['still-failing']} still failing, ` +
     `${c['code-changed']} with another failure code, ${c.added} added, ${c.removed} removed, ` +
-    `${c.changed} other changes, ${c.unchanged} unchanged`
+    `${c.changed} other changes, ${c.unchanged} unchanged; ` +
+    `findings: ${diff.findings.appeared.length} appeared, ${diff.findings.wentAway.length} went away`
   );
 }
 
@@ -195,12 +229,18 @@ export function renderDiffTable(diff: ReportDiff, options: RenderOptions): strin
     }
     lines.push(table.toString());
   }
+  for (const [label, findings, paint] of [
+    ['finding appeared', diff.findings.appeared, c.red.bold],
+    ['finding went away', diff.findings.wentAway, c.green],
+  ] as const) {
+    for (const f of findings) lines.push(`${paint(label)}: ${findingHead(f)}: ${f.summary}`);
+  }
   lines.push(countsLine(diff));
   const newly = diff.counts['newly-failing'];
   lines.push(
     diff.exitCode === 1
       ? c.red.bold(`NEWLY FAILING: ${newly === 1 ? '1 target fails' : `${newly} targets fail`} now that did not before`)
-      : c.green.bold(shown.length === 0 ? 'NO CHANGE' : 'NOTHING NEWLY FAILING'),
+      : c.green.bold(shown.length === 0 && findingsChanged(diff) === 0 ? 'NO CHANGE' : 'NOTHING NEWLY FAILING'),
   );
   return `${lines.join('\n')}\n`;
 }

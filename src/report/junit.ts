@@ -3,11 +3,13 @@
  * A failed critical target is a <failure> (type = failure code, message = what happened; the vendor's impact,
  * the hint and the timings in the body); a warning is a passing test case whose <system-out> says what went
  * wrong; a skipped target is <skipped>. With --strict, the warnings that fail the run are <failure>s too, so the
- * CI tool's verdict matches the exit code. Valid against the Jenkins xUnit junit-10.xsd.
+ * CI tool's verdict matches the exit code. The findings that explain a suite's targets are in the suite's
+ * <system-out>, so a CI log shows the causes beside the failures. Valid against the Jenkins xUnit junit-10.xsd.
  */
 import type { Report, Result, Timings } from '../types.js';
 import { redactText } from '../secrets.js';
 import { verdictOf } from '../verdict.js';
+import { findingsCount, findingsPlainText } from './finding-text.js';
 import { familyLabel, rulesetIds, seconds, targetName } from './target.js';
 import type { ReportFormat } from './types.js';
 import { xmlAttributes, xmlText } from './xml.js';
@@ -128,7 +130,12 @@ export function renderJunit(report: Report): string {
       timestamp: report.startedAt,
       hostname: report.environment.hostname,
     })}>`;
-    return [open, properties(report, id), ...results.map((r) => testcase(r, strict)), '  </testsuite>'].join('\n');
+    const findings = report.findings.filter((f) => f.rulesets.includes(id));
+    const out =
+      findings.length > 0
+        ? [`    <system-out>${xmlText(`${findingsCount(findings)}\n${findingsPlainText(findings)}`)}</system-out>`]
+        : [];
+    return [open, properties(report, id), ...results.map((r) => testcase(r, strict)), ...out, '  </testsuite>'].join('\n');
   });
   const all = count(report.results, strict);
   // The XSD has no `skipped` on <testsuites>; each <testsuite> carries its own.

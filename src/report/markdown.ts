@@ -1,10 +1,11 @@
 /**
  * A compact report to paste into a ticket or a pull-request comment (GitHub / GitLab flavoured Markdown): the
- * verdict, a table of what failed or warned with the vendor's impact and the hint, then skipped and passing
- * targets folded in <details>. Every text from outside (rule files, servers) is escaped, so it cannot break
+ * verdict, the findings (what is wrong with the network and what to ask for), a table of what failed or warned
+ * with the vendor's impact and the hint, then skipped and passing targets folded in <details>. Every text from outside (rule files, servers) is escaped, so it cannot break
  * the table or inject markup.
  */
-import type { Report, Result, Status } from '../types.js';
+import type { Finding, Report, Result, Status } from '../types.js';
+import { explainsText, findingsCount, SEVERITY_LABEL } from './finding-text.js';
 import { formatMs } from './table.js';
 import { familyLabel, hostPort } from './target.js';
 import type { ReportFormat } from './types.js';
@@ -72,6 +73,23 @@ function problemRow(result: Result): string[] {
   ];
 }
 
+/** One list item per finding: severity, cause and summary, then what to ask for, the evidence, the targets. */
+function findingItems(findings: readonly Finding[]): string[] {
+  return [
+    `### ${findingsCount(findings)}`,
+    '',
+    // A backslash at the end of a line is a hard line break (CommonMark): one line per part, one item per finding.
+    ...findings.flatMap((f) =>
+      [
+        `- **${SEVERITY_LABEL[f.severity]}** \`${f.cause}\`: ${mdCell(f.summary)}`,
+        `  **Ask for:** ${mdCell(f.action)}`,
+        ...(f.detail !== undefined ? [`  ${mdCell(f.detail)}`] : []),
+        `  _Explains ${mdCell(explainsText(f))}_`,
+      ].map((line, i, lines) => (i < lines.length - 1 ? `${line} \\` : line)),
+    ),
+  ];
+}
+
 function folded(summary: string, lines: string[]): string[] {
   return ['<details>', `<summary>${summary}</summary>`, '', ...lines, '', '</details>'];
 }
@@ -82,6 +100,7 @@ export function renderMarkdown(report: Report): string {
   const skipped = report.results.filter((r) => r.status === 'skip');
   const passed = report.results.filter((r) => r.status === 'pass');
   const out: string[] = [verdictHeading(report), '', context(report), ''];
+  if (report.findings.length > 0) out.push(...findingItems(report.findings), '', '### Targets', '');
   if (problems.length > 0) {
     out.push(
       ...tableOf(

@@ -1,11 +1,13 @@
 /**
  * The terminal report: one table per rule set, each non-pass row followed by what failed, what to do and what
- * the vendor says breaks, then per-rule address facts, then a one-line verdict.
+ * the vendor says breaks (a hint or impact text already shown in the rule set's table is not repeated), then
+ * per-rule address facts, then the findings (what is wrong with the network), then a one-line verdict.
  */
 import Table from 'cli-table3';
 import { Chalk, type ChalkInstance } from 'chalk';
-import type { Report, Result, RuleSummary, Status } from '../types.js';
+import type { Finding, FindingSeverity, Report, Result, RuleSummary, Status } from '../types.js';
 import { knownTerminalSize } from '../terminal.js';
+import { findingHead, findingLines, findingsCount } from './finding-text.js';
 import { familyLabel } from './target.js';
 import type { RenderOptions, ReportFormat } from './types.js';
 
@@ -68,15 +70,30 @@ function labelled(label: string, text: string, paint: (label: string) => string,
     .join('\n');
 }
 
+/** Hints and impact texts already shown in a rule set's table: each is printed once, under its first target. */
+interface Shown {
+  hints: Set<string>;
+  impacts: Set<string>;
+}
+
+/** True the first time `text` is offered. */
+function firstTime(seen: Set<string>, text: string): boolean {
+  if (seen.has(text)) return false;
+  seen.add(text);
+  return true;
+}
+
 /** The lines under a non-pass row: the failure, the hint, the vendor's impact, and why it is only a warning. */
-function details(c: ChalkInstance, result: Result, width: number): string {
+function details(c: ChalkInstance, result: Result, width: number, shown: Shown): string {
   const lines: string[] = [];
   if (result.error) {
     const where = result.address && !result.error.message.includes(result.address) ? ` [${result.address}]` : '';
     lines.push(labelled(result.error.code, `${result.error.message}${where}`, c.red, width));
-    lines.push(labelled('hint', result.error.hint, c.bold, width));
+    if (firstTime(shown.hints, result.error.hint)) lines.push(labelled('hint', result.error.hint, c.bold, width));
   }
-  if (result.status !== 'skip') lines.push(labelled('if it fails', result.impact, c.bold, width));
+  if (result.status !== 'skip' && firstTime(shown.impacts, result.impact)) {
+    lines.push(labelled('if it fails', result.impact, c.bold, width));
+  }
   if (result.note) lines.push(labelled(result.status === 'skip' ? 'skipped' : 'note', result.note, c.bold, width));
   return lines.join('\n');
 }
@@ -107,6 +124,7 @@ function rulesetTable(c: ChalkInstance, results: Result[], columns: number | und
   const pushDetail = (text: string) => {
     for (const line of text.split('\n')) table.push(['', { colSpan: 6, content: line }]);
   };
+  const shown: Shown = { hints: new Set(), impacts: new Set() };
   for (const result of results) {
     table.push([
       result.rule,
@@ -117,10 +135,38 @@ function rulesetTable(c: ChalkInstance, results: Result[], columns: number | und
       paintStatus(c, result.status),
       formatMs(result.status === 'skip' ? undefined : result.timings.totalMs),
     ]);
-    if (result.status !== 'pass') pushDetail(details(c, result, width));
+    if (result.status !== 'pass') pushDetail(details(c, result, width, shown));
     else if (result.note) pushDetail(c.gray(labelled('note', result.note, (l) => l, width)));
   }
   return table.toString();
+}
+
+const SEVERITY_PAINT: Record<FindingSeverity, (c: ChalkInstance) => (text: string) => string> = {
+  critical: (c) => c.red.bold,
+  warning: (c) => c.yellow.bold,
+  info: (c) => c.gray,
+};
+
+/** Width of the findings block: its paragraphs are not in a table, so they may use a 100-column terminal whole. */
+const FINDINGS_WIDTH = 98;
+
+/** One paragraph per finding: severity and cause, the summary, then what to ask for and what it explains. */
+function findingsBlock(c: ChalkInstance, findings: readonly Finding[], columns: number | undefined): string {
+  const width = Math.min(FINDINGS_WIDTH, Math.max(MIN_DETAIL_WIDTH, (knownTerminalSize(columns) ?? Infinity) - 2));
+  const paragraphs = findings.map((finding) => {
+    const head = findingHead(finding);
+    const summary = wrap(`${head}: ${finding.summary}`, width - 2).map((line, i) =>
+      i === 0 ? `  ${SEVERITY_PAINT[finding.severity](c)(head)}${line.slice(head.length)}` : `    ${line}`,
+    );
+    // Three examples: the rows above hold every target.
+    const rest = findingLines(finding, 3).map(([label, text]) =>
+      wrap(text, width - label.length - 6)
+        .map((line, i) => (i === 0 ? `    ${c.bold(label)}: ${line}` : `    ${' '.repeat(label.length + 2)}${line}`))
+        .join('\n'),
+    );
+    return [...summary, ...rest].join('\n');
+  });
+  return [c.bold(`${findingsCount(findings)} (what is wrong with this network; the rows above are the evidence)`), ...paragraphs].join('\n\n');
 }
 
 export function verdictLine(report: Report, c: ChalkInstance): string {
@@ -155,6 +201,7 @@ export const table: ReportFormat = {
         [c.bold(`${set.id} — ${set.title}`), rulesetTable(c, results, options.columns), ...facts.map((f) => `  ${f}`)].join('\n'),
       );
     }
+    if (report.findings.length > 0) blocks.push(findingsBlock(c, report.findings, options.columns));
     blocks.push(verdictLine(report, c));
     return `${blocks.join('\n\n')}\n`;
   },

@@ -1,4 +1,5 @@
 /** How a target is named and keyed across formats, so JUnit, Markdown, Prometheus and diff agree. */
+import { hostPort } from '../host-port.js';
 import type { AddressFamily, Result } from '../types.js';
 
 const FAMILY_LABELS: Record<AddressFamily, string> = { ipv4: 'IPv4', ipv6: 'IPv6' };
@@ -8,11 +9,7 @@ export function familyLabel(family: AddressFamily | undefined): string {
   return family ? FAMILY_LABELS[family] : '';
 }
 
-/** `host:port`, with an IPv6 literal in brackets; a credential file (port 0) is its path alone. */
-export function hostPort(host: string, port: number): string {
-  if (port === 0) return host;
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
+export { hostPort };
 
 /** A name a person can read in a CI tool: `rule 5 · 1-courier.push.apple.com:5223` (` · IPv6` when split by family). */
 export function targetName(result: Pick<Result, 'rule' | 'host' | 'port' | 'family'>): string {

@@ -1,11 +1,12 @@
 /**
  * Reading a saved report back (`pushcheck report`, `pushcheck diff`): the text must be JSON, a pushcheck report,
  * of the schemaVersion this pushcheck writes, and valid against schemas/report.schema.json. Each way it can be
- * wrong is one line naming the file, exit 2.
+ * wrong is one line naming the file, exit 2. A report from before findings existed gets them from its results.
  */
 import { readFileSync } from 'node:fs';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import { FileError } from '../errors.js';
+import { findingsOf } from '../findings/index.js';
 import type { Report } from '../types.js';
 import { version } from '../version.js';
 import { packageUrl } from '../package-root.js';
@@ -87,5 +88,7 @@ export function parseReport(text: string, file: string): Report {
     const writer = typeof tool.version === 'string' && tool.version !== version ? ` (written by pushcheck ${tool.version}; this is ${version})` : '';
     throw new FileError(file, 0, '', `not a valid pushcheck report: ${fieldOf(error)}: ${describe(error)}${writer}`);
   }
-  return data as unknown as Report;
+  const report = data as unknown as Omit<Report, 'findings'> & { findings?: Report['findings'] };
+  // Written before findings existed: they are drawn from its results, as the run would have drawn them.
+  return { ...report, findings: report.findings ?? findingsOf(report.results, { startedAt: report.startedAt }) };
 }

@@ -6,6 +6,7 @@
 import type { CredentialSpec, Report, Result, RunOptions } from '../types.js';
 import { checkCredential, type AskPassphrase } from '../credentials/index.js';
 import { checkRenewal } from '../credentials/renewal.js';
+import { findingsOf } from '../findings/index.js';
 import { version } from '../version.js';
 import { verdictOf } from '../verdict.js';
 import { summarise } from './outcome.js';
@@ -54,6 +55,7 @@ function reportOf(results: Result[], settings: CredentialSettings, startedAt: Da
     verdict,
     exitCode: interrupted ? 130 : verdict === 'fail' ? 1 : 0,
     interrupted,
+    findings: findingsOf(results, { startedAt: startedAt.toISOString() }),
     results,
     rules: [],
   };

@@ -12,6 +12,7 @@ import { failure, TIMEOUT_CODES } from '../probes/classify.js';
 import { stalledMs, untilLoopFree, watchStalls } from './stall.js';
 import { createResolver, type DnsServer, type Pin } from '../probes/dns.js';
 import { familyOf } from '../rules/cidr.js';
+import { findingsOf } from '../findings/index.js';
 import { expandTargets } from '../rules/expand.js';
 import { interruptedExitCode } from '../signals.js';
 import { verdictOf } from '../verdict.js';
@@ -122,6 +123,7 @@ export async function runChecks(ruleSets: RuleSet[], settings: CheckSettings, ho
     verdict,
     exitCode: interrupted ? interruptedExitCode(runSignal.reason) : verdict === 'fail' ? 1 : 0,
     interrupted,
+    findings: findingsOf(results, { startedAt: startedAt.toISOString() }),
     results,
     rules: summariseRules(ruleSets, probed, { proxied: settings.proxy !== undefined }),
   };

@@ -217,7 +217,7 @@ describe('one run, several reports', () => {
     it('finds nothing newly failing between a report and itself (exit 0)', async () => {
       const run = await runCli(['diff', files.json, files.json]);
       expect(run.code).toBe(0);
-      expect(run.stdout).toMatch(/^0 newly failing, 0 fixed, 1 still failing, 0 with another failure code, 0 added, 0 removed, 0 other changes, 3 unchanged$/m);
+      expect(run.stdout).toMatch(/^0 newly failing, 0 fixed, 1 still failing, 0 with another failure code, 0 added, 0 removed, 0 other changes, 3 unchanged; findings: 0 appeared, 0 went away$/m);
       expect(run.stdout.trimEnd().split('\n').at(-1)).toBe('NOTHING NEWLY FAILING');
     });
 

@@ -1,8 +1,8 @@
 /** The report diff: every kind of change, keyed by rule set, rule, host and port; exit 1 only for new failures. */
 import { describe, expect, it } from 'vitest';
 import { diffReports, renderDiffJson, renderDiffTable, type ChangeKind, type ReportDiff } from '../../src/report/diff.js';
-import type { Failure, Result } from '../../src/types.js';
-import { report, result, richReport, unprobed } from './fixture.js';
+import type { Failure, Finding, Result } from '../../src/types.js';
+import { report, result, richFindings, richReport, unprobed } from './fixture.js';
 
 function error(code: Failure['code']): Failure {
   return { code, phase: code.startsWith('tls') ? 'tls' : 'connect', message: `${code} happened`, hint: 'do something' };
@@ -97,6 +97,35 @@ describe('diffReports', () => {
     expect(same.counts['still-failing']).toBe(failing);
     expect(same.counts.unchanged).toBe(rich.results.length - failing);
     expect(same.exitCode).toBe(0);
+  });
+});
+
+describe('diffReports: findings', () => {
+  const [ports, legacy] = richFindings() as [Finding, Finding];
+  const interception = (issuer: string): Finding => ({ ...ports, cause: 'tls_interception', subject: issuer, summary: `issued by ${issuer}` });
+
+  it('says which findings appeared and which went away, by cause and subject', () => {
+    const d = diffReports(
+      report([pass(1)], { findings: [ports, interception('Corp CA')] }),
+      report([pass(1)], { findings: [{ ...ports, targets: 7, summary: 'other words' }, legacy, interception('FortiGate CA')] }),
+    );
+    expect(d.findings.appeared.map((f) => [f.cause, f.subject])).toEqual([
+      ['legacy_only', undefined],
+      ['tls_interception', 'FortiGate CA'],
+    ]);
+    expect(d.findings.wentAway.map((f) => [f.cause, f.subject])).toEqual([['tls_interception', 'Corp CA']]);
+    // a finding that stays (other counts or words) is neither; findings never change the exit code
+    expect(d.exitCode).toBe(0);
+    const text = renderDiffTable(d, { color: false });
+    expect(text).toContain('finding appeared: info legacy_only: Retired ports fail too');
+    expect(text).toContain('finding appeared: CRITICAL tls_interception: issued by FortiGate CA');
+    expect(text).toContain('finding went away: CRITICAL tls_interception: issued by Corp CA');
+    expect(text).toMatch(/findings: 2 appeared, 1 went away\nNOTHING NEWLY FAILING\n$/);
+    expect((JSON.parse(renderDiffJson(d)) as ReportDiff).findings).toEqual(d.findings);
+  });
+
+  it('has none between a report and itself', () => {
+    expect(diffReports(richReport(), richReport()).findings).toEqual({ appeared: [], wentAway: [] });
   });
 });
 

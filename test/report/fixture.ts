@@ -2,7 +2,7 @@
  * Report literals for the format tests: one of every status and every optional part (TLS, HTTP, legacy,
  * fallback, CIDR facts), and texts from outside that try to break each format.
  */
-import type { Report, Result } from '../../src/types.js';
+import type { Finding, Report, Result } from '../../src/types.js';
 
 /** What rule files, servers and error messages may hold: markup, quotes, control characters, non-ASCII. */
 export const NASTY = 'a <b>&amp; "q" \'s\' | `x` *y* ]]> \u0000\u0007\u001b[31m\ud800 tab\there\nline2 Can’t 🚀 ü';
@@ -69,6 +69,7 @@ export function report(results: Result[], overrides: Partial<Report> = {}): Repo
     verdict: failing ? 'fail' : 'pass',
     exitCode: interrupted ? 130 : failing ? 1 : 0,
     interrupted,
+    findings: [],
     results,
     rules: [],
     ...overrides,
@@ -140,9 +141,35 @@ export function unprobed(overrides: Partial<Result> = {}): Result {
   return rest;
 }
 
+/** Findings as the rich results would give them: one critical, one info. */
+export function richFindings(): Finding[] {
+  return [
+    {
+      cause: 'ports_blocked',
+      severity: 'critical',
+      summary: 'The firewall lets TCP 443 through but blocks TCP 5223 to the same vendors’ hosts: it allows only web ports.',
+      action: 'Allow outbound TCP 5223 to courier.sandbox.push.apple.com.',
+      detail: 'Nothing falls back for 5223 (moki-ios/5).',
+      targets: 1,
+      examples: ['moki-ios/5 courier.sandbox.push.apple.com:5223'],
+      rulesets: ['moki-ios'],
+    },
+    {
+      cause: 'legacy_only',
+      severity: 'info',
+      summary: 'Retired ports fail too (TCP 2195, retired since 2021-03-31); the vendor no longer uses them.',
+      action: 'Nothing to ask for: TCP 2195 need not be opened (leave them out of the change request).',
+      targets: 1,
+      examples: ['moki-ios/5 courier.sandbox.push.apple.com:2195'],
+      rulesets: ['moki-ios'],
+    },
+  ];
+}
+
 export function richReport(overrides: Partial<Report> = {}): Report {
   const results = richResults();
   return report(results, {
+    findings: richFindings(),
     rules: [
       {
         ruleset: 'moki-ios',
@@ -173,5 +200,19 @@ export function nastyReport(): Report {
     result({ rule: NASTY, status: 'warn', impact: NASTY, error: { ...tcpTimeout, message: NASTY } }),
     unprobed({ rule: 'skip', note: NASTY }),
     result({ rule: 'pass', status: 'pass', note: NASTY }),
-  ]);
+  ], {
+    findings: [
+      {
+        cause: 'tls_interception',
+        severity: 'critical',
+        summary: NASTY,
+        action: NASTY,
+        detail: NASTY,
+        subject: NASTY,
+        targets: 1,
+        examples: [NASTY],
+        rulesets: [`set ${NASTY}`],
+      },
+    ],
+  });
 }

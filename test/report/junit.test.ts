@@ -26,6 +26,16 @@ describe('junit format', () => {
     expectValid(xml);
   });
 
+  it("puts the findings that explain a suite's targets in the suite's <system-out>", () => {
+    const out = xpath(xml, "string(/testsuites/testsuite[@name='moki-ios']/system-out)");
+    expect(out).toMatch(/^Findings: 1 critical, 1 info\nCRITICAL ports_blocked: The firewall lets TCP 443 through/);
+    expect(out).toContain(`  ask for: ${rich.findings[0]!.action}`);
+    expect(out).toContain('  explains: 1 target: moki-ios/5 courier.sandbox.push.apple.com:5223');
+    expect(out).toContain('info legacy_only: Retired ports fail too');
+    // ibi-aws has no finding: no <system-out> of its own
+    expect(xpath(xml, "count(/testsuites/testsuite[@name='ibi-aws']/system-out)")).toBe('0');
+  });
+
   it('has one testsuite per rule set and one testcase per target', () => {
     expect(xpath(xml, 'count(/testsuites/testsuite)')).toBe('2');
     expect(xpath(xml, 'count(//testcase)')).toBe(String(rich.results.length));

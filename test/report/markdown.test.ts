@@ -47,6 +47,19 @@ describe('markdown format', () => {
     expect(cell(2, 'What happened')).toContain('retired port (since 2021-03-31)');
   });
 
+  it('puts the findings first, as a list, before the table of targets', () => {
+    expect(xpath(doc, 'string(/document/heading[2])')).toBe('Findings: 1 critical, 1 info');
+    expect(xpath(doc, 'count(/document/list/item)')).toBe(String(rich.findings.length));
+    const first = xpath(doc, 'string(/document/list/item[1])');
+    expect(first).toMatch(/^CRITICAL ports_blocked: The firewall lets TCP 443 through/);
+    expect(first).toContain(`Ask for: ${rich.findings[0]!.action}`);
+    expect(first).toContain('Explains 1 target: moki-ios/5 courier.sandbox.push.apple.com:5223');
+    expect(xpath(doc, 'string(/document/list/item[1]/paragraph/code)')).toBe('ports_blocked');
+    // the list comes before the first table
+    expect(xpath(doc, 'count(/document/table[1]/preceding-sibling::list)')).toBe('1');
+    expect(xpath(doc, 'string(/document/heading[3])')).toBe('Targets');
+  });
+
   it('folds the skipped and the passing targets in <details>', () => {
     const blocks = xpath(doc, "count(/document/html_block[starts-with(., '<details>')])");
     expect(blocks).toBe('2');
@@ -64,6 +77,8 @@ describe('markdown format', () => {
   it('says so plainly when nothing failed', () => {
     const clean = tree(report([result(), result({ port: 5223 })]));
     expect(xpath(clean, 'string(/document/heading[1])')).toBe('pushcheck: PASS — nothing critical failed');
+    expect(xpath(clean, 'count(/document/heading)')).toBe('1'); // no findings heading
+    expect(xpath(clean, 'count(/document/list)')).toBe('0');
     expect(xpath(clean, 'count(/document/table)')).toBe('1'); // only the folded passes
   });
 
@@ -81,12 +96,16 @@ describe('markdown format', () => {
     const problems = nasty.results.filter((r) => r.status === 'fail' || r.status === 'warn');
     expect(xpath(parsed, 'count(/document/table[1]/table_row)')).toBe(String(problems.length));
     expect(xpath(parsed, `count(/document/table[1]/table_row[count(table_cell) != ${COLUMNS.length}])`)).toBe('0');
-    // no HTML, emphasis, links or code made of it: only the failure codes are code spans
-    expect(xpath(parsed, 'count(//html_inline | //emph | //strong | //link | //strikethrough)')).toBe('0');
-    expect(xpath(parsed, 'count(//code)')).toBe(String(problems.length));
+    // no HTML, emphasis, links or code made of it: only the failure codes and causes are code spans, and the only
+    // emphasis is the findings' own (severity and "Ask for" strong, the targets line emphasised)
+    expect(xpath(parsed, 'count(//html_inline | //link | //strikethrough | //table//emph | //table//strong)')).toBe('0');
+    expect(xpath(parsed, 'count(//list//strong)')).toBe(String(2 * nasty.findings.length));
+    expect(xpath(parsed, 'count(//list//emph)')).toBe(String(nasty.findings.length));
+    expect(xpath(parsed, 'count(//code)')).toBe(String(problems.length + nasty.findings.length));
     // and it reads back as written, with control characters, tabs and line breaks as spaces
     const expected = 'a <b>&amp; "q" \'s\' | `x` *y* ]]>  [31m\uFFFD tab here line2 Can’t 🚀 ü';
     expect(xpath(parsed, `string(/document/table[1]/table_row[1]/table_cell[${COLUMNS.indexOf('If it fails') + 1}])`)).toBe(expected);
     expect(NASTY).toContain('*y*'); // the fixture does try emphasis
+    expect(xpath(parsed, 'string(/document/list/item[1])')).toContain(`tls_interception: ${expected}`);
   });
 });

@@ -52,6 +52,9 @@ describe('schemas/report.schema.json', () => {
     ['an exit code the CLI never uses', (r) => (r.exitCode = 3), /exitCode/],
     ['a date that is not ISO 8601', (r) => (r.startedAt = 'yesterday'), /startedAt/],
     ['a negative count', (r) => (r.summary.failed = -1), /failed/],
+    ['an unknown finding cause', (r) => (r.findings[0].cause = 'gremlins'), /cause/],
+    ['a finding without its action', (r) => delete r.findings[0].action, /"missingProperty":"action"/],
+    ['a finding with more than five examples', (r) => (r.findings[0].examples = ['a', 'b', 'c', 'd', 'e', 'f']), /examples/],
   ];
   for (const [name, edit, where] of wrong) {
     it(`refuses ${name}`, () => {
@@ -60,6 +63,16 @@ describe('schemas/report.schema.json', () => {
       expect(errors).toMatch(where);
     });
   }
+
+  it('accepts a report written before findings existed (no findings field)', () => {
+    expect(schemaErrors(edited((r) => delete r.findings))).toBeUndefined();
+  });
+
+  it('lists exactly the causes of the findings registry', async () => {
+    const { CAUSES } = await import('../../src/findings/index.js');
+    const schema = JSON.parse(readFileSync(SCHEMA_URL, 'utf8')) as { $defs: { findingCause: { enum: string[] } } };
+    expect([...schema.$defs.findingCause.enum].sort()).toEqual(CAUSES.map((c) => c.cause).sort());
+  });
 
   it('lists exactly the failure codes the probes produce', () => {
     const schema = JSON.parse(readFileSync(SCHEMA_URL, 'utf8')) as { $defs: { failureCode: { enum: string[] } } };

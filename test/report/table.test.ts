@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { table, wrap } from '../../src/report/table.js';
-import { report, result } from './fixture.js';
+import { report, result, richFindings } from './fixture.js';
 
 const timeout = result({
   status: 'fail',
@@ -70,6 +70,36 @@ describe('table format', () => {
     const flat = text.replace(/\s+/g, ' ');
     expect(flat).toContain('2 hosts probed, 2 distinct addresses: 17.57.146.20, 17.57.146.21');
     expect(flat).toContain('allowing 17.0.0.0/8 covers this rule');
+  });
+});
+
+describe('table format: findings and repeats', () => {
+  it('puts the findings in a block just above the verdict, one paragraph each, and none when there are none', () => {
+    const text = table.render(report([result({ port: 443 }), timeout], { findings: richFindings() }), { color: false });
+    const block = text.slice(text.indexOf('Findings: 1 critical, 1 info'));
+    expect(text.indexOf('Findings:')).toBeGreaterThan(text.indexOf('tcp_timeout: no answer'));
+    const paragraphs = block.trimEnd().split('\n\n');
+    expect(paragraphs).toHaveLength(4); // heading, two findings, verdict
+    expect(paragraphs[1]!.replace(/\s+/g, ' ').trim()).toBe(
+      "CRITICAL ports_blocked: The firewall lets TCP 443 through but blocks TCP 5223 to the same vendors’ hosts: it allows " +
+        'only web ports. ask for: Allow outbound TCP 5223 to courier.sandbox.push.apple.com. also: Nothing falls back for ' +
+        '5223 (moki-ios/5). explains: 1 target: moki-ios/5 courier.sandbox.push.apple.com:5223',
+    );
+    expect(paragraphs[2]).toMatch(/^ {2}info legacy_only: Retired ports fail too/);
+    expect(paragraphs[3]).toMatch(/^FAIL: 1 critical target failed/);
+    expect(text.split('\n').every((line) => line.length <= 100)).toBe(true);
+    expect(table.render(report([result()]), { color: false })).not.toContain('Findings');
+  });
+
+  it('prints a hint and an impact text that repeat within a rule set once, and again in the next rule set', () => {
+    const targets = [5223, 5228, 5229].map((port) => ({ ...timeout, port }));
+    const other = targets.map((r) => ({ ...r, ruleset: 'google-fcm' }));
+    const text = table.render(report([...targets, ...other]), { color: false });
+    const count = (needle: string) => text.split(needle).length - 1;
+    expect(count('hint: allow outbound TCP to this host and port')).toBe(2);
+    expect(count('if it fails: Can’t send device information')).toBe(2);
+    // every failure still has its own code and message
+    expect(count('tcp_timeout: no answer to the connection attempt')).toBe(6);
   });
 });
 

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { FileError, isUsageError } from '../../src/errors.js';
 import { json } from '../../src/report/json.js';
 import { parseReport } from '../../src/report/validate.js';
+import { findingsOf } from '../../src/findings/index.js';
 import { richReport } from './fixture.js';
 
 function problem(text: string, file = 'saved.json'): string {
@@ -24,6 +25,13 @@ const saved = json.render(richReport(), { color: false });
 describe('parseReport', () => {
   it('gives back the report it was given', () => {
     expect(parseReport(saved, 'saved.json')).toEqual(richReport());
+  });
+
+  it('reads a report written before findings existed, drawing them from its results', () => {
+    const { findings: _none, ...old } = JSON.parse(saved) as Record<string, unknown>;
+    const read = parseReport(JSON.stringify(old), 'old.json');
+    expect(read.findings).toEqual(findingsOf(richReport().results, { startedAt: richReport().startedAt }));
+    expect(read.findings.map((f) => f.cause)).toEqual(['ports_blocked', 'legacy_only']);
   });
 
   it('refuses text that is not JSON', () => {

@@ -1,0 +1,57 @@
+/**
+ * Findings: from many results to the few causes an admin must fix, in the words of a change request. A cause is
+ * one file with one small pure function (see evidence.ts) plus one line below. The order is the order of
+ * precedence: a result is explained by the first cause that claims it, so run-wide causes (no DNS, no route, a
+ * wrong clock) come first and the narrower ones after. docs/findings.md lists the causes and their evidence.
+ */
+import type { Finding, FindingSeverity, Result } from '../types.js';
+import { clockSkew } from './clock-skew.js';
+import { dnsFiltered } from './dns-filtered.js';
+import { findingOf, isProblem, type CauseDetector, type ObservedResult, type RunContext } from './evidence.js';
+import { hostBlocked } from './host-blocked.js';
+import { ipv6Broken } from './ipv6-broken.js';
+import { legacyOnly } from './legacy-only.js';
+import { noDns } from './no-dns.js';
+import { noRoute } from './no-route.js';
+import { portsBlocked } from './ports-blocked.js';
+import { proxyRefusesPorts } from './proxy-refuses-ports.js';
+import { tlsInterception } from './tls-interception.js';
+
+export const CAUSES: readonly CauseDetector[] = [
+  noDns,
+  noRoute,
+  clockSkew,
+  legacyOnly,
+  proxyRefusesPorts,
+  ipv6Broken,
+  tlsInterception,
+  dnsFiltered,
+  hostBlocked,
+  portsBlocked,
+];
+
+const SEVERITY_ORDER: readonly FindingSeverity[] = ['critical', 'warning', 'info'];
+
+/**
+ * The findings of a run's results, most serious first. Pure: the same results give the same findings. Results
+ * that no cause explains stay as they are; with no failure or warning there are no findings. Results of credential
+ * files (`check: cert`) are not network evidence and are left out.
+ */
+export function findingsOf(results: readonly Result[], context: RunContext = {}): Finding[] {
+  // Credential files (pushcheck cert) say nothing about the network.
+  const all = (results as readonly ObservedResult[]).filter((r) => r.check !== 'cert');
+  const open = new Set(all.filter(isProblem));
+  const findings: Finding[] = [];
+  for (const detector of CAUSES) {
+    if (open.size === 0) break;
+    for (const detection of detector.detect([...open], { ...context, all })) {
+      const explained = detection.explains.filter((r) => open.has(r));
+      if (explained.length === 0) continue;
+      for (const r of explained) open.delete(r);
+      findings.push(findingOf(detector.cause, detection, explained));
+    }
+  }
+  return findings.sort((a, b) => SEVERITY_ORDER.indexOf(a.severity) - SEVERITY_ORDER.indexOf(b.severity));
+}
+
+export type { RunContext } from './evidence.js';

@@ -1,0 +1,77 @@
+/**
+ * ports_blocked: hosts that connect on some ports (443) fail at connect on others (5223, 2197, 5228–5230) that no
+ * host passes on: the firewall lets only some ports out. A port counts as blocked only when nothing connects on it
+ * in this run, and only where the same hosts, or other hosts of the same rule set, connect on another port.
+ */
+import {
+  connected,
+  FIREWALL_CODES,
+  groupBy,
+  hasCode,
+  listText,
+  policyNames,
+  portsText,
+  unique,
+  type CauseDetector,
+  type ObservedResult,
+} from './evidence.js';
+
+const WEB_PORTS: ReadonlySet<number> = new Set([80, 443, 8080, 8443]);
+
+/** Which devices fall back (the rules' fallback notes say which) and which ports nothing carries. */
+function fallbackText(blocked: readonly ObservedResult[]): string | undefined {
+  const carried = blocked.filter((r) => r.fallback !== undefined);
+  const uncarried = blocked.filter((r) => r.fallback === undefined);
+  const parts: string[] = [];
+  // The rules' notes say which devices fall back, and when: per port the shortest says it plainest; ports that
+  // share a fallback and a note share a clause.
+  const byPort = groupBy(carried, (r) => String(r.port));
+  const clauses = groupBy(byPort.values(), (results) => {
+    const note = unique(results.map((r) => r.fallback!.note.trim().replace(/\.$/, ''))).sort((a, b) => a.length - b.length)[0];
+    return JSON.stringify([results[0]!.fallback!.port, note]);
+  });
+  for (const [key, groups] of clauses) {
+    const [to, note] = JSON.parse(key) as [number, string];
+    parts.push(`devices fall back to TCP ${to} for ${portsText(groups.flat().map((r) => r.port))} (${note})`);
+  }
+  for (const [host, results] of groupBy(uncarried, (r) => r.host.toLowerCase())) {
+    const rules = unique(results.map((r) => `${r.ruleset}/${r.rule}`));
+    parts.push(`nothing falls back for ${host} on TCP ${portsText(results.map((r) => r.port))} (${listText(rules, 4)})`);
+  }
+  if (parts.length === 0) return undefined;
+  const text = parts.join('; ');
+  return `${text[0]!.toUpperCase()}${text.slice(1)}.`;
+}
+
+export const portsBlocked: CauseDetector = {
+  cause: 'ports_blocked',
+  detect(open, { all }) {
+    const openPorts = new Set(all.filter(connected).map((r) => r.port));
+    const through = all.filter(connected);
+    const blocked = open.filter(
+      (r) =>
+        hasCode(r, FIREWALL_CODES) &&
+        !openPorts.has(r.port) &&
+        through.some((o) => o.host.toLowerCase() === r.host.toLowerCase() || o.ruleset === r.ruleset),
+    );
+    if (blocked.length === 0) return [];
+    const passing = [...openPorts].filter((port) => through.some((o) => blocked.some((b) => b.ruleset === o.ruleset) && o.port === port));
+    const onlyWeb = passing.every((port) => WEB_PORTS.has(port));
+    const closed = portsText(blocked.map((r) => r.port));
+    // One clause per set of ports, naming the hosts that need exactly those ports.
+    const byHost = groupBy(blocked, (r) => r.host.toLowerCase());
+    const byPorts = groupBy([...byHost.values()], (results) => portsText(results.map((r) => r.port)));
+    const asks = [...byPorts].map(([ports, groups]) => `TCP ${ports} to ${listText(policyNames(groups.flat()), 6)}`);
+    const detail = fallbackText(blocked);
+    return [
+      {
+        summary:
+          `The firewall lets TCP ${portsText(passing)} through but blocks TCP ${closed} to the same vendors' hosts` +
+          `${onlyWeb ? ': it allows only web ports' : ''}.`,
+        action: `Allow outbound ${asks.join('; ')}.`,
+        ...(detail !== undefined && { detail }),
+        explains: blocked,
+      },
+    ];
+  },
+};
