@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../src/harness/clock.js';
-import { MdmService, type Pusher, type PushResult } from '../../src/harness/services/mdm.js';
+import { MdmService, MIN_PUSH_BACKOFF_MS, type Pusher, type PushResult } from '../../src/harness/services/mdm.js';
 
 const T0 = Date.UTC(2025, 0, 1);
 
@@ -122,14 +122,65 @@ describe('MDM command state machine', () => {
     expect(other.mdm.pendingReason(b)).toBe('push rejected: 403 BadCertificate');
   });
 
-  it('an hourly ping re-pushes undelivered actions; a delivery after it counts as heartbeat pickup', () => {
-    const { mdm, pushes } = setup([{ ok: false, status: 403, reason: 'BadCertificate', retryable: false }]);
+  it('an hourly ping re-pushes undelivered actions (once a 403 back-off is over); a delivery after it counts as heartbeat pickup', () => {
+    const { clock, mdm, pushes } = setup([{ ok: false, status: 403, reason: 'BadCertificate', retryable: false }]);
     const a = mdm.enqueue('dev1', 'DeviceLock');
+    mdm.ping('dev1', 2500);
+    expect(pushes).toHaveLength(1);
+    clock.advance(MIN_PUSH_BACKOFF_MS);
     mdm.ping('dev1', 2500);
     expect(pushes).toHaveLength(2);
     mdm.checkIn('dev1', { status: 'Idle' });
     expect(a.path).toBe('heartbeat');
-    expect(mdm.counters.pingBytes).toBe(2500);
+    expect(mdm.counters.pingBytes).toBe(5000);
+  });
+
+  it('after 410 Unregistered it stops pushing to the device until a new token; after 403 and 429 it backs off, doubling', () => {
+    const gone = { ok: false, status: 410, reason: 'Unregistered', retryable: false };
+    const { clock, mdm, pushes } = setup([gone]);
+    mdm.enqueue('dev1', 'DeviceLock');
+    expect(pushes).toHaveLength(1);
+    clock.advance(2 * 3_600_000);
+    mdm.ping('dev1', 2048);
+    mdm.enqueue('dev1', 'ProfileList');
+    expect(pushes).toHaveLength(1);
+    mdm.enroll('dev1', 'ios', { token: 'cd'.repeat(32) });
+    mdm.ping('dev1', 2048);
+    expect(pushes).toHaveLength(2);
+
+    const throttled = { ok: false, status: 429, reason: 'TooManyRequests', retryable: false };
+    const b = setup([throttled, throttled]);
+    b.mdm.enqueue('dev1', 'DeviceLock');
+    b.clock.advance(MIN_PUSH_BACKOFF_MS - 1);
+    b.mdm.ping('dev1', 2048);
+    expect(b.pushes).toHaveLength(1);
+    b.clock.advance(1);
+    b.mdm.ping('dev1', 2048);
+    expect(b.pushes).toHaveLength(2);
+    // The second 429 doubles the wait.
+    b.clock.advance(MIN_PUSH_BACKOFF_MS);
+    b.mdm.ping('dev1', 2048);
+    expect(b.pushes).toHaveLength(2);
+    b.clock.advance(MIN_PUSH_BACKOFF_MS);
+    b.mdm.ping('dev1', 2048);
+    expect(b.pushes).toHaveLength(3);
+  });
+
+  it('Authenticate restarts an enrollment (what waited ends as an error); CheckOut ends the device; ErrorChain is kept', () => {
+    const { mdm } = setup();
+    const a = mdm.enqueue('dev1', 'DeviceLock');
+    mdm.authenticate('dev1', 'ios');
+    expect(a.state).toBe('error');
+    expect(a.history.at(-1)?.detail).toBe('enrollment restarted (Authenticate)');
+    mdm.enroll('dev1', 'ios', { token: 'ab'.repeat(32), pushMagic: 'm', topic: 't' });
+    const b = mdm.enqueue('dev1', 'ProfileList');
+    mdm.checkIn('dev1', { status: 'Idle' });
+    mdm.checkIn('dev1', { status: 'Error', commandUUID: b.id, errorChain: 'MCMDMErrorDomain 12021: failed' });
+    expect(b.history.at(-1)).toMatchObject({ event: 'error', detail: 'Error: MCMDMErrorDomain 12021: failed' });
+    const c = mdm.enqueue('dev1', 'DeviceLock');
+    mdm.checkOut('dev1');
+    expect(c.state).toBe('error');
+    expect(mdm.devices.has('dev1')).toBe(false);
   });
 
   it('Android without Google Play services gets nothing pushed and picks up at its heartbeat', () => {

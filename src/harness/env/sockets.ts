@@ -9,6 +9,8 @@ import type { ApnsService } from '../services/apns.js';
 import type { FcmService } from '../services/fcm.js';
 import { connectCourier } from '../services/courier.js';
 import type { MdmCommand } from '../services/mdm.js';
+import { CHECK_IN_CONTENT_TYPE, CONNECT_CONTENT_TYPE } from '../services/mdm-http.js';
+import { decodePlistDict, encodePlistXml, type PlistDict } from '../plist.js';
 import type { ChannelConnection, DeviceEnv, DeviceProfile, ExchangeReply } from '../fleet/devices.js';
 import type { HostPort } from '../endpoints.js';
 
@@ -23,6 +25,9 @@ export interface SocketEnvOptions {
   fcmDevice: HostPort;
   timeoutMs?: number;
 }
+
+/** What a simulated device puts in the ErrorChain of a command it fails (shaped as an iOS device's). */
+const SIMULATED_ERROR: PlistDict = { ErrorCode: 12021, ErrorDomain: 'MCMDMErrorDomain', LocalizedDescription: 'The simulated device failed the command.' };
 
 export class SocketEnv implements DeviceEnv {
   readonly clock: Clock;
@@ -42,34 +47,40 @@ export class SocketEnv implements DeviceEnv {
     await this.pool.close();
   }
 
-  private send(method: 'PUT' | 'POST', path: string, body: unknown): Promise<{ status: number; text: string }> {
+  /** Check-in and command exchange speak Apple's protocol (XML plists); ping and heartbeat the harness's JSON. */
+  private send(method: 'PUT' | 'POST', path: string, body: PlistDict): Promise<{ status: number; body: Buffer }> {
+    const contentType = path === '/mdm/checkin' ? CHECK_IN_CONTENT_TYPE : path === '/mdm/connect' ? CONNECT_CONTENT_TYPE : 'application/json';
     return this.pool
       .request({
         method,
         path,
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
+        headers: { 'content-type': contentType },
+        body: contentType === 'application/json' ? JSON.stringify(body) : encodePlistXml(body),
         headersTimeout: this.timeoutMs,
         bodyTimeout: this.timeoutMs,
       })
-      .then(async (res) => ({ status: res.statusCode, text: await res.body.text() }));
+      .then(async (res) => ({ status: res.statusCode, body: Buffer.from(await res.body.arrayBuffer()) }));
   }
 
-  private reply(p: Promise<{ status: number; text: string }>, done: (r: ExchangeReply) => void): void {
-    p.then(({ status, text }) => {
+  private reply(p: Promise<{ status: number; body: Buffer }>, done: (r: ExchangeReply) => void): void {
+    p.then(({ status, body }) => {
       if (status !== 200) return done({ ok: false, command: null });
-      done({ ok: true, command: text.trim() === '' ? null : (JSON.parse(text) as MdmCommand) });
+      done({ ok: true, command: body.length === 0 ? null : (decodePlistDict(body) as unknown as MdmCommand) });
     }).catch(() => done({ ok: false, command: null }));
   }
 
   enroll(device: DeviceProfile, done: (ok: boolean) => void): void {
     if (device.platform === 'ios') this.o.apns.registerToken(device.token!, device.topic!);
     else if (device.gcm) this.o.fcm.registerToken(device.fcmToken!);
-    const body =
+    const who: PlistDict =
+      device.platform === 'ios' ? { UDID: device.udid, Topic: device.topic! } : { UDID: device.udid, Platform: 'android' };
+    const update: PlistDict =
       device.platform === 'ios'
-        ? { MessageType: 'TokenUpdate', UDID: device.udid, Token: device.token, PushMagic: device.pushMagic, Topic: device.topic }
-        : { MessageType: 'TokenUpdate', UDID: device.udid, Platform: 'android', ...(device.gcm ? { FcmToken: device.fcmToken } : {}) };
-    this.send('PUT', '/mdm/checkin', body)
+        ? { ...who, MessageType: 'TokenUpdate', Token: Buffer.from(device.token!, 'hex'), PushMagic: device.pushMagic! }
+        : { ...who, MessageType: 'TokenUpdate', ...(device.gcm ? { FcmToken: device.fcmToken! } : {}) };
+    // Enrollment as a device does it: Authenticate, then TokenUpdate.
+    this.send('PUT', '/mdm/checkin', { ...who, MessageType: 'Authenticate' })
+      .then((r) => (r.status === 200 ? this.send('PUT', '/mdm/checkin', update) : r))
       .then((r) => done(r.status === 200))
       .catch(() => done(false));
   }
@@ -119,7 +130,12 @@ export class SocketEnv implements DeviceEnv {
 
   checkIn(device: DeviceProfile, report: { status: string; commandUUID?: string }, done: (r: ExchangeReply) => void): void {
     this.reply(
-      this.send('PUT', '/mdm/connect', { UDID: device.udid, Status: report.status, ...(report.commandUUID ? { CommandUUID: report.commandUUID } : {}) }),
+      this.send('PUT', '/mdm/connect', {
+        UDID: device.udid,
+        Status: report.status,
+        ...(report.commandUUID ? { CommandUUID: report.commandUUID } : {}),
+        ...(report.status === 'Error' ? { ErrorChain: [SIMULATED_ERROR] } : {}),
+      }),
       done,
     );
   }

@@ -82,6 +82,11 @@ export interface MdmDevice {
   lastPushRejection?: string;
   pushing: boolean;
   pushRetry?: Timer;
+  /** APNs said 410 Unregistered: no more pushes until the device sends a new token (TokenUpdate). */
+  unregistered?: boolean;
+  /** After 403 or 429 the server waits before pushing on its own again (doubling, up to an hour). */
+  pushBackoffMs?: number;
+  pushBackoffUntilMs?: number;
   /** Every action ever queued for the device, in order. */
   actions: Action[];
 }
@@ -135,6 +140,9 @@ export interface MdmCounters {
 
 export const DEFAULT_PUSH_RETRY_DELAYS_MS = [60_000, 5 * 60_000, 15 * 60_000];
 export const DEFAULT_COMMAND_TTL_MS = 7 * 86_400_000;
+/** After a 403 or 429 the server's own pushes (for a new command, after a ping) wait this long, doubling each time. */
+export const MIN_PUSH_BACKOFF_MS = 60_000;
+export const MAX_PUSH_BACKOFF_MS = 3_600_000;
 
 export class MdmService {
   readonly clock: Clock;
@@ -176,6 +184,40 @@ export class MdmService {
     this.commandTtlMs = options.commandTtlMs ?? DEFAULT_COMMAND_TTL_MS;
   }
 
+  /**
+   * Authenticate: a device starts (or restarts) its enrollment. Commands still waiting from an earlier
+   * enrollment end as errors ("enrollment restarted"), and its push credentials are forgotten until TokenUpdate.
+   */
+  authenticate(udid: string, platform: Platform): MdmDevice {
+    const device = this.enroll(udid, platform);
+    this.abandon(device, 'enrollment restarted (Authenticate)');
+    delete device.token;
+    delete device.pushMagic;
+    delete device.fcmToken;
+    return device;
+  }
+
+  /** CheckOut: the device leaves management; what was waiting for it ends as errors. */
+  checkOut(udid: string): void {
+    const device = this.device(udid);
+    this.abandon(device, 'device checked out');
+    if (device.pushRetry) this.clock.clearTimer(device.pushRetry);
+    this.devices.delete(udid);
+  }
+
+  /** Ends every queued and delivered command of a device as an error. */
+  private abandon(device: MdmDevice, why: string): void {
+    const now = this.clock.now();
+    const waiting = [...device.queue, ...(device.inflight ? [device.inflight] : [])];
+    device.queue = [];
+    device.inflight = undefined;
+    for (const action of waiting) {
+      this.finish(action, 'error', now);
+      this.counters.errors += 1;
+      action.history.push({ atMs: now, event: 'error', detail: why });
+    }
+  }
+
   /** TokenUpdate: a device enrolls (or re-sends its push credentials). */
   enroll(
     udid: string,
@@ -199,7 +241,11 @@ export class MdmService {
       this.devices.set(udid, device);
     }
     device.platform = platform;
-    if (credentials.token !== undefined) device.token = credentials.token.toLowerCase();
+    if (credentials.token !== undefined) {
+      // A new token after 410 Unregistered: the device can be pushed to again.
+      if (device.token !== credentials.token.toLowerCase()) delete device.unregistered;
+      device.token = credentials.token.toLowerCase();
+    }
     if (credentials.pushMagic !== undefined) device.pushMagic = credentials.pushMagic;
     if (credentials.topic !== undefined) device.topic = credentials.topic;
     if (credentials.fcmToken !== undefined) device.fcmToken = credentials.fcmToken;
@@ -262,7 +308,11 @@ export class MdmService {
    * `via` (read with Idle, which opens a session) says what made the device connect: a push (or its own
    * retry) or its heartbeat; answers belong to the session they came in.
    */
-  checkIn(udid: string, report: { status: CheckInStatus; commandUUID?: string }, via: 'push' | 'heartbeat' = 'push'): MdmCommand | null {
+  checkIn(
+    udid: string,
+    report: { status: CheckInStatus; commandUUID?: string; errorChain?: string },
+    via: 'push' | 'heartbeat' = 'push',
+  ): MdmCommand | null {
     const device = this.device(udid);
     const now = this.clock.now();
     device.lastSeenAtMs = now;
@@ -275,7 +325,7 @@ export class MdmService {
         this.counters.ignoredAnswers += 1;
       } else {
         device.inflight = undefined;
-        this.answer(device, action, report.status, now);
+        this.answer(device, action, report.status, now, report.errorChain);
       }
     }
     // A command delivered and never answered goes out again before anything new.
@@ -357,7 +407,7 @@ export class MdmService {
     return device.lastPushCause === 'ping' ? 'heartbeat' : 'apns';
   }
 
-  private answer(device: MdmDevice, action: Action, status: CheckInStatus, now: number): void {
+  private answer(device: MdmDevice, action: Action, status: CheckInStatus, now: number, errorChain?: string): void {
     if (status === 'Acknowledged') {
       this.finish(action, 'acknowledged', now);
       this.counters.acknowledged += 1;
@@ -365,7 +415,7 @@ export class MdmService {
     } else if (status === 'Error' || status === 'CommandFormatError') {
       this.finish(action, 'error', now);
       this.counters.errors += 1;
-      action.history.push({ atMs: now, event: 'error', detail: status });
+      action.history.push({ atMs: now, event: 'error', detail: errorChain ? `${status}: ${errorChain}` : status });
     } else if (status === 'NotNow') {
       action.state = 'queued';
       action.notNows += 1;
@@ -405,6 +455,8 @@ export class MdmService {
     if (device.platform === 'android' && !device.fcmToken) return;
     if (device.platform === 'ios' && !device.token) return;
     if (device.pushing || (device.pushRetry && attempt === 0)) return;
+    if (device.unregistered) return;
+    if (attempt === 0 && device.pushBackoffUntilMs !== undefined && this.clock.now() < device.pushBackoffUntilMs) return;
     const waiting = device.queue.slice();
     if (waiting.length === 0 && !device.inflight) return;
     const now = this.clock.now();
@@ -418,6 +470,8 @@ export class MdmService {
       if (result.ok) {
         device.lastPushCause = cause;
         delete device.lastPushRejection;
+        delete device.pushBackoffMs;
+        delete device.pushBackoffUntilMs;
         this.counters.pushesAccepted += 1;
         for (const a of waiting) if (a.state === 'queued') a.history.push({ atMs: at, event: 'push-accepted' });
         return;
@@ -426,6 +480,15 @@ export class MdmService {
       device.lastPushRejection = why;
       this.counters.pushesRejected[why] = (this.counters.pushesRejected[why] ?? 0) + 1;
       for (const a of waiting) if (a.state === 'queued') a.history.push({ atMs: at, event: 'push-rejected', detail: why });
+      // As a real MDM server must: stop pushing to a token APNs calls Unregistered, back off after 403 and 429.
+      if (result.status === 410) {
+        device.unregistered = true;
+        return;
+      }
+      if (result.status === 403 || result.status === 429) {
+        device.pushBackoffMs = Math.min(Math.max(MIN_PUSH_BACKOFF_MS, (device.pushBackoffMs ?? 0) * 2), MAX_PUSH_BACKOFF_MS);
+        device.pushBackoffUntilMs = at + device.pushBackoffMs;
+      }
       const delay = this.retryDelaysMs[attempt];
       if (result.retryable && delay !== undefined) {
         this.counters.pushRetries += 1;
