@@ -310,6 +310,8 @@ export interface Result {
   legacy?: { retired: string; note: string };
   /** Present when a fallback carried a failed target. */
   fallback?: { rule: string; host: string; port: number; note: string };
+  /** How the connection went: `direct`, or the proxy's URL with its password masked (`http://user:***@host:port`). */
+  via?: string;
   /** Present on an IPv6 result that failed while IPv4 to the same host and port passed: devices fall back to it. */
   familyFallback?: { family: AddressFamily; address?: string; note: string };
   /** What a credential file holds (check `cert`). */
@@ -393,6 +395,10 @@ export interface RunOptions {
   courierSample?: number;
   /** --proxy with its password masked: `http://user:***@host:port`. */
   proxy?: string;
+  /** Where the proxy came from: `--proxy`, or the environment variable (`HTTPS_PROXY`, `all_proxy`, …). */
+  proxySource?: string;
+  /** NO_PROXY's entries (hosts that went direct) when the proxy came from the environment. */
+  noProxy?: string[];
   /** --family: `4`, `6` or `both` (absent in reports from before it existed: both). */
   family?: FamilyChoice;
   /** Certificates expiring within this many days warn (credentials; server certificates of the user's own rules). */

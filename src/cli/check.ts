@@ -10,7 +10,7 @@ import { runChecks, type CheckSettings } from '../run/run.js';
 import { abortOnStopSignals } from '../signals.js';
 import type { FamilyChoice, Report, RuleSet } from '../types.js';
 import { collect, DEFAULT_WARN_DAYS, formatOption, guardTerminalSize, integer, noColorOption, useColor, wantSpinner, warnDaysOption } from './options.js';
-import { parseProxy, proxyUrl } from './proxy-option.js';
+import { parseProxy, proxyFromEnvironment, proxyUrl } from './proxy-option.js';
 import { addOutputOptions, checkOutputs, emitReport, outputsFrom } from './report-files.js';
 
 export const DEFAULT_TIMEOUT_MS = 5000;
@@ -28,7 +28,8 @@ export interface CheckFlags {
   var: string[];
   courier?: string;
   courierSample?: number;
-  proxy?: string;
+  /** --proxy URL; false: --no-proxy (ignore the environment's proxy). */
+  proxy?: string | false;
   /** --family; absent (callers that build flags by hand): both. */
   family?: FamilyChoice;
   /** --warn-days; absent (callers that build flags by hand): the default. */
@@ -57,7 +58,8 @@ export function addProbeOptions(command: Command): Command {
     .option('-r, --retries <n>', 'tries again after a failure, for flaky links', integer(0, 10), 0)
     .option('--dns-server <ip[:port]>', 'ask this DNS server instead of the system resolver')
     .option('--resolve <host=ip>', 'pin a host (or *.domain) to an address, like curl --resolve; repeatable', collect, [])
-    .option('--proxy <url>', 'connect through this proxy: http://[user:pass@]host:port (CONNECT) or socks5://[user:pass@]host:port')
+    .option('--proxy <url>', 'connect through this proxy: http://[user:pass@]host:port (CONNECT) or socks5://[user:pass@]host:port (default: HTTPS_PROXY or ALL_PROXY, less NO_PROXY)')
+    .option('--no-proxy', 'connect directly, whatever HTTPS_PROXY, ALL_PROXY and their lower-case forms say')
     .addOption(
       new Option('--family <4|6|both>', 'IP families to probe: each one a name has (both), or only IPv4 or IPv6')
         .choices(['4', '6', 'both'])
@@ -87,9 +89,11 @@ export function readCaFile(file: string): string {
 }
 
 /** Turns command-line flags into run settings; every mistake is a one-line UsageError. */
-export function settingsFrom(flags: CheckFlags): CheckSettings {
+export function settingsFrom(flags: CheckFlags, env: NodeJS.ProcessEnv = process.env): CheckSettings {
   const numbered = flags.courier !== undefined ? parsePortRange(flags.courier, '--courier', 0, 1_000_000) : undefined;
-  const proxy = flags.proxy !== undefined ? parseProxy(flags.proxy) : undefined;
+  // --proxy wins; then the environment (curl's variables), unless --no-proxy.
+  const fromEnvironment = flags.proxy === undefined ? proxyFromEnvironment(env) : undefined;
+  const proxy = typeof flags.proxy === 'string' ? parseProxy(flags.proxy) : fromEnvironment?.proxy;
   return {
     timeoutMs: flags.timeout,
     concurrency: flags.concurrency,
@@ -100,6 +104,7 @@ export function settingsFrom(flags: CheckFlags): CheckSettings {
     ...(flags.dnsServer !== undefined && { dnsServer: parseDnsServer(flags.dnsServer) }),
     pins: flags.resolve.map(parsePin),
     ...(proxy && { proxy }),
+    ...(fromEnvironment && fromEnvironment.noProxy.length > 0 && { noProxy: fromEnvironment.noProxy }),
     family: flags.family ?? 'both',
     caPems: flags.ca.map(readCaFile),
     vars: parseVars(flags.var),
@@ -122,7 +127,8 @@ export function settingsFrom(flags: CheckFlags): CheckSettings {
       ...(flags.courier !== undefined && { courier: flags.courier }),
       ...(flags.courierSample !== undefined && { courierSample: flags.courierSample }),
       // user:***@, never the password.
-      ...(proxy && { proxy: proxyUrl(proxy) }),
+      ...(proxy && { proxy: proxyUrl(proxy), proxySource: fromEnvironment?.source ?? '--proxy' }),
+      ...(fromEnvironment && fromEnvironment.noProxyText.length > 0 && { noProxy: fromEnvironment.noProxyText }),
       family: flags.family ?? 'both',
     },
   };

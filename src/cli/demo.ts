@@ -32,7 +32,8 @@ export function register(program: Command): void {
   timeout?.default(DEMO_TIMEOUT_MS);
   command.setOptionValueWithSource('timeout', DEMO_TIMEOUT_MS, 'default');
   // The demo sets these itself or has no use for them (and refuses them): they stay out of its help.
-  for (const name of ['resolve', 'dnsServer', 'var', 'proxy']) command.options.find((option) => option.attributeName() === name)?.hideHelp();
+  const hidden = ['resolve', 'dnsServer', 'var', 'proxy']; // proxy: --proxy and --no-proxy
+  for (const option of command.options) if (hidden.includes(option.attributeName())) option.hideHelp();
   command.action((names: string[], flags: DemoFlags) => runDemo(names, flags));
 }
 
@@ -49,7 +50,7 @@ function refuseOwnNetworkOptions(flags: DemoFlags): void {
   for (const [option, isGiven] of given) {
     if (isGiven) throw new UsageError(`demo: ${option} is set by the demo itself, whose network is simulated; leave it out`);
   }
-  if (flags.proxy !== undefined) throw new UsageError('demo: --proxy does not apply: the simulated network is on loopback, with no proxy in it; leave it out');
+  if (typeof flags.proxy === 'string') throw new UsageError('demo: --proxy does not apply: the simulated network is on loopback, with no proxy in it; leave it out');
 }
 
 function demoRuleSets(names: string[]): RuleSet[] {
@@ -82,7 +83,7 @@ async function runDemo(names: string[], flags: DemoFlags): Promise<void> {
   const ruleSets = demoRuleSets(names);
   const vars = Object.entries(DEMO_VARS).map(([name, value]) => `${name}=${value}`);
   // Also validates --courier and --ca before anything starts.
-  const { numbered } = settingsFrom({ ...flags, var: vars });
+  const { numbered } = settingsFrom({ ...flags, var: vars, proxy: false });
   const targets = ruleSets.flatMap((set) => expandTargets(set, { vars: DEMO_VARS, ...(numbered && { numbered }) }));
 
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pushcheck-demo-'));
@@ -129,6 +130,8 @@ async function runDemo(names: string[], flags: DemoFlags): Promise<void> {
       resolve: plan.pins,
       dnsServer: network.dnsServer,
       ca: [...flags.ca, caFile],
+      // The simulated network is on loopback: a proxy from the environment never applies to it.
+      proxy: false,
     });
   } finally {
     process.off('SIGINT', onStartSignal);

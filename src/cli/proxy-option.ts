@@ -5,6 +5,7 @@
 import net from 'node:net';
 import { UsageError } from '../errors.js';
 import { authority, SOCKS_MAX_CREDENTIAL_BYTES } from '../probes/proxy.js';
+import { parseNoProxy, type NoProxyEntry } from '../probes/proxy-env.js';
 import type { Proxy, ProxyProtocol } from '../probes/types.js';
 import { maskCredentials, maskPassword } from '../secrets.js';
 
@@ -15,10 +16,13 @@ const PROXY_URL = /^([a-z][a-z0-9+.-]*):\/\/(?:(.*)@)?(\[[^\]]*\]|[^:/?#@[\]]*)(
 const HOST_NAME = /^[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*\.?$/i;
 const EXAMPLE_PORTS: Record<ProxyProtocol, number> = { http: 3128, socks5: 1080 };
 
-/** Parses `http://[user:pass@]host:port` or `socks5://[user:pass@]host:port`; every mistake is a one-line UsageError. */
-export function parseProxy(text: string): Proxy {
+/**
+ * Parses `http://[user:pass@]host:port` or `socks5://[user:pass@]host:port`; every mistake is a one-line UsageError
+ * that starts with `label`: the option or environment variable the text came from.
+ */
+export function parseProxy(text: string, label = '--proxy'): Proxy {
   const trimmed = text.trim();
-  const where = `--proxy "${maskCredentials(trimmed)}"`;
+  const where = `${label} "${maskCredentials(trimmed)}"`;
   const match = PROXY_URL.exec(trimmed);
   if (!match) {
     throw new UsageError(`${where}: expected http://[user:pass@]host:port (HTTP CONNECT) or socks5://[user:pass@]host:port`);
@@ -57,4 +61,44 @@ export function parseProxy(text: string): Proxy {
 /** The proxy as a report records it: `http://user:***@host:port`. */
 export function proxyUrl(proxy: Proxy): string {
   return `${proxy.protocol}://${maskPassword(proxy.user, proxy.password)}${authority(proxy.host, proxy.port)}`;
+}
+
+/** The variables read for a proxy, in the order curl tries them (lower case first). */
+export const PROXY_VARIABLES = ['https_proxy', 'HTTPS_PROXY', 'all_proxy', 'ALL_PROXY'] as const;
+const NO_PROXY_VARIABLES = ['no_proxy', 'NO_PROXY'] as const;
+
+/** A proxy the environment names, with the hosts NO_PROXY exempts. */
+export interface EnvironmentProxy {
+  proxy: Proxy;
+  /** The variable it came from, e.g. `HTTPS_PROXY`. */
+  source: string;
+  noProxy: NoProxyEntry[];
+  /** NO_PROXY's entries as written, for the report (they hold no secret). */
+  noProxyText: string[];
+}
+
+function firstSet(env: NodeJS.ProcessEnv, names: readonly string[]): [string, string] | undefined {
+  for (const name of names) {
+    const value = env[name]?.trim();
+    if (value) return [name, value];
+  }
+  return undefined;
+}
+
+/**
+ * The proxy the environment names, as curl reads it: `https_proxy`, `HTTPS_PROXY`, `all_proxy`, `ALL_PROXY`, the
+ * first one set (an empty value counts as unset; every pushcheck target is a TLS or TCP tunnel, so the https
+ * variables are the ones that apply). A value without a scheme is an HTTP proxy, as in curl. A value that is not
+ * a proxy URL is a one-line UsageError naming the variable, with any password masked.
+ */
+export function proxyFromEnvironment(env: NodeJS.ProcessEnv): EnvironmentProxy | undefined {
+  const found = firstSet(env, PROXY_VARIABLES);
+  if (!found) return undefined;
+  const [source, value] = found;
+  const url = /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`;
+  const noProxyText = (firstSet(env, NO_PROXY_VARIABLES)?.[1] ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+  return { proxy: parseProxy(url, source), source, noProxy: parseNoProxy(noProxyText.join(',')), noProxyText };
 }

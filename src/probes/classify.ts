@@ -94,11 +94,11 @@ export const FAILURES: Record<FailureCode, FailureText> = {
   },
   proxy_unreachable: {
     explanation: 'the proxy itself cannot be reached',
-    hint: 'check the host and port of --proxy, and that this machine may connect to the proxy',
+    hint: 'check the host and port of --proxy (or HTTPS_PROXY / ALL_PROXY), and that this machine may connect to the proxy',
   },
   proxy_auth: {
     explanation: 'the proxy wants credentials, or rejected the ones given',
-    hint: 'give the user and password the proxy expects in --proxy (scheme://user:pass@host:port)',
+    hint: 'give the user and password the proxy expects in --proxy or HTTPS_PROXY (scheme://user:pass@host:port)',
   },
   proxy_refused: {
     explanation: 'the proxy refused to open a tunnel to this host and port: its policy blocks them',

@@ -27,11 +27,25 @@ export function proxyName(proxy: Proxy): string {
 }
 
 /** One tunnel being opened: the socket to the proxy, what was asked of it, and the time it has. */
+/** Ports of devices' own push channels (APNs 5223, FCM 5228-5230), which devices open directly, never via a proxy. */
+export const DEVICE_CHANNEL_PORTS: ReadonlySet<number> = new Set([5223, 5228, 5229, 5230]);
+
+/** The hint of a refused CONNECT to a device channel port. */
+export function deviceChannelHint(port: number): string {
+  return (
+    `devices open port ${port} directly, not through an HTTP proxy (most proxies allow CONNECT to 443 only): ` +
+    `open a direct outbound path for TCP ${port} to this host; until then devices use the 443 fallback, ` +
+    'which is slower to reconnect (and for Apple devices works on Wi-Fi only)'
+  );
+}
+
 interface Handshake {
   socket: net.Socket;
   proxy: Proxy;
   /** `CONNECT push.apple.com:443`, for messages. */
   request: string;
+  /** The destination port asked for. */
+  port: number;
   signal: AbortSignal;
   start: number;
   timeoutMs: number;
@@ -41,7 +55,11 @@ interface Handshake {
 function proxyFailure(h: Handshake, code: FailureCode, text: string): PhaseError {
   const who = proxyName(h.proxy);
   const detail = code.startsWith('proxy_') ? `${who} ${text}` : `reported by the ${who}, which ${text}`;
-  return new PhaseError(failure(code, 'connect', detail), performance.now() - h.start);
+  const found = failure(code, 'connect', detail);
+  // Devices never send their push channel through a proxy: a proxy that refuses it says nothing about devices,
+  // and the admin needs to hear what devices need instead.
+  if (code === 'proxy_refused' && DEVICE_CHANNEL_PORTS.has(h.port)) found.hint = deviceChannelHint(h.port);
+  return new PhaseError(found, performance.now() - h.start);
 }
 
 /** Bytes a proxy sent, fit for a one-line message. */
@@ -245,6 +263,7 @@ export async function openTunnel(
     socket,
     proxy,
     request: `CONNECT ${authority(destination, port)}`,
+    port,
     signal: options.signal,
     start: performance.now(),
     timeoutMs: options.timeoutMs,

@@ -94,6 +94,7 @@ function details(c: ChalkInstance, result: Result, width: number, shown: Shown):
   if (result.status !== 'skip' && firstTime(shown.impacts, result.impact)) {
     lines.push(labelled('if it fails', result.impact, c.bold, width));
   }
+  if (result.via && result.via !== 'direct') lines.push(labelled('via', result.via, c.bold, width));
   if (result.note) lines.push(labelled(result.status === 'skip' ? 'skipped' : 'note', result.note, c.bold, width));
   return lines.join('\n');
 }
@@ -169,6 +170,15 @@ function findingsBlock(c: ChalkInstance, findings: readonly Finding[], columns: 
   return [c.bold(`${findingsCount(findings)} (what is wrong with this network; the rows above are the evidence)`), ...paragraphs].join('\n\n');
 }
 
+/** Which proxy the run used and how many targets went direct; undefined for a run without a proxy. */
+function proxyLine(report: Report): string | undefined {
+  const { proxy, proxySource, noProxy } = report.options;
+  if (!proxy) return undefined;
+  const direct = report.results.filter((r) => r.via === 'direct').length;
+  const exempt = noProxy && noProxy.length > 0 ? `; NO_PROXY (${noProxy.join(', ')}): ${direct} result${direct === 1 ? '' : 's'} went direct` : '';
+  return `through ${proxy}${proxySource && proxySource !== '--proxy' ? ` (from ${proxySource})` : ''}${exempt}`;
+}
+
 export function verdictLine(report: Report, c: ChalkInstance): string {
   const s = report.summary;
   const counts =
@@ -202,6 +212,8 @@ export const table: ReportFormat = {
       );
     }
     if (report.findings.length > 0) blocks.push(findingsBlock(c, report.findings, options.columns));
+    const route = proxyLine(report);
+    if (route) blocks.push(c.gray(route));
     blocks.push(verdictLine(report, c));
     return `${blocks.join('\n\n')}\n`;
   },

@@ -14,6 +14,8 @@ export interface ProbedTarget {
   attempts: number;
   /** Why it was not probed (or not to the end): a missing --var, Ctrl-C. */
   skipReason?: string;
+  /** `direct`, or the proxy it went through (password masked). */
+  via?: string;
 }
 
 /** Whether `address` lies outside `ranges`, judged against the ranges of its own family only (none: not outside). */
@@ -40,6 +42,7 @@ function baseResult(probed: ProbedTarget): Result {
     host: target.host,
     port: target.port,
     ...(target.family !== undefined && { family: target.family }),
+    ...(probed.via !== undefined && outcome && { via: probed.via }),
     ...(outcome?.address !== undefined && { address: outcome.address }),
     addresses: outcome?.addresses ?? [],
     check: target.check,

@@ -11,6 +11,7 @@ import { checkOf, probeFor } from '../probes/index.js';
 import { failure, TIMEOUT_CODES } from '../probes/classify.js';
 import { stalledMs, untilLoopFree, watchStalls } from './stall.js';
 import { createResolver, type DnsServer, type Pin } from '../probes/dns.js';
+import { bypassesProxy, type NoProxyEntry } from '../probes/proxy-env.js';
 import { familyOf } from '../rules/cidr.js';
 import { findingsOf } from '../findings/index.js';
 import { expandTargets } from '../rules/expand.js';
@@ -42,8 +43,10 @@ export interface CheckSettings {
   caPems: string[];
   vars: Record<string, string>;
   numbered?: Partial<NumberedHosts>;
-  /** --proxy: every probe connects through it. */
+  /** --proxy, or the environment's proxy: probes connect through it (except the hosts noProxy exempts). */
   proxy?: Proxy;
+  /** NO_PROXY, for a proxy from the environment: these hosts go direct. */
+  noProxy?: NoProxyEntry[];
   /** --family: probe each family a name has (`both`, the default), or only one. */
   family?: FamilyChoice;
   /** The options as they are recorded in the report (file names, not contents; no secrets). */
@@ -152,7 +155,12 @@ async function probeEachFamily(
   runSignal: AbortSignal,
   now: () => Date,
 ): Promise<ProbedTarget[]> {
-  if (target.skipReason !== undefined || settings.proxy) return [await probeWithRetries(target, settings, resolve, runSignal, now)];
+  const proxy = proxyFor(settings, target.host);
+  // The report's form of the proxy (password masked) is the one recorded in the options.
+  const via = proxy ? (settings.recorded.proxy ?? 'proxy') : 'direct';
+  if (target.skipReason !== undefined || proxy) {
+    return [{ ...(await probeWithRetries(target, settings, resolve, runSignal, now)), via }];
+  }
   const resolution = await resolve(target.host, runSignal);
   if (resolution.failure || resolution.addresses.length === 0) {
     // The first attempt reports this lookup rather than asking again; a retry asks anew.
@@ -162,7 +170,7 @@ async function probeEachFamily(
       answered = true;
       return Promise.resolve(resolution);
     };
-    return [await probeWithRetries(target, settings, again, runSignal, now)];
+    return [{ ...(await probeWithRetries(target, settings, again, runSignal, now)), via }];
   }
   const present = new Set(resolution.addresses.map(familyOf));
   const chosen = CHOSEN[settings.family ?? 'both'];
@@ -179,13 +187,20 @@ async function probeEachFamily(
       timings: { dnsMs: resolution.durationMs, totalMs: resolution.durationMs },
       failure: failure('dns_no_address', 'dns', detail),
     };
-    return [{ target: { ...target, family }, attempts: 1, outcome }];
+    return [{ target: { ...target, family }, attempts: 1, outcome, via }];
   }
   return Promise.all(
-    families.map((family) =>
-      probeWithRetries({ ...target, family }, settings, familyResolver(resolve, family), runSignal, now),
-    ),
+    families.map(async (family) => ({
+      ...(await probeWithRetries({ ...target, family }, settings, familyResolver(resolve, family), runSignal, now)),
+      via,
+    })),
   );
+}
+
+/** The proxy a target goes through: --proxy, or the environment's unless NO_PROXY exempts the host. */
+function proxyFor(settings: CheckSettings, host: string): Proxy | undefined {
+  if (!settings.proxy) return undefined;
+  return settings.noProxy && bypassesProxy(host, settings.noProxy) ? undefined : settings.proxy;
 }
 
 async function probeWithRetries(
@@ -254,7 +269,7 @@ async function probeOnce(
     ca: settings.caPems,
     insecure: settings.insecure,
     now,
-    ...(settings.proxy && { proxy: settings.proxy }),
+    ...(proxyFor(settings, target.host) && { proxy: settings.proxy }),
   };
   let watchdog: NodeJS.Timeout | undefined;
   const overdue = new Promise<ProbeOutcome>((resolveOverdue) => {

@@ -24,9 +24,13 @@ export interface CliOptions {
   running?: Set<ChildProcess>;
 }
 
+const PROXY_ENVIRONMENT = ['https_proxy', 'HTTPS_PROXY', 'all_proxy', 'ALL_PROXY', 'no_proxy', 'NO_PROXY'];
+
 export function runCli(args: string[], options: CliOptions = {}): Promise<CliRun> {
   const started = performance.now();
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '', FORCE_COLOR: '', CI: '', ...options.env };
+  // No proxy from this machine's environment either: a test names the proxy it means.
+  const noProxies = Object.fromEntries(PROXY_ENVIRONMENT.map((name) => [name, '']));
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '', FORCE_COLOR: '', CI: '', ...noProxies, ...options.env };
   for (const [key, value] of Object.entries(env)) if (value === '') delete env[key];
   return new Promise((resolve, reject) => {
     const [command, ...prefix] = [...(options.wrapper ?? []), process.execPath];
