@@ -1,8 +1,10 @@
 /**
- * Layers import downwards only: cli → serve → report → run → findings → rules → credentials → probes → shared
- * (src/*.ts: types, errors, secrets, verdict, fields, version). serve (the exporter) runs checks and renders them, as
- * the CLI does; findings (pure functions over results) sit under run, which puts them in every report, and under
- * report, which draws them for reports saved before they existed; credentials (`pushcheck cert`) checks APNs credential files with the probes' failure codes. The harness and the demo are wings beside them: the harness stands on shared alone
+ * Layers import downwards only: cli (and src/index.ts, the library entry) → serve → report → run → findings → rules
+ * → credentials → probes → shared (src/*.ts: types, errors, secrets, verdict, fields, version). serve (the exporter)
+ * runs checks and renders them, as the CLI does; findings (pure functions over results) sit under run, which puts
+ * them in every report, and under report, which draws them for reports saved before they existed; credentials
+ * (`pushcheck cert`) checks APNs credential files with the probes' failure codes. The harness and the demo are
+ * wings beside them: the harness stands on shared alone
  * (it is shipped as `pushcheck/harness` and must not drag the checker in); the demo builds its network from rule
  * sets and the probe registry and serves it with the harness's certificates and endpoints. Only the CLI reaches a
  * wing. Type-only imports count: a type cycle is still a knot for the reader. No file may import itself through others.
@@ -32,6 +34,8 @@ const ALLOWED: Record<Layer, readonly Layer[]> = {
 
 function layerOf(file: string): Layer {
   const [top, ...rest] = path.relative(SRC, file).split(path.sep);
+  // The package's library entry (`import … from 'pushcheck'`) stands where the CLI does: on top of the checker.
+  if (rest.length === 0 && top === 'index.ts') return 'cli';
   if (rest.length === 0) return 'shared';
   if (top !== undefined && top in ALLOWED && top !== 'shared') return top as Layer;
   throw new Error(`${file}: a folder of src/ that has no place in the layer order; add it to ALLOWED in ${import.meta.filename}`);
