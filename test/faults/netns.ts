@@ -48,8 +48,13 @@ export interface FaultNetwork {
   dir: string;
   /** Adds nftables rules to the input chain of the server namespace, e.g. `tcp dport 7003 drop`. */
   firewall(rules: string[]): Promise<void>;
-  /** Starts ns-server.mjs in the server namespace on SERVER_ADDRESS; resolves once every port listens. */
-  startServer(mode: ServerMode, ports: string, cert?: { cert: string; key: string }): Promise<void>;
+  /**
+   * Starts ns-server.mjs in the server namespace on SERVER_ADDRESS (or on `address`, one that addAddress gave the
+   * server namespace); resolves once every port listens.
+   */
+  startServer(mode: ServerMode, ports: string, cert?: { cert: string; key: string }, address?: string): Promise<void>;
+  /** Gives the server namespace another address (on its loopback) and the client a route to it, for a second host. */
+  addAddress(address: string): Promise<void>;
   /** Starts dnsmasq on the client namespace's loopback (127.0.0.1:53); resolves with the --dns-server value. */
   startDnsmasq(args: string[]): Promise<string>;
   /** Runs the built CLI in the client namespace, as a user would; SIGKILLed if it outlives killAfterMs. */
@@ -264,9 +269,14 @@ export async function createFaultNetwork(): Promise<FaultNetwork> {
       await run('ip', ['netns', 'exec', server, 'nft', '-f', file]);
     },
 
-    async startServer(mode, ports, cert) {
+    async addAddress(address) {
+      await run('ip', ['-n', server, 'addr', 'add', `${address}/32`, 'dev', 'lo']);
+      await run('ip', ['-n', client, 'route', 'add', `${address}/32`, 'via', SERVER_ADDRESS]);
+    },
+
+    async startServer(mode, ports, cert, address = SERVER_ADDRESS) {
       servers += 1;
-      const args = ['netns', 'exec', server, process.execPath, NS_SERVER, mode, SERVER_ADDRESS, ports];
+      const args = ['netns', 'exec', server, process.execPath, NS_SERVER, mode, address, ports];
       if (cert) {
         const certFile = path.join(dir, `server-${servers}.crt`);
         const keyFile = path.join(dir, `server-${servers}.key`);
