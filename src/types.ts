@@ -220,7 +220,8 @@ export type FailureCode =
   | 'cert_renewal_older'
   | 'key_invalid'
   | 'apns_rejected'
-  | 'local_overload';
+  | 'local_overload'
+  | 'burst_slo';
 
 export interface Failure {
   code: FailureCode;
@@ -278,6 +279,38 @@ export interface ProbeOutcome {
   note?: string;
 }
 
+/** What `pushcheck burst` holds a burst's figures against. */
+export interface BurstSlo {
+  /** Share of clients whose HEAD and GET both succeed, 0–100. */
+  successPercent: number;
+  /** p99 of the time to the last byte must be under this. */
+  p99Ms: number;
+}
+
+/** The figures of one `pushcheck burst` against one URL. Times are from a client's start to its GET's last byte. */
+export interface BurstStats {
+  /** Clients asked for, and the window their starts were spread over. */
+  clients: number;
+  withinMs: number;
+  /** Clients actually started (fewer when interrupted). */
+  started: number;
+  succeeded: number;
+  /** `"GET 200"` → how many responses. */
+  statusCodes: Record<string, number>;
+  /** Failure code → how many clients failed so. */
+  errors: Record<string, number>;
+  p50Ms?: number;
+  p95Ms?: number;
+  p99Ms?: number;
+  slowestMs?: number;
+  /** Body bytes received by all clients together. */
+  bytes: number;
+  slo: BurstSlo;
+  sloMet: boolean;
+  /** p99 of how late pushcheck's own event loop ran during the burst: the times include this much of our delay. */
+  clientLagMs?: number;
+}
+
 /** One line of a report: a target and what happened to it. Flat and JSON-ready. */
 export interface Result {
   ruleset: string;
@@ -316,6 +349,8 @@ export interface Result {
   familyFallback?: { family: AddressFamily; address?: string; note: string };
   /** What a credential file holds (check `cert`). */
   credential?: CredentialInfo;
+  /** Present in a `pushcheck burst` report. */
+  burst?: BurstStats;
 }
 
 /**
@@ -403,6 +438,8 @@ export interface RunOptions {
   family?: FamilyChoice;
   /** Certificates expiring within this many days warn (credentials; server certificates of the user's own rules). */
   warnDays?: number;
+  /** `pushcheck burst`: how many clients, over what window, against what SLO. */
+  burst?: { clients: number; withinMs: number; slo: BurstSlo };
 }
 
 /** The causes pushcheck can name (docs/findings.md says what evidence each needs and what to ask for). */

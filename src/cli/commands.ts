@@ -25,6 +25,7 @@ export const commands: readonly CommandEntry[] = [
   { name: 'simulate', synopsis: '[options]', description: 'run a simulated fleet (APNs, FCM, MDM, devices) on a virtual clock and report what reached whom', load: () => import('./simulate.js') },
   { name: 'demo', synopsis: '[options] [rulesets...]', description: 'check the built-in rule sets against a simulated network on loopback: every verdict, no setup, no Internet', load: () => import('./demo.js') },
   { name: 'serve', synopsis: '[options]', description: 'a Prometheus exporter: /probe?ruleset=NAME runs those checks when Prometheus scrapes (see docs/serve.md)', load: () => import('./serve.js') },
+  { name: 'burst', synopsis: '[options] <rulesets...>', description: 'load your own message-file server as clients do after a publication (N clients, HEAD then GET each) and hold it to an SLO; vendor hosts are never loaded (see docs/burst.md)', load: () => import('./burst.js') },
 ];
 
 /** The default command, run when the first argument names no command (`pushcheck ios`). */

@@ -152,6 +152,10 @@ export const FAILURES: Record<FailureCode, FailureText> = {
     explanation: 'this machine was too busy to judge: pushcheck stood still for much of the wait',
     hint: 'run it again when the machine is less busy, or with a longer --timeout',
   },
+  burst_slo: {
+    explanation: 'the server did not cope with the burst: clients failed, or the slowest were too slow for the SLO',
+    hint: "raise the web server's connection and worker limits (or put a cache or CDN in front of the file), then burst again",
+  },
 };
 
 /** Builds a failure; `detail` (an errno, a TLS alert, an issuer…) is appended to the explanation. */

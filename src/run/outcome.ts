@@ -3,7 +3,11 @@
  * fallbacks, CIDR) and the per-rule facts that need all of a rule's targets at once.
  * Pure functions of their inputs, so every verdict rule is testable without a network.
  */
-import type { ProbeOutcome, Result, RuleSet, RuleSummary, Status, Summary, Target } from '../types.js';
+import os from 'node:os';
+import type { ProbeOutcome, Report, Result, RuleSet, RuleSummary, RunOptions, Status, Summary, Target } from '../types.js';
+import { interruptedExitCode } from '../signals.js';
+import { verdictOf } from '../verdict.js';
+import { version } from '../version.js';
 import { addressInRanges, familyOf, rangesForFamily } from '../rules/cidr.js';
 import { failure } from '../probes/classify.js';
 
@@ -255,4 +259,53 @@ export function summarise(results: Result[]): Summary {
 
 function unique<T>(items: T[]): T[] {
   return [...new Set(items)];
+}
+
+/** What a run (a check, a burst) knows at its end; {@link reportOf} makes the report of it. */
+export interface RunEnd {
+  ruleSets: RuleSet[];
+  results: Result[];
+  rules: RuleSummary[];
+  /** The causes behind the failures (none for a burst). */
+  findings: Report['findings'];
+  recorded: RunOptions;
+  /** Warnings fail the run too. */
+  strict: boolean;
+  startedAt: Date;
+  durationMs: number;
+  interrupted: boolean;
+  /** Why the run was aborted (the signal that stopped it), for the exit code. */
+  interruptReason?: unknown;
+}
+
+/** Where a report was made: the machine and Node running pushcheck. */
+export function reportEnvironment(): Report['environment'] {
+  return { node: process.version, platform: process.platform, release: os.release(), arch: process.arch };
+}
+
+/** The report of a finished run: verdict and exit code from its results, the environment of this machine. */
+export function reportOf(end: RunEnd): Report {
+  const verdict = verdictOf(end.results, end.strict);
+  return {
+    schemaVersion: 1,
+    tool: { name: 'pushcheck', version },
+    environment: reportEnvironment(),
+    startedAt: end.startedAt.toISOString(),
+    durationMs: Math.round(end.durationMs * 10) / 10,
+    options: end.recorded,
+    rulesets: end.ruleSets.map((set) => ({
+      id: set.id,
+      title: set.title,
+      ...(set.source !== undefined && { source: set.source }),
+      notes: set.notes,
+      file: set.builtin ? `builtin:${set.id}` : set.file,
+    })),
+    summary: summarise(end.results),
+    verdict,
+    exitCode: end.interrupted ? interruptedExitCode(end.interruptReason) : verdict === 'fail' ? 1 : 0,
+    interrupted: end.interrupted,
+    findings: end.findings,
+    results: end.results,
+    rules: end.rules,
+  };
 }

@@ -3,7 +3,6 @@
  * time, retries failures, stops cleanly on Ctrl-C, and assembles the report.
  */
 import { setMaxListeners } from 'node:events';
-import os from 'node:os';
 import pLimit from 'p-limit';
 import type { AddressFamily, FamilyChoice, Failure, NumberedHosts, ProbeOutcome, Report, RuleSet, RunOptions, Target } from '../types.js';
 import type { ProbeContext, Proxy, ResolveHost, Resolution } from '../probes/types.js';
@@ -15,15 +14,12 @@ import { bypassesProxy, type NoProxyEntry } from '../probes/proxy-env.js';
 import { familyOf } from '../rules/cidr.js';
 import { findingsOf } from '../findings/index.js';
 import { expandTargets } from '../rules/expand.js';
-import { interruptedExitCode } from '../signals.js';
-import { verdictOf } from '../verdict.js';
-import { version } from '../version.js';
 import {
   applyCertificateExpiry,
   applyFallbacks,
   applyFamilyFallbacks,
+  reportOf,
   resultOf,
-  summarise,
   summariseRules,
   type ProbedTarget,
 } from './outcome.js';
@@ -106,30 +102,18 @@ export async function runChecks(ruleSets: RuleSet[], settings: CheckSettings, ho
 
   const checked = applyFallbacks(applyFamilyFallbacks(probed.map(resultOf)), ruleSets);
   const results = settings.warnDays === undefined ? checked : applyCertificateExpiry(checked, ruleSets, settings.warnDays);
-  const verdict = verdictOf(results, settings.strict);
-  const interrupted = runSignal.aborted;
-  return {
-    schemaVersion: 1,
-    tool: { name: 'pushcheck', version },
-    environment: reportEnvironment(),
-    startedAt: startedAt.toISOString(),
-    durationMs: round(performance.now() - started),
-    options: settings.recorded,
-    rulesets: ruleSets.map((set) => ({
-      id: set.id,
-      title: set.title,
-      ...(set.source !== undefined && { source: set.source }),
-      notes: set.notes,
-      file: set.builtin ? `builtin:${set.id}` : set.file,
-    })),
-    summary: summarise(results),
-    verdict,
-    exitCode: interrupted ? interruptedExitCode(runSignal.reason) : verdict === 'fail' ? 1 : 0,
-    interrupted,
-    findings: findingsOf(results, { startedAt: startedAt.toISOString() }),
+  return reportOf({
+    strict: settings.strict,
+    ruleSets,
     results,
     rules: summariseRules(ruleSets, probed, { proxied: settings.proxy !== undefined }),
-  };
+    findings: findingsOf(results, { startedAt: startedAt.toISOString() }),
+    recorded: settings.recorded,
+    startedAt,
+    durationMs: performance.now() - started,
+    interrupted: runSignal.aborted,
+    interruptReason: runSignal.reason,
+  });
 }
 
 const FAMILY_NAMES: Record<AddressFamily, string> = { ipv4: 'IPv4', ipv6: 'IPv6' };
@@ -347,11 +331,5 @@ function memoiseResolver(resolve: ResolveHost, runSignal: AbortSignal): ResolveH
   };
 }
 
-/** Where a report was made: the machine and Node running pushcheck. */
-export function reportEnvironment(): Report['environment'] {
-  return { node: process.version, platform: process.platform, release: os.release(), arch: process.arch };
-}
-
-function round(ms: number): number {
-  return Math.round(ms * 10) / 10;
-}
+// Other runs (credentials) describe the machine the same way.
+export { reportEnvironment } from './outcome.js';

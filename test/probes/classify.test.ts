@@ -48,6 +48,7 @@ const ALL_CODES = {
   key_invalid: true,
   apns_rejected: true,
   local_overload: true,
+  burst_slo: true,
 } satisfies Record<FailureCode, true>;
 
 function errno(code: string, message = `connect ${code} 10.0.0.1:443`, extra: object = {}): Error {

@@ -1,0 +1,262 @@
+/**
+ * `pushcheck burst` against real loopback servers: one that copes, one with a connection limit, one whose answers
+ * slow down as more clients wait; which targets a burst may load; and the figures it reports.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCertificateAuthority, type CertificateAuthority, type CertificatePem } from '../../src/harness/certs.js';
+import { parseReport } from '../../src/report/validate.js';
+import { resolveRuleSets } from '../../src/rules/builtin.js';
+import { parseRuleSet } from '../../src/rules/load.js';
+import { burstStats, MAX_BURST_CLIENTS, percentile, planBurst, runBursts, VENDOR_HOST, type BurstSettings } from '../../src/run/burst.js';
+import type { Report } from '../../src/types.js';
+import { runCli } from '../helpers/cli.js';
+import { ipv6Available, track, type TestServer } from '../helpers/servers.js';
+
+const BODY = Buffer.from(`<?xml version="1.0"?><messages>${'x'.repeat(2000)}</messages>`);
+
+let ca: CertificateAuthority;
+let leaf: CertificatePem;
+let dir: string;
+const servers: TestServer[] = [];
+
+/** Serves the message file; `delayMs` says how long to hold each answer, given the requests now in flight. */
+async function messageServer(options: { tls?: boolean; host?: string; delayMs?: (inFlight: number) => number; maxConnections?: number } = {}) {
+  let inFlight = 0;
+  const seen = { requests: 0, maxInFlight: 0, methods: [] as string[] };
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    seen.requests += 1;
+    seen.methods.push(req.method ?? '');
+    inFlight += 1;
+    seen.maxInFlight = Math.max(seen.maxInFlight, inFlight);
+    setTimeout(() => {
+      inFlight -= 1;
+      res.writeHead(200, { 'content-type': 'text/xml', 'content-length': BODY.length });
+      res.end(req.method === 'HEAD' ? undefined : BODY);
+    }, options.delayMs?.(inFlight) ?? 0);
+  };
+  const raw = options.tls === false ? http.createServer(handler) : https.createServer(leaf, handler);
+  raw.on('clientError', (_err, socket) => socket.destroy());
+  // Node's server drops each connection over this at once, as a web server at its worker limit refuses more.
+  if (options.maxConnections !== undefined) raw.maxConnections = options.maxConnections;
+  const server = await track(raw, options.host);
+  servers.push(server);
+  return { server, seen };
+}
+
+function settings(overrides: Partial<BurstSettings> = {}): BurstSettings {
+  return {
+    clients: 50,
+    withinMs: 200,
+    timeoutMs: 10_000,
+    slo: { successPercent: 100, p99Ms: 5000 },
+    pins: [{ host: 'files.test', address: '127.0.0.1' }],
+    caPems: [ca.cert],
+    insecure: false,
+    vars: {},
+    recorded: { timeoutMs: 10_000, concurrency: 50, retries: 0, resolve: [], caFiles: [], vars: [], strict: false, insecure: false },
+    ...overrides,
+  };
+}
+
+function ownRules(url: string) {
+  return parseRuleSet(
+    [
+      'id: mine',
+      'title: My file server',
+      'rules:',
+      '  - id: file',
+      `    url: ${url}`,
+      '    http: { method: GET, contentType: text/xml }',
+      '    purpose: Clients read the message file',
+      '    impact: Clients cannot read new messages',
+      '    severity: critical',
+    ].join('\n'),
+    'mine.yaml',
+  );
+}
+
+beforeAll(async () => {
+  ca = await createCertificateAuthority('Pushcheck Test CA');
+  leaf = await ca.issue({ names: ['files.test', '127.0.0.1', '::1'] });
+  dir = mkdtempSync(path.join(tmpdir(), 'pushcheck-burst-'));
+  writeFileSync(path.join(dir, 'ca.pem'), ca.cert);
+});
+
+afterAll(async () => {
+  await Promise.all(servers.map((s) => s.close()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('what a burst loads', () => {
+  it('the ibi message file given with --var, once for its GET and HEAD rules; the vendor webservice never', () => {
+    const planned = planBurst(resolveRuleSets(['ibi']), { messageUrl: 'https://files.test/m.ibi' });
+    expect(planned.map((p) => [p.target.rule.id, p.skipReason ?? 'load'])).toEqual([
+      ['webservice', VENDOR_HOST],
+      ['webservice-encryption', VENDOR_HOST],
+      ['message-get', 'load'],
+    ]);
+  });
+
+  it('without the --var, nothing; every rule of a file of the user’s own, even with a fixed host', () => {
+    expect(planBurst(resolveRuleSets(['ibi']), {}).every((p) => p.skipReason !== undefined)).toBe(true);
+    const own = planBurst([ownRules('https://files.test/m.ibi')], {});
+    expect(own.map((p) => [p.target.url, p.skipReason])).toEqual([['https://files.test/m.ibi', undefined]]);
+  });
+});
+
+describe('the figures', () => {
+  it('percentiles by nearest rank', () => {
+    const sorted = Array.from({ length: 200 }, (_, i) => i + 1);
+    expect([percentile(sorted, 50), percentile(sorted, 95), percentile(sorted, 99), percentile(sorted, 100)]).toEqual([100, 190, 198, 200]);
+    expect(percentile([7], 99)).toBe(7);
+    expect(percentile([], 50)).toBeUndefined();
+  });
+
+  it('the SLO needs every client and p99 under the bound', () => {
+    const ok = { statuses: ['HEAD 200', 'GET 200'], bytes: 10, ok: true };
+    const base = { clients: 3, withinMs: 0, slo: { successPercent: 100, p99Ms: 100 } };
+    expect(burstStats([1, 2, 3].map((t) => ({ ...ok, lastByteMs: t })), base).sloMet).toBe(true);
+    expect(burstStats([1, 2, 100].map((t) => ({ ...ok, lastByteMs: t })), base).sloMet).toBe(false);
+    const oneFailed = [{ ...ok, lastByteMs: 1 }, { ...ok, lastByteMs: 2 }, { statuses: [], bytes: 0, ok: false, failure: 'tcp_reset' as const }];
+    const stats = burstStats(oneFailed, base);
+    expect([stats.sloMet, stats.succeeded, stats.errors]).toEqual([false, 2, { tcp_reset: 1 }]);
+    expect(burstStats(oneFailed, { ...base, slo: { successPercent: 66, p99Ms: 100 } }).sloMet).toBe(true);
+  });
+});
+
+describe('bursts against loopback servers', () => {
+  it('a server that copes: every client HEAD then GET on its own connection, all figures, SLO met', async () => {
+    const { server, seen } = await messageServer();
+    const report = await runBursts([ownRules(`https://files.test:${server.port}/m.ibi`)], settings());
+    const [result] = report.results;
+    expect(result?.status).toBe('pass');
+    expect(result?.burst).toMatchObject({
+      clients: 50,
+      started: 50,
+      succeeded: 50,
+      statusCodes: { 'HEAD 200': 50, 'GET 200': 50 },
+      errors: {},
+      bytes: 50 * BODY.length,
+      sloMet: true,
+    });
+    const b = result!.burst!;
+    expect(b.p50Ms!).toBeLessThanOrEqual(b.p95Ms!);
+    expect(b.p95Ms!).toBeLessThanOrEqual(b.p99Ms!);
+    expect(b.p99Ms!).toBeLessThanOrEqual(b.slowestMs!);
+    expect(result?.note).toMatch(/^50 of 50 clients succeeded \(HEAD then GET, started within 200 ms\); GET 200 ×50, HEAD 200 ×50; to the last byte p50 /);
+    expect(result?.note).toContain('SLO: every client succeeds and p99 < 5.00 s');
+    expect(seen.requests).toBe(100);
+    expect(seen.methods.filter((m) => m === 'HEAD')).toHaveLength(50);
+    expect(server.accepted).toBe(50);
+    expect(report.exitCode).toBe(0);
+    await server.idle();
+  });
+
+  it('the starts are spread over the window', async () => {
+    const { server } = await messageServer({ tls: false });
+    const started = performance.now();
+    const report = await runBursts([ownRules(`http://127.0.0.1:${server.port}/m.ibi`)], settings({ clients: 5, withinMs: 800 }));
+    expect(report.results[0]?.status).toBe('pass');
+    expect(performance.now() - started).toBeGreaterThanOrEqual(790);
+  });
+
+  it('a server with a connection limit fails the SLO, with the errors by failure code', async () => {
+    // Each answer is held so that connections pile up past the limit.
+    const { server } = await messageServer({ tls: false, delayMs: () => 300, maxConnections: 10 });
+    const report = await runBursts([ownRules(`http://127.0.0.1:${server.port}/m.ibi`)], settings({ clients: 40, withinMs: 0 }));
+    const result = report.results[0]!;
+    expect(result.status).toBe('fail');
+    expect(result.error?.code).toBe('burst_slo');
+    const b = result.burst!;
+    expect(b.succeeded).toBeLessThan(40);
+    expect(b.succeeded).toBeGreaterThan(0);
+    expect(Object.values(b.errors).reduce((a, n) => a + n, 0)).toBe(40 - b.succeeded);
+    expect(result.error?.message).toContain(`${40 - b.succeeded} of 40 clients failed`);
+    expect(report.exitCode).toBe(1);
+  });
+
+  it('a server that slows down with concurrency misses the p99 bound, though every client succeeds', async () => {
+    const { server, seen } = await messageServer({ tls: false, delayMs: (inFlight) => inFlight * 25 });
+    const report = await runBursts(
+      [ownRules(`http://127.0.0.1:${server.port}/m.ibi`)],
+      settings({ clients: 40, withinMs: 0, slo: { successPercent: 100, p99Ms: 500 } }),
+    );
+    const result = report.results[0]!;
+    expect(seen.maxInFlight).toBeGreaterThan(20);
+    expect(result.burst?.succeeded).toBe(40);
+    expect(result.status).toBe('fail');
+    expect(result.error?.message).toMatch(/p99 \d+(\.\d+)? (ms|s) is not under 500 ms/);
+    // The same server with few clients at a time copes.
+    const gentle = await runBursts(
+      [ownRules(`http://127.0.0.1:${server.port}/m.ibi`)],
+      settings({ clients: 5, withinMs: 500, slo: { successPercent: 100, p99Ms: 500 } }),
+    );
+    expect(gentle.results[0]?.status).toBe('pass');
+  });
+
+  it('an untrusted certificate fails every client as tls_untrusted', async () => {
+    const { server } = await messageServer();
+    const report = await runBursts([ownRules(`https://files.test:${server.port}/m.ibi`)], settings({ clients: 3, caPems: [] }));
+    expect(report.results[0]?.burst?.errors).toEqual({ tls_untrusted: 3 });
+  });
+
+  it('on IPv6 as on IPv4', async (context) => {
+    if (!(await ipv6Available())) {
+      console.log('skipped: this machine cannot listen on ::1');
+      context.skip();
+    }
+    const { server } = await messageServer({ host: '::1' });
+    const report = await runBursts([ownRules(`https://[::1]:${server.port}/m.ibi`)], settings({ clients: 10 }));
+    expect(report.results[0]).toMatchObject({ status: 'pass', address: '::1', burst: { succeeded: 10 } });
+  });
+});
+
+describe('pushcheck burst (the CLI)', () => {
+  it('warns in one line, loads only the --var URL, and writes every format from one run', async () => {
+    const { server, seen } = await messageServer();
+    const files = { json: path.join(dir, 'b.json'), junit: path.join(dir, 'b.xml'), markdown: path.join(dir, 'b.md') };
+    const run = await runCli([
+      'burst', 'ibi',
+      '--var', `messageUrl=https://files.test:${server.port}/m.ibi`,
+      '--resolve', 'files.test=127.0.0.1',
+      '--ca', path.join(dir, 'ca.pem'),
+      '--clients', '20', '--within', '300ms',
+      '--json', files.json, '--junit', files.junit, '--markdown', files.markdown,
+    ]);
+    expect(run.code).toBe(0);
+    const warnings = run.stderr.split('\n').filter(Boolean);
+    expect(warnings).toEqual([
+      `pushcheck burst: loading files.test:${server.port} with 20 clients (HEAD then GET) within 0.3 s; SLO: every client succeeds and p99 < 5.00 s; Ctrl-C stops`,
+    ]);
+    expect(seen.requests).toBe(40);
+    expect(run.stdout).toMatch(/message-get .* pass/);
+    expect(run.stdout).toContain('20 of 20 clients succeeded');
+    expect(run.stdout).toContain(VENDOR_HOST.slice(0, 40));
+    const { readFileSync } = await import('node:fs');
+    const report: Report = parseReport(readFileSync(files.json, 'utf8'), files.json);
+    expect(report.options.burst).toEqual({ clients: 20, withinMs: 300, slo: { successPercent: 100, p99Ms: 5000 } });
+    expect(report.results.find((r) => r.rule === 'message-get')?.burst?.succeeded).toBe(20);
+    expect(readFileSync(files.junit, 'utf8')).toContain('20 of 20 clients succeeded');
+    expect(readFileSync(files.markdown, 'utf8')).toContain('20 of 20 clients succeeded');
+  });
+
+  it('exits 1 when the SLO is missed, and 2 for a bad count or nothing to load', async () => {
+    const { server } = await messageServer({ tls: false, delayMs: () => 200 });
+    const missed = await runCli(['burst', 'ibi', '--var', `messageUrl=http://127.0.0.1:${server.port}/m.ibi`, '-n', '5', '--slo-p99', '100ms']);
+    expect(missed.code).toBe(1);
+    expect(missed.stdout).toContain('burst_slo');
+    const tooMany = await runCli(['burst', 'ibi', '--clients', String(MAX_BURST_CLIENTS + 1)]);
+    expect(tooMany.code).toBe(2);
+    expect(tooMany.stderr).toContain(`expected a number from 1 to ${MAX_BURST_CLIENTS}`);
+    const nothing = await runCli(['burst', 'ibi']);
+    expect(nothing.code).toBe(2);
+    expect(nothing.stderr.trim()).toBe(
+      'pushcheck: burst ibi: nothing of yours to load: set --var messageUrl=https://your-server/path/messages.ibi to check the message file (vendor hosts are never loaded)',
+    );
+  });
+});
