@@ -5,12 +5,33 @@
  * wherever it shows up, is written as `***`.
  */
 
-// A userinfo already masked by maskPassword (`user:***@`) is left as it is, so that the user stays readable.
-const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)(?![^\s/?#@:]*:\*\*\*@)[^\s/?#@]+@/gi;
+// A userinfo already masked by maskPassword (`user:***@`) is left as it is, so that the user stays readable. The
+// userinfo runs to the last @ before the path, as browsers read it: a password may hold an unescaped @.
+const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)(?![^\s/?#@:]*:\*\*\*@[^\s/?#@]*(?:[\s/?#]|$))[^\s/?#]+@/gi;
 
 /** `http://user:secret@proxy:3128` → `http://***@proxy:3128`; idempotent. */
 export function redactText(text: string): string {
   return text.replace(URL_CREDENTIALS, '$1***@');
+}
+
+/**
+ * Every form in which pushcheck sends a user name and password (plain, %-encoded as in a URL, `user:password` in
+ * base64 as in `Proxy-Authorization: Basic`), longest first so that a longer form is masked whole.
+ */
+function credentialForms(user: string, password: string): string[] {
+  const pair = `${user}:${password}`;
+  const forms = [password, encodeURIComponent(password), pair, `${encodeURIComponent(user)}:${encodeURIComponent(password)}`];
+  forms.push(Buffer.from(pair).toString('base64'), Buffer.from(pair).toString('base64').replace(/=+$/, ''));
+  return [...new Set(forms.filter(Boolean))].sort((a, b) => b.length - a.length);
+}
+
+/** `text` (something a proxy said back) with the credentials masked as `***` in every form they were sent. */
+export function maskSentCredentials(text: string, user: string | undefined, password: string | undefined): string {
+  // Without a password nothing secret was sent: a user name alone is not masked.
+  if (user === undefined || !password) return text;
+  let masked = text;
+  for (const form of credentialForms(user, password)) masked = masked.split(form).join('***');
+  return masked;
 }
 
 /** `user` and `password` as they go before a host in a URL: `user:***@`, `user@`, or nothing. */

@@ -1,6 +1,6 @@
 /** Credentials never leave in a report: a user:password in any URL becomes ***. */
 import { describe, expect, it } from 'vitest';
-import { maskPassword, redactSecrets, redactText } from '../src/secrets.js';
+import { maskPassword, maskSentCredentials, redactSecrets, redactText } from '../src/secrets.js';
 import { richReport } from './report/fixture.js';
 
 describe('redaction', () => {
@@ -11,6 +11,20 @@ describe('redaction', () => {
     );
     expect(redactText('https://example.test/path@v1 mail me@example.test')).toBe('https://example.test/path@v1 mail me@example.test');
     expect(redactText(redactText('http://a:b@c'))).toBe('http://***@c');
+  });
+
+  it('masks a password with an unescaped @ up to the last @ of the authority', () => {
+    expect(redactText('ftp://user:top@secret@files.example/m@1')).toBe('ftp://***@files.example/m@1');
+  });
+
+  it('masks credentials in every form they were sent: plain, %-encoded, user:password, base64 with and without padding', () => {
+    const user = 'mdm';
+    const password = 'p@ss word';
+    const base64 = Buffer.from(`${user}:${password}`).toString('base64');
+    const echoed = `407 ${password} ${encodeURIComponent(password)} ${user}:${password} Basic ${base64} ${base64.replace(/=+$/, '')}`;
+    const masked = maskSentCredentials(echoed, user, password);
+    expect(masked).toBe('407 *** *** *** Basic *** ***');
+    expect(maskSentCredentials('407 mdm', user, undefined)).toBe('407 mdm');
   });
 
   it('leaves a password already masked (the recorded --proxy) as it is, user name and all', () => {

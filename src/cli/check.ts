@@ -5,7 +5,7 @@ import { UsageError } from '../errors.js';
 import { parseDnsServer, parsePin } from '../probes/dns.js';
 import { formatNames } from '../report/index.js';
 import { resolveRuleSets } from '../rules/builtin.js';
-import { parseVars, parsePortRange } from '../rules/expand.js';
+import { countTargets, parseVars, parsePortRange } from '../rules/expand.js';
 import { runChecks, type CheckSettings } from '../run/run.js';
 import { abortOnStopSignals } from '../signals.js';
 import type { FamilyChoice, Report, RuleSet } from '../types.js';
@@ -14,6 +14,8 @@ import { parseProxy, proxyFromEnvironment, proxyUrl } from './proxy-option.js';
 import { addOutputOptions, checkOutputs, emitReport, outputsFrom } from './report-files.js';
 
 export const DEFAULT_TIMEOUT_MS = 5000;
+/** A run larger than this is refused unless --max-targets says otherwise: `pushcheck all` is 61 targets. */
+export const DEFAULT_MAX_TARGETS = 10_000;
 /** Above the number of targets of `pushcheck all`, so the whole run takes about as long as its slowest probe. */
 export const DEFAULT_CONCURRENCY = 64;
 
@@ -28,6 +30,8 @@ export interface CheckFlags {
   var: string[];
   courier?: string;
   courierSample?: number;
+  /** --max-targets; absent (callers that build flags by hand): DEFAULT_MAX_TARGETS. */
+  maxTargets?: number;
   /** --proxy URL; false: --no-proxy (ignore the environment's proxy). */
   proxy?: string | false;
   /** --family; absent (callers that build flags by hand): both. */
@@ -47,7 +51,9 @@ export interface CheckFlags {
 /** The options of a run; `pushcheck demo` reuses them. */
 export function addCheckOptions(command: Command): Command {
   command.addOption(formatOption(formatNames, 'what goes to stdout'));
-  return addProbeOptions(addOutputOptions(command)).addOption(noColorOption());
+  return addProbeOptions(addOutputOptions(command))
+    .option('--max-targets <n>', 'refuse a run of more targets than this', integer(1, Number.MAX_SAFE_INTEGER), DEFAULT_MAX_TARGETS)
+    .addOption(noColorOption());
 }
 
 /** How to probe (timeouts, DNS, proxy, trust, variables): a check's options less its outputs; `pushcheck serve` uses them. */
@@ -138,8 +144,20 @@ export function settingsFrom(flags: CheckFlags, env: NodeJS.ProcessEnv = process
 export async function runAndPrint(ruleSets: RuleSet[], flags: CheckFlags): Promise<Report> {
   const settings = settingsFrom(flags);
   const outputs = outputsFrom(flags);
-  // A report that could not be written is known before a minute of probing, not after.
-  checkOutputs(outputs);
+  // A report that could not be written, or that would overwrite an input, is known before a minute of probing.
+  checkOutputs(outputs, [
+    ...ruleSets.filter((set) => !set.builtin).map((set) => ({ file: set.file, what: 'the rule file' })),
+    ...flags.ca.map((file) => ({ file, what: 'the --ca file' })),
+  ]);
+  // Millions of targets from a few lines of YAML (numbered hosts × ports × samples) are refused, not attempted.
+  const maxTargets = flags.maxTargets ?? DEFAULT_MAX_TARGETS;
+  const planned = ruleSets.reduce((sum, set) => sum + countTargets(set, { numbered: settings.numbered }), 0);
+  if (planned > maxTargets) {
+    throw new UsageError(
+      `${ruleSets.map((set) => (set.builtin ? set.id : set.file)).join(', ')}: ${planned.toLocaleString('en-US')} targets, over the limit of ${maxTargets.toLocaleString('en-US')}: ` +
+        'probe fewer hosts, ports or numbered samples (--courier-sample), or raise --max-targets',
+    );
+  }
   // SIGTERM (CI job timeouts, `timeout`, `docker stop`) stops a run as Ctrl-C does: reports of what finished.
   const interrupt = abortOnStopSignals();
   // ora (and its dependencies) only where a person watches the run.

@@ -7,6 +7,7 @@
 import { Command, CommanderError, Help } from 'commander';
 import { commandFor, commands } from './commands.js';
 import { isUsageError } from '../errors.js';
+import { printable, printError } from './messages.js';
 import { mapStack, mapUncaughtStacks } from './source-stack.js';
 import { version } from '../version.js';
 
@@ -21,7 +22,7 @@ async function main(argv: string[]): Promise<void> {
     .version(version)
     .showSuggestionAfterError()
     .exitOverride()
-    .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'pushcheck: ')) });
+    .configureOutput({ outputError: (text, write) => write(printable(text.replace(/^error: /, 'pushcheck: '))) });
   const entry = commandFor(args);
   if (entry) {
     (await entry.load()).register(program);
@@ -42,7 +43,7 @@ try {
     // Help and --version end in a CommanderError too; they are not failures.
     process.exitCode = err.exitCode === 0 ? 0 : 2;
   } else if (isUsageError(err)) {
-    process.stderr.write(`pushcheck: ${err.message}\n`);
+    printError(err.message);
     process.exitCode = 2;
   } else {
     mapStack(err);

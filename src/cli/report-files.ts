@@ -129,13 +129,38 @@ function writeAll(fd: number, bytes: Uint8Array): void {
   for (let offset = 0; offset < bytes.length; ) offset += writeSync(fd, bytes, offset);
 }
 
+/** A file the command reads (a rule file, a --ca file, a saved report), which no report may overwrite. */
+export interface Input {
+  file: string;
+  /** What it is, for the message: "the rule file", "the --ca file", "the report being read". */
+  what: string;
+}
+
+/** Device and inode: the same file under any name, through links, hard links included. */
+function identity(stats: Stats): string {
+  return `${stats.dev}:${stats.ino}`;
+}
+
+function inputIdentities(inputs: Input[]): Map<string, Input> {
+  const byIdentity = new Map<string, Input>();
+  for (const input of inputs) {
+    try {
+      byIdentity.set(identity(statSync(input.file)), input);
+    } catch {
+      // An input that cannot be read is refused by whoever reads it.
+    }
+  }
+  return byIdentity;
+}
+
 /**
  * Refuses, before anything is probed, a report that could not be written: a missing or read-only directory, a
  * directory or socket named as the file, a name too long, a place where no file can be made (`/proc`), a
- * descriptor that is not open, two reports into one file.
+ * descriptor that is not open, two reports into one file, and a report over one of the command's inputs.
  */
-export function checkOutputs(outputs: Output[]): void {
+export function checkOutputs(outputs: Output[], inputs: Input[] = []): void {
   const seen = new Map<string, string>();
+  const read = inputIdentities(inputs);
   for (const { format, file } of outputs) {
     if (file === '-') continue;
     if (file === '') throw new UsageError(`--${format}: give a file name, or - for stdout`);
@@ -151,6 +176,9 @@ export function checkOutputs(outputs: Output[]): void {
     const other = seen.get(key);
     if (other) throw new UsageError(`--${other} and --${format} both write ${file}: give each report its own file`);
     seen.set(key, format);
+    const existing = destination.kind === 'replace' ? destination.previous : destination.kind === 'in-place' ? destination.stats : undefined;
+    const input = existing && existing.isFile() ? read.get(identity(existing)) : undefined;
+    if (input) throw new UsageError(`${where}: that is ${input.what} ${input.file}, which this command reads: write the report to another file`);
     checkDestination(where, destination);
   }
 }

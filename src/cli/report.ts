@@ -19,7 +19,7 @@ export function register(program: Command): void {
     .addOption(noColorOption())
     .action(async (file: string, flags: ReportFlags) => {
       const outputs = outputsFrom(flags);
-      checkOutputs(outputs);
+      checkOutputs(outputs, [{ file, what: 'the saved report' }]);
       const report = await readReportFile(file);
       await emitReport(report, { format: flags.format, outputs, color: useColor(flags.color) });
       process.exitCode = report.exitCode;

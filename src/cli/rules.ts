@@ -5,12 +5,13 @@ import Table from 'cli-table3';
 import { stringify } from 'yaml';
 import { loadBuiltinRuleSets, resolveRuleSets } from '../rules/builtin.js';
 import { loadRuleSetFile } from '../rules/load.js';
-import { expandTargets } from '../rules/expand.js';
+import { countTargets } from '../rules/expand.js';
 import type { RuleSet } from '../types.js';
 import { isUsageError } from '../errors.js';
+import { printError } from './messages.js';
 
 function targetCount(set: RuleSet): number {
-  return expandTargets(set, { vars: {} }).length;
+  return countTargets(set, {});
 }
 
 /** The rule set as loaded, without the loader's bookkeeping (line numbers, file path). */
@@ -70,7 +71,7 @@ export function register(program: Command): void {
           process.stdout.write(`${file}: ok — ${set.id}, ${set.rules.length} rules, ${targetCount(set)} targets\n`);
         } catch (err) {
           if (!isUsageError(err)) throw err;
-          process.stderr.write(`pushcheck: ${err.message}\n`);
+          printError(err.message);
           process.exitCode = 2;
         }
       }

@@ -7,6 +7,7 @@
  */
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { maskSentCredentials } from '../secrets.js';
 import type { FailureCode } from '../types.js';
 import { errorCodes, failure, PhaseError } from './classify.js';
 import { isInterrupted, stoppedFailure } from './phases.js';
@@ -62,9 +63,13 @@ function proxyFailure(h: Handshake, code: FailureCode, text: string): PhaseError
   return new PhaseError(found, performance.now() - h.start);
 }
 
-/** Bytes a proxy sent, fit for a one-line message. */
-function printable(bytes: Buffer | string, max = 120): string {
-  const text = (typeof bytes === 'string' ? bytes : bytes.toString('latin1')).replace(/[^\x20-\x7e]/g, '?');
+/**
+ * Bytes a proxy sent, fit for a one-line message. A proxy may echo what it was sent (the Proxy-Authorization header,
+ * decoded or not): the credentials are masked first, in every form they were sent, before anything is cut.
+ */
+function printable(h: Handshake, bytes: Buffer | string, max = 120): string {
+  const raw = typeof bytes === 'string' ? bytes : bytes.toString('latin1');
+  const text = maskSentCredentials(raw, h.proxy.user, h.proxy.password).replace(/[^\x20-\x7e]/g, '?');
   return text.length > max ? `${text.slice(0, max - 3)}...` : text;
 }
 
@@ -151,7 +156,7 @@ async function httpConnect(h: Handshake, destination: string, port: number): Pro
     h.request,
     (bytes) => {
       if (!'HTTP/'.startsWith(bytes.toString('latin1', 0, 5))) {
-        throw proxyFailure(h, 'proxy_error', `answered ${h.request} with something other than HTTP: "${printable(bytes, 40)}"`);
+        throw proxyFailure(h, 'proxy_error', `answered ${h.request} with something other than HTTP: "${printable(h, bytes, 40)}"`);
       }
       const end = bytes.indexOf('\r\n\r\n');
       if (end >= 0) return end + 4;
@@ -162,9 +167,9 @@ async function httpConnect(h: Handshake, destination: string, port: number): Pro
   );
   const statusLine = head.toString('latin1').split('\r\n')[0] ?? '';
   const status = Number(/^HTTP\/\d(?:\.\d)? (\d{3})(?: |$)/.exec(statusLine)?.[1] ?? Number.NaN);
-  if (Number.isNaN(status)) throw proxyFailure(h, 'proxy_error', `answered ${h.request} with "${printable(statusLine)}", not an HTTP status`);
+  if (Number.isNaN(status)) throw proxyFailure(h, 'proxy_error', `answered ${h.request} with "${printable(h, statusLine)}", not an HTTP status`);
   if (status >= 200 && status < 300) return;
-  throw proxyFailure(h, connectStatusCode(status), `answered ${h.request} with "${printable(statusLine)}"`);
+  throw proxyFailure(h, connectStatusCode(status), `answered ${h.request} with "${printable(h, statusLine)}"`);
 }
 
 /** RFC 1928 replies, and what each means here. */

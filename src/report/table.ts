@@ -6,7 +6,7 @@
 import Table from 'cli-table3';
 import { Chalk, type ChalkInstance } from 'chalk';
 import type { Finding, FindingSeverity, Report, Result, RuleSummary, Status } from '../types.js';
-import { knownTerminalSize } from '../terminal.js';
+import { escapeControlsDeep, knownTerminalSize } from '../terminal.js';
 import { findingHead, findingLines, findingsCount } from './finding-text.js';
 import { familyLabel } from './target.js';
 import type { RenderOptions, ReportFormat } from './types.js';
@@ -199,8 +199,10 @@ export function verdictLine(report: Report, c: ChalkInstance): string {
 export const table: ReportFormat = {
   name: 'table',
   description: 'tables for a terminal, with hints and the vendor impact of each failure (default)',
-  render(report: Report, options: RenderOptions): string {
+  render(given: Report, options: RenderOptions): string {
     const c = new Chalk({ level: options.color ? 1 : 0 });
+    // Text from the network or a saved report is shown, never obeyed: no escape sequence reaches the terminal.
+    const report = escapeControlsDeep(given);
     const blocks: string[] = [];
     for (const set of report.rulesets) {
       const results = report.results.filter((r) => r.ruleset === set.id);

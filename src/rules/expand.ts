@@ -137,6 +137,29 @@ export function expandTargets(ruleSet: RuleSet, options: ExpandOptions): Target[
   );
 }
 
+/**
+ * How many targets {@link expandTargets} makes, without making them: a rule file of 200 numbered hosts × 100 ports
+ * asks for millions, and the count must come before the memory does.
+ */
+export function countTargets(ruleSet: RuleSet, options: Pick<ExpandOptions, 'numbered'>): number {
+  let count = 0;
+  for (const rule of ruleSet.rules) {
+    if (rule.url !== undefined) {
+      count += 1;
+      continue;
+    }
+    const documented = rule.probe.length > 0 ? rule.probe : [rule.host];
+    for (const host of documented) count += numberedCount(host, rule, options.numbered) * rule.ports.length;
+  }
+  return count;
+}
+
+function numberedCount(host: string, rule: Rule, override: Partial<NumberedHosts> | undefined): number {
+  if (!host.includes('#')) return 1;
+  const numbered = { ...DEFAULT_NUMBERED, ...rule.numbered, ...definedOnly(override) };
+  return Math.max(0, Math.min(numbered.to - numbered.from + 1, numbered.sample));
+}
+
 function hostTargets(ruleSet: RuleSet, rule: Rule, options: ExpandOptions): Target[] {
   const documented = rule.probe.length > 0 ? rule.probe : [rule.host];
   const hosts = documented.flatMap((host) => numberHost(host, rule, options.numbered));

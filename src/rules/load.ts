@@ -2,7 +2,7 @@
  * Rule files: text → YAML document (with line numbers) → RuleSet. The fields themselves are
  * schema.ts's business; this file owns reading, YAML errors and mapping field paths to lines.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, visit, type Document } from 'yaml';
 import { FileError } from '../errors.js';
 import type { RuleSet } from '../types.js';
@@ -12,14 +12,29 @@ import { toRuleSet } from './schema.js';
 /** Alias expansions allowed in one file; a real rule file needs a handful, a "billion laughs" file millions. */
 export const MAX_ALIAS_COUNT = 100;
 
+/**
+ * Largest rule file read: the biggest vendor table is a few KB, and 1 MB holds about 10,000 one-line rules, the
+ * default --max-targets. YAML parsing alone takes seconds per megabyte (bench/rules.bench.js): past the cap a
+ * clear refusal is kinder than a long wait.
+ */
+export const MAX_RULE_FILE_BYTES = 1024 * 1024;
+
 export function loadRuleSetFile(path: string, options: { builtin?: boolean } = {}): RuleSet {
   let text: string;
   try {
+    // Regular files are measured before reading; anything else (a FIFO, /dev/stdin) after.
+    if (statSync(path).isFile() && statSync(path).size > MAX_RULE_FILE_BYTES) throw tooBig(path);
     text = readFileSync(path, 'utf8');
   } catch (err) {
+    if (err instanceof FileError) throw err;
     throw new FileError(path, 0, '', `cannot read the file: ${readProblem(err)}`);
   }
+  if (Buffer.byteLength(text) > MAX_RULE_FILE_BYTES) throw tooBig(path);
   return parseRuleSet(text, path, options.builtin ?? false);
+}
+
+function tooBig(path: string): FileError {
+  return new FileError(path, 0, '', `the file is larger than ${MAX_RULE_FILE_BYTES / 1024 / 1024} MB, the most a rule file may be; split it into several rule sets`);
 }
 
 export function parseRuleSet(text: string, file: string, builtin = false): RuleSet {
