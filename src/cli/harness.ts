@@ -18,6 +18,7 @@ interface HarnessFlags {
   android: number;
   withoutPlayServices: number;
   stateDir?: string;
+  record?: string;
   apnsPort: number;
   courierPort: number;
   mdmPort: number;
@@ -46,6 +47,7 @@ export function register(program: Command): void {
     .addOption(withoutPlay[0]!)
     .addOption(withoutPlay[1]!)
     .option('--state-dir <dir>', `write the CA, client certificates and keys, and ${STATE_FILE} (where everything is) into this directory`)
+    .option('--record <file>', 'append every request the mock APNs and FCM receive, and the answer, to this file as JSON lines')
     .option('--apns-port <port>', 'port of the mock APNs (0: any free port; 443 where you may bind it)', integer(0, 65535), 0)
     .option('--courier-port <port>', 'port of the device channel standing for 5223', integer(0, 65535), 0)
     .option('--mdm-port <port>', 'port of the MDM server', integer(0, 65535), 0)
@@ -66,6 +68,7 @@ export function register(program: Command): void {
           auth: flags.auth,
           ports: { apns: flags.apnsPort, courier5223: flags.courierPort, mdm: flags.mdmPort, fcm: flags.fcmPort, admin: flags.adminPort },
           ...(caOut ? { caOut } : {}),
+          ...(flags.record !== undefined ? { recordFile: flags.record } : {}),
         });
       } catch (err) {
         if (isUserSetupError(err)) throw new UsageError(err.message);

@@ -4,7 +4,8 @@
  * One `close()` stops everything.
  */
 import http from 'node:http';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { TrafficLog } from './services/traffic.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CertificateAuthority, CertificatePem } from './certs.js';
@@ -49,6 +50,8 @@ export interface HarnessOptions {
   timing?: Partial<DeviceTiming>;
   /** Per-token push limit of the mock APNs, per minute. */
   maxPushesPerTokenPerMinute?: number;
+  /** Also append every request the mock APNs and FCM receive to this file, one JSON object a line. */
+  recordFile?: string;
 }
 
 export interface HarnessEndpoints {
@@ -104,6 +107,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const { keyId, teamId } = token;
 
   const { apns, fcm, mdm } = createPushServices(clock, faults, rng, options);
+  // The record file is opened before any server listens: a path that cannot be written fails the start.
+  const recordFd = options.recordFile === undefined ? undefined : openSync(options.recordFile, 'a');
+  const traffic = new TrafficLog(10_000, recordFd === undefined ? undefined : (entry) => appendFileSync(recordFd, `${JSON.stringify(entry)}\n`));
+  apns.traffic = traffic;
+  fcm.traffic = traffic;
   apns.addProviderKey({ keyId, teamId, publicKey: token.publicKey, topics: [] });
 
   const opened: Endpoint[] = [];
@@ -225,6 +233,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       },
       deviceCounters: () => ({ ...deviceCtx.counters }),
       trustClientCa: (pem) => apnsEp.trustClientCa(pem),
+      traffic,
     };
     const admin = http.createServer(serve('admin', (req: http.IncomingMessage, res: http.ServerResponse) => handleAdminRequest(adminTarget, req, res)));
     const adminEp = await listen(admin, host, ports.admin ?? 0, 'admin');
@@ -267,6 +276,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
           await closeAll();
           if (clock instanceof ScaledClock && !options.clock) clock.clearAll();
           removeCaDir();
+          if (recordFd !== undefined) closeSync(recordFd);
         })();
         return closed;
       },
@@ -275,6 +285,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   } catch (err) {
     await closeAll();
     removeCaDir();
+    if (recordFd !== undefined) closeSync(recordFd);
     throw err;
   }
 }

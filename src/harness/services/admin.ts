@@ -13,6 +13,11 @@
  *   GET    /actions/<id>           one action with its history
  *   POST   /apns/tokens            {"token", "topic"?}  make a device token known to the mock APNs
  *   POST   /apns/client-cas        {"certificate": PEM}  trust client certificates this CA signed
+ *   GET    /apns/notifications     ?token=&topic=  what the mock APNs received, and answered   DELETE: clear
+ *   GET    /fcm/messages           ?token=  what the mock FCM received, and answered           DELETE: clear
+ *   POST   /apns/script            {"token" | "topic", "reason", "count"?}  answer the next request(s) so
+ *   POST   /fcm/script             {"token", "reason", "count"?}   (GET lists, DELETE clears)
+ *   GET    /mdm/commands           ?udid=  every command with its history
  *   POST   /apns/keys              {"keyId", "teamId", "publicKey": PEM, "topics"?}  accept tokens signed by this key
  *   POST   /apns/tokens/<t>/unregister
  *   POST   /fcm/tokens             {"token", "projectId"?}
@@ -23,8 +28,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseWithoutPlayServices, type DeviceCounts } from '../device-counts.js';
 import { FAULTS, isFaultName, type FaultBoard } from '../faults.js';
 import { HttpError, readJsonBody, sendJson } from '../http.js';
-import type { ApnsService } from './apns.js';
-import type { FcmService } from './fcm.js';
+import { APNS_REASONS, type ApnsService } from './apns.js';
+import { FCM_ERRORS, type FcmService } from './fcm.js';
+import type { AnswerScript, TrafficLog } from './traffic.js';
 import { actionView, type MdmService } from './mdm.js';
 
 /** What the admin API reads and drives: the services, the fault board and the simulated fleet, and nothing else. */
@@ -45,6 +51,8 @@ export interface AdminTarget {
   deviceCounters(): Record<string, number>;
   /** Makes the mock APNs accept client certificates signed by this CA (PEM, already checked to be a CA). */
   trustClientCa(pem: string): void;
+  /** What the mock APNs and FCM received. */
+  traffic: TrafficLog;
 }
 
 /** A PEM CA certificate from a request, or 400. */
@@ -166,6 +174,41 @@ export async function handleAdminRequest(h: AdminTarget, req: IncomingMessage, r
         h.apns.unregisterToken(a2);
         return send(200, { token: a2 });
       }
+    }
+    if ((a0 === 'apns' && a1 === 'notifications') || (a0 === 'fcm' && a1 === 'messages')) {
+      if (a2) throw new HttpError(404, `no route ${method} ${url.pathname}`);
+      const service = a0;
+      if (method === 'GET') {
+        const token = url.searchParams.get('token') ?? undefined;
+        const topic = url.searchParams.get('topic') ?? undefined;
+        return send(200, { [a1]: h.traffic.list(service, { ...(token ? { token } : {}), ...(topic ? { topic } : {}) }) });
+      }
+      if (method === 'DELETE') return send(200, { cleared: h.traffic.clear(service) });
+    }
+    if ((a0 === 'apns' || a0 === 'fcm') && a1 === 'script' && !a2) {
+      const script = a0 === 'apns' ? h.apns.script : h.fcm.script;
+      if (method === 'GET') return send(200, { script: script.list() });
+      if (method === 'DELETE') {
+        script.clear();
+        return send(200, { script: [] });
+      }
+      if (method === 'POST') {
+        const reason = typeof b.reason === 'string' ? b.reason : '';
+        const known = a0 === 'apns' ? Object.keys(APNS_REASONS) : Object.keys(FCM_ERRORS);
+        if (!known.includes(reason)) throw new HttpError(400, `reason must be one of: ${known.join(', ')}`);
+        const token = typeof b.token === 'string' && b.token !== '' ? b.token : undefined;
+        const topic = typeof b.topic === 'string' && b.topic !== '' ? b.topic : undefined;
+        if (!token && !topic) throw new HttpError(400, 'give the "token" or the "topic" the answer is for');
+        const remaining = b.count === undefined ? 1 : count(b.count, 'count', 1_000_000);
+        if (remaining < 1) throw new HttpError(400, 'count must be at least 1');
+        (script as AnswerScript).add({ reason, remaining, ...(token ? { token } : {}), ...(topic ? { topic } : {}) });
+        return send(201, { script: script.list() });
+      }
+    }
+    if (a0 === 'mdm' && a1 === 'commands' && !a2 && method === 'GET') {
+      const udid = url.searchParams.get('udid');
+      const actions = [...h.mdm.actions.values()].filter((a) => udid === null || a.udid === udid);
+      return send(200, { commands: actions.map(actionView) });
     }
     if (a0 === 'apns' && a1 === 'client-cas' && !a2 && method === 'POST') {
       const pem = caCertificate(b.certificate);

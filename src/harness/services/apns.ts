@@ -11,6 +11,7 @@ import type { Clock } from '../clock.js';
 import type { FaultBoard } from '../faults.js';
 import { createRng, randomUuid, type Rng } from '../random.js';
 import { verifyProviderToken } from '../jwt.js';
+import { AnswerScript, recordedHeaders, type TrafficLog } from './traffic.js';
 
 /** Every reason the mock produces, with its status code. */
 export const APNS_REASONS = {
@@ -238,8 +239,44 @@ export class ApnsService {
     return [...(this.store.get(token.toLowerCase())?.values() ?? [])];
   }
 
-  /** Handles one provider API request, exactly as APNs would answer it. */
+  /** What the mock received (set by the harness; the in-process simulation keeps no log). */
+  traffic: TrafficLog | undefined;
+  /** Answers scripted for the next requests that match a token or topic. */
+  readonly script = new AnswerScript<ApnsReason>();
+
+  /** Handles one provider API request, exactly as APNs would answer it (or as a scripted answer says). */
   handle(req: ApnsRequest): ApnsResponse {
+    const token = /^\/3\/device\/([^/?]+)$/.exec(req.path)?.[1];
+    const topic = req.headers['apns-topic'];
+    const scripted = this.script.take(token, topic);
+    const res = scripted ? this.scriptedAnswer(req, scripted) : this.answer(req);
+    if (this.traffic) {
+      const now = this.clock.now();
+      const { status, reason, apnsId, timestamp } = res;
+      this.traffic.record({
+        service: 'apns',
+        atMs: now,
+        at: new Date(now).toISOString(),
+        token: token?.toLowerCase() ?? null,
+        topic: topic ?? null,
+        headers: recordedHeaders(req.headers),
+        payload: req.body,
+        answer: { status, apnsId, ...(reason ? { reason } : {}), ...(timestamp !== undefined ? { timestamp } : {}), ...(scripted ? { scripted: true } : {}) },
+      });
+    }
+    return res;
+  }
+
+  private scriptedAnswer(req: ApnsRequest, reason: ApnsReason): ApnsResponse {
+    this.stats.requests += 1;
+    this.stats.rejected[reason] = (this.stats.rejected[reason] ?? 0) + 1;
+    const requestedId = req.headers['apns-id'];
+    const apnsId = requestedId && UUID.test(requestedId) ? requestedId.toLowerCase() : randomUuid(this.rng).toLowerCase();
+    const status = APNS_REASONS[reason];
+    return reason === 'Unregistered' ? { status, apnsId, reason, timestamp: this.clock.now() } : { status, apnsId, reason };
+  }
+
+  private answer(req: ApnsRequest): ApnsResponse {
     this.stats.requests += 1;
     const requestedId = req.headers['apns-id'];
     const apnsId = requestedId && UUID.test(requestedId) ? requestedId.toLowerCase() : randomUuid(this.rng).toLowerCase();

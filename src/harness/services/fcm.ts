@@ -7,6 +7,7 @@
 import type { Clock } from '../clock.js';
 import type { FaultBoard } from '../faults.js';
 import { createRng, randomHex, type Rng } from '../random.js';
+import { AnswerScript, recordedHeaders, type TrafficLog } from './traffic.js';
 
 /** FCM v1 error codes the mock produces, with HTTP status and canonical status. */
 export const FCM_ERRORS = {
@@ -32,6 +33,13 @@ export interface FcmResponse {
   status: number;
   body: unknown;
   errorCode?: FcmErrorCode | 'UNAUTHENTICATED';
+}
+
+export interface FcmRequest {
+  method: string;
+  path: string;
+  authorization?: string;
+  body: string;
 }
 
 export interface FcmServiceOptions {
@@ -99,15 +107,55 @@ export class FcmService {
     };
   }
 
-  handle(req: { method: string; path: string; authorization?: string; body: string }): FcmResponse {
+  /** What the mock received (set by the harness; the in-process simulation keeps no log). */
+  traffic: TrafficLog | undefined;
+  /** Errors scripted for the next messages to a token. */
+  readonly script = new AnswerScript<FcmErrorCode>();
+
+  /** Handles one send request as FCM would (or as a scripted answer says). */
+  handle(req: FcmRequest): FcmResponse {
+    let token: string | undefined;
+    try {
+      const t = (JSON.parse(req.body) as { message?: { token?: unknown } } | null)?.message?.token;
+      token = typeof t === 'string' ? t : undefined;
+    } catch {
+      token = undefined;
+    }
+    const scripted = token === undefined ? undefined : this.script.take(token, undefined);
+    let res: FcmResponse;
+    if (scripted) {
+      this.stats.requests += 1;
+      res = this.failure(scripted, 'Scripted answer (pushcheck harness).');
+    } else {
+      res = this.answer(req);
+    }
+    if (this.traffic) {
+      const now = this.clock.now();
+      this.traffic.record({
+        service: 'fcm',
+        atMs: now,
+        at: new Date(now).toISOString(),
+        token: token ?? null,
+        topic: null,
+        headers: recordedHeaders(req.authorization === undefined ? {} : { authorization: req.authorization }),
+        payload: req.body,
+        answer: { status: res.status, ...(res.errorCode ? { reason: res.errorCode } : {}), ...(scripted ? { scripted: true } : {}) },
+      });
+    }
+    return res;
+  }
+
+  private failure(code: FcmErrorCode, message: string, violation?: string): FcmResponse {
+    this.stats.rejected[code] = (this.stats.rejected[code] ?? 0) + 1;
+    const { code: http, status } = FCM_ERRORS[code];
+    const details: unknown[] = [{ '@type': 'type.googleapis.com/google.firebase.fcm.v1.FcmError', errorCode: code }];
+    if (violation) details.push({ '@type': 'type.googleapis.com/google.rpc.BadRequest', fieldViolations: [{ field: violation, description: message }] });
+    return { status: http, errorCode: code, body: { error: { code: http, message, status, details } } };
+  }
+
+  private answer(req: FcmRequest): FcmResponse {
     this.stats.requests += 1;
-    const fail = (code: FcmErrorCode, message: string, violation?: string): FcmResponse => {
-      this.stats.rejected[code] = (this.stats.rejected[code] ?? 0) + 1;
-      const { code: http, status } = FCM_ERRORS[code];
-      const details: unknown[] = [{ '@type': 'type.googleapis.com/google.firebase.fcm.v1.FcmError', errorCode: code }];
-      if (violation) details.push({ '@type': 'type.googleapis.com/google.rpc.BadRequest', fieldViolations: [{ field: violation, description: message }] });
-      return { status: http, errorCode: code, body: { error: { code: http, message, status, details } } };
-    };
+    const fail = (code: FcmErrorCode, message: string, violation?: string): FcmResponse => this.failure(code, message, violation);
     const m = /^\/v1\/projects\/([^/]+)\/messages:send$/.exec(req.path);
     if (!m) return { status: 404, body: { error: { code: 404, message: 'Not Found', status: 'NOT_FOUND' } } };
     if (req.method !== 'POST') {
