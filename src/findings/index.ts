@@ -38,20 +38,30 @@ const SEVERITY_ORDER: readonly FindingSeverity[] = ['critical', 'warning', 'info
  * files (`check: cert`) are not network evidence and are left out.
  */
 export function findingsOf(results: readonly Result[], context: RunContext = {}): Finding[] {
+  return explain(results, context).map(({ finding }) => finding);
+}
+
+/** Which finding explains each result that one explains (the metrics label each target's failure with it). */
+export function findingOfEachResult(results: readonly Result[], context: RunContext = {}): Map<Result, Finding> {
+  return new Map(explain(results, context).flatMap(({ finding, explained }) => explained.map((r) => [r, finding] as const)));
+}
+
+/** Each finding with the results it explains, most serious first. */
+function explain(results: readonly Result[], context: RunContext): Array<{ finding: Finding; explained: readonly Result[] }> {
   // Credential files (pushcheck cert) say nothing about the network.
   const all = (results as readonly ObservedResult[]).filter((r) => r.check !== 'cert');
   const open = new Set(all.filter(isProblem));
-  const findings: Finding[] = [];
+  const found: Array<{ finding: Finding; explained: readonly Result[] }> = [];
   for (const detector of CAUSES) {
     if (open.size === 0) break;
     for (const detection of detector.detect([...open], { ...context, all })) {
       const explained = detection.explains.filter((r) => open.has(r));
       if (explained.length === 0) continue;
       for (const r of explained) open.delete(r);
-      findings.push(findingOf(detector.cause, detection, explained));
+      found.push({ finding: findingOf(detector.cause, detection, explained), explained });
     }
   }
-  return findings.sort((a, b) => SEVERITY_ORDER.indexOf(a.severity) - SEVERITY_ORDER.indexOf(b.severity));
+  return found.sort((a, b) => SEVERITY_ORDER.indexOf(a.finding.severity) - SEVERITY_ORDER.indexOf(b.finding.severity));
 }
 
 export type { RunContext } from './evidence.js';

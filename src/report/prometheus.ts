@@ -6,7 +6,8 @@
  * refuses them).
  */
 import { isIP } from 'node:net';
-import type { Report, Result, Status } from '../types.js';
+import { findingOfEachResult } from '../findings/index.js';
+import type { Finding, Report, Result, Status } from '../types.js';
 import { rulesetIds, targetKey } from './target.js';
 import type { ReportFormat } from './types.js';
 
@@ -59,7 +60,7 @@ function tlsVersion(protocol: string): string {
 }
 
 /** The metrics of one target, as [family name, sample] pairs. */
-function targetSamples(r: Result): Array<[string, Sample]> {
+function targetSamples(r: Result, finding: Finding | undefined): Array<[string, Sample]> {
   const labels = targetLabels(r);
   const out: Array<[string, Sample]> = [];
   const add = (name: string, value: number, extra: Labels = {}): void => {
@@ -72,7 +73,8 @@ function targetSamples(r: Result): Array<[string, Sample]> {
     documented_host: r.documentedHost,
   });
   for (const status of STATUSES) add('pushcheck_target_status', r.status === status ? 1 : 0, { status });
-  if (r.error) add('pushcheck_failure_info', 1, { code: r.error.code, phase: r.error.phase });
+  // The finding that explains the failure, so an alert can name the cause (ports_blocked) rather than a code.
+  if (r.error) add('pushcheck_failure_info', 1, { code: r.error.code, phase: r.error.phase, ...(finding && { finding: finding.cause }) });
   // A skipped target was not probed: no probe metrics, so `probe_success == 0` alerts do not fire on it.
   if (r.status === 'skip') return out;
   add('probe_success', r.status === 'pass' ? 1 : 0);
@@ -110,7 +112,8 @@ const HELP: Record<string, string> = {
   pushcheck_rule_cidr_verdict: "Whether a rule's resolved addresses lie inside its documented CIDR ranges",
   pushcheck_target_info: 'What a target is: check kind, severity, origin and the host as documented',
   pushcheck_target_status: 'The status of a target: 1 for its status, 0 for the others',
-  pushcheck_failure_info: 'The failure code and phase of a target that did not pass',
+  pushcheck_failure_info: 'The failure code and phase of a target that did not pass, and the finding that explains it',
+  pushcheck_findings: 'The causes found behind the failures (see docs/findings.md): how many targets each explains',
   probe_success: 'Whether the probe passed (1) or not (0); not set for skipped targets',
   probe_duration_seconds: 'How long the probe took, every phase and retry included',
   probe_dns_lookup_time_seconds: 'How long the DNS lookup took',
@@ -151,13 +154,20 @@ export function renderPrometheus(report: Report): string {
       });
     }
   }
+  for (const finding of report.findings) {
+    add('pushcheck_findings', {
+      labels: { cause: finding.cause, severity: finding.severity, ...(finding.subject !== undefined && { subject: finding.subject }) },
+      value: finding.targets,
+    });
+  }
+  const findingOf = findingOfEachResult(report.results, { startedAt: report.startedAt });
   // A series may appear once: should a report ever list a target twice, the first one counts.
   const seen = new Set<string>();
   for (const result of report.results) {
     const key = targetKey(result);
     if (seen.has(key)) continue;
     seen.add(key);
-    for (const [name, sample] of targetSamples(result)) add(name, sample);
+    for (const [name, sample] of targetSamples(result, findingOf.get(result))) add(name, sample);
   }
 
   const lines: string[] = [];

@@ -3,7 +3,7 @@
  * network that blocks a CDN must still see its status). Every text from a report (host names, certificate issuers,
  * messages from the network) is escaped: the page is only as trustworthy as what it shows.
  */
-import type { Report, Result, RuleSet, Status } from '../types.js';
+import type { Finding, Report, Result, RuleSet, Status } from '../types.js';
 
 export interface PageInput {
   ruleSets: readonly RuleSet[];
@@ -43,6 +43,17 @@ function resultRow(r: Result): string {
   ].join('');
 }
 
+/** The causes behind the failures, first: what the network team is asked for (docs/findings.md). */
+function findingsBlock(findings: readonly Finding[]): string {
+  if (findings.length === 0) return '';
+  const items = findings.map((f) => {
+    const examples = f.examples.length > 0 ? ` (${f.targets} target${f.targets === 1 ? '' : 's'}, e.g. ${f.examples.map(escapeHtml).join(', ')})` : '';
+    const detail = f.detail !== undefined ? `<br>${escapeHtml(f.detail)}` : '';
+    return `<li class="finding ${f.severity}"><strong>${escapeHtml(f.severity)}: ${escapeHtml(f.cause)}</strong>: ${escapeHtml(f.summary)}${detail}<br>Ask for: ${escapeHtml(f.action)}${examples}</li>`;
+  });
+  return `<h3>Findings</h3><ul class="findings">${items.join('\n')}</ul>`;
+}
+
 function ruleSetSection(set: RuleSet, report: Report | undefined): string {
   const head = `<h2 id="${escapeHtml(set.id)}">${escapeHtml(set.id)} <small>${escapeHtml(set.title)}</small></h2>`;
   const link = `<p><a href="${probeLink(set.id)}">/probe?ruleset=${escapeHtml(set.id)}</a></p>`;
@@ -52,13 +63,14 @@ function ruleSetSection(set: RuleSet, report: Report | undefined): string {
   const summary = `<p class="verdict ${verdict}">${verdict === 'pass' ? 'PASS' : 'FAIL'}: ${s.passed} passed, ${s.failed} failed, ${s.warned} warned, ${s.skipped} skipped of ${s.total} targets, probed ${escapeHtml(report.startedAt)}</p>`;
   const rows = report.results.map(resultRow).join('\n');
   const table = `<table><thead><tr><th>Rule</th><th>Host</th><th>Port</th><th>Check</th><th>Result</th><th>Time</th><th>Detail</th></tr></thead><tbody>\n${rows}\n</tbody></table>`;
-  return `<section>${head}${link}${summary}${table}</section>`;
+  return `<section>${head}${link}${summary}${findingsBlock(report.findings)}${table}</section>`;
 }
 
 const STYLE = `
 body{font-family:system-ui,sans-serif;margin:1.5em;color:#1b1b1b;background:#fff}
 table{border-collapse:collapse;margin-bottom:1em}th,td{border:1px solid #ccc;padding:.2em .5em;text-align:left;vertical-align:top}
 tr.pass .status{background:#d4f4d4}tr.warn .status{background:#fff1b8}tr.fail .status{background:#ffc9c9;font-weight:bold}tr.skip .status{background:#e8e8e8}
+.finding.critical strong{color:#a30000}.finding.warning strong{color:#8a5a00}.finding.info strong{color:#555}.findings li{margin-bottom:.5em}
 .verdict.pass{color:#11661b}.verdict.fail{color:#a30000;font-weight:bold}.none{color:#666}small{font-weight:normal;color:#555}
 `;
 

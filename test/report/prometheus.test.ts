@@ -74,6 +74,16 @@ describe('prometheus format', () => {
     }
   });
 
+  it('names the finding that explains each failure, and counts the targets of each finding', () => {
+    expect(find('pushcheck_failure_info', { ...target, port: '5223' })[0]!.labels).toMatchObject({ code: 'tcp_timeout', finding: 'ports_blocked' });
+    expect(find('pushcheck_failure_info', { ...target, port: '2195' })[0]!.labels).toMatchObject({ finding: 'legacy_only' });
+    // A failure no finding explains carries no finding label (the lone untrusted certificate of another vendor).
+    expect(find('pushcheck_failure_info', { rule: '1' })[0]!.labels.finding).toBeUndefined();
+    expect(find('pushcheck_findings', { cause: 'ports_blocked', severity: 'critical' })[0]!.value).toBe(1);
+    expect(find('pushcheck_findings', { cause: 'legacy_only', severity: 'info' })[0]!.value).toBe(1);
+    expect(render(report([result()])).includes('pushcheck_findings')).toBe(false);
+  });
+
   it('has no probe metrics for a skipped target, but its status', () => {
     const skipped = { ruleset: 'ibi-aws', rule: 'message-head' };
     expect(all.filter((s) => s.name.startsWith('probe_') && s.labels.rule === skipped.rule)).toEqual([]);

@@ -8,6 +8,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runChecks } from '../../src/run/run.js';
+import { richReport } from '../report/fixture.js';
 import { serve, startSite, type Served, type Site } from './fixture.js';
 
 // The browser's own function, run in the page; the tests are compiled without the DOM's types.
@@ -24,8 +26,14 @@ describe('the status page in Chromium', () => {
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (.ci/run does)`);
     site = await startSite();
-    served = await serve([site.ruleSet, { ...site.ruleSet, id: 'later', title: 'a rule set nobody scraped', aliases: [] }], { flags: { timeout: 500 } });
-    await fetch(`${served.server.url}/probe?ruleset=site`).then((res) => res.text());
+    // `rich` stands for a site with known causes: its run answers with the report fixture's results and findings.
+    const rich = { ...site.ruleSet, id: 'moki-ios', title: 'a site with findings', aliases: [] };
+    const later = { ...site.ruleSet, id: 'later', title: 'a rule set nobody scraped', aliases: [] };
+    served = await serve([site.ruleSet, rich, later], {
+      flags: { timeout: 500 },
+      run: (sets, settings, hooks) => (sets[0]!.id === 'moki-ios' ? Promise.resolve(richReport()) : runChecks(sets, settings, hooks)),
+    });
+    for (const ruleset of ['site', 'moki-ios']) await fetch(`${served.server.url}/probe?ruleset=${ruleset}`).then((res) => res.text());
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       // As root, without a sandbox; no background traffic to hosts this machine cannot reach. Playwright gives it a
@@ -48,15 +56,21 @@ describe('the status page in Chromium', () => {
     const response = await page.goto(served.server.url);
     expect(response?.status()).toBe(200);
     await expect(page.locator('h1').textContent()).resolves.toBe('pushcheck serve');
-    await expect(page.locator('li').allTextContents()).resolves.toEqual(['site: fail', 'later: not probed yet']);
-    const rules = await page.locator('tr[class] td:first-child').allTextContents();
-    const statuses = await page.locator('tr[class] td.status').allTextContents();
+    await expect(page.locator('ul:not(.findings) > li').allTextContents()).resolves.toEqual(['site: fail', 'moki-ios: fail', 'later: not probed yet']);
+    const rules = await page.locator('section:has(#site) tr[class] td:first-child').allTextContents();
+    const statuses = await page.locator('section:has(#site) tr[class] td.status').allTextContents();
     expect(rules.map((rule, i) => [rule, statuses[i]])).toEqual([['open', 'pass'], ['closed', 'FAIL'], ['silent', 'FAIL']]);
     // Green for pass, red for FAIL, as the style says.
     const colour = (selector: string) => page.locator(selector).first().evaluate((cell) => getComputedStyle(cell).backgroundColor);
     await expect(colour('tr.pass td.status')).resolves.toBe('rgb(212, 244, 212)');
     await expect(colour('tr.fail td.status')).resolves.toBe('rgb(255, 201, 201)');
     await expect(page.locator('a[href="/probe?ruleset=later"]').count()).resolves.toBe(1);
+    // The findings of the site that has them, most serious first, in the section of that rule set.
+    const findings = await page.locator('section:has(#moki-ios) li.finding strong').allTextContents();
+    expect(findings).toEqual(['critical: ports_blocked', 'info: legacy_only']);
+    // The test site's own run: the closed port fails where the other two ports of the same host connect.
+    await expect(page.locator('section:has(#site) li.finding strong').allTextContents()).resolves.toEqual(['critical: ports_blocked']);
+    await expect(page.locator('section:has(#site) li.finding').textContent()).resolves.toContain(`Ask for: Allow outbound TCP ${site.closedPort} to 127.0.0.1.`);
     await expect(page.getByText('Not probed since the exporter started').count()).resolves.toBe(1);
     // Nothing but the page itself was loaded: no CDN, no fonts, no scripts.
     expect(requests).toEqual([`${served.server.url}/`]);

@@ -4,12 +4,12 @@
  * scrape deadline, /metrics (checked by promtool), the health endpoints, and the status page's escaping.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { renderStatusPage } from '../../src/serve/page.js';
+import { escapeHtml, renderStatusPage } from '../../src/serve/page.js';
 import { DEADLINE_NOTE } from '../../src/serve/exporter.js';
 import { scrapeBudgetMs, SCRAPE_TIMEOUT_OFFSET_MS } from '../../src/serve/server.js';
 import { parseListen, listenWarning } from '../../src/cli/serve.js';
 import { promtoolCheck } from '../report/consumers.js';
-import { nastyReport, NASTY } from '../report/fixture.js';
+import { nastyReport, NASTY, richReport } from '../report/fixture.js';
 import { sampleValue, serve, startSite, type Served, type Site } from './fixture.js';
 
 let site: Site;
@@ -177,6 +177,19 @@ describe('the status page', () => {
     expect(page).toMatch(/<tr class="fail">.*closed.*tcp_refused.*<br>hint: .*<br>if it fails: nothing, it is a test/);
     expect(page).toMatch(/<tr class="pass">.*open/);
     expect(page).not.toMatch(/<script|https?:\/\/(?!exporter)/);
+  });
+
+  it('shows the findings of a rule set above its targets, with what to ask for', () => {
+    const report = richReport();
+    const set = { id: 'moki-ios', title: 't', aliases: [], notes: [], rules: [], file: 'x', builtin: false };
+    const page = renderStatusPage({ ruleSets: [set], last: new Map([['moki-ios', report]]), version: '1', listen: 'x' });
+    const [critical, info] = report.findings;
+    expect(page).toContain(`<li class="finding critical"><strong>critical: ports_blocked</strong>: ${escapeHtml(critical!.summary)}`);
+    expect(page).toContain(`Ask for: ${escapeHtml(critical!.action)} (1 target, e.g. moki-ios/5 courier.sandbox.push.apple.com:5223)`);
+    expect(page).toContain(`<strong>info: legacy_only</strong>: ${escapeHtml(info!.summary)}`);
+    expect(page.indexOf('<h3>Findings</h3>')).toBeLessThan(page.indexOf('<table>'));
+    const healthy = renderStatusPage({ ruleSets: [set], last: new Map([['moki-ios', { ...report, findings: [] }]]), version: '1', listen: 'x' });
+    expect(healthy).not.toContain('Findings');
   });
 
   it('escapes what came from the network', () => {
