@@ -2,7 +2,11 @@
 // loaded on demand, every dependency inlined. Loading ~150 small ES modules from dist/ and node_modules/ costs
 // more than reading one file, and the installed package needs nothing from node_modules/ at run time.
 // Source maps (bin/pushcheck.js turns them on) keep stack traces pointing at src/.
+import { rmSync } from 'node:fs';
 import { build } from 'esbuild';
+
+// Chunk names change with their content: old ones would pile up and ship.
+rmSync('dist/bundle', { recursive: true, force: true });
 
 await build({
   // The demo's servers run in a worker thread, which needs a file of its own.

@@ -1,6 +1,7 @@
 /**
  * Files shipped beside the code (package.json, rules/, schemas/), found from wherever the code runs: src/ under
- * vitest, dist/ after tsc, dist/bundle/ as one bundled file. The nearest folder up with a package.json is the root.
+ * vitest, dist/ after tsc, dist/bundle/ as one bundled file. The nearest folder up with a package.json is the root;
+ * in a single executable, the folder sea-assets.ts unpacked its assets to.
  */
 import { existsSync } from 'node:fs';
 
@@ -14,7 +15,7 @@ function findRoot(): URL {
 }
 
 /** The package root, as a folder URL ending in `/`. */
-export const packageRoot: URL = findRoot();
+export const packageRoot: URL = (globalThis as { __pushcheckPackageRoot?: URL }).__pushcheckPackageRoot ?? findRoot();
 
 /** A file or folder of the package, e.g. `packageUrl('rules/')`. */
 export function packageUrl(relative: string): URL {

@@ -35,10 +35,8 @@ async function main(argv: string[]): Promise<void> {
   await program.parseAsync(argv);
 }
 
-mapUncaughtStacks();
-try {
-  await main(process.argv);
-} catch (err) {
+/** Runs the CLI and sets the exit code; a bug is re-thrown (no top-level await: the single executable is CommonJS). */
+function handle(err: unknown): void {
   if (err instanceof CommanderError) {
     // Help and --version end in a CommanderError too; they are not failures.
     process.exitCode = err.exitCode === 0 ? 0 : 2;
@@ -50,3 +48,6 @@ try {
     throw err;
   }
 }
+
+mapUncaughtStacks();
+main(process.argv).catch(handle);

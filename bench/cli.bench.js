@@ -1,0 +1,185 @@
+// The CLI as a user runs it, whole process against whole process, each beside a peer measured in the same run:
+// start-up against `node -e 0`, 1,000 loopback TCP connects against `nmap -sT -Pn -n`, 60 slow TLS handshakes
+// against one probe, the time before the first connect and after the last probe, and peak RSS.
+// The machine is shared, so every figure is a median of several runs and the goals are ratios (issue "speed").
+// Loopback only; every server is closed at the end.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import tls from 'node:tls';
+import { fileURLToPath } from 'node:url';
+import { createCertificateAuthority } from '../dist/harness/certs.js';
+import { loadBuiltinRuleSets } from '../dist/rules/builtin.js';
+import { expandTargets } from '../dist/rules/expand.js';
+
+// PUSHCHECK_BIN: measure another build (an older checkout's bin/pushcheck.js) against the same peers.
+const BIN = process.env.PUSHCHECK_BIN ?? fileURLToPath(new URL('../bin/pushcheck.js', import.meta.url));
+const RUNS = Number(process.env.BENCH_RUNS ?? 7);
+const dir = mkdtempSync(path.join(os.tmpdir(), 'pushcheck-bench-'));
+const servers = [];
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const ms = (value) => `${value.toFixed(0)} ms`;
+const ratio = (a, b) => `${(a / b).toFixed(2)}×`;
+
+/** Runs a command to its end; wall time from spawn to exit, and when it exited (performance.now()). */
+function timed(command, args) {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const ended = performance.now();
+      resolve({ code, wallMs: ended - started, started, ended, stdout, stderr });
+    });
+  });
+}
+
+/** Peak RSS in MB of one run, from GNU time. */
+function peakRssMb(args) {
+  const run = spawnSync('/usr/bin/time', ['-f', '%M', process.execPath, BIN, ...args], { encoding: 'utf8' });
+  const kb = Number(run.stderr.trim().split('\n').pop());
+  return Number.isFinite(kb) ? kb / 1024 : NaN;
+}
+
+function listen(server, port, host) {
+  servers.push(server);
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve(server.address().port));
+  });
+}
+
+function ruleFile(name, rule) {
+  const file = path.join(dir, `${name}.yaml`);
+  const lines = [`id: ${name}`, `title: ${name}`, 'rules:', '  - id: 1', `    host: ${rule.host}`, `    probe: [${rule.probe.join(', ')}]`, `    ports: [${rule.ports.join(', ')}]`, `    check: ${rule.check}`, '    purpose: bench', '    impact: bench', '    severity: critical'];
+  writeFileSync(file, `${lines.join('\n')}\n`);
+  return file;
+}
+
+// Connections seen by the loopback servers, for the time of the first connect and the last one.
+let connects = [];
+const record = (socket) => {
+  connects.push(performance.now());
+  socket.on('error', () => undefined);
+  socket.end();
+};
+
+console.log(`load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} on ${os.cpus().length} cores; medians of ${RUNS} runs`);
+
+// 1. Start-up.
+{
+  const peer = [];
+  const figures = { '--version': [], '--help': [], 'rules list': [] };
+  for (let i = 0; i < RUNS; i += 1) {
+    peer.push((await timed(process.execPath, ['-e', '0'])).wallMs);
+    for (const args of Object.keys(figures)) figures[args].push((await timed(process.execPath, [BIN, ...args.split(' ')])).wallMs);
+  }
+  const base = median(peer);
+  console.log(`\nstart-up (goal: --version and --help within 1.5× node -e 0, rules list within 2×)`);
+  console.log(`  node -e 0            ${ms(base)}`);
+  for (const [args, walls] of Object.entries(figures)) console.log(`  pushcheck ${args.padEnd(10)} ${ms(median(walls))}  ${ratio(median(walls), base)}`);
+}
+
+// 2. 1,000 loopback TCP targets: ten addresses × 100 ports, the same connects for nmap and for pushcheck.
+const ADDRESSES = Array.from({ length: 10 }, (_, i) => `127.0.1.${i + 1}`);
+const ports = [];
+for (let i = 0; i < 100; i += 1) ports.push(await listen(net.createServer(record), 0, ADDRESSES[0]));
+for (const address of ADDRESSES.slice(1)) for (const port of ports) await listen(net.createServer(record), port, address);
+const tcpRules = ruleFile('tcp1000', { host: 'bench.test', probe: ADDRESSES.map((_, i) => `h${i}.bench.test`), ports, check: 'tcp' });
+const tcpPins = ADDRESSES.flatMap((address, i) => ['--resolve', `h${i}.bench.test=${address}`]);
+{
+  const nmapFound = spawnSync('nmap', ['--version']).status === 0;
+  const nmap = [];
+  const ours = [];
+  const firstConnect = [];
+  const afterLast = [];
+  for (let i = 0; i < RUNS; i += 1) {
+    if (nmapFound) nmap.push((await timed('nmap', ['-sT', '-Pn', '-n', '-p', ports.join(','), `${ADDRESSES[0]}-${ADDRESSES.length}`])).wallMs);
+    connects = [];
+    const run = await timed(process.execPath, [BIN, tcpRules, ...tcpPins, '-c', '256', '-f', 'json']);
+    if (run.code !== 0) throw new Error(`pushcheck on 1,000 TCP targets exited ${run.code}: ${run.stderr}`);
+    ours.push(run.wallMs);
+    firstConnect.push(Math.min(...connects) - run.started);
+    afterLast.push(run.ended - Math.max(...connects));
+  }
+  console.log(`\n1,000 loopback TCP targets (goal: within 3× nmap -sT -Pn -n on the same ports)`);
+  if (nmapFound) console.log(`  nmap -sT -Pn -n      ${ms(median(nmap))}`);
+  else console.log('  nmap                 not installed: no ratio');
+  console.log(`  pushcheck            ${ms(median(ours))}${nmapFound ? `  ${ratio(median(ours), median(nmap))}` : ''}`);
+  console.log(`  start → first connect ${ms(median(firstConnect))}, last connect → exit ${ms(median(afterLast))}`);
+  console.log(`  peak RSS             ${peakRssMb([tcpRules, ...tcpPins, '-c', '256', '-f', 'json']).toFixed(0)} MB`);
+}
+
+// 3. 60 TLS targets whose handshakes each take 400 ms: the whole process against one probe.
+const ca = await createCertificateAuthority('bench CA');
+const leaf = await ca.issue({ names: ['*.tls.bench'] });
+const caFile = path.join(dir, 'ca.pem');
+writeFileSync(caFile, ca.cert);
+const slowPort = await listen(
+  net.createServer((socket) => {
+    socket.on('error', () => undefined);
+    setTimeout(() => {
+      const secure = new tls.TLSSocket(socket, { isServer: true, cert: leaf.cert, key: leaf.key });
+      secure.on('error', () => socket.destroy());
+      secure.on('secure', () => secure.end());
+    }, 400);
+  }),
+  0,
+  '127.0.0.1',
+);
+{
+  const sixty = ruleFile('tls60', { host: 'tls.bench', probe: Array.from({ length: 60 }, (_, i) => `h${i}.tls.bench`), ports: [slowPort], check: 'tls' });
+  const one = ruleFile('tls1', { host: 'tls.bench', probe: ['h0.tls.bench'], ports: [slowPort], check: 'tls' });
+  const common = ['--resolve', '*.tls.bench=127.0.0.1', '--ca', caFile, '-f', 'json'];
+  const whole = [];
+  const probe = [];
+  const single = [];
+  for (let i = 0; i < RUNS; i += 1) {
+    const run = await timed(process.execPath, [BIN, sixty, ...common]);
+    if (run.code !== 0) throw new Error(`pushcheck on 60 TLS targets exited ${run.code}: ${run.stderr}`);
+    whole.push(run.wallMs);
+    probe.push(median(JSON.parse(run.stdout).results.map((r) => r.timings.totalMs)));
+    single.push((await timed(process.execPath, [BIN, one, ...common])).wallMs);
+  }
+  console.log(`\n60 TLS targets with 400 ms handshakes (goal: whole process within 1.5× one probe)`);
+  console.log(`  one probe (median)   ${ms(median(probe))}`);
+  console.log(`  pushcheck, 60        ${ms(median(whole))}  ${ratio(median(whole), median(probe))}`);
+  console.log(`  pushcheck, 1 target  ${ms(median(single))}  ${ratio(median(single), median(probe))}`);
+}
+
+// 4. A built-in rule set, every port of it served on 127.0.0.9 (ports below 1024 need root).
+{
+  const sets = loadBuiltinRuleSets();
+  const allPorts = [...new Set(sets.flatMap((s) => s.rules.flatMap((r) => r.ports)))];
+  try {
+    for (const port of allPorts) await listen(net.createServer(record), port, '127.0.0.9');
+    // Targets waiting for a --var (${messageUrl}) are skipped by the run and need no pin.
+    const hosts = [...new Set(sets.flatMap((set) => expandTargets(set, { vars: {} }).map((t) => t.host)))].filter((h) => /^[a-z0-9.-]+$/i.test(h));
+    const pins = hosts.flatMap((host) => ['--resolve', `${host}=127.0.0.9`]);
+    const firstConnect = [];
+    const afterLast = [];
+    for (let i = 0; i < RUNS; i += 1) {
+      connects = [];
+      const run = await timed(process.execPath, [BIN, 'ios', ...pins, '-f', 'json', '-t', '2000']);
+      if (connects.length === 0) throw new Error(`pushcheck ios made no connection (exit ${run.code}): ${run.stderr}`);
+      firstConnect.push(Math.min(...connects) - run.started);
+      afterLast.push(run.ended - Math.max(...connects));
+    }
+    const base = median(await Promise.all([0, 1, 2].map(async () => (await timed(process.execPath, ['-e', '0'])).wallMs)));
+    console.log(`\npushcheck ios against loopback stand-ins (goal: under 100 ms each, beyond Node's own start)`);
+    console.log(`  start → first connect ${ms(median(firstConnect))} (node -e 0 alone: ${ms(base)}; pushcheck's share ${ms(median(firstConnect) - base)})`);
+    console.log(`  last connect → exit   ${ms(median(afterLast))}`);
+    console.log(`  peak RSS of pushcheck all: ${peakRssMb(['all', ...pins, '-f', 'json', '-t', '2000']).toFixed(0)} MB`);
+  } catch (err) {
+    console.log(`\nbuilt-in rule set: not measured (${err.code ?? err.message}: ports ${allPorts.join(', ')} on 127.0.0.9 need root)`);
+  }
+}
+
+await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+rmSync(dir, { recursive: true, force: true });

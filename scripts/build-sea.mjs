@@ -1,0 +1,54 @@
+// `npm run build:sea`: pushcheck as one executable file for this platform, with Node's single executable
+// application support: dist/sea/pushcheck-<platform>-<arch>. It runs where no Node.js is installed.
+//  1. esbuild bundles the CLI into one CommonJS file (what a single executable runs; no chunks, no top-level await);
+//  2. rules/, schemas/ and package.json become assets (src/sea-assets.ts unpacks them on first run);
+//  3. node --experimental-sea-config makes the blob, and postject injects it into a copy of this Node binary.
+import { execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { build } from 'esbuild';
+
+const out = 'dist/sea';
+const name = `pushcheck-${process.platform}-${process.arch}${process.platform === 'win32' ? '.exe' : ''}`;
+rmSync(out, { recursive: true, force: true });
+mkdirSync(out, { recursive: true });
+
+await build({
+  entryPoints: ['src/cli/sea-main.ts'],
+  outfile: `${out}/pushcheck.cjs`,
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  logLevel: 'warning',
+  // import.meta.url has no meaning here: package-root.ts is told where the unpacked assets are instead.
+  define: { 'import.meta.url': 'undefined' },
+});
+
+const files = [
+  'package.json',
+  ...readdirSync('rules').filter((f) => f.endsWith('.yaml')).map((f) => `rules/${f}`),
+  ...readdirSync('schemas').filter((f) => f.endsWith('.json')).map((f) => `schemas/${f}`),
+];
+writeFileSync(`${out}/manifest.json`, JSON.stringify(files));
+const assets = Object.fromEntries([['manifest.json', `${out}/manifest.json`], ...files.map((f) => [f, f])]);
+writeFileSync(
+  `${out}/sea-config.json`,
+  JSON.stringify({ main: `${out}/pushcheck.cjs`, output: `${out}/sea-prep.blob`, disableExperimentalSEAWarning: true, assets }, null, 2),
+);
+execFileSync(process.execPath, ['--experimental-sea-config', `${out}/sea-config.json`], { stdio: 'inherit' });
+
+const binary = path.join(out, name);
+copyFileSync(process.execPath, binary);
+chmodSync(binary, 0o755);
+const macos = process.platform === 'darwin';
+if (macos) execFileSync('codesign', ['--remove-signature', binary]);
+const postject = createRequire(import.meta.url).resolve('postject/dist/cli.js');
+execFileSync(
+  process.execPath,
+  [postject, binary, 'NODE_SEA_BLOB', `${out}/sea-prep.blob`, '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2', ...(macos ? ['--macho-segment-name', 'NODE_SEA'] : [])],
+  { stdio: 'inherit' },
+);
+if (macos) execFileSync('codesign', ['--sign', '-', binary]);
+console.log(`built ${binary}`);

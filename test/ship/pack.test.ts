@@ -1,0 +1,64 @@
+/**
+ * The npm package as an admin installs it: `npm pack`, `npm install -g` of the tarball into a prefix of its own,
+ * then `pushcheck` run from another directory. Global installs leave dev dependencies out, so this also shows that
+ * none is needed at run time.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const { version } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+let dir: string;
+let bin: string;
+let installed: string;
+
+beforeAll(() => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'pushcheck-pack-'));
+  // dist/ is already built (npm test builds first); the tarball takes it as it is.
+  execFileSync(npm, ['pack', '--ignore-scripts', '--pack-destination', dir], { cwd: root, stdio: 'ignore' });
+  const tarball = path.join(dir, `pushcheck-${version}.tgz`);
+  expect(existsSync(tarball)).toBe(true);
+  const prefix = path.join(dir, 'prefix');
+  execFileSync(npm, ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', tarball], { cwd: dir, stdio: 'ignore' });
+  bin = path.join(prefix, 'bin', 'pushcheck');
+  installed = path.join(prefix, 'lib', 'node_modules', 'pushcheck');
+}, 240_000);
+
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+function run(args: string[]) {
+  return spawnSync(bin, args, { cwd: os.tmpdir(), encoding: 'utf8', env: { PATH: `${path.dirname(process.execPath)}:/usr/bin:/bin`, HOME: dir } });
+}
+
+describe('npm install -g ./pushcheck-<version>.tgz', () => {
+  it('installs a pushcheck command that runs from any directory', () => {
+    const result = run(['--version']);
+    expect(result.status).toBe(0);
+    expect(result.stdout.trim()).toBe(version);
+  });
+
+  it('carries the built-in rule sets, the report schema and the docs', () => {
+    const list = run(['rules', 'list', '-f', 'json']);
+    expect(list.status).toBe(0);
+    expect((JSON.parse(list.stdout) as Array<{ id: string }>).map((set) => set.id)).toContain('moki-ios');
+    expect(existsSync(path.join(installed, 'schemas', 'report.schema.json'))).toBe(true);
+    expect(existsSync(path.join(installed, 'docs', 'timeouts.md'))).toBe(true);
+    expect(existsSync(path.join(installed, 'README.md'))).toBe(true);
+    expect(existsSync(path.join(installed, 'node_modules', 'esbuild')), 'a dev dependency was installed').toBe(false);
+  });
+
+  it('runs the demo of pushcheck ios to a green verdict', () => {
+    const result = run(['demo', '--clean', 'ios', '-f', 'json']);
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const report = JSON.parse(result.stdout) as { summary: { total: number; passed: number } };
+    expect(report.summary.passed).toBe(report.summary.total);
+  });
+});

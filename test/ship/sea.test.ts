@@ -1,0 +1,46 @@
+/**
+ * The single executable (npm run build:sea) run as on a machine without Node.js: an empty environment, no PATH,
+ * started from another directory. Built here if it is not there yet (a copy of the Node binary: about 100 MB).
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const { version } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
+const binary = path.join(root, 'dist', 'sea', `pushcheck-${process.platform}-${process.arch}`);
+
+beforeAll(() => {
+  if (!existsSync(binary)) execFileSync(process.execPath, ['scripts/build-sea.mjs'], { cwd: root, stdio: 'ignore' });
+}, 240_000);
+
+function run(args: string[]) {
+  return spawnSync(binary, args, { cwd: os.tmpdir(), encoding: 'utf8', env: {}, timeout: 60_000 });
+}
+
+describe(`dist/sea/pushcheck-${process.platform}-${process.arch}`, () => {
+  it('starts with an empty environment and knows its version', () => {
+    const result = run(['--version']);
+    expect(result.status).toBe(0);
+    expect(result.stdout.trim()).toBe(version);
+  });
+
+  it('runs pushcheck ios: a report of its 11 targets, a verdict and no crash (no Internet here: failures are fine)', () => {
+    const result = run(['ios', '-f', 'json', '-t', '500']);
+    expect([0, 1]).toContain(result.status);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+    const report = JSON.parse(result.stdout) as { summary: { total: number }; rulesets: Array<{ id: string }> };
+    expect(report.rulesets.map((set) => set.id)).toEqual(['moki-ios']);
+    expect(report.summary.total).toBe(11);
+  });
+
+  it('carries the rule sets and the schema: the demo of ios comes out green', () => {
+    const result = run(['demo', '--clean', 'ios', '-f', 'json']);
+    expect(result.status).toBe(0);
+    const report = JSON.parse(result.stdout) as { summary: { total: number; passed: number } };
+    expect(report.summary.passed).toBe(report.summary.total);
+  });
+});
