@@ -89,9 +89,20 @@ function targetSamples(r: Result, finding: Finding | undefined): Array<[string, 
   }
   const family = r.address !== undefined ? isIP(r.address) : 0;
   if (family !== 0) add('probe_ip_protocol', family);
+  // A push certificate file's expiry goes under the same name as a server's, so one alert rule covers both.
+  const expiry = Date.parse(r.tls?.validTo ?? r.credential?.validTo ?? '');
+  if (!Number.isNaN(expiry)) add('probe_ssl_earliest_cert_expiry', expiry / 1000);
+  if (r.credential) {
+    const c = r.credential;
+    add('pushcheck_credential_info', 1, {
+      kind: c.kind,
+      format: c.format,
+      ...(c.topic !== undefined && { topic: c.topic }),
+      ...(c.environment !== undefined && { environment: c.environment }),
+      ...(c.mdm !== undefined && { mdm: String(c.mdm) }),
+    });
+  }
   if (r.tls) {
-    const expiry = Date.parse(r.tls.validTo);
-    if (!Number.isNaN(expiry)) add('probe_ssl_earliest_cert_expiry', expiry / 1000);
     add('probe_tls_version_info', 1, { version: tlsVersion(r.tls.protocol) });
   }
   if (r.http) {
@@ -119,7 +130,8 @@ const HELP: Record<string, string> = {
   probe_dns_lookup_time_seconds: 'How long the DNS lookup took',
   pushcheck_phase_duration_seconds: 'How long a phase of the probe took (connect, tls, http)',
   probe_ip_protocol: 'The IP protocol of the address connected to (4 or 6)',
-  probe_ssl_earliest_cert_expiry: "When the server's leaf certificate expires, in seconds since the Unix epoch",
+  probe_ssl_earliest_cert_expiry: "When the server's leaf certificate (or a push certificate file's) expires, in seconds since the Unix epoch",
+  pushcheck_credential_info: 'A credential file (pushcheck cert, a rule file\'s credentials): its kind, format, APNs topic and environment',
   probe_tls_version_info: 'The TLS version negotiated',
   probe_http_status_code: 'The HTTP status code of the response',
   probe_http_content_length: 'The length of the HTTP response body in bytes',

@@ -84,6 +84,38 @@ describe('prometheus format', () => {
     expect(render(report([result()])).includes('pushcheck_findings')).toBe(false);
   });
 
+  it("gives a push certificate file's expiry the server certificates' name, so one alert covers both, and its topic", () => {
+    const credential = result({
+      ruleset: 'my-mdm',
+      rule: 'push-certificate',
+      host: '/etc/mdm/push.pem',
+      documentedHost: '/etc/mdm/push.pem',
+      port: 0,
+      check: 'cert',
+      status: 'warn',
+      credential: {
+        file: '/etc/mdm/push.pem',
+        format: 'pem',
+        kind: 'certificate',
+        validTo: '2026-12-05T00:00:00.000Z',
+        daysLeft: 10,
+        topic: 'com.apple.mgmt.External.0b6f4e1c-1c1a-4c57-9d35-3b9b1e0c7c11',
+        environment: 'production',
+        mdm: true,
+      },
+    });
+    const text = render(report([credential]));
+    expectPromtoolClean(text);
+    const own = samples(text).filter((s) => s.labels.rule === 'push-certificate');
+    expect(own.find((s) => s.name === 'probe_ssl_earliest_cert_expiry')?.value).toBe(Date.parse('2026-12-05T00:00:00Z') / 1000);
+    expect(own.find((s) => s.name === 'pushcheck_credential_info')?.labels).toMatchObject({
+      kind: 'certificate',
+      topic: 'com.apple.mgmt.External.0b6f4e1c-1c1a-4c57-9d35-3b9b1e0c7c11',
+      environment: 'production',
+      mdm: 'true',
+    });
+  });
+
   it('has no probe metrics for a skipped target, but its status', () => {
     const skipped = { ruleset: 'ibi-aws', rule: 'message-head' };
     expect(all.filter((s) => s.name.startsWith('probe_') && s.labels.rule === skipped.rule)).toEqual([]);
