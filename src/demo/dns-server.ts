@@ -1,90 +1,91 @@
 /**
- * The demo's DNS server: UDP on loopback, A records from a table, NXDOMAIN for every other name, as a DNS filter
- * answers. Just enough of RFC 1035 for one question per query; pushcheck asks it with --dns-server, so no name the
- * demo checks ever goes to the system resolver.
+ * A DNS server on loopback (UDP, dns-packet): A and AAAA records from a table, NXDOMAIN for names it does not know
+ * (as a DNS filter answers), NODATA for a known name without records of the type asked. The demo points pushcheck
+ * at it with --dns-server, so no name the demo checks ever goes to the system resolver; the tests use the same
+ * server, where `mode` makes it drop every query (silent) or answer SERVFAIL or REFUSED.
+ *
+ *   const dns = await startDnsServer({ records: { 'push.test': { A: ['127.0.0.1'], AAAA: ['::1'] } } });
+ *   dns.mode = 'silent';
+ *   await dns.close();
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
+import dnsPacket from 'dns-packet';
 
-export interface DemoDnsServer {
+export interface DnsRecords {
+  A?: string[];
+  AAAA?: string[];
+}
+
+export type DnsMode = 'answer' | 'silent' | 'servfail' | 'refused';
+
+export interface LoopbackDnsServer {
   host: string;
   port: number;
-  /** `host:port`, as --dns-server takes it. */
+  /** `host:port` (`[host]:port` for IPv6), as --dns-server takes it. */
   address: string;
+  /** Lower-case name → records; may be changed while the server runs. */
+  records: Map<string, DnsRecords>;
+  mode: DnsMode;
+  /** Every query received, in order. */
+  queries: Array<{ name: string; type: string }>;
+  /** Closes the socket; safe to call more than once. */
   close(): Promise<void>;
 }
 
-const TYPE_A = 1;
-const CLASS_IN = 1;
-const RCODE_NXDOMAIN = 3;
+const RCODE = { NOERROR: 0, SERVFAIL: 2, NXDOMAIN: 3, REFUSED: 5 } as const;
 const TTL_S = 60;
 
-interface Question {
-  id: number;
-  recursionDesired: boolean;
-  name: string;
-  type: number;
-  /** The question section as received, echoed in the answer. */
-  raw: Buffer;
-}
-
-/** The single question of a standard query; undefined for anything else (ignored, as a real server drops junk). */
-export function parseQuery(message: Buffer): Question | undefined {
-  if (message.length < 12) return undefined;
-  const flags = message.readUInt16BE(2);
-  const isQuery = (flags & 0x8000) === 0 && ((flags >> 11) & 0xf) === 0;
-  if (!isQuery || message.readUInt16BE(4) !== 1) return undefined;
-  const labels: string[] = [];
-  let offset = 12;
-  for (;;) {
-    const length = message[offset];
-    if (length === undefined || (length & 0xc0) !== 0) return undefined;
-    offset += 1;
-    if (length === 0) break;
-    if (offset + length > message.length) return undefined;
-    labels.push(message.toString('latin1', offset, offset + length));
-    offset += length;
-  }
-  if (offset + 4 > message.length) return undefined;
-  return {
-    id: message.readUInt16BE(0),
-    recursionDesired: (flags & 0x0100) !== 0,
-    name: labels.join('.').toLowerCase(),
-    type: message.readUInt16BE(offset),
-    raw: message.subarray(12, offset + 4),
+/**
+ * Listens on `host` (default 127.0.0.1), a free port. Rejects with the bind error (EADDRNOTAVAIL where `host`
+ * is not configured).
+ */
+export async function startDnsServer(
+  options: { records?: Record<string, DnsRecords>; host?: string; mode?: DnsMode } = {},
+): Promise<LoopbackDnsServer> {
+  const host = options.host ?? '127.0.0.1';
+  const socket = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
+  const records = new Map(Object.entries(options.records ?? {}).map(([name, r]) => [name.toLowerCase(), r]));
+  let closing: Promise<void> | undefined;
+  const server: LoopbackDnsServer = {
+    host,
+    port: 0,
+    address: '',
+    records,
+    mode: options.mode ?? 'answer',
+    queries: [],
+    close: () => (closing ??= new Promise<void>((resolve) => socket.close(() => resolve()))),
   };
-}
 
-/** The answer to `question`: its A records when the name is known, NOERROR without records for other types. */
-export function answer(question: Question, answers: ReadonlyMap<string, string[]>): Buffer {
-  const known = answers.get(question.name);
-  const records = known && question.type === TYPE_A ? known.filter((a) => net.isIPv4(a)) : [];
-  const header = Buffer.alloc(12);
-  header.writeUInt16BE(question.id, 0);
-  // QR, AA, RD as asked, RA; NXDOMAIN for unknown names.
-  header.writeUInt16BE(0x8000 | 0x0400 | (question.recursionDesired ? 0x0100 : 0) | 0x0080 | (known ? 0 : RCODE_NXDOMAIN), 2);
-  header.writeUInt16BE(1, 4);
-  header.writeUInt16BE(records.length, 6);
-  const rrs = records.map((address) => {
-    const rr = Buffer.alloc(16);
-    rr.writeUInt16BE(0xc00c, 0); // the name: a pointer to the question's
-    rr.writeUInt16BE(TYPE_A, 2);
-    rr.writeUInt16BE(CLASS_IN, 4);
-    rr.writeUInt32BE(TTL_S, 6);
-    rr.writeUInt16BE(4, 10);
-    address.split('.').forEach((octet, i) => rr.writeUInt8(Number(octet), 12 + i));
-    return rr;
-  });
-  return Buffer.concat([header, question.raw, ...rrs]);
-}
-
-/** Listens on `host`, a free port. Rejects with the bind error (EADDRNOTAVAIL where `host` is not configured). */
-export async function startDnsServer(host: string, answers: ReadonlyMap<string, string[]>): Promise<DemoDnsServer> {
-  const socket = dgram.createSocket('udp4');
   socket.on('message', (message, peer) => {
-    const question = parseQuery(message);
-    if (question) socket.send(answer(question, answers), peer.port, peer.address);
+    let query: dnsPacket.DecodedPacket;
+    try {
+      query = dnsPacket.decode(message);
+    } catch {
+      return; // junk is dropped, as a real server drops it
+    }
+    const question = query.questions?.[0];
+    if (query.type !== 'query' || !question) return;
+    const name = question.name.toLowerCase().replace(/\.$/, '');
+    server.queries.push({ name, type: question.type });
+    if (server.mode === 'silent') return;
+
+    const known = records.get(name);
+    let rcode: number = RCODE.NOERROR;
+    if (server.mode === 'servfail') rcode = RCODE.SERVFAIL;
+    else if (server.mode === 'refused') rcode = RCODE.REFUSED;
+    else if (!known) rcode = RCODE.NXDOMAIN;
+    const values = rcode === RCODE.NOERROR && (question.type === 'A' || question.type === 'AAAA') ? (known?.[question.type] ?? []) : [];
+    const response = dnsPacket.encode({
+      type: 'response',
+      id: query.id ?? 0,
+      flags: dnsPacket.AUTHORITATIVE_ANSWER | dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE | rcode,
+      questions: query.questions ?? [],
+      answers: values.map((data) => ({ type: question.type as 'A' | 'AAAA', name: question.name, ttl: TTL_S, class: 'IN' as const, data })),
+    });
+    socket.send(response, peer.port, peer.address);
   });
+
   await new Promise<void>((resolve, reject) => {
     socket.once('error', reject);
     socket.bind({ address: host, port: 0 }, () => {
@@ -92,13 +93,9 @@ export async function startDnsServer(host: string, answers: ReadonlyMap<string, 
       resolve();
     });
   });
+  // A late send error (the asker went away) must not crash the demo.
   socket.on('error', () => undefined);
-  const { port } = socket.address();
-  let closing: Promise<void> | undefined;
-  return {
-    host,
-    port,
-    address: `${host}:${port}`,
-    close: () => (closing ??= new Promise<void>((resolve) => socket.close(() => resolve()))),
-  };
+  server.port = socket.address().port;
+  server.address = net.isIPv6(host) ? `[${host}]:${server.port}` : `${host}:${server.port}`;
+  return server;
 }

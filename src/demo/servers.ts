@@ -11,7 +11,7 @@ import tls from 'node:tls';
 import { createCertificateAuthority, type CertificateAuthority, type CertificatePem } from '../harness/certs.js';
 import { listen, type Endpoint } from '../harness/endpoints.js';
 import type { Target } from '../types.js';
-import { startDnsServer, type DemoDnsServer } from './dns-server.js';
+import { startDnsServer, type LoopbackDnsServer } from './dns-server.js';
 import {
   FIRST_BLOCK,
   HTTP_REPLIES,
@@ -26,7 +26,7 @@ import {
 } from './network.js';
 
 export interface DemoServers {
-  dns: DemoDnsServer;
+  dns: LoopbackDnsServer;
   /** The demo CA's certificate, PEM: what the run trusts with --ca. */
   caPem: string;
   /** Endpoints meant to be closed where something else on this machine listens (a wildcard listener). */
@@ -166,7 +166,7 @@ function answers(address: string, port: number): Promise<boolean> {
 export async function startDemoServers(plan: NetworkPlan): Promise<DemoServers> {
   const endpoints: Endpoint[] = [];
   const web = webServer();
-  let dns: DemoDnsServer | undefined;
+  let dns: LoopbackDnsServer | undefined;
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
     (closing ??= (async () => {
@@ -176,7 +176,8 @@ export async function startDemoServers(plan: NetworkPlan): Promise<DemoServers> 
   try {
     const ca = await createCertificateAuthority('pushcheck demo CA');
     const certs = new Certificates(ca);
-    dns = await startDnsServer(plan.dnsAddress, plan.dnsAnswers);
+    const records = Object.fromEntries([...plan.dnsAnswers].map(([name, addresses]) => [name, { A: addresses }]));
+    dns = await startDnsServer({ host: plan.dnsAddress, records });
     for (const endpoint of plan.listening) endpoints.push(await startEndpoint(endpoint, certs, web));
     const checks = await Promise.all(plan.closed.map(async (e) => ((await answers(e.address, e.port)) ? `${e.address}:${e.port}` : '')));
     return { dns, caPem: ca.cert, occupied: checks.filter(Boolean), close };

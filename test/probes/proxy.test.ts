@@ -10,7 +10,7 @@ import { createCertificateAuthority, type CertificateAuthority } from '../../src
 import { probeFor } from '../../src/probes/index.js';
 import { parseProxy } from '../../src/cli/proxy-option.js';
 import type { CheckKind, FailureCode, ProbeOutcome } from '../../src/types.js';
-import { startDnsServer } from '../helpers/dns-server.js';
+import { startDnsServer } from '../../src/demo/dns-server.js';
 import { probeContext, testTarget } from '../helpers/probe-context.js';
 import { proxyToolsMissing, startMicrosocks, startTinyproxy, type TestProxy } from '../helpers/proxies.js';
 import {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCertificateAuthority } from '../../src/harness/certs.js';
 import { runChecks, type CheckSettings } from '../../src/run/run.js';
 import type { Report, Rule } from '../../src/types.js';
-import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.js';
+import { startDnsServer, type LoopbackDnsServer } from '../../src/demo/dns-server.js';
 import { rule, ruleSet } from '../helpers/literals.js';
 import { ipv6Available, startTlsServer, type TestServer } from '../helpers/servers.js';
 import { schemaErrors } from '../report/consumers.js';
@@ -17,7 +17,7 @@ if (!haveIpv6) {
   console.warn('skipping dual-stack tests: this machine cannot listen on ::1');
 }
 
-let dns: TestDnsServer;
+let dns: LoopbackDnsServer;
 let ca: string;
 /** Listens on 127.0.0.1 and ::1 at one port. */
 let both: TestServer[];

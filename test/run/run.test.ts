@@ -1,7 +1,7 @@
 /** The scheduler against real loopback servers: bounded time, concurrency, retries, Ctrl-C, shared DNS lookups. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runChecks, type CheckSettings } from '../../src/run/run.js';
-import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.js';
+import { startDnsServer, type LoopbackDnsServer } from '../../src/demo/dns-server.js';
 import { closedPort, startTcpServer, type TestServer } from '../helpers/servers.js';
 import { rule, ruleSet } from '../helpers/literals.js';
 
@@ -23,7 +23,7 @@ function settings(overrides: Partial<CheckSettings> = {}): CheckSettings {
 let silent: TestServer;
 let open: TestServer;
 let closed: number;
-let dns: TestDnsServer;
+let dns: LoopbackDnsServer;
 
 beforeAll(async () => {
   silent = await startTcpServer(); // accepts, never answers: a TLS handshake waits for the timeout
