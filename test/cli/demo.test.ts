@@ -100,9 +100,9 @@ describe('pushcheck demo (the default network, with problems)', () => {
     expect(defaultReport.options.resolve.length).toBeGreaterThan(10);
     for (const pin of defaultReport.options.resolve) expect(pin).toMatch(/=127\.\d+\.\d+\.\d+$/);
     expect(defaultReport.options.dnsServer).toMatch(/^127\.\d+\.\d+\.\d+:\d+$/);
-    for (const result of defaultReport.results) {
-      for (const address of [result.address, ...result.addresses].filter(Boolean)) expect(address).toMatch(/^127\./);
-    }
+    const connected = defaultReport.results.flatMap((result) => [result.address, ...result.addresses].filter(Boolean));
+    expect(connected.length).toBeGreaterThan(10);
+    for (const address of connected) expect(address).toMatch(/^127\./);
   });
 
   it('5223 blocked with the 443 fallback working: a warning that explains the fallback', () => {

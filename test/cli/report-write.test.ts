@@ -3,7 +3,8 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkOutputs, FILE_FORMATS, outputsFrom, writeReportFile } from '../../src/cli/report-files.js';
+import { Command } from 'commander';
+import { addOutputOptions, checkOutputs, outputsFrom, writeReportFile } from '../../src/cli/report-files.js';
 import { isUsageError } from '../../src/errors.js';
 import { formatNames } from '../../src/report/index.js';
 
@@ -56,8 +57,15 @@ describe('writeReportFile', () => {
 
 describe('output options', () => {
   it('offer every format but the terminal table as a file', () => {
-    expect(FILE_FORMATS).toEqual(formatNames.filter((name) => name !== 'table'));
-    expect(FILE_FORMATS).toEqual(expect.arrayContaining(['json', 'junit', 'markdown', 'prometheus']));
+    // What a command really gets, not the list it is built from.
+    const command = addOutputOptions(new Command('check'));
+    const flags = command.options.map((option) => option.flags);
+    expect(flags).toEqual(formatNames.filter((name) => name !== 'table').map((name) => `--${name} <file>`));
+    expect(flags).toEqual(expect.arrayContaining(['--json <file>', '--junit <file>', '--markdown <file>', '--prometheus <file>']));
+    expect(outputsFrom(command.parse(['--junit', 'out.xml', '--json', '-'], { from: 'user' }).opts())).toEqual([
+      { format: 'json', file: '-' },
+      { format: 'junit', file: 'out.xml' },
+    ]);
   });
 
   it('are read from the flags in registry order', () => {

@@ -60,6 +60,7 @@ describe('a simulated day of a small fleet', () => {
     expect(s.latency.apns.count).toBe(ios(r).length);
     expect(s.latency.fcm.count).toBe(android(r, true).length);
     expect(s.latency.heartbeat.count).toBe(android(r, false).length);
+    expect(ios(r).length).toBeGreaterThan(0);
     for (const a of ios(r)) expect(a.path).toBe('apns');
     expect(s.latency.apns.maxMs!).toBeLessThan(10_000);
     expect(s.latency.fcm.maxMs!).toBeLessThan(10_000);
@@ -130,6 +131,7 @@ describe('faults and what they do', () => {
   ])('%s: every iOS action stays pending (%s), Android is unaffected, exit 1', async (fault, reason) => {
     const r = await run({ fault: [fault] });
     const iosActions = ios(r);
+    expect(iosActions.length).toBeGreaterThan(0);
     expect(r.summary.actionsPending).toBe(iosActions.length);
     expect(r.pending).toEqual([{ reason, count: iosActions.length }]);
     for (const a of iosActions) expect(a.pendingReason).toBe(reason);
@@ -147,6 +149,7 @@ describe('faults and what they do', () => {
   it('fcm-down: Android with Play services falls back to its heartbeat', async () => {
     const r = await run({ fault: ['fcm-down'] });
     expect(r.summary.latency.fcm.count).toBe(0);
+    expect(android(r, true).length).toBeGreaterThan(0);
     for (const a of android(r, true)) expect(a.path).toBe('heartbeat');
     expect(r.summary.actionsAcknowledged).toBe(60);
     expect(r.pushes.rejected['503 UNAVAILABLE']).toBeGreaterThan(0);
@@ -220,6 +223,7 @@ describe('simulate over real sockets (--speed X)', () => {
     expect(r.summary.actionsLost).toBe(0);
     // On the wall clock a millisecond is 3.6 simulated seconds, so a heartbeat may beat a push to a device:
     // at least the devices without Play services took the heartbeat path.
+    expect(android(r, false).length).toBeGreaterThan(0);
     for (const a of android(r, false)) expect(a.path).toBe('heartbeat');
     expect(r.summary.pings).toBeGreaterThan(0);
     expect(r.wallMs).toBeLessThan(10_000);

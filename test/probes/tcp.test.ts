@@ -150,9 +150,14 @@ describe('connectTcp', () => {
   afterAll(() => server.close());
 
   it('resolves with an open socket and connectMs', async () => {
+    const start = performance.now();
     const { socket, connectMs } = await connectTcp('127.0.0.1', server.port, { signal: never, timeoutMs: 1000 });
+    const elapsedMs = performance.now() - start;
     expect(socket.remotePort).toBe(server.port);
-    expect(connectMs).toBeGreaterThanOrEqual(0);
+    // A measured duration, rounded to 0.1 ms: not a constant, not more than the call took.
+    expect(Number.isFinite(connectMs) && connectMs >= 0).toBe(true);
+    expect(connectMs).toBeLessThanOrEqual(Math.ceil(elapsedMs * 10) / 10);
+    expect(Math.round(connectMs * 10) / 10).toBe(connectMs);
     socket.destroy();
     await server.idle();
   });

@@ -111,6 +111,7 @@ describe('built-in rule sets', () => {
     });
 
     it('uses the page’s words for every purpose', () => {
+      expect(documented(set).length).toBeGreaterThan(0);
       for (const rule of documented(set)) expect(text, `${id}/${rule.id}`).toContain(oneLine(rule.purpose));
     });
 
@@ -122,6 +123,7 @@ describe('built-in rule sets', () => {
 
     if (table.hostsInSeed) {
       it('names each host as the page spells it', () => {
+        expect(documented(set).length).toBeGreaterThan(0);
         for (const rule of documented(set)) expect(text).toContain(rule.host);
       });
     }
