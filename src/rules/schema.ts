@@ -2,6 +2,7 @@
  * The fields of a rule file: plain data (from YAML) → RuleSet, or a FileError naming the field.
  * Knows nothing of YAML; load.ts supplies `lineOf` so every error carries its line.
  */
+import { readCredentials } from './credentials.js';
 import { isIP } from 'node:net';
 import { describe, Fields, isMapping, type FieldPath, type Source } from '../fields.js';
 import { checkNames, ruleSections } from '../probes/index.js';
@@ -26,7 +27,7 @@ import {
   placeholderNames,
 } from './expand.js';
 
-const RULE_SET_KEYS = ['id', 'title', 'aliases', 'source', 'notes', 'vars', 'rules'] as const;
+const RULE_SET_KEYS = ['id', 'title', 'aliases', 'source', 'notes', 'vars', 'credentials', 'rules'] as const;
 /** The keys every rule may have; the probe kinds' own keys (`http`, `tls`) come from the registry, in name order. */
 const RULE_KEYS: readonly string[] = [
   'id', 'host', 'probe', 'ports', 'check', 'plainPorts', 'purpose', 'impact', 'severity',
@@ -64,6 +65,7 @@ export function toRuleSet(data: unknown, src: Source): RuleSet {
     builtin: src.builtin,
   };
   if (top.source !== undefined) ruleSet.source = f.string(top.source, ['source']);
+  if (top.credentials !== undefined) ruleSet.credentials = readCredentials(f, src.file, top.credentials);
 
   const rawRules = top.rules;
   if (!Array.isArray(rawRules)) f.fail(['rules'], `expected a list of rules, got ${describe(rawRules)}`);

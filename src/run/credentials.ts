@@ -3,14 +3,17 @@
  * so every output format, the exit codes and `--strict` work unchanged. Credentials are checked one after another:
  * a passphrase prompt must not interleave with another.
  */
-import type { CredentialSpec, Report, Result, RunOptions } from '../types.js';
+import { FileError, isUsageError } from '../errors.js';
+import type { CredentialSpec, Report, Result, RuleSet, RunOptions } from '../types.js';
 import { checkCredential, type AskPassphrase } from '../credentials/index.js';
 import { checkRenewal } from '../credentials/renewal.js';
 import { findingsOf } from '../findings/index.js';
 import { version } from '../version.js';
 import { verdictOf } from '../verdict.js';
-import { summarise } from './outcome.js';
-import { reportEnvironment } from './run.js';
+import { reportEnvironment, summarise } from './outcome.js';
+
+/** --warn-days when a caller gives none (the CLI always does; its default is the same). */
+const DEFAULT_CREDENTIAL_WARN_DAYS = 30;
 
 /** The rule set id and title of the credentials named on the command line. */
 export const CREDENTIALS_RULESET = { id: 'credentials', title: 'APNs credentials' } as const;
@@ -74,4 +77,42 @@ export async function runRenewalCheck(oldSpec: CredentialSpec, newSpec: Credenti
   const startedAt = (settings.now ?? (() => new Date()))();
   const started = performance.now();
   return reportOf(await checkRenewal(oldSpec, newSpec, optionsOf(settings)), settings, startedAt, started);
+}
+
+/** Where a credential's own error lands when a rule file named it: `rules.yaml:7: credentials[0]: push.p12: …`. */
+function inRuleFile(err: unknown, set: RuleSet, spec: CredentialSpec, index: number): unknown {
+  if (!isUsageError(err)) return err;
+  return new FileError(set.file, spec.line ?? 0, `credentials[${index}]`, err.message);
+}
+
+/**
+ * The `credentials:` of every rule set of a run, as results of that rule set. A credential that cannot be read is
+ * the rule file's mistake: a FileError naming the rule file's line (exit 2), as any other problem in it.
+ */
+export async function checkRuleSetCredentials(
+  ruleSets: RuleSet[],
+  settings: { warnDays?: number; caPems: readonly string[]; timeoutMs: number },
+  signal: AbortSignal,
+  now: () => Date,
+): Promise<Result[]> {
+  const results: Result[] = [];
+  for (const set of ruleSets) {
+    for (const [index, spec] of (set.credentials ?? []).entries()) {
+      try {
+        results.push(
+          ...(await checkCredential(spec, {
+            ruleset: set.id,
+            now,
+            warnDays: settings.warnDays ?? DEFAULT_CREDENTIAL_WARN_DAYS,
+            ca: settings.caPems,
+            timeoutMs: settings.timeoutMs,
+            signal,
+          })),
+        );
+      } catch (err) {
+        throw inRuleFile(err, set, spec, index);
+      }
+    }
+  }
+  return results;
 }

@@ -102,6 +102,11 @@ export async function runChecks(ruleSets: RuleSet[], settings: CheckSettings, ho
 
   const checked = applyFallbacks(applyFamilyFallbacks(probed.map(resultOf)), ruleSets);
   const results = settings.warnDays === undefined ? checked : applyCertificateExpiry(checked, ruleSets, settings.warnDays);
+  // A rule file's credentials: (the server's push certificate), checked once the network probes are done.
+  if (ruleSets.some((set) => (set.credentials ?? []).length > 0) && !runSignal.aborted) {
+    const { checkRuleSetCredentials } = await import('./credentials.js');
+    results.push(...(await checkRuleSetCredentials(ruleSets, settings, runSignal, now)));
+  }
   return reportOf({
     strict: settings.strict,
     ruleSets,
