@@ -36,7 +36,7 @@ const cases: Array<[name: string, expected: string]> = [
   ['duplicate-key', ':11: invalid YAML: Map keys must be unique'],
   ['unknown-key', `:11: rules[0].colour: unknown key "colour"; allowed: ${RULE_KEYS}`],
   ['unknown-key-typo', ':6: rules[0].prots: unknown key "prots"; did you mean "ports"?'],
-  ['unknown-top-key', ':3: version: unknown key "version"; allowed: id, title, aliases, source, notes, vars, rules'],
+  ['unknown-top-key', ':3: version: unknown key "version"; allowed: id, title, aliases, source, notes, vars, credentials, rules'],
   ['port-zero', ':6: rules[0].ports[1]: port 0 is out of range 1-65535'],
   ['port-too-big', ':8: rules[0].ports[1]: port 65536 is out of range 1-65535'],
   ['port-not-number', ':6: rules[0].ports[1]: "abc" is not a port number or a range like "5228-5230"'],
