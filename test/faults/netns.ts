@@ -32,7 +32,7 @@ const PREFIX = 30;
 /** Namespaces this helper creates: `pc-<pid>-<random>-c` and `-s` (random: test files may share a pid as threads). */
 const NAME_PATTERN = /^pc-(\d+)-[0-9a-f]+-[cs]$/;
 
-/** The bound a run must end within (README, "Bounded time"): timeout × ⌈targets / concurrency⌉ × (retries + 1) + 1 s. */
+/** The bound a run must end within (docs/contributing.md, "Bounded time"): timeout × ⌈targets / concurrency⌉ × (retries + 1) + 1 s. */
 export function boundMs(timeoutMs: number, targets: number, concurrency: number, retries: number): number {
   return timeoutMs * Math.ceil(targets / concurrency) * (retries + 1) + 1000;
 }

@@ -6,7 +6,7 @@
  *   courier → device  PUSH <apns-id> <topic> <payload, base64>
  *   device → courier  PING                   courier → device  PONG
  *
- * The simulation skips the sockets and calls `ApnsService.connect` directly (see "The push harness" in README.md).
+ * The simulation skips the sockets and calls `ApnsService.connect` directly (see docs/harness.md).
  */
 import tls from 'node:tls';
 import type { ApnsService } from './apns.js';
