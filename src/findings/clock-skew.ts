@@ -3,8 +3,8 @@
  * One stale certificate is that server's problem; several issuers, all wrong in the same direction, is this
  * machine's clock. Expired from one issuer and not yet valid from another points nowhere: no finding.
  */
-import type { FailureCode } from '../types.js';
-import { hasCode, listText, plural, unique, type CauseDetector, type ObservedResult } from './evidence.js';
+import type { FailureCode, Result } from '../types.js';
+import { hasCode, listText, plural, unique, type CauseDetector } from './evidence.js';
 
 const DAY_MS = 86_400_000;
 
@@ -12,7 +12,7 @@ const DIRECTION: Partial<Record<FailureCode, string>> = { tls_expired: 'expired'
 const TIME_CODES: ReadonlySet<FailureCode> = new Set(['tls_expired', 'tls_not_yet_valid']);
 
 /** The day this machine's clock said, from a certificate's end and its days left (both recorded by the probe). */
-function clockDay(results: readonly ObservedResult[], startedAt: string | undefined): string | undefined {
+function clockDay(results: readonly Result[], startedAt: string | undefined): string | undefined {
   if (startedAt && !Number.isNaN(Date.parse(startedAt))) return startedAt.slice(0, 10);
   const tls = results.find((r) => r.tls && !Number.isNaN(Date.parse(r.tls.validTo)))?.tls;
   return tls ? new Date(Date.parse(tls.validTo) - tls.daysLeft * DAY_MS).toISOString().slice(0, 10) : undefined;

@@ -5,14 +5,6 @@
 import { hostPort } from '../host-port.js';
 import type { FailureCode, Finding, FindingCause, FindingSeverity, Result } from '../types.js';
 
-/**
- * A field a result carries once proxies from the environment land (issue 10): the proxy it went through (absent
- * or `direct`: no proxy). Optional, so that findings read reports written with or without it.
- */
-export interface ObservedResult extends Result {
-  proxy?: string;
-}
-
 /** What the run knew beyond its results. */
 export interface RunContext {
   /** When the run started, by this machine's clock (ISO 8601). */
@@ -21,7 +13,7 @@ export interface RunContext {
 
 export interface Evidence extends RunContext {
   /** Every result of the run, passing ones included: the evidence a cause is weighed against. */
-  all: readonly ObservedResult[];
+  all: readonly Result[];
 }
 
 /** What a detector found: the words, and the results it explains. */
@@ -31,7 +23,7 @@ export interface Detection {
   detail?: string;
   subject?: string;
   /** The results this cause explains; only those no earlier cause explained are counted. */
-  explains: readonly ObservedResult[];
+  explains: readonly Result[];
   /** Default: `critical` when it explains a failed result, else `warning`. */
   severity?: FindingSeverity;
 }
@@ -39,7 +31,7 @@ export interface Detection {
 /** One cause: a small pure function from the results not yet explained to what it finds among them. */
 export interface CauseDetector {
   cause: FindingCause;
-  detect(open: readonly ObservedResult[], evidence: Evidence): Detection[];
+  detect(open: readonly Result[], evidence: Evidence): Detection[];
 }
 
 /** A result that did not pass and says why: what findings explain. */

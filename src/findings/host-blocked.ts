@@ -3,7 +3,7 @@
  * those ports. The ports are open, the host is not: it is blocked by name (DNS, SNI or URL filter) or by address.
  * When another host on the same address passes, it can only be the name.
  */
-import type { FailureCode } from '../types.js';
+import type { FailureCode, Result } from '../types.js';
 import {
   connected,
   FIREWALL_CODES,
@@ -14,13 +14,12 @@ import {
   portsText,
   unique,
   type CauseDetector,
-  type ObservedResult,
 } from './evidence.js';
 
 /** How a block shows: the firewall's codes, a handshake cut short, a proxy that refuses the host. */
 const BLOCKED: ReadonlySet<FailureCode> = new Set([...FIREWALL_CODES, 'tls_handshake_failed', 'proxy_refused']);
 
-function hostOf(result: ObservedResult): string {
+function hostOf(result: Result): string {
   return result.host.toLowerCase();
 }
 
@@ -28,7 +27,7 @@ export const hostBlocked: CauseDetector = {
   cause: 'host_blocked',
   detect(open, { all }) {
     const openSet = new Set(open);
-    const blocked: ObservedResult[][] = [];
+    const blocked: Result[][] = [];
     for (const [host, results] of groupBy(all.filter((r) => r.status !== 'skip'), hostOf)) {
       if (!results.every((r) => openSet.has(r) && hasCode(r, BLOCKED))) continue;
       // Another host of the same rule set connected on one of this host's ports.

@@ -7,7 +7,7 @@
 import type { Finding, FindingSeverity, Result } from '../types.js';
 import { clockSkew } from './clock-skew.js';
 import { dnsFiltered } from './dns-filtered.js';
-import { findingOf, isProblem, type CauseDetector, type ObservedResult, type RunContext } from './evidence.js';
+import { findingOf, isProblem, type CauseDetector, type RunContext } from './evidence.js';
 import { hostBlocked } from './host-blocked.js';
 import { ipv6Broken } from './ipv6-broken.js';
 import { legacyOnly } from './legacy-only.js';
@@ -49,7 +49,7 @@ export function findingOfEachResult(results: readonly Result[], context: RunCont
 /** Each finding with the results it explains, most serious first. */
 function explain(results: readonly Result[], context: RunContext): Array<{ finding: Finding; explained: readonly Result[] }> {
   // Credential files (pushcheck cert) say nothing about the network.
-  const all = (results as readonly ObservedResult[]).filter((r) => r.check !== 'cert');
+  const all = (results as readonly Result[]).filter((r) => r.check !== 'cert');
   const open = new Set(all.filter(isProblem));
   const found: Array<{ finding: Finding; explained: readonly Result[] }> = [];
   for (const detector of CAUSES) {

@@ -3,9 +3,10 @@
  * blackhole, which makes devices wait before they fall back to IPv4 (the run has made such a result a warning,
  * with `familyFallback`). Needs the per-family results of dual-stack runs (`family` on each result).
  */
-import { listText, plural, policyNames, portsText, unique, type CauseDetector, type ObservedResult } from './evidence.js';
+import type { Result } from '../types.js';
+import { listText, plural, policyNames, portsText, unique, type CauseDetector } from './evidence.js';
 
-function twinKey(result: ObservedResult): string {
+function twinKey(result: Result): string {
   return JSON.stringify([result.ruleset, result.rule, result.host.toLowerCase(), result.port]);
 }
 

@@ -3,6 +3,7 @@
  * host passes on: the firewall lets only some ports out. A port counts as blocked only when nothing connects on it
  * in this run, and only where the same hosts, or other hosts of the same rule set, connect on another port.
  */
+import type { Result } from '../types.js';
 import {
   connected,
   FIREWALL_CODES,
@@ -13,13 +14,12 @@ import {
   portsText,
   unique,
   type CauseDetector,
-  type ObservedResult,
 } from './evidence.js';
 
 const WEB_PORTS: ReadonlySet<number> = new Set([80, 443, 8080, 8443]);
 
 /** Which devices fall back (the rules' fallback notes say which) and which ports nothing carries. */
-function fallbackText(blocked: readonly ObservedResult[]): string | undefined {
+function fallbackText(blocked: readonly Result[]): string | undefined {
   const carried = blocked.filter((r) => r.fallback !== undefined);
   const uncarried = blocked.filter((r) => r.fallback === undefined);
   const parts: string[] = [];

@@ -3,11 +3,12 @@
  * allow CONNECT to 443 only, and devices do not send their push channels (5223, 5228–5230) through an HTTP proxy
  * anyway: they need a direct path for those ports.
  */
-import { connected, listText, policyNames, portsText, unique, type CauseDetector, type ObservedResult } from './evidence.js';
+import type { Result } from '../types.js';
+import { connected, listText, policyNames, portsText, unique, type CauseDetector } from './evidence.js';
 
-/** The proxy a result went through, as recorded (credentials masked); undefined when direct or not recorded. */
-function proxyOf(result: ObservedResult): string | undefined {
-  return result.proxy !== undefined && result.proxy !== 'direct' ? result.proxy : undefined;
+/** The proxy a result went through (`via`, password masked); undefined when direct or not recorded. */
+function proxyOf(result: Result): string | undefined {
+  return result.via !== undefined && result.via !== 'direct' ? result.via : undefined;
 }
 
 export const proxyRefusesPorts: CauseDetector = {

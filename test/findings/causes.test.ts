@@ -4,18 +4,17 @@
  */
 import { describe, expect, it } from 'vitest';
 import { findingsOf } from '../../src/findings/index.js';
-import type { ObservedResult } from '../../src/findings/evidence.js';
 import { failure } from '../../src/probes/classify.js';
 import type { FailureCode, Finding, FindingCause, Phase, Result, TlsInfo } from '../../src/types.js';
 import { result } from '../report/fixture.js';
 
 const PHASE: Record<string, Phase> = { dns: 'dns', tcp: 'connect', tls: 'tls', htt: 'http', pro: 'connect' };
 
-function pass(host: string, port: number, extra: Partial<ObservedResult> = {}): ObservedResult {
+function pass(host: string, port: number, extra: Partial<Result> = {}): Result {
   return result({ host, documentedHost: host, port, address: '17.57.146.20', addresses: ['17.57.146.20'], ...extra });
 }
 
-function fail(host: string, port: number, code: FailureCode, extra: Partial<ObservedResult> = {}): ObservedResult {
+function fail(host: string, port: number, code: FailureCode, extra: Partial<Result> = {}): Result {
   const dns = code.startsWith('dns_') && code !== 'dns_outside_cidr';
   return result({
     host,
@@ -171,9 +170,9 @@ describe('proxy_refuses_ports', () => {
 
   it('is CONNECT refused for other ports while 443 goes through the same proxy', () => {
     const results = [
-      pass('1-courier.push.apple.com', 443, { proxy }),
-      fail('1-courier.push.apple.com', 5223, 'proxy_refused', { proxy, status: 'warn' }),
-      fail('mtalk.google.com', 5228, 'proxy_refused', { proxy }),
+      pass('1-courier.push.apple.com', 443, { via: proxy }),
+      fail('1-courier.push.apple.com', 5223, 'proxy_refused', { via: proxy, status: 'warn' }),
+      fail('mtalk.google.com', 5228, 'proxy_refused', { via: proxy }),
     ];
     const finding = only(findingsOf(results), 'proxy_refuses_ports');
     expect(finding.summary).toContain(`The proxy (${proxy}) refuses CONNECT to TCP 5223 and 5228 but lets TCP 443 through`);

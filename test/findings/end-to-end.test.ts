@@ -8,6 +8,7 @@
  *   TLS interception     10.213.1.4 answers vendor names with a certificate of "Corporate Inspection CA" (not --ca)
  *   no DNS server        --dns-server 10.213.0.2:53, where nothing listens
  * On loopback:
+ *   a proxy for 443 only tinyproxy allowing CONNECT to one TLS server's port and not the other's (proxy_refuses_ports)
  *   a moved clock        two TLS servers with certificates of two unrelated CAs, pushcheck run under Debian's
  *                        faketime 400 days ahead; the same run without faketime passes with no finding
  *   the demo             its default network gives the findings its problems call for; --clean gives none
@@ -22,6 +23,7 @@ import { createCertificateAuthority, type CertificateAuthority } from '../../src
 import type { Finding, FindingCause, Report } from '../../src/types.js';
 import { announceSkip, createFaultNetwork, faultNetworkUnavailable, SERVER_ADDRESS, type FaultNetwork } from '../faults/netns.js';
 import { runCli, type CliRun } from '../helpers/cli.js';
+import { proxyToolsMissing, startTinyproxy, type TestProxy } from '../helpers/proxies.js';
 import { startTlsServer, type TestServer } from '../helpers/servers.js';
 
 const TIMEOUT_MS = 1000;
@@ -266,6 +268,45 @@ describe.skipIf(noFaketime !== undefined)('clock_skew on loopback, with faketime
     const report = reportOf(await runCli(args()));
     expect(report.results.every((r) => r.status === 'pass')).toBe(true);
     expect(report.findings).toEqual([]);
+  });
+});
+
+const noProxy = proxyToolsMissing();
+if (noProxy) console.log(`proxy_refuses_ports end to end skipped: ${noProxy}`);
+
+describe.skipIf(noProxy !== undefined)('proxy_refuses_ports on loopback, through tinyproxy', () => {
+  const servers: TestServer[] = [];
+  let proxy: TestProxy | undefined;
+  let caFile: string;
+
+  beforeAll(async () => {
+    const ca = await createCertificateAuthority('pushcheck proxy CA');
+    caFile = path.join(dir, 'proxy-ca.pem');
+    writeFileSync(caFile, ca.cert);
+    const cert = await ca.issue({ names: ['1-courier.push.apple.com'] });
+    for (let i = 0; i < 2; i += 1) servers.push(await startTlsServer({ cert: cert.cert, key: cert.key }));
+    // The first server's port stands for 443, the only port this proxy tunnels to (as most proxies do).
+    proxy = await startTinyproxy({ connectPorts: [servers[0]!.port] });
+  });
+
+  afterAll(async () => {
+    await proxy?.stop();
+    await Promise.all(servers.map((server) => server.close()));
+  });
+
+  it('CONNECT refused for the device port while the web port goes through → proxy_refuses_ports', async () => {
+    const [web, device] = [servers[0]!.port, servers[1]!.port];
+    const file = ruleFile([{ id: 'courier', host: '1-courier.push.apple.com', ports: [device, web] }]);
+    const report = reportOf(
+      await runCli([file, '--format', 'json', '--ca', caFile, '--proxy', proxy!.url, '--resolve', '1-courier.push.apple.com=127.0.0.1']),
+    );
+    expect(report.results.map((r) => r.error?.code ?? r.status)).toEqual(['proxy_refused', 'pass']);
+    const finding = only(report, 'proxy_refuses_ports');
+    expect(finding.summary).toBe(
+      `The proxy (${proxy!.url}) refuses CONNECT to TCP ${device} but lets TCP ${web} through: devices do not use an ` +
+        'HTTP proxy for these ports and need a direct path.',
+    );
+    expect(finding.action).toMatch(new RegExp(`^Allow devices outbound TCP ${device} directly through the firewall .* to 1-courier\\.push\\.apple\\.com;`));
   });
 });
 
