@@ -1,6 +1,7 @@
 /** `pushcheck cert FILE...` and `pushcheck cert --renewal OLD NEW`: APNs credentials, offline or `--live`. */
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
+import { abortOnStopSignals } from '../signals.js';
 import { formatNames } from '../report/index.js';
 import type { CredentialSettings } from '../run/credentials.js';
 import type { CredentialSpec, Report } from '../types.js';
@@ -103,9 +104,15 @@ export function register(program: Command): void {
     checkOutputs(outputs);
     // Loaded here, not at start-up: the PKCS#12 and X.509 code is only for this command.
     const { runCredentialChecks, runRenewalCheck } = await import('../run/credentials.js');
-    const report: Report = flags.renewal
-      ? await runRenewalCheck(specs[0]!, specs[1]!, settings)
-      : await runCredentialChecks(specs, settings);
+    // Ctrl-C or SIGTERM during a --live push: the report says what finished, with the signal's exit code.
+    const interrupt = abortOnStopSignals();
+    let report: Report;
+    try {
+      const run = { ...settings, signal: interrupt.signal };
+      report = flags.renewal ? await runRenewalCheck(specs[0]!, specs[1]!, run) : await runCredentialChecks(specs, run);
+    } finally {
+      interrupt.release();
+    }
     emitReport(report, { format: flags.format, outputs, color: useColor(flags.color) });
     process.exitCode = report.exitCode;
   });

@@ -8,9 +8,7 @@ import type { CredentialSpec, Report, Result, RuleSet, RunOptions } from '../typ
 import { checkCredential, type AskPassphrase } from '../credentials/index.js';
 import { checkRenewal } from '../credentials/renewal.js';
 import { findingsOf } from '../findings/index.js';
-import { version } from '../version.js';
-import { verdictOf } from '../verdict.js';
-import { reportEnvironment, summarise } from './outcome.js';
+import { reportOf } from './outcome.js';
 
 /** --warn-days when a caller gives none (the CLI always does; its default is the same). */
 const DEFAULT_CREDENTIAL_WARN_DAYS = 30;
@@ -43,25 +41,22 @@ function optionsOf(settings: CredentialSettings) {
   };
 }
 
-function reportOf(results: Result[], settings: CredentialSettings, startedAt: Date, started: number): Report {
-  const verdict = verdictOf(results, settings.strict);
-  const interrupted = settings.signal?.aborted ?? false;
-  return {
-    schemaVersion: 1,
-    tool: { name: 'pushcheck', version },
-    environment: reportEnvironment(),
-    startedAt: startedAt.toISOString(),
-    durationMs: Math.round((performance.now() - started) * 10) / 10,
-    options: settings.recorded,
-    rulesets: [{ ...CREDENTIALS_RULESET, notes: [], file: 'command line' }],
-    summary: summarise(results),
-    verdict,
-    exitCode: interrupted ? 130 : verdict === 'fail' ? 1 : 0,
-    interrupted,
-    findings: findingsOf(results, { startedAt: startedAt.toISOString() }),
+/** The credentials of the command line, as the rule set their results belong to. */
+const COMMAND_LINE: RuleSet = { ...CREDENTIALS_RULESET, aliases: [], notes: [], rules: [], file: 'command line', builtin: false };
+
+function credentialReport(results: Result[], settings: CredentialSettings, startedAt: Date, started: number): Report {
+  return reportOf({
+    ruleSets: [COMMAND_LINE],
     results,
     rules: [],
-  };
+    findings: findingsOf(results, { startedAt: startedAt.toISOString() }),
+    recorded: settings.recorded,
+    strict: settings.strict,
+    startedAt,
+    durationMs: performance.now() - started,
+    interrupted: settings.signal?.aborted ?? false,
+    ...(settings.signal?.aborted && { interruptReason: settings.signal.reason }),
+  });
 }
 
 /** Checks each file in turn; an unreadable file stops the run with its FileError (exit 2). */
@@ -69,14 +64,17 @@ export async function runCredentialChecks(specs: CredentialSpec[], settings: Cre
   const startedAt = (settings.now ?? (() => new Date()))();
   const started = performance.now();
   const results: Result[] = [];
-  for (const spec of specs) results.push(...(await checkCredential(spec, optionsOf(settings))));
-  return reportOf(results, settings, startedAt, started);
+  for (const spec of specs) {
+    if (settings.signal?.aborted) break;
+    results.push(...(await checkCredential(spec, optionsOf(settings))));
+  }
+  return credentialReport(results, settings, startedAt, started);
 }
 
 export async function runRenewalCheck(oldSpec: CredentialSpec, newSpec: CredentialSpec, settings: CredentialSettings): Promise<Report> {
   const startedAt = (settings.now ?? (() => new Date()))();
   const started = performance.now();
-  return reportOf(await checkRenewal(oldSpec, newSpec, optionsOf(settings)), settings, startedAt, started);
+  return credentialReport(await checkRenewal(oldSpec, newSpec, optionsOf(settings)), settings, startedAt, started);
 }
 
 /** Where a credential's own error lands when a rule file named it: `rules.yaml:7: credentials[0]: push.p12: …`. */
