@@ -317,8 +317,11 @@ async function demoReport(args: string[]): Promise<Report> {
 }
 
 describe('the demo', () => {
+  let demo: Report | undefined;
+
   it('its default network gives the findings its problems call for', async () => {
     const report = await demoReport([]);
+    demo = report;
     const byCause = new Map(report.findings.map((f) => [f.cause, f]));
     expect([...byCause.keys()]).toEqual(['tls_interception', 'host_blocked', 'dns_filtered', 'ports_blocked', 'legacy_only']);
     expect(byCause.get('tls_interception')!).toMatchObject({ severity: 'critical', subject: 'Corporate TLS Inspection CA' });
@@ -338,5 +341,25 @@ describe('the demo', () => {
     const report = await demoReport(['--clean']);
     expect(report.exitCode).toBe(0);
     expect(report.findings).toEqual([]);
+    // diff: from the clean network to the default one, every finding appeared
+    const [before, after] = [path.join(dir, 'clean.json'), path.join(dir, 'demo.json')];
+    writeFileSync(before, JSON.stringify(report));
+    writeFileSync(after, JSON.stringify(demo));
+    const diff = await runCli(['diff', before, after, '--format', 'json']);
+    const changes = JSON.parse(diff.stdout) as { findings: { appeared: Finding[]; wentAway: Finding[] } };
+    expect(changes.findings.appeared.map((f) => f.cause)).toEqual(demo!.findings.map((f) => f.cause));
+    expect(changes.findings.wentAway).toEqual([]);
+  });
+
+  it('pushcheck report renders the findings of a saved report, and draws them for one saved before findings existed', async () => {
+    const { findings: _none, ...old } = demo!;
+    const file = path.join(dir, 'old-demo.json');
+    writeFileSync(file, JSON.stringify(old));
+    const table = await runCli(['report', file]);
+    expect(table.code).toBe(1);
+    expect(table.stdout).toMatch(/Findings: 2 critical, 2 warnings, 1 info/);
+    expect(table.stdout).toMatch(/CRITICAL tls_interception: A TLS inspection proxy/);
+    const json = JSON.parse((await runCli(['report', file, '--format', 'json'])).stdout) as Report;
+    expect(json.findings).toEqual(demo!.findings);
   });
 });
