@@ -59,6 +59,12 @@ export interface FaultNetwork {
   startDnsmasq(args: string[]): Promise<string>;
   /** Runs the built CLI in the client namespace, as a user would; SIGKILLed if it outlives killAfterMs. */
   pushcheck(args: string[], options?: { killAfterMs?: number }): Promise<CliRun>;
+  /**
+   * What a child's wall time may exceed its report's own duration by (`ip netns exec`, Node's start-up, loading
+   * pushcheck, exiting): four times a bare `node -e 0` in the client namespace measured now, at least 1.5 s. A fixed
+   * allowance failed on a busy machine, where a bare Node start alone took over a second.
+   */
+  startupAllowanceMs(): Promise<number>;
   /** Kills what was started, deletes both namespaces. Safe to call twice; never throws. */
   close(): Promise<void>;
 }
@@ -302,6 +308,12 @@ export async function createFaultNetwork(): Promise<FaultNetwork> {
 
     pushcheck(args, options = {}) {
       return runCli(args, { ...options, wrapper: ['ip', 'netns', 'exec', client], running: children });
+    },
+
+    async startupAllowanceMs() {
+      const started = performance.now();
+      await run('ip', ['netns', 'exec', client, process.execPath, '-e', '0']);
+      return Math.max(1500, 4 * (performance.now() - started));
     },
 
     close,
