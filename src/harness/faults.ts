@@ -128,8 +128,8 @@ export const FAULTS: Readonly<Record<FaultName, FaultInfo>> = {
   'wrong-topic': {
     value: 'none',
     defaultValue: 1,
-    description: 'pushes go out on a topic the device is not enrolled for: APNs says 200, the device never hears',
-    effects: (e) => ({ pushesIgnoredByDevices: e.devices.pushesIgnored }),
+    description: 'the MDM server pushes on a topic its certificate is not for: APNs answers 400 TopicDisallowed (DeviceTokenNotForTopic with token auth)',
+    effects: (e) => ({ pushesRejected400: rejected(e, '400') }),
   },
   'fcm-down': {
     value: 'none',

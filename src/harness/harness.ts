@@ -52,6 +52,8 @@ export interface HarnessOptions {
   maxPushesPerTokenPerMinute?: number;
   /** Also append every request the mock APNs and FCM receive to this file, one JSON object a line. */
   recordFile?: string;
+  /** SETTINGS_MAX_CONCURRENT_STREAMS of the mock APNs (default 1,000, as Apple's). */
+  apnsMaxConcurrentStreams?: number;
 }
 
 export interface HarnessEndpoints {
@@ -125,7 +127,14 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   };
   try {
     const tls = { cert: serverCert.cert, key: serverCert.key };
-    const apnsEp = await startApnsServer({ service: apns, host, port: ports.apns ?? 0, ...tls, ca: ca.cert });
+    const apnsEp = await startApnsServer({
+      service: apns,
+      host,
+      port: ports.apns ?? 0,
+      ...tls,
+      ca: ca.cert,
+      ...(options.apnsMaxConcurrentStreams ? { maxConcurrentStreams: options.apnsMaxConcurrentStreams } : {}),
+    });
     opened.push(apnsEp);
     const c5223 = await startCourierServer({ channel: apnsChannel(apns), faults, host, stands: 5223, port: ports.courier5223 ?? 0, ...tls });
     opened.push(c5223);
@@ -144,6 +153,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         : { kind: 'certificate', topic: mdmTopic, cert: providerCertificate.cert, key: providerCertificate.key };
     const pusher = httpPusher({
       clock,
+      faults,
       auth,
       ca: ca.cert,
       apns: { host, port: apnsEp.port },

@@ -30,7 +30,7 @@ describe('pushcheck simulate', () => {
   it('exit 1 with the pending reason in the table when a wrong topic keeps iOS actions from landing', async () => {
     const r = await runCli(['simulate', '--ios', '5', '--hours', '2', '--actions', '5', '--fault', 'wrong-topic']);
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain('push accepted (200) but the device never checked in');
+    expect(r.stdout).toContain('push rejected: 400 TopicDisallowed');
     expect(r.stdout).toMatch(/│ pending\s+│ 5\s+│/);
     expect(r.stdout).toContain('5 action(s) still pending.');
   });

@@ -96,6 +96,19 @@ describe('harness', () => {
     await waitFor(() => h.mdm.actions.get(id)?.state === 'acknowledged', 8000, 'ack after recovery');
   });
 
+  it('admin faults: wrong-topic sends on another topic to the mock APNs, which answers 400 TopicDisallowed', async () => {
+    const udid = (await admin('POST', '/devices', { ios: 1 })).json.devices[0].udid;
+    await waitFor(() => h.devices.find((d) => d.profile.udid === udid)?.courierPort !== undefined, 5000, 'courier');
+    await admin('PUT', '/faults/wrong-topic');
+    const id = (await admin('POST', '/actions', { udid })).json.actions[0].id;
+    await waitFor(() => h.mdm.actions.get(id)!.history.some((e) => e.event === 'push-rejected'), 5000, 'rejection');
+    await admin('DELETE', '/faults/wrong-topic');
+    expect(h.mdm.actions.get(id)!.history.find((e) => e.event === 'push-rejected')?.detail).toBe('400 TopicDisallowed');
+    const sent = (await admin('GET', `/apns/notifications?token=${h.mdm.device(udid).token}`)).json.notifications;
+    expect(sent[0].topic).not.toBe(h.mdmTopic);
+    expect(sent[0].topic).toMatch(/^com\.apple\.mgmt\.External\./);
+  });
+
   it('admin faults: block-5223 cuts the 5223 connections and devices fall back to 443', async () => {
     const udid = (await admin('POST', '/devices', { ios: 1 })).json.devices[0].udid;
     const device = () => h.devices.find((d) => d.profile.udid === udid)!;

@@ -250,12 +250,12 @@ export class SimDevice implements FaultDevice {
   }
 
   private onPush(message: ChannelMessage): void {
-    const { counters, faults, env } = this.ctx;
+    const { counters } = this.ctx;
     if (!this.online || this.stopped) return;
     counters.pushesReceived += 1;
     if (this.profile.platform === 'ios') {
-      // Under wrong-topic the server pushes on a topic this device's profile does not name: iOS drops it.
-      const wrongTopic = faults.isOn('wrong-topic', env.clock.now()) || message.topic !== this.profile.topic;
+      // A push on a topic this device's profile does not name is dropped, as iOS does.
+      const wrongTopic = message.topic !== this.profile.topic;
       let magic: unknown;
       try {
         magic = (JSON.parse(message.payload) as { mdm?: unknown }).mdm;

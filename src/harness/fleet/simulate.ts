@@ -78,7 +78,7 @@ function inProcessFleet(o: SimulationOptions, faults: FaultBoard, clock: Virtual
     apns.addProviderKey({ keyId: 'SIMKEY', teamId: 'SIMTEAM', publicKey: key.publicKey, topics: [] });
     auth = { kind: 'token', topic, keyId: 'SIMKEY', teamId: 'SIMTEAM', privateKey: key.privateKey };
   }
-  mdm.pusher = inProcessPusher({ clock, apns, fcm, auth });
+  mdm.pusher = inProcessPusher({ clock, apns, fcm, auth, faults });
   const counters = newDeviceCounters();
   const env = new InProcessEnv({ clock, mdm, apns, fcm, faults, rng: rng.fork('net'), timing });
   const ctx = { env, faults, rng: rng.fork('devices'), timing, counters };

@@ -15,7 +15,11 @@ export interface ApnsServerOptions {
   cert: string;
   key: string;
   ca: string;
+  /** SETTINGS_MAX_CONCURRENT_STREAMS the server advertises; default as Apple's (1,000). */
+  maxConcurrentStreams?: number;
 }
+
+export const APNS_MAX_CONCURRENT_STREAMS = 1000;
 
 const MAX_BODY_BYTES = 64 * 1024;
 
@@ -46,6 +50,8 @@ export async function startApnsServer(options: ApnsServerOptions): Promise<ApnsE
     // rather than by failing the handshake.
     rejectUnauthorized: false,
     allowHTTP1: false,
+    // Apple's servers advertise about 1,000 concurrent streams per connection (Node's default is 2^32-1).
+    settings: { maxConcurrentStreams: options.maxConcurrentStreams ?? APNS_MAX_CONCURRENT_STREAMS },
   });
   const sessions = new Set<http2.ServerHttp2Session>();
   server.on('session', (session) => {
@@ -96,7 +102,11 @@ export async function startApnsServer(options: ApnsServerOptions): Promise<ApnsE
   });
   const endpoint = await listen(server, options.host, options.port ?? 0, 'apns', () => {
     service.shutdown();
-    for (const s of sessions) s.destroy();
+    // As APNs does when it closes a connection: GOAWAY with the reason in its debug data, then close.
+    for (const s of sessions) {
+      if (!s.destroyed) s.goaway(http2.constants.NGHTTP2_NO_ERROR, 0, Buffer.from(JSON.stringify({ reason: 'Shutdown' })));
+      s.destroy();
+    }
   });
   return {
     ...endpoint,

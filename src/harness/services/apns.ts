@@ -61,6 +61,8 @@ export type ApnsPushType = (typeof APNS_PUSH_TYPES)[number];
 
 /** Largest payload APNs accepts for a regular notification, in bytes. */
 export const APNS_MAX_PAYLOAD_BYTES = 4096;
+/** Largest payload of a VoIP notification, in bytes. */
+export const APNS_MAX_VOIP_PAYLOAD_BYTES = 5120;
 /** A provider token older than this is refused with ExpiredProviderToken. */
 export const PROVIDER_TOKEN_LIFETIME_MS = 3_600_000;
 /** A provider token replaced sooner than this after the previous one is refused with TooManyProviderTokenUpdates. */
@@ -353,7 +355,7 @@ export class ApnsService {
     // Payload.
     const size = Buffer.byteLength(req.body);
     if (size === 0) return reject('PayloadEmpty');
-    if (size > APNS_MAX_PAYLOAD_BYTES) return reject('PayloadTooLarge');
+    if (size > (pushType === 'voip' ? APNS_MAX_VOIP_PAYLOAD_BYTES : APNS_MAX_PAYLOAD_BYTES)) return reject('PayloadTooLarge');
 
     // The device token itself.
     const record = this.tokens.get(token.toLowerCase());

@@ -7,7 +7,8 @@ import http2 from 'node:http2';
 import type { KeyObject } from 'node:crypto';
 import { Agent, request } from 'undici';
 import type { Clock } from '../clock.js';
-import type { ApnsService } from './apns.js';
+import { MDM_TOPIC_PREFIX, type ApnsService } from './apns.js';
+import type { FaultBoard } from '../faults.js';
 import type { FcmService } from './fcm.js';
 import type { MdmDevice, Pusher, PushResult } from './mdm.js';
 import { signProviderToken } from '../jwt.js';
@@ -21,6 +22,15 @@ export type ProviderAuth =
 export const MDM_PUSH_EXPIRATION_S = 86_400;
 /** A provider token is re-signed after this long (APNs wants 20–60 minutes). */
 const TOKEN_REFRESH_MS = 50 * 60_000;
+
+/**
+ * The topic a push goes out on: the MDM topic, or under the wrong-topic fault another MDM topic, which APNs
+ * answers as it would (TopicDisallowed for a certificate, DeviceTokenNotForTopic for a token).
+ */
+function topicNow(auth: ProviderAuth, clock: Clock, faults: FaultBoard | undefined): string {
+  return faults?.isOn('wrong-topic', clock.now()) ? `${MDM_TOPIC_PREFIX}${WRONG_TOPIC_UUID}` : auth.topic;
+}
+const WRONG_TOPIC_UUID = '00000000-0000-4000-8000-00000000dead';
 
 const retryable = (status: number): boolean => status === 429 || status >= 500 || status === 0;
 
@@ -54,6 +64,7 @@ const fcmBody = (device: MdmDevice): string =>
 
 export interface InProcessPusherOptions {
   clock: Clock;
+  faults?: FaultBoard;
   apns: ApnsService;
   fcm: FcmService;
   auth: ProviderAuth;
@@ -70,7 +81,7 @@ export function inProcessPusher(options: InProcessPusherOptions): Pusher {
         const r = apns.handle({
           method: 'POST',
           path: `/3/device/${device.token}`,
-          headers: apnsHeaders(auth.topic, clock.now(), jwt()),
+          headers: apnsHeaders(topicNow(auth, clock, options.faults), clock.now(), jwt()),
           body: mdmPayload(device),
           ...(certificate ? { certificate } : {}),
         });
@@ -90,6 +101,7 @@ export function inProcessPusher(options: InProcessPusherOptions): Pusher {
 
 export interface HttpPusherOptions {
   clock: Clock;
+  faults?: FaultBoard;
   auth: ProviderAuth;
   /** CA that signed the APNs and FCM server certificates. */
   ca: string;
@@ -137,7 +149,7 @@ export function httpPusher(options: HttpPusherOptions): Pusher & { close(): Prom
           const stream = connect().request({
             ':method': 'POST',
             ':path': `/3/device/${device.token}`,
-            ...apnsHeaders(auth.topic, clock.now(), jwt()),
+            ...apnsHeaders(topicNow(auth, clock, options.faults), clock.now(), jwt()),
           });
           stream.setTimeout(timeoutMs, () => stream.close(http2.constants.NGHTTP2_CANCEL));
           let status = 0;
