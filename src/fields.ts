@@ -107,13 +107,19 @@ export function describe(value: unknown): string {
   return `the number ${String(value)}`;
 }
 
-function unknownKey(key: string, allowed: readonly string[]): string {
+/** The candidate a misspelt `word` most likely meant: within two edits, else undefined. */
+export function nearest(word: string, candidates: readonly string[]): string | undefined {
   let near: string | undefined;
   let best = 3; // suggest only close misspellings
-  for (const candidate of allowed) {
-    const distance = editDistance(candidate.toLowerCase(), key.toLowerCase());
+  for (const candidate of candidates) {
+    const distance = editDistance(candidate.toLowerCase(), word.toLowerCase());
     if (distance < best) [near, best] = [candidate, distance];
   }
+  return near;
+}
+
+function unknownKey(key: string, allowed: readonly string[]): string {
+  const near = nearest(key, allowed);
   return near ? `unknown key "${key}"; did you mean "${near}"?` : `unknown key "${key}"; allowed: ${allowed.join(', ')}`;
 }
 

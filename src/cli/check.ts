@@ -1,4 +1,5 @@
 /** `pushcheck [rulesets...]`: the checker. Parses options, runs, renders; nothing else lives here. */
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { UsageError } from '../errors.js';
@@ -91,6 +92,15 @@ export function readCaFile(file: string): string {
   if (!text.includes('-----BEGIN CERTIFICATE-----')) {
     throw new UsageError(`--ca ${file}: no PEM certificate in it (expected -----BEGIN CERTIFICATE-----)`);
   }
+  // Node would skip a corrupt block silently, and the CA the user meant would be missing from the run.
+  const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?(?:-----END CERTIFICATE-----|$)/g) ?? [];
+  blocks.forEach((block, i) => {
+    try {
+      new X509Certificate(block);
+    } catch {
+      throw new UsageError(`--ca ${file}: certificate ${i + 1} of ${blocks.length} is not a valid certificate (corrupt between its PEM markers)`);
+    }
+  });
   return text;
 }
 

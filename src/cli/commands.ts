@@ -37,7 +37,8 @@ export const defaultCommand: CommandEntry = commands[0]!;
  */
 export function commandFor(args: readonly string[]): CommandEntry | undefined {
   const [first, second] = args;
-  if (first === undefined) return defaultCommand;
+  // `pushcheck` alone: the program's help (every command), as git and curl print theirs.
+  if (first === undefined) return undefined;
   if (['-h', '--help', '-V', '--version'].includes(first)) return undefined;
   if (first === 'help') return commands.find((entry) => entry.name === second);
   return commands.find((entry) => entry.name === first) ?? defaultCommand;

@@ -1,4 +1,5 @@
 /** `pushcheck harness`: mock APNs, courier, MDM, FCM and the admin API on loopback, until Ctrl-C. */
+import { hostPort } from '../host-port.js';
 import { Command, Option } from 'commander';
 import Table from 'cli-table3';
 import { UsageError } from '../errors.js';
@@ -98,7 +99,7 @@ export function register(program: Command): void {
       } else {
         const table = new Table({ head: ['Endpoint', 'Address', 'What'], style: { head: [], border: [] } });
         const e = harness.endpoints;
-        const at = (hp: { host: string; port: number }): string => `${hp.host}:${hp.port}`;
+        const at = (hp: { host: string; port: number }): string => hostPort(hp.host, hp.port);
         table.push(
           ['apns', at(e.apns), 'APNs provider API, HTTP/2 + TLS, POST /3/device/<token>'],
           ['courier5223', at(e.courier5223), 'device channel standing for port 5223'],

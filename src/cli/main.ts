@@ -7,7 +7,7 @@
 import { Command, CommanderError, Help } from 'commander';
 import { commandFor, commands } from './commands.js';
 import { isUsageError } from '../errors.js';
-import { printable, printError } from './messages.js';
+import { exitOnStdoutError, printable, printError } from './messages.js';
 import { mapStack, mapUncaughtStacks } from './source-stack.js';
 import { version } from '../version.js';
 
@@ -50,4 +50,5 @@ function handle(err: unknown): void {
 }
 
 mapUncaughtStacks();
+exitOnStdoutError();
 main(process.argv).catch(handle);

@@ -15,3 +15,15 @@ export function printable(text: string, options: { lines?: boolean } = {}): stri
 export function printError(message: string): void {
   process.stderr.write(`pushcheck: ${printable(message, { lines: false })}\n`);
 }
+
+/**
+ * A stdout that cannot be written (`> /dev/full`, a full disk) is one line and exit 2, not a stack trace. A reader
+ * that went away (`| head`) chose to stop reading: pushcheck then stops quietly, with the exit code it had.
+ */
+export function exitOnStdoutError(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit();
+    printError(`cannot write to stdout (${err.code ?? 'error'})`);
+    process.exit(2);
+  });
+}

@@ -4,7 +4,7 @@ import { UsageError } from '../errors.js';
 import { abortOnStopSignals } from '../signals.js';
 import { collect, formatOption, integer, withoutPlayServicesOptions } from './options.js';
 import { FAULT_NAMES, parseFault, parseDuration } from '../harness/faults.js';
-import { MAX_SOCKET_DEVICES, renderSimulationTable, runSimulation } from '../harness/index.js';
+import { MAX_SOCKET_DEVICES, MAX_SOCKET_SPEED, renderSimulationTable, runSimulation } from '../harness/index.js';
 
 interface SimulateFlags {
   ios: number;
@@ -42,6 +42,9 @@ export function register(program: Command): void {
       if (flags.speed !== 'max') {
         speed = Number(flags.speed);
         if (!Number.isFinite(speed) || speed <= 0) throw new UsageError(`--speed ${flags.speed}: expected a number > 0 or "max"`);
+        if (speed > MAX_SOCKET_SPEED) {
+          throw new UsageError(`--speed ${flags.speed}: over real sockets at most ${MAX_SOCKET_SPEED} (an hour a second); faster, network delays become simulated minutes and actions end pending for no fault (use --speed max)`);
+        }
       }
       const devices = flags.ios + flags.android;
       if (devices === 0) throw new UsageError('no devices: give --ios N and/or --android N');

@@ -25,6 +25,17 @@ export type FaultName =
 
 type ValueKind = 'none' | 'fraction' | 'count';
 
+/** Most a counted fault may repeat (NotNow answers per action): past it a run would only spin. */
+export const MAX_FAULT_COUNT = 1000;
+
+/** What is wrong with `value` for a fault taking `kind`, or undefined; the CLI and the admin API share it. */
+export function faultValueProblem(kind: ValueKind, value: number): string | undefined {
+  if (!Number.isFinite(value)) return 'must be a number';
+  if (kind === 'fraction' && (value < 0 || value > 1)) return 'must be a fraction between 0 and 1';
+  if (kind === 'count' && (!Number.isInteger(value) || value < 1 || value > MAX_FAULT_COUNT)) return `must be a whole number from 1 to ${MAX_FAULT_COUNT}`;
+  return undefined;
+}
+
 /**
  * The counters a fault's effects are read from, named by what they hold (the MDM server's, the devices'
  * and APNs's counters match it as they are; kept structural so that this registry depends on no service).
@@ -214,8 +225,8 @@ export function parseFault(text: string): FaultSpec {
     if (info.value === 'none') fail(text, `${name} takes no value`);
     const n = Number(rawValue);
     if (rawValue.trim() === '' || !Number.isFinite(n)) fail(text, `value "${rawValue}" is not a number`);
-    if (info.value === 'fraction' && (n < 0 || n > 1)) fail(text, `value ${rawValue} must be a fraction between 0 and 1`);
-    if (info.value === 'count' && (!Number.isInteger(n) || n < 1)) fail(text, `value ${rawValue} must be a whole number ≥ 1`);
+    const problem = faultValueProblem(info.value, n);
+    if (problem) fail(text, `value ${rawValue} ${problem}`);
     value = n;
   }
   let startMs = 0;

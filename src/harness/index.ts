@@ -6,7 +6,7 @@ export { startHarness, HARNESS_NAMES } from './harness.js';
 export type { Harness, HarnessEndpoints, HarnessOptions } from './harness.js';
 export { startTlsEndpoint } from './endpoints.js';
 export type { Endpoint, HostPort, TlsEndpointOptions } from './endpoints.js';
-export { runSimulation, MAX_SOCKET_DEVICES } from './fleet/simulate.js';
+export { runSimulation, MAX_SOCKET_DEVICES, MAX_SOCKET_SPEED } from './fleet/simulate.js';
 export type { SimulationOptions } from './fleet/simulate.js';
 export type { SimulationReport, SimulationSummary, FaultEffect } from './fleet/simulation-report.js';
 export { renderSimulationTable } from './report.js';

@@ -1,4 +1,5 @@
 /** The rule sets shipped in the package's rules/ folder, and turning command-line names into rule sets. */
+import { nearest } from '../fields.js';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -92,7 +93,11 @@ export function resolveRuleSets(names: string[]): RuleSet[] {
     if (key === 'all') loadBuiltinRuleSets().forEach(add);
     else if (builtin) add(loadBuiltin(builtin.file));
     else if (looksLikePath(name)) add(loadRuleSetFile(name));
-    else throw new UsageError(`unknown rule set "${name}"; valid names: ${describeNames(builtins)}, all, or the path of a rule file`);
+    else {
+      const near = nearest(key, [...builtins.flatMap((set) => [set.id, ...set.aliases]), 'all']);
+      const guess = near ? ` did you mean "${near}"?` : '';
+      throw new UsageError(`unknown rule set "${name}";${guess} valid names: ${describeNames(builtins)}, all, or the path of a rule file`);
+    }
   }
   return chosen;
 }

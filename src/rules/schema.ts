@@ -299,8 +299,16 @@ class RuleFields extends Fields {
     const host = this.string(value, path);
     if (host.includes('/')) this.fail(path, `"${host}" is a URL or path; give a host name (a URL goes under url)`);
     if (isIP(host) !== 0) return host;
+    // Numbers and dots only is an IPv4 address or nothing: 999.1.1.1 would go to DNS as a name and fail there.
+    if (/^[\d.]+$/.test(host)) this.fail(path, `"${host}" is not an IPv4 address (four numbers 0-255)`);
     if (!/^[A-Za-z0-9_#*]([A-Za-z0-9_#*.-]*[A-Za-z0-9_#*])?$/.test(host) || host.includes('..')) {
       this.fail(path, `"${host}" is not a host name`);
+    }
+    // DNS limits (RFC 1035): 253 characters in all, 63 per label.
+    if (host.length > 253) this.fail(path, `"${host.slice(0, 40)}…" is ${host.length} characters long; a host name has at most 253`);
+    const long = host.split('.').find((label) => label.length > 63);
+    if (long !== undefined) {
+      this.fail(path, `"${host}": the label "${long.slice(0, 20)}…" is ${long.length} characters long; a DNS label has at most 63`);
     }
     if (!options.wildcard && host.includes('*')) this.fail(path, `"${host}": a probed host cannot hold a wildcard`);
     return host;

@@ -23,7 +23,7 @@ describe('command registry', () => {
     expect(commandFor(['help', 'diff'])?.name).toBe('diff');
     expect(commandFor(['ios', '-f', 'json'])).toBe(defaultCommand);
     expect(commandFor(['-f', 'json', 'ios'])).toBe(defaultCommand);
-    expect(commandFor([])).toBe(defaultCommand);
+    expect(commandFor([])).toBeUndefined();
     for (const flag of ['--help', '-h', '--version', '-V']) expect(commandFor([flag])).toBeUndefined();
     expect(commandFor(['help'])).toBeUndefined();
   });

@@ -3,13 +3,14 @@
  * or a saved report, a proxy that echoes the credentials it was sent, a secret in a bad --var, and rule files that
  * expand to millions of targets or weigh megabytes. Each is refused or cleaned before it can do harm.
  */
-import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCertificateAuthority } from '../../src/harness/certs.js';
-import { runCli } from '../helpers/cli.js';
+import { BIN, runCli } from '../helpers/cli.js';
 import { startTcpServer, startTlsServer, track, type TestServer } from '../helpers/servers.js';
 import { nastyReport, richReport } from '../report/fixture.js';
 
@@ -198,5 +199,81 @@ describe('the size of a run', () => {
     const run = await runCli(['rules', 'validate', file], { killAfterMs: 20_000 });
     expect(run.code).toBe(2);
     expect(run.stderr).toBe(`pushcheck: ${file}: the file is larger than 1 MB, the most a rule file may be; split it into several rule sets\n`);
+  });
+});
+
+describe('smaller ones', () => {
+  it('harness --host ::1 serves on IPv6 loopback; its admin API refuses bad values with a 400 naming them', async () => {
+    const child = spawn(process.execPath, [BIN, 'harness', '--host', '::1', '--format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    let out = '';
+    let err = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const line = await new Promise<string>((resolve, reject) => {
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+        out += chunk;
+        if (out.includes('\n')) resolve(out.split('\n')[0]!);
+      });
+      child.on('close', () => reject(new Error(`harness exited: ${err}`)));
+    });
+    try {
+      const info = JSON.parse(line) as { endpoints: { admin: { host: string; port: number } } };
+      expect(info.endpoints.admin.host).toBe('::1');
+      const admin = `http://[::1]:${info.endpoints.admin.port}`;
+      const call = async (method: string, where: string, body: unknown) => {
+        const response = await fetch(`${admin}${where}`, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+        return { status: response.status, body: (await response.json()) as { error?: string } };
+      };
+      const added = await call('POST', '/devices', { ios: 1 });
+      expect(added.status).toBe(201);
+      expect((await call('POST', '/actions', { all: true, ttlSeconds: -5 })).body.error).toMatch(/^ttlSeconds must be a whole number/);
+      expect((await call('POST', '/actions', { all: true, requestType: 5 })).status).toBe(400);
+      expect((await call('POST', '/actions', { all: true, requestType: 'DeviceInformation', ttlSeconds: 60 })).status).toBe(201);
+      const notnow = await call('PUT', '/faults/notnow', { value: 1e308 });
+      expect(notnow.status).toBe(400);
+      expect(notnow.body.error).toMatch(/^value must be a whole number from 1 to 1000/);
+      expect((await call('PUT', '/faults/notnow', { value: 2 })).status).toBe(200);
+    } finally {
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      clearTimeout(killer);
+    }
+    expect(err).not.toMatch(/at .*\.js:\d+/);
+  }, 40_000);
+
+  it('a stdout that cannot be written (> /dev/full) is one line and exit 2, no stack trace', async () => {
+    const full = openSync('/dev/full', 'w');
+    const run = spawnSync(process.execPath, [BIN, 'rules', 'list'], { stdio: ['ignore', full, 'pipe'], encoding: 'utf8', timeout: 30_000 });
+    closeSync(full);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toBe('pushcheck: cannot write to stdout (ENOSPC)\n');
+  });
+
+  it('pushcheck with no arguments prints the program help, every command listed', async () => {
+    const run = await runCli([]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^Usage: pushcheck \[options\] \[command\]/);
+    for (const command of ['check', 'rules', 'report', 'diff', 'demo', 'simulate', 'harness']) expect(run.stderr).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
+  });
+
+  it('a --ca file with a corrupt certificate between its PEM markers is refused before anything is probed', async () => {
+    const listener = await startTcpServer();
+    servers.push(listener);
+    const good = (await createCertificateAuthority('pushcheck good CA')).cert;
+    const lines = good.trim().split('\n');
+    lines[3] = lines[3]!.replace(/[A-Za-z]/g, (ch) => (ch === 'A' ? 'B' : 'A'));
+    const corrupt = path.join(dir, 'corrupt.pem');
+    writeFileSync(corrupt, `${good}${lines.join('\n')}\n`);
+    const run = await runCli([ruleFile('ca.yaml', listener.port), ...PIN, '--ca', corrupt]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe(`pushcheck: --ca ${corrupt}: certificate 2 of 2 is not a valid certificate (corrupt between its PEM markers)\n`);
+    expect(listener.accepted).toBe(0);
+  });
+
+  it('simulate --speed over real sockets faster than an hour a second is refused, not run into false "pending"', async () => {
+    const run = await runCli(['simulate', '--ios', '2', '--speed', '100000']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^pushcheck: --speed 100000: over real sockets at most 3600 \(an hour a second\)/);
   });
 });

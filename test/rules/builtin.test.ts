@@ -293,9 +293,15 @@ describe('resolveRuleSets', () => {
 
   it('an unknown name is a one-line usage error listing the valid names', () => {
     const message =
-      'unknown rule set "iso"; valid names: airwatch-apns (apns, airwatch), apple-push (apple), google-fcm (fcm), ' +
+      'unknown rule set "iso"; did you mean "ios"? valid names: airwatch-apns (apns, airwatch), apple-push (apple), google-fcm (fcm), ' +
       'ibi-aws (ibi), moki-android (android), moki-ios (ios), opmanager, all, or the path of a rule file';
     expect(() => resolveRuleSets(['iso'])).toThrow(new UsageError(message));
+  });
+
+  it('suggests the nearest name or alias for a misspelling, and nothing for a name far from all', () => {
+    expect(() => resolveRuleSets(['andriod'])).toThrow(/^unknown rule set "andriod"; did you mean "android"\? valid names: /);
+    expect(() => resolveRuleSets(['opmanger'])).toThrow(/did you mean "opmanager"\?/);
+    expect(() => resolveRuleSets(['zzzzzz'])).toThrow(/^unknown rule set "zzzzzz"; valid names: /);
   });
 
   it('no names, no sets', () => {

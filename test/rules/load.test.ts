@@ -92,6 +92,9 @@ const cases: Array<[name: string, expected: string]> = [
   ['tls-bad-version', ':11: rules[0].tls.minVersion: "SSLv3" is not a TLS version; expected TLSv1, TLSv1.1, TLSv1.2, TLSv1.3'],
   ['tls-empty', ':11: rules[0].tls: asks for nothing; give minVersion, cipher or both'],
   ['plain-port-not-listed', ":11: rules[0].plainPorts[0]: port 80 is not among the rule's ports (443)"],
+  ['host-too-long', ':5: rules[0].host: "abcdefghi.abcdefghi.abcdefghi.abcdefghi.…" is 304 characters long; a host name has at most 253'],
+  ['host-label-too-long', `:5: rules[0].host: "${'a'.repeat(64)}.example.com": the label "${'a'.repeat(20)}…" is 64 characters long; a DNS label has at most 63`],
+  ['host-bad-ipv4', ':5: rules[0].host: "999.1.1.1" is not an IPv4 address (four numbers 0-255)'],
 ];
 
 describe('rule files that must be refused', () => {

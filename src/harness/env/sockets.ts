@@ -3,6 +3,7 @@
  * heartbeats over HTTPS. Used by `simulate --speed X` and by devices added through the admin API.
  * Only the issuing of device tokens (which real devices get from APNs and FCM) is done in process.
  */
+import { hostPort } from '../../host-port.js';
 import { Pool } from 'undici';
 import type { Clock } from '../clock.js';
 import type { ApnsService } from '../services/apns.js';
@@ -37,7 +38,7 @@ export class SocketEnv implements DeviceEnv {
   constructor(private readonly o: SocketEnvOptions) {
     this.clock = o.clock;
     this.timeoutMs = o.timeoutMs ?? 10_000;
-    this.pool = new Pool(`https://${o.mdm.host}:${o.mdm.port}`, {
+    this.pool = new Pool(`https://${hostPort(o.mdm.host, o.mdm.port)}`, {
       connections: 16,
       connect: { ca: o.ca, servername: 'mdm.pushcheck.test' },
     });

@@ -23,6 +23,11 @@ import { interruptedExitCode } from '../../signals.js';
 export const REQUEST_TYPES = ['DeviceInformation', 'InstallProfile', 'InstallApplication', 'DeviceLock', 'ProfileList'] as const;
 /** Largest fleet run over real sockets: each device holds a courier connection. */
 export const MAX_SOCKET_DEVICES = 2000;
+/**
+ * Fastest wall clock over real sockets: an hour a second. Faster, a loopback TLS handshake of 50 ms is minutes of
+ * simulated time, so heartbeats and retries overtake real traffic and actions end "pending" for no fault at all.
+ */
+export const MAX_SOCKET_SPEED = 3600;
 /** Virtual start of a `--speed max` run, so that runs are identical whatever the day. */
 export const SIMULATION_EPOCH_MS = Date.UTC(2025, 0, 6);
 

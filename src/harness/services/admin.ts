@@ -26,7 +26,10 @@
 import { createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseWithoutPlayServices, type DeviceCounts } from '../device-counts.js';
-import { FAULTS, isFaultName, type FaultBoard } from '../faults.js';
+import { FAULTS, faultValueProblem, isFaultName, type FaultBoard } from '../faults.js';
+
+/** An APNs push may be stored for 30 days at most; a command waiting longer than a year is a mistake. */
+const MAX_TTL_SECONDS = 365 * 24 * 3600;
 import { HttpError, readJsonBody, sendJson } from '../http.js';
 import { APNS_REASONS, type ApnsService } from './apns.js';
 import { FCM_ERRORS, type FcmService } from './fcm.js';
@@ -106,11 +109,12 @@ export async function handleAdminRequest(h: AdminTarget, req: IncomingMessage, r
       if (!a1 && method === 'GET') return send(200, { known: FAULTS, on: h.faults.switchedOn() });
       if (!a1 || !isFaultName(a1)) throw new HttpError(404, `unknown fault ${a1 ?? ''}`);
       if (method === 'PUT') {
-        const value = b.value;
-        if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value < 0)) {
-          throw new HttpError(400, 'value must be a non-negative number');
+        const value = b.value as number | undefined;
+        if (value !== undefined) {
+          const problem = typeof value === 'number' ? faultValueProblem(FAULTS[a1].value, value) : 'must be a number';
+          if (FAULTS[a1].value === 'none') throw new HttpError(400, `${a1} takes no value`);
+          if (problem) throw new HttpError(400, `value ${problem}`);
         }
-        if (FAULTS[a1].value === 'fraction' && typeof value === 'number' && value > 1) throw new HttpError(400, 'value must be a fraction 0..1');
         h.faults.set(a1, value);
         return send(200, { on: h.faults.switchedOn() });
       }
@@ -151,8 +155,15 @@ export async function handleAdminRequest(h: AdminTarget, req: IncomingMessage, r
     }
     if (a0 === 'actions') {
       if (!a1 && method === 'POST') {
-        const requestType = typeof b.requestType === 'string' && b.requestType ? b.requestType : 'DeviceInformation';
-        const ttlMs = typeof b.ttlSeconds === 'number' && b.ttlSeconds > 0 ? b.ttlSeconds * 1000 : undefined;
+        // A wrong field is a 400 naming it, not a silent default.
+        if (b.requestType !== undefined && (typeof b.requestType !== 'string' || !/^[A-Za-z][A-Za-z0-9]{0,63}$/.test(b.requestType))) {
+          throw new HttpError(400, 'requestType must be an MDM command name such as DeviceInformation');
+        }
+        if (b.ttlSeconds !== undefined && (typeof b.ttlSeconds !== 'number' || !Number.isSafeInteger(b.ttlSeconds) || b.ttlSeconds < 1 || b.ttlSeconds > MAX_TTL_SECONDS)) {
+          throw new HttpError(400, `ttlSeconds must be a whole number of seconds from 1 to ${MAX_TTL_SECONDS}`);
+        }
+        const requestType = typeof b.requestType === 'string' ? b.requestType : 'DeviceInformation';
+        const ttlMs = typeof b.ttlSeconds === 'number' ? b.ttlSeconds * 1000 : undefined;
         const targets = b.all === true ? [...h.mdm.devices.keys()] : typeof b.udid === 'string' ? [b.udid] : [];
         if (targets.length === 0) throw new HttpError(400, 'give "udid" or "all": true');
         const actions = targets.map((udid) => h.mdm.enqueue(udid, requestType, ttlMs ? { ttlMs } : {}));

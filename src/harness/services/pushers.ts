@@ -3,6 +3,7 @@
  * a real client over HTTP/2 and HTTPS (the `harness` command and `simulate --speed X`). Both send the same
  * request: `apns-push-type: mdm`, the MDM topic, `{"mdm": <PushMagic>}`.
  */
+import { hostPort } from '../../host-port.js';
 import http2 from 'node:http2';
 import type { KeyObject } from 'node:crypto';
 import { Agent, request } from 'undici';
@@ -118,7 +119,7 @@ export function httpPusher(options: HttpPusherOptions): Pusher & { close(): Prom
   let session: http2.ClientHttp2Session | undefined;
   const connect = (): http2.ClientHttp2Session => {
     if (session && !session.closed && !session.destroyed) return session;
-    const s = http2.connect(`https://${options.apns.host}:${options.apns.port}`, {
+    const s = http2.connect(`https://${hostPort(options.apns.host, options.apns.port)}`, {
       ca: options.ca,
       servername: options.apns.servername ?? 'api.push.apple.com',
       ...(auth.kind === 'certificate' && auth.cert && auth.key ? { cert: auth.cert, key: auth.key } : {}),
@@ -173,7 +174,7 @@ export function httpPusher(options: HttpPusherOptions): Pusher & { close(): Prom
         }
         return;
       }
-      request(`https://${options.fcm.host}:${options.fcm.port}/v1/projects/${options.fcm.projectId}/messages:send`, {
+      request(`https://${hostPort(options.fcm.host, options.fcm.port)}/v1/projects/${options.fcm.projectId}/messages:send`, {
         method: 'POST',
         dispatcher: agent,
         headers: { authorization: `Bearer ${options.fcm.accessToken}`, 'content-type': 'application/json' },
