@@ -5,7 +5,7 @@
  */
 
 /** What a probe does on a port. `https`/`http` imply a TLS handshake / plain TCP first. */
-export type CheckKind = 'tcp' | 'tls' | 'http' | 'https';
+export type CheckKind = 'tcp' | 'tls' | 'http' | 'https' | 'apns' | 'mqtt';
 export type Severity = 'critical' | 'warning';
 /** `warn`: a warning-severity rule did not pass, a retired port failed, or a fallback carried the traffic. */
 export type Status = 'pass' | 'fail' | 'warn' | 'skip';
@@ -202,6 +202,7 @@ export type FailureCode =
   | 'tls_not_yet_valid'
   | 'tls_hostname_mismatch'
   | 'tls_weak'
+  | 'protocol_mismatch'
   | 'http_status'
   | 'http_content'
   | 'http_timeout'

@@ -6,6 +6,7 @@
  * DEMO_PORT_OFFSET (20443 stands for 443, 25223 for 5223). Host names, purposes and the vendors' impact texts
  * stay as they are, so the report reads like a real one.
  */
+import type { ServiceProtocol } from '../probes/types.js';
 import net from 'node:net';
 import { checkOf } from '../probes/index.js';
 import type { RuleSet, Target } from '../types.js';
@@ -185,6 +186,8 @@ export interface HostService {
   tls: boolean;
   /** Some target speaks HTTP to it. */
   http: boolean;
+  /** Some target expects a protocol of its own over TLS (APNs's HTTP/2 API, MQTT). */
+  protocol?: ServiceProtocol;
 }
 
 /** One listening address and port, serving one host (or several by SNI, on a machine with 127.0.0.1 only). */
@@ -274,6 +277,7 @@ export function planNetwork(targets: Target[], options: { clean: boolean; addres
     const { speaks } = checkOf(target.check);
     service.tls ||= speaks.tls;
     service.http ||= speaks.http;
+    if (speaks.protocol) service.protocol = speaks.protocol;
   }
 
   const listening: EndpointPlan[] = [];

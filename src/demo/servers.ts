@@ -5,7 +5,9 @@
  * on close()). Nothing else is started: no child process, no timer that outlives close().
  */
 import dgram from 'node:dgram';
+import { randomUUID } from 'node:crypto';
 import http from 'node:http';
+import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
 import { createCertificateAuthority, type CertificateAuthority, type CertificatePem } from '../harness/certs.js';
@@ -107,13 +109,34 @@ function webServer(): http.Server {
   });
 }
 
+/**
+ * Answers as APNs's provider API does to a request without credentials: 403 MissingProviderToken with an apns-id.
+ * TLS is already done; the sockets it is handed have negotiated h2.
+ */
+function apnsServer(): http2.Http2Server {
+  const server = http2.createServer();
+  server.on('sessionError', ignore);
+  server.on('stream', (stream) => {
+    stream.on('error', ignore);
+    stream.respond({ ':status': 403, 'apns-id': randomUUID().toUpperCase(), 'content-type': 'application/json' });
+    stream.end(JSON.stringify({ reason: 'MissingProviderToken' }));
+  });
+  return server;
+}
+
+/** Answers an MQTT CONNECT as a broker that admits no anonymous client: CONNACK 5, not authorised. */
+function refuseMqtt(socket: net.Socket): void {
+  socket.once('data', () => socket.end(Buffer.from([0x20, 0x02, 0x00, 0x05])));
+  socket.on('end', () => socket.end());
+}
+
 function hold(socket: net.Socket): void {
   socket.on('error', ignore);
   socket.resume();
   socket.on('end', () => socket.end());
 }
 
-async function startEndpoint(plan: EndpointPlan, certs: Certificates, web: http.Server): Promise<Endpoint> {
+async function startEndpoint(plan: EndpointPlan, certs: Certificates, web: http.Server, apns: http2.Http2Server): Promise<Endpoint> {
   const name = `${plan.address}:${plan.port}`;
   const tlsServices = plan.services.filter((s) => s.tls);
   if (tlsServices.length === 0) {
@@ -128,6 +151,8 @@ async function startEndpoint(plan: EndpointPlan, certs: Certificates, web: http.
   // Used only by a client that sends no SNI; every probe sends it.
   const fallback = await certs.get(tlsServices[0]!.host, 'ok');
   const server = tls.createServer({
+    // The server's order wins: http/1.1 for clients that offer it (https checks), h2 for APNs's h2-only offer.
+    ALPNProtocols: ['http/1.1', 'h2'],
     cert: fallback.cert,
     key: fallback.key,
     SNICallback: (servername, callback) => {
@@ -141,7 +166,10 @@ async function startEndpoint(plan: EndpointPlan, certs: Certificates, web: http.
   server.on('secureConnection', (socket: tls.TLSSocket) => {
     socket.on('error', ignore);
     const servername = typeof socket.servername === 'string' ? socket.servername.toLowerCase() : '';
-    if (byHost.get(servername)?.service.http) web.emit('connection', socket);
+    const service = byHost.get(servername)?.service;
+    if (service?.protocol === 'apns' && socket.alpnProtocol === 'h2') apns.emit('connection', socket);
+    else if (service?.protocol === 'mqtt') refuseMqtt(socket);
+    else if (service?.http) web.emit('connection', socket);
     else hold(socket);
   });
   return listen(server, plan.address, plan.port, name);
@@ -166,6 +194,7 @@ function answers(address: string, port: number): Promise<boolean> {
 export async function startDemoServers(plan: NetworkPlan): Promise<DemoServers> {
   const endpoints: Endpoint[] = [];
   const web = webServer();
+  const apns = apnsServer();
   let dns: LoopbackDnsServer | undefined;
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
@@ -178,7 +207,7 @@ export async function startDemoServers(plan: NetworkPlan): Promise<DemoServers> 
     const certs = new Certificates(ca);
     const records = Object.fromEntries([...plan.dnsAnswers].map(([name, addresses]) => [name, { A: addresses }]));
     dns = await startDnsServer({ host: plan.dnsAddress, records });
-    for (const endpoint of plan.listening) endpoints.push(await startEndpoint(endpoint, certs, web));
+    for (const endpoint of plan.listening) endpoints.push(await startEndpoint(endpoint, certs, web, apns));
     const checks = await Promise.all(plan.closed.map(async (e) => ((await answers(e.address, e.port)) ? `${e.address}:${e.port}` : '')));
     return { dns, caPem: ca.cert, occupied: checks.filter(Boolean), close };
   } catch (err) {

@@ -76,6 +76,10 @@ export const FAILURES: Record<FailureCode, FailureText> = {
     explanation: 'the TLS session works but is weaker than the rule asks: a TLS-inspecting proxy re-encrypting, or an old server setup',
     hint: 'exempt this host from TLS inspection; on your own server, enable the protocol version and cipher suites the rule names',
   },
+  protocol_mismatch: {
+    explanation: "something answered, but not in the service's own protocol: a transparent proxy, portal or load balancer is in the way",
+    hint: 'exempt this host and port from transparent proxying, captive portals and protocol inspection',
+  },
   http_status: {
     explanation: 'the server answered with an unexpected HTTP status',
     hint: 'check whether a proxy or web filter answered instead of the service, and exempt the host from it',

@@ -51,7 +51,7 @@ export interface Check {
    */
   lastPhase: Phase;
   /** What a server must speak to pass this check; the demo's servers answer accordingly. */
-  speaks: { tls: boolean; http: boolean };
+  speaks: { tls: boolean; http: boolean; protocol?: ServiceProtocol };
   /** The URL a target of a host rule is given, when the check has one (http, https). */
   url?: (host: string, port: number, rule: Rule) => string;
 }
@@ -84,6 +84,9 @@ export interface ProbeKind {
   sections?: readonly RuleSection[];
   run: ProbeFn;
 }
+
+/** A service protocol of its own, spoken over TLS, that a check expects to meet (the demo's servers answer it). */
+export type ServiceProtocol = 'apns' | 'mqtt';
 
 export type ProxyProtocol = 'http' | 'socks5';
 

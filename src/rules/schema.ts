@@ -139,7 +139,7 @@ function readRule(f: RuleFields, raw: unknown, path: FieldPath): Rule {
     const raw = r[section.key];
     if (raw === undefined) continue;
     if (!checks.includes(rule.check)) {
-      f.fail(at(section.key), `only for ${article(checks[0] ?? '')} ${checks.join(' or ')} check, and this rule's check is ${rule.check}`);
+      f.fail(at(section.key), `only for ${article(checks[0] ?? '')} ${orList(checks)} check, and this rule's check is ${rule.check}`);
     }
     const context = { check: rule.check, ...(isUrlRule && { urlPath: urlPathOf(rule.url) }) };
     Object.assign(rule, { [section.key]: section.read(f, raw, at(section.key), context) });
@@ -340,4 +340,9 @@ class RuleFields extends Fields {
     }
     return this.at(path, () => parsePortSpec(spec));
   }
+}
+
+/** `a`, `a or b`, `a, b or c`. */
+function orList(items: readonly string[]): string {
+  return items.length <= 2 ? items.join(' or ') : `${items.slice(0, -1).join(', ')} or ${items[items.length - 1]}`;
 }

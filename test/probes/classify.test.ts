@@ -29,6 +29,7 @@ const ALL_CODES = {
   tls_not_yet_valid: true,
   tls_hostname_mismatch: true,
   tls_weak: true,
+  protocol_mismatch: true,
   http_status: true,
   http_content: true,
   http_timeout: true,

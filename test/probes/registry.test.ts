@@ -17,8 +17,8 @@ const reportSchema = JSON.parse(readFileSync(new URL('../../schemas/report.schem
 };
 
 describe('the probe registry', () => {
-  it('registers the four check names the rule sets use', () => {
-    expect([...checkNames].sort()).toEqual(['http', 'https', 'tcp', 'tls']);
+  it('registers the six check names the rule sets use', () => {
+    expect([...checkNames].sort()).toEqual(['apns', 'http', 'https', 'mqtt', 'tcp', 'tls']);
   });
 
   it("agrees with the report schema's check enum, so saved reports of every kind validate", () => {
@@ -57,7 +57,8 @@ describe('the probe registry', () => {
 
   it('gives each rule file section to the kind that reads it', () => {
     expect(ruleSections.map(({ section, checks }) => [section.key, [...checks]])).toEqual([
-      ['tls', ['tls', 'https']],
+      // apns and mqtt speak TLS too: a rule of theirs may ask for a TLS version or cipher.
+      ['tls', ['tls', 'https', 'apns', 'mqtt']],
       ['http', ['http', 'https']],
     ]);
   });

@@ -1,0 +1,143 @@
+/**
+ * The apns probe: proves that an APNs provider endpoint itself answers, not just something on its port. TLS with
+ * ALPN h2, then one HTTP/2 `POST /3/device/<64 zeros>` with an apns-topic and no credentials. APNs answers such a
+ * request with its own JSON error (`{"reason":"MissingProviderToken"}`) and an `apns-id` header: that answer is a
+ * pass. Anything else (no h2, an HTTP/2 answer without them) is protocol_mismatch, naming what answered instead.
+ */
+import http2 from 'node:http2';
+import { performance } from 'node:perf_hooks';
+import type { TLSSocket } from 'node:tls';
+import type { ProbeOutcome, Target } from '../types.js';
+import { classifyError, failure, PhaseError } from './classify.js';
+import { bounded, runProbe, since } from './phases.js';
+import { connectPhase } from './tcp.js';
+import { tlsPhase } from './tls.js';
+import type { ProbeKind } from './types.js';
+
+/** A device token of the right form that no device has: APNs answers it without sending anything anywhere. */
+export const NO_DEVICE_TOKEN = '0'.repeat(64);
+/** A topic no app has; APNs judges the missing credentials before the topic. */
+const TOPIC = 'com.example.pushcheck';
+/** Bytes of the answer body read at most: APNs's JSON is a few dozen. */
+const MAX_BODY_BYTES = 4096;
+
+interface Answer {
+  status: number;
+  apnsId?: string;
+  contentType?: string;
+  body: string;
+}
+
+/** What an answer that is not APNs's looks like, for the message. */
+function describe(answer: Answer): string {
+  const type = answer.contentType ? `, ${answer.contentType}` : '';
+  const text = answer.body.replace(/\s+/g, ' ').trim().slice(0, 60);
+  return `HTTP/2 ${answer.status}${type}${text ? `: "${text}"` : ''}`;
+}
+
+/** APNs's reason, when the answer is APNs's own: a JSON object with a string reason, and an apns-id header. */
+function apnsReason(answer: Answer): string | undefined {
+  if (!answer.apnsId) return undefined;
+  try {
+    const parsed = JSON.parse(answer.body) as unknown;
+    const reason = (parsed as { reason?: unknown } | null)?.reason;
+    return typeof reason === 'string' ? reason : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** One POST over the TLS socket; the session is closed on every path. */
+function post(socket: TLSSocket, target: Target, signal: AbortSignal, timeoutMs: number): Promise<Answer> {
+  const authority = `https://${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`;
+  const session = http2.connect(authority, { createConnection: () => socket });
+  session.on('error', () => undefined);
+  const exchange = new Promise<Answer>((resolve, reject) => {
+    const body = JSON.stringify({ aps: { alert: 'pushcheck' } });
+    const stream = session.request({
+      ':method': 'POST',
+      ':path': `/3/device/${NO_DEVICE_TOKEN}`,
+      'apns-topic': TOPIC,
+      'apns-push-type': 'alert',
+      'content-type': 'application/json',
+      'content-length': String(Buffer.byteLength(body)),
+    });
+    let answer: Answer | undefined;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    stream.on('response', (headers) => {
+      const id = headers['apns-id'];
+      const type = headers['content-type'];
+      answer = {
+        status: Number(headers[':status']),
+        ...(typeof id === 'string' && { apnsId: id }),
+        ...(typeof type === 'string' && { contentType: type }),
+        body: '',
+      };
+    });
+    stream.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+    });
+    stream.on('end', () => {
+      if (!answer) reject(new Error('the stream ended without a response'));
+      else resolve({ ...answer, body: Buffer.concat(chunks).toString('utf8') });
+    });
+    stream.on('error', reject);
+    session.on('error', reject);
+    session.on('goaway', (code: number) => {
+      if (!answer) reject(Object.assign(new Error(`the server sent GOAWAY (${code}) before answering`), { code: 'ERR_HTTP2_GOAWAY_SESSION' }));
+    });
+    stream.end(body);
+  });
+  return bounded(exchange, 'http', timeoutMs, signal, () => session.destroy()).finally(() => {
+    session.destroy();
+    socket.destroy();
+  });
+}
+
+export const apnsProbe: ProbeKind = {
+  checks: [{ name: 'apns', plain: 'tcp', lastPhase: 'http', speaks: { tls: true, http: false, protocol: 'apns' } }],
+  run: (target, ctx) =>
+    runProbe(target, ctx, async (addresses, outcome: ProbeOutcome, budget) => {
+      const socket = await connectPhase(addresses, target, ctx, outcome, budget);
+      const session = await tlsPhase(socket, target, ctx, outcome, budget, ['h2']).catch((err: unknown) => {
+        // A server with no h2 refuses an h2-only offer with this alert: not APNs, whatever else it is.
+        if (err instanceof PhaseError && err.failure.message.includes('"no application protocol"')) {
+          const detail = 'asked for h2 in ALPN, the server refused it (TLS alert "no application protocol"): APNs speaks HTTP/2';
+          throw new PhaseError(failure('protocol_mismatch', 'tls', detail), err.durationMs, err.recorded);
+        }
+        throw err;
+      });
+      const start = performance.now();
+      if (session.clientCertificateRequired) {
+        session.socket.destroy();
+        throw new PhaseError(
+          failure('protocol_mismatch', 'http', 'the server ended the TLS handshake for want of a client certificate; APNs answers without one'),
+          since(start),
+        );
+      }
+      if (session.info.alpn !== 'h2') {
+        session.socket.destroy();
+        const offered = session.info.alpn ? `chose ${session.info.alpn}` : 'chose no protocol';
+        throw new PhaseError(failure('protocol_mismatch', 'http', `asked for h2 in ALPN, the server ${offered}: APNs speaks HTTP/2 only`), since(start));
+      }
+      let answer: Answer;
+      try {
+        answer = await post(session.socket, target, budget.signal, budget.remaining());
+      } catch (err) {
+        if (err instanceof PhaseError) throw err;
+        throw new PhaseError(classifyError(err, 'http'), since(start));
+      } finally {
+        outcome.timings.httpMs = since(start);
+      }
+      outcome.http = { status: answer.status, ...(answer.contentType && { contentType: answer.contentType }) };
+      const reason = apnsReason(answer);
+      if (reason === undefined) {
+        outcome.failure = failure('protocol_mismatch', 'http', `no APNs answer (JSON reason and apns-id): got ${describe(answer)}`);
+        return;
+      }
+      const note = `APNs answered ${answer.status} ${reason} to a request without credentials, as it should (apns-id ${answer.apnsId})`;
+      outcome.note = outcome.note ? `${outcome.note}; ${note}` : note;
+    }),
+};

@@ -1,0 +1,130 @@
+/**
+ * The mqtt probe: proves that an MQTT broker answers over TLS, not just something on its port. TLS, then an
+ * MQTT 3.1.1 CONNECT (clean session, a random client id, no credentials); any CONNACK is a pass, for a broker that
+ * refuses an anonymous client has still shown that it is there (the note says so). No CONNACK is
+ * protocol_mismatch, naming what came instead. The packets are a dozen bytes, written here rather than taken from
+ * an MQTT client library, so that the broker's exact answer is kept for the message.
+ */
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { Socket } from 'node:net';
+import type { ProbeOutcome } from '../types.js';
+import { classifyError, failure, PhaseError } from './classify.js';
+import { bounded, runProbe, since } from './phases.js';
+import { connectPhase } from './tcp.js';
+import { tlsPhase } from './tls.js';
+import type { ProbeKind } from './types.js';
+
+/** MQTT 3.1.1 CONNACK return codes (section 3.2.2.3). */
+const CONNACK_CODES: Record<number, string> = {
+  0: 'connection accepted',
+  1: 'unacceptable protocol version',
+  2: 'client identifier rejected',
+  3: 'server unavailable',
+  4: 'bad user name or password',
+  5: 'not authorised',
+};
+
+/** Keep-alive asked for in CONNECT, s. */
+export const MQTT_KEEPALIVE_S = 60;
+
+/** An MQTT 3.1.1 CONNECT: protocol "MQTT" level 4, clean session, no credentials. */
+export function connectPacket(clientId: string, keepAliveS = MQTT_KEEPALIVE_S): Buffer {
+  const id = Buffer.from(clientId, 'utf8');
+  const variable = Buffer.from([0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0x02, keepAliveS >> 8, keepAliveS & 0xff]);
+  const payload = Buffer.concat([Buffer.from([id.length >> 8, id.length & 0xff]), id]);
+  const remaining = variable.length + payload.length; // < 128: one length byte
+  return Buffer.concat([Buffer.from([0x10, remaining]), variable, payload]);
+}
+
+/** Bytes, fit for a one-line message. */
+function shown(bytes: Buffer): string {
+  const text = bytes.subarray(0, 40).toString('latin1');
+  return /^[\x20-\x7e\r\n]+$/.test(text) ? `"${text.replace(/\s+/g, ' ').trim()}"` : `0x${bytes.subarray(0, 16).toString('hex')}`;
+}
+
+/**
+ * Resolves with the first `length` bytes the socket receives (fewer if it ends first); rejects on a socket error.
+ * Leaves the socket paused, nothing consumed past `length`.
+ */
+export function readBytes(socket: Socket, length: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    let bytes = Buffer.alloc(0);
+    const done = (err?: unknown): void => {
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      socket.off('close', onEnd);
+      socket.off('error', onError);
+      socket.pause();
+      if (err) reject(err);
+      else resolve(bytes);
+    };
+    const onData = (chunk: Buffer): void => {
+      bytes = Buffer.concat([bytes, chunk]);
+      if (bytes.length >= length) {
+        if (bytes.length > length) socket.unshift(bytes.subarray(length));
+        bytes = bytes.subarray(0, length);
+        done();
+      }
+    };
+    const onEnd = (): void => done();
+    const onError = (err: unknown): void => done(err);
+    socket.on('data', onData);
+    socket.once('end', onEnd);
+    socket.once('close', onEnd);
+    socket.once('error', onError);
+    socket.resume();
+  });
+}
+
+/** Sends CONNECT and reads the CONNACK; the note or failure goes into `outcome`. Leaves the socket open. */
+export async function mqttConnect(socket: Socket, outcome: ProbeOutcome, signal: AbortSignal, timeoutMs: number): Promise<void> {
+  const start = performance.now();
+  try {
+    socket.write(connectPacket(`pushcheck-${randomBytes(6).toString('hex')}`));
+    const answer = await bounded(readBytes(socket, 4), 'http', timeoutMs, signal);
+    if (answer.length === 4 && answer[0] === 0x20 && answer[1] === 0x02) {
+      const code = answer[3] ?? 0;
+      const text = CONNACK_CODES[code] ?? 'unknown return code';
+      outcome.note =
+        code === 0
+          ? 'the MQTT broker accepted an anonymous client (CONNACK 0)'
+          : `the MQTT broker answered CONNACK ${code} (${text}): it refuses an anonymous client, and so has shown that it is there`;
+      return;
+    }
+    const what = answer.length === 0 ? 'the server closed the connection without a CONNACK' : `got ${shown(answer)} instead of a CONNACK`;
+    outcome.failure = failure('protocol_mismatch', 'http', `MQTT CONNECT: ${what}`);
+  } catch (err) {
+    if (err instanceof PhaseError) {
+      // Silence is no MQTT broker either: name it so.
+      if (err.failure.code === 'http_timeout') {
+        throw new PhaseError(failure('protocol_mismatch', 'http', `no CONNACK within ${Math.round(err.durationMs)} ms of MQTT CONNECT`), err.durationMs);
+      }
+      throw err;
+    }
+    throw new PhaseError(classifyError(err, 'http'), since(start));
+  } finally {
+    outcome.timings.httpMs = since(start);
+  }
+}
+
+export const mqttProbe: ProbeKind = {
+  checks: [{ name: 'mqtt', plain: 'tcp', lastPhase: 'http', speaks: { tls: true, http: false, protocol: 'mqtt' } }],
+  run: (target, ctx) =>
+    runProbe(target, ctx, async (addresses, outcome, budget) => {
+      const socket = await connectPhase(addresses, target, ctx, outcome, budget);
+      const session = await tlsPhase(socket, target, ctx, outcome, budget);
+      if (session.clientCertificateRequired) {
+        // The broker wants a client certificate: it is there, but MQTT cannot be spoken without one.
+        outcome.note = `${outcome.note}; no MQTT CONNECT is possible without one`;
+        return;
+      }
+      const tlsNote = outcome.note;
+      try {
+        await mqttConnect(session.socket, outcome, budget.signal, budget.remaining());
+        if (tlsNote && outcome.note !== tlsNote) outcome.note = `${tlsNote}; ${outcome.note}`;
+      } finally {
+        session.socket.destroy();
+      }
+    }),
+};
