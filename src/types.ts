@@ -5,7 +5,7 @@
  */
 
 /** What a probe does on a port. `https`/`http` imply a TLS handshake / plain TCP first. */
-export type CheckKind = 'tcp' | 'tls' | 'http' | 'https' | 'apns' | 'mqtt';
+export type CheckKind = 'tcp' | 'tls' | 'http' | 'https' | 'apns' | 'mqtt' | 'write';
 export type Severity = 'critical' | 'warning';
 /** `warn`: a warning-severity rule did not pass, a retired port failed, or a fallback carried the traffic. */
 export type Status = 'pass' | 'fail' | 'warn' | 'skip';
@@ -15,7 +15,7 @@ export type AddressFamily = 'ipv4' | 'ipv6';
 /** --family: which families a run probes (`both`: each one a name has). */
 export type FamilyChoice = '4' | '6' | 'both';
 /** Where a failure happened: a network phase, or `cert`: in a credential file itself (`pushcheck cert`). */
-export type FailurePhase = Phase | 'cert';
+export type FailurePhase = Phase | 'cert' | 'write';
 
 /** Where a rule's facts come from: the vendor's page, or the current facts pushcheck adds beside it. */
 export type RuleOrigin = 'documented' | 'current';
@@ -47,6 +47,12 @@ export interface TlsRequirement {
   minVersion?: TlsVersion;
   /** Accepted ciphers (any one suffices); empty means any. */
   ciphers: TlsCipherRequirement[];
+}
+
+/** A write check's settings (the rule's `write:` section). */
+export interface WriteSettings {
+  /** The environment variable holding the password, when the URL has a user but no password. */
+  passwordEnv?: string;
 }
 
 /** Ports of a rule that the vendor still lists but that the service no longer uses. */
@@ -118,6 +124,8 @@ export interface Rule {
   http?: HttpExpectation;
   /** Session requirements of a tls or https check. */
   tls?: TlsRequirement;
+  /** Settings of a write check. */
+  write?: WriteSettings;
   /** 1-based line of the rule in its file, for error messages. */
   line: number;
 }
@@ -222,7 +230,12 @@ export type FailureCode =
   | 'key_invalid'
   | 'apns_rejected'
   | 'local_overload'
-  | 'burst_slo';
+  | 'burst_slo'
+  | 'auth_failed'
+  | 'write_denied'
+  | 'write_not_found'
+  | 'write_readback'
+  | 'write_error';
 
 export interface Failure {
   code: FailureCode;

@@ -14,8 +14,8 @@ import {
   planBurst,
   runBursts,
   sloText,
-  VENDOR_HOST,
 } from '../run/burst.js';
+import { checkOf } from '../probes/index.js';
 import { settingsFrom } from './check.js';
 import { collect, formatOption, integer, noColorOption, useColor } from './options.js';
 import { addOutputOptions, checkOutputs, emitReport, outputsFrom } from './report-files.js';
@@ -85,7 +85,8 @@ export function register(program: Command): void {
     const check = settingsFrom({ ...flags, concurrency: flags.clients, retries: 0, strict: false });
     const planned = planBurst(ruleSets, check.vars);
     if (planned.every((p) => p.skipReason !== undefined)) {
-      const reasons = [...new Set(planned.flatMap((p) => (p.skipReason === VENDOR_HOST ? [] : [p.skipReason])))];
+      // The missing --var of an HTTP rule is what the user can supply; vendor hosts and other kinds are never loaded.
+      const reasons = [...new Set(planned.flatMap((p) => (p.skipReason?.startsWith('set --var') && checkOf(p.target.check).speaks.http ? [p.skipReason] : [])))];
       const how = reasons.length > 0 ? reasons.join('; ') : 'its rules name only vendor hosts';
       throw new UsageError(`burst ${names.join(' ')}: nothing of yours to load: ${how} (vendor hosts are never loaded)`);
     }

@@ -160,6 +160,26 @@ export const FAILURES: Record<FailureCode, FailureText> = {
     explanation: 'the server did not cope with the burst: clients failed, or the slowest were too slow for the SLO',
     hint: "raise the web server's connection and worker limits (or put a cache or CDN in front of the file), then burst again",
   },
+  auth_failed: {
+    explanation: 'the server refused the user name or password given for writing',
+    hint: "give the IBI-aws Admin's user and password in --var messageWriteUrl, or the password in the rule's environment variable",
+  },
+  write_denied: {
+    explanation: 'logged in, but the server refused to create or remove the file: that user may not write there',
+    hint: "give the IBI-aws Admin's account write and delete rights on the message file's folder",
+  },
+  write_not_found: {
+    explanation: "the message file's folder does not exist there",
+    hint: 'check the path in --var messageWriteUrl: it must be the folder the message file is published in',
+  },
+  write_readback: {
+    explanation: 'the file was written, but what came back is not what was written',
+    hint: 'check for a proxy, filter or full disk between the Admin and the webserver',
+  },
+  write_error: {
+    explanation: 'writing the message file failed',
+    hint: 'check the address in --var messageWriteUrl and that this machine reaches the server',
+  },
 };
 
 /** Builds a failure; `detail` (an errno, a TLS alert, an issuer…) is appended to the explanation. */

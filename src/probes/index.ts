@@ -10,8 +10,9 @@ import { tlsProbe } from './tls.js';
 import { httpProbe } from './http.js';
 import { apnsProbe } from './apns.js';
 import { mqttProbe } from './mqtt.js';
+import { writeProbe } from './write.js';
 
-const kinds = [tcpProbe, tlsProbe, httpProbe, apnsProbe, mqttProbe] as const satisfies readonly ProbeKind[];
+const kinds = [tcpProbe, tlsProbe, httpProbe, apnsProbe, mqttProbe, writeProbe] as const satisfies readonly ProbeKind[];
 
 /**
  * types.ts's CheckKind (the type every layer uses) and the names registered here are the same set, or this file

@@ -54,6 +54,13 @@ export interface Check {
   speaks: { tls: boolean; http: boolean; protocol?: ServiceProtocol };
   /** The URL a target of a host rule is given, when the check has one (http, https). */
   url?: (host: string, port: number, rule: Rule) => string;
+  /**
+   * For a check whose rule's `url` is not http(s) (write: webdav://, ftp://, a file path): the host and port a
+   * concrete url names, or undefined when it is not one this check takes.
+   */
+  urlTarget?: (url: string) => { host: string; port: number } | undefined;
+  /** What such a url must be, completing "needs …" in an error (e.g. "a webdav://, ftp:// URL or a file path"). */
+  urlForm?: string;
 }
 
 /** What the rule file reader tells a kind about the rule whose section it reads. */

@@ -193,6 +193,20 @@ function definedOnly<T extends object>(value: T | undefined): Partial<T> {
 function urlTarget(ruleSet: RuleSet, rule: Rule, template: string, vars: Record<string, string>): Target {
   const names = placeholderNames(template);
   const missing = names.filter((name) => vars[name] === undefined);
+  const own = checkOf(rule.check);
+  if (missing.length > 0 && own.urlTarget) {
+    const skipReason = missing.map((name) => missingVarHint(name, rule, ruleSet.vars ?? [])).join('; ');
+    return { ruleset: ruleSet.id, rule, host: rule.host, port: rule.ports[0] ?? 0, check: rule.check, skipReason };
+  }
+  if (own.urlTarget) {
+    const text = template.replace(/\$\{([^}]+)\}/g, (_, name: string) => vars[name] as string);
+    const named = own.urlTarget(text);
+    if (!named) {
+      // The value may hold a password: never shown.
+      throw new UsageError(`${names.map((name) => `--var ${name}`).join(' ')}: rule ${ruleSet.id}/${rule.id} needs ${own.urlForm ?? 'another url'}`);
+    }
+    return { ruleset: ruleSet.id, rule, host: named.host.toLowerCase(), port: named.port, check: rule.check, url: text };
+  }
   if (missing.length > 0) {
     const check = rule.check === 'http' ? 'http' : 'https';
     return {

@@ -5,7 +5,7 @@
 import { readCredentials } from './credentials.js';
 import { isIP } from 'node:net';
 import { describe, Fields, isMapping, type FieldPath, type Source } from '../fields.js';
-import { checkNames, ruleSections } from '../probes/index.js';
+import { checkNames, checkOf, ruleSections } from '../probes/index.js';
 import type {
   Fallback,
   LegacyPorts,
@@ -159,7 +159,20 @@ function readUrl(f: RuleFields, r: Record<string, unknown>, path: FieldPath, rul
   rule.url = template;
   rule.host = r.host === undefined ? template : f.host(r.host, at('host'), { wildcard: false });
   rule.ports = r.ports === undefined ? [] : f.ports(r.ports, at('ports'));
-  const given = r.check === undefined ? undefined : f.oneOf(r.check, at('check'), ['http', 'https'] as const, 'check for a url');
+  const urlChecks = checkNames.filter((name) => checkOf(name).urlTarget !== undefined);
+  const given = r.check === undefined ? undefined : f.oneOf(r.check, at('check'), ['http', 'https', ...urlChecks], 'check for a url');
+  const own = given === undefined ? undefined : checkOf(given);
+  if (own?.urlTarget) {
+    // A url of a kind of its own (write): that kind says what it names.
+    rule.check = own.name;
+    if (names.length === 0) {
+      const named = own.urlTarget(template);
+      if (!named) f.fail(at('url'), `"${template}" is not ${own.urlForm ?? `a url for check ${own.name}`}`);
+      if (r.host === undefined) rule.host = named.host;
+      rule.ports = [named.port];
+    }
+    return;
+  }
   let scheme: 'http' | 'https' | undefined = /^https:\/\//i.test(template) ? 'https' : /^http:\/\//i.test(template) ? 'http' : undefined;
   if (names.length === 0) {
     const parsed = parseHttpUrl(template);

@@ -15,6 +15,7 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import tls from 'node:tls';
 import { CERTIFICATE_ERRORS, classifyError, errorCodes, failure } from '../probes/classify.js';
 import { createResolver, type DnsServer, type Pin } from '../probes/dns.js';
+import { checkOf } from '../probes/index.js';
 import { roundMs } from '../probes/phases.js';
 import { expandTargets, placeholderNames } from '../rules/expand.js';
 import type { BurstSlo, BurstStats, FailureCode, ProbeOutcome, Report, Result, RuleSet, RunOptions, Target } from '../types.js';
@@ -61,11 +62,11 @@ export function planBurst(ruleSets: RuleSet[], vars: Record<string, string>): Pr
   for (const set of ruleSets) {
     for (const target of expandTargets(set, { vars })) {
       const skip = (reason: string): void => void planned.push({ target, attempts: 0, skipReason: reason });
-      if (target.skipReason !== undefined) skip(target.skipReason);
+      if (!checkOf(target.check).speaks.http) skip(`burst sends HTTP requests, and this rule checks ${target.check}`);
+      else if (target.skipReason !== undefined) skip(target.skipReason);
       else if (!ownTarget(target, set)) skip(VENDOR_HOST);
-      else if (target.url === undefined || (target.check !== 'http' && target.check !== 'https')) {
-        skip(`burst sends HTTP requests, and this rule checks ${target.check}`);
-      } else if (!urls.has(target.url)) {
+      else if (target.url === undefined) skip('no URL to request');
+      else if (!urls.has(target.url)) {
         urls.add(target.url);
         planned.push({ target, attempts: 0 });
       }

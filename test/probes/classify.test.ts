@@ -50,6 +50,11 @@ const ALL_CODES = {
   apns_rejected: true,
   local_overload: true,
   burst_slo: true,
+  auth_failed: true,
+  write_denied: true,
+  write_not_found: true,
+  write_readback: true,
+  write_error: true,
 } satisfies Record<FailureCode, true>;
 
 function errno(code: string, message = `connect ${code} 10.0.0.1:443`, extra: object = {}): Error {

@@ -17,8 +17,8 @@ const reportSchema = JSON.parse(readFileSync(new URL('../../schemas/report.schem
 };
 
 describe('the probe registry', () => {
-  it('registers the six check names the rule sets use', () => {
-    expect([...checkNames].sort()).toEqual(['apns', 'http', 'https', 'mqtt', 'tcp', 'tls']);
+  it('registers the seven check names the rule sets use', () => {
+    expect([...checkNames].sort()).toEqual(['apns', 'http', 'https', 'mqtt', 'tcp', 'tls', 'write']);
   });
 
   it("agrees with the report schema's check enum, so saved reports of every kind validate", () => {
@@ -60,6 +60,7 @@ describe('the probe registry', () => {
       // apns and mqtt speak TLS too: a rule of theirs may ask for a TLS version or cipher.
       ['tls', ['tls', 'https', 'apns', 'mqtt']],
       ['http', ['http', 'https']],
+      ['write', ['write']],
     ]);
   });
 

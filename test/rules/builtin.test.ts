@@ -81,6 +81,7 @@ const tables: Record<string, { seed: string; rules: Array<[string, string, numbe
       ['webservice-encryption', 'mobileservice.ibi-aws.net', [443]],
       ['message-get', '${messageUrl}', []],
       ['message-head', '${messageUrl}', []],
+      ['message-write', '${messageWriteUrl}', []],
     ],
   },
 };
@@ -203,6 +204,7 @@ describe('built-in rule sets', () => {
       ['webservice-encryption', 'https://mobileservice.ibi-aws.net', 'https', undefined, undefined, undefined],
       ['message-get', '${messageUrl}', 'https', 'GET', 'text/xml', 102400],
       ['message-head', '${messageUrl}', 'https', 'HEAD', 'text/xml', 102400],
+      ['message-write', '${messageWriteUrl}', 'write', undefined, undefined, undefined],
     ]);
     expect(set.rules[0]?.http?.status).toEqual([]);
     // "Encryption: TLS, AES-256", a warning of its own so that a weak session does not hide reachability.

@@ -225,6 +225,7 @@ describe('expanding the built-in rule sets', () => {
     expect(skipped.map((t) => [t.rule.id, t.skipReason])).toEqual([
       ['message-get', 'set --var messageUrl=https://your-server/path/messages.ibi to check the message file'],
       ['message-head', 'set --var messageUrl=https://your-server/path/messages.ibi to check the message file'],
+      ['message-write', 'set --var messageWriteUrl=webdavs://your-server/path/messages.ibi to check that the IBI-aws Admin can write the message file (also ftp://, ftps:// or a file path)'],
     ]);
     const given = expandTargets(builtin('ibi-aws'), { vars: { messageUrl: 'https://intranet.example/msg/m.ibi' } });
     expect(given.map((t) => `${t.rule.id} ${t.check} ${t.url} ${t.rule.http?.method}`)).toEqual([
@@ -232,6 +233,7 @@ describe('expanding the built-in rule sets', () => {
       'webservice-encryption https https://mobileservice.ibi-aws.net/ undefined',
       'message-get https https://intranet.example/msg/m.ibi GET',
       'message-head https https://intranet.example/msg/m.ibi HEAD',
+      'message-write write undefined undefined',
     ]);
   });
 

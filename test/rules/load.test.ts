@@ -25,7 +25,7 @@ function loadError(file: string): FileError {
   return err;
 }
 
-const RULE_KEYS = 'id, host, probe, ports, check, plainPorts, purpose, impact, severity, origin, note, cidr, narrowCidr, vendorIssuers, fallback, legacy, numbered, url, http, tls';
+const RULE_KEYS = 'id, host, probe, ports, check, plainPorts, purpose, impact, severity, origin, note, cidr, narrowCidr, vendorIssuers, fallback, legacy, numbered, url, http, tls, write';
 
 // Each fixture is the 10-line sample rule file (rule at line 4: host 5, ports 6, check 7, …, severity 10)
 // with one thing wrong; the expectation is worked out from the fixture text, line by line.
@@ -54,7 +54,7 @@ const cases: Array<[name: string, expected: string]> = [
     ':5: rules[0].host: "*.example.com" has a wildcard, so the rule needs probe: a list of concrete hosts to test',
   ],
   ['wildcard-in-probe', ':6: rules[0].probe[0]: "*.example.com": a probed host cannot hold a wildcard'],
-  ['unknown-check', ':7: rules[0].check: "ping" is not a valid check; expected tcp, tls, http, https, apns, mqtt'],
+  ['unknown-check', ':7: rules[0].check: "ping" is not a valid check; expected tcp, tls, http, https, apns, mqtt, write'],
   ['bad-severity', ':10: rules[0].severity: "fatal" is not a valid severity; expected critical, warning'],
   ['bad-origin', ':11: rules[0].origin: "rumour" is not a valid origin; expected documented, current'],
   ['fallback-unknown-rule', ':12: rules[0].fallback.rule: no rule with id "spare" in this file'],

@@ -99,6 +99,7 @@ describe('what a burst loads', () => {
       ['webservice', VENDOR_HOST],
       ['webservice-encryption', VENDOR_HOST],
       ['message-get', 'load'],
+      ['message-write', 'burst sends HTTP requests, and this rule checks write'],
     ]);
   });
 

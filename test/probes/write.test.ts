@@ -1,0 +1,259 @@
+/**
+ * The write probe against real servers this test starts: Debian's `rclone serve webdav` (a writable share, a
+ * --read-only one) and pyftpdlib under /usr/bin/python3 (a user who may write, one who may only read), with a
+ * wrong password and a missing folder for each; and a file path on this machine.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseWriteUrl, writeProbe } from '../../src/probes/write.js';
+import { expandTargets } from '../../src/rules/expand.js';
+import { resolveRuleSets } from '../../src/rules/builtin.js';
+import type { Rule } from '../../src/types.js';
+import { runCli } from '../helpers/cli.js';
+import { probeContext } from '../helpers/probe-context.js';
+import { rule as literalRule } from '../helpers/literals.js';
+import { closedPort } from '../helpers/servers.js';
+
+const PYTHON = '/usr/bin/python3';
+const MESSAGE = '<?xml version="1.0"?><messages/>\n';
+
+function toolsMissing(): string | undefined {
+  const missing: string[] = [];
+  const onPath = (command: string): boolean =>
+    (process.env.PATH ?? '').split(path.delimiter).some((dir) => existsSync(path.join(dir, command)));
+  if (!onPath('rclone')) missing.push('rclone');
+  if (!existsSync(PYTHON)) missing.push(PYTHON);
+  return missing.length > 0 ? `${missing.join(' and ')} not found (apt-get install rclone python3-pyftpdlib)` : undefined;
+}
+
+const missing = toolsMissing();
+if (missing && process.env.CI === 'true') throw new Error(`write tests need ${missing}`);
+if (missing) console.log(`write tests against rclone and pyftpdlib skipped: ${missing}`);
+
+const children: ChildProcess[] = [];
+let root: string;
+
+function waitForPort(port: number, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const attempt = (): void => {
+      const socket = net.connect({ host: '127.0.0.1', port }, () => {
+        socket.destroy();
+        resolve();
+      });
+      socket.once('error', () => {
+        socket.destroy();
+        if (Date.now() > deadline) reject(new Error(`nothing listens on ${port} after ${timeoutMs} ms`));
+        else setTimeout(attempt, 100);
+      });
+    };
+    attempt();
+  });
+}
+
+async function rclone(dir: string, extra: string[] = []): Promise<number> {
+  const port = await closedPort();
+  const child = spawn('rclone', ['serve', 'webdav', dir, '--addr', `127.0.0.1:${port}`, '--user', 'admin', '--pass', 'secret', ...extra], { stdio: 'ignore' });
+  children.push(child);
+  await waitForPort(port);
+  return port;
+}
+
+const FTP_SERVER = `
+import sys
+from pyftpdlib.authorizers import DummyAuthorizer
+from pyftpdlib.handlers import FTPHandler
+from pyftpdlib.servers import FTPServer
+authorizer = DummyAuthorizer()
+authorizer.add_user('admin', 'secret', sys.argv[1], perm='elradfmw')
+authorizer.add_user('reader', 'secret', sys.argv[1], perm='elr')
+FTPHandler.authorizer = authorizer
+server = FTPServer(('127.0.0.1', 0), FTPHandler)
+print(server.socket.getsockname()[1], flush=True)
+server.serve_forever()
+`;
+
+function pyftpdlib(dir: string): Promise<number> {
+  const child = spawn(PYTHON, ['-c', FTP_SERVER, dir], { stdio: ['ignore', 'pipe', 'ignore'] });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    child.stdout!.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim())));
+    child.once('exit', (code) => reject(new Error(`pyftpdlib exited with ${code}`)));
+  });
+}
+
+function writeRule(overrides: Partial<Rule> = {}): Rule {
+  return literalRule({ id: 'message-write', host: 'x', ports: [0], check: 'write', ...overrides });
+}
+
+function probe(url: string, overrides: Partial<Rule> = {}) {
+  const location = parseWriteUrl(url)!;
+  return writeProbe.run(
+    { ruleset: 'test', rule: writeRule(overrides), host: location.host, port: location.port, check: 'write', url },
+    probeContext({ timeoutMs: 10_000 }),
+  );
+}
+
+/** The folder holds the message file, unchanged, and nothing else: the temporary file is gone. */
+function untouched(folder: string): void {
+  expect(readdirSync(folder)).toEqual(['messages.ibi']);
+  expect(readFileSync(path.join(folder, 'messages.ibi'), 'utf8')).toBe(MESSAGE);
+}
+
+beforeAll(() => {
+  root = mkdtempSync(path.join(tmpdir(), 'pushcheck-write-'));
+  for (const folder of ['dav', 'ftp', 'local']) {
+    mkdirSync(path.join(root, folder, 'ibi'), { recursive: true });
+    writeFileSync(path.join(root, folder, 'ibi', 'messages.ibi'), MESSAGE);
+  }
+});
+
+afterAll(() => {
+  for (const child of children) child.kill('SIGKILL');
+  rmSync(root, { recursive: true, force: true });
+});
+
+describe('write URLs', () => {
+  it('reads each scheme, its default port and the credentials', () => {
+    expect(parseWriteUrl('webdavs://admin:p%40ss@files.example/ibi/messages.ibi')).toEqual({
+      scheme: 'webdavs', host: 'files.example', port: 443, path: '/ibi/messages.ibi', user: 'admin', password: 'p@ss',
+    });
+    expect(parseWriteUrl('webdav://files.example/m.ibi')).toMatchObject({ scheme: 'webdav', port: 80 });
+    expect(parseWriteUrl('ftp://admin@[::1]:2121/m.ibi')).toMatchObject({ scheme: 'ftp', host: '::1', port: 2121, user: 'admin' });
+    expect(parseWriteUrl('ftps://files.example/m.ibi')).toMatchObject({ scheme: 'ftps', port: 21 });
+    expect(parseWriteUrl('/srv/www/ibi/messages.ibi')).toEqual({ scheme: 'file', host: 'localhost', port: 0, path: '/srv/www/ibi/messages.ibi' });
+    expect(parseWriteUrl('file:///srv/www/m.ibi')).toMatchObject({ scheme: 'file', path: '/srv/www/m.ibi' });
+    expect(parseWriteUrl('https://files.example/m.ibi')).toBeUndefined();
+    expect(parseWriteUrl('ftp://files.example/')).toBeUndefined();
+  });
+
+  it('ibi-aws: message-write is skipped with how to supply it, and probed with --var messageWriteUrl', () => {
+    const [set] = resolveRuleSets(['ibi']);
+    const skipped = expandTargets(set!, { vars: {} }).find((t) => t.rule.id === 'message-write');
+    expect(skipped?.skipReason).toBe(
+      'set --var messageWriteUrl=webdavs://your-server/path/messages.ibi to check that the IBI-aws Admin can write the message file (also ftp://, ftps:// or a file path)',
+    );
+    const given = expandTargets(set!, { vars: { messageWriteUrl: 'ftp://admin:pw@files.example:2121/ibi/messages.ibi' } });
+    expect(given.find((t) => t.rule.id === 'message-write')).toMatchObject({ check: 'write', host: 'files.example', port: 2121 });
+    expect(() => expandTargets(set!, { vars: { messageWriteUrl: 'gopher://admin:pw@x/m' } })).toThrow(
+      /^--var messageWriteUrl: rule ibi-aws\/message-write needs a webdav:\/\/, webdavs:\/\/, ftp:\/\/ or ftps:\/\/ URL, or an absolute file path$/,
+    );
+  });
+});
+
+describe.skipIf(missing !== undefined)('WebDAV against rclone serve webdav', () => {
+  let writable: number;
+  let readOnly: number;
+  beforeAll(async () => {
+    [writable, readOnly] = await Promise.all([rclone(path.join(root, 'dav')), rclone(path.join(root, 'dav'), ['--read-only'])]);
+  }, 30_000);
+
+  it('PROPFIND, PUT, GET, DELETE, each timed; the message file untouched and nothing left behind', async () => {
+    const outcome = await probe(`webdav://admin:secret@127.0.0.1:${writable}/ibi/messages.ibi`);
+    expect(outcome.failure).toBeUndefined();
+    expect(outcome.note).toMatch(/^steps: PROPFIND [\d.]+ ms, PUT [\d.]+ ms, GET [\d.]+ ms, DELETE [\d.]+ ms$/);
+    untouched(path.join(root, 'dav', 'ibi'));
+  });
+
+  it('the password from the environment variable the rule names', async () => {
+    process.env.PUSHCHECK_TEST_WRITE_PASSWORD = 'secret';
+    try {
+      const outcome = await probe(`webdav://admin@127.0.0.1:${writable}/ibi/messages.ibi`, { write: { passwordEnv: 'PUSHCHECK_TEST_WRITE_PASSWORD' } });
+      expect(outcome.failure).toBeUndefined();
+    } finally {
+      delete process.env.PUSHCHECK_TEST_WRITE_PASSWORD;
+    }
+  });
+
+  it('a wrong password is auth_failed, and no password is in the outcome', async () => {
+    const outcome = await probe(`webdav://admin:Wrong-Pass-1@127.0.0.1:${writable}/ibi/messages.ibi`);
+    expect(outcome.failure).toMatchObject({ code: 'auth_failed', phase: 'write' });
+    expect(outcome.failure?.message).toContain('PROPFIND: PROPFIND /ibi/ answered HTTP 401');
+    expect(JSON.stringify(outcome)).not.toContain('Wrong-Pass-1');
+  });
+
+  it('a read-only share is write_denied at the PUT', async () => {
+    const outcome = await probe(`webdav://admin:secret@127.0.0.1:${readOnly}/ibi/messages.ibi`);
+    expect(outcome.failure?.code).toBe('write_denied');
+    expect(outcome.failure?.message).toMatch(/PUT: PUT \/ibi\/\.pushcheck-write-[0-9a-f]+\.tmp answered HTTP 40[345]/);
+    untouched(path.join(root, 'dav', 'ibi'));
+  });
+
+  it('a folder that is not there is write_not_found', async () => {
+    const outcome = await probe(`webdav://admin:secret@127.0.0.1:${writable}/nowhere/messages.ibi`);
+    expect(outcome.failure?.code).toBe('write_not_found');
+  });
+
+  it('nothing listening is tcp_refused', async () => {
+    const port = await closedPort();
+    expect((await probe(`webdav://admin:secret@127.0.0.1:${port}/ibi/messages.ibi`)).failure?.code).toBe('tcp_refused');
+  });
+});
+
+describe.skipIf(missing !== undefined)('FTP against pyftpdlib', () => {
+  let port: number;
+  beforeAll(async () => {
+    port = await pyftpdlib(path.join(root, 'ftp'));
+  }, 30_000);
+
+  it('login, CWD, STOR, SIZE, DELE, each timed; nothing left behind', async () => {
+    const outcome = await probe(`ftp://admin:secret@127.0.0.1:${port}/ibi/messages.ibi`);
+    expect(outcome.failure).toBeUndefined();
+    expect(outcome.note).toMatch(/^steps: login [\d.]+ ms, CWD [\d.]+ ms, STOR [\d.]+ ms, SIZE [\d.]+ ms, DELE [\d.]+ ms$/);
+    untouched(path.join(root, 'ftp', 'ibi'));
+  });
+
+  it('a wrong password is auth_failed (530), a read-only user write_denied (550 on STOR), a missing folder write_not_found', async () => {
+    const wrong = await probe(`ftp://admin:Wrong-Pass-2@127.0.0.1:${port}/ibi/messages.ibi`);
+    expect(wrong.failure?.code).toBe('auth_failed');
+    expect(wrong.failure?.message).toContain('login: the server answered 530');
+    expect(JSON.stringify(wrong)).not.toContain('Wrong-Pass-2');
+    const reader = await probe(`ftp://reader:secret@127.0.0.1:${port}/ibi/messages.ibi`);
+    expect(reader.failure?.code).toBe('write_denied');
+    expect(reader.failure?.message).toContain('STOR: the server answered 550');
+    const nowhere = await probe(`ftp://admin:secret@127.0.0.1:${port}/nowhere/messages.ibi`);
+    expect(nowhere.failure?.code).toBe('write_not_found');
+    untouched(path.join(root, 'ftp', 'ibi'));
+  });
+
+  it('the CLI: the rule passes, and the password is in no output format', async () => {
+    const run = await runCli(['ibi', '--var', `messageWriteUrl=ftp://admin:secret@127.0.0.1:${port}/ibi/messages.ibi`, '-f', 'json']);
+    const report = JSON.parse(run.stdout) as { results: Array<{ rule: string; status: string }> };
+    expect(report.results.find((r) => r.rule === 'message-write')?.status).toBe('pass');
+    const wrong = await runCli(['ibi', '--var', `messageWriteUrl=ftp://admin:Wrong-Pass-3@127.0.0.1:${port}/ibi/messages.ibi`, '-f', 'table']);
+    expect(wrong.stdout).toContain('auth_failed');
+    expect(`${run.stdout}${run.stderr}${wrong.stdout}${wrong.stderr}`).not.toMatch(/Wrong-Pass-3|admin:secret/);
+  });
+});
+
+describe('a file path', () => {
+  it('create, read, remove a temporary file beside the message file', async () => {
+    const outcome = await probe(path.join(root, 'local', 'ibi', 'messages.ibi'));
+    expect(outcome.failure).toBeUndefined();
+    expect(outcome.note).toMatch(/^steps: folder [\d.]+ ms, create [\d.]+ ms, read [\d.]+ ms, remove [\d.]+ ms$/);
+    untouched(path.join(root, 'local', 'ibi'));
+  });
+
+  it('a folder that is not there, or is a file, is write_not_found', async () => {
+    expect((await probe(path.join(root, 'local', 'nowhere', 'messages.ibi'))).failure?.code).toBe('write_not_found');
+    expect((await probe(path.join(root, 'local', 'ibi', 'messages.ibi', 'x.ibi'))).failure?.code).toBe('write_not_found');
+  });
+
+  it('a folder this user may not write is write_denied', async (context) => {
+    // root writes anywhere on a writable file system; a read-only one (sysfs) refuses even root.
+    const folder = process.getuid?.() === 0 ? '/sys' : path.join(root, 'local', 'locked');
+    if (process.getuid?.() !== 0) {
+      mkdirSync(folder, { mode: 0o555 });
+    } else if (!existsSync(folder)) {
+      console.log('skipped: no read-only /sys here to refuse root a write');
+      context.skip();
+    }
+    const outcome = await probe(path.join(folder, 'messages.ibi'));
+    expect(outcome.failure?.code).toBe('write_denied');
+    expect(outcome.failure?.message).toMatch(/create: (EACCES|EROFS|EPERM) on /);
+  });
+});
