@@ -291,7 +291,7 @@ export function overdueOutcome(target: Target, timeoutMs: number): ProbeOutcome 
 }
 
 /** A probe that timed out while the loop stood still for at least this share of its wait measured the machine. */
-export const OVERLOAD_SHARE = 0.25;
+export const OVERLOAD_SHARE = 0.5;
 /** Overloaded probes tried again at once. */
 const OVERLOAD_RETRY_CONCURRENCY = 8;
 /** Probes tried again because the machine, not the network, was slow: one machine, so one queue per process. */

@@ -72,8 +72,8 @@ describe('stall watch', () => {
 describe('a probe whose wait was mostly a blocked loop', () => {
   it('is tried again once the loop is free: a healthy server passes, not http_timeout', async () => {
     const set = ruleSet([rule({ id: 'web', host: 'web.stall.test', ports: [slowAnswer.port], check: 'http' })]);
-    setTimeout(() => busyFor(900), 15);
-    const report = await runChecks([set], settings(400));
+    setTimeout(() => busyFor(2500), 15);
+    const report = await runChecks([set], settings(1000));
     const [result] = report.results;
     expect(result?.status).toBe('pass');
     expect(result?.attempts).toBe(2);
