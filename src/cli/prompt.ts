@@ -14,11 +14,12 @@ export function askPassphrase(file: string): Promise<string> {
     return Promise.reject(new UsageError(`${file}: needs a passphrase: put it in an environment variable and name it with --passphrase-env VAR`));
   }
   const stdin = process.stdin;
-  process.stderr.write(`Passphrase for ${file}: `);
   return new Promise((resolve) => {
     let typed = '';
     const wasRaw = stdin.isRaw;
+    // Echo off before the prompt shows: whatever is typed once it is visible never reaches the screen.
     stdin.setRawMode(true);
+    process.stderr.write(`Passphrase for ${file}: `);
     stdin.resume();
     const finish = (): void => {
       stdin.off('data', onData);
