@@ -6,6 +6,8 @@
  * DEMO_PORT_OFFSET (20443 stands for 443, 25223 for 5223). Host names, purposes and the vendors' impact texts
  * stay as they are, so the report reads like a real one.
  */
+import os from 'node:os';
+import path from 'node:path';
 import type { ServiceProtocol } from '../probes/types.js';
 import net from 'node:net';
 import { checkOf } from '../probes/index.js';
@@ -86,9 +88,13 @@ export const PROBLEMS: readonly Problem[] = [
   },
 ];
 
-/** The message file of the ibi-aws rule set lives on the admin's own server; the demo serves one. */
+/**
+ * The message file of the ibi-aws rule set lives on the admin's own server; the demo serves one. Its write path is
+ * a file path in this machine's temporary folder: the write check creates and removes a temporary file there.
+ */
 export const DEMO_VARS: Readonly<Record<string, string>> = {
   messageUrl: `https://intranet.example:${443 + DEMO_PORT_OFFSET}/ibi/messages.ibi`,
+  messageWriteUrl: path.join(os.tmpdir(), 'messages.ibi'),
 };
 
 /** What the demo's web servers answer, by host and path (any other path: 404). */
