@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
 import { reportValidator } from '../../src/report/validate.js';
 
 /** CI has ../shared beside the repository. */
@@ -55,6 +56,13 @@ export function xpath(xml: string, expression: string): string {
 /** `promtool check metrics` (reads stdin): status 0 and no output when the exposition is valid and lint-clean. */
 export function promtoolCheck(text: string): ToolRun {
   return run('promtool', ['check', 'metrics'], text);
+}
+
+/** Asserts that promtool finds the exposition valid and lint-clean (its complaints, if any, are the failure message). */
+export function expectPromtoolClean(text: string): void {
+  const check = promtoolCheck(text);
+  expect(check.stdout + check.stderr).toBe('');
+  expect(check.status).toBe(0);
 }
 
 /**

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { prometheus } from '../../src/report/prometheus.js';
 import type { Report } from '../../src/types.js';
-import { promtoolCheck } from './consumers.js';
+import { expectPromtoolClean, promtoolCheck } from './consumers.js';
 import { NASTY, nastyReport, report, result, richReport } from './fixture.js';
 
 interface Sample {
@@ -32,12 +32,6 @@ function samples(text: string): Sample[] {
 
 function render(r: Report): string {
   return prometheus.render(r, { color: false });
-}
-
-function expectPromtoolClean(text: string): void {
-  const check = promtoolCheck(text);
-  expect(check.stdout + check.stderr).toBe('');
-  expect(check.status).toBe(0);
 }
 
 const target = { ruleset: 'moki-ios', rule: '5', host: 'courier.sandbox.push.apple.com' };
