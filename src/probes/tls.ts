@@ -10,6 +10,7 @@ import { describe, type FieldPath, type Fields } from '../fields.js';
 import type { Failure, ProbeOutcome, Target, TlsInfo, TlsRequirement } from '../types.js';
 import { CERTIFICATE_ERRORS, classifyError, errorCodes, failure, PhaseError, tlsAlertName } from './classify.js';
 import { connectPhase } from './tcp.js';
+import { checkServerIdentity } from './server-identity.js';
 import { roundMs, runProbe, since, stoppedFailure, type Budget } from './phases.js';
 import {
   CIPHER_ALGORITHMS,
@@ -194,7 +195,7 @@ function certificateProblem(chainCode: string | null, host: string, cert: tls.Pe
           : `issued by "${nameOf(cert.issuer)}", ${chainCode}`;
     return failure(code, 'tls', detail);
   }
-  if (tls.checkServerIdentity(host, cert)) {
+  if (checkServerIdentity(host, cert)) {
     const names = altNamesOf(cert);
     const holder = names.length > 0 ? names.join(', ') : nameOf(cert.subject);
     return failure('tls_hostname_mismatch', 'tls', `certificate is for ${holder}, not ${host}`);

@@ -19,6 +19,7 @@ import type { FieldPath, Fields } from '../fields.js';
 import type { Failure, FailureCode, ProbeOutcome, Target, WriteSettings } from '../types.js';
 import { errorCodes, failure } from './classify.js';
 import { roundMs } from './phases.js';
+import { checkServerIdentity } from './server-identity.js';
 import type { ProbeContext, ProbeKind } from './types.js';
 
 export type WriteScheme = 'webdav' | 'webdavs' | 'ftp' | 'ftps' | 'file';
@@ -206,6 +207,7 @@ async function writeFtp(location: WriteLocation, address: string, password: stri
           servername: net.isIP(location.host) === 0 ? location.host : undefined,
           ...(ctx.ca.length > 0 && { ca: [...tls.rootCertificates, ...ctx.ca] }),
           rejectUnauthorized: !ctx.insecure,
+          checkServerIdentity,
         },
       }),
     );
@@ -325,7 +327,7 @@ async function runWrite(target: Target, ctx: ProbeContext): Promise<ProbeOutcome
             location,
             address,
             ...(auth && { auth }),
-            tls: { ...(secureContext && { secureContext }), rejectUnauthorized: !ctx.insecure, ...(net.isIP(location.host) === 0 && { servername: location.host }) },
+            tls: { ...(secureContext && { secureContext }), rejectUnauthorized: !ctx.insecure, checkServerIdentity, ...(net.isIP(location.host) === 0 && { servername: location.host }) },
             signal,
           },
           steps,

@@ -17,6 +17,7 @@ import { CERTIFICATE_ERRORS, classifyError, errorCodes, failure } from '../probe
 import { createResolver, type DnsServer, type Pin } from '../probes/dns.js';
 import { checkOf } from '../probes/index.js';
 import { roundMs } from '../probes/phases.js';
+import { checkServerIdentity } from '../probes/server-identity.js';
 import { expandTargets, placeholderNames } from '../rules/expand.js';
 import type { BurstSlo, BurstStats, FailureCode, ProbeOutcome, Report, Result, RuleSet, RunOptions, Target } from '../types.js';
 import { reportOf, resultOf, type ProbedTarget } from './outcome.js';
@@ -260,6 +261,7 @@ async function burstOne(target: Target, settings: BurstSettings, stop: AbortSign
     tls: {
       ...(secureContext && { secureContext }),
       rejectUnauthorized: !settings.insecure,
+      checkServerIdentity,
       ...(net.isIP(target.host) === 0 && { servername: target.host }),
     },
   };

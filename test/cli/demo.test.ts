@@ -280,7 +280,8 @@ describe('pushcheck demo: same options and exit codes as a real run', () => {
     expect(performance.now() - sentAt).toBeLessThan(3000);
     const report = JSON.parse(readFileSync(json, 'utf8')) as Report;
     expect(report).toMatchObject({ interrupted: true, exitCode });
-    expect(readdirSync(tmp)).toEqual([]);
+    // Nothing of the demo's is left; Node's own compile cache (Node 22 and later, bin/pushcheck.js) is meant to stay.
+    expect(readdirSync(tmp).filter((name) => name !== 'node-compile-cache')).toEqual([]);
     expect(report.results.some((r) => r.status === 'skip' && r.note === 'interrupted')).toBe(true);
   });
 });
