@@ -327,7 +327,8 @@ async function runWrite(target: Target, ctx: ProbeContext): Promise<ProbeOutcome
             location,
             address,
             ...(auth && { auth }),
-            tls: { ...(secureContext && { secureContext }), rejectUnauthorized: !ctx.insecure, checkServerIdentity, ...(net.isIP(location.host) === 0 && { servername: location.host }) },
+            // checkServerIdentity only for an IP literal: on Node 22 the option stops keep-alive reuse.
+            tls: { ...(secureContext && { secureContext }), rejectUnauthorized: !ctx.insecure, ...(net.isIP(location.host) === 0 ? { servername: location.host } : { checkServerIdentity }) },
             signal,
           },
           steps,

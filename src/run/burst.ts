@@ -261,8 +261,9 @@ async function burstOne(target: Target, settings: BurstSettings, stop: AbortSign
     tls: {
       ...(secureContext && { secureContext }),
       rejectUnauthorized: !settings.insecure,
-      checkServerIdentity,
-      ...(net.isIP(target.host) === 0 && { servername: target.host }),
+      // Only for an IP literal: on Node 22 a checkServerIdentity option stops the agent from reusing the
+      // connection (each client would open two), and names need nothing but Node's own check.
+      ...(net.isIP(target.host) === 0 ? { servername: target.host } : { checkServerIdentity }),
     },
   };
   const expected = target.rule.http?.status ?? [];
