@@ -26,7 +26,8 @@ interface Family {
 
 const STATUSES: Status[] = ['pass', 'fail', 'warn', 'skip'];
 
-function labelValue(value: string): string {
+/** A label value as the exposition format escapes it (backslash, quote, line break). */
+export function labelValue(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 

@@ -44,9 +44,31 @@ export interface ExporterStats {
   refused: number;
   /** Targets left unfinished because the scrape's deadline came first. */
   deadlineSkips: number;
-  /** Run durations in seconds, for the histogram. */
-  durations: number[];
+  /** Run durations in seconds, as a histogram: counts only, so memory stays flat and the counts never go down. */
+  durations: DurationHistogram;
   inFlight: number;
+}
+
+/** Run durations: from a fast loopback run to a scrape that waits for silent hosts. */
+export const DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] as const;
+
+export interface DurationHistogram {
+  /** Runs that took at most DURATION_BUCKETS[i] seconds (cumulative, as Prometheus's `le` buckets). */
+  buckets: number[];
+  sum: number;
+  count: number;
+}
+
+function newHistogram(): DurationHistogram {
+  return { buckets: DURATION_BUCKETS.map(() => 0), sum: 0, count: 0 };
+}
+
+function observe(histogram: DurationHistogram, seconds: number): void {
+  DURATION_BUCKETS.forEach((bound, i) => {
+    if (seconds <= bound) histogram.buckets[i]! += 1;
+  });
+  histogram.sum += seconds;
+  histogram.count += 1;
 }
 
 export const ADHOC_RULESET = 'adhoc';
@@ -63,7 +85,7 @@ export class Exporter {
     errors: new Map(),
     refused: 0,
     deadlineSkips: 0,
-    durations: [],
+    durations: newHistogram(),
     inFlight: 0,
   };
   /** The last report of each rule set, whole-set runs and single-rule runs alike (merged by target). */
@@ -156,9 +178,7 @@ export class Exporter {
       clearTimeout(deadline);
       this.aborts.delete(controller);
       this.stats.inFlight -= 1;
-      this.stats.durations.push((performance.now() - started) / 1000);
-      // Bounded: the histogram needs counts, not every sample forever.
-      if (this.stats.durations.length > 10_000) this.stats.durations.splice(0, 5_000);
+      observe(this.stats.durations, (performance.now() - started) / 1000);
     }
   }
 

@@ -5,17 +5,11 @@
  */
 import { readdirSync } from 'node:fs';
 import { version } from '../version.js';
-import type { ExporterStats } from './exporter.js';
-
-/** Run durations: from a fast loopback run to a scrape that waits for silent hosts. */
-const DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
-
-function escape(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-}
+import { labelValue } from '../report/prometheus.js';
+import { DURATION_BUCKETS, type DurationHistogram, type ExporterStats } from './exporter.js';
 
 function labels(pairs: Record<string, string>): string {
-  const text = Object.entries(pairs).map(([k, v]) => `${k}="${escape(v)}"`).join(',');
+  const text = Object.entries(pairs).map(([k, v]) => `${k}="${labelValue(v)}"`).join(',');
   return text === '' ? '' : `{${text}}`;
 }
 
@@ -27,11 +21,11 @@ class Exposition {
     for (const [pairs, value] of samples) this.lines.push(`${name}${labels(pairs)} ${value}`);
   }
 
-  histogram(name: string, help: string, values: number[], buckets: number[]): void {
+  histogram(name: string, help: string, histogram: DurationHistogram): void {
     this.lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} histogram`);
-    for (const bound of buckets) this.lines.push(`${name}_bucket{le="${bound}"} ${values.filter((v) => v <= bound).length}`);
-    this.lines.push(`${name}_bucket{le="+Inf"} ${values.length}`);
-    this.lines.push(`${name}_sum ${round(values.reduce((sum, v) => sum + v, 0))}`, `${name}_count ${values.length}`);
+    DURATION_BUCKETS.forEach((bound, i) => this.lines.push(`${name}_bucket{le="${bound}"} ${histogram.buckets[i]}`));
+    this.lines.push(`${name}_bucket{le="+Inf"} ${histogram.count}`);
+    this.lines.push(`${name}_sum ${round(histogram.sum)}`, `${name}_count ${histogram.count}`);
   }
 
   text(): string {
@@ -76,7 +70,7 @@ export function renderExporterMetrics(stats: ExporterStats, rulesets: readonly s
     [{}, stats.deadlineSkips],
   ]);
   out.family('pushcheck_exporter_runs_in_flight', 'gauge', 'Check runs in flight now', [[{}, stats.inFlight]]);
-  out.histogram('pushcheck_exporter_run_duration_seconds', 'How long check runs took', stats.durations, DURATION_BUCKETS);
+  out.histogram('pushcheck_exporter_run_duration_seconds', 'How long check runs took', stats.durations);
 
   const usage = process.cpuUsage();
   const memory = process.memoryUsage();
