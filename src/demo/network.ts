@@ -8,10 +8,9 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import type { ServiceProtocol } from '../probes/types.js';
 import net from 'node:net';
 import { checkOf } from '../probes/index.js';
-import type { RuleSet, Target } from '../types.js';
+import type { CheckKind, RuleSet, Target } from '../types.js';
 
 /** Demo port = vendor port + this. Keeps the last digits readable and stays below Linux's ephemeral ports. */
 export const DEMO_PORT_OFFSET = 20000;
@@ -190,10 +189,8 @@ export interface HostService {
   behaviour: Behaviour;
   /** Some target speaks TLS to it (its check's `speaks`, from the probe registry). */
   tls: boolean;
-  /** Some target speaks HTTP to it. */
-  http: boolean;
-  /** Some target expects a protocol of its own over TLS (APNs's HTTP/2 API, MQTT). */
-  protocol?: ServiceProtocol;
+  /** The checks of its targets, in order of first use: each one's answer (probe registry) is what is served. */
+  checks: CheckKind[];
 }
 
 /** One listening address and port, serving one host (or several by SNI, on a machine with 127.0.0.1 only). */
@@ -277,13 +274,11 @@ export function planNetwork(targets: Target[], options: { clean: boolean; addres
     }
     let service = endpoint.services.find((s) => s.host === host);
     if (!service) {
-      service = { host, behaviour: behaviourOf(host, vendorPort(target.port), clean), tls: false, http: false };
+      service = { host, behaviour: behaviourOf(host, vendorPort(target.port), clean), tls: false, checks: [] };
       endpoint.services.push(service);
     }
-    const { speaks } = checkOf(target.check);
-    service.tls ||= speaks.tls;
-    service.http ||= speaks.http;
-    if (speaks.protocol) service.protocol = speaks.protocol;
+    service.tls ||= checkOf(target.check).speaks.tls;
+    if (!service.checks.includes(target.check)) service.checks.push(target.check);
   }
 
   const listening: EndpointPlan[] = [];

@@ -1,18 +1,19 @@
 /**
  * Starts the demo network a NetworkPlan describes: one listener per loopback address and port (TLS with a
- * certificate chosen by SNI, or plain TCP), web answers for http checks, and the DNS server. Certificates come
+ * certificate chosen by SNI, or plain TCP) that answers as the probe registry says each check is answered
+ * (web pages for http checks, APNs's HTTP/2 error, a CONNACK), and the DNS server. Certificates come
  * from the harness's CA helper, listeners go through the harness's `listen` (loopback only, every socket closed
  * on close()). Nothing else is started: no child process, no timer that outlives close().
  */
 import dgram from 'node:dgram';
-import { randomUUID } from 'node:crypto';
 import http from 'node:http';
-import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
 import { createCertificateAuthority, type CertificateAuthority, type CertificatePem } from '../harness/certs.js';
 import { listen, type Endpoint } from '../harness/endpoints.js';
-import type { Target } from '../types.js';
+import { checkNames, checkOf } from '../probes/index.js';
+import type { ServerAnswer, StandInSite } from '../probes/types.js';
+import type { CheckKind, Target } from '../types.js';
 import { startDnsServer, type LoopbackDnsServer } from './dns-server.js';
 import {
   FIRST_BLOCK,
@@ -109,39 +110,38 @@ function webServer(): http.Server {
   });
 }
 
+/** What every registered answer speaks over TLS, in registry order: the listeners offer it, and their order wins. */
+const ALPN_PROTOCOLS = [...new Set(checkNames.flatMap((name) => checkOf(name).answer?.alpn?.protocol ?? []))];
+
 /**
- * Answers as APNs's provider API does to a request without credentials: 403 MissingProviderToken with an apns-id.
- * TLS is already done; the sockets it is handed have negotiated h2.
+ * The probe registry's answer for a connection to a host with these checks: the one whose ALPN protocol was
+ * negotiated, else one that speaks no ALPN protocol (MQTT), else one that does not insist on its own (HTTP/1.1).
+ * Checks without an answer (tcp, tls) ask for the connection only.
  */
-function apnsServer(): http2.Http2Server {
-  const server = http2.createServer();
-  server.on('sessionError', ignore);
-  server.on('stream', (stream) => {
-    stream.on('error', ignore);
-    stream.respond({ ':status': 403, 'apns-id': randomUUID().toUpperCase(), 'content-type': 'application/json' });
-    stream.end(JSON.stringify({ reason: 'MissingProviderToken' }));
-  });
-  return server;
+function answerFor(checks: readonly CheckKind[], negotiated: string | false | null): ServerAnswer | undefined {
+  const answers = checks.flatMap((name) => checkOf(name).answer ?? []);
+  return (
+    (negotiated && answers.find((answer) => answer.alpn?.protocol === negotiated)) ||
+    answers.find((answer) => answer.alpn === undefined) ||
+    answers.find((answer) => !answer.alpn?.required)
+  );
 }
 
-/** Answers an MQTT CONNECT as a broker that admits no anonymous client: CONNACK 5, not authorised. */
-function refuseMqtt(socket: net.Socket): void {
-  socket.once('data', () => socket.end(Buffer.from([0x20, 0x02, 0x00, 0x05])));
-  socket.on('end', () => socket.end());
-}
-
-function hold(socket: net.Socket): void {
+/** Serves one accepted connection (after TLS, when the listener speaks it) as the host's checks ask. */
+function serve(socket: net.Socket, answer: ServerAnswer | undefined, site: StandInSite): void {
   socket.on('error', ignore);
+  if (answer) return answer.serve(socket, site);
   socket.resume();
   socket.on('end', () => socket.end());
 }
 
-async function startEndpoint(plan: EndpointPlan, certs: Certificates, web: http.Server, apns: http2.Http2Server): Promise<Endpoint> {
+async function startEndpoint(plan: EndpointPlan, certs: Certificates, site: StandInSite): Promise<Endpoint> {
   const name = `${plan.address}:${plan.port}`;
   const tlsServices = plan.services.filter((s) => s.tls);
   if (tlsServices.length === 0) {
-    // tcp checks, and ports a rule probes without TLS (plainPorts): accepting is all they ask.
-    return listen(net.createServer(hold), plan.address, plan.port, name);
+    // tcp checks, and ports a rule probes without TLS (plainPorts). No SNI tells the hosts apart: one answer for all.
+    const answer = answerFor(plan.services.flatMap((s) => s.checks), false);
+    return listen(net.createServer((socket) => serve(socket, answer, site)), plan.address, plan.port, name);
   }
   const byHost = new Map<string, { service: HostService; context?: tls.SecureContext }>();
   for (const service of tlsServices) {
@@ -151,8 +151,7 @@ async function startEndpoint(plan: EndpointPlan, certs: Certificates, web: http.
   // Used only by a client that sends no SNI; every probe sends it.
   const fallback = await certs.get(tlsServices[0]!.host, 'ok');
   const server = tls.createServer({
-    // The server's order wins: http/1.1 for clients that offer it (https checks), h2 for APNs's h2-only offer.
-    ALPNProtocols: ['http/1.1', 'h2'],
+    ALPNProtocols: ALPN_PROTOCOLS,
     cert: fallback.cert,
     key: fallback.key,
     SNICallback: (servername, callback) => {
@@ -164,13 +163,9 @@ async function startEndpoint(plan: EndpointPlan, certs: Certificates, web: http.
   });
   server.on('tlsClientError', ignore);
   server.on('secureConnection', (socket: tls.TLSSocket) => {
-    socket.on('error', ignore);
     const servername = typeof socket.servername === 'string' ? socket.servername.toLowerCase() : '';
-    const service = byHost.get(servername)?.service;
-    if (service?.protocol === 'apns' && socket.alpnProtocol === 'h2') apns.emit('connection', socket);
-    else if (service?.protocol === 'mqtt') refuseMqtt(socket);
-    else if (service?.http) web.emit('connection', socket);
-    else hold(socket);
+    const checks = byHost.get(servername)?.service.checks ?? [];
+    serve(socket, answerFor(checks, socket.alpnProtocol), site);
   });
   return listen(server, plan.address, plan.port, name);
 }
@@ -194,7 +189,7 @@ function answers(address: string, port: number): Promise<boolean> {
 export async function startDemoServers(plan: NetworkPlan): Promise<DemoServers> {
   const endpoints: Endpoint[] = [];
   const web = webServer();
-  const apns = apnsServer();
+  const site: StandInSite = { web: (socket) => web.emit('connection', socket) };
   let dns: LoopbackDnsServer | undefined;
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
@@ -207,7 +202,7 @@ export async function startDemoServers(plan: NetworkPlan): Promise<DemoServers> 
     const certs = new Certificates(ca);
     const records = Object.fromEntries([...plan.dnsAnswers].map(([name, addresses]) => [name, { A: addresses }]));
     dns = await startDnsServer({ host: plan.dnsAddress, records });
-    for (const endpoint of plan.listening) endpoints.push(await startEndpoint(endpoint, certs, web, apns));
+    for (const endpoint of plan.listening) endpoints.push(await startEndpoint(endpoint, certs, site));
     const checks = await Promise.all(plan.closed.map(async (e) => ((await answers(e.address, e.port)) ? `${e.address}:${e.port}` : '')));
     return { dns, caPem: ca.cert, occupied: checks.filter(Boolean), close };
   } catch (err) {

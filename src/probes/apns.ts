@@ -4,6 +4,7 @@
  * request with its own JSON error (`{"reason":"MissingProviderToken"}`) and an `apns-id` header: that answer is a
  * pass. Anything else (no h2, an HTTP/2 answer without them) is protocol_mismatch, naming what answered instead.
  */
+import { randomUUID } from 'node:crypto';
 import http2 from 'node:http2';
 import { performance } from 'node:perf_hooks';
 import type { TLSSocket } from 'node:tls';
@@ -12,7 +13,7 @@ import { classifyError, failure, PhaseError } from './classify.js';
 import { bounded, runProbe, since } from './phases.js';
 import { connectPhase } from './tcp.js';
 import { tlsPhase } from './tls.js';
-import type { ProbeKind } from './types.js';
+import type { ProbeKind, ServerAnswer } from './types.js';
 
 /** A device token of the right form that no device has: APNs answers it without sending anything anywhere. */
 export const NO_DEVICE_TOKEN = '0'.repeat(64);
@@ -96,8 +97,25 @@ function post(socket: TLSSocket, target: Target, signal: AbortSignal, timeoutMs:
   });
 }
 
+/**
+ * A stand-in answers as APNs's provider API answers a request without credentials: 403 MissingProviderToken with an
+ * apns-id, over HTTP/2 (to a client that negotiated h2; APNs speaks nothing else).
+ */
+const AS_APNS: ServerAnswer = {
+  alpn: { protocol: 'h2', required: true },
+  serve(socket) {
+    const session = http2.performServerHandshake(socket);
+    session.on('error', () => undefined);
+    session.on('stream', (stream) => {
+      stream.on('error', () => undefined);
+      stream.respond({ ':status': 403, 'apns-id': randomUUID().toUpperCase(), 'content-type': 'application/json' });
+      stream.end(JSON.stringify({ reason: 'MissingProviderToken' }));
+    });
+  },
+};
+
 export const apnsProbe: ProbeKind = {
-  checks: [{ name: 'apns', plain: 'tcp', lastPhase: 'http', speaks: { tls: true, http: false, protocol: 'apns' } }],
+  checks: [{ name: 'apns', plain: 'tcp', lastPhase: 'http', speaks: { tls: true, http: false }, answer: AS_APNS }],
   run: (target, ctx) =>
     runProbe(target, ctx, async (addresses, outcome: ProbeOutcome, budget) => {
       const socket = await connectPhase(addresses, target, ctx, outcome, budget);

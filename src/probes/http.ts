@@ -11,7 +11,7 @@ import { classifyError, errorCodes, failure, PhaseError } from './classify.js';
 import { bounded, runProbe, since } from './phases.js';
 import { connectPhase } from './tcp.js';
 import { CLIENT_CERTIFICATE_NOTE, isClientCertificateAlert, tlsPhase } from './tls.js';
-import type { ProbeKind, SectionContext } from './types.js';
+import type { ProbeKind, SectionContext, ServerAnswer } from './types.js';
 
 const NOT_CHECKED = 'no HTTP request is possible without one, so the HTTP expectations were not checked';
 
@@ -198,10 +198,16 @@ async function exchange(
   }
 }
 
+/**
+ * A stand-in answers with its web pages, over HTTP/1.1: offered before h2, so that this probe's h2-and-http/1.1 offer
+ * settles on it; a client that offers no ALPN gets it too.
+ */
+const WEB_PAGES: ServerAnswer = { alpn: { protocol: 'http/1.1', required: false }, serve: (socket, site) => site.web(socket) };
+
 export const httpProbe = {
   checks: [
-    { name: 'http', plain: 'http', lastPhase: 'http', speaks: { tls: false, http: true }, url: (host, port, rule) => targetUrl('http', host, port, rule) },
-    { name: 'https', plain: 'http', lastPhase: 'http', speaks: { tls: true, http: true }, url: (host, port, rule) => targetUrl('https', host, port, rule) },
+    { name: 'http', plain: 'http', lastPhase: 'http', speaks: { tls: false, http: true }, answer: WEB_PAGES, url: (host, port, rule) => targetUrl('http', host, port, rule) },
+    { name: 'https', plain: 'http', lastPhase: 'http', speaks: { tls: true, http: true }, answer: WEB_PAGES, url: (host, port, rule) => targetUrl('https', host, port, rule) },
   ],
   sections: [{ key: 'http', read: readHttp }],
   run: (target, ctx) =>

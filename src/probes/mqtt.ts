@@ -13,7 +13,7 @@ import { classifyError, failure, PhaseError } from './classify.js';
 import { bounded, runProbe, since } from './phases.js';
 import { connectPhase } from './tcp.js';
 import { tlsPhase } from './tls.js';
-import type { ProbeKind } from './types.js';
+import type { ProbeKind, ServerAnswer } from './types.js';
 
 /** MQTT 3.1.1 CONNACK return codes (section 3.2.2.3). */
 const CONNACK_CODES: Record<number, string> = {
@@ -108,8 +108,16 @@ export async function mqttConnect(socket: Socket, outcome: ProbeOutcome, signal:
   }
 }
 
+/** A stand-in answers CONNECT as a broker that admits no anonymous client: CONNACK 5, not authorised (a pass). */
+const AS_BROKER: ServerAnswer = {
+  serve(socket) {
+    socket.once('data', () => socket.end(Buffer.from([0x20, 0x02, 0x00, 0x05])));
+    socket.on('end', () => socket.end());
+  },
+};
+
 export const mqttProbe: ProbeKind = {
-  checks: [{ name: 'mqtt', plain: 'tcp', lastPhase: 'http', speaks: { tls: true, http: false, protocol: 'mqtt' } }],
+  checks: [{ name: 'mqtt', plain: 'tcp', lastPhase: 'http', speaks: { tls: true, http: false }, answer: AS_BROKER }],
   run: (target, ctx) =>
     runProbe(target, ctx, async (addresses, outcome, budget) => {
       const socket = await connectPhase(addresses, target, ctx, outcome, budget);

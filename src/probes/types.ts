@@ -1,4 +1,5 @@
 /** The contract between the layers above and each probe kind: what a kind is, knows and does. */
+import type { Socket } from 'node:net';
 import type { FieldPath, Fields } from '../fields.js';
 import type { CheckKind, Failure, Phase, ProbeOutcome, Rule, Target } from '../types.js';
 
@@ -50,8 +51,13 @@ export interface Check {
    * phase's timeout code from classify.ts's TIMEOUT_CODES, as a probe that notices its own timeout there does.
    */
   lastPhase: Phase;
-  /** What a server must speak to pass this check; the demo's servers answer accordingly. */
-  speaks: { tls: boolean; http: boolean; protocol?: ServiceProtocol };
+  /** What a server must speak to pass this check: TLS first, HTTP requests. */
+  speaks: { tls: boolean; http: boolean };
+  /**
+   * What a server standing in for the real one (the demo's) answers so that this check passes. A check without
+   * one (tcp, tls) asks for nothing beyond the connection and the handshake: the stand-in holds the connection open.
+   */
+  answer?: ServerAnswer;
   /** The URL a target of a host rule is given, when the check has one (http, https). */
   url?: (host: string, port: number, rule: Rule) => string;
   /**
@@ -92,8 +98,26 @@ export interface ProbeKind {
   run: ProbeFn;
 }
 
-/** A service protocol of its own, spoken over TLS, that a check expects to meet (the demo's servers answer it). */
-export type ServiceProtocol = 'apns' | 'mqtt';
+/**
+ * How a stand-in server answers a check on a connection it accepted, after the TLS handshake when the check speaks
+ * TLS. Plain code over Node's sockets: the demo asks the registry what to serve, and the kind knows nothing of it.
+ */
+export interface ServerAnswer {
+  /**
+   * The ALPN protocol the answer speaks. A TLS stand-in offers the protocols of every registered answer, in registry
+   * order (its order wins the negotiation). A connection that negotiated this protocol gets this answer; one that
+   * negotiated none gets it too unless `required` (APNs speaks HTTP/2 to a client that asked for h2, to no other).
+   */
+  alpn?: { protocol: string; required: boolean };
+  /** Serves one connection until the client is done; `site` is what the stand-in has that the kind does not. */
+  serve(socket: Socket, site: StandInSite): void;
+}
+
+/** What a stand-in server has of its own, for the answers that need it. */
+export interface StandInSite {
+  /** Answers HTTP/1.1 requests on the connection with the stand-in's pages (by Host header and path; others 404). */
+  web(socket: Socket): void;
+}
 
 export type ProxyProtocol = 'http' | 'socks5';
 
