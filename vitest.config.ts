@@ -4,8 +4,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // A harness handler's bug (answered 500) fails the test it happened in.
-    setupFiles: ['test/setup/harness-bugs.ts'],
+    // A harness handler's bug (answered 500) fails the test it happened in; spawn-log.ts helps count CLI start-ups.
+    setupFiles: ['test/setup/harness-bugs.ts', 'test/setup/spawn-log.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     reporters: process.env.CI

@@ -1,6 +1,7 @@
 /**
- * The checker as a user runs it: the built CLI in a child process, against real TLS/TCP servers on loopback,
- * names pinned with --resolve and the test CA trusted with --ca.
+ * The checker as a user runs it, against real TLS/TCP servers on loopback, names pinned with --resolve and the test
+ * CA trusted with --ca: the built CLI in a child process for exit codes, streams and colour; the same program in
+ * process (runInProcess) for what it decides and prints.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -13,7 +14,7 @@ import type { Report } from '../../src/types.js';
 import { FileError, UsageError } from '../../src/errors.js';
 import { parsePin } from '../../src/probes/dns.js';
 import { resolveRuleSets } from '../../src/rules/builtin.js';
-import { runCli } from '../helpers/cli.js';
+import { runCli, runInProcess } from '../helpers/cli.js';
 
 function thrown(action: () => unknown): Error {
   try {
@@ -123,13 +124,13 @@ describe('pushcheck <rule file>', () => {
 
   it('--strict makes warnings fail the run', async () => {
     const file = ruleFile('warn.yaml', rule('2', 'intercepted.push.test', interceptedPort, 'tls', 'warning'));
-    expect((await runCli([file, ...PIN, '--ca', caFile])).code).toBe(0);
-    expect((await runCli([file, ...PIN, '--ca', caFile, '--strict'])).code).toBe(1);
+    expect((await runInProcess([file, ...PIN, '--ca', caFile])).code).toBe(0);
+    expect((await runInProcess([file, ...PIN, '--ca', caFile, '--strict'])).code).toBe(1);
   });
 
   it('--insecure lets an untrusted certificate pass, still saying so', async () => {
     const file = ruleFile('insecure.yaml', rule('2', 'intercepted.push.test', interceptedPort, 'tls', 'critical'));
-    const run = await runCli([file, ...PIN, '--insecure', '--format', 'json']);
+    const run = await runInProcess([file, ...PIN, '--insecure', '--format', 'json']);
     expect(run.code).toBe(0);
     const [result] = (JSON.parse(run.stdout) as Report).results;
     expect(result!.status).toBe('pass');
@@ -176,7 +177,7 @@ describe('pushcheck <rule file>', () => {
         '',
       ].join('\n'),
     );
-    const run = await runCli([file, '--format', 'json']);
+    const run = await runInProcess([file, '--format', 'json']);
     expect(run.code).toBe(0);
     const [result] = (JSON.parse(run.stdout) as Report).results;
     expect(result!.status).toBe('skip');
@@ -191,16 +192,22 @@ describe('usage errors: one line, exit 2, no stack', () => {
     ['unreadable --ca', ['ios', '--ca', '/nonexistent/ca.pem'], /\/nonexistent\/ca\.pem/],
     ['unknown format', ['ios', '--format', 'xml'], /format/],
   ];
-  for (const [name, args, pattern] of cases) {
-    it(name, async () => {
-      const run = await runCli(args);
-      expect(run.code).toBe(2);
-      expect(run.stdout).toBe('');
-      const lines = run.stderr.trim().split('\n');
-      expect(lines.at(-1)).toMatch(pattern);
-      expect(run.stderr).not.toMatch(/\n\s+at /);
-    });
+  function expectOneLineUsageError(run: { code: number | null; stdout: string; stderr: string }, pattern: RegExp): void {
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    const lines = run.stderr.trim().split('\n');
+    expect(lines.at(-1)).toMatch(pattern);
+    expect(run.stderr).not.toMatch(/\n\s+at /);
   }
+
+  it.each(cases)('%s (in process)', async (_name, args, pattern) => {
+    expectOneLineUsageError(await runInProcess(args), pattern);
+  });
+
+  // The process itself: one error commander finds in the arguments, one the command finds (a UsageError).
+  it.each(cases.slice(0, 2))('%s, from the built CLI', async (_name, args, pattern) => {
+    expectOneLineUsageError(await runCli(args), pattern);
+  });
 
   // What the message says is pure: in process. That any such error exits 2 in one line is shown by the spawns above.
   it('a bad rule file names file, line and field (in process)', () => {
@@ -221,9 +228,9 @@ describe('usage errors: one line, exit 2, no stack', () => {
   });
 });
 
-describe('pushcheck rules', () => {
+describe('pushcheck rules (in process)', () => {
   it('lists the seven built-in rule sets as JSON', async () => {
-    const run = await runCli(['rules', 'list', '--format', 'json']);
+    const run = await runInProcess(['rules', 'list', '--format', 'json']);
     expect(run.code).toBe(0);
     const sets = JSON.parse(run.stdout) as Array<{ id: string; aliases: string[] }>;
     expect(sets.map((s) => s.id).sort()).toEqual(
@@ -233,7 +240,7 @@ describe('pushcheck rules', () => {
   });
 
   it('shows a rule set by alias with ports expanded to numbers', async () => {
-    const run = await runCli(['rules', 'show', 'android', '--format', 'json']);
+    const run = await runInProcess(['rules', 'show', 'android', '--format', 'json']);
     expect(run.code).toBe(0);
     const set = JSON.parse(run.stdout) as { id: string; rules: Array<{ host: string; ports: number[] }> };
     expect(set.id).toBe('moki-android');
@@ -242,12 +249,12 @@ describe('pushcheck rules', () => {
 
   it('validates a good file (exit 0) and a bad one (exit 2)', async () => {
     const good = ruleFile('valid.yaml', rule('1', 'good.push.test', 443, 'tls', 'critical'));
-    const ok = await runCli(['rules', 'validate', good]);
+    const ok = await runInProcess(['rules', 'validate', good]);
     expect(ok.code).toBe(0);
     expect(ok.stdout).toContain('ok');
     const bad = path.join(dir, 'invalid.yaml');
     writeFileSync(bad, 'id: x\ntitle: y\nrules:\n  - id: "1"\n    host: a.test\n    ports: [443]\n    check: smtp\n    purpose: p\n    impact: i\n    severity: critical\n');
-    const failed = await runCli(['rules', 'validate', bad]);
+    const failed = await runInProcess(['rules', 'validate', bad]);
     expect(failed.code).toBe(2);
     expect(failed.stderr).toContain(`${bad}:7`);
   });

@@ -1,7 +1,8 @@
 /**
  * Reports as a CI job and a support engineer get them: the built CLI against real loopback servers, several
  * reports from one run, each checked by its consumer (ajv, xmllint, cmark-gfm, promtool); a saved report
- * re-rendered and diffed; and Ctrl-C in the middle of a run leaving complete, valid files.
+ * re-rendered and diffed; and Ctrl-C in the middle of a run leaving complete, valid files. What needs no process
+ * (what is rendered, which file is refused) runs the same program in process (runInProcess).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCertificateAuthority } from '../../src/harness/certs.js';
 import type { ReportDiff } from '../../src/report/diff.js';
 import type { Report } from '../../src/types.js';
-import { BIN, runCli } from '../helpers/cli.js';
+import { BIN, runCli, runInProcess } from '../helpers/cli.js';
 import { closedPort, startTcpServer, startTlsServer, type TestServer } from '../helpers/servers.js';
 import { markdownTree, promtoolCheck, schemaErrors, xmllintSchema, xpath } from '../report/consumers.js';
 
@@ -157,7 +158,7 @@ describe('one run, several reports', () => {
   });
 
   it('"-" sends a further report to stdout, after the --format one', async () => {
-    const run = await runCli([rules, ...PIN, '--ca', caFile, '--format', 'json', '--junit', '-']);
+    const run = await runInProcess([rules, ...PIN, '--ca', caFile, '--format', 'json', '--junit', '-']);
     expect(run.code).toBe(1);
     const at = run.stdout.indexOf('<?xml');
     expect(at).toBeGreaterThan(0);
@@ -166,7 +167,7 @@ describe('one run, several reports', () => {
   });
 
   it('--format prometheus prints what promtool accepts', async () => {
-    const run = await runCli([rules, ...PIN, '--ca', caFile, '--format', 'prometheus']);
+    const run = await runInProcess([rules, ...PIN, '--ca', caFile, '--format', 'prometheus']);
     expect(run.code).toBe(1);
     expect(promtoolCheck(run.stdout).status).toBe(0);
   });
@@ -179,26 +180,20 @@ describe('one run, several reports', () => {
       expect(again.stdout).toBe(live.stdout);
     });
 
-    it('renders the same JUnit, Markdown and Prometheus as the files written live', async () => {
-      for (const [format, file] of [
-        ['junit', files.junit],
-        ['markdown', files.markdown],
-        ['prometheus', files.prometheus],
-      ] as const) {
-        const again = await runCli(['report', files.json, '--format', format]);
-        expect(again.code, format).toBe(1);
-        expect(again.stdout, format).toBe(readFileSync(file, 'utf8'));
-      }
+    it.each(['junit', 'markdown', 'prometheus'] as const)('renders the same %s as the file written live', async (format) => {
+      const again = await runInProcess(['report', files.json, '--format', format]);
+      expect(again.code).toBe(1);
+      expect(again.stdout).toBe(readFileSync(files[format], 'utf8'));
     });
 
     it('gives back the same JSON', async () => {
-      const again = await runCli(['report', files.json, '--format', 'json']);
+      const again = await runInProcess(['report', files.json, '--format', 'json']);
       expect(JSON.parse(again.stdout)).toEqual(readJson(files.json));
     });
 
     it('can write further files too', async () => {
       const target = path.join(outDir(), 'again.xml');
-      const again = await runCli(['report', files.json, '--format', 'markdown', '--junit', target]);
+      const again = await runInProcess(['report', files.json, '--format', 'markdown', '--junit', target]);
       expect(again.code).toBe(1);
       expect(readFileSync(target, 'utf8')).toBe(readFileSync(files.junit, 'utf8'));
     });
@@ -210,12 +205,12 @@ describe('one run, several reports', () => {
     beforeAll(async () => {
       await flaky.close();
       later = path.join(outDir(), 'later.json');
-      const run = await runCli([rules, ...PIN, '--ca', caFile, '--format', 'json', '--json', later]);
+      const run = await runInProcess([rules, ...PIN, '--ca', caFile, '--format', 'json', '--json', later]);
       expect(run.code).toBe(1);
     });
 
     it('finds nothing newly failing between a report and itself (exit 0)', async () => {
-      const run = await runCli(['diff', files.json, files.json]);
+      const run = await runInProcess(['diff', files.json, files.json]);
       expect(run.code).toBe(0);
       expect(run.stdout).toMatch(/^0 newly failing, 0 fixed, 1 still failing, 0 with another failure code, 0 added, 0 removed, 0 other changes, 3 unchanged; findings: 0 appeared, 0 went away$/m);
       expect(run.stdout.trimEnd().split('\n').at(-1)).toBe('NOTHING NEWLY FAILING');
@@ -234,7 +229,7 @@ describe('one run, several reports', () => {
     });
 
     it('the other way round it is fixed, and exits 0', async () => {
-      const run = await runCli(['diff', later, files.json]);
+      const run = await runInProcess(['diff', later, files.json]);
       expect(run.code).toBe(0);
       expect(run.stdout).toMatch(/fixed .*flaky\.push\.test/);
       expect(run.stdout).toContain('NOTHING NEWLY FAILING');
@@ -249,20 +244,20 @@ describe('reading a file that is not a report: one line, exit 2', () => {
     ['another schemaVersion', JSON.stringify({ schemaVersion: 2, tool: { name: 'pushcheck', version: '9.0.0' } }), /schemaVersion: 2 is not supported/],
     ['a pushcheck report of the wrong shape', JSON.stringify({ schemaVersion: 1, tool: { name: 'pushcheck', version: '0.1.0' } }), /not a valid pushcheck report: /],
   ];
-  for (const [name, text, pattern] of cases) {
-    it(name, async () => {
+  // In process: what each says is pure; the process's exit 2 and its one line are shown with the missing file below.
+  it.each(cases.flatMap(([name, text, pattern]) => (['report', 'diff'] as const).map((command) => [name, command, text, pattern] as const)))(
+    '%s (%s, in process)',
+    async (name, command, text, pattern) => {
       const file = path.join(dir, `${name.replace(/\W+/g, '-')}.json`);
       writeFileSync(file, text);
-      for (const args of [['report', file], ['diff', file, file]]) {
-        const run = await runCli(args);
-        expect(run.code).toBe(2);
-        expect(run.stdout).toBe('');
-        expect(run.stderr.trimEnd().split('\n')).toHaveLength(1);
-        expect(run.stderr).toContain(`pushcheck: ${file}: `);
-        expect(run.stderr).toMatch(pattern);
-      }
-    });
-  }
+      const run = await runInProcess(command === 'report' ? ['report', file] : ['diff', file, file]);
+      expect(run.code).toBe(2);
+      expect(run.stdout).toBe('');
+      expect(run.stderr.trimEnd().split('\n')).toHaveLength(1);
+      expect(run.stderr).toContain(`pushcheck: ${file}: `);
+      expect(run.stderr).toMatch(pattern);
+    },
+  );
 
   it('a file that does not exist', async () => {
     const missing = path.join(dir, 'missing.json');
@@ -272,11 +267,11 @@ describe('reading a file that is not a report: one line, exit 2', () => {
   });
 });
 
-it('refuses an output it could not write before probing anything (exit 2)', async () => {
+it('refuses an output it could not write before probing anything (exit 2, in process)', async () => {
   const rules = ruleFile('never.yaml', [rule('1', 'silent.push.test', silent.port, 'tls')]);
   const before = silent.accepted;
   const missing = path.join(dir, 'no-such-dir', 'junit.xml');
-  const run = await runCli([rules, ...PIN, '--timeout', '60000', '--junit', missing], { killAfterMs: 20_000 });
+  const run = await runInProcess([rules, ...PIN, '--timeout', '60000', '--junit', missing]);
   expect(run.code).toBe(2);
   expect(run.stderr).toBe(`pushcheck: --junit ${missing}: cannot write into ${path.dirname(missing)} (ENOENT)\n`);
   expect(silent.accepted).toBe(before);

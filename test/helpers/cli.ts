@@ -49,3 +49,52 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRun
     });
   });
 }
+
+export type InProcessRun = Omit<CliRun, 'signal' | 'durationMs'>;
+
+const QUIET_ENVIRONMENT = ['NO_COLOR', 'FORCE_COLOR', 'CI', ...PROXY_ENVIRONMENT];
+
+/**
+ * Runs the CLI's program (src/cli/program.ts) in this process: the same parsing, commands, messages and exit
+ * codes as the built CLI, without a process's start-up. For what needs no process: usage and input errors, what a
+ * command prints. Exit codes as such, signals, terminals and the bin wrapper are shown by {@link runCli}.
+ * stdout and stderr are captured while it runs, and the environment is the one {@link runCli} gives a child.
+ */
+export async function runInProcess(args: string[], options: Pick<CliOptions, 'env'> = {}): Promise<InProcessRun> {
+  const { runProgram, exitCodeFor } = await import('../../src/cli/program.js');
+  const saved = { env: { ...process.env }, exitCode: process.exitCode, out: process.stdout.write, err: process.stderr.write };
+  let stdout = '';
+  let stderr = '';
+  const capture = (append: (text: string) => void) =>
+    ((chunk: string | Uint8Array, encoding?: unknown, callback?: unknown) => {
+      append(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+      const done = typeof encoding === 'function' ? encoding : callback;
+      if (typeof done === 'function') queueMicrotask(() => (done as () => void)());
+      return true;
+    }) as typeof process.stdout.write;
+  for (const name of QUIET_ENVIRONMENT) delete process.env[name];
+  for (const [key, value] of Object.entries(options.env ?? {})) {
+    if (value === undefined || value === '') delete process.env[key];
+    else process.env[key] = value;
+  }
+  process.exitCode = undefined;
+  process.stdout.write = capture((text) => (stdout += text));
+  process.stderr.write = capture((text) => (stderr += text));
+  try {
+    let code: number | undefined;
+    try {
+      await runProgram(['node', 'pushcheck', ...args]);
+      code = typeof process.exitCode === 'number' ? process.exitCode : 0;
+    } catch (err) {
+      code = exitCodeFor(err);
+      if (code === undefined) throw err; // a bug, as the process would show it
+    }
+    return { code, stdout, stderr };
+  } finally {
+    process.stdout.write = saved.out;
+    process.stderr.write = saved.err;
+    process.exitCode = saved.exitCode;
+    for (const key of Object.keys(process.env)) if (!(key in saved.env)) delete process.env[key];
+    Object.assign(process.env, saved.env);
+  }
+}

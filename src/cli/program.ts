@@ -1,0 +1,50 @@
+/**
+ * The program without the process: parses the arguments, loads and runs the one command they name, and says which
+ * exit code an error means. `main.ts` wires it to `process`; tests run it in process for what needs no process
+ * (usage errors, rule-file errors, what a command prints), and spawn the CLI only for what only a process shows.
+ * Start-up cost is the price of every run and of every test that spawns the CLI, so nothing is imported
+ * before the arguments say what is needed (see commands.ts).
+ */
+import { Command, CommanderError, Help } from 'commander';
+import { commandFor, commands } from './commands.js';
+import { isUsageError } from '../errors.js';
+import { printable, printError } from './messages.js';
+import { version } from '../version.js';
+
+/** Runs the command `argv` names (`argv` as in `process.argv`: node, script, arguments); sets `process.exitCode`. */
+export async function runProgram(argv: string[]): Promise<void> {
+  const args = argv.slice(2);
+  if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
+    process.stdout.write(`${version}\n`);
+    return;
+  }
+  const program = new Command('pushcheck')
+    .description('Checks whether this network lets MDM push traffic through, and what breaks if it does not.')
+    .version(version)
+    .showSuggestionAfterError()
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(printable(text.replace(/^error: /, 'pushcheck: '))) });
+  const entry = commandFor(args);
+  if (entry) {
+    (await entry.load()).register(program);
+  } else {
+    // The program's own help: every command listed from the registry, none imported.
+    const synopses = new Map(commands.map((c) => [c.name, `${c.name}${c.synopsis ? ` ${c.synopsis}` : ''}`]));
+    program.configureHelp({ subcommandTerm: (cmd) => synopses.get(cmd.name()) ?? new Help().subcommandTerm(cmd) });
+    for (const c of commands) program.command(c.name).description(c.description);
+  }
+  await program.parseAsync(argv);
+}
+
+/**
+ * The exit code of an error the CLI knows, its one line printed (commander prints its own); `undefined` for a bug,
+ * which the caller re-throws. Help and --version end in a CommanderError too: they are not failures.
+ */
+export function exitCodeFor(err: unknown): number | undefined {
+  if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+  if (isUsageError(err)) {
+    printError(err.message);
+    return 2;
+  }
+  return undefined;
+}
