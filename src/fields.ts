@@ -139,3 +139,13 @@ function editDistance(a: string, b: string): number {
   }
   return at(a.length, b.length);
 }
+
+/** "a" or "an" before a name (a check, a url scheme), read as letters where it is an initialism: an http, a tls, an mqtt. */
+export function article(name: string): 'a' | 'an' {
+  return /^[aefhilmnorsx]/i.test(name) ? 'an' : 'a';
+}
+
+/** `a`, `a or b`, `a, b or c`. */
+export function orList(items: readonly string[]): string {
+  return items.length <= 2 ? items.join(' or ') : `${items.slice(0, -1).join(', ')} or ${items[items.length - 1]}`;
+}

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
 import { checkOf } from '../probes/index.js';
+import { parseUrl } from '../rules/urls.js';
 import type { CheckKind, RuleSet, Target } from '../types.js';
 
 /** Demo port = vendor port + this. Keeps the last digits readable and stays below Linux's ephemeral ports. */
@@ -126,12 +127,15 @@ export function vendorPort(port: number): number {
   return port >= DEMO_PORT_OFFSET ? port - DEMO_PORT_OFFSET : port;
 }
 
-/** A concrete url with its port moved; a `${var}` template stays (the demo's vars carry demo ports already). */
+/**
+ * A concrete url with its port moved; a `${var}` template stays (the demo's vars carry demo ports already), and so
+ * does a url of a kind that reads its own (a file path).
+ */
 function demoUrl(url: string): string {
-  if (url.includes('${')) return url;
+  const target = url.includes('${') ? undefined : parseUrl(url);
+  if (!target) return url;
   const parsed = new URL(url);
-  const port = parsed.port === '' ? (parsed.protocol === 'https:' ? 443 : 80) : Number(parsed.port);
-  parsed.port = String(demoPort(port));
+  parsed.port = String(demoPort(target.port));
   return parsed.href;
 }
 

@@ -45,11 +45,19 @@ function readHttp(f: Fields, raw: unknown, path: FieldPath, { urlPath }: Section
   return http;
 }
 
+/** The default port of each check's URL scheme. */
+const DEFAULT_PORTS = { http: 80, https: 443 } as const;
+type Scheme = keyof typeof DEFAULT_PORTS;
+
+/** A check's `schemes`: the one scheme it is named for. */
+function schemeOf(scheme: Scheme): Readonly<Record<string, number>> {
+  return { [scheme]: DEFAULT_PORTS[scheme] };
+}
+
 /** `https://host:port/path` for a host rule's target; the scheme's default port is left out, an IPv6 host bracketed. */
-function targetUrl(scheme: 'http' | 'https', host: string, port: number, rule: Rule): string {
+function targetUrl(scheme: Scheme, host: string, port: number, rule: Rule): string {
   const hostPart = host.includes(':') ? `[${host}]` : host;
-  const defaultPort = scheme === 'https' ? 443 : 80;
-  return `${scheme}://${hostPart}${port === defaultPort ? '' : `:${port}`}${rule.http?.path ?? '/'}`;
+  return `${scheme}://${hostPart}${port === DEFAULT_PORTS[scheme] ? '' : `:${port}`}${rule.http?.path ?? '/'}`;
 }
 
 /** Scheme, authority and path of the request. The socket is already connected: undici never resolves or dials. */
@@ -206,8 +214,8 @@ const WEB_PAGES: ServerAnswer = { alpn: { protocol: 'http/1.1', required: false 
 
 export const httpProbe = {
   checks: [
-    { name: 'http', plain: 'http', lastPhase: 'http', speaks: { tls: false, http: true }, answer: WEB_PAGES, url: (host, port, rule) => targetUrl('http', host, port, rule) },
-    { name: 'https', plain: 'http', lastPhase: 'http', speaks: { tls: true, http: true }, answer: WEB_PAGES, url: (host, port, rule) => targetUrl('https', host, port, rule) },
+    { name: 'http', plain: 'http', lastPhase: 'http', speaks: { tls: false, http: true }, answer: WEB_PAGES, schemes: schemeOf('http'), url: (host, port, rule) => targetUrl('http', host, port, rule) },
+    { name: 'https', plain: 'http', lastPhase: 'http', speaks: { tls: true, http: true }, answer: WEB_PAGES, schemes: schemeOf('https'), url: (host, port, rule) => targetUrl('https', host, port, rule) },
   ],
   sections: [{ key: 'http', read: readHttp }],
   run: (target, ctx) =>

@@ -58,6 +58,11 @@ export interface Check {
    * one (tcp, tls) asks for nothing beyond the connection and the handshake: the stand-in holds the connection open.
    */
   answer?: ServerAnswer;
+  /**
+   * The URL schemes a rule's `url` may have for this check, each with its default port (`{ https: 443 }`): a url
+   * rule gets the check its url's scheme names. A check that reads its urls itself (urlTarget) names none.
+   */
+  schemes?: Readonly<Record<string, number>>;
   /** The URL a target of a host rule is given, when the check has one (http, https). */
   url?: (host: string, port: number, rule: Rule) => string;
   /**

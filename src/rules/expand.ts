@@ -5,6 +5,7 @@
 import { UsageError } from '../errors.js';
 import { checkOf } from '../probes/index.js';
 import type { NumberedHosts, Rule, RuleSet, RuleVar, Target } from '../types.js';
+import { defaultPortOf, parseUrl, URL_FORM } from './urls.js';
 
 /** Used for a `#` host when neither the rule nor the command line says otherwise (Intune documents 0–50). */
 export const DEFAULT_NUMBERED: Readonly<NumberedHosts> = { from: 0, to: 50, sample: 5 };
@@ -101,28 +102,6 @@ export function placeholderNames(template: string): string[] {
   return names;
 }
 
-/** What a concrete http(s) URL gives a target; undefined when it is not an http or https URL with a host. */
-export function parseHttpUrl(text: string): { host: string; port: number; check: 'http' | 'https'; url: string } | undefined {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    return undefined;
-  }
-  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '') return undefined;
-  const check = url.protocol === 'https:' ? 'https' : 'http';
-  return {
-    host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
-    port: url.port === '' ? defaultPort(check) : Number(url.port),
-    check,
-    url: url.href,
-  };
-}
-
-function defaultPort(check: 'http' | 'https'): number {
-  return check === 'https' ? 443 : 80;
-}
-
 export interface ExpandOptions {
   /** From `--var name=value`, see parseVars. */
   vars: Record<string, string>;
@@ -208,21 +187,20 @@ function urlTarget(ruleSet: RuleSet, rule: Rule, template: string, vars: Record<
     return { ruleset: ruleSet.id, rule, host: named.host.toLowerCase(), port: named.port, check: rule.check, url: text };
   }
   if (missing.length > 0) {
-    const check = rule.check === 'http' ? 'http' : 'https';
     return {
       ruleset: ruleSet.id,
       rule,
       host: rule.host,
-      port: rule.ports[0] ?? defaultPort(check),
-      check,
+      port: rule.ports[0] ?? defaultPortOf(rule.check),
+      check: rule.check,
       skipReason: missing.map((name) => missingVarHint(name, rule, ruleSet.vars ?? [])).join('; '),
     };
   }
   const text = template.replace(/\$\{([^}]+)\}/g, (_, name: string) => vars[name] as string);
-  const parsed = parseHttpUrl(text);
+  const parsed = parseUrl(text);
   if (!parsed) {
     const given = names.map((name) => `--var ${name}=${vars[name]}`).join(' ');
-    throw new UsageError(`${given}: rule ${ruleSet.id}/${rule.id} needs an http:// or https:// URL, got "${text}"`);
+    throw new UsageError(`${given}: rule ${ruleSet.id}/${rule.id} needs ${URL_FORM}, got "${text}"`);
   }
   return { ruleset: ruleSet.id, rule, host: parsed.host.toLowerCase(), port: parsed.port, check: parsed.check, url: parsed.url };
 }

@@ -4,9 +4,10 @@
  */
 import { readCredentials } from './credentials.js';
 import { isIP } from 'node:net';
-import { describe, Fields, isMapping, type FieldPath, type Source } from '../fields.js';
+import { article, describe, Fields, isMapping, orList, type FieldPath, type Source } from '../fields.js';
 import { checkNames, checkOf, ruleSections } from '../probes/index.js';
 import type {
+  CheckKind,
   Fallback,
   LegacyPorts,
   NumberedHosts,
@@ -21,11 +22,11 @@ import {
   DEFAULT_NUMBERED,
   MAX_HOST_NUMBER,
   isVarName,
-  parseHttpUrl,
   parsePortRange,
   parsePortSpec,
   placeholderNames,
 } from './expand.js';
+import { checkOfScheme, defaultUrlCheck, parseUrl, schemeChecks, schemeOf, URL_FORM } from './urls.js';
 
 const RULE_SET_KEYS = ['id', 'title', 'aliases', 'source', 'notes', 'vars', 'credentials', 'rules'] as const;
 /** The keys every rule may have; the probe kinds' own keys (`http`, `tls`) come from the registry, in name order. */
@@ -83,6 +84,9 @@ export function toRuleSet(data: unknown, src: Source): RuleSet {
   return ruleSet;
 }
 
+/** Where a rule probes: the host, ports and check that its url, or its host, ports and check fields, give. */
+type RuleTarget = Pick<Rule, 'host' | 'probe' | 'ports' | 'check' | 'plainPorts'> & Partial<Pick<Rule, 'url' | 'numbered'>>;
+
 function readRule(f: RuleFields, raw: unknown, path: FieldPath): Rule {
   const isUrlRule = isMapping(raw) && raw.url !== undefined;
   const required = isUrlRule
@@ -91,49 +95,26 @@ function readRule(f: RuleFields, raw: unknown, path: FieldPath): Rule {
   const r = f.mapping(raw, path, RULE_KEYS, required);
   const at = (...rest: Array<string | number>): FieldPath => [...path, ...rest];
 
-  const rule: Rule = {
-    id: f.ruleId(r.id, at('id')),
-    host: '',
-    probe: [],
-    ports: [],
-    check: 'tcp',
-    plainPorts: [],
-    purpose: f.string(r.purpose, at('purpose')),
-    impact: f.string(r.impact, at('impact')),
-    severity: f.oneOf(r.severity, at('severity'), SEVERITIES, 'severity'),
-    origin: r.origin === undefined ? 'documented' : f.oneOf(r.origin, at('origin'), ORIGINS, 'origin'),
-    cidr: f.list(r.cidr, at('cidr')).map((item, i) => readCidr(f, item, at('cidr', i))),
-    narrowCidr: [],
-    vendorIssuers: f.list(r.vendorIssuers, at('vendorIssuers')).map((item, i) => f.string(item, at('vendorIssuers', i))),
-    line: f.lineOf(path),
-  };
-  if (r.note !== undefined) rule.note = f.string(r.note, at('note'));
-  rule.narrowCidr = f.list(r.narrowCidr, at('narrowCidr')).map((item, i) => {
+  const id = f.ruleId(r.id, at('id'));
+  const purpose = f.string(r.purpose, at('purpose'));
+  const impact = f.string(r.impact, at('impact'));
+  const severity = f.oneOf(r.severity, at('severity'), SEVERITIES, 'severity');
+  const origin = r.origin === undefined ? 'documented' : f.oneOf(r.origin, at('origin'), ORIGINS, 'origin');
+  const cidr = f.list(r.cidr, at('cidr')).map((item, i) => readCidr(f, item, at('cidr', i)));
+  const vendorIssuers = f.list(r.vendorIssuers, at('vendorIssuers')).map((item, i) => f.string(item, at('vendorIssuers', i)));
+  const line = f.lineOf(path);
+  const note = r.note === undefined ? undefined : f.string(r.note, at('note'));
+  const narrowCidr = f.list(r.narrowCidr, at('narrowCidr')).map((item, i) => {
     const range = readCidr(f, item, at('narrowCidr', i));
-    if (!cidrWithin(range, rule.cidr)) f.fail(at('narrowCidr', i), `${range} does not lie inside any of the rule's cidr ranges`);
+    if (!cidrWithin(range, cidr)) f.fail(at('narrowCidr', i), `${range} does not lie inside any of the rule's cidr ranges`);
     return range;
   });
-
-  if (isUrlRule) {
-    for (const key of URL_RULE_FORBIDS) {
-      if (r[key] !== undefined) f.fail(at(key), 'not allowed with url; the url gives the host to probe');
-    }
-    readUrl(f, r, path, rule);
-  } else {
-    rule.host = f.host(r.host, at('host'), { wildcard: true });
-    rule.probe = f.list(r.probe, at('probe')).map((host, i) => f.host(host, at('probe', i), { wildcard: false }));
-    if (rule.host.includes('*') && rule.probe.length === 0) {
-      f.fail(at('host'), `"${rule.host}" has a wildcard, so the rule needs probe: a list of concrete hosts to test`);
-    }
-    rule.check = f.oneOf(r.check, at('check'), checkNames, 'check');
-    rule.ports = f.ports(r.ports, at('ports'));
-    rule.plainPorts = f.list(r.plainPorts, at('plainPorts')).flatMap((spec, i) =>
-      f.portsAmong(spec, at('plainPorts', i), rule.ports, "the rule's ports"),
-    );
-    const numberedHost = (rule.probe.length > 0 ? rule.probe : [rule.host]).some((host) => host.includes('#'));
-    if (r.numbered !== undefined && !numberedHost) f.fail(at('numbered'), 'no probed host has a # to fill in');
-    if (numberedHost) rule.numbered = r.numbered === undefined ? { ...DEFAULT_NUMBERED } : readNumbered(f, r.numbered, at('numbered'));
-  }
+  // The check is known only once the url (its scheme) or the check field is read: the rule is built after.
+  const { url, numbered, ...where } = isUrlRule ? readUrl(f, r, path) : readHostRule(f, r, path);
+  const rule: Rule = { id, ...where, purpose, impact, severity, origin, cidr, narrowCidr, vendorIssuers, line };
+  if (note !== undefined) rule.note = note;
+  if (url !== undefined) rule.url = url;
+  if (numbered !== undefined) rule.numbered = numbered;
 
   for (const { section, checks } of ruleSections) {
     const raw = r[section.key];
@@ -148,54 +129,70 @@ function readRule(f: RuleFields, raw: unknown, path: FieldPath): Rule {
   return rule;
 }
 
+/** host, probe, ports, check, plainPorts and numbered of a rule that names its host. */
+function readHostRule(f: RuleFields, r: Record<string, unknown>, path: FieldPath): RuleTarget {
+  const at = (...rest: Array<string | number>): FieldPath => [...path, ...rest];
+  const host = f.host(r.host, at('host'), { wildcard: true });
+  const probe = f.list(r.probe, at('probe')).map((name, i) => f.host(name, at('probe', i), { wildcard: false }));
+  if (host.includes('*') && probe.length === 0) {
+    f.fail(at('host'), `"${host}" has a wildcard, so the rule needs probe: a list of concrete hosts to test`);
+  }
+  const check = f.oneOf(r.check, at('check'), checkNames, 'check');
+  const ports = f.ports(r.ports, at('ports'));
+  const plainPorts = f.list(r.plainPorts, at('plainPorts')).flatMap((spec, i) => f.portsAmong(spec, at('plainPorts', i), ports, "the rule's ports"));
+  const numberedHost = (probe.length > 0 ? probe : [host]).some((name) => name.includes('#'));
+  if (r.numbered !== undefined && !numberedHost) f.fail(at('numbered'), 'no probed host has a # to fill in');
+  const target: RuleTarget = { host, probe, ports, check, plainPorts };
+  if (numberedHost) target.numbered = r.numbered === undefined ? { ...DEFAULT_NUMBERED } : readNumbered(f, r.numbered, at('numbered'));
+  return target;
+}
+
 /**
  * host, ports and check of a rule that names a URL (possibly a `${var}` template). host and ports may
  * be written too, as documentation; with a concrete url they must agree with it.
  */
-function readUrl(f: RuleFields, r: Record<string, unknown>, path: FieldPath, rule: Rule): void {
+function readUrl(f: RuleFields, r: Record<string, unknown>, path: FieldPath): RuleTarget {
   const at = (key: string): FieldPath => [...path, key];
-  const template = f.string(r.url, at('url'));
-  const names = f.at(at('url'), () => placeholderNames(template));
-  rule.url = template;
-  rule.host = r.host === undefined ? template : f.host(r.host, at('host'), { wildcard: false });
-  rule.ports = r.ports === undefined ? [] : f.ports(r.ports, at('ports'));
+  for (const key of URL_RULE_FORBIDS) {
+    if (r[key] !== undefined) f.fail(at(key), 'not allowed with url; the url gives the host to probe');
+  }
+  const url = f.string(r.url, at('url'));
+  const names = f.at(at('url'), () => placeholderNames(url));
+  let host = r.host === undefined ? url : f.host(r.host, at('host'), { wildcard: false });
+  let ports = r.ports === undefined ? [] : f.ports(r.ports, at('ports'));
+  const target = (check: CheckKind): RuleTarget => ({ host, probe: [], ports, check, plainPorts: [], url });
   const urlChecks = checkNames.filter((name) => checkOf(name).urlTarget !== undefined);
-  const given = r.check === undefined ? undefined : f.oneOf(r.check, at('check'), ['http', 'https', ...urlChecks], 'check for a url');
+  const given = r.check === undefined ? undefined : f.oneOf(r.check, at('check'), [...schemeChecks, ...urlChecks], 'check for a url');
   const own = given === undefined ? undefined : checkOf(given);
   if (own?.urlTarget) {
     // A url of a kind of its own (write): that kind says what it names.
-    rule.check = own.name;
     if (names.length === 0) {
-      const named = own.urlTarget(template);
-      if (!named) f.fail(at('url'), `"${template}" is not ${own.urlForm ?? `a url for check ${own.name}`}`);
-      if (r.host === undefined) rule.host = named.host;
-      rule.ports = [named.port];
+      const named = own.urlTarget(url);
+      if (!named) f.fail(at('url'), `"${url}" is not ${own.urlForm ?? `a url for check ${own.name}`}`);
+      if (r.host === undefined) host = named.host;
+      ports = [named.port];
     }
-    return;
+    return target(own.name);
   }
-  let scheme: 'http' | 'https' | undefined = /^https:\/\//i.test(template) ? 'https' : /^http:\/\//i.test(template) ? 'http' : undefined;
+  const scheme = schemeOf(url);
+  let fromScheme = checkOfScheme(scheme);
   if (names.length === 0) {
-    const parsed = parseHttpUrl(template);
-    if (!parsed) f.fail(at('url'), `"${template}" is not an http:// or https:// URL with a host`);
-    scheme = parsed.check;
-    if (r.host !== undefined && rule.host.toLowerCase() !== parsed.host.toLowerCase()) {
-      f.fail(at('host'), `"${rule.host}" is not the url's host ${parsed.host}`);
+    const parsed = parseUrl(url);
+    if (!parsed) f.fail(at('url'), `"${url}" is not ${URL_FORM} with a host`);
+    fromScheme = parsed.check;
+    if (r.host !== undefined && host.toLowerCase() !== parsed.host.toLowerCase()) {
+      f.fail(at('host'), `"${host}" is not the url's host ${parsed.host}`);
     }
-    if (r.ports !== undefined && rule.ports.join() !== String(parsed.port)) {
-      f.fail(at('ports'), `the url's port is ${parsed.port}, not ${rule.ports.join(', ')}`);
+    if (r.ports !== undefined && ports.join() !== String(parsed.port)) {
+      f.fail(at('ports'), `the url's port is ${parsed.port}, not ${ports.join(', ')}`);
     }
-    if (r.host === undefined) rule.host = parsed.host;
-    rule.ports = [parsed.port];
+    if (r.host === undefined) host = parsed.host;
+    ports = [parsed.port];
   }
-  if (given && scheme && given !== scheme) {
-    f.fail(at('check'), `check ${given} does not match the url's scheme ${scheme}; leave check out or use ${scheme}`);
+  if (given && fromScheme && given !== fromScheme) {
+    f.fail(at('check'), `check ${given} does not match the url's scheme ${scheme}; leave check out or use ${fromScheme}`);
   }
-  rule.check = scheme ?? given ?? 'https';
-}
-
-/** "a" or "an" before a check name, read as letters where it is an initialism: an http, a tls, an mqtt. */
-function article(name: string): 'a' | 'an' {
-  return /^[aefhilmnorsx]/i.test(name) ? 'an' : 'a';
+  return target(fromScheme ?? given ?? defaultUrlCheck());
 }
 
 function urlPathOf(url: string | undefined): string {
@@ -355,7 +352,3 @@ class RuleFields extends Fields {
   }
 }
 
-/** `a`, `a or b`, `a, b or c`. */
-function orList(items: readonly string[]): string {
-  return items.length <= 2 ? items.join(' or ') : `${items.slice(0, -1).join(', ')} or ${items[items.length - 1]}`;
-}
