@@ -25,6 +25,9 @@ interface HarnessFlags {
   mdmPort: number;
   fcmPort: number;
   adminPort: number;
+  apnsMaxStreams: number;
+  apnsIdleTimeout: number;
+  apnsEnvironment: 'development' | 'production';
 }
 
 /** Errors that come from what the user asked for (an address or port not to be had, a path not to be written), by code. */
@@ -54,6 +57,13 @@ export function register(program: Command): void {
     .option('--mdm-port <port>', 'port of the MDM server', integer(0, 65535), 0)
     .option('--fcm-port <port>', 'port of the mock FCM', integer(0, 65535), 0)
     .option('--admin-port <port>', 'port of the admin API', integer(0, 65535), 0)
+    .option('--apns-max-streams <n>', 'SETTINGS_MAX_CONCURRENT_STREAMS the mock APNs advertises (as Apple: about 1,000)', integer(1, 2 ** 31 - 1), 1000)
+    .option('--apns-idle-timeout <seconds>', 'the mock APNs closes a connection idle this long with GOAWAY IdleTimeout', integer(1, 86_400), 3600)
+    .addOption(
+      new Option('--apns-environment <env>', 'APNs environment of requests to a host name that is not Apple’s (api.push.apple.com is production)')
+        .choices(['development', 'production'])
+        .default('development'),
+    )
     .addOption(formatOption(['table', 'json'], 'how to print the endpoints'))
     .action(async (flags: HarnessFlags) => {
       const faults = flags.fault.map(parseFault);
@@ -68,6 +78,9 @@ export function register(program: Command): void {
           faults: new FaultBoard(faults, clock.now()),
           auth: flags.auth,
           ports: { apns: flags.apnsPort, courier5223: flags.courierPort, mdm: flags.mdmPort, fcm: flags.fcmPort, admin: flags.adminPort },
+          apnsMaxConcurrentStreams: flags.apnsMaxStreams,
+          apnsIdleTimeoutMs: flags.apnsIdleTimeout * 1000,
+          apnsEnvironment: flags.apnsEnvironment,
           ...(caOut ? { caOut } : {}),
           ...(flags.record !== undefined ? { recordFile: flags.record } : {}),
         });

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { CertificateAuthority, CertificatePem } from './certs.js';
 import { createHarnessCredentials, type HarnessCredentials } from './services/credentials.js';
 import { type Clock, ScaledClock } from './clock.js';
-import type { ApnsService } from './services/apns.js';
+import type { ApnsEnvironment, ApnsService } from './services/apns.js';
 import { startApnsServer } from './services/apns-http.js';
 import { apnsChannel, fcmChannel, startCourierServer } from './services/courier.js';
 import type { FcmService } from './services/fcm.js';
@@ -54,6 +54,10 @@ export interface HarnessOptions {
   recordFile?: string;
   /** SETTINGS_MAX_CONCURRENT_STREAMS of the mock APNs (default 1,000, as Apple's). */
   apnsMaxConcurrentStreams?: number;
+  /** The mock APNs closes a connection without requests for this long with GOAWAY IdleTimeout (default an hour). */
+  apnsIdleTimeoutMs?: number;
+  /** The APNs environment of requests to a host name that is not Apple's (default development, the sandbox). */
+  apnsEnvironment?: ApnsEnvironment;
 }
 
 export interface HarnessEndpoints {
@@ -134,6 +138,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       ...tls,
       ca: ca.cert,
       ...(options.apnsMaxConcurrentStreams ? { maxConcurrentStreams: options.apnsMaxConcurrentStreams } : {}),
+      ...(options.apnsIdleTimeoutMs ? { idleTimeoutMs: options.apnsIdleTimeoutMs } : {}),
+      ...(options.apnsEnvironment ? { defaultEnvironment: options.apnsEnvironment } : {}),
     });
     opened.push(apnsEp);
     const c5223 = await startCourierServer({ channel: apnsChannel(apns), faults, host, stands: 5223, port: ports.courier5223 ?? 0, ...tls });

@@ -16,7 +16,7 @@ export { FaultBoard, FAULTS, FAULT_NAMES, parseFault } from './faults.js';
 export type { FaultName, FaultSpec } from './faults.js';
 export { ApnsService, APNS_REASONS } from './services/apns.js';
 export { startApnsServer } from './services/apns-http.js';
-export type { ApnsReason, ApnsRequest, ApnsResponse } from './services/apns.js';
+export type { ApnsEnvironment, ApnsReason, ApnsRequest, ApnsResponse, ProviderKey } from './services/apns.js';
 export { MdmService } from './services/mdm.js';
 export { startMdmServer } from './services/mdm-http.js';
 export type { Action, ActionState, CheckInStatus, DeliveryPath, HistoryEntry } from './services/mdm.js';

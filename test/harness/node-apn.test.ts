@@ -48,10 +48,11 @@ describe.each([
     const token = newToken();
     h.apns.registerToken(token, topic());
     const n = note(topic());
-    n.id = randomUUID();
+    n.id = randomUUID().toUpperCase();
     const result = await provider(auth()).send(n, token);
     expect(result.failed).toEqual([]);
-    expect(result.sent).toEqual([{ device: token, 'apns-id': n.id }]);
+    // The sandbox (node-apn's production: false) adds apns-unique-id.
+    expect(result.sent).toEqual([{ device: token, 'apns-id': n.id, 'apns-unique-id': expect.stringMatching(/^[0-9a-f-]{36}$/) }]);
     expect(h.apns.isConnected(token)).toBe(false);
     expect(h.apns.storedFor(token).map((s) => s.apnsId)).toEqual([n.id]);
   });

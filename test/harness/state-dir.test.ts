@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
+import http2 from 'node:http2';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -31,7 +32,7 @@ async function freePort(): Promise<number> {
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'pushcheck-state-'));
   adminPort = await freePort();
-  child = spawn(process.execPath, [BIN, 'harness', '--state-dir', dir, '--ios', '2', '--android', '1', '--admin-port', String(adminPort)], {
+  child = spawn(process.execPath, [BIN, 'harness', '--state-dir', dir, '--ios', '2', '--android', '1', '--admin-port', String(adminPort), '--apns-max-streams', '64'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
@@ -116,6 +117,17 @@ describe('pushcheck harness --state-dir', () => {
     const result = await mdm.send(wake, state.devices[0].token);
     await mdm.shutdown();
     expect(result.failed).toEqual([]);
+  });
+
+  it('--apns-max-streams sets the SETTINGS_MAX_CONCURRENT_STREAMS the mock APNs advertises', async () => {
+    const session = http2.connect(state.apns.url, { ca: readFileSync(state.ca), servername: 'api.push.apple.com' });
+    session.on('error', () => undefined);
+    try {
+      const settings = await new Promise<http2.Settings>((resolve) => session.once('remoteSettings', resolve));
+      expect(settings.maxConcurrentStreams).toBe(64);
+    } finally {
+      session.destroy();
+    }
   });
 
   it('removes harness.json when it stops (the credentials stay)', async () => {

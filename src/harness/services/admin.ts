@@ -18,8 +18,10 @@
  *   POST   /apns/script            {"token" | "topic", "reason", "count"?}  answer the next request(s) so
  *   POST   /fcm/script             {"token", "reason", "count"?}   (GET lists, DELETE clears)
  *   GET    /mdm/commands           ?udid=  every command with its history
- *   POST   /apns/keys              {"keyId", "teamId", "publicKey": PEM, "topics"?}  accept tokens signed by this key
- *   POST   /apns/tokens/<t>/unregister
+ *   POST   /apns/keys              {"keyId", "teamId", "publicKey": PEM, "topics"?, "environment"?, "pushTypes"?}
+ *                                   accept tokens signed by this key (limited to topics, one environment, push types)
+ *   POST   /apns/tokens/<t>/unregister   pushes to it: 410 Unregistered
+ *   POST   /apns/tokens/<t>/expire       pushes to it: 410 ExpiredToken
  *   POST   /fcm/tokens             {"token", "projectId"?}
  *   GET    /stats                  APNs, FCM, MDM and device counters
  */
@@ -31,7 +33,7 @@ import { FAULTS, faultValueProblem, isFaultName, type FaultBoard } from '../faul
 /** An APNs push may be stored for 30 days at most; a command waiting longer than a year is a mistake. */
 const MAX_TTL_SECONDS = 365 * 24 * 3600;
 import { HttpError, readJsonBody, sendJson } from '../http.js';
-import { APNS_REASONS, type ApnsService } from './apns.js';
+import { APNS_PUSH_TYPES, APNS_REASONS, type ApnsPushType, type ApnsService } from './apns.js';
 import { FCM_ERRORS, type FcmService } from './fcm.js';
 import type { AnswerScript, TrafficLog } from './traffic.js';
 import { actionView, type MdmService } from './mdm.js';
@@ -185,6 +187,10 @@ export async function handleAdminRequest(h: AdminTarget, req: IncomingMessage, r
         h.apns.unregisterToken(a2);
         return send(200, { token: a2 });
       }
+      if (a2 && parts[3] === 'expire' && method === 'POST') {
+        h.apns.expireToken(a2);
+        return send(200, { token: a2 });
+      }
     }
     if ((a0 === 'apns' && a1 === 'notifications') || (a0 === 'fcm' && a1 === 'messages')) {
       if (a2) throw new HttpError(404, `no route ${method} ${url.pathname}`);
@@ -232,8 +238,23 @@ export async function handleAdminRequest(h: AdminTarget, req: IncomingMessage, r
       if (!keyId || !teamId) throw new HttpError(400, 'keyId and teamId must be letters and digits');
       const topics = b.topics === undefined ? [] : b.topics;
       if (!Array.isArray(topics) || !topics.every((x) => typeof x === 'string' && x !== '')) throw new HttpError(400, 'topics must be a list of topics');
-      h.apns.addProviderKey({ keyId, teamId, publicKey: ecPublicKey(b.publicKey), topics });
-      return send(201, { keyId, teamId, topics });
+      const environment = b.environment;
+      if (environment !== undefined && environment !== 'development' && environment !== 'production') {
+        throw new HttpError(400, 'environment must be "development" or "production" (leave it out for both)');
+      }
+      const pushTypes = b.pushTypes === undefined ? [] : b.pushTypes;
+      if (!Array.isArray(pushTypes) || !pushTypes.every((x) => (APNS_PUSH_TYPES as readonly unknown[]).includes(x))) {
+        throw new HttpError(400, `pushTypes must be a list of: ${APNS_PUSH_TYPES.join(', ')}`);
+      }
+      h.apns.addProviderKey({
+        keyId,
+        teamId,
+        publicKey: ecPublicKey(b.publicKey),
+        topics,
+        ...(environment ? { environment } : {}),
+        ...(pushTypes.length > 0 ? { pushTypes: pushTypes as ApnsPushType[] } : {}),
+      });
+      return send(201, { keyId, teamId, topics, ...(environment ? { environment } : {}), ...(pushTypes.length > 0 ? { pushTypes } : {}) });
     }
     if (a0 === 'fcm' && a1 === 'tokens' && method === 'POST') {
       if (typeof b.token !== 'string' || b.token === '') throw new HttpError(400, 'token is required');

@@ -2,10 +2,13 @@
  * The mock APNs behind HTTP/2 over TLS: reads each request stream (headers, body, the TLS client
  * certificate), asks `ApnsService` and writes its answer as APNs does.
  */
+import 'reflect-metadata';
 import http2 from 'node:http2';
 import type { TLSSocket } from 'node:tls';
+import { X509Certificate } from '@peculiar/x509';
 import { listen, type Endpoint } from '../endpoints.js';
-import { APNS_MAX_PAYLOAD_BYTES, type ApnsService, type ClientCertificate } from './apns.js';
+import { APNS_MAX_PAYLOAD_BYTES, type ApnsConnection, type ApnsEnvironment, type ApnsService, type ClientCertificate } from './apns.js';
+import { APPLE_PUSH_OIDS } from './push-certificates.js';
 
 export interface ApnsServerOptions {
   service: ApnsService;
@@ -17,19 +20,54 @@ export interface ApnsServerOptions {
   ca: string;
   /** SETTINGS_MAX_CONCURRENT_STREAMS the server advertises; default as Apple's (1,000). */
   maxConcurrentStreams?: number;
+  /**
+   * A connection that carries no request for this long (wall clock) is closed with GOAWAY `{"reason":"IdleTimeout"}`;
+   * PING frames do not count as requests. Default one hour: Apple publishes no figure.
+   */
+  idleTimeoutMs?: number;
+  /** The environment of a request whose host name is none of Apple's (127.0.0.1, localhost); default development. */
+  defaultEnvironment?: ApnsEnvironment;
 }
 
 export const APNS_MAX_CONCURRENT_STREAMS = 1000;
+export const APNS_IDLE_TIMEOUT_MS = 3_600_000;
+
+/** Apple's provider host names and their environments (api.development… is the older name of the sandbox). */
+const ENVIRONMENT_OF_HOST: Readonly<Record<string, ApnsEnvironment>> = {
+  'api.push.apple.com': 'production',
+  'api.sandbox.push.apple.com': 'development',
+  'api.development.push.apple.com': 'development',
+};
+
+/**
+ * The environment a request addressed: the TLS server name (the host the client connected to) if it is one of
+ * Apple's, else the `:authority` host, else the listener's default. One listener so serves both environments, as
+ * a client pointed at Apple's names through /etc/hosts expects.
+ */
+export function environmentOf(servername: string | false | null | undefined, authority: string | undefined, fallback: ApnsEnvironment): ApnsEnvironment {
+  const byName = servername ? ENVIRONMENT_OF_HOST[servername.toLowerCase()] : undefined;
+  if (byName) return byName;
+  const host = authority?.replace(/:\d+$/, '').toLowerCase();
+  return (host && ENVIRONMENT_OF_HOST[host]) || fallback;
+}
 
 const MAX_BODY_BYTES = 64 * 1024;
 
-/** Reads the topics (subject UID) and validity of a TLS peer's client certificate. */
+/** Reads the topics (subject UID), validity and environments of a TLS peer's client certificate. */
 export function clientCertificate(socket: TLSSocket): ClientCertificate | undefined {
   const peer = socket.getPeerCertificate();
   if (!peer || Object.keys(peer).length === 0) return undefined;
   const uid = (peer.subject as unknown as Record<string, string | string[] | undefined> | undefined)?.UID;
   const topics = uid === undefined ? [] : Array.isArray(uid) ? uid : [uid];
-  return { topics, valid: socket.authorized };
+  const environments: ApnsEnvironment[] = [];
+  try {
+    const cert = new X509Certificate(peer.raw);
+    if (cert.getExtension(APPLE_PUSH_OIDS.development)) environments.push('development');
+    if (cert.getExtension(APPLE_PUSH_OIDS.production)) environments.push('production');
+  } catch {
+    // A certificate the parser cannot read still has its topic; it is then taken for both environments.
+  }
+  return { topics, valid: socket.authorized, environments };
 }
 
 /** The provider API's listener; `trustClientCa` adds a CA whose client certificates it accepts from then on. */
@@ -54,13 +92,38 @@ export async function startApnsServer(options: ApnsServerOptions): Promise<ApnsE
     settings: { maxConcurrentStreams: options.maxConcurrentStreams ?? APNS_MAX_CONCURRENT_STREAMS },
   });
   const sessions = new Set<http2.ServerHttp2Session>();
+  const idleTimeoutMs = options.idleTimeoutMs ?? APNS_IDLE_TIMEOUT_MS;
+  const defaultEnvironment = options.defaultEnvironment ?? 'development';
+  // Per connection: what APNs binds to it (the first push's key), its client certificate (read once), its idle timer.
+  const connections = new WeakMap<http2.Http2Session, { state: ApnsConnection; certificate: ClientCertificate | undefined; idle: () => void }>();
+  const goaway = (s: http2.ServerHttp2Session, reason: string): void => {
+    if (!s.destroyed && !s.closed) s.goaway(http2.constants.NGHTTP2_NO_ERROR, 0, Buffer.from(JSON.stringify({ reason })));
+  };
   server.on('session', (session) => {
     sessions.add(session);
-    session.on('close', () => sessions.delete(session));
+    let timer: NodeJS.Timeout | undefined;
+    const idle = (): void => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        // As APNs does with a connection left idle too long: GOAWAY with the reason, then close.
+        goaway(session, 'IdleTimeout');
+        session.close();
+      }, idleTimeoutMs);
+      timer.unref();
+    };
+    idle();
+    const socket = session.socket as TLSSocket | undefined;
+    connections.set(session, { state: {}, certificate: socket ? clientCertificate(socket) : undefined, idle });
+    session.on('close', () => {
+      clearTimeout(timer);
+      sessions.delete(session);
+    });
     session.on('error', () => undefined);
   });
   server.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
     stream.on('error', () => undefined);
+    const connection = stream.session ? connections.get(stream.session) : undefined;
+    connection?.idle();
     const chunks: Buffer[] = [];
     let size = 0;
     stream.on('data', (chunk: Buffer) => {
@@ -80,7 +143,8 @@ export async function startApnsServer(options: ApnsServerOptions): Promise<ApnsE
         flat[name] = raw[i + 1];
       }
       const socket = stream.session?.socket as TLSSocket | undefined;
-      const certificate = socket ? clientCertificate(socket) : undefined;
+      const certificate = connection?.certificate;
+      const environment = environmentOf(socket?.servername, headers[':authority'], defaultEnvironment);
       const body = size > MAX_BODY_BYTES ? 'x'.repeat(APNS_MAX_PAYLOAD_BYTES + 1) : Buffer.concat(chunks).toString('utf8');
       const res = service.handle({
         method: String(headers[':method'] ?? ''),
@@ -88,11 +152,13 @@ export async function startApnsServer(options: ApnsServerOptions): Promise<ApnsE
         headers: flat,
         body,
         duplicateHeaders: duplicate,
+        environment,
+        ...(connection ? { connection: connection.state } : {}),
         ...(certificate ? { certificate } : {}),
       });
       if (stream.destroyed) return;
       if (res.status === 200) {
-        stream.respond({ ':status': 200, 'apns-id': res.apnsId }, { endStream: true });
+        stream.respond({ ':status': 200, 'apns-id': res.apnsId, ...(res.uniqueId ? { 'apns-unique-id': res.uniqueId } : {}) }, { endStream: true });
         return;
       }
       const json = JSON.stringify(res.timestamp === undefined ? { reason: res.reason } : { reason: res.reason, timestamp: res.timestamp });
@@ -104,7 +170,7 @@ export async function startApnsServer(options: ApnsServerOptions): Promise<ApnsE
     service.shutdown();
     // As APNs does when it closes a connection: GOAWAY with the reason in its debug data, then close.
     for (const s of sessions) {
-      if (!s.destroyed) s.goaway(http2.constants.NGHTTP2_NO_ERROR, 0, Buffer.from(JSON.stringify({ reason: 'Shutdown' })));
+      goaway(s, 'Shutdown');
       s.destroy();
     }
   });

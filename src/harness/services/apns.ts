@@ -3,10 +3,14 @@
  * simulation) and the HTTP/2-over-TLS server in front of it (`startApnsServer` in apns-http.ts, used by `pushcheck harness`,
  * `simulate --speed X` and the tests).
  *
- * Statuses and reasons follow Apple's "Handling notification responses from APNs": 200 with `apns-id`, or a
- * JSON body `{"reason": …}` (plus `timestamp`, ms since the epoch, for 410 Unregistered).
+ * Statuses and reasons follow Apple's "Handling notification responses from APNs": 200 with `apns-id` (and, in the
+ * development environment only, `apns-unique-id`), or a JSON body `{"reason": …}` (plus `timestamp`, ms since the
+ * epoch, for the 410s: Unregistered and ExpiredToken).
+ *
+ * The environment of a request (development = api.sandbox.push.apple.com, production = api.push.apple.com) is
+ * decided by the HTTP layer from the host name the client asked for; certificates and keys can be limited to one.
  */
-import type { KeyObject } from 'node:crypto';
+import { randomUUID, type KeyObject } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import type { FaultBoard } from '../faults.js';
 import { createRng, randomUuid, type Rng } from '../random.js';
@@ -23,17 +27,23 @@ export const APNS_REASONS = {
   BadTopic: 400,
   DeviceTokenNotForTopic: 400,
   DuplicateHeaders: 400,
+  IdleTimeout: 400,
   InvalidPushType: 400,
   MissingDeviceToken: 400,
   MissingTopic: 400,
   PayloadEmpty: 400,
   TopicDisallowed: 400,
   BadCertificate: 403,
+  BadCertificateEnvironment: 403,
   ExpiredProviderToken: 403,
+  Forbidden: 403,
   InvalidProviderToken: 403,
   MissingProviderToken: 403,
+  UnrelatedKeyIdInToken: 403,
+  BadEnvironmentKeyIdInToken: 403,
   BadPath: 404,
   MethodNotAllowed: 405,
+  ExpiredToken: 410,
   Unregistered: 410,
   PayloadTooLarge: 413,
   TooManyProviderTokenUpdates: 429,
@@ -74,12 +84,28 @@ export const MDM_TOPIC_PREFIX = 'com.apple.mgmt.External.';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const HEX_TOKEN = /^(?:[0-9a-f]{2}){32,100}$/i;
 
+/** APNs's two environments: development is api.sandbox.push.apple.com, production api.push.apple.com. */
+export type ApnsEnvironment = 'development' | 'production';
+
 /** What the server layer learned from the TLS client certificate, if one was presented. */
 export interface ClientCertificate {
   /** Topics the certificate may push to (its subject UID). */
   topics: string[];
   /** False when the certificate is expired, not yet valid or not signed by the harness CA. */
   valid: boolean;
+  /**
+   * The environments Apple's extensions (1.2.840.113635.100.6.3.1 and .2) allow; absent or empty when the
+   * certificate has neither, as one of your own CA's may not: then it is taken for both.
+   */
+  environments?: ApnsEnvironment[];
+}
+
+/**
+ * What APNs remembers of one HTTP/2 connection: the provider token key of its first push (a later push with a
+ * key unrelated to it is 403 UnrelatedKeyIdInToken). The HTTP layer keeps one per session.
+ */
+export interface ApnsConnection {
+  firstKey?: ProviderKey;
 }
 
 export interface ApnsRequest {
@@ -91,14 +117,20 @@ export interface ApnsRequest {
   certificate?: ClientCertificate;
   /** True when a header appeared more than once. */
   duplicateHeaders?: boolean;
+  /** The environment the client addressed; absent in the in-process simulation, where no rule about it applies. */
+  environment?: ApnsEnvironment;
+  /** The connection the request came on, when it came over one. */
+  connection?: ApnsConnection;
 }
 
 export interface ApnsResponse {
   status: number;
   apnsId: string;
   reason?: ApnsReason;
-  /** For 410 Unregistered: when the token stopped being valid, ms since the epoch. */
+  /** For a 410 (Unregistered, ExpiredToken): when the token stopped being valid, ms since the epoch. */
   timestamp?: number;
+  /** On a 200 in the development environment only: the id Apple's Push Notifications Console knows it by. */
+  uniqueId?: string;
 }
 
 /** A notification APNs accepted. */
@@ -122,8 +154,12 @@ export interface ProviderKey {
   keyId: string;
   teamId: string;
   publicKey: KeyObject;
-  /** Topics the key may push to; empty means any. */
+  /** Topics the key may push to (a topic-specific key); empty means any of the team's (a team-scoped key). */
   topics: string[];
+  /** The one environment the key is restricted to; absent: both ("Sandbox & Production"). */
+  environment?: ApnsEnvironment;
+  /** Push types the key is allowed to send (anything else is 403 Forbidden); absent or empty: all. */
+  pushTypes?: ApnsPushType[];
 }
 
 export interface ApnsStats {
@@ -152,6 +188,8 @@ export interface ApnsServiceOptions {
 interface TokenRecord {
   topic: string;
   unregisteredAtMs?: number;
+  /** When the device token expired (410 ExpiredToken from then on). */
+  expiredAtMs?: number;
 }
 
 /** APNs as plain state: device tokens, provider keys, connected devices and stored notifications. */
@@ -196,6 +234,12 @@ export class ApnsService {
   unregisterToken(token: string, atMs = this.clock.now()): void {
     const record = this.tokens.get(token.toLowerCase());
     if (record) record.unregisteredAtMs = atMs;
+  }
+
+  /** Marks a device token expired: pushes to it get 410 ExpiredToken (a token replaced by a newer one, say). */
+  expireToken(token: string, atMs = this.clock.now()): void {
+    const record = this.tokens.get(token.toLowerCase());
+    if (record) record.expiredAtMs = atMs;
   }
 
   addProviderKey(key: ProviderKey): void {
@@ -254,7 +298,7 @@ export class ApnsService {
     const res = scripted ? this.scriptedAnswer(req, scripted) : this.answer(req);
     if (this.traffic) {
       const now = this.clock.now();
-      const { status, reason, apnsId, timestamp } = res;
+      const { status, reason, apnsId, timestamp, uniqueId } = res;
       this.traffic.record({
         service: 'apns',
         atMs: now,
@@ -263,7 +307,14 @@ export class ApnsService {
         topic: topic ?? null,
         headers: recordedHeaders(req.headers),
         payload: req.body,
-        answer: { status, apnsId, ...(reason ? { reason } : {}), ...(timestamp !== undefined ? { timestamp } : {}), ...(scripted ? { scripted: true } : {}) },
+        answer: {
+          status,
+          apnsId,
+          ...(uniqueId ? { uniqueId } : {}),
+          ...(reason ? { reason } : {}),
+          ...(timestamp !== undefined ? { timestamp } : {}),
+          ...(scripted ? { scripted: true } : {}),
+        },
       });
     }
     return res;
@@ -272,16 +323,22 @@ export class ApnsService {
   private scriptedAnswer(req: ApnsRequest, reason: ApnsReason): ApnsResponse {
     this.stats.requests += 1;
     this.stats.rejected[reason] = (this.stats.rejected[reason] ?? 0) + 1;
-    const requestedId = req.headers['apns-id'];
-    const apnsId = requestedId && UUID.test(requestedId) ? requestedId.toLowerCase() : randomUuid(this.rng).toLowerCase();
+    const apnsId = this.apnsIdFor(req);
     const status = APNS_REASONS[reason];
-    return reason === 'Unregistered' ? { status, apnsId, reason, timestamp: this.clock.now() } : { status, apnsId, reason };
+    return status === 410 ? { status, apnsId, reason, timestamp: this.clock.now() } : { status, apnsId, reason };
+  }
+
+  /** The request's `apns-id` exactly as sent (Apple echoes "the same value"), or a new lower-case UUID. */
+  private apnsIdFor(req: ApnsRequest): string {
+    const requestedId = req.headers['apns-id'];
+    return requestedId && UUID.test(requestedId) ? requestedId : randomUuid(this.rng).toLowerCase();
   }
 
   private answer(req: ApnsRequest): ApnsResponse {
     this.stats.requests += 1;
     const requestedId = req.headers['apns-id'];
-    const apnsId = requestedId && UUID.test(requestedId) ? requestedId.toLowerCase() : randomUuid(this.rng).toLowerCase();
+    const apnsId = this.apnsIdFor(req);
+    const environment = req.environment;
     const reject = (reason: ApnsReason, timestamp?: number): ApnsResponse => {
       this.stats.rejected[reason] = (this.stats.rejected[reason] ?? 0) + 1;
       return timestamp === undefined
@@ -302,17 +359,21 @@ export class ApnsService {
     // Authentication: a provider token in `authorization`, else the TLS client certificate.
     const h = req.headers;
     let allowedTopics: string[] | undefined;
+    let providerKey: ProviderKey | undefined;
     const authorization = h.authorization;
     if (authorization !== undefined) {
       const m = /^bearer\s+(\S+)$/i.exec(authorization.trim());
       if (!m) return reject('InvalidProviderToken');
-      const claims = this.checkToken(m[1]!);
+      const claims = this.checkToken(m[1]!, environment, req.connection);
       if (typeof claims === 'string') return reject(claims);
       if (this.faults?.isOn('expired-token', now)) return reject('ExpiredProviderToken');
-      const topics = this.keys.get(claims.keyId)?.topics ?? [];
+      providerKey = this.keys.get(claims.keyId);
+      const topics = providerKey?.topics ?? [];
       allowedTopics = topics.length > 0 ? topics : undefined;
     } else if (req.certificate) {
       if (!req.certificate.valid || this.faults?.isOn('expired-cert', now)) return reject('BadCertificate');
+      const environments = req.certificate.environments ?? [];
+      if (environment && environments.length > 0 && !environments.includes(environment)) return reject('BadCertificateEnvironment');
       allowedTopics = req.certificate.topics;
     } else {
       return reject('MissingProviderToken');
@@ -338,6 +399,7 @@ export class ApnsService {
     const pushTypeText = h['apns-push-type'] ?? 'alert';
     if (!(APNS_PUSH_TYPES as readonly string[]).includes(pushTypeText)) return reject('InvalidPushType');
     const pushType = pushTypeText as ApnsPushType;
+    if (providerKey?.pushTypes?.length && !providerKey.pushTypes.includes(pushType)) return reject('Forbidden');
     const collapseId = h['apns-collapse-id'];
     if (collapseId !== undefined && Buffer.byteLength(collapseId) > 64) return reject('BadCollapseId');
 
@@ -361,6 +423,7 @@ export class ApnsService {
     const record = this.tokens.get(token.toLowerCase());
     if (!record) return reject('BadDeviceToken');
     if (record.unregisteredAtMs !== undefined) return reject('Unregistered', record.unregisteredAtMs);
+    if (record.expiredAtMs !== undefined) return reject('ExpiredToken', record.expiredAtMs);
     if (record.topic !== topic) return reject('DeviceTokenNotForTopic');
 
     // Rate limits: per device token, then the throttle fault.
@@ -384,7 +447,8 @@ export class ApnsService {
       ...(collapseId !== undefined ? { collapseId } : {}),
     };
     this.route(notification);
-    return { status: 200, apnsId };
+    // A UUID of node:crypto, not of the seeded source: the simulation's draws stay as they were.
+    return environment === 'development' ? { status: 200, apnsId, uniqueId: randomUUID() } : { status: 200, apnsId };
   }
 
   /** Delivers to the device now if it is connected, else stores (one per device and topic). */
@@ -409,8 +473,11 @@ export class ApnsService {
     perTopic.set(n.topic, n);
   }
 
-  /** Verifies a provider token (cached per token string) and applies the age and refresh rules. */
-  private checkToken(jwt: string): { keyId: string; teamId: string; iat: number } | ApnsReason {
+  /**
+   * Verifies a provider token (cached per token string) and applies Apple's rules: its age, its key's environment,
+   * its key against the first key of the connection, and how often it is refreshed.
+   */
+  private checkToken(jwt: string, environment: ApnsEnvironment | undefined, connection: ApnsConnection | undefined): { keyId: string; teamId: string; iat: number } | ApnsReason {
     let claims = this.verified.get(jwt);
     if (!claims) {
       const check = verifyProviderToken(jwt, (kid) => this.keys.get(kid));
@@ -421,6 +488,12 @@ export class ApnsService {
     }
     const now = this.clock.now();
     if (now - claims.iat * 1000 > PROVIDER_TOKEN_LIFETIME_MS) return 'ExpiredProviderToken';
+    const key = this.keys.get(claims.keyId)!;
+    if (environment && key.environment !== undefined && key.environment !== environment) return 'BadEnvironmentKeyIdInToken';
+    if (connection) {
+      connection.firstKey ??= key;
+      if (!relatedKeys(connection.firstKey, key)) return 'UnrelatedKeyIdInToken';
+    }
     const last = this.keyIat.get(claims.keyId);
     if (!last) this.keyIat.set(claims.keyId, { iat: claims.iat, changedAtMs: now });
     else if (last.iat !== claims.iat) {
@@ -430,4 +503,14 @@ export class ApnsService {
     }
     return claims;
   }
+}
+
+/**
+ * Whether a key may follow `first` on one connection. Apple binds a connection to the team and key of its first
+ * push: the same key, or another team-scoped key of the same team for the same environments; a topic-specific key,
+ * another team's key or a key of another environment needs a new connection.
+ */
+function relatedKeys(first: ProviderKey, next: ProviderKey): boolean {
+  if (first.keyId === next.keyId) return true;
+  return first.teamId === next.teamId && first.topics.length === 0 && next.topics.length === 0 && first.environment === next.environment;
 }

@@ -14,7 +14,7 @@ export interface RecordedRequest {
   /** Request headers, lower-case; credentials (authorization) elided. */
   headers: Record<string, string>;
   payload: string;
-  answer: { status: number; reason?: string; apnsId?: string; timestamp?: number; scripted?: boolean };
+  answer: { status: number; reason?: string; apnsId?: string; uniqueId?: string; timestamp?: number; retryAfterSeconds?: number; scripted?: boolean };
 }
 
 export interface TrafficFilter {
