@@ -1,8 +1,11 @@
-/** `pushcheck simulate` and `pushcheck harness` as a user runs them (built CLI, child process). */
+/**
+ * `pushcheck simulate` and `pushcheck harness` as a user runs them: the built CLI in a child process for an exit
+ * code and a server that stops on SIGTERM; the same program in process (runInProcess) for what it decides and prints.
+ */
 import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { BIN, runCli } from '../helpers/cli.js';
+import { BIN, runCli, runInProcess } from '../helpers/cli.js';
 
 describe('pushcheck simulate', () => {
   it('exit 0 and a JSON summary with the documented keys when every action is final', async () => {
@@ -21,14 +24,14 @@ describe('pushcheck simulate', () => {
     expect(report.summary.androidWithoutGcm).toBe(10);
   });
 
-  it('--without-play-services is --no-gcm under the name of what it is', async () => {
-    const r = await runCli(['simulate', '--android', '8', '--without-play-services', '0.25', '--hours', '1', '--actions', '0', '--format', 'json']);
+  it('--without-play-services is --no-gcm under the name of what it is (in process)', async () => {
+    const r = await runInProcess(['simulate', '--android', '8', '--without-play-services', '0.25', '--hours', '1', '--actions', '0', '--format', 'json']);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout).summary.androidWithoutGcm).toBe(2);
   });
 
-  it('exit 1 with the pending reason in the table when a wrong topic keeps iOS actions from landing', async () => {
-    const r = await runCli(['simulate', '--ios', '5', '--hours', '2', '--actions', '5', '--fault', 'wrong-topic']);
+  it('exit 1 with the pending reason in the table when a wrong topic keeps iOS actions from landing (in process)', async () => {
+    const r = await runInProcess(['simulate', '--ios', '5', '--hours', '2', '--actions', '5', '--fault', 'wrong-topic']);
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('push rejected: 400 TopicDisallowed');
     expect(r.stdout).toMatch(/│ pending\s+│ 5\s+│/);
@@ -43,8 +46,8 @@ describe('pushcheck simulate', () => {
     [['simulate', '--ios', '5', '--speed', 'fast'], /^pushcheck: --speed fast: expected a number > 0 or "max"\n$/],
     [['simulate'], /^pushcheck: no devices: give --ios N and\/or --android N\n$/],
     [['simulate', '--ios', '3000', '--speed', '100'], /^pushcheck: --speed 100 runs every device over real sockets: at most 2000 devices/],
-  ])('bad options exit 2 with one line: %j', async (args, message) => {
-    const r = await runCli(args);
+  ])('bad options exit 2 with one line: %j (in process)', async (args, message) => {
+    const r = await runInProcess(args);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(message);
     expect(r.stdout).toBe('');

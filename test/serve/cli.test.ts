@@ -1,6 +1,6 @@
-/** `pushcheck serve` as a process: it stops cleanly on SIGTERM and SIGINT, finishing the scrape in flight, and refuses bad options with exit 2. */
+/** `pushcheck serve` as a process: it stops cleanly on SIGTERM and SIGINT, finishing the scrape in flight; it refuses bad options with exit 2 (in process). */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../helpers/cli.js';
+import { runInProcess } from '../helpers/cli.js';
 import { sampleValue, startSite, type Site } from './fixture.js';
 import { startServeProcess } from './process.js';
 
@@ -40,8 +40,8 @@ describe('pushcheck serve, the process', () => {
   it.each([
     [['--listen', 'nowhere'], /^pushcheck: --listen "nowhere": expected HOST:PORT/],
     [['--rules', '/nonexistent/site.yaml'], /^pushcheck: .*site\.yaml/],
-  ])('refuses %j with one line and exit 2', async (args, message) => {
-    const run = await runCli(['serve', ...args]);
+  ])('refuses %j with one line and exit 2 (in process)', async (args, message) => {
+    const run = await runInProcess(['serve', ...args]);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(message);
     expect(run.stderr.trim().split('\n')).toHaveLength(1);
