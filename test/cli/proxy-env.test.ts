@@ -1,6 +1,8 @@
 /**
  * Proxies from the environment as a user meets them: the built CLI with HTTPS_PROXY / ALL_PROXY / NO_PROXY set,
  * through real tinyproxy (CONNECT allowed to one port only, as most proxies allow 443 only) and microsocks.
+ * The runs use the program in process (runInProcess, which sets the variables for the run); a bad variable's exit 2
+ * is shown by the built CLI.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -8,7 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCertificateAuthority } from '../../src/harness/certs.js';
 import type { Report } from '../../src/types.js';
-import { runCli } from '../helpers/cli.js';
+import { runCli, runInProcess } from '../helpers/cli.js';
 import { proxyToolsMissing, startMicrosocks, startTinyproxy, type TestProxy } from '../helpers/proxies.js';
 import { closedPort, startTlsServer, type TestServer } from '../helpers/servers.js';
 import { schemaErrors } from '../report/consumers.js';
@@ -70,7 +72,7 @@ const pins = ['--resolve', 'api.push.test=127.0.0.1', '--resolve', 'direct.push.
 
 async function check(file: string, env: NodeJS.ProcessEnv, extra: string[] = []): Promise<{ report: Report; code: number | null; all: string }> {
   const json = path.join(dir, 'report.json');
-  const run = await runCli([file, ...pins, '--ca', caFile, '--json', json, '--junit', '-', ...extra], { env });
+  const run = await runInProcess([file, ...pins, '--ca', caFile, '--json', json, '--junit', '-', ...extra], { env });
   const report = JSON.parse(readFileSync(json, 'utf8')) as Report;
   expect(schemaErrors(report)).toBeUndefined();
   return { report, code: run.code, all: `${run.stdout}${run.stderr}${readFileSync(json, 'utf8')}` };

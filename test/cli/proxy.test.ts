@@ -1,6 +1,7 @@
 /**
  * `--proxy` as a user runs it: the built CLI through real proxies on loopback (tinyproxy, microsocks) that want a
  * password. The password must leave in no output at all, whatever the format and whether the proxy took it.
+ * Runs through the proxies use the program in process (runInProcess); the process is run for a mistyped --proxy.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -12,7 +13,7 @@ import { formats } from '../../src/report/index.js';
 import { redactSecrets } from '../../src/secrets.js';
 import { parseProxy } from '../../src/cli/proxy-option.js';
 import { UsageError } from '../../src/errors.js';
-import { runCli } from '../helpers/cli.js';
+import { runCli, runInProcess } from '../helpers/cli.js';
 import { report as fixtureReport, result as fixtureResult } from '../report/fixture.js';
 import { schemaErrors } from '../report/consumers.js';
 import { proxyToolsMissing, startMicrosocks, startTinyproxy, type TestProxy } from '../helpers/proxies.js';
@@ -80,8 +81,8 @@ function reportWith(url: string): Report {
 const leaks = (text: string): boolean => [CREDENTIALS.password, WRONG, 'Secret.Pa55'].some((secret) => text.includes(secret));
 
 describe.skipIf(missing !== undefined)('pushcheck --proxy', () => {
-  // One process per proxy and password (was 24 processes in one test under one timeout): the run writes every
-  // format at once (table on stdout, --junit/--markdown/--prometheus to stdout, --json to a file).
+  // One run per proxy and password (was 24 processes in one test under one timeout), in process: the run writes
+  // every format at once (table on stdout, --junit/--markdown/--prometheus to stdout, --json to a file).
   const cases = [
     ['tinyproxy', 'the right password', 0, CREDENTIALS.password, 0],
     ['tinyproxy', 'a wrong password', 0, WRONG, 1],
@@ -94,7 +95,7 @@ describe.skipIf(missing !== undefined)('pushcheck --proxy', () => {
     const url = proxy.urlWith({ user: CREDENTIALS.user, password });
     const args = ['--resolve', 'courier.push.test=127.0.0.1', '--ca', caFile, '--proxy', url];
     const outputs = ['--json', json, '--junit', '-', '--markdown', '-', '--prometheus', '-'];
-    const run = await runCli([ruleFile, ...args, ...outputs]);
+    const run = await runInProcess([ruleFile, ...args, ...outputs]);
     const label = `${url} → ${run.stderr}`;
     expect(run.code, label).toBe(code);
     const saved = readFileSync(json, 'utf8');
@@ -120,13 +121,13 @@ describe.skipIf(missing !== undefined)('pushcheck --proxy', () => {
     expect(formats.size).toBeGreaterThanOrEqual(5);
   });
 
-  it('says which proxy cannot be reached: proxy_unreachable, exit 1', async () => {
+  it('says which proxy cannot be reached: proxy_unreachable, exit 1 (in process)', async () => {
     const down = await closedPort();
     const proxy = `socks5://${CREDENTIALS.user}:${CREDENTIALS.password}@127.0.0.1:${down}`;
-    const table = await runCli([ruleFile, '--resolve', 'courier.push.test=127.0.0.1', '--proxy', proxy]);
+    const table = await runInProcess([ruleFile, '--resolve', 'courier.push.test=127.0.0.1', '--proxy', proxy]);
     expect(table.code).toBe(1);
     expect(table.stdout).toContain('proxy_unreachable: the proxy itself cannot be reached');
-    const json = await runCli([ruleFile, '--resolve', 'courier.push.test=127.0.0.1', '--proxy', proxy, '--format', 'json']);
+    const json = await runInProcess([ruleFile, '--resolve', 'courier.push.test=127.0.0.1', '--proxy', proxy, '--format', 'json']);
     const [result] = (JSON.parse(json.stdout) as Report).results;
     expect(result!.error).toMatchObject({ code: 'proxy_unreachable', phase: 'connect' });
     expect(result!.error!.message).toContain(`SOCKS5 proxy 127.0.0.1:${down}: connect ECONNREFUSED`);

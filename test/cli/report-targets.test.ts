@@ -1,7 +1,8 @@
 /**
  * Report files over what a user owns: a device, a symbolic link, a FIFO, `/dev/stdout`, a full disk. Each is made
- * for real (mknod, mkfifo, a tmpfs of 64 KB) and the built CLI writes into it through `pushcheck report`, which
- * renders a saved report without probing anything.
+ * for real (mknod, mkfifo, a tmpfs of 64 KB) and `pushcheck report`, which renders a saved report without probing
+ * anything, writes into it: the program in process (runInProcess), and the built CLI where a process matters (its
+ * stdout as /dev/stdout, another user, a FIFO whose reader starts after it).
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -9,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Report } from '../../src/types.js';
-import { BIN, runCli } from '../helpers/cli.js';
+import { BIN, runCli, runInProcess } from '../helpers/cli.js';
 import { richReport, richResults } from '../report/fixture.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -49,7 +50,7 @@ describe('report files that are not regular files', () => {
     const sub = fresh('device');
     const fakeNull = path.join(sub, 'fakenull');
     execFileSync('mknod', ['-m', '666', fakeNull, 'c', '1', '3']);
-    const run = await runCli(['report', saved, '--json', fakeNull, '--junit', fakeNull.replace('fakenull', 'fakenull2'), '--format', 'json']);
+    const run = await runInProcess(['report', saved, '--json', fakeNull, '--junit', fakeNull.replace('fakenull', 'fakenull2'), '--format', 'json']);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(savedReport.exitCode);
     expect(lstatSync(fakeNull).isCharacterDevice()).toBe(true);
@@ -60,7 +61,7 @@ describe('report files that are not regular files', () => {
     const sub = fresh('full-device');
     const fakeFull = path.join(sub, 'fakefull');
     execFileSync('mknod', ['-m', '666', fakeFull, 'c', '1', '7']);
-    const run = await runCli(['report', saved, '--json', fakeFull]);
+    const run = await runInProcess(['report', saved, '--json', fakeFull]);
     expect(run.code).toBe(2);
     expect(run.stderr).toBe(`pushcheck: --json ${fakeFull}: cannot write it (ENOSPC)\n`);
     expect(lstatSync(fakeFull).isCharacterDevice()).toBe(true);
@@ -78,7 +79,7 @@ describe('report files that are not regular files', () => {
     // A second link to the first: links are followed to the end.
     const link2 = path.join(sub, 'again.prom');
     symlinkSync(link, link2);
-    const run = await runCli(['report', saved, '--prometheus', link2, '--format', 'json']);
+    const run = await runInProcess(['report', saved, '--prometheus', link2, '--format', 'json']);
     expect(run.stderr).toBe('');
     expect(lstatSync(link).isSymbolicLink()).toBe(true);
     expect(lstatSync(link2).isSymbolicLink()).toBe(true);
@@ -95,7 +96,7 @@ describe('report files that are not regular files', () => {
     const sub = fresh('dangling');
     const link = path.join(sub, 'report.json');
     symlinkSync('made.json', link);
-    const run = await runCli(['report', saved, '--json', link, '--format', 'markdown']);
+    const run = await runInProcess(['report', saved, '--json', link, '--format', 'markdown']);
     expect(run.stderr).toBe('');
     expect(lstatSync(link).isSymbolicLink()).toBe(true);
     expect(JSON.parse(readFileSync(path.join(sub, 'made.json'), 'utf8'))).toEqual(savedReport);
@@ -105,7 +106,7 @@ describe('report files that are not regular files', () => {
     const sub = fresh('loop');
     symlinkSync('b', path.join(sub, 'a'));
     symlinkSync('a', path.join(sub, 'b'));
-    const run = await runCli(['report', saved, '--json', path.join(sub, 'a')]);
+    const run = await runInProcess(['report', saved, '--json', path.join(sub, 'a')]);
     expect(run.code).toBe(2);
     expect(run.stderr).toBe(`pushcheck: --json ${path.join(sub, 'a')}: cannot write into ${sub} (ELOOP)\n`);
     expect(run.stdout).toBe('');
@@ -193,7 +194,7 @@ describe.skipIf(!isRoot)('a full disk', () => {
     };
     writeFileSync(filler, Buffer.alloc(Math.max(0, free() - 16 * 1024)));
     try {
-      const run = await runCli(['report', saved, `--${format}`, previous, '--format', 'json']);
+      const run = await runInProcess(['report', saved, `--${format}`, previous, '--format', 'json']);
       expect(run.code).toBe(2);
       expect(run.stderr).toBe(`pushcheck: --${format} ${previous}: cannot write it (ENOSPC); the previous file is unchanged\n`);
       expect(readFileSync(previous, 'utf8')).toBe('the previous report\n');

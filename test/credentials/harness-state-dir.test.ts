@@ -2,6 +2,7 @@
  * End to end, as an MDM developer would use both commands: `pushcheck harness --state-dir DIR` writes its
  * credentials, and `pushcheck cert --live` pushes with them to its mock APNs. Its provider certificate (PEM and
  * .p12), its MDM push certificate and its .p8 key pass; a certificate it does not know fails with BadCertificate.
+ * The harness is the built CLI in a child process; `pushcheck cert --live` runs in process (runInProcess).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Report } from '../../src/types.js';
-import { BIN, runCli } from '../helpers/cli.js';
+import { BIN, runInProcess } from '../helpers/cli.js';
 import { createIssuer, pushCertificate } from '../helpers/push-credentials.js';
 
 interface HarnessState {
@@ -42,7 +43,7 @@ afterAll(() => {
 });
 
 async function live(args: string[]): Promise<Report['results'][number]> {
-  const run = await runCli(['cert', '--live', '--apns-url', state.apns.url, '--ca', state.ca, '--format', 'json', ...args]);
+  const run = await runInProcess(['cert', '--live', '--apns-url', state.apns.url, '--ca', state.ca, '--format', 'json', ...args]);
   expect(run.stderr).toBe('');
   const report = JSON.parse(run.stdout) as Report;
   expect(report.results).toHaveLength(1);

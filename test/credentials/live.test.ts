@@ -1,7 +1,8 @@
 /**
  * `pushcheck cert --live` against the harness's mock APNs (real HTTP/2 over TLS on loopback, started in this
  * process), with credentials the test makes: certificates signed by the harness CA (which the mock trusts for
- * client certificates) or by an unknown CA, and token keys registered with the mock or not.
+ * client certificates) or by an unknown CA, and token keys registered with the mock or not. `pushcheck cert` runs in
+ * process (runInProcess); test/cli/cert.test.ts shows its exit codes from the built CLI.
  */
 import { createPublicKey } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../../src/harness/index.js';
 import type { Report } from '../../src/types.js';
-import { runCli } from '../helpers/cli.js';
+import { runInProcess } from '../helpers/cli.js';
 import { createIssuer, issuerFromPem, pushCertificate, tokenKeyPem } from '../helpers/push-credentials.js';
 
 const APP_TOPIC = 'com.example.livecheck';
@@ -27,7 +28,7 @@ function write(name: string, text: string): string {
 }
 
 async function live(args: string[]): Promise<{ code: number | null; report: Report; stderr: string }> {
-  const run = await runCli(['cert', '--live', '--apns-url', url, '--ca', h.caFile, '--format', 'json', ...args]);
+  const run = await runInProcess(['cert', '--live', '--apns-url', url, '--ca', h.caFile, '--format', 'json', ...args]);
   expect(run.stderr).toBe('');
   return { code: run.code, report: JSON.parse(run.stdout) as Report, stderr: run.stderr };
 }
@@ -70,7 +71,7 @@ describe('--live with a push certificate', () => {
     const file = write('topic.pem', good.cert + good.key);
     const { report } = await live([file, '--topic', 'com.example.other']);
     expect(report.results[0]!.error?.message).toContain('TopicDisallowed');
-    const untrusted = await runCli(['cert', '--live', '--apns-url', url, '--format', 'json', file]);
+    const untrusted = await runInProcess(['cert', '--live', '--apns-url', url, '--format', 'json', file]);
     expect(untrusted.code).toBe(1);
     const result = (JSON.parse(untrusted.stdout) as Report).results[0]!;
     expect(result.error?.code).toBe('tls_untrusted');
@@ -79,7 +80,7 @@ describe('--live with a push certificate', () => {
   it('a certificate without its key cannot be tried live: one line, exit 2', async () => {
     const good = await pushCertificate({ issuer: await createIssuer(), topic: APP_TOPIC });
     const file = write('nokey.pem', good.cert);
-    const run = await runCli(['cert', '--live', '--apns-url', url, file]);
+    const run = await runInProcess(['cert', '--live', '--apns-url', url, file]);
     expect(run.code).toBe(2);
     expect(run.stderr.trim()).toBe(`pushcheck: ${file}: --live needs the certificate's private key: in the file, or give --key FILE`);
   });
@@ -105,7 +106,7 @@ describe('--live with a token key', () => {
   });
 
   it('needs --topic: a token key carries none', async () => {
-    const run = await runCli(['cert', '--live', '--apns-url', url, '--team-id', 'LIVETEAM01', write('AuthKey_LIVEKEY002.p8', tokenKeyPem())]);
+    const run = await runInProcess(['cert', '--live', '--apns-url', url, '--team-id', 'LIVETEAM01', write('AuthKey_LIVEKEY002.p8', tokenKeyPem())]);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('give --topic');
   });

@@ -13,7 +13,7 @@ import { parseWriteUrl, writeProbe } from '../../src/probes/write.js';
 import { expandTargets } from '../../src/rules/expand.js';
 import { resolveRuleSets } from '../../src/rules/builtin.js';
 import type { Rule } from '../../src/types.js';
-import { runCli } from '../helpers/cli.js';
+import { runInProcess } from '../helpers/cli.js';
 import { probeContext } from '../helpers/probe-context.js';
 import { rule as literalRule } from '../helpers/literals.js';
 import { closedPort } from '../helpers/servers.js';
@@ -220,11 +220,11 @@ describe.skipIf(missing !== undefined)('FTP against pyftpdlib', () => {
     untouched(path.join(root, 'ftp', 'ibi'));
   });
 
-  it('the CLI: the rule passes, and the password is in no output format', async () => {
-    const run = await runCli(['ibi', '--var', `messageWriteUrl=ftp://admin:secret@127.0.0.1:${port}/ibi/messages.ibi`, '-f', 'json']);
+  it('the CLI (in process): the rule passes, and the password is in no output format', async () => {
+    const run = await runInProcess(['ibi', '--var', `messageWriteUrl=ftp://admin:secret@127.0.0.1:${port}/ibi/messages.ibi`, '-f', 'json']);
     const report = JSON.parse(run.stdout) as { results: Array<{ rule: string; status: string }> };
     expect(report.results.find((r) => r.rule === 'message-write')?.status).toBe('pass');
-    const wrong = await runCli(['ibi', '--var', `messageWriteUrl=ftp://admin:Wrong-Pass-3@127.0.0.1:${port}/ibi/messages.ibi`, '-f', 'table']);
+    const wrong = await runInProcess(['ibi', '--var', `messageWriteUrl=ftp://admin:Wrong-Pass-3@127.0.0.1:${port}/ibi/messages.ibi`, '-f', 'table']);
     expect(wrong.stdout).toContain('auth_failed');
     expect(`${run.stdout}${run.stderr}${wrong.stdout}${wrong.stderr}`).not.toMatch(/Wrong-Pass-3|admin:secret/);
   });

@@ -1,6 +1,6 @@
 /**
  * `credentials:` in a rule file: the push certificate the server uses, checked in the same run as the network
- * path (`pushcheck ./my-mdm.yaml`), with the file's line in every mistake.
+ * path (`pushcheck ./my-mdm.yaml`, the program run in process), with the file's line in every mistake.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileError } from '../../src/errors.js';
 import { loadRuleSetFile } from '../../src/rules/load.js';
 import type { Report } from '../../src/types.js';
-import { runCli } from '../helpers/cli.js';
+import { runInProcess } from '../helpers/cli.js';
 import { createIssuer, pushCertificate, tokenKeyPem } from '../helpers/push-credentials.js';
 import { startTcpServer, type TestServer } from '../helpers/servers.js';
 
@@ -79,7 +79,7 @@ describe('credentials: in a rule file', () => {
   it('pushcheck ./my-mdm.yaml checks the network path and the credentials in one run, one JUnit test case each', async () => {
     const file = ruleFile('my-mdm.yaml', 'credentials:\n  - push.pem\n  - expired.pem\n');
     const junit = join(dir, 'junit.xml');
-    const run = await runCli([file, '--format', 'json', '--junit', junit]);
+    const run = await runInProcess([file, '--format', 'json', '--junit', junit]);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(1);
     const report = JSON.parse(run.stdout) as Report;
@@ -95,7 +95,7 @@ describe('credentials: in a rule file', () => {
   it('a credential that cannot be read is the rule file’s mistake: its line, exit 2', async () => {
     write('broken.pem', '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n');
     const file = ruleFile('broken.yaml', 'credentials:\n  - broken.pem\n');
-    const run = await runCli([file]);
+    const run = await runInProcess([file]);
     expect(run.code).toBe(2);
     expect(run.stderr.trim()).toMatch(new RegExp(`^pushcheck: ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:4: credentials\\[0\\]: .*broken\\.pem: certificate 1 is damaged`));
   });

@@ -14,7 +14,7 @@ import { resolveRuleSets } from '../../src/rules/builtin.js';
 import { parseRuleSet } from '../../src/rules/load.js';
 import { burstStats, MAX_BURST_CLIENTS, percentile, planBurst, runBursts, VENDOR_HOST, type BurstSettings } from '../../src/run/burst.js';
 import type { Report } from '../../src/types.js';
-import { runCli } from '../helpers/cli.js';
+import { runCli, runInProcess } from '../helpers/cli.js';
 import { ipv6Available, track, type TestServer } from '../helpers/servers.js';
 
 const BODY = Buffer.from(`<?xml version="1.0"?><messages>${'x'.repeat(2000)}</messages>`);
@@ -246,15 +246,15 @@ describe('pushcheck burst (the CLI)', () => {
     expect(readFileSync(files.markdown, 'utf8')).toContain('20 of 20 clients succeeded');
   });
 
-  it('exits 1 when the SLO is missed, and 2 for a bad count or nothing to load', async () => {
+  it('exits 1 when the SLO is missed, and 2 for a bad count or nothing to load (in process)', async () => {
     const { server } = await messageServer({ tls: false, delayMs: () => 200 });
-    const missed = await runCli(['burst', 'ibi', '--var', `messageUrl=http://127.0.0.1:${server.port}/m.ibi`, '-n', '5', '--slo-p99', '100ms']);
+    const missed = await runInProcess(['burst', 'ibi', '--var', `messageUrl=http://127.0.0.1:${server.port}/m.ibi`, '-n', '5', '--slo-p99', '100ms']);
     expect(missed.code).toBe(1);
     expect(missed.stdout).toContain('burst_slo');
-    const tooMany = await runCli(['burst', 'ibi', '--clients', String(MAX_BURST_CLIENTS + 1)]);
+    const tooMany = await runInProcess(['burst', 'ibi', '--clients', String(MAX_BURST_CLIENTS + 1)]);
     expect(tooMany.code).toBe(2);
     expect(tooMany.stderr).toContain(`expected a number from 1 to ${MAX_BURST_CLIENTS}`);
-    const nothing = await runCli(['burst', 'ibi']);
+    const nothing = await runInProcess(['burst', 'ibi']);
     expect(nothing.code).toBe(2);
     expect(nothing.stderr.trim()).toBe(
       'pushcheck: burst ibi: nothing of yours to load: set --var messageUrl=https://your-server/path/messages.ibi to check the message file (vendor hosts are never loaded)',
