@@ -12,6 +12,7 @@
  *   a moved clock        two TLS servers with certificates of two unrelated CAs, pushcheck run under Debian's
  *                        faketime 400 days ahead; the same run without faketime passes with no finding
  *   the demo             its default network gives the findings its problems call for; --clean gives none
+ * On loopback, where no namespace or faketime needs a process of its own, the program runs in process (runInProcess).
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,7 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCertificateAuthority, type CertificateAuthority } from '../../src/harness/certs.js';
 import type { Finding, FindingCause, Report } from '../../src/types.js';
 import { announceSkip, createFaultNetwork, faultNetworkUnavailable, SERVER_ADDRESS, type FaultNetwork } from '../faults/netns.js';
-import { runCli, type CliRun } from '../helpers/cli.js';
+import { runCli, runInProcess, type CliRun, type InProcessRun } from '../helpers/cli.js';
 import { proxyToolsMissing, startTinyproxy, type TestProxy } from '../helpers/proxies.js';
 import { startTlsServer, type TestServer } from '../helpers/servers.js';
 
@@ -62,8 +63,8 @@ function ruleFile(rules: RuleSpec[]): string {
   return file;
 }
 
-function reportOf(run: CliRun): Report {
-  expect(run.signal, 'pushcheck was killed').toBeNull();
+function reportOf(run: CliRun | InProcessRun): Report {
+  if ('signal' in run) expect(run.signal, 'pushcheck was killed').toBeNull();
   expect(run.stderr).toBe('');
   const report = JSON.parse(run.stdout) as Report;
   expect(run.code).toBe(report.exitCode);
@@ -265,7 +266,7 @@ describe.skipIf(noFaketime !== undefined)('clock_skew on loopback, with faketime
   });
 
   it('the same servers with the right clock → pass, no findings', async () => {
-    const report = reportOf(await runCli(args()));
+    const report = reportOf(await runInProcess(args()));
     expect(report.results.every((r) => r.status === 'pass')).toBe(true);
     expect(report.findings).toEqual([]);
   });
@@ -298,7 +299,7 @@ describe.skipIf(noProxy !== undefined)('proxy_refuses_ports on loopback, through
     const [web, device] = [servers[0]!.port, servers[1]!.port];
     const file = ruleFile([{ id: 'courier', host: '1-courier.push.apple.com', ports: [device, web] }]);
     const report = reportOf(
-      await runCli([file, '--format', 'json', '--ca', caFile, '--proxy', proxy!.url, '--resolve', '1-courier.push.apple.com=127.0.0.1']),
+      await runInProcess([file, '--format', 'json', '--ca', caFile, '--proxy', proxy!.url, '--resolve', '1-courier.push.apple.com=127.0.0.1']),
     );
     expect(report.results.map((r) => r.error?.code ?? r.status)).toEqual(['proxy_refused', 'pass']);
     const finding = only(report, 'proxy_refuses_ports');
@@ -312,7 +313,7 @@ describe.skipIf(noProxy !== undefined)('proxy_refuses_ports on loopback, through
 
 /** The demo's report; what it prints on stderr (what is wrong with its network) is for people. */
 async function demoReport(args: string[]): Promise<Report> {
-  const run = await runCli(['demo', '--format', 'json', ...args]);
+  const run = await runInProcess(['demo', '--format', 'json', ...args]);
   return reportOf({ ...run, stderr: '' });
 }
 
@@ -345,7 +346,7 @@ describe('the demo', () => {
     const [before, after] = [path.join(dir, 'clean.json'), path.join(dir, 'demo.json')];
     writeFileSync(before, JSON.stringify(report));
     writeFileSync(after, JSON.stringify(demo));
-    const diff = await runCli(['diff', before, after, '--format', 'json']);
+    const diff = await runInProcess(['diff', before, after, '--format', 'json']);
     const changes = JSON.parse(diff.stdout) as { findings: { appeared: Finding[]; wentAway: Finding[] } };
     expect(changes.findings.appeared.map((f) => f.cause)).toEqual(demo!.findings.map((f) => f.cause));
     expect(changes.findings.wentAway).toEqual([]);
@@ -355,11 +356,11 @@ describe('the demo', () => {
     const { findings: _none, ...old } = demo!;
     const file = path.join(dir, 'old-demo.json');
     writeFileSync(file, JSON.stringify(old));
-    const table = await runCli(['report', file]);
+    const table = await runInProcess(['report', file]);
     expect(table.code).toBe(1);
     expect(table.stdout).toMatch(/Findings: 2 critical, 2 warnings, 1 info/);
     expect(table.stdout).toMatch(/CRITICAL tls_interception: A TLS inspection proxy/);
-    const json = JSON.parse((await runCli(['report', file, '--format', 'json'])).stdout) as Report;
+    const json = JSON.parse((await runInProcess(['report', file, '--format', 'json'])).stdout) as Report;
     expect(json.findings).toEqual(demo!.findings);
   });
 });
