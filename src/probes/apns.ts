@@ -15,6 +15,13 @@ import { connectPhase } from './tcp.js';
 import { tlsPhase } from './tls.js';
 import type { ProbeKind, ServerAnswer } from './types.js';
 
+/** This kind's check names, added to types.ts's CheckNames (see there). */
+declare module '../types.js' {
+  interface CheckNames {
+    apns: true;
+  }
+}
+
 /** A device token of the right form that no device has: APNs answers it without sending anything anywhere. */
 export const NO_DEVICE_TOKEN = '0'.repeat(64);
 /** A topic no app has; APNs judges the missing credentials before the topic. */
@@ -114,7 +121,7 @@ const AS_APNS: ServerAnswer = {
   },
 };
 
-export const apnsProbe: ProbeKind = {
+export const apnsProbe = {
   checks: [{ name: 'apns', plain: 'tcp', lastPhase: 'http', speaks: { tls: true, http: false }, answer: AS_APNS }],
   run: (target, ctx) =>
     runProbe(target, ctx, async (addresses, outcome: ProbeOutcome, budget) => {
@@ -158,4 +165,4 @@ export const apnsProbe: ProbeKind = {
       const note = `APNs answered ${answer.status} ${reason} to a request without credentials, as it should (apns-id ${answer.apnsId})`;
       outcome.note = outcome.note ? `${outcome.note}; ${note}` : note;
     }),
-};
+} satisfies ProbeKind;

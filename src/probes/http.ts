@@ -13,6 +13,14 @@ import { connectPhase } from './tcp.js';
 import { CLIENT_CERTIFICATE_NOTE, isClientCertificateAlert, tlsPhase } from './tls.js';
 import type { ProbeKind, SectionContext, ServerAnswer } from './types.js';
 
+/** This kind's check names, added to types.ts's CheckNames (see there). */
+declare module '../types.js' {
+  interface CheckNames {
+    http: true;
+    https: true;
+  }
+}
+
 const NOT_CHECKED = 'no HTTP request is possible without one, so the HTTP expectations were not checked';
 
 const HTTP_KEYS = ['method', 'path', 'status', 'contentType', 'maxBytes'] as const;

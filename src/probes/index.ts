@@ -15,8 +15,8 @@ import { writeProbe } from './write.js';
 const kinds = [tcpProbe, tlsProbe, httpProbe, apnsProbe, mqttProbe, writeProbe] as const satisfies readonly ProbeKind[];
 
 /**
- * types.ts's CheckKind (the type every layer uses) and the names registered here are the same set, or this file
- * does not compile: a new kind's names go into both. The report schema's enum is held to them by a test.
+ * types.ts's CheckKind (the type every layer uses: the names the kinds' files declare) and the names registered here
+ * are the same set, or this file does not compile. The report schema's enum is held to them by a test.
  */
 type Registered = (typeof kinds)[number]['checks'][number]['name'];
 const sameNames: [CheckKind] extends [Registered] ? ([Registered] extends [CheckKind] ? true : never) : never = true;

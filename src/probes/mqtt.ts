@@ -15,6 +15,13 @@ import { connectPhase } from './tcp.js';
 import { tlsPhase } from './tls.js';
 import type { ProbeKind, ServerAnswer } from './types.js';
 
+/** This kind's check names, added to types.ts's CheckNames (see there). */
+declare module '../types.js' {
+  interface CheckNames {
+    mqtt: true;
+  }
+}
+
 /** MQTT 3.1.1 CONNACK return codes (section 3.2.2.3). */
 const CONNACK_CODES: Record<number, string> = {
   0: 'connection accepted',
@@ -116,7 +123,7 @@ const AS_BROKER: ServerAnswer = {
   },
 };
 
-export const mqttProbe: ProbeKind = {
+export const mqttProbe = {
   checks: [{ name: 'mqtt', plain: 'tcp', lastPhase: 'http', speaks: { tls: true, http: false }, answer: AS_BROKER }],
   run: (target, ctx) =>
     runProbe(target, ctx, async (addresses, outcome, budget) => {
@@ -135,4 +142,4 @@ export const mqttProbe: ProbeKind = {
         session.socket.destroy();
       }
     }),
-};
+} satisfies ProbeKind;

@@ -10,6 +10,13 @@ import { openTunnel, proxyName } from './proxy.js';
 import type { ProbeOutcome, Target } from '../types.js';
 import type { ProbeContext, ProbeKind, Proxy, ResolveHost } from './types.js';
 
+/** This kind's check names, added to types.ts's CheckNames (see there). */
+declare module '../types.js' {
+  interface CheckNames {
+    tcp: true;
+  }
+}
+
 export interface ConnectOptions {
   /** Aborting stops the attempt and destroys the socket. */
   signal: AbortSignal;

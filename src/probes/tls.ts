@@ -22,6 +22,13 @@ import {
 } from './tls-strength.js';
 import type { ProbeContext, ProbeKind } from './types.js';
 
+/** This kind's check names, added to types.ts's CheckNames (see there). */
+declare module '../types.js' {
+  interface CheckNames {
+    tls: true;
+  }
+}
+
 export interface HandshakeOptions {
   /** The host name verified against the certificate and sent as SNI (not sent for an IP literal). */
   host: string;

@@ -16,11 +16,28 @@ import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import tls from 'node:tls';
 import type { FieldPath, Fields } from '../fields.js';
-import type { Failure, FailureCode, ProbeOutcome, Target, WriteSettings } from '../types.js';
+import type { Failure, FailureCode, ProbeOutcome, Target } from '../types.js';
 import { errorCodes, failure } from './classify.js';
 import { roundMs } from './phases.js';
 import { checkServerIdentity } from './server-identity.js';
 import type { ProbeContext, ProbeKind } from './types.js';
+
+/** A write check's settings (the rule's `write:` section). */
+export interface WriteSettings {
+  /** The environment variable holding the password, when the URL has a user but no password. */
+  passwordEnv?: string;
+}
+
+/** This kind's check name and rule file section, added to types.ts's CheckNames (see there) and Rule. */
+declare module '../types.js' {
+  interface CheckNames {
+    write: true;
+  }
+  interface Rule {
+    /** Settings of a write check. */
+    write?: WriteSettings;
+  }
+}
 
 export type WriteScheme = 'webdav' | 'webdavs' | 'ftp' | 'ftps' | 'file';
 
@@ -347,7 +364,7 @@ async function runWrite(target: Target, ctx: ProbeContext): Promise<ProbeOutcome
   }
 }
 
-export const writeProbe: ProbeKind = {
+export const writeProbe = {
   checks: [
     {
       name: 'write',
@@ -360,4 +377,4 @@ export const writeProbe: ProbeKind = {
   ],
   sections: [{ key: 'write', read: readWriteSettings }],
   run: runWrite,
-};
+} satisfies ProbeKind;
