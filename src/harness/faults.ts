@@ -19,6 +19,7 @@ export type FaultName =
   | 'expired-token'
   | 'wrong-topic'
   | 'fcm-down'
+  | 'fcm-error'
   | 'notnow'
   | 'drop'
   | 'command-error';
@@ -145,8 +146,14 @@ export const FAULTS: Readonly<Record<FaultName, FaultInfo>> = {
   'fcm-down': {
     value: 'none',
     defaultValue: 1,
-    description: 'FCM answers 503 UNAVAILABLE',
+    description: 'FCM answers 503 UNAVAILABLE (Retry-After: 10)',
     effects: (e) => ({ fcmRejected503: rejected(e, '503'), pushRetries: e.mdm.pushRetries }),
+  },
+  'fcm-error': {
+    value: 'fraction',
+    defaultValue: 0.1,
+    description: 'FCM answers 500 INTERNAL to a fraction of messages',
+    effects: (e) => ({ fcmRejected500: rejected(e, '500'), pushRetries: e.mdm.pushRetries }),
   },
   notnow: {
     value: 'count',

@@ -16,6 +16,8 @@ import { startApnsServer } from './services/apns-http.js';
 import { apnsChannel, fcmChannel, startCourierServer } from './services/courier.js';
 import type { FcmService } from './services/fcm.js';
 import { startFcmServer } from './services/fcm-http.js';
+import { OAuthTokenService } from './services/google-oauth.js';
+import { hostPort } from '../host-port.js';
 import type { MdmService } from './services/mdm.js';
 import { startMdmServer } from './services/mdm-http.js';
 import { createPushServices } from './services/push-services.js';
@@ -112,7 +114,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const providerCertificate = credentials.mdmPush.certificate;
   const { keyId, teamId } = token;
 
-  const { apns, fcm, mdm } = createPushServices(clock, faults, rng, options);
+  // The OAuth endpoint of the FCM listener: the service account's assertions name it (or Google's URL) as audience.
+  let fcmTokenUrl = '';
+  const oauth = new OAuthTokenService(clock, () => [fcmTokenUrl]);
+  oauth.addServiceAccount(credentials.fcmServiceAccount);
+  const { apns, fcm, mdm } = createPushServices(clock, faults, rng, { ...options, fcmAccessCheck: (t) => oauth.check(t) });
   // The record file is opened before any server listens: a path that cannot be written fails the start.
   const recordFd = options.recordFile === undefined ? undefined : openSync(options.recordFile, 'a');
   const traffic = new TrafficLog(10_000, recordFd === undefined ? undefined : (entry) => appendFileSync(recordFd, `${JSON.stringify(entry)}\n`));
@@ -146,8 +152,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     opened.push(c5223);
     const c443 = await startCourierServer({ channel: apnsChannel(apns), faults, host, stands: 443, port: ports.courier443 ?? 0, ...tls });
     opened.push(c443);
-    const fcmEp = await startFcmServer({ service: fcm, host, port: ports.fcm ?? 0, ...tls });
+    const fcmEp = await startFcmServer({ service: fcm, oauth, host, port: ports.fcm ?? 0, ...tls });
     opened.push(fcmEp);
+    fcmTokenUrl = `https://${hostPort(host, fcmEp.port)}/token`;
     const fcmDevice = await startCourierServer({ channel: fcmChannel(fcm), host, stands: 5228, port: ports.fcmDevice ?? 0, ...tls });
     opened.push(fcmDevice);
     const mdmEp = await startMdmServer({ service: mdm, host, port: ports.mdm ?? 0, ...tls });

@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import type { Harness } from './harness.js';
 import type { HostPort } from './endpoints.js';
 import { toPkcs12 } from './pkcs12.js';
+import { serviceAccountKeyFile } from './services/google-oauth.js';
 
 /** The shape of harness.json; every path is absolute. */
 export interface HarnessState {
@@ -23,8 +24,11 @@ export interface HarnessState {
   token: { key: string; keyId: string; teamId: string; topic: string };
   courier: { url: string };
   mdm: { serverUrl: string; checkInUrl: string };
-  /** FCM HTTP v1 (`POST <url>/v1/projects/<projectId>/messages:send` with `Authorization: Bearer <accessToken>`). */
-  fcm: { url: string; projectId: string; accessToken: string };
+  /**
+   * FCM HTTP v1 (`POST <url>/v1/projects/<projectId>/messages:send` with `Authorization: Bearer <accessToken>`), or
+   * with an access token got at `tokenUrl` by a JWT-bearer grant signed with the `serviceAccount` key file.
+   */
+  fcm: { url: string; projectId: string; accessToken: string; serviceAccount: string; tokenUrl: string };
   admin: { url: string };
   /** The simulated devices: iOS with their APNs token, Android with their FCM token (null without Google Play services). */
   devices: Array<{ udid: string; platform: 'ios' | 'android'; token: string | null }>;
@@ -72,7 +76,17 @@ export function writeStateDir(dir: string, h: Harness): { file: string; state: H
     token: { key: write(`AuthKey_${token.keyId}.p8`, token.privateKeyPem, true), keyId: token.keyId, teamId: token.teamId, topic: token.topic },
     courier: { url: origin('tls', e.courier5223) },
     mdm: { serverUrl: `${origin('https', e.mdm)}/mdm/connect`, checkInUrl: `${origin('https', e.mdm)}/mdm/checkin` },
-    fcm: { url: origin('https', e.fcm), projectId: h.fcmProject, accessToken: h.fcmAccessToken },
+    fcm: {
+      url: origin('https', e.fcm),
+      projectId: h.fcmProject,
+      accessToken: h.fcmAccessToken,
+      serviceAccount: write(
+        'fcm-service-account.json',
+        `${JSON.stringify(serviceAccountKeyFile(h.credentials.fcmServiceAccount, `${origin('https', e.fcm)}/token`), null, 2)}\n`,
+        true,
+      ),
+      tokenUrl: `${origin('https', e.fcm)}/token`,
+    },
     admin: { url: origin('http', e.admin) },
     devices: h.devices.map(({ profile: p }) => ({ udid: p.udid, platform: p.platform, token: (p.platform === 'ios' ? p.token : p.fcmToken) ?? null })),
   };

@@ -27,7 +27,7 @@ async function send(body: unknown, options: { project?: string; auth?: string | 
     },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
-  return { status: res.statusCode, json: (await res.body.json()) as Record<string, any> };
+  return { status: res.statusCode, headers: res.headers, json: (await res.body.json()) as Record<string, any> };
 }
 
 const token = (n: number): string => `fcm:${String(n).padStart(30, '0')}`;
@@ -84,15 +84,21 @@ describe('mock FCM HTTP v1', () => {
     expect([u.status, u.json.error.details[0].errorCode]).toEqual([404, 'UNREGISTERED']);
   });
 
-  it('429 QUOTA_EXCEEDED past the per-device rate, 503 UNAVAILABLE while fcm-down is on', async () => {
+  it('429 QUOTA_EXCEEDED past the per-device rate, 503 UNAVAILABLE while fcm-down is on, each with Retry-After', async () => {
     h.fcm.registerToken(token(5));
-    let last = { status: 0, json: {} as Record<string, any> };
+    const start = Date.now();
+    let last: Awaited<ReturnType<typeof send>> | undefined;
     for (let i = 0; i < 601; i += 1) last = await send({ message: { token: token(5) } });
-    expect([last.status, last.json.error.status, last.json.error.details[0].errorCode]).toEqual([429, 'RESOURCE_EXHAUSTED', 'QUOTA_EXCEEDED']);
+    expect([last!.status, last!.json.error.status, last!.json.error.details[0].errorCode]).toEqual([429, 'RESOURCE_EXHAUSTED', 'QUOTA_EXCEEDED']);
+    // Seconds until the per-device minute that started with the first message is over.
+    const retryAfter = Number(last!.headers['retry-after']);
+    expect(retryAfter).toBeGreaterThanOrEqual(Math.max(1, Math.floor((60_000 - (Date.now() - start)) / 1000)));
+    expect(retryAfter).toBeLessThanOrEqual(60);
     h.faults.set('fcm-down');
     const d = await send({ message: { token: token(1) } });
     h.faults.clear('fcm-down');
     expect([d.status, d.json.error.status, d.json.error.details[0].errorCode]).toEqual([503, 'UNAVAILABLE', 'UNAVAILABLE']);
+    expect(d.headers['retry-after']).toBe('10');
   });
 
   it('answers over HTTP/2 too', async () => {

@@ -9,7 +9,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
-import { X509Certificate } from 'node:crypto';
+import { createPrivateKey, sign, X509Certificate } from 'node:crypto';
+import { Agent, request } from 'undici';
 import apn from '@parse/node-apn';
 import { BIN } from '../helpers/cli.js';
 import { waitFor } from './helpers.js';
@@ -58,14 +59,16 @@ describe('pushcheck harness --state-dir', () => {
       [
         'ca', 'apns.url', 'provider.certificate', 'provider.key', 'provider.p12', 'provider.topic', 'mdmPush.certificate', 'mdmPush.key',
         'mdmPush.topic', 'token.key', 'token.keyId', 'token.teamId', 'token.topic', 'courier.url', 'mdm.serverUrl', 'mdm.checkInUrl',
-        'fcm.url', 'fcm.projectId', 'fcm.accessToken', 'admin.url', 'devices',
+        'fcm.url', 'fcm.projectId', 'fcm.accessToken', 'fcm.serviceAccount', 'fcm.tokenUrl', 'admin.url', 'devices',
       ].sort(),
     );
     for (const file of [state.ca, state.provider.certificate, state.provider.key, state.provider.p12, state.mdmPush.certificate, state.mdmPush.key, state.token.key]) {
       expect(isAbsolute(file)).toBe(true);
       expect(statSync(file).size).toBeGreaterThan(0);
     }
-    for (const secret of [state.provider.key, state.provider.p12, state.mdmPush.key, state.token.key]) expect(statSync(secret).mode & 0o077).toBe(0);
+    for (const secret of [state.provider.key, state.provider.p12, state.mdmPush.key, state.token.key, state.fcm.serviceAccount]) {
+      expect(statSync(secret).mode & 0o077).toBe(0);
+    }
     expect(state.admin.url).toBe(`http://127.0.0.1:${adminPort}`);
     expect(state.mdmPush.topic).toMatch(/^com\.apple\.mgmt\.External\.[0-9a-f-]{36}$/);
     expect(state.devices.map((d: any) => d.platform)).toEqual(['ios', 'ios', 'android']);
@@ -117,6 +120,42 @@ describe('pushcheck harness --state-dir', () => {
     const result = await mdm.send(wake, state.devices[0].token);
     await mdm.shutdown();
     expect(result.failed).toEqual([]);
+  });
+
+  it('an FCM sender with only the service account key file gets an access token at its token_uri and sends with it', async () => {
+    const key = JSON.parse(readFileSync(state.fcm.serviceAccount, 'utf8'));
+    expect(key).toMatchObject({ type: 'service_account', project_id: state.fcm.projectId, token_uri: state.fcm.tokenUrl });
+    const now = Math.floor(Date.now() / 1000);
+    const b64 = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString('base64url');
+    const signed = `${b64({ alg: 'RS256', typ: 'JWT', kid: key.private_key_id })}.${b64({
+      iss: key.client_email,
+      scope: 'https://www.googleapis.com/auth/firebase.messaging',
+      aud: key.token_uri,
+      iat: now,
+      exp: now + 3600,
+    })}`;
+    const assertion = `${signed}.${sign('sha256', Buffer.from(signed), createPrivateKey(key.private_key)).toString('base64url')}`;
+    const dispatcher = new Agent({ connect: { ca: readFileSync(state.ca), servername: 'oauth2.googleapis.com' } });
+    try {
+      const granted = await request(key.token_uri, {
+        method: 'POST',
+        dispatcher,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion }).toString(),
+      });
+      const { access_token: accessToken } = (await granted.body.json()) as { access_token: string };
+      expect(granted.statusCode).toBe(200);
+      const sent = await request(`${state.fcm.url}/v1/projects/${state.fcm.projectId}/messages:send`, {
+        method: 'POST',
+        dispatcher,
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${accessToken}` },
+        body: JSON.stringify({ message: { token: state.devices[2].token, data: { hello: 'from a service account' } } }),
+      });
+      expect(sent.statusCode).toBe(200);
+      expect(((await sent.body.json()) as { name: string }).name).toMatch(new RegExp(`^projects/${state.fcm.projectId}/messages/`));
+    } finally {
+      await dispatcher.close();
+    }
   });
 
   it('--apns-max-streams sets the SETTINGS_MAX_CONCURRENT_STREAMS the mock APNs advertises', async () => {

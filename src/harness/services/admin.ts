@@ -22,7 +22,8 @@
  *                                   accept tokens signed by this key (limited to topics, one environment, push types)
  *   POST   /apns/tokens/<t>/unregister   pushes to it: 410 Unregistered
  *   POST   /apns/tokens/<t>/expire       pushes to it: 410 ExpiredToken
- *   POST   /fcm/tokens             {"token", "projectId"?}
+ *   POST   /fcm/tokens             {"token", "projectId"?, "platform"?: "android" | "apple" | "web"}
+ *   PUT    /fcm/third-party-auth   {"valid": boolean, "projectId"?}  the project's APNs / Web Push credentials good or not
  *   GET    /stats                  APNs, FCM, MDM and device counters
  */
 import { createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
@@ -258,8 +259,16 @@ export async function handleAdminRequest(h: AdminTarget, req: IncomingMessage, r
     }
     if (a0 === 'fcm' && a1 === 'tokens' && method === 'POST') {
       if (typeof b.token !== 'string' || b.token === '') throw new HttpError(400, 'token is required');
-      h.fcm.registerToken(b.token, typeof b.projectId === 'string' ? b.projectId : h.fcmProject);
-      return send(201, { token: b.token });
+      const platform = b.platform ?? 'android';
+      if (platform !== 'android' && platform !== 'apple' && platform !== 'web') throw new HttpError(400, 'platform must be "android", "apple" or "web"');
+      h.fcm.registerToken(b.token, typeof b.projectId === 'string' ? b.projectId : h.fcmProject, platform);
+      return send(201, { token: b.token, platform });
+    }
+    if (a0 === 'fcm' && a1 === 'third-party-auth' && !a2 && method === 'PUT') {
+      if (typeof b.valid !== 'boolean') throw new HttpError(400, 'valid must be true or false');
+      const projectId = typeof b.projectId === 'string' ? b.projectId : h.fcmProject;
+      h.fcm.setThirdPartyAuth(b.valid, projectId);
+      return send(200, { projectId, valid: b.valid });
     }
     if (a0 === 'stats' && method === 'GET') {
       return send(200, { apns: h.apns.stats, fcm: h.fcm.stats, mdm: h.mdm.counters, devices: h.deviceCounters() });

@@ -1,8 +1,8 @@
 /**
  * Everything a client of the harness needs to be trusted by it, made at start: the CA that signs the mock
  * servers' certificates, the server certificate (valid for Apple's and Google's host names), the MDM push
- * certificate (topic com.apple.mgmt.External.<uuid>), a provider certificate for an app topic, and a token
- * signing key (.p8) with its key id and team id.
+ * certificate (topic com.apple.mgmt.External.<uuid>), a provider certificate for an app topic, a token
+ * signing key (.p8) with its key id and team id, and an FCM service account key.
  */
 import type { KeyObject } from 'node:crypto';
 import { createCertificateAuthority, type CertificateAuthority, type CertificatePem } from '../certs.js';
@@ -10,6 +10,8 @@ import { generateProviderKey } from '../jwt.js';
 import { randomUuid, type Rng } from '../random.js';
 import { MDM_TOPIC_PREFIX } from './apns.js';
 import { issuePushCertificate } from './push-certificates.js';
+import { FCM_DEFAULT_PROJECT } from './fcm.js';
+import { generateServiceAccount, type ServiceAccount } from './google-oauth.js';
 
 /** Names every harness server certificate is valid for, so clients can pin real host names to loopback. */
 export const HARNESS_NAMES = [
@@ -59,6 +61,8 @@ export interface HarnessCredentials {
   /** A provider certificate for an app topic. */
   provider: TopicCertificate;
   token: TokenKey;
+  /** A service account of the harness's FCM project: its key gets OAuth access tokens for FCM. */
+  fcmServiceAccount: ServiceAccount;
 }
 
 export async function createHarnessCredentials(rng: Rng, ca?: CertificateAuthority): Promise<HarnessCredentials> {
@@ -67,10 +71,11 @@ export async function createHarnessCredentials(rng: Rng, ca?: CertificateAuthori
   const appUuid = randomUuid(rng.fork('app-topic')).toLowerCase();
   const mdmTopic = `${MDM_TOPIC_PREFIX}${mdmUuid}`;
   // The two RSA keys take most of the start-up: make them side by side.
-  const [server, mdmPush, provider] = await Promise.all([
+  const [server, mdmPush, provider, fcmServiceAccount] = await Promise.all([
     authority.issue({ names: HARNESS_NAMES }),
     issuePushCertificate(authority, { topic: mdmTopic, uuid: mdmUuid }),
     issuePushCertificate(authority, { topic: APP_TOPIC, uuid: appUuid }),
+    generateServiceAccount(FCM_DEFAULT_PROJECT),
   ]);
   return {
     ca: authority,
@@ -78,5 +83,6 @@ export async function createHarnessCredentials(rng: Rng, ca?: CertificateAuthori
     mdmPush: { topic: mdmTopic, certificate: mdmPush },
     provider: { topic: APP_TOPIC, certificate: provider },
     token: { keyId: TOKEN_KEY_ID, teamId: TOKEN_TEAM_ID, topic: APP_TOPIC, ...generateProviderKey() },
+    fcmServiceAccount,
   };
 }

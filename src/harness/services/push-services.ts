@@ -3,6 +3,7 @@ import { ApnsService } from './apns.js';
 import type { Clock } from '../clock.js';
 import type { FaultBoard } from '../faults.js';
 import { FcmService } from './fcm.js';
+import type { AccessCheck } from './google-oauth.js';
 import { MdmService } from './mdm.js';
 import type { Rng } from '../random.js';
 
@@ -10,6 +11,8 @@ export interface PushServiceOptions {
   maxPushesPerTokenPerMinute?: number;
   pushRetryDelaysMs?: number[];
   commandTtlMs?: number;
+  /** Judges bearer tokens other than the harness's fixed FCM access token (those its OAuth endpoint issued). */
+  fcmAccessCheck?: (token: string) => AccessCheck;
 }
 
 export interface PushServices {
@@ -26,7 +29,7 @@ export function createPushServices(clock: Clock, faults: FaultBoard, rng: Rng, o
       rng: rng.fork('apns'),
       ...(options.maxPushesPerTokenPerMinute ? { maxPushesPerTokenPerMinute: options.maxPushesPerTokenPerMinute } : {}),
     }),
-    fcm: new FcmService({ clock, faults, rng: rng.fork('fcm') }),
+    fcm: new FcmService({ clock, faults, rng: rng.fork('fcm'), ...(options.fcmAccessCheck ? { checkAccessToken: options.fcmAccessCheck } : {}) }),
     mdm: new MdmService({
       clock,
       rng: rng.fork('mdm'),

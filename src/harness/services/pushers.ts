@@ -61,7 +61,8 @@ function apnsHeaders(topic: string, now: number, jwt: string | undefined): Recor
 
 const mdmPayload = (device: MdmDevice): string => JSON.stringify({ mdm: device.pushMagic ?? '' });
 const fcmBody = (device: MdmDevice): string =>
-  JSON.stringify({ message: { token: device.fcmToken, data: { mdm: 'wake' }, android: { priority: 'high' } } });
+  // A wake is collapsible (one waiting per device is enough), as FCM's docs advise for a "ping" to sync.
+  JSON.stringify({ message: { token: device.fcmToken, data: { mdm: 'wake' }, android: { priority: 'high', collapse_key: 'mdm-wake' } } });
 
 export interface InProcessPusherOptions {
   clock: Clock;
