@@ -8,6 +8,9 @@ import { FaultBoard, parseFault, ScaledClock, startHarness } from '../harness/in
 import { NOT_LOOPBACK } from '../harness/endpoints.js';
 import { join } from 'node:path';
 import { prepareStateDir, removeStateFile, STATE_FILE, writeStateDir } from '../harness/state-dir.js';
+import { readFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { parseMdmUrl, type OwnMdmServer } from '../harness/own-mdm.js';
 
 interface HarnessFlags {
   host: string;
@@ -28,6 +31,39 @@ interface HarnessFlags {
   apnsMaxStreams: number;
   apnsIdleTimeout: number;
   apnsEnvironment: 'development' | 'production';
+  mdmUrl?: string;
+  mdmCheckinUrl?: string;
+  mdmCa?: string;
+}
+
+/** `--mdm-url`, `--mdm-checkin-url` and `--mdm-ca`, checked: one line naming the option and what is wrong. */
+function ownMdmServer(flags: HarnessFlags): OwnMdmServer | undefined {
+  if (flags.mdmUrl === undefined) {
+    if (flags.mdmCheckinUrl !== undefined || flags.mdmCa !== undefined) throw new UsageError(`${flags.mdmCheckinUrl !== undefined ? '--mdm-checkin-url' : '--mdm-ca'} needs --mdm-url`);
+    return undefined;
+  }
+  const url = (option: string, text: string): string => {
+    try {
+      return parseMdmUrl(text).href;
+    } catch (err) {
+      throw new UsageError(`${option} ${(err as Error).message}`);
+    }
+  };
+  const serverUrl = url('--mdm-url', flags.mdmUrl);
+  const checkInUrl = flags.mdmCheckinUrl === undefined ? serverUrl : url('--mdm-checkin-url', flags.mdmCheckinUrl);
+  if (flags.mdmCa === undefined) return { serverUrl, checkInUrl };
+  let pem: string;
+  try {
+    pem = readFileSync(flags.mdmCa, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--mdm-ca ${flags.mdmCa}: cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  try {
+    new X509Certificate(pem);
+  } catch {
+    throw new UsageError(`--mdm-ca ${flags.mdmCa}: not a PEM certificate`);
+  }
+  return { serverUrl, checkInUrl, ca: [pem] };
 }
 
 /** Errors that come from what the user asked for (an address or port not to be had, a path not to be written), by code. */
@@ -64,9 +100,13 @@ export function register(program: Command): void {
         .choices(['development', 'production'])
         .default('development'),
     )
+    .option('--mdm-url <url>', "an MDM server of your own (its ServerURL): the simulated iOS devices check in and fetch commands there, woken by its pushes through the mock APNs")
+    .option('--mdm-checkin-url <url>', 'its CheckInURL, if not the ServerURL (needs --mdm-url)')
+    .option('--mdm-ca <file>', 'a CA certificate (PEM) the devices trust for that server, beside the public roots and the harness CA')
     .addOption(formatOption(['table', 'json'], 'how to print the endpoints'))
     .action(async (flags: HarnessFlags) => {
       const faults = flags.fault.map(parseFault);
+      const ownMdm = ownMdmServer(flags);
       const clock = new ScaledClock(1);
       let harness;
       try {
@@ -83,6 +123,7 @@ export function register(program: Command): void {
           apnsEnvironment: flags.apnsEnvironment,
           ...(caOut ? { caOut } : {}),
           ...(flags.record !== undefined ? { recordFile: flags.record } : {}),
+          ...(ownMdm ? { ownMdm } : {}),
         });
       } catch (err) {
         if (isUserSetupError(err)) throw new UsageError(err.message);
@@ -105,6 +146,7 @@ export function register(program: Command): void {
         mdmTopic: harness.mdmTopic,
         provider: { keyId: harness.provider.keyId, teamId: harness.provider.teamId },
         fcm: { projectId: harness.fcmProject, accessToken: harness.fcmAccessToken },
+        ...(ownMdm ? { ownMdm: { serverUrl: ownMdm.serverUrl, checkInUrl: ownMdm.checkInUrl } } : {}),
         ...(stateFile ? { stateFile } : {}),
       };
       if (flags.format === 'json') {
@@ -123,7 +165,10 @@ export function register(program: Command): void {
           ['admin', at(e.admin), 'admin API, plain HTTP, JSON (routes: docs/harness.md)'],
         );
         const state = stateFile ? `State: ${stateFile} (certificates, keys, device tokens; docs/harness.md)\n` : '';
-        process.stdout.write(`${table.toString()}\nCA file: ${harness.caFile}\nMDM topic: ${harness.mdmTopic}\n${state}Ctrl-C to stop.\n`);
+        const own = ownMdm
+          ? `iOS devices check in with your MDM server: ServerURL ${ownMdm.serverUrl}${ownMdm.checkInUrl === ownMdm.serverUrl ? '' : `, CheckInURL ${ownMdm.checkInUrl}`}\n`
+          : '';
+        process.stdout.write(`${table.toString()}\nCA file: ${harness.caFile}\nMDM topic: ${harness.mdmTopic}\n${own}${state}Ctrl-C to stop.\n`);
       }
       await new Promise<void>((resolve) => {
         const stop = (): void => {

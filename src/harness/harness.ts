@@ -31,6 +31,7 @@ import { makeProfiles } from './fleet/profiles.js';
 import { handleAdminRequest, type AdminTarget } from './services/admin.js';
 import type { DeviceCounts } from './device-counts.js';
 import { serve } from './http.js';
+import { parseMdmUrl, type OwnMdmServer } from './own-mdm.js';
 
 export { HARNESS_NAMES } from './services/credentials.js';
 
@@ -60,6 +61,11 @@ export interface HarnessOptions {
   apnsIdleTimeoutMs?: number;
   /** The APNs environment of requests to a host name that is not Apple's (default development, the sandbox). */
   apnsEnvironment?: ApnsEnvironment;
+  /**
+   * An MDM server of your own: the simulated iOS devices check in and fetch commands there (its ServerURL and
+   * CheckInURL), and wake on the pushes it sends through the mock APNs, instead of using the harness's MDM server.
+   */
+  ownMdm?: OwnMdmServer;
 }
 
 export interface HarnessEndpoints {
@@ -92,6 +98,8 @@ export interface Harness {
   credentials: HarnessCredentials;
   fcmProject: string;
   fcmAccessToken: string;
+  /** The MDM server of your own the iOS devices use (`HarnessOptions.ownMdm`), if any. */
+  ownMdm: OwnMdmServer | undefined;
   /** Simulated devices added so far (over real sockets), and their counters. */
   devices: SimDevice[];
   deviceCounters: DeviceCounters;
@@ -105,6 +113,11 @@ export interface Harness {
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const host = options.host ?? '127.0.0.1';
   const ports = options.ports ?? {};
+  const ownMdm: OwnMdmServer | undefined = options.ownMdm && {
+    ...options.ownMdm,
+    serverUrl: parseMdmUrl(options.ownMdm.serverUrl).href,
+    checkInUrl: parseMdmUrl(options.ownMdm.checkInUrl).href,
+  };
   const clock = options.clock ?? new ScaledClock(1);
   const faults = options.faults ?? new FaultBoard([], clock.now());
   const rng = createRng(options.seed ?? 1);
@@ -201,6 +214,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       courier5223: endpoints.courier5223,
       courier443: endpoints.courier443,
       fcmDevice: endpoints.fcmDevice,
+      ...(ownMdm ? { ownMdm } : {}),
     });
     const deviceCtx: DeviceContext = {
       env,
@@ -248,7 +262,13 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       faults,
       mdmTopic,
       fcmProject: fcm.projectId,
-      describe: () => ({ endpoints: { ...endpoints, admin: adminEndpoint }, caFile, mdmTopic, fcmProject: fcm.projectId }),
+      describe: () => ({
+        endpoints: { ...endpoints, admin: adminEndpoint },
+        caFile,
+        mdmTopic,
+        fcmProject: fcm.projectId,
+        ...(ownMdm ? { ownMdm: { serverUrl: ownMdm.serverUrl, checkInUrl: ownMdm.checkInUrl } } : {}),
+      }),
       addDevices: (counts) => addDevices(counts).map((d) => d.profile),
       simulated: (udid) => {
         const d = byUdid.get(udid);
@@ -280,6 +300,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       credentials,
       fcmProject: fcm.projectId,
       fcmAccessToken: fcm.accessToken,
+      ownMdm,
       devices,
       deviceCounters: deviceCtx.counters,
       addDevices,

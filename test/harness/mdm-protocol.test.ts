@@ -37,17 +37,18 @@ describe('Apple MDM protocol', () => {
     expect([update.status, update.text]).toEqual([200, '']);
     expect(h.mdm.device(udid).token).toBe(token.toString('hex'));
 
-    const lock = h.mdm.enqueue(udid, 'DeviceLock');
+    const lock = h.mdm.enqueue(udid, 'DeviceLock', { command: { Message: 'Call IT', PhoneNumber: '+1 555 0199' } });
     const idle = await connect({ UDID: udid, Status: 'Idle' }, binary);
     expect(idle.status).toBe(200);
     expect(idle.type).toMatch(/^application\/xml/);
-    expect(parse(idle.text)).toEqual({ CommandUUID: lock.id, Command: { RequestType: 'DeviceLock' } });
-    const done = await connect({ UDID: udid, Status: 'Acknowledged', CommandUUID: lock.id }, binary);
+    expect(parse(idle.text)).toEqual({ CommandUUID: lock.id, Command: { RequestType: 'DeviceLock', Message: 'Call IT', PhoneNumber: '+1 555 0199' } });
+    const done = await connect({ UDID: udid, Status: 'Acknowledged', CommandUUID: lock.id, MessageResult: 'Success' }, binary);
     expect([done.status, done.text]).toEqual([200, '']);
     expect(lock.state).toBe('acknowledged');
+    expect(lock.response).toEqual({ MessageResult: 'Success' });
 
     const list = h.mdm.enqueue(udid, 'ProfileList');
-    expect(parse((await connect({ UDID: udid, Status: 'Idle' }, binary)).text)).toMatchObject({ CommandUUID: list.id });
+    expect(parse((await connect({ UDID: udid, Status: 'Idle' }, binary)).text)).toMatchObject({ CommandUUID: list.id, Command: { RequestType: 'ProfileList' } });
     const chain = [{ ErrorCode: 12021, ErrorDomain: 'MCMDMErrorDomain', LocalizedDescription: 'Profile not found' }];
     expect((await connect({ UDID: udid, Status: 'Error', CommandUUID: list.id, ErrorChain: chain }, binary)).status).toBe(200);
     expect(list.history.at(-1)).toMatchObject({ event: 'error', detail: 'Error: MCMDMErrorDomain 12021: Profile not found' });

@@ -28,15 +28,16 @@ const events = (history: Array<{ event: string }>): string[] => history.map((h) 
 describe('MDM command state machine', () => {
   it('push → check-in → acknowledge, every transition timestamped', () => {
     const { clock, mdm, pushes } = setup();
-    const action = mdm.enqueue('dev1', 'DeviceLock');
+    const action = mdm.enqueue('dev1', 'DeviceLock', { command: { Message: 'Call IT', PhoneNumber: '+1 555 0199' } });
     expect(pushes).toEqual(['dev1']);
     clock.advance(2000);
     const cmd = mdm.checkIn('dev1', { status: 'Idle' });
-    expect(cmd).toEqual({ CommandUUID: action.id, Command: { RequestType: 'DeviceLock' } });
+    expect(cmd).toEqual({ CommandUUID: action.id, Command: { RequestType: 'DeviceLock', Message: 'Call IT', PhoneNumber: '+1 555 0199' } });
     expect(action.state).toBe('delivered');
     clock.advance(500);
-    expect(mdm.checkIn('dev1', { status: 'Acknowledged', commandUUID: action.id })).toBeNull();
+    expect(mdm.checkIn('dev1', { status: 'Acknowledged', commandUUID: action.id, response: { MessageResult: 'Success' } })).toBeNull();
     expect(action.state).toBe('acknowledged');
+    expect(action.response).toEqual({ MessageResult: 'Success' });
     expect(action.path).toBe('apns');
     expect(events(action.history)).toEqual(['queued', 'pushed', 'push-accepted', 'delivered', 'acknowledged']);
     expect(action.history.map((h) => h.atMs - T0)).toEqual([0, 0, 0, 2000, 2500]);

@@ -9,7 +9,7 @@ import type { MdmService } from '../services/mdm.js';
 import { HttpError } from '../http.js';
 import type { FaultBoard } from '../faults.js';
 import type { Rng } from '../random.js';
-import type { ChannelConnection, DeviceEnv, DeviceProfile, DeviceTiming, ExchangeReply } from '../fleet/devices.js';
+import type { ChannelConnection, DeviceEnv, DeviceProfile, DeviceReport, DeviceTiming, ExchangeReply } from '../fleet/devices.js';
 
 export interface InProcessEnvOptions {
   clock: Clock;
@@ -27,6 +27,7 @@ export interface InProcessEnvOptions {
 
 export class InProcessEnv implements DeviceEnv {
   readonly clock: Clock;
+  readonly fullAnswers = false;
   private readonly o: InProcessEnvOptions;
   private readonly latency: [number, number];
   private readonly pushLatency: [number, number];
@@ -89,15 +90,12 @@ export class InProcessEnv implements DeviceEnv {
     });
   }
 
-  checkIn(
-    device: DeviceProfile,
-    report: { status: 'Idle' | 'Acknowledged' | 'Error' | 'CommandFormatError' | 'NotNow'; commandUUID?: string },
-    done: (reply: ExchangeReply) => void,
-  ): void {
+  checkIn(device: DeviceProfile, report: DeviceReport, done: (reply: ExchangeReply) => void): void {
     const { clock, mdm } = this.o;
+    const { status, commandUUID } = report;
     // Request and answer each take one network delay; the server acts in between.
     clock.setTimer(this.delay(this.latency), () => {
-      const reply = this.call(() => mdm.checkIn(device.udid, report, 'push'));
+      const reply = this.call(() => mdm.checkIn(device.udid, commandUUID === undefined ? { status } : { status, commandUUID }, 'push'));
       clock.setTimer(this.delay(this.latency), () => done(reply));
     });
   }

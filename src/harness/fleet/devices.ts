@@ -13,6 +13,8 @@ import type { ChannelMessage } from '../services/courier.js';
 import type { FaultBoard, FaultDevice } from '../faults.js';
 import type { CheckInStatus, MdmCommand, Platform } from '../services/mdm.js';
 import type { Rng } from '../random.js';
+import type { PlistDict } from '../plist.js';
+import { answerCommand, isMalformed, SIMULATED_ERROR, type InstalledState } from './device-answers.js';
 
 export interface DeviceProfile {
   udid: string;
@@ -31,6 +33,14 @@ export interface ExchangeReply {
   command: MdmCommand | null;
 }
 
+/** What a device says on the ServerURL: its Status, the command it answers, and (over sockets) the answer's keys. */
+export interface DeviceReport {
+  status: CheckInStatus;
+  commandUUID?: string;
+  /** QueryResponses, ProfileList, ErrorChain, …: built only when the environment sends them (`fullAnswers`). */
+  keys?: PlistDict;
+}
+
 /** A push channel connection; `close` ends it from the device side. */
 export interface ChannelConnection {
   close(): void;
@@ -39,6 +49,11 @@ export interface ChannelConnection {
 /** What a device can do on its network. Each call answers through its callback exactly once. */
 export interface DeviceEnv {
   readonly clock: Clock;
+  /**
+   * Whether devices build each answer's keys (QueryResponses, ProfileList, …). Over sockets they do; in process
+   * (100,000 devices) the server keeps no answers, so they are not built.
+   */
+  readonly fullAnswers: boolean;
   enroll(device: DeviceProfile, done: (ok: boolean) => void): void;
   /** Opens the courier on `port`; `done(null)` when it cannot be reached. `onClosed` when the far end drops it. */
   connectCourier(
@@ -49,7 +64,7 @@ export interface DeviceEnv {
     done: (connection: ChannelConnection | null) => void,
   ): void;
   connectFcm(device: DeviceProfile, onMessage: (m: ChannelMessage) => void, onClosed: () => void, done: (connection: ChannelConnection | null) => void): void;
-  checkIn(device: DeviceProfile, report: { status: CheckInStatus; commandUUID?: string }, done: (reply: ExchangeReply) => void): void;
+  checkIn(device: DeviceProfile, report: DeviceReport, done: (reply: ExchangeReply) => void): void;
   /** iOS status ping. */
   ping(device: DeviceProfile, bytes: number, done: (ok: boolean) => void): void;
   /** Android heartbeat: a ping that also returns the next command. */
@@ -64,6 +79,8 @@ export interface DeviceTiming {
   retryMs: number;
   /** How long a connection attempt to a blocked port takes to fail. */
   connectTimeoutMs: number;
+  /** After a failed enrollment (the MDM server not reachable yet), the device enrolls again this much later. */
+  enrollRetryMs: number;
 }
 
 export const DEFAULT_TIMING: DeviceTiming = {
@@ -71,6 +88,7 @@ export const DEFAULT_TIMING: DeviceTiming = {
   notNowRetryMs: 15 * MINUTE_MS,
   retryMs: MINUTE_MS,
   connectTimeoutMs: 10_000,
+  enrollRetryMs: 5_000,
 };
 
 /** The documented hourly ping: 2–3 KB. */
@@ -136,6 +154,7 @@ export class SimDevice implements FaultDevice {
   private retryTimer: Timer | undefined;
   private reconnectTimer: Timer | undefined;
   private notNowGiven: Map<string, number> | undefined;
+  private installed: InstalledState | undefined;
   private stopped = false;
   private offlineHolds = 0;
 
@@ -144,11 +163,21 @@ export class SimDevice implements FaultDevice {
     private readonly ctx: DeviceContext,
   ) {}
 
-  /** Enrolls, opens the push channel and starts the hourly ping at a random phase. */
+  /**
+   * Enrolls, opens the push channel and starts the hourly ping at a random phase. An enrollment that fails (an MDM
+   * server of one's own that is not up yet) is tried again every `enrollRetryMs` until it succeeds or the device stops.
+   */
   start(): void {
     const { env, rng, timing } = this.ctx;
     env.enroll(this.profile, (ok) => {
-      if (!ok || this.stopped) return;
+      if (this.stopped) return;
+      if (!ok) {
+        this.retryTimer = env.clock.setTimer(timing.enrollRetryMs, () => {
+          this.retryTimer = undefined;
+          this.start();
+        });
+        return;
+      }
       this.openChannel();
       this.heartbeatTimer = env.clock.setTimer(rng.next() * timing.heartbeatMs, () => this.beat());
     });
@@ -323,7 +352,7 @@ export class SimDevice implements FaultDevice {
     }
   }
 
-  private exchange(report: { status: CheckInStatus; commandUUID?: string }, via: Via): void {
+  private exchange(report: DeviceReport, via: Via): void {
     this.ctx.counters.exchanges += 1;
     this.send(via, (done) => this.ctx.env.checkIn(this.profile, report, done));
   }
@@ -345,13 +374,18 @@ export class SimDevice implements FaultDevice {
     if (!reply.ok || !this.online) return this.endSession(true, via);
     const command = reply.command;
     if (!command) return this.endSession(false, via);
-    this.exchange({ status: this.decide(command), commandUUID: command.CommandUUID }, via);
+    this.exchange(this.decide(command), via);
   }
 
-  /** The device's answer to a command: NotNow while the notnow fault asks for more, Error now and then, else done. */
-  private decide(command: MdmCommand): CheckInStatus {
+  /**
+   * The device's answer to a command: CommandFormatError when it is malformed, NotNow while the notnow fault asks
+   * for more, Error now and then, else what the command asks for (device-answers.ts).
+   */
+  private decide(command: MdmCommand): DeviceReport {
     const { faults, env, rng, counters } = this.ctx;
     const now = env.clock.now();
+    const commandUUID = command.CommandUUID;
+    if (isMalformed(command)) return { status: 'CommandFormatError', commandUUID };
     const notNow = faults.value('notnow', now);
     if (notNow !== undefined) {
       this.notNowGiven ??= new Map();
@@ -360,16 +394,20 @@ export class SimDevice implements FaultDevice {
         this.notNowGiven.set(command.CommandUUID, given + 1);
         this.sawNotNow = true;
         counters.notNowsSent += 1;
-        return 'NotNow';
+        return { status: 'NotNow', commandUUID };
       }
     }
     this.notNowGiven?.delete(command.CommandUUID);
     const errorRate = faults.value('command-error', now);
     if (errorRate !== undefined && rng.chance(errorRate)) {
       counters.errorsSent += 1;
-      return 'Error';
+      return { status: 'Error', commandUUID, ...(env.fullAnswers ? { keys: { ErrorChain: [SIMULATED_ERROR] } } : {}) };
     }
-    return 'Acknowledged';
+    if (!env.fullAnswers) return { status: 'Acknowledged', commandUUID };
+    this.installed ??= { profiles: new Map(), apps: new Map() };
+    const answer = answerCommand(this.profile, this.installed, command);
+    if (answer.status === 'Error') counters.errorsSent += 1;
+    return { status: answer.status, commandUUID, keys: answer.keys };
   }
 
   private endSession(failed: boolean, via: Via): void {

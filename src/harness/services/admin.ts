@@ -9,7 +9,7 @@
  *   POST   /devices                {"ios"?, "android"?, "withoutPlayServices"?}  add simulated devices (real sockets)
  *   GET    /devices                enrolled devices
  *   GET    /devices/<udid>/history actions of one device with their histories
- *   POST   /actions                {"udid" | "all": true, "requestType"?, "ttlSeconds"?}
+ *   POST   /actions                {"udid" | "all": true, "requestType"?, "command"?: {keys}, "ttlSeconds"?}
  *   GET    /actions/<id>           one action with its history
  *   POST   /apns/tokens            {"token", "topic"?}  make a device token known to the mock APNs
  *   POST   /apns/client-cas        {"certificate": PEM}  trust client certificates this CA signed
@@ -38,6 +38,26 @@ import { APNS_PUSH_TYPES, APNS_REASONS, type ApnsPushType, type ApnsService } fr
 import { FCM_ERRORS, type FcmService } from './fcm.js';
 import type { AnswerScript, TrafficLog } from './traffic.js';
 import { actionView, type MdmService } from './mdm.js';
+import { dataKeys } from './mdm-commands.js';
+import type { PlistDict } from '../plist.js';
+
+/**
+ * A command's keys from JSON: keys Apple types as data (InstallProfile's Payload) are given as base64 text.
+ * Without them the command carries its type's default keys (mdm-commands.ts).
+ */
+function commandKeys(requestType: string, value: unknown): PlistDict | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new HttpError(400, 'command must be an object of the command\'s keys');
+  const keys = { ...(value as PlistDict) };
+  delete keys.RequestType;
+  for (const key of dataKeys(requestType)) {
+    const v = keys[key];
+    if (v === undefined) continue;
+    if (typeof v !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(v)) throw new HttpError(400, `command.${key} must be base64 (it is data)`);
+    keys[key] = Buffer.from(v, 'base64');
+  }
+  return keys;
+}
 
 /** What the admin API reads and drives: the services, the fault board and the simulated fleet, and nothing else. */
 export interface AdminTarget {
@@ -167,9 +187,10 @@ export async function handleAdminRequest(h: AdminTarget, req: IncomingMessage, r
         }
         const requestType = typeof b.requestType === 'string' ? b.requestType : 'DeviceInformation';
         const ttlMs = typeof b.ttlSeconds === 'number' ? b.ttlSeconds * 1000 : undefined;
+        const command = commandKeys(requestType, b.command);
         const targets = b.all === true ? [...h.mdm.devices.keys()] : typeof b.udid === 'string' ? [b.udid] : [];
         if (targets.length === 0) throw new HttpError(400, 'give "udid" or "all": true');
-        const actions = targets.map((udid) => h.mdm.enqueue(udid, requestType, ttlMs ? { ttlMs } : {}));
+        const actions = targets.map((udid) => h.mdm.enqueue(udid, requestType, { ...(ttlMs ? { ttlMs } : {}), ...(command ? { command } : {}) }));
         return send(201, { actions: actions.map(actionView) });
       }
       if (a1 && method === 'GET') {

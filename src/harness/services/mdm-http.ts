@@ -4,7 +4,8 @@
  *   PUT  /mdm/checkin   (CheckInURL, application/x-apple-aspen-mdm-checkin)  MessageType Authenticate,
  *                       TokenUpdate (Token as data, PushMagic, Topic, UnlockToken optional) or CheckOut → empty 200
  *   PUT  /mdm/connect   (ServerURL, application/x-apple-aspen-mdm)  UDID, Status (Idle, Acknowledged, Error with
- *                       ErrorChain, CommandFormatError, NotNow), CommandUUID → the next command as a plist, or an empty 200
+ *                       ErrorChain, CommandFormatError, NotNow), CommandUUID, the answer's keys (kept with the action)
+ *                       → the next command as a plist (RequestType and its keys), or an empty 200
  *   POST /ping          {"UDID"}  the hourly status ping (iOS; JSON, the harness's own route)
  *   POST /heartbeat     {"UDID"}  the hourly heartbeat (Android; JSON in, the next command as a plist out)
  *
@@ -16,7 +17,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { listen, type Endpoint } from '../endpoints.js';
 import { HttpError, readBody, readJsonBody, sendJson, serve } from '../http.js';
 import { decodePlistDict, encodePlistXml, type PlistDict, type PlistValue } from '../plist.js';
-import { CHECK_IN_STATUSES, type CheckInStatus, type MdmCommand, type MdmService } from './mdm.js';
+import { CHECK_IN_STATUSES, type CheckInReport, type CheckInStatus, type MdmCommand, type MdmService } from './mdm.js';
 
 export interface MdmServerOptions {
   service: MdmService;
@@ -93,7 +94,14 @@ export async function handleMdmRequest(service: MdmService, req: IncomingMessage
     if (!CHECK_IN_STATUSES.includes(status)) throw new HttpError(400, `unknown Status ${status}`);
     const commandUUID = status === 'Idle' ? text(body, 'CommandUUID', false) : text(body, 'CommandUUID');
     const chain = status === 'Error' ? errorChain(body) : undefined;
-    const report = { status, ...(commandUUID ? { commandUUID } : {}), ...(chain ? { errorChain: chain } : {}) };
+    // What the device says besides the protocol's own keys is its answer (QueryResponses, ProfileList, …).
+    const { UDID: _u, Status: _s, CommandUUID: _c, ErrorChain: _e, ...response } = body;
+    const report: CheckInReport = {
+      status,
+      ...(commandUUID ? { commandUUID } : {}),
+      ...(chain ? { errorChain: chain } : {}),
+      ...(Object.keys(response).length > 0 ? { response } : {}),
+    };
     return sendCommand(res, service.checkIn(text(body, 'UDID'), report, 'push'));
   }
   if (url.pathname === '/ping' && req.method === 'POST') {

@@ -10,6 +10,8 @@
 import type { Clock, Timer } from '../clock.js';
 import { HttpError } from '../http.js';
 import { createRng, randomUuid, type Rng } from '../random.js';
+import { plistToJson, type JsonValue, type PlistDict } from '../plist.js';
+import { defaultCommandKeys } from './mdm-commands.js';
 
 export type Platform = 'ios' | 'android';
 /** How an action first reached its device. */
@@ -43,6 +45,10 @@ export interface Action {
   id: string;
   udid: string;
   requestType: string;
+  /** The command's keys besides RequestType, when the caller gave them (else the defaults of mdm-commands.ts). */
+  command?: PlistDict;
+  /** What the device answered besides UDID, Status and CommandUUID (QueryResponses, ProfileList, …), as JSON. */
+  response?: { [key: string]: JsonValue };
   state: ActionState;
   queuedAtMs: number;
   expiresAtMs: number;
@@ -91,10 +97,19 @@ export interface MdmDevice {
   actions: Action[];
 }
 
-/** The command a device receives: what the MDM protocol sends, as JSON. */
+/** The command a device receives: `CommandUUID` and `Command` with its `RequestType` and that type's keys. */
 export interface MdmCommand {
   CommandUUID: string;
-  Command: { RequestType: string };
+  Command: PlistDict & { RequestType: string };
+}
+
+/** What a device reports on the ServerURL: its status, the command it answers, and the answer's own keys. */
+export interface CheckInReport {
+  status: CheckInStatus;
+  commandUUID?: string;
+  errorChain?: string;
+  /** The answer's keys besides UDID, Status, CommandUUID and ErrorChain (QueryResponses, ProfileList, …). */
+  response?: PlistDict;
 }
 
 export interface PushResult {
@@ -259,13 +274,14 @@ export class MdmService {
   }
 
   /** Queues a command for a device and wakes it (APNs for iOS, FCM for Android with Google Play services). */
-  enqueue(udid: string, requestType: string, options: { ttlMs?: number; id?: string } = {}): Action {
+  enqueue(udid: string, requestType: string, options: { ttlMs?: number; id?: string; command?: PlistDict } = {}): Action {
     const device = this.device(udid);
     const now = this.clock.now();
     const action: Action = {
       id: options.id ?? randomUuid(this.rng),
       udid,
       requestType,
+      ...(options.command ? { command: options.command } : {}),
       state: 'queued',
       queuedAtMs: now,
       expiresAtMs: now + (options.ttlMs ?? this.commandTtlMs),
@@ -308,11 +324,7 @@ export class MdmService {
    * `via` (read with Idle, which opens a session) says what made the device connect: a push (or its own
    * retry) or its heartbeat; answers belong to the session they came in.
    */
-  checkIn(
-    udid: string,
-    report: { status: CheckInStatus; commandUUID?: string; errorChain?: string },
-    via: 'push' | 'heartbeat' = 'push',
-  ): MdmCommand | null {
+  checkIn(udid: string, report: CheckInReport, via: 'push' | 'heartbeat' = 'push'): MdmCommand | null {
     const device = this.device(udid);
     const now = this.clock.now();
     device.lastSeenAtMs = now;
@@ -326,6 +338,7 @@ export class MdmService {
       } else {
         device.inflight = undefined;
         this.answer(device, action, report.status, now, report.errorChain);
+        if (report.response && Object.keys(report.response).length > 0) action.response = plistToJson(report.response) as { [key: string]: JsonValue };
       }
     }
     // A command delivered and never answered goes out again before anything new.
@@ -334,7 +347,7 @@ export class MdmService {
       again.deliveries += 1;
       this.counters.redeliveries += 1;
       again.history.push({ atMs: now, event: 'delivered', detail: 'again (no answer to the previous delivery)' });
-      return { CommandUUID: again.id, Command: { RequestType: again.requestType } };
+      return commandOf(again);
     }
     const index = device.queue.findIndex((a) => a.notNowSession !== device.session);
     if (index < 0) return null;
@@ -345,7 +358,7 @@ export class MdmService {
     device.inflight = action;
     this.counters.deliveries += 1;
     action.history.push({ atMs: now, event: 'delivered', detail: `via ${action.path}` });
-    return { CommandUUID: action.id, Command: { RequestType: action.requestType } };
+    return commandOf(action);
   }
 
   /** Why an action that is not finished is still waiting, in a few words. */
@@ -501,8 +514,13 @@ export class MdmService {
   }
 }
 
+/** The command plist of an action: its keys (or its type's defaults) and its RequestType. */
+function commandOf(action: Action): MdmCommand {
+  return { CommandUUID: action.id, Command: { ...(action.command ?? defaultCommandKeys(action.requestType)), RequestType: action.requestType } };
+}
+
 /** A JSON summary of an action, for the admin API and reports. */
-export function actionView(action: Action): Omit<Action, 'expiryTimer'> {
-  const { expiryTimer: _t, ...rest } = action;
-  return rest;
+export function actionView(action: Action): Omit<Action, 'expiryTimer' | 'command'> & { command: { [key: string]: JsonValue } } {
+  const { expiryTimer: _t, command: _c, ...rest } = action;
+  return { ...rest, command: plistToJson(commandOf(action).Command) as { [key: string]: JsonValue } };
 }
