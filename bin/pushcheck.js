@@ -1,6 +1,10 @@
 #!/usr/bin/env node
-// The CLI is bundled (scripts/bundle.mjs); a bug's stack trace is mapped back to src/ (src/cli/source-stack.ts).
-// Node 22+ also keeps a compile cache of it between runs.
-import module from 'node:module';
-module.enableCompileCache?.();
-await import('../dist/bundle/main.js');
+// CommonJS (bin/package.json says so): on Node 20 an ES module entry costs more than `pushcheck --help` itself.
+// start.cjs answers help and version (src/cli/start.ts); a command runs from the ES module bundle, whose stack
+// traces are mapped back to src/ on a bug (src/cli/source-stack.ts). Node 22+ keeps a compile cache of them all.
+'use strict';
+require('node:module').enableCompileCache?.();
+require('../dist/bundle/start.cjs').start(process.argv, {
+  program: () => require('../dist/bundle/program.cjs'),
+  main: () => import('../dist/bundle/main.js'),
+});

@@ -31,6 +31,11 @@ export const commands: readonly CommandEntry[] = [
 /** The default command, run when the first argument names no command (`pushcheck ios`). */
 export const defaultCommand: CommandEntry = commands[0]!;
 
+/** `--version` or `-V` alone: answered before commander is even loaded. */
+export function isVersionOnly(args: readonly string[]): boolean {
+  return args.length === 1 && (args[0] === '--version' || args[0] === '-V');
+}
+
 /**
  * Which command an argument list runs: `undefined` for the program's own help and version,
  * which need no command module.

@@ -1,20 +1,12 @@
 /**
  * Entry point: runs the program (program.ts) as this process and turns the known error classes into exit codes.
- * 0 ok, 1 a critical check failed, 2 usage or input error, 130 interrupted. Unknown errors are bugs: re-thrown.
+ * 0 ok, 1 a critical check failed, 2 usage or input error, 130 interrupted. Unknown errors are bugs: re-thrown
+ * (no top-level await: the single executable is CommonJS). bin/pushcheck.js answers the program's own help and
+ * version without this file (start.ts); the single executable runs it for everything.
  */
 import { exitOnStdoutError } from './messages.js';
-import { exitCodeFor, runProgram } from './program.js';
-import { mapStack, mapUncaughtStacks } from './source-stack.js';
-
-/** Sets the exit code; a bug is re-thrown (no top-level await: the single executable is CommonJS). */
-function handle(err: unknown): void {
-  const code = exitCodeFor(err);
-  if (code === undefined) {
-    mapStack(err);
-    throw err;
-  }
-  process.exitCode = code;
-}
+import { handle, runProgram } from './program.js';
+import { mapUncaughtStacks } from './source-stack.js';
 
 mapUncaughtStacks();
 exitOnStdoutError();

@@ -6,15 +6,16 @@
  * before the arguments say what is needed (see commands.ts).
  */
 import { Command, CommanderError, Help } from 'commander';
-import { commandFor, commands } from './commands.js';
+import { commandFor, commands, isVersionOnly } from './commands.js';
 import { isUsageError } from '../errors.js';
 import { printable, printError } from './messages.js';
+import { mapStack } from './source-stack.js';
 import { version } from '../version.js';
 
 /** Runs the command `argv` names (`argv` as in `process.argv`: node, script, arguments); sets `process.exitCode`. */
 export async function runProgram(argv: string[]): Promise<void> {
   const args = argv.slice(2);
-  if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
+  if (isVersionOnly(args)) {
     process.stdout.write(`${version}\n`);
     return;
   }
@@ -47,4 +48,14 @@ export function exitCodeFor(err: unknown): number | undefined {
     return 2;
   }
   return undefined;
+}
+
+/** What the entries (main.ts, start.ts) do with an error: its exit code, or a bug re-thrown with its stack mapped to src/. */
+export function handle(err: unknown): void {
+  const code = exitCodeFor(err);
+  if (code === undefined) {
+    mapStack(err);
+    throw err;
+  }
+  process.exitCode = code;
 }

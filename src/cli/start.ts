@@ -1,0 +1,31 @@
+/**
+ * The CLI's first file: bin/pushcheck.js requires its CommonJS bundle (dist/bundle/start.cjs), which answers the
+ * program's own help and version and hands every command to main.ts's ES module bundle.
+ * Why CommonJS first: on Node 20, which has no compile cache, an ES module entry pays for Node's ES module loader
+ * and for each file it imports, and `pushcheck --help` spent longer there than on its own work (the figures are in
+ * docs/contributing.md, "Benchmarks"). --version loads neither commander (program.cjs) nor Node's stream modules.
+ */
+import { commandFor, isVersionOnly } from './commands.js';
+import { exitOnStdoutError, writeStdoutNow } from './messages.js';
+import { mapUncaughtStacks } from './source-stack.js';
+import { version } from '../version.js';
+import type * as Program from './program.js';
+
+/** How the entry loads the rest: the program for the help (program.cjs), main.js for a command (it runs it). */
+export interface Loaders {
+  program: () => typeof Program;
+  main: () => Promise<unknown>;
+}
+
+export function start(argv: string[], load: Loaders): Promise<unknown> {
+  const args = argv.slice(2);
+  if (commandFor(args) !== undefined) return load.main();
+  mapUncaughtStacks();
+  if (isVersionOnly(args)) {
+    writeStdoutNow(`${version}\n`);
+    return Promise.resolve();
+  }
+  exitOnStdoutError();
+  const { handle, runProgram } = load.program();
+  return runProgram(argv).catch(handle);
+}
