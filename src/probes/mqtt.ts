@@ -69,9 +69,11 @@ export function readBytes(socket: Socket, length: number): Promise<Buffer> {
     const onData = (chunk: Buffer): void => {
       bytes = Buffer.concat([bytes, chunk]);
       if (bytes.length >= length) {
-        if (bytes.length > length) socket.unshift(bytes.subarray(length));
+        const rest = bytes.subarray(length);
         bytes = bytes.subarray(0, length);
+        // Listeners off first: pushed back while this one listened, the rest came straight back to it, without end.
         done();
+        if (rest.length > 0) socket.unshift(rest);
       }
     };
     const onEnd = (): void => done();

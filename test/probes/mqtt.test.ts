@@ -10,7 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCertificateAuthority } from '../../src/harness/certs.js';
-import { connectPacket, mqttProbe } from '../../src/probes/mqtt.js';
+import { connectPacket, mqttConnect, mqttProbe, readBytes } from '../../src/probes/mqtt.js';
+import type { ProbeOutcome } from '../../src/types.js';
 import { probeContext, testTarget } from '../helpers/probe-context.js';
 import { closedPort, startTlsServer, type TestServer } from '../helpers/servers.js';
 
@@ -106,5 +107,37 @@ describe('mqtt probe', () => {
     expect(outcome.failure).toMatchObject({ code: 'protocol_mismatch', phase: 'http' });
     expect(outcome.failure!.message).toMatch(/no CONNACK within \d+ ms of MQTT CONNECT/);
     expect(performance.now() - started).toBeLessThan(2000 + 1000);
+  });
+
+  it('reads as many bytes as asked when more came in one piece, and leaves the rest on the socket', async () => {
+    const server = net.createServer((socket) => socket.end('HTTP/1.1 400 Bad Request\r\n\r\n'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const socket = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+    try {
+      await new Promise((resolve) => socket.once('connect', resolve));
+      // Wait for the whole answer to arrive as one chunk, as a server's first write does.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect((await readBytes(socket, 4)).toString()).toBe('HTTP');
+      expect((await readBytes(socket, 100)).toString()).toBe('/1.1 400 Bad Request\r\n\r\n');
+    } finally {
+      socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('names what a server that is not MQTT answered to CONNECT (an HTTP server: protocol_mismatch, got "HTTP")', async () => {
+    const server = net.createServer((socket) => socket.once('data', () => socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n')));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const socket = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+    try {
+      await new Promise((resolve) => socket.once('connect', resolve));
+      const outcome: ProbeOutcome = { ok: false, addresses: [], pinned: false, timings: { totalMs: 0 } };
+      await mqttConnect(socket, outcome, new AbortController().signal, 2000);
+      expect(outcome.failure).toMatchObject({ code: 'protocol_mismatch', phase: 'http' });
+      expect(outcome.failure?.message).toContain('(MQTT CONNECT: got "HTTP" instead of a CONNACK)');
+    } finally {
+      socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
