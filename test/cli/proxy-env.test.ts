@@ -11,15 +11,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCertificateAuthority } from '../../src/harness/certs.js';
 import type { Report } from '../../src/types.js';
 import { runCli, runInProcess } from '../helpers/cli.js';
-import { proxyToolsMissing, startMicrosocks, startTinyproxy, type TestProxy } from '../helpers/proxies.js';
+import { proxyTestsSkipped, startMicrosocks, startTinyproxy, type TestProxy } from '../helpers/proxies.js';
 import { closedPort, startTlsServer, type TestServer } from '../helpers/servers.js';
 import { schemaErrors } from '../report/consumers.js';
 
-const missing = proxyToolsMissing();
-if (missing) {
-  if (process.env.CI) throw new Error(`CI needs tinyproxy and microsocks: ${missing}`);
-  console.log(`environment proxy tests skipped: ${missing}`);
-}
+const missing = proxyTestsSkipped('environment proxy tests');
 
 const CREDENTIALS = { user: 'mdm-admin', password: 'Env-Secret.Pa55' };
 

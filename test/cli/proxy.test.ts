@@ -16,11 +16,10 @@ import { UsageError } from '../../src/errors.js';
 import { runCli, runInProcess } from '../helpers/cli.js';
 import { report as fixtureReport, result as fixtureResult } from '../report/fixture.js';
 import { schemaErrors } from '../report/consumers.js';
-import { proxyToolsMissing, startMicrosocks, startTinyproxy, type TestProxy } from '../helpers/proxies.js';
+import { proxyTestsSkipped, startMicrosocks, startTinyproxy, type TestProxy } from '../helpers/proxies.js';
 import { closedPort, startTlsServer, type TestServer } from '../helpers/servers.js';
 
-const missing = proxyToolsMissing();
-if (missing) console.log(`CLI tests through tinyproxy and microsocks skipped: ${missing}`);
+const missing = proxyTestsSkipped('CLI tests through tinyproxy and microsocks');
 
 /** tinyproxy's BasicAuth takes [-a-z0-9._] only. */
 const CREDENTIALS = { user: 'mdm-admin', password: 'Sup3r-Secret.Pa55' };

@@ -11,7 +11,10 @@ import { startTcpServer, type TestServer } from '../helpers/servers.js';
 import { BIN } from '../helpers/cli.js';
 
 const hasScript = spawnSync('script', ['--version']).status === 0;
-if (!hasScript) console.log('terminal tests skipped: util-linux `script` is not installed, so no pseudo-terminal can be made');
+if (!hasScript) {
+  if (process.env.CI) throw new Error('terminal tests need util-linux `script` for a pseudo-terminal, which CI has');
+  console.log('terminal tests skipped: util-linux `script` is not installed, so no pseudo-terminal can be made');
+}
 
 let dir: string;
 let silent: TestServer;

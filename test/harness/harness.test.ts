@@ -11,6 +11,7 @@ import { createCertificateAuthority } from '../../src/harness/certs.js';
 import { generateProviderKey, signProviderToken } from '../../src/harness/jwt.js';
 import { issuePushCertificate } from '../../src/harness/services/push-certificates.js';
 import { h2connect, h2request, waitFor } from './helpers.js';
+import { nonEmpty } from '../helpers/non-empty.js';
 
 let h: Harness;
 const admin = async (method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> => {
@@ -36,7 +37,7 @@ const events = (action: any): string[] => action.history.map((e: any) => e.event
 
 describe('harness', () => {
   it('listens on loopback and writes the CA file', async () => {
-    for (const ep of Object.values(h.endpoints)) {
+    for (const ep of nonEmpty(Object.values(h.endpoints), 'the endpoints')) {
       expect(ep.host).toBe('127.0.0.1');
       expect(ep.port).toBeGreaterThan(0);
     }
@@ -131,7 +132,7 @@ describe('harness', () => {
     const listed = (await admin('GET', '/devices')).json.devices.filter((d: any) => d.simulated?.online === false);
     expect(listed).toHaveLength(offline);
     await admin('DELETE', '/faults/offline');
-    expect(h.devices.every((d) => d.online)).toBe(true);
+    expect(nonEmpty(h.devices).every((d) => d.online)).toBe(true);
   });
 
   it('admin API: the share without Google Play services goes through one reader (noGcm is its old name)', async () => {

@@ -35,6 +35,7 @@ function expectBookkeeping(r: SimulationReport): void {
   expect(s.actionsLost).toBe(0);
   expect(s.actionsAcknowledgedTwice).toBe(0);
   expect(s.actionsSent).toBe(s.actionsAcknowledged + s.actionsFailed + s.actionsPending);
+  expect(r.actions).toHaveLength(s.actionsSent);
   for (const a of r.actions!) expect(a.history.filter((h) => h.event === 'acknowledged').length).toBeLessThanOrEqual(1);
 }
 
@@ -161,6 +162,7 @@ describe('faults and what they do', () => {
     const r = await run({ fault: ['notnow=2'] });
     expect(r.summary.actionsAcknowledged).toBe(60);
     expect(r.mdm.notNows).toBe(120);
+    expect(r.actions).toHaveLength(60);
     for (const a of r.actions!) {
       expect(a.history.filter((h) => h.event === 'not-now')).toHaveLength(2);
       expect(a.deliveries).toBe(3);
@@ -196,6 +198,7 @@ describe('faults and what they do', () => {
     expect(r.summary.actionsFailed).toBe(60);
     expect(r.summary.actionsPending).toBe(0);
     expect(r.summary.pings).toBe(0);
+    expect(r.actions).toHaveLength(60);
     for (const a of r.actions!) expect(a.finishedAtMs! - a.queuedAtMs).toBe(H);
   });
 

@@ -134,3 +134,15 @@ export async function startMicrosocks(options: { auth?: Credentials } = {}): Pro
   const auth = options.auth ? ['-u', options.auth.user, '-P', options.auth.password] : [];
   return startProcess('microsocks', ['-i', LOOPBACK, '-p', String(port), ...auth], port, 'socks5');
 }
+
+/**
+ * Why `what` is skipped here (printed), or undefined when tinyproxy and microsocks are installed. Under CI, which
+ * installs both (.ci/run), a missing one fails the suite instead of skipping it.
+ */
+export function proxyTestsSkipped(what: string): string | undefined {
+  const missing = proxyToolsMissing();
+  if (missing === undefined) return undefined;
+  if (process.env.CI) throw new Error(`${what} need tinyproxy and microsocks, which CI installs: ${missing}`);
+  console.log(`${what} skipped: ${missing}`);
+  return missing;
+}

@@ -12,7 +12,7 @@ import { parseProxy } from '../../src/cli/proxy-option.js';
 import type { CheckKind, FailureCode, ProbeOutcome } from '../../src/types.js';
 import { startDnsServer } from '../../src/demo/dns-server.js';
 import { probeContext, testTarget } from '../helpers/probe-context.js';
-import { proxyToolsMissing, startMicrosocks, startTinyproxy, type TestProxy } from '../helpers/proxies.js';
+import { proxyTestsSkipped, startMicrosocks, startTinyproxy, type TestProxy } from '../helpers/proxies.js';
 import {
   closedPort,
   startBacklogFullServer,
@@ -22,8 +22,7 @@ import {
   type TestServer,
 } from '../helpers/servers.js';
 
-const missing = proxyToolsMissing();
-if (missing) console.log(`proxy tests against tinyproxy and microsocks skipped: ${missing}`);
+const missing = proxyTestsSkipped('proxy tests against tinyproxy and microsocks');
 
 const CREDENTIALS = { user: 'pushcheck', password: 'Pr0xy-s3cret' };
 const PIN = { host: 'push.test', address: '127.0.0.1' };

@@ -7,6 +7,7 @@ import { prometheus } from '../../src/report/prometheus.js';
 import type { Report } from '../../src/types.js';
 import { expectPromtoolClean, promtoolCheck } from './consumers.js';
 import { NASTY, nastyReport, report, result, richReport } from './fixture.js';
+import { nonEmpty } from '../helpers/non-empty.js';
 
 interface Sample {
   name: string;
@@ -49,7 +50,7 @@ describe('prometheus format', () => {
 
   it('declares each metric family once, as a gauge with help, before its samples', () => {
     const names = [...new Set(all.map((s) => s.name))];
-    for (const name of names) {
+    for (const name of nonEmpty(names, 'the metric names')) {
       expect(text.split('\n').filter((l) => l === `# TYPE ${name} gauge`)).toHaveLength(1);
       expect(text).toMatch(new RegExp(`^# HELP ${name} \\S`, 'm'));
     }
@@ -60,7 +61,7 @@ describe('prometheus format', () => {
     const probed = rich.results.filter((r) => r.status !== 'skip');
     const success = all.filter((s) => s.name === 'probe_success');
     expect(success).toHaveLength(probed.length);
-    for (const r of probed) {
+    for (const r of nonEmpty(probed, 'the probed results')) {
       const [sample] = find('probe_success', { ruleset: r.ruleset, rule: r.rule, host: r.host, port: String(r.port) });
       expect(sample, `${r.rule} ${r.port}`).toBeDefined();
       expect(sample!.value).toBe(r.status === 'pass' ? 1 : 0);
