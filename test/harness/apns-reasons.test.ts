@@ -140,7 +140,10 @@ describe('403 BadEnvironmentKeyIdInToken: a key restricted to the other environm
     expect(wrong.sent).toEqual([]);
     expect(wrong.failed[0]).toMatchObject({ status: 403, response: { reason: 'BadEnvironmentKeyIdInToken' } });
 
-    const right = await provider({ ...production(), token: key.token }).send(note(), newToken());
+    // Another key of the same kind: a second token of PRODONLY01 signed in a later second would be a refresh
+    // within 20 minutes (429 TooManyProviderTokenUpdates).
+    const second = addKey({ keyId: 'PRODONLY02', environment: 'production' });
+    const right = await provider({ ...production(), token: second.token }).send(note(), newToken());
     expect(right.failed).toEqual([]);
     expect(right.sent).toHaveLength(1);
   });

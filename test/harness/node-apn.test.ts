@@ -43,13 +43,17 @@ describe.each([
   ['token', () => ({ token: { key: h.credentials.token.privateKeyPem, keyId: h.credentials.token.keyId, teamId: h.credentials.token.teamId } })],
 ] as const)('node-apn with %s auth', (_kind, auth) => {
   const topic = (): string => h.credentials.provider.topic;
+  // One provider for the describe: a second one would sign a provider token with another iat within 20 minutes,
+  // which APNs (and the mock) answers 429 TooManyProviderTokenUpdates whenever the tests straddle a second.
+  let shared: apn.Provider | undefined;
+  const client = (): apn.Provider => (shared ??= provider(auth()));
 
   it('a push to a known token is sent (200), its apns-id echoed as sent', async () => {
     const token = newToken();
     h.apns.registerToken(token, topic());
     const n = note(topic());
     n.id = randomUUID().toUpperCase();
-    const result = await provider(auth()).send(n, token);
+    const result = await client().send(n, token);
     expect(result.failed).toEqual([]);
     // The sandbox (node-apn's production: false) adds apns-unique-id.
     expect(result.sent).toEqual([{ device: token, 'apns-id': n.id, 'apns-unique-id': expect.stringMatching(/^[0-9a-f-]{36}$/) }]);
@@ -59,7 +63,7 @@ describe.each([
 
   it('an unknown token is BadDeviceToken (400)', async () => {
     const token = newToken();
-    const result = await provider(auth()).send(note(topic()), token);
+    const result = await client().send(note(topic()), token);
     expect(result.sent).toEqual([]);
     expect(result.failed).toHaveLength(1);
     expect(result.failed[0]).toMatchObject({ device: token, status: 400, response: { reason: 'BadDeviceToken' } });
@@ -70,7 +74,7 @@ describe.each([
     h.apns.registerToken(token, topic());
     const at = Date.now() - 60_000;
     h.apns.unregisterToken(token, at);
-    const result = await provider(auth()).send(note(topic()), token);
+    const result = await client().send(note(topic()), token);
     expect(result.failed[0]).toMatchObject({ device: token, status: 410, response: { reason: 'Unregistered', timestamp: at } });
   });
 });
