@@ -69,6 +69,11 @@ export class Fields {
     return text;
   }
 
+  boolean(value: unknown, path: FieldPath): boolean {
+    if (typeof value !== 'boolean') this.fail(path, `expected true or false, got ${describe(value)}`);
+    return value;
+  }
+
   oneOf<T extends string>(value: unknown, path: FieldPath, allowed: readonly T[], what: string): T {
     if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
       const shown = typeof value === 'string' ? `"${value}"` : describe(value);

@@ -25,8 +25,11 @@ export type Phase = 'dns' | 'connect' | 'tls' | 'http';
 export type AddressFamily = 'ipv4' | 'ipv6';
 /** --family: which families a run probes (`both`: each one a name has). */
 export type FamilyChoice = '4' | '6' | 'both';
-/** Where a failure happened: a network phase, or `cert`: in a credential file itself (`pushcheck cert`). */
-export type FailurePhase = Phase | 'cert' | 'write';
+/**
+ * Where a failure happened: a network phase, `cert`: in a credential file itself (`pushcheck cert`), `write`, or
+ * `hold`: on a connection kept idle by --hold after its check passed.
+ */
+export type FailurePhase = Phase | 'cert' | 'write' | 'hold';
 
 /** Where a rule's facts come from: the vendor's page, or the current facts pushcheck adds beside it. */
 export type RuleOrigin = 'documented' | 'current';
@@ -129,6 +132,8 @@ export interface Rule {
   http?: HttpExpectation;
   /** Session requirements of a tls or https check. */
   tls?: TlsRequirement;
+  /** A long-lived channel (courier, FCM's mtalk, MQTT): --hold keeps its connection open and idle, then proves it. */
+  hold?: boolean;
   /** 1-based line of the rule in its file, for error messages. */
   line: number;
 }
@@ -238,7 +243,9 @@ export type FailureCode =
   | 'write_denied'
   | 'write_not_found'
   | 'write_readback'
-  | 'write_error';
+  | 'write_error'
+  | 'idle_dropped'
+  | 'idle_reset';
 
 export interface Failure {
   code: FailureCode;
@@ -328,6 +335,28 @@ export interface BurstStats {
   clientLagMs?: number;
 }
 
+/**
+ * How a connection held by --hold ended: `answered` (the far end answered after the idle time: the path held),
+ * `dropped` (no answer: idle_dropped), `reset` (a TCP reset: idle_reset), `closed` (the server itself ended the
+ * connection during the idle time: the path worked until then, the hold proves nothing beyond), `interrupted`
+ * (Ctrl-C or SIGTERM ended the hold).
+ */
+export type HoldEnd = 'answered' | 'dropped' | 'reset' | 'closed' | 'interrupted';
+
+export interface HoldResult {
+  /** The idle time --hold asked for, ms. */
+  requestedMs: number;
+  /** How long the connection sat idle before the proof was sent or it ended, ms. */
+  idleMs: number;
+  end: HoldEnd;
+  /** What was sent after the idle time to prove the far end still answers, e.g. "an HTTP/2 PING". */
+  proof: string;
+  /** ms from sending the proof to its answer (end `answered`). */
+  answerMs?: number;
+  /** What answered, or what happened, one line. */
+  detail: string;
+}
+
 /** One line of a report: a target and what happened to it. Flat and JSON-ready. */
 export interface Result {
   ruleset: string;
@@ -364,6 +393,13 @@ export interface Result {
   via?: string;
   /** Present on an IPv6 result that failed while IPv4 to the same host and port passed: devices fall back to it. */
   familyFallback?: { family: AddressFamily; address?: string; note: string };
+  /** --hold: what became of the connection kept open and idle after the check passed. */
+  hold?: HoldResult;
+  /**
+   * Present (true) when a proxy resolved the host's name: one result for every family the name may have, with no
+   * `family` and no IPv4/IPv6 judgement, since which family the proxy used cannot be seen from here.
+   */
+  resolvedByProxy?: boolean;
   /** What a credential file holds (check `cert`). */
   credential?: CredentialInfo;
   /** Present in a `pushcheck burst` report. */
@@ -453,6 +489,8 @@ export interface RunOptions {
   noProxy?: string[];
   /** --family: `4`, `6` or `both` (absent in reports from before it existed: both). */
   family?: FamilyChoice;
+  /** --hold: ms the connections of long-lived channel rules were kept idle after their checks passed. */
+  holdMs?: number;
   /** Certificates expiring within this many days warn (credentials; server certificates of the user's own rules). */
   warnDays?: number;
   /** `pushcheck burst`: how many clients, over what window, against what SLO. */

@@ -10,7 +10,7 @@ import { countTargets, parseVars, parsePortRange } from '../rules/expand.js';
 import { runChecks, type CheckSettings } from '../run/run.js';
 import { abortOnStopSignals } from '../signals.js';
 import type { FamilyChoice, Report, RuleSet } from '../types.js';
-import { collect, DEFAULT_WARN_DAYS, formatOption, guardTerminalSize, integer, noColorOption, useColor, wantSpinner, warnDaysOption } from './options.js';
+import { collect, DEFAULT_WARN_DAYS, formatOption, guardTerminalSize, holdDuration, integer, noColorOption, useColor, wantSpinner, warnDaysOption } from './options.js';
 import { parseProxy, proxyFromEnvironment, proxyUrl } from './proxy-option.js';
 import { addOutputOptions, checkOutputs, emitReport, outputsFrom } from './report-files.js';
 
@@ -39,6 +39,8 @@ export interface CheckFlags {
   family?: FamilyChoice;
   /** --warn-days; absent (callers that build flags by hand): the default. */
   warnDays?: number;
+  /** --hold, ms: keep long-lived channels' connections idle this long after their checks pass. */
+  hold?: number;
   strict: boolean;
   insecure: boolean;
   color?: boolean;
@@ -54,6 +56,7 @@ export function addCheckOptions(command: Command): Command {
   command.addOption(formatOption(formatNames, 'what goes to stdout'));
   return addProbeOptions(addOutputOptions(command))
     .option('--max-targets <n>', 'refuse a run of more targets than this', integer(1, Number.MAX_SAFE_INTEGER), DEFAULT_MAX_TARGETS)
+    .option('--hold <duration>', 'keep the connections of long-lived channels (hold: true) open and idle this long after their checks pass, then prove they still answer: 90s, 5m, 30m, 1h', holdDuration)
     .addOption(noColorOption());
 }
 
@@ -122,6 +125,7 @@ export function settingsFrom(flags: CheckFlags, env: NodeJS.ProcessEnv = process
     ...(proxy && { proxy }),
     ...(fromEnvironment && fromEnvironment.noProxy.length > 0 && { noProxy: fromEnvironment.noProxy }),
     family: flags.family ?? 'both',
+    ...(flags.hold !== undefined && { holdMs: flags.hold }),
     caPems: flags.ca.map(readCaFile),
     vars: parseVars(flags.var),
     numbered: {
@@ -146,6 +150,7 @@ export function settingsFrom(flags: CheckFlags, env: NodeJS.ProcessEnv = process
       ...(proxy && { proxy: proxyUrl(proxy), proxySource: fromEnvironment?.source ?? '--proxy' }),
       ...(fromEnvironment && fromEnvironment.noProxyText.length > 0 && { noProxy: fromEnvironment.noProxyText }),
       family: flags.family ?? 'both',
+      ...(flags.hold !== undefined && { holdMs: flags.hold }),
     },
   };
 }
@@ -168,28 +173,75 @@ export async function runAndPrint(ruleSets: RuleSet[], flags: CheckFlags): Promi
         'probe fewer hosts, ports or numbered samples (--courier-sample), or raise --max-targets',
     );
   }
+  // --hold with no long-lived channel among the rules would wait for nothing: a mistake, said before the run.
+  if (flags.hold !== undefined && !ruleSets.some((set) => set.rules.some((rule) => rule.hold))) {
+    throw new UsageError(
+      `--hold: no rule of ${ruleSets.map((set) => (set.builtin ? set.id : set.file)).join(', ')} is a long-lived channel (hold: true); ` +
+        'the built-in ones are in apple-push, airwatch-apns, moki-ios, google-fcm and moki-android',
+    );
+  }
   // SIGTERM (CI job timeouts, `timeout`, `docker stop`) stops a run as Ctrl-C does: reports of what finished.
   const interrupt = abortOnStopSignals();
   // ora (and its dependencies) only where a person watches the run.
   const spinner = wantSpinner() && flags.format === 'table'
     ? (await import('ora')).default({ stream: guardTerminalSize(process.stderr), text: 'starting', discardStdin: false }).start()
     : undefined;
+  const status = spinner && progressLine((text) => (spinner.text = text));
   try {
     const report = await runChecks(ruleSets, settings, {
       signal: interrupt.signal,
-      onProgress: (done, total) => {
-        if (spinner) spinner.text = `probing: ${done}/${total} targets done`;
-      },
+      ...(status && { onProgress: status.progress, onHold: status.hold }),
     });
+    status?.stop();
     spinner?.stop();
     // Interrupted or not, every requested report is written with what finished.
     await emitReport(report, { format: flags.format, outputs, color: useColor(flags.color) });
     process.exitCode = report.exitCode;
     return report;
   } finally {
+    status?.stop();
     spinner?.stop();
     interrupt.release();
   }
+}
+
+/**
+ * The spinner's text: targets probed, then, while --hold keeps connections idle, a countdown to the last proof
+ * (ticking each second; the tick stops with the holds).
+ */
+function progressLine(show: (text: string) => void): {
+  progress: (done: number, total: number) => void;
+  hold: (holding: number, lastEndsAt: number) => void;
+  stop: () => void;
+} {
+  let probing = 'starting';
+  let holding = 0;
+  let lastEndsAt = 0;
+  let tick: NodeJS.Timeout | undefined;
+  const render = (): void => {
+    if (holding === 0) return show(probing);
+    const left = Math.max(0, lastEndsAt - Date.now());
+    const clock = `${Math.floor(left / 60_000)}:${String(Math.floor((left % 60_000) / 1000)).padStart(2, '0')}`;
+    show(`${probing}; holding ${holding} connection${holding === 1 ? '' : 's'} idle, ${clock} left`);
+  };
+  const stop = (): void => {
+    clearInterval(tick);
+    tick = undefined;
+  };
+  return {
+    progress: (done, total) => {
+      probing = `probing: ${done}/${total} targets done`;
+      render();
+    },
+    hold: (count, endsAt) => {
+      holding = count;
+      lastEndsAt = endsAt;
+      if (count > 0 && !tick) tick = setInterval(render, 1000).unref();
+      if (count === 0) stop();
+      render();
+    },
+    stop,
+  };
 }
 
 export function register(program: Command): void {

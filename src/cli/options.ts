@@ -1,4 +1,5 @@
 /** Option parsers and terminal decisions shared by the commands. */
+import { parseDuration } from '../duration.js';
 import { InvalidArgumentError, Option } from 'commander';
 import { UsageError } from '../errors.js';
 import { parseWithoutPlayServices } from '../harness/device-counts.js';
@@ -12,6 +13,17 @@ export function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
     if (n < min || n > max) throw new InvalidArgumentError(`expected a number from ${min} to ${max}, got ${n}`);
     return n;
   };
+}
+
+/** The longest --hold: MQTT's keep-alive, which must outlast the idle time, cannot ask for more than about 18 hours. */
+export const MAX_HOLD_MS = 12 * 3_600_000;
+
+/** --hold DURATION: `90s`, `5m`, `30m`, `1h`. */
+export function holdDuration(value: string): number {
+  const ms = parseDuration(value);
+  if (ms === undefined) throw new InvalidArgumentError(`expected a duration such as 90s, 5m, 30m or 1h, got "${value}"`);
+  if (ms < 1000 || ms > MAX_HOLD_MS) throw new InvalidArgumentError(`expected a duration from 1s to 12h, got "${value}"`);
+  return ms;
 }
 
 /** For repeatable options: `--resolve a --resolve b` → ['a', 'b']. */

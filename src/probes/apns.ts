@@ -13,7 +13,7 @@ import { classifyError, failure, PhaseError } from './classify.js';
 import { bounded, runProbe, since } from './phases.js';
 import { connectPhase } from './tcp.js';
 import { tlsPhase } from './tls.js';
-import type { ProbeKind, ServerAnswer } from './types.js';
+import type { KeptConnection, ProbeKind, ServerAnswer } from './types.js';
 
 /** This kind's check names, added to types.ts's CheckNames (see there). */
 declare module '../types.js' {
@@ -55,8 +55,14 @@ function apnsReason(answer: Answer): string | undefined {
   }
 }
 
-/** One POST over the TLS socket; the session is closed on every path. */
-function post(socket: TLSSocket, target: Target, signal: AbortSignal, timeoutMs: number): Promise<Answer> {
+/** One POST over the TLS socket; the session is closed on every path unless `keep` is set and an answer came. */
+function post(
+  socket: TLSSocket,
+  target: Target,
+  signal: AbortSignal,
+  timeoutMs: number,
+  keep: boolean,
+): Promise<{ answer: Answer; session: http2.ClientHttp2Session }> {
   const authority = `https://${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`;
   const session = http2.connect(authority, { createConnection: () => socket });
   session.on('error', () => undefined);
@@ -98,10 +104,44 @@ function post(socket: TLSSocket, target: Target, signal: AbortSignal, timeoutMs:
     });
     stream.end(body);
   });
-  return bounded(exchange, 'http', timeoutMs, signal, () => session.destroy()).finally(() => {
+  const close = (): void => {
     session.destroy();
     socket.destroy();
-  });
+  };
+  return bounded(exchange, 'http', timeoutMs, signal, () => session.destroy()).then(
+    (answer) => {
+      if (!keep) close();
+      return { answer, session };
+    },
+    (err: unknown) => {
+      close();
+      throw err;
+    },
+  );
+}
+
+const PING = 'an HTTP/2 PING';
+
+/** An APNs session kept for --hold; its proof is the PING that Apple tells providers to check a connection with. */
+function keptSession(session: http2.ClientHttp2Session, socket: TLSSocket): KeptConnection {
+  return {
+    socket,
+    prove: () =>
+      new Promise<string>((resolve, reject) => {
+        // The session's own error carries the socket's errno (ECONNRESET); the PING's is only "cancelled".
+        session.once('error', reject);
+        session.once('goaway', (code: number) => resolve(`the server answered ${PING} with GOAWAY (${code})`));
+        const sent = session.ping((err) => {
+          if (err) setImmediate(() => reject(err));
+          else resolve(`the far end answered ${PING}`);
+        });
+        if (!sent) reject(new Error('the HTTP/2 session could not send a PING'));
+      }),
+    close: () => {
+      session.destroy();
+      socket.destroy();
+    },
+  };
 }
 
 /**
@@ -123,6 +163,7 @@ const AS_APNS: ServerAnswer = {
 
 export const apnsProbe = {
   checks: [{ name: 'apns', plain: 'tcp', lastPhase: 'http', speaks: { tls: true, http: false }, answer: AS_APNS }],
+  hold: { proof: PING },
   run: (target, ctx) =>
     runProbe(target, ctx, async (addresses, outcome: ProbeOutcome, budget) => {
       const socket = await connectPhase(addresses, target, ctx, outcome, budget);
@@ -148,8 +189,9 @@ export const apnsProbe = {
         throw new PhaseError(failure('protocol_mismatch', 'http', `asked for h2 in ALPN, the server ${offered}: APNs speaks HTTP/2 only`), since(start));
       }
       let answer: Answer;
+      let h2: http2.ClientHttp2Session;
       try {
-        answer = await post(session.socket, target, budget.signal, budget.remaining());
+        ({ answer, session: h2 } = await post(session.socket, target, budget.signal, budget.remaining(), ctx.hold !== undefined));
       } catch (err) {
         if (err instanceof PhaseError) throw err;
         throw new PhaseError(classifyError(err, 'http'), since(start));
@@ -158,11 +200,15 @@ export const apnsProbe = {
       }
       outcome.http = { status: answer.status, ...(answer.contentType && { contentType: answer.contentType }) };
       const reason = apnsReason(answer);
+      const kept = keptSession(h2, session.socket);
       if (reason === undefined) {
+        kept.close();
         outcome.failure = failure('protocol_mismatch', 'http', `no APNs answer (JSON reason and apns-id): got ${describe(answer)}`);
         return;
       }
       const note = `APNs answered ${answer.status} ${reason} to a request without credentials, as it should (apns-id ${answer.apnsId})`;
       outcome.note = outcome.note ? `${outcome.note}; ${note}` : note;
+      if (ctx.hold) ctx.hold.keep(kept);
+      else kept.close();
     }),
 } satisfies ProbeKind;

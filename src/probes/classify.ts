@@ -11,6 +11,14 @@ export interface FailureText {
   hint: string;
 }
 
+/**
+ * What to ask for when idle push connections are forgotten (docs/networks.md, "Idle timeouts", gives the sources).
+ * Firebase's network page asks NAT and stateful firewalls for "a 30 minute or larger timeout" on 5228-5230; Apple
+ * documents no interval for the devices' channel (HT203609 names ports and ranges only), and Cisco's guidance for NAT
+ * in front of iPhones reports 10-15 minutes between exchanges with APNs and asks for 30 minutes or more.
+ */
+const IDLE_TIMEOUT_HINT = 'ask for a TCP idle timeout of 30 min or more on 5223, 443 and 5228-5230 (FCM asks 30 min; APNs devices idle 10-15 min)';
+
 export const FAILURES: Record<FailureCode, FailureText> = {
   dns_not_found: {
     explanation: 'the DNS server says the name does not exist',
@@ -179,6 +187,14 @@ export const FAILURES: Record<FailureCode, FailureText> = {
   write_error: {
     explanation: 'writing the message file failed',
     hint: 'check the address in --var messageWriteUrl and that this machine reaches the server',
+  },
+  idle_dropped: {
+    explanation: 'the connection worked, but after being idle it no longer answered: a firewall or NAT forgot it',
+    hint: IDLE_TIMEOUT_HINT,
+  },
+  idle_reset: {
+    explanation: 'the connection worked, but after being idle it was reset: a firewall or NAT forgot it and refused its next packet',
+    hint: IDLE_TIMEOUT_HINT,
   },
 };
 

@@ -13,7 +13,7 @@ import { classifyError, failure, PhaseError } from './classify.js';
 import { bounded, runProbe, since } from './phases.js';
 import { connectPhase } from './tcp.js';
 import { tlsPhase } from './tls.js';
-import type { ProbeKind, ServerAnswer } from './types.js';
+import type { KeptConnection, ProbeKind, ServerAnswer } from './types.js';
 
 /** This kind's check names, added to types.ts's CheckNames (see there). */
 declare module '../types.js' {
@@ -86,11 +86,31 @@ export function readBytes(socket: Socket, length: number): Promise<Buffer> {
   });
 }
 
-/** Sends CONNECT and reads the CONNACK; the note or failure goes into `outcome`. Leaves the socket open. */
-export async function mqttConnect(socket: Socket, outcome: ProbeOutcome, signal: AbortSignal, timeoutMs: number): Promise<void> {
+/** The largest keep-alive MQTT 3.1.1 can ask for (two bytes of seconds, about 18 hours). */
+const MAX_KEEPALIVE_S = 65_535;
+
+/**
+ * The keep-alive to ask for when the connection is to sit idle for `idleMs` (--hold) and its PINGREQ may then wait
+ * `timeoutMs`: a broker closes a connection silent for 1.5 times the keep-alive, which must not be what the hold sees.
+ */
+export function keepAliveFor(idleMs: number, timeoutMs: number): number {
+  return Math.min(MAX_KEEPALIVE_S, Math.max(MQTT_KEEPALIVE_S, Math.ceil((idleMs + timeoutMs) / 1000)));
+}
+
+/**
+ * Sends CONNECT and reads the CONNACK; the note or failure goes into `outcome`. Leaves the socket open. Resolves
+ * with whether the broker accepted the client (CONNACK 0): only then does the connection stay open.
+ */
+export async function mqttConnect(
+  socket: Socket,
+  outcome: ProbeOutcome,
+  signal: AbortSignal,
+  timeoutMs: number,
+  keepAliveS = MQTT_KEEPALIVE_S,
+): Promise<boolean> {
   const start = performance.now();
   try {
-    socket.write(connectPacket(`pushcheck-${randomBytes(6).toString('hex')}`));
+    socket.write(connectPacket(`pushcheck-${randomBytes(6).toString('hex')}`, keepAliveS));
     const answer = await bounded(readBytes(socket, 4), 'http', timeoutMs, signal);
     if (answer.length === 4 && answer[0] === 0x20 && answer[1] === 0x02) {
       const code = answer[3] ?? 0;
@@ -99,10 +119,11 @@ export async function mqttConnect(socket: Socket, outcome: ProbeOutcome, signal:
         code === 0
           ? 'the MQTT broker accepted an anonymous client (CONNACK 0)'
           : `the MQTT broker answered CONNACK ${code} (${text}): it refuses an anonymous client, and so has shown that it is there`;
-      return;
+      return code === 0;
     }
     const what = answer.length === 0 ? 'the server closed the connection without a CONNACK' : `got ${shown(answer)} instead of a CONNACK`;
     outcome.failure = failure('protocol_mismatch', 'http', `MQTT CONNECT: ${what}`);
+    return false;
   } catch (err) {
     if (err instanceof PhaseError) {
       // Silence is no MQTT broker either: name it so.
@@ -125,8 +146,27 @@ const AS_BROKER: ServerAnswer = {
   },
 };
 
+const PINGREQ = 'an MQTT PINGREQ';
+
+/** An MQTT connection kept for --hold; its proof is the PINGREQ a client's keep-alive sends, answered by PINGRESP. */
+function keptMqtt(socket: Socket): KeptConnection {
+  return {
+    socket,
+    prove: async () => {
+      socket.write(Buffer.from([0xc0, 0x00]));
+      const answer = await readBytes(socket, 2);
+      if (answer.length === 2 && answer[0] === 0xd0 && answer[1] === 0x00) return `the broker answered ${PINGREQ} with PINGRESP`;
+      return answer.length === 0
+        ? `the broker closed the connection in answer to ${PINGREQ}`
+        : `the broker answered ${PINGREQ} with ${shown(answer)} instead of PINGRESP`;
+    },
+    close: () => socket.destroy(),
+  };
+}
+
 export const mqttProbe = {
   checks: [{ name: 'mqtt', plain: 'tcp', lastPhase: 'http', speaks: { tls: true, http: false }, answer: AS_BROKER }],
+  hold: { proof: PINGREQ },
   run: (target, ctx) =>
     runProbe(target, ctx, async (addresses, outcome, budget) => {
       const socket = await connectPhase(addresses, target, ctx, outcome, budget);
@@ -137,11 +177,18 @@ export const mqttProbe = {
         return;
       }
       const tlsNote = outcome.note;
+      let kept = false;
       try {
-        await mqttConnect(session.socket, outcome, budget.signal, budget.remaining());
+        const keepAliveS = ctx.hold ? keepAliveFor(ctx.hold.idleMs, ctx.timeoutMs) : MQTT_KEEPALIVE_S;
+        const accepted = await mqttConnect(session.socket, outcome, budget.signal, budget.remaining(), keepAliveS);
         if (tlsNote && outcome.note !== tlsNote) outcome.note = `${tlsNote}; ${outcome.note}`;
+        // A broker that refused the client closes the connection: nothing is left to hold.
+        if (ctx.hold && accepted) {
+          ctx.hold.keep(keptMqtt(session.socket));
+          kept = true;
+        }
       } finally {
-        session.socket.destroy();
+        if (!kept) session.socket.destroy();
       }
     }),
 } satisfies ProbeKind;

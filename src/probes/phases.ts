@@ -126,7 +126,7 @@ export async function runProbe(
     if (!(err instanceof PhaseError)) throw err;
     outcome.failure = err.failure;
     const phase = err.failure.phase;
-    if (phase !== 'cert' && phase !== 'write') outcome.timings[PHASE_TIMINGS[phase]] = roundMs(err.durationMs);
+    if (phase !== 'cert' && phase !== 'write' && phase !== 'hold') outcome.timings[PHASE_TIMINGS[phase]] = roundMs(err.durationMs);
     if (err.recorded.address !== undefined) outcome.address = err.recorded.address;
     if (err.recorded.tls !== undefined) outcome.tls = err.recorded.tls;
   } finally {

@@ -20,7 +20,7 @@ import {
   sessionShortfall,
   TLS_VERSIONS,
 } from './tls-strength.js';
-import type { ProbeContext, ProbeKind } from './types.js';
+import type { KeptConnection, ProbeContext, ProbeKind } from './types.js';
 
 /** This kind's check names, added to types.ts's CheckNames (see there). */
 declare module '../types.js' {
@@ -406,13 +406,36 @@ function readTlsRequirement(f: Fields, raw: unknown, path: FieldPath): TlsRequir
   return requirement;
 }
 
+const CLOSE_NOTIFY = 'a TLS close_notify';
+
+/**
+ * A TLS connection kept for --hold. Its proof is our close_notify: TLS gives no ping, and any answer from the far end
+ * (data, its own close_notify, a FIN) shows that the path still carries packets both ways.
+ */
+export function keptTls(socket: tls.TLSSocket): KeptConnection {
+  return {
+    socket,
+    prove: () =>
+      new Promise<string>((resolve) => {
+        socket.once('data', () => resolve(`the far end answered ${CLOSE_NOTIFY} with data`));
+        socket.once('end', () => resolve(`the far end answered ${CLOSE_NOTIFY} by closing its side (close_notify or FIN)`));
+        socket.end();
+      }),
+    close: () => socket.destroy(),
+  };
+}
+
 export const tlsProbe = {
   checks: [{ name: 'tls', plain: 'tcp', lastPhase: 'tls', speaks: { tls: true, http: false } }],
   // Every check that speaks TLS has a session to judge: https as well as tls.
   sections: [{ key: 'tls', read: readTlsRequirement, appliesTo: (check) => check.speaks.tls }],
+  hold: { proof: CLOSE_NOTIFY },
   run: (target, ctx) =>
     runProbe(target, ctx, async (addresses, outcome, budget) => {
       const socket = await connectPhase(addresses, target, ctx, outcome, budget);
-      (await tlsPhase(socket, target, ctx, outcome, budget)).socket.destroy();
+      const session = await tlsPhase(socket, target, ctx, outcome, budget);
+      // A server that ended the handshake for want of a client certificate has left nothing to hold.
+      if (ctx.hold && !session.clientCertificateRequired) ctx.hold.keep(keptTls(session.socket));
+      else session.socket.destroy();
     }),
 } satisfies ProbeKind;

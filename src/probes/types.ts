@@ -34,6 +34,30 @@ export interface ProbeContext {
   now: () => Date;
   /** --proxy: every connection goes through it, and it resolves the target's name. */
   proxy?: Proxy;
+  /**
+   * --hold, for a rule marked `hold: true` whose kind has a hold step: a check that passes hands its open connection
+   * to `keep` instead of closing it (and sets up the conversation so that the far end keeps it for `idleMs`).
+   */
+  hold?: { idleMs: number; keep: (connection: KeptConnection) => void };
+}
+
+/** A connection a passed check left open for --hold, with its kind's way to prove that the far end still answers. */
+export interface KeptConnection {
+  /** The TCP socket under it (a proxy's tunnel included): a reset or close during the idle time shows here. */
+  socket: Socket;
+  /**
+   * Sends the kind's proof (an HTTP/2 PING, an MQTT PINGREQ, a TLS close_notify) and resolves with what answered;
+   * rejects with the socket's error (a reset). The caller bounds it in time and closes the connection afterwards.
+   */
+  prove(): Promise<string>;
+  /** Destroys the connection; safe to call more than once. */
+  close(): void;
+}
+
+/** A kind's --hold step: a kind without one cannot hold a connection, and `hold: true` is refused on its rules. */
+export interface HoldStep {
+  /** What the kind sends after the idle time, completing "sent …": "an HTTP/2 PING". */
+  proof: string;
 }
 
 export type ProbeFn = (target: Target, ctx: ProbeContext) => Promise<ProbeOutcome>;
@@ -100,6 +124,8 @@ export interface ProbeKind {
   checks: readonly Check[];
   /** The rule file keys this kind reads; a rule of another kind may not use them. */
   sections?: readonly RuleSection[];
+  /** --hold: present when a passed check can keep its connection (ProbeContext.hold) and prove it after idling. */
+  hold?: HoldStep;
   run: ProbeFn;
 }
 

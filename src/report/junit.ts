@@ -33,7 +33,7 @@ function body(result: Result): string {
   const lines: string[] = [];
   if (result.error) lines.push(`${result.error.code} (${result.error.phase}): ${result.error.message}`);
   if (result.address) lines.push(`address: ${result.address}${result.family ? ` (${familyLabel(result.family)})` : ''}`);
-  if (result.via && result.via !== 'direct') lines.push(`via: ${result.via}`);
+  if (result.via && result.via !== 'direct') lines.push(`via: ${result.via}${result.resolvedByProxy ? ' (the proxy resolved the name)' : ''}`);
   if (result.error) lines.push(`hint: ${result.error.hint}`);
   lines.push(`if it fails: ${result.impact}`, `purpose: ${result.purpose}`, `severity: ${result.severity}`);
   if (result.note) lines.push(`note: ${result.note}`);

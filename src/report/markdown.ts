@@ -54,7 +54,7 @@ function context(report: Report): string {
 }
 
 function where(result: Result): string {
-  const family = familyLabel(result.family);
+  const family = result.resolvedByProxy ? 'resolved by the proxy' : familyLabel(result.family);
   return mdCell(`${hostPort(result.host, result.port)}${family ? ` (${family})` : ''}`);
 }
 

@@ -130,7 +130,8 @@ function rulesetTable(c: ChalkInstance, results: Result[], columns: number | und
     table.push([
       result.rule,
       result.host,
-      familyLabel(result.family).replace('IP', ''),
+      // A proxy that resolved the name chose the family: which one cannot be seen from here.
+      result.resolvedByProxy ? 'proxy' : familyLabel(result.family).replace('IP', ''),
       result.port === 0 ? '' : String(result.port),
       result.check,
       paintStatus(c, result.status),

@@ -25,11 +25,6 @@ function pathIn(f: Fields, ruleFile: string, value: unknown, path: FieldPath): s
   return full;
 }
 
-function boolean(f: Fields, value: unknown, path: FieldPath): boolean {
-  if (typeof value !== 'boolean') f.fail(path, `expected true or false, got ${describe(value)}`);
-  return value;
-}
-
 function readCredential(f: Fields, ruleFile: string, raw: unknown, path: FieldPath): CredentialSpec {
   if (!isMapping(raw)) return { file: pathIn(f, ruleFile, raw, path), line: f.lineOf(path) };
   const c = f.mapping(raw, path, CREDENTIAL_KEYS, ['file']);
@@ -42,7 +37,7 @@ function readCredential(f: Fields, ruleFile: string, raw: unknown, path: FieldPa
     spec.passphraseEnv = name;
   }
   for (const key of ['keyId', 'teamId', 'topic'] as const) if (c[key] !== undefined) spec[key] = f.string(c[key], at(key));
-  if (c.live !== undefined) spec.live = boolean(f, c.live, at('live'));
+  if (c.live !== undefined) spec.live = f.boolean(c.live, at('live'));
   if (c.apnsUrl !== undefined) {
     const url = f.string(c.apnsUrl, at('apnsUrl'));
     if (!/^https:\/\/[^/@\s]+\/?$/.test(url)) f.fail(at('apnsUrl'), 'expected https://host[:port]');

@@ -5,7 +5,7 @@
 import { readCredentials } from './credentials.js';
 import { isIP } from 'node:net';
 import { article, describe, Fields, isMapping, orList, type FieldPath, type Source } from '../fields.js';
-import { checkNames, checkOf, ruleSections } from '../probes/index.js';
+import { checkNames, checkOf, probeFor, ruleSections } from '../probes/index.js';
 import type {
   CheckKind,
   Fallback,
@@ -32,7 +32,7 @@ const RULE_SET_KEYS = ['id', 'title', 'aliases', 'source', 'notes', 'vars', 'cre
 /** The keys every rule may have; the probe kinds' own keys (`http`, `tls`) come from the registry, in name order. */
 const RULE_KEYS: readonly string[] = [
   'id', 'host', 'probe', 'ports', 'check', 'plainPorts', 'purpose', 'impact', 'severity',
-  'origin', 'note', 'cidr', 'narrowCidr', 'vendorIssuers', 'fallback', 'legacy', 'numbered', 'url',
+  'origin', 'note', 'cidr', 'narrowCidr', 'vendorIssuers', 'fallback', 'legacy', 'numbered', 'url', 'hold',
   ...ruleSections.map(({ section }) => section.key).sort(),
 ];
 const URL_RULE_FORBIDS = ['probe', 'plainPorts', 'numbered'] as const;
@@ -126,6 +126,14 @@ function readRule(f: RuleFields, raw: unknown, path: FieldPath): Rule {
     Object.assign(rule, { [section.key]: section.read(f, raw, at(section.key), context) });
   }
   if (r.legacy !== undefined) rule.legacy = readLegacy(f, r.legacy, at('legacy'), rule.ports);
+  if (r.hold !== undefined && f.boolean(r.hold, at('hold'))) {
+    // Only a kind with a hold step can keep its connection and prove it after the idle time.
+    const holding = checkNames.filter((name) => probeFor(name).hold !== undefined);
+    if (!holding.includes(rule.check)) {
+      f.fail(at('hold'), `only for ${article(holding[0] ?? '')} ${orList(holding)} check (a long-lived channel), and this rule's check is ${rule.check}`);
+    }
+    rule.hold = true;
+  }
   return rule;
 }
 

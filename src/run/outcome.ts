@@ -4,7 +4,7 @@
  * Pure functions of their inputs, so every verdict rule is testable without a network.
  */
 import os from 'node:os';
-import type { ProbeOutcome, Report, Result, RuleSet, RuleSummary, RunOptions, Status, Summary, Target } from '../types.js';
+import type { Failure, HoldResult, ProbeOutcome, Report, Result, RuleSet, RuleSummary, RunOptions, Status, Summary, Target } from '../types.js';
 import { interruptedExitCode } from '../signals.js';
 import { verdictOf } from '../verdict.js';
 import { version } from '../version.js';
@@ -20,6 +20,15 @@ export interface ProbedTarget {
   skipReason?: string;
   /** `direct`, or the proxy it went through (password masked). */
   via?: string;
+  /** Probed through a proxy that was sent the name: the proxy resolved it and chose the family. */
+  resolvedByProxy?: boolean;
+  /** --hold: what became of the connection after the check passed, and its failure when the path did not hold. */
+  hold?: { result: HoldResult; failure?: Failure };
+}
+
+/** A failure found while holding a connection after its check passed: no fallback or other family stands in for it. */
+function isHoldFailure(result: Result): boolean {
+  return result.error?.phase === 'hold';
 }
 
 /** Whether `address` lies outside `ranges`, judged against the ranges of its own family only (none: not outside). */
@@ -47,6 +56,7 @@ function baseResult(probed: ProbedTarget): Result {
     port: target.port,
     ...(target.family !== undefined && { family: target.family }),
     ...(probed.via !== undefined && outcome && { via: probed.via }),
+    ...(probed.resolvedByProxy && outcome && { resolvedByProxy: true }),
     ...(outcome?.address !== undefined && { address: outcome.address }),
     addresses: outcome?.addresses ?? [],
     check: target.check,
@@ -59,7 +69,17 @@ function baseResult(probed: ProbedTarget): Result {
     attempts: probed.attempts,
     ...(outcome?.tls && { tls: outcome.tls }),
     ...(outcome?.http && { http: outcome.http }),
+    ...(probed.hold && { hold: probed.hold.result }),
   };
+}
+
+/** The outcome as the verdict sees it: a passed check whose held connection was dropped or reset has failed. */
+function judgedOutcome(probed: ProbedTarget): ProbeOutcome | undefined {
+  const { outcome, hold } = probed;
+  if (!outcome) return undefined;
+  if (hold?.failure && outcome.ok) return { ...outcome, ok: false, failure: hold.failure };
+  if (hold && outcome.ok) return { ...outcome, note: [outcome.note, `--hold: ${hold.result.detail}`].filter(Boolean).join('; ') };
+  return outcome;
 }
 
 /**
@@ -68,7 +88,8 @@ function baseResult(probed: ProbedTarget): Result {
  */
 export function resultOf(probed: ProbedTarget): Result {
   const result = baseResult(probed);
-  const { target, outcome } = probed;
+  const { target } = probed;
+  const outcome = judgedOutcome(probed);
   const skipReason = probed.skipReason ?? target.skipReason;
   if (skipReason !== undefined || !outcome) {
     return { ...result, status: 'skip', note: skipReason ?? 'not probed' };
@@ -110,6 +131,8 @@ export function resultOf(probed: ProbedTarget): Result {
 export function applyFamilyFallbacks(results: Result[]): Result[] {
   return results.map((result) => {
     if (result.family !== 'ipv6' || (result.status !== 'fail' && result.status !== 'warn') || result.legacy) return result;
+    // A device whose IPv6 connection was forgotten while idle does not fall back: it waits, missing pushes.
+    if (isHoldFailure(result)) return result;
     if (!result.error || result.error.code === 'dns_outside_cidr') return result;
     const ipv4 = results.find(
       (other) =>
@@ -140,7 +163,8 @@ export function applyFamilyFallbacks(results: Result[]): Result[] {
 export function applyFallbacks(results: Result[], ruleSets: RuleSet[]): Result[] {
   const rulesById = new Map(ruleSets.flatMap((set) => set.rules.map((rule) => [`${set.id}\u0000${rule.id}`, rule])));
   return results.map((result) => {
-    if (result.status !== 'fail') return result;
+    // Devices keep to a port that connects: a fallback port does not stand in for one whose idle connections are forgotten.
+    if (result.status !== 'fail' || isHoldFailure(result)) return result;
     const fallback = rulesById.get(`${result.ruleset}\u0000${result.rule}`)?.fallback;
     if (!fallback || (fallback.for.length > 0 && !fallback.for.includes(result.port))) return result;
     const candidates = results.filter(

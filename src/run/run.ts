@@ -5,7 +5,8 @@
 import { setMaxListeners } from 'node:events';
 import pLimit from 'p-limit';
 import type { AddressFamily, FamilyChoice, Failure, NumberedHosts, ProbeOutcome, Report, RuleSet, RunOptions, Target } from '../types.js';
-import type { ProbeContext, Proxy, ResolveHost, Resolution } from '../probes/types.js';
+import type { KeptConnection, ProbeContext, Proxy, ResolveHost, Resolution } from '../probes/types.js';
+import { holdConnection } from '../probes/hold.js';
 import { checkOf, probeFor } from '../probes/index.js';
 import { failure, TIMEOUT_CODES } from '../probes/classify.js';
 import { stalledMs, untilLoopFree, watchStalls } from './stall.js';
@@ -45,6 +46,8 @@ export interface CheckSettings {
   noProxy?: NoProxyEntry[];
   /** --family: probe each family a name has (`both`, the default), or only one. */
   family?: FamilyChoice;
+  /** --hold: keep the connections of `hold: true` rules open and idle this long after their checks pass, then prove them. */
+  holdMs?: number;
   /** The options as they are recorded in the report (file names, not contents; no secrets). */
   recorded: RunOptions;
 }
@@ -57,6 +60,11 @@ export interface RunHooks {
   signal?: AbortSignal;
   /** Called after each target finishes (done counts finished targets). */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * --hold: called as held connections start and end; `holding` are idle now, and the last of them is proved at
+   * `lastEndsAt` (epoch ms), for a countdown.
+   */
+  onHold?: (holding: number, lastEndsAt: number) => void;
   now?: () => Date;
 }
 
@@ -85,17 +93,20 @@ export async function runChecks(ruleSets: RuleSet[], settings: CheckSettings, ho
   );
   const limit = pLimit(Math.max(1, settings.concurrency));
   let done = 0;
+  const hold = holdTracker(settings, runSignal, hooks);
 
   const stopWatching = watchStalls();
   const probed = (
     await Promise.all(
       targets.map((target) =>
-        limit(async (): Promise<ProbedTarget[]> => {
+        limit(async (): Promise<Probed[]> => {
           const result = await probeEachFamily(target, settings, resolve, runSignal, now);
           done += 1;
           hooks.onProgress?.(done, targets.length);
           return result;
-        }),
+        })
+          // Held connections wait outside the concurrency limit: all holds run at once, so --hold 30m costs 30 minutes.
+          .then((results) => Promise.all(results.map(hold))),
       ),
     ).finally(stopWatching)
   ).flat();
@@ -121,6 +132,49 @@ export async function runChecks(ruleSets: RuleSet[], settings: CheckSettings, ho
   });
 }
 
+/** A probed target, with the connection its passed check kept for --hold. */
+type Probed = ProbedTarget & { kept?: KeptConnection };
+
+/** Whether --hold applies to a target: its rule is a long-lived channel and its check's kind can hold. */
+function holdWanted(target: Target, settings: CheckSettings): boolean {
+  return settings.holdMs !== undefined && target.rule.hold === true && probeFor(target.check).hold !== undefined;
+}
+
+/**
+ * --hold: turns a probed target's kept connection into its hold result (idle, then proved), telling the hooks as
+ * holds start and end. A target whose check passed without leaving a connection (a server that asks for a client
+ * certificate, a broker that refuses an anonymous client) says so rather than passing in silence.
+ */
+function holdTracker(settings: CheckSettings, runSignal: AbortSignal, hooks: RunHooks): (probed: Probed) => Promise<ProbedTarget> {
+  /** Hold id → when it ends (epoch ms). */
+  const endings = new Map<number, number>();
+  let holds = 0;
+  const tell = (): void => hooks.onHold?.(endings.size, Math.max(0, ...endings.values()));
+  return async ({ kept, ...probed }) => {
+    const idleMs = settings.holdMs;
+    const step = probeFor(probed.target.check).hold;
+    if (idleMs === undefined || !step || !holdWanted(probed.target, settings) || !probed.outcome?.ok) {
+      kept?.close();
+      return probed;
+    }
+    if (!kept) {
+      if (runSignal.aborted) return probed;
+      const detail = "nothing to hold: the check's connection ended with the check (see the note)";
+      return { ...probed, hold: { result: { requestedMs: idleMs, idleMs: 0, end: 'closed', proof: step.proof, detail } } };
+    }
+    const id = holds++;
+    endings.set(id, Date.now() + idleMs);
+    tell();
+    try {
+      const held = await holdConnection(kept, { idleMs, timeoutMs: settings.timeoutMs, signal: runSignal, proof: step.proof });
+      return { ...probed, hold: held };
+    } finally {
+      endings.delete(id);
+      tell();
+    }
+  };
+}
+
 const FAMILY_NAMES: Record<AddressFamily, string> = { ipv4: 'IPv4', ipv6: 'IPv6' };
 const CHOSEN: Record<FamilyChoice, AddressFamily[]> = { '4': ['ipv4'], '6': ['ipv6'], both: ['ipv4', 'ipv6'] };
 
@@ -143,13 +197,12 @@ async function probeEachFamily(
   resolve: ResolveHost,
   runSignal: AbortSignal,
   now: () => Date,
-): Promise<ProbedTarget[]> {
+): Promise<Probed[]> {
   const proxy = proxyFor(settings, target.host);
   // The report's form of the proxy (password masked) is the one recorded in the options.
   const via = proxy ? (settings.recorded.proxy ?? 'proxy') : 'direct';
-  if (target.skipReason !== undefined || proxy) {
-    return [{ ...(await probeWithRetries(target, settings, resolve, runSignal, now)), via }];
-  }
+  if (target.skipReason !== undefined) return [{ ...(await probeWithRetries(target, settings, resolve, runSignal, now)), via }];
+  if (proxy) return [throughProxy(await probeWithRetries(target, settings, resolve, runSignal, now), settings.family ?? 'both', via)];
   const resolution = await resolve(target.host, runSignal);
   if (resolution.failure || resolution.addresses.length === 0) {
     // The first attempt reports this lookup rather than asking again; a retry asks anew.
@@ -186,6 +239,25 @@ async function probeEachFamily(
   );
 }
 
+/**
+ * A target probed through a proxy. Sent a name, the proxy resolves it and picks the family itself: one result,
+ * marked resolvedByProxy, with no family (so no IPv4/IPv6 judgement is made of it), and a --family 4 or 6 that
+ * could not be honoured says so. Sent an address (an IP literal, a --resolve pin), the family is that address's.
+ */
+function throughProxy(probed: Probed, family: FamilyChoice, via: string): Probed {
+  const { outcome } = probed;
+  if (!outcome) return { ...probed, via };
+  if (outcome.address !== undefined) return { ...probed, target: { ...probed.target, family: familyOf(outcome.address) }, via };
+  const unhonoured =
+    family === 'both' ? undefined : `--family ${family} does not apply here: the proxy resolved the name and chose the family itself`;
+  return {
+    ...probed,
+    via,
+    resolvedByProxy: true,
+    ...(unhonoured && outcome.ok && { outcome: { ...outcome, note: [outcome.note, unhonoured].filter(Boolean).join('; ') } }),
+  };
+}
+
 /** The proxy a target goes through: --proxy, or the environment's unless NO_PROXY exempts the host. */
 function proxyFor(settings: CheckSettings, host: string): Proxy | undefined {
   if (!settings.proxy) return undefined;
@@ -198,9 +270,17 @@ async function probeWithRetries(
   resolve: ResolveHost,
   runSignal: AbortSignal,
   now: () => Date,
-): Promise<ProbedTarget> {
+): Promise<Probed> {
   if (target.skipReason !== undefined) return { target, attempts: 0 };
-  const once = () => judgedTry(target, settings, resolve, runSignal, now);
+  // Only a passed check keeps a connection, and a pass ends the tries: the last one kept is the one to hold.
+  let kept: KeptConnection | undefined;
+  const keep = holdWanted(target, settings)
+    ? (connection: KeptConnection): void => {
+        kept?.close();
+        kept = connection;
+      }
+    : undefined;
+  const once = () => judgedTry(target, settings, resolve, runSignal, now, keep);
   let outcome: ProbeOutcome | undefined;
   let attempts = 0;
   for (let tries = 0; tries <= settings.retries && !runSignal.aborted; tries += 1) {
@@ -218,11 +298,16 @@ async function probeWithRetries(
     outcome = attempt.overload ? { ...attempt.outcome, failure: attempt.overload } : attempt.outcome;
     if (outcome.ok || attempt.overload) break;
   }
+  if (kept && (!outcome?.ok || runSignal.aborted)) {
+    kept.close();
+    kept = undefined;
+  }
   return {
     target,
     attempts,
     ...(runSignal.aborted && { skipReason: INTERRUPTED }),
     ...(outcome && { outcome }),
+    ...(kept && { kept }),
   };
 }
 
@@ -233,10 +318,11 @@ async function judgedTry(
   resolve: ResolveHost,
   runSignal: AbortSignal,
   now: () => Date,
+  keep?: (connection: KeptConnection) => void,
 ): Promise<{ outcome: ProbeOutcome; overload?: Failure | undefined }> {
   const stalledBefore = stalledMs();
   const began = performance.now();
-  const outcome = await probeOnce(target, settings, resolve, runSignal, now);
+  const outcome = await probeOnce(target, settings, resolve, runSignal, now, keep);
   return { outcome, overload: overloadOf(outcome, settings.timeoutMs, performance.now() - began, stalledMs() - stalledBefore) };
 }
 
@@ -247,8 +333,11 @@ async function probeOnce(
   resolve: ResolveHost,
   runSignal: AbortSignal,
   now: () => Date,
+  keep?: (connection: KeptConnection) => void,
 ): Promise<ProbeOutcome> {
   const controller = new AbortController();
+  // A connection handed over after the watchdog gave up on the probe is closed, not kept.
+  let overran = false;
   const abort = () => controller.abort(runSignal.reason);
   runSignal.addEventListener('abort', abort, { once: true });
   const ctx: ProbeContext = {
@@ -259,10 +348,15 @@ async function probeOnce(
     insecure: settings.insecure,
     now,
     ...(proxyFor(settings, target.host) && { proxy: settings.proxy }),
+    ...(keep &&
+      settings.holdMs !== undefined && {
+        hold: { idleMs: settings.holdMs, keep: (connection) => (overran ? connection.close() : keep(connection)) },
+      }),
   };
   let watchdog: NodeJS.Timeout | undefined;
   const overdue = new Promise<ProbeOutcome>((resolveOverdue) => {
     watchdog = setTimeout(() => {
+      overran = true;
       controller.abort(new Error('watchdog'));
       resolveOverdue(overdueOutcome(target, settings.timeoutMs));
     }, settings.timeoutMs + WATCHDOG_GRACE_MS);

@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTcpServer, type TestServer } from '../helpers/servers.js';
+import { createCertificateAuthority } from '../../src/harness/certs.js';
+import { startTcpServer, startTlsServer, type TestServer } from '../helpers/servers.js';
 import { BIN } from '../helpers/cli.js';
 
 const hasScript = spawnSync('script', ['--version']).status === 0;
@@ -78,5 +79,22 @@ describe.skipIf(!hasScript)('on a terminal', () => {
     expect(run.output).toMatch(/FAIL: 2 critical targets failed/);
     // A spinner redraws a line about 12 times a second; megabytes of cursor codes mean it lost count of its lines.
     expect(run.output.length).toBeLessThan(50_000);
+  });
+  it('counts down on the spinner line while --hold keeps connections idle', async () => {
+    const authority = await createCertificateAuthority('pushcheck tty hold CA');
+    const server = await startTlsServer({ ...(await authority.issue({ names: ['held.push.test'] })), host: '127.0.0.1' });
+    try {
+      const caFile = path.join(dir, 'hold-ca.pem');
+      writeFileSync(caFile, authority.cert);
+      const file = path.join(dir, 'hold.yaml');
+      const held = ['  - id: held', '    host: held.push.test', `    ports: [${server.port}]`, '    check: tls', '    hold: true'];
+      writeFileSync(file, `id: hold\ntitle: Hold\nrules:\n${[...held, '    purpose: p', '    impact: i', '    severity: critical', ''].join('\n')}`);
+      const run = await inTerminal([file, '--resolve', 'held.push.test=127.0.0.1', '--ca', caFile, '--hold', '3s']);
+      expect(run.code).toBe(0);
+      expect(run.output).toMatch(/probing: 1\/1 targets done; holding 1 connection idle, 0:0[0-3] left/);
+      expect(run.output).toContain('--hold: the far end answered a TLS close_notify');
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -53,6 +53,11 @@ export interface FaultNetwork {
    * server namespace); resolves once every port listens.
    */
   startServer(mode: ServerMode, ports: string, cert?: { cert: string; key: string }, address?: string): Promise<void>;
+  /**
+   * Runs any server in the server namespace (killed by close()); resolves once its stdout or stderr matches
+   * `ready` (within `readyMs`, 20 s by default: a busy machine starts Node slowly).
+   */
+  runInServer(command: string[], ready: RegExp, what: string, readyMs?: number): Promise<void>;
   /** Gives the server namespace another address (on its loopback) and the client a route to it, for a second host. */
   addAddress(address: string): Promise<void>;
   /** Starts dnsmasq on the client namespace's loopback (127.0.0.1:53); resolves with the --dns-server value. */
@@ -273,6 +278,10 @@ export async function createFaultNetwork(): Promise<FaultNetwork> {
       const file = path.join(dir, 'firewall.nft');
       writeFileSync(file, script);
       await run('ip', ['netns', 'exec', server, 'nft', '-f', file]);
+    },
+
+    async runInServer(command, ready, what, readyMs = 20_000) {
+      await waitForLine(spawnTracked(['netns', 'exec', server, ...command]), ready, what, readyMs);
     },
 
     async addAddress(address) {

@@ -1,4 +1,5 @@
 /** Small builders for the plain data types, so verdict logic can be tested without a network. */
+import type { CheckSettings } from '../../src/run/run.js';
 import type { ProbeOutcome, Rule, RuleSet, Target } from '../../src/types.js';
 
 export function rule(overrides: Partial<Rule> = {}): Rule {
@@ -42,4 +43,31 @@ export function failed(code: 'tcp_timeout' | 'tcp_refused' = 'tcp_timeout', addr
     timings: { totalMs: 5000 },
     failure: { code, phase: 'connect', message: 'no answer', hint: 'open the port' },
   };
+}
+
+/**
+ * Run settings for in-process runs: a 3 s timeout, no retries, verification on; `overrides` win, and the options
+ * recorded in the report follow the ones that are recorded (timeout, concurrency, --hold).
+ */
+export function checkSettings(overrides: Partial<CheckSettings> = {}): CheckSettings {
+  const settings: CheckSettings = {
+    timeoutMs: 3000,
+    concurrency: 8,
+    retries: 0,
+    strict: false,
+    insecure: false,
+    pins: [],
+    caPems: [],
+    vars: {},
+    ...overrides,
+    recorded: { timeoutMs: 3000, concurrency: 8, retries: 0, resolve: [], caFiles: [], vars: [], strict: false, insecure: false },
+  };
+  settings.recorded = {
+    ...settings.recorded,
+    timeoutMs: settings.timeoutMs,
+    concurrency: settings.concurrency,
+    ...(settings.holdMs !== undefined && { holdMs: settings.holdMs }),
+    ...overrides.recorded,
+  };
+  return settings;
 }

@@ -55,6 +55,8 @@ const ALL_CODES = {
   write_not_found: true,
   write_readback: true,
   write_error: true,
+  idle_dropped: true,
+  idle_reset: true,
 } satisfies Record<FailureCode, true>;
 
 function errno(code: string, message = `connect ${code} 10.0.0.1:443`, extra: object = {}): Error {

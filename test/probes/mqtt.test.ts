@@ -3,43 +3,25 @@
  * anonymous access off (it answers CONNACK 5, "not authorised": still a pass), and against a TLS server that is
  * not MQTT (protocol_mismatch).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCertificateAuthority } from '../../src/harness/certs.js';
 import { connectPacket, mqttConnect, mqttProbe, readBytes } from '../../src/probes/mqtt.js';
 import type { ProbeOutcome } from '../../src/types.js';
 import { probeContext, testTarget } from '../helpers/probe-context.js';
-import { closedPort, startTlsServer, type TestServer } from '../helpers/servers.js';
+import { mosquittoMissing, startMosquitto, type Broker } from '../helpers/mosquitto.js';
+import { startTlsServer, type TestServer } from '../helpers/servers.js';
 
-const MOSQUITTO = '/usr/sbin/mosquitto';
 const HOST = 'mqtt.push.test';
 
-const missing = await import('node:fs').then((fs) => !fs.existsSync(MOSQUITTO));
+const missing = mosquittoMissing();
 if (missing) {
-  if (process.env.CI) throw new Error(`CI needs mosquitto (${MOSQUITTO}): apt-get install mosquitto`);
-  console.log(`mqtt probe tests against mosquitto skipped: ${MOSQUITTO} not found (apt-get install mosquitto)`);
+  if (process.env.CI) throw new Error(`CI needs mosquitto: ${missing}`);
+  console.log(`mqtt probe tests against mosquitto skipped: ${missing}`);
 }
 
-let dir: string;
 let ca: string;
-let broker: ChildProcess | undefined;
-let brokerPort: number;
+let broker: Broker | undefined;
 let notMqtt: TestServer;
-let brokerLog = '';
-
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port }, () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 beforeAll(async () => {
   const authority = await createCertificateAuthority('pushcheck mqtt test CA');
@@ -47,40 +29,12 @@ beforeAll(async () => {
   const leaf = await authority.issue({ names: [HOST] });
   notMqtt = await startTlsServer({ ...leaf, host: '127.0.0.1' });
   if (missing) return;
-  dir = mkdtempSync(path.join(os.tmpdir(), 'pushcheck-mqtt-'));
-  writeFileSync(path.join(dir, 'cert.pem'), leaf.cert, { mode: 0o644 });
-  writeFileSync(path.join(dir, 'key.pem'), leaf.key, { mode: 0o644 });
-  brokerPort = await closedPort();
-  const config = [
-    // As root, mosquitto drops to the mosquitto user unless told otherwise; it must still read the files above.
-    'user root',
-    'persistence false',
-    'log_dest stderr',
-    `listener ${brokerPort} 127.0.0.1`,
-    `certfile ${path.join(dir, 'cert.pem')}`,
-    `keyfile ${path.join(dir, 'key.pem')}`,
-    'allow_anonymous false',
-    '',
-  ].join('\n');
-  writeFileSync(path.join(dir, 'mosquitto.conf'), config);
-  broker = spawn(MOSQUITTO, ['-c', path.join(dir, 'mosquitto.conf')], { stdio: ['ignore', 'pipe', 'pipe'] });
-  broker.stderr?.setEncoding('utf8').on('data', (chunk: string) => (brokerLog += chunk));
-  broker.stdout?.setEncoding('utf8').on('data', (chunk: string) => (brokerLog += chunk));
-  for (let i = 0; i < 100 && !(await listening(brokerPort)); i += 1) {
-    if (broker.exitCode !== null) throw new Error(`mosquitto exited: ${brokerLog}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  if (!(await listening(brokerPort))) throw new Error(`mosquitto did not listen within 5 s: ${brokerLog}`);
+  broker = await startMosquitto(leaf, { anonymous: false });
 });
 
 afterAll(async () => {
-  if (broker && broker.exitCode === null) {
-    const exited = new Promise((resolve) => broker!.once('exit', resolve));
-    broker.kill('SIGTERM');
-    await exited;
-  }
+  await broker?.stop();
   await notMqtt?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 const run = (port: number) =>
@@ -91,8 +45,8 @@ describe('mqtt probe', () => {
     expect(connectPacket('ab').toString('hex')).toBe('100e00044d5154540402003c00026162');
   });
 
-  it.skipIf(missing)('passes against mosquitto, which refuses an anonymous client with CONNACK 5, and says so', async () => {
-    const outcome = await run(brokerPort);
+  it.skipIf(missing !== undefined)('passes against mosquitto, which refuses an anonymous client with CONNACK 5, and says so', async () => {
+    const outcome = await run(broker!.port);
     expect(outcome.failure).toBeUndefined();
     expect(outcome.ok).toBe(true);
     expect(outcome.note).toBe(

@@ -25,7 +25,7 @@ function loadError(file: string): FileError {
   return err;
 }
 
-const RULE_KEYS = 'id, host, probe, ports, check, plainPorts, purpose, impact, severity, origin, note, cidr, narrowCidr, vendorIssuers, fallback, legacy, numbered, url, http, tls, write';
+const RULE_KEYS = 'id, host, probe, ports, check, plainPorts, purpose, impact, severity, origin, note, cidr, narrowCidr, vendorIssuers, fallback, legacy, numbered, url, hold, http, tls, write';
 
 // Each fixture is the 10-line sample rule file (rule at line 4: host 5, ports 6, check 7, …, severity 10)
 // with one thing wrong; the expectation is worked out from the fixture text, line by line.
@@ -87,6 +87,8 @@ const cases: Array<[name: string, expected: string]> = [
   ['http-on-tls', ":11: rules[0].http: only for an http or https check, and this rule's check is tls"],
   ['http-bad-method', ':11: rules[0].http.method: "POST" is not a method pushcheck sends; expected GET or HEAD'],
   ['numbered-without-hash', ':11: rules[0].numbered: no probed host has a # to fill in'],
+  ['hold-on-https', ":11: rules[0].hold: only for a tls, apns or mqtt check (a long-lived channel), and this rule's check is https"],
+  ['hold-not-boolean', ':11: rules[0].hold: expected true or false, got text "yes"'],
   ['tls-on-tcp', ":11: rules[0].tls: only for a tls, https, apns or mqtt check, and this rule's check is tcp"],
   ['tls-bad-cipher', ':12: rules[0].tls.cipher[1]: "BLOWFISH-128" is not a cipher and key size like AES-256; algorithms: AES, CHACHA20, CAMELLIA, ARIA, 3DES, RC4, DES, SM4'],
   ['tls-bad-version', ':11: rules[0].tls.minVersion: "SSLv3" is not a TLS version; expected TLSv1, TLSv1.1, TLSv1.2, TLSv1.3'],
