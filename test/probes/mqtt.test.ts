@@ -3,6 +3,7 @@
  * anonymous access off (it answers CONNACK 5, "not authorised": still a pass), and against a TLS server that is
  * not MQTT (protocol_mismatch).
  */
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCertificateAuthority } from '../../src/harness/certs.js';
 import { connectPacket, mqttConnect, mqttProbe, readBytes } from '../../src/probes/mqtt.js';
