@@ -2,23 +2,17 @@
  * The passphrase prompt on a real terminal: util-linux `script` gives pushcheck a pseudo-terminal, the test types
  * the passphrase into it (script itself echoes nothing: -E never), and nothing typed comes back in what it shows.
  */
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BIN } from '../helpers/cli.js';
+import { hasTool } from '../helpers/tools.js';
 import { createIssuer, exportPkcs12, hasOpenssl, pushCertificate } from '../helpers/push-credentials.js';
 
 function hasScript(): boolean {
-  try {
-    execFileSync('script', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    if (process.env.CI) return true;
-    console.warn('skipping the prompt test: no util-linux script to give pushcheck a terminal');
-    return false;
-  }
+  return hasTool('script', ['--version'], 'the prompt test: no util-linux script to give pushcheck a terminal');
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'pushcheck-prompt-'));

@@ -4,12 +4,13 @@
  * blocks' own `kill` ends what they started; a block that hangs is ended with its process group.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { hasTool } from '../helpers/tools.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const page = readFileSync(join(ROOT, 'docs/harness.md'), 'utf8');
@@ -68,14 +69,7 @@ afterAll(() => {
 
 /** The blocks call curl. CI installs it (.ci/run), and there a missing one fails the tests; elsewhere they skip, saying why. */
 function hasCurl(): boolean {
-  try {
-    execFileSync('curl', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    if (process.env.CI) return true;
-    console.warn('skipping the docs/harness.md walkthrough: no curl (apt-get install curl)');
-    return false;
-  }
+  return hasTool('curl', ['--version'], 'the docs/harness.md walkthrough: no curl (apt-get install curl)');
 }
 
 describe.runIf(hasCurl())('docs/harness.md, the whole loop', () => {

@@ -9,6 +9,7 @@ import { createPrivateKey, generateKeyPairSync, webcrypto } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import 'reflect-metadata';
+import { hasTool } from './tools.js';
 import * as x509 from '@peculiar/x509';
 import forge from 'node-forge';
 import '../../src/harness/certs.js';
@@ -152,14 +153,7 @@ export function keyMaterialForms(keyPem: string): string[] {
  * the tests loudly (they run and fail); elsewhere they skip, saying why.
  */
 export function hasOpenssl(): boolean {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    if (process.env.CI) return true;
-    console.warn('skipping the PKCS#12 tests: no openssl binary to make the files with (apt-get install openssl)');
-    return false;
-  }
+  return hasTool('openssl', ['version'], 'the PKCS#12 tests: no openssl binary to make the files with (apt-get install openssl)');
 }
 
 /**
