@@ -15,13 +15,15 @@ const urlRule = (url: string, extra = ''): string =>
 const declared = checkNames.flatMap((name) => Object.entries(checkOf(name).schemes ?? {}).map(([scheme, port]) => ({ scheme, port, check: name })));
 
 describe('url schemes from the probe registry', () => {
-  it('finds the schemes the http kind declares', () => {
-    expect(declared).toEqual([
-      { scheme: 'http', port: 80, check: 'http' },
-      { scheme: 'https', port: 443, check: 'https' },
-    ]);
-    expect(schemeChecks).toEqual(['http', 'https']);
-    expect(URL_FORM).toBe('an http:// or https:// URL');
+  it('finds the schemes the http kind declares (and any other kind)', () => {
+    expect(declared).toEqual(
+      expect.arrayContaining([
+        { scheme: 'http', port: 80, check: 'http' },
+        { scheme: 'https', port: 443, check: 'https' },
+      ]),
+    );
+    expect(schemeChecks).toEqual([...new Set(declared.map(({ check }) => check))]);
+    expect(URL_FORM).toMatch(/^an http:\/\/(, | or ).*https:\/\/.* URL$/);
   });
 
   it.each(declared)('$scheme:// gives a url rule check $check, on port $port unless the url names one', ({ scheme, port, check }) => {
@@ -41,7 +43,7 @@ describe('url schemes from the probe registry', () => {
 
   it('refuses a scheme no kind declares, naming the ones that are', () => {
     expect(() => parseRuleSet(urlRule('gopher://svc.example.test/'), 'u.yaml')).toThrow(
-      'u.yaml:5: rules[0].url: "gopher://svc.example.test/" is not an http:// or https:// URL with a host',
+      /^u\.yaml:5: rules\[0\]\.url: "gopher:\/\/svc\.example\.test\/" is not an http:\/\/(, | or ).*https:\/\/.* URL with a host$/,
     );
     expect(parseUrl('gopher://svc.example.test/')).toBeUndefined();
     expect(() => defaultPortOf('tcp')).toThrow(/takes no url scheme/);
