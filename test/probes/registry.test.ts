@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { checkNames, checkOf, probeFor, ruleSections } from '../../src/probes/index.js';
 import { stoppedFailure } from '../../src/probes/phases.js';
+import { loadBuiltinRuleSets } from '../../src/rules/builtin.js';
 import { expandTargets } from '../../src/rules/expand.js';
 import { overdueOutcome } from '../../src/run/run.js';
 import type { CheckKind } from '../../src/types.js';
@@ -17,8 +18,11 @@ const reportSchema = JSON.parse(readFileSync(new URL('../../schemas/report.schem
 };
 
 describe('the probe registry', () => {
-  it('registers the seven check names the rule sets use', () => {
-    expect([...checkNames].sort()).toEqual(['apns', 'http', 'https', 'mqtt', 'tcp', 'tls', 'write']);
+  it('registers every check the built-in rule sets use, and their plain-port counterparts', () => {
+    const used = new Set(loadBuiltinRuleSets().flatMap((set) => set.rules.flatMap((r) => [r.check, ...(r.plainPorts.length > 0 ? [checkOf(r.check).plain] : [])])));
+    // What the rule sets use today (http only through url rules of users); a kind no rule set uses yet may be registered.
+    expect([...used].sort()).toEqual(['apns', 'https', 'mqtt', 'tcp', 'tls', 'write']);
+    expect(checkNames).toEqual(expect.arrayContaining([...used]));
   });
 
   it("agrees with the report schema's check enum, so saved reports of every kind validate", () => {
