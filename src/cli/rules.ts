@@ -1,18 +1,15 @@
 /** `pushcheck rules list|show|validate`: what is loaded, and whether a user's file is right. */
+/**
+ * `list` is answered from the summaries stored at build time (rules/summaries.ts) and loads no YAML parser, no
+ * schema and no probe kind; `show`, `validate` and a `list` whose rule files changed parse as a run does.
+ */
 import type { Command } from 'commander';
 import { formatOption } from './options.js';
 import Table from 'cli-table3';
-import { stringify } from 'yaml';
-import { loadBuiltinRuleSets, resolveRuleSets } from '../rules/builtin.js';
-import { loadRuleSetFile } from '../rules/load.js';
-import { countTargets } from '../rules/expand.js';
+import { storedSummaries } from '../rules/summaries.js';
 import type { RuleSet } from '../types.js';
 import { isUsageError } from '../errors.js';
 import { printError } from './messages.js';
-
-function targetCount(set: RuleSet): number {
-  return countTargets(set, {});
-}
 
 /** The rule set as loaded, without the loader's bookkeeping (line numbers, file path). */
 export function ruleSetView(set: RuleSet): object {
@@ -31,15 +28,8 @@ export function register(program: Command): void {
     .command('list')
     .description('the built-in rule sets')
     .addOption(formatOption(['table', 'json']))
-    .action((flags: { format: string }) => {
-      const sets = loadBuiltinRuleSets();
-      const rows = sets.map((set) => ({
-        id: set.id,
-        aliases: set.aliases,
-        title: set.title,
-        rules: set.rules.length,
-        targets: targetCount(set),
-      }));
+    .action(async (flags: { format: string }) => {
+      const rows = storedSummaries() ?? (await import('../rules/builtin.js')).builtinSummaries();
       if (flags.format === 'json') {
         process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
         return;
@@ -54,21 +44,23 @@ export function register(program: Command): void {
     .description('a rule set as loaded (ports expanded to numbers)')
     .argument('<name>', 'rule set name, alias, or file')
     .addOption(formatOption(['yaml', 'json']))
-    .action((name: string, flags: { format: string }) => {
+    .action(async (name: string, flags: { format: string }) => {
+      const [{ resolveRuleSets }, { toYaml }] = await Promise.all([import('../rules/builtin.js'), import('../rules/load.js')]);
       const views = resolveRuleSets([name]).map(ruleSetView);
       const view = views.length === 1 ? views[0] : views;
-      process.stdout.write(flags.format === 'json' ? `${JSON.stringify(view, null, 2)}\n` : stringify(view, { lineWidth: 0 }));
+      process.stdout.write(flags.format === 'json' ? `${JSON.stringify(view, null, 2)}\n` : toYaml(view));
     });
 
   rules
     .command('validate')
     .description('check rule files; exit 2 with file:line: field: problem on the first mistake in each')
     .argument('<files...>', 'YAML rule files')
-    .action((files: string[]) => {
+    .action(async (files: string[]) => {
+      const [{ loadRuleSetFile }, { countTargets }] = await Promise.all([import('../rules/load.js'), import('../rules/expand.js')]);
       for (const file of files) {
         try {
           const set = loadRuleSetFile(file);
-          process.stdout.write(`${file}: ok — ${set.id}, ${set.rules.length} rules, ${targetCount(set)} targets\n`);
+          process.stdout.write(`${file}: ok — ${set.id}, ${set.rules.length} rules, ${countTargets(set, {})} targets\n`);
         } catch (err) {
           if (!isUsageError(err)) throw err;
           printError(err.message);

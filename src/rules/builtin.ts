@@ -1,12 +1,14 @@
 /** The rule sets shipped in the package's rules/ folder, and turning command-line names into rule sets. */
 import { nearest } from '../fields.js';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
-import { join, resolve, sep } from 'node:path';
+import { basename, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../errors.js';
 import type { RuleSet } from '../types.js';
 import { loadRuleSetFile } from './load.js';
+import { countTargets } from './expand.js';
 import { packageUrl } from '../package-root.js';
+import { fileHash, isRuleFileName, type RuleSetSummary, type StoredSummaries } from './summaries.js';
 
 /** The package root's rules/ folder. */
 export function builtinRulesDir(): string {
@@ -31,7 +33,7 @@ export function builtinNames(): BuiltinName[] {
   if (!index) {
     const dir = builtinRulesDir();
     const names = readdirSync(dir)
-      .filter((name) => /\.ya?ml$/.test(name))
+      .filter(isRuleFileName)
       .map((name) => namesOf(join(dir, name)))
       .sort((a, b) => a.id.localeCompare(b.id));
     const seen = new Map<string, string>();
@@ -71,6 +73,17 @@ function loadBuiltin(file: string): RuleSet {
 /** Every built-in rule set, sorted by id; each file parsed once. A broken built-in file throws (a pushcheck bug). */
 export function loadBuiltinRuleSets(): RuleSet[] {
   return builtinNames().map((entry) => loadBuiltin(entry.file));
+}
+
+/** Every built-in rule set parsed and summarised, in `rules list` order (what summaries.ts stores at build time). */
+export function builtinSummaries(): RuleSetSummary[] {
+  return loadBuiltinRuleSets().map((set) => ({ id: set.id, aliases: set.aliases, title: set.title, rules: set.rules.length, targets: countTargets(set, {}) }));
+}
+
+/** What the build stores: the summaries, and the hash of every file they were made from. */
+export function summariesToStore(): StoredSummaries {
+  const files = Object.fromEntries(builtinNames().map((entry) => [basename(entry.file), fileHash(readFileSync(entry.file))]));
+  return { files, summaries: builtinSummaries() };
 }
 
 /**

@@ -3,7 +3,7 @@
  * schema.ts's business; this file owns reading, YAML errors and mapping field paths to lines.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, visit, type Document } from 'yaml';
+import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, stringify, visit, type Document } from 'yaml';
 import { FileError } from '../errors.js';
 import type { RuleSet } from '../types.js';
 import type { FieldPath } from '../fields.js';
@@ -31,6 +31,11 @@ export function loadRuleSetFile(path: string, options: { builtin?: boolean } = {
   }
   if (Buffer.byteLength(text) > MAX_RULE_FILE_BYTES) throw tooBig(path);
   return parseRuleSet(text, path, options.builtin ?? false);
+}
+
+/** A rule set (or any plain value) as YAML again, lines unwrapped: what `pushcheck rules show` prints. */
+export function toYaml(value: unknown): string {
+  return stringify(value, { lineWidth: 0 });
 }
 
 function tooBig(path: string): FileError {
