@@ -11,7 +11,8 @@ const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)(?![^\s/?#@:]*:\*\*\*@[^\s/?#
 
 /** `http://user:secret@proxy:3128` → `http://***@proxy:3128`; idempotent. */
 export function redactText(text: string): string {
-  return text.replace(URL_CREDENTIALS, '$1***@');
+  // Nearly every text has no @ at all: no pattern to run.
+  return text.includes('@') ? text.replace(URL_CREDENTIALS, '$1***@') : text;
 }
 
 /**
@@ -42,7 +43,10 @@ export function maskPassword(user: string | undefined, password: string | undefi
 
 /** A deep copy of `value` with {@link redactText} applied to every string in it. */
 export function redactSecrets<T>(value: T): T {
-  return JSON.parse(JSON.stringify(value), (_key, v: unknown) => (typeof v === 'string' ? redactText(v) : v)) as T;
+  const text = JSON.stringify(value);
+  // A report of 1,000 results has some 30,000 strings; a reviver called on each cost 30 ms when none had an @.
+  if (!text.includes('@')) return JSON.parse(text) as T;
+  return JSON.parse(text, (_key, v: unknown) => (typeof v === 'string' ? redactText(v) : v)) as T;
 }
 
 /** A URL-like text (a --proxy as typed) as an error message may show it: anything up to the last @ masked. */

@@ -28,6 +28,7 @@ export const clockSkew: CauseDetector = {
     if (issuers.length < 2) return [];
     const direction = DIRECTION[codes[0]!]!;
     const day = clockDay(timed, startedAt);
+    const timedSet = new Set(timed);
     const reads = day ? ` (it read ${day} when the run started)` : '';
     return [
       {
@@ -37,7 +38,7 @@ export const clockSkew: CauseDetector = {
         action:
           "Set this machine's clock right (enable NTP and allow UDP port 123 to a time server), then run pushcheck again: " +
           'until then no certificate check means anything.',
-        explains: open.filter((r) => timed.includes(r)),
+        explains: open.filter((r) => timedSet.has(r)),
       },
     ];
   },

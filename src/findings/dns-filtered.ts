@@ -17,11 +17,14 @@ export const dnsFiltered: CauseDetector = {
   cause: 'dns_filtered',
   detect(open, { all }) {
     const filtered = open.filter((r) => hasCode(r, FILTERED));
-    const names = unique(filtered.map((r) => r.host.toLowerCase()));
+    // The first filtered result of each name, in order.
+    const firstByName = new Map<string, (typeof filtered)[number]>();
+    for (const r of filtered) if (!firstByName.has(r.host.toLowerCase())) firstByName.set(r.host.toLowerCase(), r);
+    const names = [...firstByName.keys()];
     const normal = all.filter((r) => !hasCode(r, FILTERED) && resolved(r) && connected(r));
-    if (filtered.length === 0 || !normal.some((r) => !names.includes(r.host.toLowerCase()))) return [];
+    if (filtered.length === 0 || !normal.some((r) => !firstByName.has(r.host.toLowerCase()))) return [];
     const what = names.map((name) => {
-      const error = filtered.find((r) => r.host.toLowerCase() === name)!.error!;
+      const error = firstByName.get(name)!.error!;
       return `${name} ${HOW[error.code] ?? `resolves to ${detailOf(error)}`}`;
     });
     return [

@@ -105,18 +105,24 @@ function parentOf(host: string): string | undefined {
  */
 export function policyNames(results: readonly Result[]): string[] {
   const hosts = unique(results.map((r) => r.host.toLowerCase()));
-  const byParent = new Map<string, string[]>();
-  for (const host of hosts) {
-    const parent = parentOf(host);
-    if (parent) byParent.set(parent, [...(byParent.get(parent) ?? []), host]);
-  }
+  const byParent = groupBy(
+    hosts.filter((host) => parentOf(host) !== undefined),
+    (host) => parentOf(host)!,
+  );
   const wildcard = new Set(
     results.filter((r) => /[#*]/.test(r.documentedHost)).flatMap((r) => parentOf(r.host) ?? []),
   );
   for (const [parent, members] of byParent) if (members.length >= 2 && parent.split('.').length >= 3) wildcard.add(parent);
-  // `*.push.apple.com` covers courier.sandbox.push.apple.com too: firewalls match the suffix.
+  // `*.push.apple.com` covers courier.sandbox.push.apple.com too: firewalls match the suffix. Of several parents
+  // that cover a host, the first found wins; each of the host's own suffixes is looked up rather than every parent tried.
+  const order = new Map([...wildcard].map((parent, i) => [parent, i]));
   const names = hosts.map((host) => {
-    const cover = [...wildcard].find((parent) => host.endsWith(`.${parent}`));
+    let cover: string | undefined;
+    for (let dot = host.indexOf('.'); dot >= 0; dot = host.indexOf('.', dot + 1)) {
+      const suffix = host.slice(dot + 1);
+      const rank = order.get(suffix);
+      if (rank !== undefined && (cover === undefined || rank < order.get(cover)!)) cover = suffix;
+    }
     return cover ? `*.${cover}` : host;
   });
   return unique(names);
@@ -127,7 +133,10 @@ export function groupBy<T>(items: Iterable<T>, key: (item: T) => string): Map<st
   const groups = new Map<string, T[]>();
   for (const item of items) {
     const k = key(item);
-    groups.set(k, [...(groups.get(k) ?? []), item]);
+    // Pushed, not copied: a copy per item made a group of n items cost n².
+    const group = groups.get(k);
+    if (group) group.push(item);
+    else groups.set(k, [item]);
   }
   return groups;
 }

@@ -16,6 +16,7 @@ export const noDns: CauseDetector = {
     const names = unique(failed.map((r) => r.host.toLowerCase()));
     if (failed.length === 0 || failed.length !== probed.length || names.length < 2) return [];
     const codes = new Set(failed.map((r) => r.error!.code));
+    const failedSet = new Set(failed);
     const how =
       codes.size === 1 && codes.has('dns_timeout')
         ? 'no DNS server answers from here'
@@ -29,7 +30,7 @@ export const noDns: CauseDetector = {
           'Give this machine a resolver that answers public names: allow UDP and TCP port 53 to the configured DNS server ' +
           '(or the one given with --dns-server) and let that server reach public DNS; then run pushcheck again, since ' +
           'every other check needs names.',
-        explains: open.filter((r) => failed.includes(r)),
+        explains: open.filter((r) => failedSet.has(r)),
       },
     ];
   },

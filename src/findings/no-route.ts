@@ -12,6 +12,7 @@ export const noRoute: CauseDetector = {
     const hosts = unique(cut.map((r) => r.host.toLowerCase()));
     if (hosts.length < 2) return [];
     const codes = new Set(cut.map((r) => r.error!.code));
+    const cutSet = new Set(cut);
     const how = codes.size === 1 && codes.has('tcp_refused')
       ? 'a firewall rejects every outbound connection'
       : codes.size === 1 && codes.has('tcp_unreachable')
@@ -23,7 +24,7 @@ export const noRoute: CauseDetector = {
         action:
           `Check this machine's default route and the outbound firewall policy: allow outbound TCP ${portsText(cut.map((r) => r.port))} ` +
           "to the vendors' hosts (or run pushcheck from a machine on the network the devices use).",
-        explains: open.filter((r) => cut.includes(r)),
+        explains: open.filter((r) => cutSet.has(r)),
       },
     ];
   },

@@ -48,14 +48,19 @@ export const portsBlocked: CauseDetector = {
   detect(open, { all }) {
     const openPorts = new Set(all.filter(connected).map((r) => r.port));
     const through = all.filter(connected);
+    // Sets, not a search of every connected result for each blocked one (which grew with the square of the targets).
+    const throughHosts = new Set(through.map((o) => o.host.toLowerCase()));
+    const throughRulesets = new Set(through.map((o) => o.ruleset));
     const blocked = open.filter(
       (r) =>
         hasCode(r, FIREWALL_CODES) &&
         !openPorts.has(r.port) &&
-        through.some((o) => o.host.toLowerCase() === r.host.toLowerCase() || o.ruleset === r.ruleset),
+        (throughHosts.has(r.host.toLowerCase()) || throughRulesets.has(r.ruleset)),
     );
     if (blocked.length === 0) return [];
-    const passing = [...openPorts].filter((port) => through.some((o) => blocked.some((b) => b.ruleset === o.ruleset) && o.port === port));
+    const blockedRulesets = new Set(blocked.map((b) => b.ruleset));
+    const sameVendorPorts = new Set(through.filter((o) => blockedRulesets.has(o.ruleset)).map((o) => o.port));
+    const passing = [...openPorts].filter((port) => sameVendorPorts.has(port));
     const onlyWeb = passing.every((port) => WEB_PORTS.has(port));
     const closed = portsText(blocked.map((r) => r.port));
     // One clause per set of ports, naming the hosts that need exactly those ports.

@@ -18,7 +18,8 @@ export const proxyRefusesPorts: CauseDetector = {
     // The proxy lets some port through: the refusals are about ports, not about the proxy being unusable.
     const through = all.filter(connected);
     const openPorts = unique(through.map((r) => r.port));
-    const portRefused = refused.filter((r) => !openPorts.includes(r.port));
+    const passedPorts = new Set(openPorts);
+    const portRefused = refused.filter((r) => !passedPorts.has(r.port));
     if (portRefused.length === 0 || openPorts.length === 0) return [];
     const proxies = unique([...portRefused, ...through].flatMap((r) => proxyOf(r) ?? []));
     const proxy = proxies.length > 0 ? `The proxy (${listText(proxies)})` : 'The proxy';

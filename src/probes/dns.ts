@@ -6,6 +6,7 @@ import dns from 'node:dns';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { UsageError } from '../errors.js';
+import { ipVersion } from '../ip-version.js';
 import { classifyError, errorCodes, failure, PhaseError, withContext } from './classify.js';
 import { bounded, since } from './phases.js';
 import type { Resolution, ResolveHost, ResolveOptions } from './types.js';
@@ -145,7 +146,7 @@ export function createResolver(options: ResolverOptions): ResolveHost {
   return async (host: string, signal: AbortSignal, options?: ResolveOptions): Promise<Resolution> => {
     const start = performance.now();
     const name = canonicalHost(host);
-    if (net.isIP(name) !== 0) return { addresses: [name], pinned: false, durationMs: 0 };
+    if (ipVersion(name) !== 0) return { addresses: [name], pinned: false, durationMs: 0 };
     const pinned = pinnedAddresses(name, pins);
     if (pinned.length > 0) return { addresses: ipv4First(pinned), pinned: true, durationMs: 0 };
     if (options?.pinnedOnly) return { addresses: [], pinned: false, durationMs: 0 };

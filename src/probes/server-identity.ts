@@ -5,11 +5,11 @@
  * IPv6 literal. X509Certificate.checkIP compares addresses, on every Node version.
  */
 import { X509Certificate } from 'node:crypto';
-import net from 'node:net';
 import tls from 'node:tls';
+import { ipVersion } from '../ip-version.js';
 
 export function checkServerIdentity(host: string, cert: tls.PeerCertificate): Error | undefined {
-  if (net.isIP(host) === 0 || !cert.raw) return tls.checkServerIdentity(host, cert);
+  if (ipVersion(host) === 0 || !cert.raw) return tls.checkServerIdentity(host, cert);
   if (new X509Certificate(cert.raw).checkIP(host) !== undefined) return undefined;
   return Object.assign(new Error(`IP: ${host} is not in the certificate's list: ${cert.subjectaltname ?? '(none)'}`), {
     code: 'ERR_TLS_CERT_ALTNAME_INVALID',

@@ -7,6 +7,7 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import tls from 'node:tls';
 import { describe, type FieldPath, type Fields } from '../fields.js';
+import { ipVersion } from '../ip-version.js';
 import type { Failure, ProbeOutcome, Target, TlsInfo, TlsRequirement } from '../types.js';
 import { CERTIFICATE_ERRORS, classifyError, errorCodes, failure, PhaseError, tlsAlertName } from './classify.js';
 import { connectPhase } from './tcp.js';
@@ -242,7 +243,7 @@ export function handshakeTls(socket: net.Socket, options: HandshakeOptions): Pro
   const context = secureContextFor(ca, options.requirement);
   const tlsSocket = tls.connect({
     socket,
-    ...(net.isIP(host) === 0 && { servername: host }),
+    ...(ipVersion(host) === 0 && { servername: host }),
     ...(options.alpn && { ALPNProtocols: options.alpn }),
     ...(context && { secureContext: context }),
     rejectUnauthorized: false,

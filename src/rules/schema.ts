@@ -3,8 +3,8 @@
  * Knows nothing of YAML; load.ts supplies `lineOf` so every error carries its line.
  */
 import { readCredentials } from './credentials.js';
-import { isIP } from 'node:net';
 import { article, describe, Fields, isMapping, orList, type FieldPath, type Source } from '../fields.js';
+import { ipVersion } from '../ip-version.js';
 import { checkNames, checkOf, probeFor, ruleSections } from '../probes/index.js';
 import type {
   CheckKind,
@@ -316,7 +316,7 @@ class RuleFields extends Fields {
   host(value: unknown, path: FieldPath, options: { wildcard: boolean }): string {
     const host = this.string(value, path);
     if (host.includes('/')) this.fail(path, `"${host}" is a URL or path; give a host name (a URL goes under url)`);
-    if (isIP(host) !== 0) return host;
+    if (ipVersion(host) !== 0) return host;
     // Numbers and dots only is an IPv4 address or nothing: 999.1.1.1 would go to DNS as a name and fail there.
     if (/^[\d.]+$/.test(host)) this.fail(path, `"${host}" is not an IPv4 address (four numbers 0-255)`);
     if (!/^[A-Za-z0-9_#*]([A-Za-z0-9_#*.-]*[A-Za-z0-9_#*])?$/.test(host) || host.includes('..')) {

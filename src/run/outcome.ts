@@ -4,7 +4,7 @@
  * Pure functions of their inputs, so every verdict rule is testable without a network.
  */
 import os from 'node:os';
-import type { Failure, HoldResult, ProbeOutcome, Report, Result, RuleSet, RuleSummary, RunOptions, Status, Summary, Target } from '../types.js';
+import type { Failure, HoldResult, ProbeOutcome, Report, Result, Rule, RuleSet, RuleSummary, RunOptions, Status, Summary, Target } from '../types.js';
 import { interruptedExitCode } from '../signals.js';
 import { verdictOf } from '../verdict.js';
 import { version } from '../version.js';
@@ -129,20 +129,19 @@ export function resultOf(probed: ProbedTarget): Result {
  * A CIDR finding on a working connection is not a broken path and is left alone.
  */
 export function applyFamilyFallbacks(results: Result[]): Result[] {
+  // The first passing IPv4 twin of each (rule set, rule, host, port), found once rather than searched per result.
+  const passedIpv4 = new Map<string, Result>();
+  for (const other of results) {
+    if (other.family !== 'ipv4' || other.status !== 'pass') continue;
+    const key = twinKey(other);
+    if (!passedIpv4.has(key)) passedIpv4.set(key, other);
+  }
   return results.map((result) => {
     if (result.family !== 'ipv6' || (result.status !== 'fail' && result.status !== 'warn') || result.legacy) return result;
     // A device whose IPv6 connection was forgotten while idle does not fall back: it waits, missing pushes.
     if (isHoldFailure(result)) return result;
     if (!result.error || result.error.code === 'dns_outside_cidr') return result;
-    const ipv4 = results.find(
-      (other) =>
-        other.family === 'ipv4' &&
-        other.status === 'pass' &&
-        other.ruleset === result.ruleset &&
-        other.rule === result.rule &&
-        other.host === result.host &&
-        other.port === result.port,
-    );
+    const ipv4 = passedIpv4.get(twinKey(result));
     if (!ipv4) return result;
     const note =
       `IPv6 fails while IPv4 works${ipv4.address ? ` (${ipv4.address})` : ''}: devices fall back to IPv4 after a delay ` +
@@ -156,26 +155,65 @@ export function applyFamilyFallbacks(results: Result[]): Result[] {
   });
 }
 
+function twinKey(result: Result): string {
+  return `${result.ruleset}\u0000${result.rule}\u0000${result.host}\u0000${result.port}`;
+}
+
+/** The targets of one fallback (a rule's fallback rule and ports) that could carry a failed target, by host. */
+interface Carriers {
+  /** Per host: how many candidates it has, and the first of them that passed. */
+  byHost: Map<string, { count: number; passed?: Result }>;
+  /** The first passing candidate on any host. */
+  any?: Result;
+}
+
 /**
  * A failed target whose rule names a fallback becomes a warning when a fallback target on the same host passed
- * (5223 blocked, 443 open: devices on Wi-Fi still get their pushes).
+ * (5223 blocked, 443 open: devices on Wi-Fi still get their pushes); with no fallback target on its host, one on
+ * another host counts. The carriers of each fallback are gathered once: searching all results for every failed
+ * target grew with the square of the targets.
  */
 export function applyFallbacks(results: Result[], ruleSets: RuleSet[]): Result[] {
   const rulesById = new Map(ruleSets.flatMap((set) => set.rules.map((rule) => [`${set.id}\u0000${rule.id}`, rule])));
+  const byRule = new Map<string, Result[]>();
+  for (const result of results) {
+    const key = `${result.ruleset}\u0000${result.rule}`;
+    const list = byRule.get(key);
+    if (list) list.push(result);
+    else byRule.set(key, [result]);
+  }
+  const carriersOf = new Map<string, Carriers>();
+  const carriers = (ruleset: string, ruleId: string, fallback: NonNullable<Rule['fallback']>): Carriers => {
+    const key = `${ruleset}\u0000${ruleId}`;
+    let found = carriersOf.get(key);
+    if (!found) {
+      const made: Carriers = { byHost: new Map() };
+      for (const other of byRule.get(`${ruleset}\u0000${fallback.rule}`) ?? []) {
+        if (fallback.ports.length > 0 && !fallback.ports.includes(other.port)) continue;
+        const passed = other.status === 'pass' ? other : undefined;
+        if (passed) made.any ??= passed;
+        const host = made.byHost.get(other.host);
+        if (!host) made.byHost.set(other.host, { count: 1, ...(passed && { passed }) });
+        else {
+          host.count += 1;
+          if (passed) host.passed ??= passed;
+        }
+      }
+      carriersOf.set(key, made);
+      found = made;
+    }
+    return found;
+  };
   return results.map((result) => {
     // Devices keep to a port that connects: a fallback port does not stand in for one whose idle connections are forgotten.
     if (result.status !== 'fail' || isHoldFailure(result)) return result;
     const fallback = rulesById.get(`${result.ruleset}\u0000${result.rule}`)?.fallback;
     if (!fallback || (fallback.for.length > 0 && !fallback.for.includes(result.port))) return result;
-    const candidates = results.filter(
-      (other) =>
-        other.ruleset === result.ruleset &&
-        other.rule === fallback.rule &&
-        other !== result &&
-        (fallback.ports.length === 0 || fallback.ports.includes(other.port)),
-    );
-    const sameHost = candidates.filter((other) => other.host === result.host);
-    const carrier = (sameHost.length > 0 ? sameHost : candidates).find((other) => other.status === 'pass');
+    const { byHost, any } = carriers(result.ruleset, result.rule, fallback);
+    // Only passing results carry, so a failed one is never its own carrier; it must not count as a candidate of its host.
+    const isCandidate = result.rule === fallback.rule && (fallback.ports.length === 0 || fallback.ports.includes(result.port));
+    const host = byHost.get(result.host);
+    const carrier = host && host.count - (isCandidate ? 1 : 0) > 0 ? host.passed : any;
     if (!carrier) return result;
     return {
       ...result,
@@ -210,9 +248,16 @@ export function applyCertificateExpiry(results: Result[], ruleSets: RuleSet[], w
  * through --proxy, which resolved the names, so no address of its own was there to judge.
  */
 export function summariseRules(ruleSets: RuleSet[], probed: ProbedTarget[], options: { proxied?: boolean } = {}): RuleSummary[] {
+  const byRule = new Map<string, ProbedTarget[]>();
+  for (const p of probed) {
+    const key = `${p.target.ruleset}\u0000${p.target.rule.id}`;
+    const list = byRule.get(key);
+    if (list) list.push(p);
+    else byRule.set(key, [p]);
+  }
   return ruleSets.flatMap((set) =>
     set.rules.map((rule): RuleSummary => {
-      const mine = probed.filter((p) => p.target.ruleset === set.id && p.target.rule.id === rule.id);
+      const mine = byRule.get(`${set.id}\u0000${rule.id}`) ?? [];
       const outcomes = mine.flatMap((p) => (p.outcome ? [p.outcome] : []));
       const addresses = unique(outcomes.flatMap((o) => o.addresses));
       const summary: RuleSummary = {
@@ -227,7 +272,8 @@ export function summariseRules(ruleSets: RuleSet[], probed: ProbedTarget[], opti
       const fromDns = unique(outcomes.filter((o) => !o.pinned).flatMap((o) => o.addresses));
       // Only addresses of a family the rule has ranges for are judged: IPv4 ranges say nothing about IPv6.
       const judged = fromDns.filter((address) => rangesForFamily(address, rule.cidr).length > 0);
-      const unjudged = fromDns.filter((address) => !judged.includes(address));
+      const judgedSet = new Set(judged);
+      const unjudged = fromDns.filter((address) => !judgedSet.has(address));
       const outside = judged.filter((address) => outsideRanges(address, rule.cidr));
       const ranges = rule.cidr.join(', ');
       const unjudgedText =

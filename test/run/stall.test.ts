@@ -3,7 +3,7 @@
  * network. The loop is blocked here on purpose, by busy-waiting, against real loopback servers.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runChecks, type CheckSettings } from '../../src/run/run.js';
+import { OVERLOAD_WAIT_MS, runChecks, type CheckSettings } from '../../src/run/run.js';
 import { stalledMs, untilLoopFree, watchStalls } from '../../src/run/stall.js';
 import { startHttpServer, startTcpServer, type TestServer } from '../helpers/servers.js';
 import { rule, ruleSet } from '../helpers/literals.js';
@@ -15,17 +15,17 @@ function busyFor(ms: number): void {
   }
 }
 
-function settings(timeoutMs: number): CheckSettings {
+function settings(timeoutMs: number, concurrency = 4): CheckSettings {
   return {
     timeoutMs,
-    concurrency: 4,
+    concurrency,
     retries: 0,
     strict: false,
     insecure: false,
     pins: [{ host: '*.stall.test', address: '127.0.0.1' }],
     caPems: [],
     vars: {},
-    recorded: { timeoutMs, concurrency: 4, retries: 0, resolve: [], caFiles: [], vars: [], strict: false, insecure: false },
+    recorded: { timeoutMs, concurrency, retries: 0, resolve: [], caFiles: [], vars: [], strict: false, insecure: false },
   };
 }
 
@@ -100,5 +100,48 @@ describe('a probe whose wait was mostly a blocked loop', () => {
     const report = await runChecks([set], settings(400));
     expect(report.results[0]?.error?.code).toBe('tls_handshake_failed');
     expect(report.results[0]?.status).toBe('fail');
+  });
+});
+
+/** docs/timeouts.md: T targets, timeout t, concurrency c, r retries end within ⌈T/c⌉ × ((r + 2) × t + 300 ms) + 1 s. */
+function boundMs(timeoutMs: number, targets: number, concurrency: number, retries: number): number {
+  return Math.ceil(targets / concurrency) * ((retries + 2) * timeoutMs + OVERLOAD_WAIT_MS) + 1000;
+}
+
+describe('the time bound of a run whose probes a busy machine starved', () => {
+  /** Runs `count` silent TLS targets while the loop is blocked 60 ms of every 70. */
+  async function starvedRun(count: number, concurrency: number, timeoutMs: number) {
+    const set = ruleSet([
+      rule({ id: 'tls', host: 'tls.stall.test', probe: Array.from({ length: count }, (_, i) => `t${i}.stall.test`), ports: [silent.port], check: 'tls' }),
+    ]);
+    const blocker = setInterval(() => busyFor(60), 70);
+    try {
+      return await runChecks([set], settings(timeoutMs, concurrency));
+    } finally {
+      clearInterval(blocker);
+    }
+  }
+
+  it('counts the one overload retry: 8 starved targets, 4 at a time, take longer than the old bound and stay within the new one', async () => {
+    const report = await starvedRun(8, 4, 400);
+    expect(report.results).toHaveLength(8);
+    for (const result of report.results) {
+      expect(result.error?.code).toBe('local_overload');
+      expect(result.attempts).toBe(2);
+    }
+    // Two rounds of a starved try, the wait for a free loop and a starved retry: more than ⌈T/c⌉ × (r + 1) × t + 1 s.
+    expect(report.durationMs).toBeGreaterThan(400 * 2 * 1 + 1000);
+    expect(report.durationMs).toBeLessThanOrEqual(boundMs(400, 8, 4, 0));
+  });
+
+  it('retries at most 8 at once and only those that get their turn within 300 ms: 16 starved at once stay within one round of the bound', async () => {
+    const report = await starvedRun(16, 16, 400);
+    expect(report.results).toHaveLength(16);
+    for (const result of report.results) expect(result.error?.code).toBe('local_overload');
+    const retried = report.results.filter((r) => r.attempts === 2).length;
+    // The first 8 are retried together; the other 8 would have waited a whole retry for their turn.
+    expect(retried).toBe(8);
+    expect(report.results.filter((r) => r.attempts === 1)).toHaveLength(8);
+    expect(report.durationMs).toBeLessThanOrEqual(boundMs(400, 16, 16, 0));
   });
 });
