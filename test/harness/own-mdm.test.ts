@@ -15,6 +15,8 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { build, parse, type PlistValue } from 'plist';
 import { createCertificateAuthority } from '../../src/harness/certs.js';
+import { FaultBoard, parseFault, ScaledClock, startHarness } from '../../src/harness/index.js';
+import { writeStateDir } from '../../src/harness/state-dir.js';
 import { register } from '../../src/cli/harness.js';
 import { BIN } from '../helpers/cli.js';
 import { waitFor } from './helpers.js';
@@ -41,20 +43,22 @@ const PROFILE_ID = 'com.example.mdm-under-test.wifi';
 const profile = Buffer.from(
   build({ PayloadIdentifier: PROFILE_ID, PayloadUUID: '0F1E2D3C-4B5A-4978-8695-A4B3C2D1E0F9', PayloadDisplayName: 'Office Wi-Fi', PayloadType: 'Configuration', PayloadVersion: 1, PayloadContent: [] }),
 );
-/** The commands the server under test queues for each device, in order; the last lacks its required Payload. */
+/** The commands the server under test queues for each device, in order: the fourth holds no profile, the last lacks its Payload. */
 const COMMANDS: Dict[] = [
   { RequestType: 'InstallProfile', Payload: profile },
   { RequestType: 'ProfileList' },
   { RequestType: 'DeviceInformation', Queries: ['UDID', 'OSVersion', 'SerialNumber', 'NoSuchQuery'] },
+  { RequestType: 'InstallProfile', Payload: Buffer.from('not a profile') },
   { RequestType: 'InstallProfile' },
 ];
 
 /** A minimal MDM server: enroll on TokenUpdate, queue COMMANDS, push once, hand them out one by one. */
 async function startMdmServerUnderTest(stateFile: string, tls: { cert: string; key: string }) {
   const seen: Seen = { checkIns: [], connects: [], pushes: [], notReady: 0 };
-  const devices = new Map<string, { token: string; pushMagic: string; queue: Dict[] }>();
+  const devices = new Map<string, { token: string; pushMagic: string; queue: Array<{ uuid: string; command: Dict }> }>();
   let state: HarnessJson | undefined;
   const refused = new Set<string>();
+  const sent = new Map<string, { uuid: string; command: Dict }>();
   let apns: http2.ClientHttp2Session | undefined;
 
   const push = (udid: string): void => {
@@ -86,19 +90,27 @@ async function startMdmServerUnderTest(stateFile: string, tls: { cert: string; k
       if (req.url === '/checkin') {
         seen.checkIns.push({ contentType: req.headers['content-type'], message });
         if (message.MessageType === 'TokenUpdate') {
-          devices.set(udid, { token: Buffer.from(message.Token as Uint8Array).toString('hex'), pushMagic: message.PushMagic as string, queue: COMMANDS.map((c) => ({ ...c })) });
+          devices.set(udid, { token: Buffer.from(message.Token as Uint8Array).toString('hex'), pushMagic: message.PushMagic as string, queue: COMMANDS.map((command, i) => ({ uuid: `${udid}-${i + 1}`, command })) });
           push(udid);
         }
         res.writeHead(200).end();
         return;
       }
       seen.connects.push({ contentType: req.headers['content-type'], message });
-      const next = devices.get(udid)?.queue.shift();
+      const queue = devices.get(udid)?.queue;
+      // NotNow: the command waits for the device's next session; this one ends.
+      if (message.Status === 'NotNow') {
+        queue?.unshift(sent.get(message.CommandUUID as string)!);
+        res.writeHead(200).end();
+        return;
+      }
+      const next = queue?.shift();
       if (!next) {
         res.writeHead(200).end();
         return;
       }
-      const command = build({ CommandUUID: `${udid}-${COMMANDS.length - devices.get(udid)!.queue.length}`, Command: next });
+      sent.set(next.uuid, next);
+      const command = build({ CommandUUID: next.uuid, Command: next.command });
       res.writeHead(200, { 'content-type': 'application/xml' }).end(command);
     });
   });
@@ -145,7 +157,7 @@ describe('pushcheck harness --mdm-url', () => {
     const udids = state.devices.map((d) => d.udid);
     expect(udids).toHaveLength(2);
 
-    // Four answers per device, then the empty 200 after the last one.
+    // An answer per command and device, then the empty 200 after the last one.
     const answers = (udid: string) => mdm.seen.connects.filter((c) => c.message.UDID === udid && c.message.Status !== 'Idle');
     await waitFor(() => udids.every((u) => answers(u).length === COMMANDS.length), 30_000, 'every command answered').catch((err: Error) => {
       throw new Error(`${err.message}; the server saw ${JSON.stringify(mdm.seen)}; harness stderr: ${stderr}`);
@@ -174,7 +186,7 @@ describe('pushcheck harness --mdm-url', () => {
     expect(new Set(mdm.seen.connects.map((c) => c.contentType))).toEqual(new Set(['application/x-apple-aspen-mdm']));
     for (const udid of udids) {
       expect(mdm.seen.connects.find((c) => c.message.UDID === udid)!.message.Status).toBe('Idle');
-      const [install, list, info, malformed] = answers(udid).map((c) => c.message);
+      const [install, list, info, broken, malformed] = answers(udid).map((c) => c.message);
       expect(install).toMatchObject({ Status: 'Acknowledged', CommandUUID: `${udid}-1` });
       expect(list!.Status).toBe('Acknowledged');
       expect((list!.ProfileList as Dict[]).map((p) => p.PayloadIdentifier)).toContain(PROFILE_ID);
@@ -182,7 +194,9 @@ describe('pushcheck harness --mdm-url', () => {
       const responses = info!.QueryResponses as Dict;
       expect(responses.UDID).toBe(udid);
       expect(Object.keys(responses).sort()).toEqual(['OSVersion', 'SerialNumber', 'UDID']);
-      expect(malformed).toMatchObject({ Status: 'CommandFormatError', CommandUUID: `${udid}-4` });
+      expect(broken).toMatchObject({ Status: 'Error', CommandUUID: `${udid}-4` });
+      expect((broken!.ErrorChain as Dict[])[0]).toMatchObject({ ErrorDomain: 'MCProfileErrorDomain', LocalizedDescription: expect.any(String) });
+      expect(malformed).toMatchObject({ Status: 'CommandFormatError', CommandUUID: `${udid}-5` });
     }
 
     // The harness's own MDM server saw none of it.
@@ -195,6 +209,43 @@ describe('pushcheck harness --mdm-url', () => {
     });
     expect(code).toBe(0);
   }, 60_000);
+});
+
+describe('startHarness({ ownMdm }) from code, with the notnow fault', () => {
+  it('a device answers NotNow once per command and runs it at its next session; the server sees each well-formed command twice', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pushcheck-own-mdm-lib-'));
+    const ca = await createCertificateAuthority('MDM under test CA');
+    const mdm = await startMdmServerUnderTest(join(dir, 'harness.json'), await ca.issue({ names: ['127.0.0.1'] }));
+    const clock = new ScaledClock(1);
+    const h = await startHarness({
+      clock,
+      faults: new FaultBoard([parseFault('notnow=1')], clock.now()),
+      timing: { notNowRetryMs: 200, enrollRetryMs: 200 },
+      ownMdm: { serverUrl: `${mdm.url}/connect`, checkInUrl: `${mdm.url}/checkin`, ca: [ca.cert] },
+    });
+    try {
+      writeStateDir(dir, h);
+      const [device] = h.addDevices({ ios: 1 });
+      const udid = device!.profile.udid;
+      const answers = () => mdm.seen.connects.filter((c) => c.message.UDID === udid && c.message.Status !== 'Idle').map((c) => `${String(c.message.CommandUUID)} ${String(c.message.Status)}`);
+      // A malformed command is refused before anything else: CommandFormatError, no NotNow first.
+      const expected = [
+        ...['Acknowledged', 'Acknowledged', 'Acknowledged', 'Error'].flatMap((status, i) => [`${udid}-${i + 1} NotNow`, `${udid}-${i + 1} ${status}`]),
+        `${udid}-5 CommandFormatError`,
+      ];
+      await waitFor(() => answers().length >= expected.length, 20_000, 'every answer').catch((err: Error) => {
+        throw new Error(`${err.message}: ${JSON.stringify(answers())}`);
+      });
+      expect(answers()).toEqual(expected);
+      // After each NotNow the device came back on its own, with Idle: one session per command.
+      expect(mdm.seen.connects.filter((c) => c.message.UDID === udid && c.message.Status === 'Idle').length).toBeGreaterThanOrEqual(COMMANDS.length);
+    } finally {
+      await h.close();
+      clock.clearAll();
+      await mdm.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 40_000);
 });
 
 describe('--mdm-url, --mdm-checkin-url, --mdm-ca: bad values are one-line usage errors', () => {
