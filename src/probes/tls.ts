@@ -151,7 +151,9 @@ function hasCertificate(cert: tls.PeerCertificate | null | undefined): cert is t
 }
 
 function see(socket: tls.TLSSocket): Seen | undefined {
-  const cert = socket.getPeerCertificate(true);
+  // The server's own certificate is all that is reported. With `true`, Node also turns every certificate of the
+  // chain up to the root into an object: 60 handshakes ending together spent 200 ms of a 0.8 s run on that.
+  const cert = socket.getPeerCertificate();
   if (!hasCertificate(cert)) return undefined;
   const cipher = socket.getCipher();
   return {
