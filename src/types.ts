@@ -505,6 +505,7 @@ export type FindingCause =
   | 'legacy_only'
   | 'proxy_refuses_ports'
   | 'ipv6_broken'
+  | 'idle_timeout'
   | 'tls_interception'
   | 'dns_filtered'
   | 'host_blocked'

@@ -9,6 +9,7 @@ import { clockSkew } from './clock-skew.js';
 import { dnsFiltered } from './dns-filtered.js';
 import { findingOf, isProblem, type CauseDetector, type RunContext } from './evidence.js';
 import { hostBlocked } from './host-blocked.js';
+import { idleTimeout } from './idle-timeout.js';
 import { ipv6Broken } from './ipv6-broken.js';
 import { legacyOnly } from './legacy-only.js';
 import { noDns } from './no-dns.js';
@@ -24,6 +25,7 @@ export const CAUSES: readonly CauseDetector[] = [
   legacyOnly,
   proxyRefusesPorts,
   ipv6Broken,
+  idleTimeout,
   tlsInterception,
   dnsFiltered,
   hostBlocked,

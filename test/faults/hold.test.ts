@@ -177,4 +177,9 @@ describe.skipIf(unavailable !== undefined)('--hold against nftables in a network
     expect(report!.summary.failed).toBe(DROPPED.length + RESET.length);
     expect(report!.summary.passed).toBe(3);
   });
+
+  it('names the cause once for all six: idle_timeout, asking for a longer idle timeout on those ports', () => {
+    expect(report!.findings?.map((f) => [f.cause, f.targets])).toEqual([['idle_timeout', DROPPED.length + RESET.length]]);
+    expect(report!.findings![0]!.action).toContain('A TCP idle timeout of 30 minutes or more for outbound TCP 7101');
+  });
 });

@@ -5,10 +5,10 @@
 import { describe, expect, it } from 'vitest';
 import { findingsOf } from '../../src/findings/index.js';
 import { failure } from '../../src/probes/classify.js';
-import type { FailureCode, Finding, FindingCause, Phase, Result, TlsInfo } from '../../src/types.js';
+import type { FailureCode, FailurePhase, Finding, FindingCause, HoldResult, Result, TlsInfo } from '../../src/types.js';
 import { result } from '../report/fixture.js';
 
-const PHASE: Record<string, Phase> = { dns: 'dns', tcp: 'connect', tls: 'tls', htt: 'http', pro: 'connect' };
+const PHASE: Record<string, FailurePhase> = { dns: 'dns', tcp: 'connect', tls: 'tls', htt: 'http', pro: 'connect', idl: 'hold' };
 
 function pass(host: string, port: number, extra: Partial<Result> = {}): Result {
   return result({ host, documentedHost: host, port, address: '17.57.146.20', addresses: ['17.57.146.20'], ...extra });
@@ -210,6 +210,37 @@ describe('ipv6_broken', () => {
       fail('api.push.apple.com', 443, 'tcp_timeout', { family: 'ipv6' }),
     ];
     expect(causes(findingsOf(results))).not.toContain('ipv6_broken');
+  });
+});
+
+describe('idle_timeout', () => {
+  const held = (end: HoldResult['end'], idleMs = 1_800_000): { hold: HoldResult } => ({
+    hold: { requestedMs: 1_800_000, idleMs, end, proof: 'a TLS close_notify', detail: '…' },
+  });
+
+  it('is connections forgotten while --hold kept them idle, with the ports and names to give a longer idle timeout', () => {
+    const results = [
+      fail('1-courier.push.apple.com', 5223, 'idle_dropped', held('dropped')),
+      fail('20-courier.push.apple.com', 5223, 'idle_reset', held('reset', 1_799_000)),
+      fail('mtalk.google.com', 5228, 'idle_dropped', held('dropped')),
+      pass('api.push.apple.com', 443, held('answered')),
+    ];
+    const finding = only(findingsOf(results), 'idle_timeout');
+    expect(finding).toMatchObject({ severity: 'critical', targets: 3 });
+    expect(finding.summary).toBe(
+      'Connections to 3 hosts worked, then were forgotten within 29 min 59 s of idle time (idle_dropped, idle_reset): a firewall or ' +
+        'NAT in the path drops idle connections sooner than push devices next talk, and devices miss pushes until they reconnect.',
+    );
+    expect(finding.action).toBe(
+      'A TCP idle timeout of 30 minutes or more for outbound TCP 5223 and 5228 to *.push.apple.com and mtalk.google.com, ' +
+        'on every firewall and NAT gateway in the path; then run --hold 30m again.',
+    );
+    expect(causes(findingsOf(results))).toEqual(['idle_timeout']);
+  });
+
+  it('is not a connect failure, nor a hold the server itself ended', () => {
+    const results = [fail('mtalk.google.com', 5228, 'tcp_timeout'), pass('mtalk.google.com', 443, held('closed', 12_000))];
+    expect(causes(findingsOf(results))).not.toContain('idle_timeout');
   });
 });
 
