@@ -30,7 +30,7 @@ interface HarnessFlags {
   adminPort: number;
   apnsMaxStreams: number;
   apnsIdleTimeout: number;
-  apnsEnvironment: 'development' | 'production';
+  apnsEnvironment?: 'development' | 'production';
   mdmUrl?: string;
   mdmCheckinUrl?: string;
   mdmCa?: string;
@@ -96,9 +96,10 @@ export function register(program: Command): void {
     .option('--apns-max-streams <n>', 'SETTINGS_MAX_CONCURRENT_STREAMS the mock APNs advertises (as Apple: about 1,000)', integer(1, 2 ** 31 - 1), 1000)
     .option('--apns-idle-timeout <seconds>', 'the mock APNs closes a connection idle this long with GOAWAY IdleTimeout', integer(1, 86_400), 3600)
     .addOption(
-      new Option('--apns-environment <env>', 'APNs environment of requests to a host name that is not Apple’s (api.push.apple.com is production)')
-        .choices(['development', 'production'])
-        .default('development'),
+      new Option('--apns-environment <env>', 'APNs environment of requests to a host name that is not Apple’s (default: none said)').choices([
+        'development',
+        'production',
+      ]),
     )
     .option('--mdm-url <url>', "an MDM server of your own (its ServerURL): the simulated iOS devices check in and fetch commands there, woken by its pushes through the mock APNs")
     .option('--mdm-checkin-url <url>', 'its CheckInURL, if not the ServerURL (needs --mdm-url)')
@@ -120,7 +121,7 @@ export function register(program: Command): void {
           ports: { apns: flags.apnsPort, courier5223: flags.courierPort, mdm: flags.mdmPort, fcm: flags.fcmPort, admin: flags.adminPort },
           apnsMaxConcurrentStreams: flags.apnsMaxStreams,
           apnsIdleTimeoutMs: flags.apnsIdleTimeout * 1000,
-          apnsEnvironment: flags.apnsEnvironment,
+          ...(flags.apnsEnvironment ? { apnsEnvironment: flags.apnsEnvironment } : {}),
           ...(caOut ? { caOut } : {}),
           ...(flags.record !== undefined ? { recordFile: flags.record } : {}),
           ...(ownMdm ? { ownMdm } : {}),

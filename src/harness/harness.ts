@@ -59,7 +59,7 @@ export interface HarnessOptions {
   apnsMaxConcurrentStreams?: number;
   /** The mock APNs closes a connection without requests for this long with GOAWAY IdleTimeout (default an hour). */
   apnsIdleTimeoutMs?: number;
-  /** The APNs environment of requests to a host name that is not Apple's (default development, the sandbox). */
+  /** The APNs environment of requests to a host name that is not Apple's (default: none, no environment rules). */
   apnsEnvironment?: ApnsEnvironment;
   /**
    * An MDM server of your own: the simulated iOS devices check in and fetch commands there (its ServerURL and

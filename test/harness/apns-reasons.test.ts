@@ -31,9 +31,9 @@ afterAll(async () => {
 });
 
 /**
- * node-apn pointed at the harness. By address 127.0.0.1 it takes itself for the sandbox (node-apn sets
- * `production` from the address); `production()` keeps Apple's production host name and only routes the
- * connection to the harness, as /etc/hosts would.
+ * node-apn pointed at the harness by address: 127.0.0.1 names no environment, so no environment rule applies
+ * (node-apn itself then takes `production: false`). `production()` and `sandbox()` keep Apple's host names and
+ * only route the connection to the harness, as /etc/hosts would.
  */
 function provider(options: Partial<apn.ProviderOptions>): apn.Provider {
   const p = new apn.Provider({ address: '127.0.0.1', port: h.endpoints.apns.port, ca: [h.caPem], ...options } as apn.ProviderOptions);
@@ -41,11 +41,14 @@ function provider(options: Partial<apn.ProviderOptions>): apn.Provider {
   return p;
 }
 
-function production(client: { cert?: string; key?: string } = {}): Partial<apn.ProviderOptions> {
-  const createConnection = () =>
-    tls.connect({ host: '127.0.0.1', port: h.endpoints.apns.port, servername: 'api.push.apple.com', ca: h.caPem, ALPNProtocols: ['h2'], ...client });
-  return { address: 'api.push.apple.com', ...client, createConnection } as Partial<apn.ProviderOptions>;
+/** node-apn that keeps one of Apple's host names (`:authority` and TLS server name) and only routes to the harness. */
+function byName(address: 'api.push.apple.com' | 'api.sandbox.push.apple.com', client: { cert?: string; key?: string } = {}): Partial<apn.ProviderOptions> {
+  const createConnection = () => tls.connect({ host: '127.0.0.1', port: h.endpoints.apns.port, servername: address, ca: h.caPem, ALPNProtocols: ['h2'], ...client });
+  return { address, ...client, createConnection } as Partial<apn.ProviderOptions>;
 }
+const production = (client: { cert?: string; key?: string } = {}) => byName('api.push.apple.com', client);
+const sandbox = (client: { cert?: string; key?: string } = {}) => byName('api.sandbox.push.apple.com', client);
+
 const topic = (): string => h.credentials.provider.topic;
 let next = 0x7000;
 /** A fresh device token known to the mock APNs for the app topic. */
@@ -85,14 +88,18 @@ describe('environment: the host name the client asked for', () => {
     expect(environmentOf(false, 'api.push.apple.com:443', 'development')).toBe('production');
     expect(environmentOf('localhost', '127.0.0.1:8443', 'development')).toBe('development');
     expect(environmentOf(undefined, undefined, 'production')).toBe('production');
+    expect(environmentOf('localhost', '127.0.0.1:8443', undefined)).toBeUndefined();
   });
 
   it('apns-unique-id on a 200 in development only, and the apns-id echoed exactly as sent', async () => {
     const id = randomUUID().toUpperCase();
-    const sandbox = note();
-    sandbox.id = id;
+    const sandboxNote = note();
+    sandboxNote.id = id;
     const token = newToken();
-    const dev = await provider({ token: { key: h.credentials.token.privateKeyPem, keyId: h.credentials.token.keyId, teamId: h.credentials.token.teamId } }).send(sandbox, token);
+    const dev = await provider({
+      ...sandbox(),
+      token: { key: h.credentials.token.privateKeyPem, keyId: h.credentials.token.keyId, teamId: h.credentials.token.teamId },
+    }).send(sandboxNote, token);
     expect(dev.failed).toEqual([]);
     // node-apn returns the response headers beside the device; its types list only `device`.
     expect(dev.sent).toEqual([{ device: token, 'apns-id': id, 'apns-unique-id': expect.stringMatching(UUID) }]);
@@ -124,6 +131,11 @@ describe('403 BadCertificateEnvironment: a certificate of the other environment'
     expect(right.sent).toHaveLength(1);
   });
 
+  it('a name that is none of Apple’s says no environment: either certificate passes there', async () => {
+    const cert = await issuePushCertificate(h.ca, { topic: topic(), uuid: '0f0f0f0f-0000-4000-8000-0000000000a3', environments: ['production'] });
+    expect((await pushWith(cert, 'localhost')).status).toBe(200);
+  });
+
   it('a development-only certificate is refused by production', async () => {
     const cert = await issuePushCertificate(h.ca, { topic: topic(), uuid: '0f0f0f0f-0000-4000-8000-0000000000a2', environments: ['development'] });
     const r = await pushWith(cert, 'api.push.apple.com');
@@ -136,7 +148,7 @@ describe('403 BadCertificateEnvironment: a certificate of the other environment'
 describe('403 BadEnvironmentKeyIdInToken: a key restricted to the other environment', () => {
   it('a production key’s token sent to the sandbox is refused; to production it passes', async () => {
     const key = addKey({ keyId: 'PRODONLY01', environment: 'production' });
-    const wrong = await provider({ token: key.token }).send(note(), newToken());
+    const wrong = await provider({ ...sandbox(), token: key.token }).send(note(), newToken());
     expect(wrong.sent).toEqual([]);
     expect(wrong.failed[0]).toMatchObject({ status: 403, response: { reason: 'BadEnvironmentKeyIdInToken' } });
 

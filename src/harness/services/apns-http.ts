@@ -25,7 +25,10 @@ export interface ApnsServerOptions {
    * PING frames do not count as requests. Default one hour: Apple publishes no figure.
    */
   idleTimeoutMs?: number;
-  /** The environment of a request whose host name is none of Apple's (127.0.0.1, localhost); default development. */
+  /**
+   * The environment of a request whose host name is none of Apple's (127.0.0.1, localhost). Absent (the default),
+   * such a request has said no environment, and no rule about environments applies to it.
+   */
   defaultEnvironment?: ApnsEnvironment;
 }
 
@@ -41,10 +44,14 @@ const ENVIRONMENT_OF_HOST: Readonly<Record<string, ApnsEnvironment>> = {
 
 /**
  * The environment a request addressed: the TLS server name (the host the client connected to) if it is one of
- * Apple's, else the `:authority` host, else the listener's default. One listener so serves both environments, as
- * a client pointed at Apple's names through /etc/hosts expects.
+ * Apple's, else the `:authority` host, else the listener's default (none unless set). One listener so serves both
+ * environments, as a client pointed at Apple's names through /etc/hosts expects.
  */
-export function environmentOf(servername: string | false | null | undefined, authority: string | undefined, fallback: ApnsEnvironment): ApnsEnvironment {
+export function environmentOf(
+  servername: string | false | null | undefined,
+  authority: string | undefined,
+  fallback: ApnsEnvironment | undefined,
+): ApnsEnvironment | undefined {
   const byName = servername ? ENVIRONMENT_OF_HOST[servername.toLowerCase()] : undefined;
   if (byName) return byName;
   const host = authority?.replace(/:\d+$/, '').toLowerCase();
@@ -93,7 +100,7 @@ export async function startApnsServer(options: ApnsServerOptions): Promise<ApnsE
   });
   const sessions = new Set<http2.ServerHttp2Session>();
   const idleTimeoutMs = options.idleTimeoutMs ?? APNS_IDLE_TIMEOUT_MS;
-  const defaultEnvironment = options.defaultEnvironment ?? 'development';
+  const defaultEnvironment = options.defaultEnvironment;
   // Per connection: what APNs binds to it (the first push's key), its client certificate (read once), its idle timer.
   const connections = new WeakMap<http2.Http2Session, { state: ApnsConnection; certificate: ClientCertificate | undefined; idle: () => void }>();
   const goaway = (s: http2.ServerHttp2Session, reason: string): void => {
@@ -152,7 +159,7 @@ export async function startApnsServer(options: ApnsServerOptions): Promise<ApnsE
         headers: flat,
         body,
         duplicateHeaders: duplicate,
-        environment,
+        ...(environment ? { environment } : {}),
         ...(connection ? { connection: connection.state } : {}),
         ...(certificate ? { certificate } : {}),
       });

@@ -117,7 +117,10 @@ export interface ApnsRequest {
   certificate?: ClientCertificate;
   /** True when a header appeared more than once. */
   duplicateHeaders?: boolean;
-  /** The environment the client addressed; absent in the in-process simulation, where no rule about it applies. */
+  /**
+   * The environment the client addressed by host name; absent when it named none of Apple's hosts (and in the
+   * in-process simulation): then no rule about environments applies.
+   */
   environment?: ApnsEnvironment;
   /** The connection the request came on, when it came over one. */
   connection?: ApnsConnection;
