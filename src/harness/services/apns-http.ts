@@ -101,16 +101,29 @@ export async function startApnsServer(options: ApnsServerOptions): Promise<ApnsE
   const sessions = new Set<http2.ServerHttp2Session>();
   const idleTimeoutMs = options.idleTimeoutMs ?? APNS_IDLE_TIMEOUT_MS;
   const defaultEnvironment = options.defaultEnvironment;
-  // Per connection: what APNs binds to it (the first push's key), its client certificate (read once), its idle timer.
-  const connections = new WeakMap<http2.Http2Session, { state: ApnsConnection; certificate: ClientCertificate | undefined; idle: () => void }>();
+  // Per connection: what APNs binds to it (the first push's key), its client certificate (read once), and its use:
+  // requests in flight and the last stream id (what a GOAWAY reports as processed).
+  interface Connection {
+    state: ApnsConnection;
+    certificate: ClientCertificate | undefined;
+    inFlight: number;
+    lastStreamId: number;
+    idle: () => void;
+  }
+  const connections = new WeakMap<http2.Http2Session, Connection>();
   const goaway = (s: http2.ServerHttp2Session, reason: string): void => {
-    if (!s.destroyed && !s.closed) s.goaway(http2.constants.NGHTTP2_NO_ERROR, 0, Buffer.from(JSON.stringify({ reason })));
+    const lastStreamId = connections.get(s)?.lastStreamId ?? 0;
+    if (!s.destroyed && !s.closed) s.goaway(http2.constants.NGHTTP2_NO_ERROR, lastStreamId, Buffer.from(JSON.stringify({ reason })));
   };
   server.on('session', (session) => {
     sessions.add(session);
     let timer: NodeJS.Timeout | undefined;
-    const idle = (): void => {
+    const socket = session.socket as TLSSocket | undefined;
+    const connection: Connection = { state: {}, certificate: socket ? clientCertificate(socket) : undefined, inFlight: 0, lastStreamId: 0, idle: () => undefined };
+    // Idle means no request in flight and none started for idleTimeoutMs; the clock restarts as each request ends.
+    connection.idle = (): void => {
       clearTimeout(timer);
+      if (connection.inFlight > 0) return;
       timer = setTimeout(() => {
         // As APNs does with a connection left idle too long: GOAWAY with the reason, then close.
         goaway(session, 'IdleTimeout');
@@ -118,9 +131,8 @@ export async function startApnsServer(options: ApnsServerOptions): Promise<ApnsE
       }, idleTimeoutMs);
       timer.unref();
     };
-    idle();
-    const socket = session.socket as TLSSocket | undefined;
-    connections.set(session, { state: {}, certificate: socket ? clientCertificate(socket) : undefined, idle });
+    connection.idle();
+    connections.set(session, connection);
     session.on('close', () => {
       clearTimeout(timer);
       sessions.delete(session);
@@ -130,7 +142,15 @@ export async function startApnsServer(options: ApnsServerOptions): Promise<ApnsE
   server.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
     stream.on('error', () => undefined);
     const connection = stream.session ? connections.get(stream.session) : undefined;
-    connection?.idle();
+    if (connection) {
+      connection.inFlight += 1;
+      connection.lastStreamId = Math.max(connection.lastStreamId, stream.id ?? 0);
+      connection.idle();
+      stream.once('close', () => {
+        connection.inFlight -= 1;
+        connection.idle();
+      });
+    }
     const chunks: Buffer[] = [];
     let size = 0;
     stream.on('data', (chunk: Buffer) => {
