@@ -13,10 +13,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_TIMEOUT_MS, DEMO_VARS, demoRuleSet, oneAddress, planNetwork } from '../../src/demo/network.js';
 import { startDemoNetwork, startDemoServers, type DemoNetwork } from '../../src/demo/servers.js';
-import { parseDnsServer, parsePin } from '../../src/probes/dns.js';
 import { loadBuiltinRuleSets } from '../../src/rules/builtin.js';
 import { expandTargets } from '../../src/rules/expand.js';
-import { runChecks } from '../../src/run/run.js';
+import { runOnDemoNetwork } from '../helpers/demo-network.js';
 import type { Report, Result } from '../../src/types.js';
 import { BIN, runCli, runInProcess, type CliRun } from '../helpers/cli.js';
 import { nonEmpty } from '../helpers/non-empty.js';
@@ -307,18 +306,7 @@ describe('the demo network in-process', () => {
     const verdicts = async (network: DemoNetwork): Promise<string[]> => {
       const { plan, servers, addresses } = network;
       try {
-        const report = await runChecks(ruleSets, {
-          timeoutMs: 2000,
-          concurrency: 64,
-          retries: 0,
-          strict: false,
-          insecure: false,
-          dnsServer: parseDnsServer(servers.dns.address),
-          pins: plan.pins.map(parsePin),
-          caPems: [servers.caPem],
-          vars: DEMO_VARS,
-          recorded: { timeoutMs: 2000, concurrency: 64, retries: 0, resolve: [], caFiles: [], vars: [], strict: false, insecure: false },
-        });
+        const report = await runOnDemoNetwork(ruleSets, network, { timeoutMs: 2000, concurrency: 64, vars: DEMO_VARS });
         const used = new Set(report.results.flatMap((r) => r.addresses));
         if (addresses.shared) expect(used).toEqual(new Set([addresses.dns]));
         else expect(used.size).toBeGreaterThan(10);

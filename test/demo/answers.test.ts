@@ -6,11 +6,10 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { startDemoNetwork, type DemoNetwork } from '../../src/demo/servers.js';
-import { parseDnsServer, parsePin } from '../../src/probes/dns.js';
 import { checkNames, checkOf } from '../../src/probes/index.js';
 import { expandTargets } from '../../src/rules/expand.js';
-import { runChecks } from '../../src/run/run.js';
 import type { Result, Rule, RuleSet } from '../../src/types.js';
+import { runOnDemoNetwork } from '../helpers/demo-network.js';
 import { rule, ruleSet } from '../helpers/literals.js';
 
 /** Every check that talks to a host and port of the rule (write takes a url of its own and is left out). */
@@ -25,19 +24,7 @@ afterEach(async () => {
 async function runOnDemo(set: RuleSet): Promise<Result[]> {
   const targets = expandTargets(set, { vars: {} });
   running = await startDemoNetwork(targets, { clean: true });
-  const { plan, servers } = running;
-  const report = await runChecks([set], {
-    timeoutMs: 5000,
-    concurrency: 8,
-    retries: 0,
-    strict: false,
-    insecure: false,
-    dnsServer: parseDnsServer(servers.dns.address),
-    pins: plan.pins.map(parsePin),
-    caPems: [servers.caPem],
-    vars: {},
-    recorded: { timeoutMs: 5000, concurrency: 8, retries: 0, resolve: [], caFiles: [], vars: [], strict: false, insecure: false },
-  });
+  const report = await runOnDemoNetwork([set], running, { timeoutMs: 5000, concurrency: 8, vars: {} });
   return report.results;
 }
 
