@@ -1,6 +1,6 @@
 // The CLI as a user runs it, whole process against whole process, each beside a peer measured in the same run:
-// start-up against `node -e 0`, 1,000 loopback TCP connects against `nmap -sT -Pn -n`, 60 slow TLS handshakes
-// against one probe, the time before the first connect and after the last probe, and peak RSS.
+// 1,000 loopback TCP connects against `nmap -sT -Pn -n`, 60 slow TLS handshakes against one probe, the time before
+// the first connect and after the last probe, and peak RSS. Start-up against `node -e 0` is startup.bench.js.
 // The machine is shared, so every figure is a median of several runs and the goals are ratios (issue "speed").
 // Loopback only; every server is closed at the end.
 import { spawn, spawnSync } from 'node:child_process';
@@ -71,20 +71,6 @@ const record = (socket) => {
 };
 
 console.log(`load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} on ${os.cpus().length} cores; medians of ${RUNS} runs`);
-
-// 1. Start-up.
-{
-  const peer = [];
-  const figures = { '--version': [], '--help': [], 'rules list': [] };
-  for (let i = 0; i < RUNS; i += 1) {
-    peer.push((await timed(process.execPath, ['-e', '0'])).wallMs);
-    for (const args of Object.keys(figures)) figures[args].push((await timed(process.execPath, [BIN, ...args.split(' ')])).wallMs);
-  }
-  const base = median(peer);
-  console.log(`\nstart-up (goal: --version and --help within 1.5× node -e 0, rules list within 2×)`);
-  console.log(`  node -e 0            ${ms(base)}`);
-  for (const [args, walls] of Object.entries(figures)) console.log(`  pushcheck ${args.padEnd(10)} ${ms(median(walls))}  ${ratio(median(walls), base)}`);
-}
 
 // 2. 1,000 loopback TCP targets: ten addresses × 100 ports, the same connects for nmap and for pushcheck.
 const ADDRESSES = Array.from({ length: 10 }, (_, i) => `127.0.1.${i + 1}`);

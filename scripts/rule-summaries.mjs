@@ -1,7 +1,10 @@
-// Stores what `pushcheck rules list` shows of each built-in rule set (run by `npm run build`, after tsc), with a
-// hash of each file it was made from; src/rules/summaries.ts uses it only while rules/ is unchanged.
+// Stores what `pushcheck rules list` shows of each built-in rule set (run by `npm run build`, after tsc): the
+// summaries, the table the CLI prints of them, and a hash of each file they were made from; src/rules/summaries.ts
+// uses them only while rules/ is unchanged.
 import { writeFileSync } from 'node:fs';
 import { summariesToStore } from '../dist/rules/builtin.js';
 import { SUMMARIES_PATH } from '../dist/rules/summaries.js';
+import { ruleSetTable } from '../dist/cli/rules-table.js';
 
-writeFileSync(SUMMARIES_PATH, `${JSON.stringify(summariesToStore(), null, 2)}\n`);
+const stored = summariesToStore();
+writeFileSync(SUMMARIES_PATH, `${JSON.stringify({ ...stored, table: ruleSetTable(stored.summaries) }, null, 2)}\n`);

@@ -1,11 +1,11 @@
 /** `pushcheck rules list|show|validate`: what is loaded, and whether a user's file is right. */
 /**
- * `list` is answered from the summaries stored at build time (rules/summaries.ts) and loads no YAML parser, no
- * schema and no probe kind; `show`, `validate` and a `list` whose rule files changed parse as a run does.
+ * `list` is answered from the summaries and the table stored at build time (rules/summaries.ts) and loads no YAML
+ * parser, schema, probe kind or table library; `show`, `validate` and a `list` whose rule files changed parse as a
+ * run does.
  */
 import type { Command } from 'commander';
 import { formatOption } from './options.js';
-import Table from 'cli-table3';
 import { storedSummaries } from '../rules/summaries.js';
 import type { RuleSet } from '../types.js';
 import { isUsageError } from '../errors.js';
@@ -29,14 +29,13 @@ export function register(program: Command): void {
     .description('the built-in rule sets')
     .addOption(formatOption(['table', 'json']))
     .action(async (flags: { format: string }) => {
-      const rows = storedSummaries() ?? (await import('../rules/builtin.js')).builtinSummaries();
+      const stored = storedSummaries();
+      const rows = stored?.summaries ?? (await import('../rules/builtin.js')).builtinSummaries();
       if (flags.format === 'json') {
         process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
         return;
       }
-      const table = new Table({ head: ['Rule set', 'Aliases', 'Title', 'Rules', 'Targets'], style: { head: [], border: [] } });
-      for (const row of rows) table.push([row.id, row.aliases.join(', '), row.title, row.rules, row.targets]);
-      process.stdout.write(`${table.toString()}\n`);
+      process.stdout.write(stored?.table ?? (await import('./rules-table.js')).ruleSetTable(rows));
     });
 
   rules

@@ -80,8 +80,8 @@ export function builtinSummaries(): RuleSetSummary[] {
   return loadBuiltinRuleSets().map((set) => ({ id: set.id, aliases: set.aliases, title: set.title, rules: set.rules.length, targets: countTargets(set, {}) }));
 }
 
-/** What the build stores: the summaries, and the hash of every file they were made from. */
-export function summariesToStore(): StoredSummaries {
+/** What the build stores (the table aside): the summaries, and the hash of every file they were made from. */
+export function summariesToStore(): Omit<StoredSummaries, 'table'> {
   const files = Object.fromEntries(builtinNames().map((entry) => [basename(entry.file), fileHash(readFileSync(entry.file))]));
   return { files, summaries: builtinSummaries() };
 }

@@ -1,7 +1,8 @@
 /**
  * What `pushcheck rules list` shows of each built-in rule set, without parsing one. The build summarises every file
- * in rules/ (scripts/rule-summaries.mjs → dist/rule-summaries.json) with a hash of each file's bytes; parsing the
- * seven YAML files costs more CPU than Node's whole start, reading and hashing them about a millisecond.
+ * in rules/ (scripts/rule-summaries.mjs → dist/rule-summaries.json), with a hash of each file's bytes and the table
+ * the CLI prints; parsing the seven YAML files costs more CPU than Node's whole start, reading and hashing them about
+ * a millisecond.
  * The summaries count only while rules/ holds exactly the files they were made from, byte for byte: a file
  * changed, added or removed, and `rules list` parses the rule sets as before (builtin.ts's builtinSummaries).
  */
@@ -22,6 +23,8 @@ export interface RuleSetSummary {
 export interface StoredSummaries {
   files: Record<string, string>;
   summaries: RuleSetSummary[];
+  /** `rules list`'s table of them, as src/cli/rules-table.ts renders it (the build script calls it). */
+  table: string;
 }
 
 /** Where the build writes the summaries, relative to the package root. */
@@ -40,7 +43,7 @@ export function fileHash(bytes: Buffer): string {
  * The stored summaries, when `rulesDir` still holds exactly the files they were made from; otherwise (or with no
  * stored file, as under vitest before a build or in the single executable) undefined.
  */
-export function storedSummaries(rulesDir: URL = packageUrl('rules/'), stored: URL = packageUrl(SUMMARIES_PATH)): RuleSetSummary[] | undefined {
+export function storedSummaries(rulesDir: URL = packageUrl('rules/'), stored: URL = packageUrl(SUMMARIES_PATH)): StoredSummaries | undefined {
   let saved: StoredSummaries;
   try {
     saved = JSON.parse(readFileSync(stored, 'utf8')) as StoredSummaries;
@@ -50,5 +53,5 @@ export function storedSummaries(rulesDir: URL = packageUrl('rules/'), stored: UR
   const names = readdirSync(rulesDir).filter(isRuleFileName).sort();
   if (names.join('\n') !== Object.keys(saved.files).sort().join('\n')) return undefined;
   for (const name of names) if (fileHash(readFileSync(new URL(name, rulesDir))) !== saved.files[name]) return undefined;
-  return saved.summaries;
+  return saved;
 }

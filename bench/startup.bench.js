@@ -1,0 +1,60 @@
+// Start-up, whole process against whole process: `pushcheck --version`, `--help` and `rules list` against a bare
+// `node -e 0` of the same Node binary (goals, issue "speed": the first two within 1.5 times, rules list within 2).
+// The machine is shared, so the commands run round by round (the peer, then each command, then the next round):
+// a change of load hits all of them alike. Each figure is the median of the rounds, the first round (which fills
+// caches, Node 22's compile cache among them) left out. Wall time is the goal's measure; CPU time (user + system)
+// is printed beside it because on a busy machine it varies far less. Both are taken by bash around each run
+// ($EPOCHREALTIME and `times`, to the millisecond; Node cannot see a child's CPU time). The load average is printed
+// before and after each set of rounds.
+// BENCH_NODES=/path/to/node22,/path/to/node24 measures those Node binaries too, each against its own `node -e 0`;
+// PUSHCHECK_BIN measures another build (an older checkout's bin/pushcheck.js) against the same peers.
+import { spawnSync } from 'node:child_process';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+
+const BIN = process.env.PUSHCHECK_BIN ?? fileURLToPath(new URL('../bin/pushcheck.js', import.meta.url));
+const ROUNDS = Number(process.env.BENCH_RUNS ?? 15);
+const NODES = [process.execPath, ...(process.env.BENCH_NODES ?? '').split(',').filter(Boolean)];
+const GOALS = { '--version': 1.5, '--help': 1.5, 'rules list': 2 };
+// Runs "$@" and prints its wall time (start and end, in seconds) and `times` (the second line: the child's CPU).
+const MEASURE = 's=$EPOCHREALTIME; "$@" >/dev/null; c=$?; e=$EPOCHREALTIME; times; echo "$s $e"; exit $c';
+
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const load = () => os.loadavg()[0].toFixed(1);
+const seconds = (text) => Number(/^(\d+)m([\d.]+)s$/.exec(text)?.slice(1).reduce((m, s) => Number(m) * 60 + Number(s)));
+
+/** Wall and CPU time of one run, in ms; the run must succeed. */
+function timed(node, args) {
+  const run = spawnSync('bash', ['-c', MEASURE, 'bash', node, ...args], { encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`${node} ${args.join(' ')} exited ${run.status}: ${run.stderr}`);
+  const [, children, span] = run.stdout.trim().split('\n').slice(-3);
+  const [user, system] = children.split(' ').map(seconds);
+  const [start, end] = span.split(' ').map(Number);
+  return { wallMs: (end - start) * 1000, cpuMs: (user + system) * 1000 };
+}
+
+for (const node of NODES) {
+  const version = spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim();
+  const commands = [['node -e 0', ['-e', '0']], ...Object.keys(GOALS).map((args) => [`pushcheck ${args}`, [BIN, ...args.split(' ')]])];
+  const figures = new Map(commands.map(([name]) => [name, { wall: [], cpu: [] }]));
+  const loadBefore = load();
+  for (let round = 0; round <= ROUNDS; round += 1) {
+    for (const [name, args] of commands) {
+      const run = timed(node, args);
+      if (round === 0) continue;
+      figures.get(name).wall.push(run.wallMs);
+      figures.get(name).cpu.push(run.cpuMs);
+    }
+  }
+  console.log(`\nstart-up on Node ${version}: medians of ${ROUNDS} rounds, load average ${loadBefore} → ${load()} on ${os.cpus().length} cores`);
+  console.log(`  ${''.padEnd(22)} ${'wall'.padStart(8)} ${'ratio'.padStart(7)} ${'cpu'.padStart(8)} ${'ratio'.padStart(7)}  goal`);
+  const base = figures.get('node -e 0');
+  const [baseWall, baseCpu] = [median(base.wall), median(base.cpu)];
+  for (const [name] of commands) {
+    const { wall, cpu } = figures.get(name);
+    const [w, c] = [median(wall), median(cpu)];
+    const goal = GOALS[name.replace(/^pushcheck /, '')];
+    const ratios = name === 'node -e 0' ? ['', ''] : [`${(w / baseWall).toFixed(2)}×`, `${(c / baseCpu).toFixed(2)}×`];
+    console.log(`  ${name.padEnd(22)} ${`${w.toFixed(0)} ms`.padStart(8)} ${ratios[0].padStart(7)} ${`${c.toFixed(0)} ms`.padStart(8)} ${ratios[1].padStart(7)}  ${goal ? `≤ ${goal}×` : ''}`);
+  }
+}
