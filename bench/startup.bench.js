@@ -7,12 +7,14 @@
 // ($EPOCHREALTIME and `times`, to the millisecond; Node cannot see a child's CPU time). The load average is printed
 // before and after each set of rounds.
 // BENCH_NODES=/path/to/node22,/path/to/node24 measures those Node binaries too, each against its own `node -e 0`;
-// PUSHCHECK_BIN measures another build (an older checkout's bin/pushcheck.js) against the same peers.
+// PUSHCHECK_BIN measures another build (an older checkout's bin/pushcheck.js) against the same peers;
+// PUSHCHECK_BEFORE=<older checkout>/bin/pushcheck.js measures that one too, in the same rounds, for before and after.
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 const BIN = process.env.PUSHCHECK_BIN ?? fileURLToPath(new URL('../bin/pushcheck.js', import.meta.url));
+const BEFORE = process.env.PUSHCHECK_BEFORE;
 const ROUNDS = Number(process.env.BENCH_RUNS ?? 15);
 const NODES = [process.execPath, ...(process.env.BENCH_NODES ?? '').split(',').filter(Boolean)];
 const GOALS = { '--version': 1.5, '--help': 1.5, 'rules list': 2 };
@@ -36,6 +38,7 @@ function timed(node, args) {
 for (const node of NODES) {
   const version = spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim();
   const commands = [['node -e 0', ['-e', '0']], ...Object.keys(GOALS).map((args) => [`pushcheck ${args}`, [BIN, ...args.split(' ')]])];
+  if (BEFORE) commands.push(...Object.keys(GOALS).map((args) => [`before: ${args}`, [BEFORE, ...args.split(' ')]]));
   const figures = new Map(commands.map(([name]) => [name, { wall: [], cpu: [] }]));
   const loadBefore = load();
   for (let round = 0; round <= ROUNDS; round += 1) {
@@ -53,7 +56,7 @@ for (const node of NODES) {
   for (const [name] of commands) {
     const { wall, cpu } = figures.get(name);
     const [w, c] = [median(wall), median(cpu)];
-    const goal = GOALS[name.replace(/^pushcheck /, '')];
+    const goal = GOALS[name.replace(/^(pushcheck|before:) /, '')];
     const ratios = name === 'node -e 0' ? ['', ''] : [`${(w / baseWall).toFixed(2)}×`, `${(c / baseCpu).toFixed(2)}×`];
     console.log(`  ${name.padEnd(22)} ${`${w.toFixed(0)} ms`.padStart(8)} ${ratios[0].padStart(7)} ${`${c.toFixed(0)} ms`.padStart(8)} ${ratios[1].padStart(7)}  ${goal ? `≤ ${goal}×` : ''}`);
   }
