@@ -37,7 +37,7 @@ export interface SocketEnvOptions {
 
 type Route = 'checkin' | 'connect' | 'ping' | 'heartbeat';
 
-/** Where a request goes: the harness's MDM server (pooled) or the user's own, and with which content type. */
+/** Where a request goes: the harness's MDM server (pooled) or the user's own. */
 interface Target {
   url: string;
   dispatcher: Dispatcher;
@@ -107,10 +107,11 @@ export class SocketEnv implements DeviceEnv {
 
   /** A 200 with an empty body (nothing to do) or a command; anything else fails the exchange and the device retries. */
   private reply(p: Promise<{ status: number; body: Buffer }>, done: (r: ExchangeReply) => void): void {
-    p.then(({ status, body }) => {
-      if (status !== 200) return done({ ok: false, command: null });
-      done({ ok: true, command: readCommand(body) });
-    }).catch(() => done({ ok: false, command: null }));
+    const failed: ExchangeReply = { ok: false, command: null };
+    // `done` is called once, outside the catch: a bug in the device shows up instead of passing for a network failure.
+    p.then(({ status, body }) => (status === 200 ? { ok: true, command: readCommand(body) } : failed))
+      .catch(() => failed)
+      .then(done);
   }
 
   enroll(device: DeviceProfile, done: (ok: boolean) => void): void {
