@@ -2,7 +2,7 @@
  * What a person at a terminal sees: a spinner with a running count on stderr and colour on stdout.
  * util-linux `script` gives the CLI a real pseudo-terminal; where it is missing the test says so and skips.
  */
-import { spawnSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,12 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCertificateAuthority } from '../../src/harness/certs.js';
 import { startTcpServer, startTlsServer, type TestServer } from '../helpers/servers.js';
 import { BIN } from '../helpers/cli.js';
+import { hasTool } from '../helpers/tools.js';
 
-const hasScript = spawnSync('script', ['--version']).status === 0;
-if (!hasScript) {
-  if (process.env.CI) throw new Error('terminal tests need util-linux `script` for a pseudo-terminal, which CI has');
-  console.log('terminal tests skipped: util-linux `script` is not installed, so no pseudo-terminal can be made');
-}
+const hasScript = hasTool('script', ['--version'], 'the terminal tests: util-linux `script` is not installed, so no pseudo-terminal can be made');
 
 let dir: string;
 let silent: TestServer;
