@@ -4,6 +4,7 @@
  * test/faults/hold.test.ts; here: a path that holds, a server that closes the connection itself, Ctrl-C during a
  * hold, holds that run side by side, and rules that are not held.
  */
+import type net from 'node:net';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCertificateAuthority } from '../../src/harness/certs.js';
@@ -28,6 +29,8 @@ let ca: string;
 let holding: TestServer;
 /** Closes every connection 300 ms after its handshake, as a server with a short idle timeout of its own does. */
 let closing: TestServer;
+/** Resets every connection 300 ms after its handshake, unprompted, as a firewall that resets expired flows does. */
+let resetting: TestServer;
 let apns: ApnsEndpoint;
 let broker: Broker | undefined;
 
@@ -42,13 +45,22 @@ beforeAll(async () => {
   });
   closer.on('tlsClientError', () => undefined);
   closing = await track(closer, '127.0.0.1');
+  // The TCP socket under each TLS one, by the client's port: a reset is sent on the TCP socket.
+  const raw = new Map<number, net.Socket>();
+  const resetter = tls.createServer(leaf, (socket) => {
+    socket.on('error', () => undefined);
+    setTimeout(() => raw.get(socket.remotePort ?? 0)?.resetAndDestroy(), 300);
+  });
+  resetter.on('connection', (socket: net.Socket) => raw.set(socket.remotePort ?? 0, socket));
+  resetter.on('tlsClientError', () => undefined);
+  resetting = await track(resetter, '127.0.0.1');
   apns = await startApnsServer({ service: new ApnsService({ clock: new VirtualClock() }), host: '127.0.0.1', ...leaf, ca });
   if (noMosquitto) return;
   broker = await startMosquitto(leaf, { anonymous: true });
 });
 
 afterAll(async () => {
-  await Promise.all([broker?.stop(), holding?.close(), closing?.close(), apns?.close()]);
+  await Promise.all([broker?.stop(), holding?.close(), closing?.close(), resetting?.close(), apns?.close()]);
 });
 
 function settings(holdMs: number | undefined, concurrency = 8): CheckSettings {
@@ -104,6 +116,17 @@ describe('--hold on a path that keeps idle connections', () => {
     expect(result!.hold).toMatchObject({ end: 'closed', requestedMs: 3000 });
     expect(result!.hold!.idleMs).toBeLessThan(3000);
     expect(result!.hold!.detail).toMatch(/^the server closed the connection after [\d.]+ s of the 3 s idle time; the path worked until then/);
+  });
+
+  it('reports a reset that arrives during the idle time as idle_reset, with how long the connection had lasted', async () => {
+    const report = await checked([held({ id: 'reset', ports: [resetting.port], check: 'tls' })], 3000);
+    const [result] = report.results;
+    expect(result!.status).toBe('fail');
+    expect(result!.error).toMatchObject({ code: 'idle_reset', phase: 'hold' });
+    expect(result!.hold).toMatchObject({ end: 'reset', requestedMs: 3000 });
+    expect(result!.hold!.idleMs).toBeLessThan(3000);
+    expect(result!.hold!.detail).toMatch(/^reset \(ECONNRESET\) after [\d.]+ s of the 3 s idle time: the connection had survived less than [\d.]+ s/);
+    expect(report.exitCode).toBe(1);
   });
 
   it('runs holds side by side: four 2 s holds at concurrency 1 take about one hold, not four', async () => {
