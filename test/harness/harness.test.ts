@@ -10,17 +10,11 @@ import http2 from 'node:http2';
 import { createCertificateAuthority } from '../../src/harness/certs.js';
 import { generateProviderKey, signProviderToken } from '../../src/harness/jwt.js';
 import { issuePushCertificate } from '../../src/harness/services/push-certificates.js';
-import { h2connect, h2request, waitFor } from './helpers.js';
+import { adminClient, h2connect, h2request, waitFor } from './helpers.js';
 import { nonEmpty } from '../helpers/non-empty.js';
 
 let h: Harness;
-const admin = async (method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> => {
-  const res = await fetch(`http://127.0.0.1:${h.endpoints.admin.port}${path}`, {
-    method,
-    ...(body !== undefined ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}),
-  });
-  return { status: res.status, json: await res.json() };
-};
+const admin = adminClient(() => h.endpoints.admin.port);
 
 beforeAll(async () => {
   // Short device timings so that a heartbeat and the push retries happen within a test.

@@ -53,3 +53,14 @@ export async function waitFor(check: () => boolean, timeoutMs = 10_000, what = '
 }
 
 export const hexToken = (n: number): string => n.toString(16).padStart(64, '0');
+
+/** A JSON client of a running harness's admin API (`port` read at each call: the harness may start later). */
+export function adminClient(port: () => number): (method: string, path: string, body?: unknown) => Promise<{ status: number; json: any }> {
+  return async (method, path, body) => {
+    const res = await fetch(`http://127.0.0.1:${port()}${path}`, {
+      method,
+      ...(body !== undefined ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}),
+    });
+    return { status: res.status, json: await res.json() };
+  };
+}

@@ -10,7 +10,7 @@ import { commandProblem, defaultCommandKeys, MDM_COMMANDS } from '../../src/harn
 import { REQUEST_TYPES } from '../../src/harness/fleet/simulate.js';
 import { answerCommand, isMalformed } from '../../src/harness/fleet/device-answers.js';
 import { decodePlistDict } from '../../src/harness/plist.js';
-import { waitFor } from './helpers.js';
+import { adminClient, waitFor } from './helpers.js';
 
 describe('command keys', () => {
   it('every command the simulation sends carries its documented keys and is well formed', () => {
@@ -67,13 +67,7 @@ describe('command keys', () => {
 describe('over real sockets with the harness MDM server', () => {
   let h: Harness;
   let udid: string;
-  const admin = async (method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> => {
-    const res = await fetch(`http://127.0.0.1:${h.endpoints.admin.port}${path}`, {
-      method,
-      ...(body !== undefined ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}),
-    });
-    return { status: res.status, json: await res.json() };
-  };
+  const admin = adminClient(() => h.endpoints.admin.port);
   /** Queues a command through the admin API and waits until the simulated device has answered it. */
   const roundTrip = async (body: Record<string, unknown>): Promise<any> => {
     const queued = await admin('POST', '/actions', { udid, ...body });

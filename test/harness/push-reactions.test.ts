@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScaledClock, startHarness, type Harness } from '../../src/harness/index.js';
 import { MIN_PUSH_BACKOFF_MS, type Action } from '../../src/harness/services/mdm.js';
-import { waitFor } from './helpers.js';
+import { adminClient, waitFor } from './helpers.js';
 
 const SPEED = 30;
 const HOUR_MS = 3_600_000;
@@ -22,13 +22,8 @@ interface Recorded {
 describe('the harness MDM server reacts to APNs answers as a real server must', () => {
   const clock = new ScaledClock(SPEED);
   let h: Harness;
-  const admin = async (method: string, path: string, body?: unknown): Promise<any> => {
-    const res = await fetch(`http://127.0.0.1:${h.endpoints.admin.port}${path}`, {
-      method,
-      ...(body !== undefined ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}),
-    });
-    return res.json();
-  };
+  const client = adminClient(() => h.endpoints.admin.port);
+  const admin = async (method: string, path: string, body?: unknown): Promise<any> => (await client(method, path, body)).json;
   const pushesTo = async (token: string): Promise<Recorded[]> => (await admin('GET', `/apns/notifications?token=${token}`)).notifications;
   const enqueue = async (udid: string): Promise<Action> => h.mdm.actions.get((await admin('POST', '/actions', { udid })).actions[0].id)!;
   const has = (action: Action, event: string): boolean => action.history.some((e) => e.event === event);
@@ -42,6 +37,22 @@ describe('the harness MDM server reacts to APNs answers as a real server must', 
     return { udid, token: d!.profile.token! };
   };
 
+  /**
+   * A device whose first push APNs answers with `reason`; then a second command is queued and the device pings,
+   * each of which would make a server that ignores APNs's answer push again at once.
+   */
+  const firstPushAnswered = async (reason: string) => {
+    const { udid, token } = await device();
+    await admin('POST', '/apns/script', { token, reason });
+    const first = await enqueue(udid);
+    await waitFor(() => has(first, 'push-rejected'), 5000, `the answer ${reason}`);
+    // How long the server's own pushes now wait (≤ 0: no back-off).
+    const backoffLeftMs = (h.mdm.device(udid).pushBackoffUntilMs ?? 0) - clock.now();
+    const second = await enqueue(udid);
+    h.mdm.ping(udid, 2048);
+    return { udid, token, first, second, backoffLeftMs };
+  };
+
   beforeAll(async () => {
     // No hourly ping during the test (it would make the server push on its own): pings are sent by the test.
     h = await startHarness({ clock, timing: { heartbeatMs: 1000 * HOUR_MS }, pushRetryDelaysMs: [MIN_PUSH_BACKOFF_MS] });
@@ -52,12 +63,7 @@ describe('the harness MDM server reacts to APNs answers as a real server must', 
   });
 
   it('410 Unregistered: no push to that token again, whatever is queued or pinged', async () => {
-    const { udid, token } = await device();
-    await admin('POST', '/apns/script', { token, reason: 'Unregistered' });
-    const first = await enqueue(udid);
-    await waitFor(() => has(first, 'push-rejected'), 5000, 'the 410');
-    const second = await enqueue(udid);
-    h.mdm.ping(udid, 2048);
+    const { udid, token, first, second } = await firstPushAnswered('Unregistered');
     await sleep(2 * MIN_PUSH_BACKOFF_MS);
     h.mdm.ping(udid, 2048);
     expect((await pushesTo(token)).map((p) => p.answer.status)).toEqual([410]);
@@ -66,13 +72,8 @@ describe('the harness MDM server reacts to APNs answers as a real server must', 
   });
 
   it('403: its own pushes wait a minute (no push for a new command or a ping meanwhile), then go out again', async () => {
-    const { udid, token } = await device();
-    await admin('POST', '/apns/script', { token, reason: 'BadCertificate' });
-    const first = await enqueue(udid);
-    await waitFor(() => has(first, 'push-rejected'), 5000, 'the 403');
-    const second = await enqueue(udid);
-    h.mdm.ping(udid, 2048);
-    expect(h.mdm.device(udid).pushBackoffUntilMs).toBeGreaterThan(clock.now());
+    const { udid, token, first, second, backoffLeftMs } = await firstPushAnswered('BadCertificate');
+    expect(backoffLeftMs).toBeGreaterThan(0);
     expect((await pushesTo(token)).map((p) => p.answer.status)).toEqual([403]);
     // After the back-off the next ping pushes again; APNs accepts and the device fetches both commands.
     await waitFor(() => clock.now() >= h.mdm.device(udid).pushBackoffUntilMs!, 10_000, 'the end of the back-off');
@@ -84,13 +85,8 @@ describe('the harness MDM server reacts to APNs answers as a real server must', 
   });
 
   it('429: the push is tried again after the retry delay, not before, and nothing else is pushed meanwhile', async () => {
-    const { udid, token } = await device();
-    await admin('POST', '/apns/script', { token, reason: 'TooManyRequests' });
-    const first = await enqueue(udid);
-    await waitFor(() => has(first, 'push-rejected'), 5000, 'the 429');
-    expect(h.mdm.device(udid).pushBackoffUntilMs).toBeGreaterThan(clock.now());
-    const second = await enqueue(udid);
-    h.mdm.ping(udid, 2048);
+    const { udid, token, first, second, backoffLeftMs } = await firstPushAnswered('TooManyRequests');
+    expect(backoffLeftMs).toBeGreaterThan(0);
     await waitFor(() => first.state === 'acknowledged' && second.state === 'acknowledged', 15_000, 'both acknowledged after the retry');
     const pushes = await pushesTo(token);
     expect(pushes.map((p) => `${p.answer.status}${p.answer.reason ? ` ${p.answer.reason}` : ''}`)).toEqual(['429 TooManyRequests', '200']);
