@@ -4,7 +4,7 @@
 // The machine is shared, so every figure is a median of several runs and the goals are ratios (issue "speed").
 // Loopback only; every server is closed at the end.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -38,6 +38,21 @@ function timed(command, args) {
       resolve({ code, wallMs: ended - started, started, ended, stdout, stderr });
     });
   });
+}
+
+const TIME = '/usr/bin/time';
+const timeFound = spawnSync(TIME, ['-f', '%U', 'true']).status === 0;
+
+/**
+ * Like timed(), also with the CPU time (user + system, ms) the command used, from GNU time: on a shared machine a
+ * process's CPU time moves much less with the load than its wall time does. cpuMs is NaN without GNU time.
+ */
+async function timedCpu(command, args) {
+  if (!timeFound) return { ...(await timed(command, args)), cpuMs: NaN };
+  const file = path.join(dir, 'cpu.txt');
+  const run = await timed(TIME, ['-f', '%U %S', '-o', file, command, ...args]);
+  const [user, system] = readFileSync(file, 'utf8').trim().split('\n').pop().split(' ').map(Number);
+  return { ...run, cpuMs: (user + system) * 1000 };
 }
 
 /** Peak RSS in MB of one run, from GNU time. */
@@ -83,14 +98,21 @@ const tcpPins = ADDRESSES.flatMap((address, i) => ['--resolve', `h${i}.bench.tes
   const nmapFound = spawnSync('nmap', ['--version']).status === 0;
   const nmap = [];
   const ours = [];
+  const nmapCpu = [];
+  const oursCpu = [];
   const firstConnect = [];
   const afterLast = [];
   for (let i = 0; i < RUNS; i += 1) {
-    if (nmapFound) nmap.push((await timed('nmap', ['-sT', '-Pn', '-n', '-p', ports.join(','), `${ADDRESSES[0]}-${ADDRESSES.length}`])).wallMs);
+    if (nmapFound) {
+      const peer = await timedCpu('nmap', ['-sT', '-Pn', '-n', '-p', ports.join(','), `${ADDRESSES[0]}-${ADDRESSES.length}`]);
+      nmap.push(peer.wallMs);
+      nmapCpu.push(peer.cpuMs);
+    }
     connects = [];
-    const run = await timed(process.execPath, [BIN, tcpRules, ...tcpPins, '-c', '256', '-f', 'json']);
+    const run = await timedCpu(process.execPath, [BIN, tcpRules, ...tcpPins, '-c', '256', '-f', 'json']);
     if (run.code !== 0) throw new Error(`pushcheck on 1,000 TCP targets exited ${run.code}: ${run.stderr}`);
     ours.push(run.wallMs);
+    oursCpu.push(run.cpuMs);
     firstConnect.push(Math.min(...connects) - run.started);
     afterLast.push(run.ended - Math.max(...connects));
   }
@@ -98,6 +120,7 @@ const tcpPins = ADDRESSES.flatMap((address, i) => ['--resolve', `h${i}.bench.tes
   if (nmapFound) console.log(`  nmap -sT -Pn -n      ${ms(median(nmap))}`);
   else console.log('  nmap                 not installed: no ratio');
   console.log(`  pushcheck            ${ms(median(ours))}${nmapFound ? `  ${ratio(median(ours), median(nmap))}` : ''}`);
+  if (nmapFound && timeFound) console.log(`  CPU (user + system)  nmap ${ms(median(nmapCpu))}, pushcheck ${ms(median(oursCpu))}  ${ratio(median(oursCpu), median(nmapCpu))}`);
   console.log(`  start → first connect ${ms(median(firstConnect))}, last connect → exit ${ms(median(afterLast))}`);
   console.log(`  peak RSS             ${peakRssMb([tcpRules, ...tcpPins, '-c', '256', '-f', 'json']).toFixed(0)} MB`);
 }
