@@ -34,9 +34,13 @@ export interface CauseDetector {
   detect(open: readonly Result[], evidence: Evidence): Detection[];
 }
 
-/** A result that did not pass and says why: what findings explain. */
+/**
+ * A result that did not pass and says why: what findings explain. local_overload is not one: it says this machine
+ * was too busy to judge the target, nothing about the network (a retired port starved on a busy machine made
+ * legacy_only claim that "only retired ports fail" on a healthy network).
+ */
 export function isProblem(result: Result): boolean {
-  return (result.status === 'fail' || result.status === 'warn') && result.error !== undefined;
+  return (result.status === 'fail' || result.status === 'warn') && result.error !== undefined && result.error.code !== 'local_overload';
 }
 
 export function hasCode(result: Result, codes: ReadonlySet<FailureCode>): boolean {

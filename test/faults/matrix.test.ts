@@ -29,7 +29,7 @@ import { createCertificateAuthority } from '../../src/harness/certs.js';
 import type { FailureCode, Report, Result, Status } from '../../src/types.js';
 import {
   announceSkip,
-  boundMs,
+  reportBoundMs,
   createFaultNetwork,
   dnsmasqUnavailable,
   faultNetworkUnavailable,
@@ -101,8 +101,7 @@ async function check(rules: RuleSpec[], args: string[], concurrency = 64): Promi
   expect(run.stderr).toBe('');
   const report = JSON.parse(run.stdout) as Report;
   expect(run.code).toBe(report.exitCode);
-  const targets = report.results.length;
-  const bound = boundMs(TIMEOUT_MS, targets, concurrency, 0);
+  const bound = reportBoundMs(report, TIMEOUT_MS, concurrency, 0);
   expect(report.durationMs).toBeLessThanOrEqual(bound);
   expect(run.durationMs).toBeLessThanOrEqual(bound + (await net!.startupAllowanceMs()));
   return { report, wallMs: run.durationMs, bound };

@@ -21,6 +21,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { runCli, type CliRun } from '../helpers/cli.js';
+import type { Report } from '../../src/types.js';
 
 const run = promisify(execFile);
 
@@ -35,6 +36,17 @@ const NAME_PATTERN = /^pc-(\d+)-[0-9a-f]+-[cs]$/;
 /** The bound a run must end within (docs/contributing.md, "Bounded time"): timeout × ⌈targets / concurrency⌉ × (retries + 1) + 1 s. */
 export function boundMs(timeoutMs: number, targets: number, concurrency: number, retries: number): number {
   return timeoutMs * Math.ceil(targets / concurrency) * (retries + 1) + 1000;
+}
+
+/**
+ * The bound a run's report must keep: boundMs, or, when the report shows that a busy machine starved a probe (a
+ * local_overload, or a try more than --retries allows: the one overload retry), the bound that counts that retry,
+ * ⌈targets / concurrency⌉ × ((retries + 2) × timeout + 300 ms) + 1 s (docs/timeouts.md).
+ */
+export function reportBoundMs(report: Report, timeoutMs: number, concurrency: number, retries: number): number {
+  const targets = report.results.length;
+  const starved = report.results.some((r) => r.error?.code === 'local_overload' || r.attempts > retries + 1);
+  return starved ? Math.ceil(targets / concurrency) * ((retries + 2) * timeoutMs + 300) + 1000 : boundMs(timeoutMs, targets, concurrency, retries);
 }
 
 export type ServerMode = 'tls' | 'plain-text' | 'silent' | 'reset-after-clienthello';

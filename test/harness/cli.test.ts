@@ -60,7 +60,8 @@ describe('pushcheck harness', () => {
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
     const line = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('no endpoints printed')), 15_000);
+      // Its start makes certificates (RSA keys): seconds on a quiet machine, more beside busy loops.
+      const timer = setTimeout(() => reject(new Error('no endpoints printed')), 60_000);
       child.stdout.on('data', () => {
         if (out.includes('\n')) {
           clearTimeout(timer);
@@ -81,5 +82,5 @@ describe('pushcheck harness', () => {
       child.kill('SIGTERM');
     });
     expect(code).toBe(0);
-  }, 30_000);
+  }, 90_000);
 });

@@ -230,6 +230,8 @@ describe('simulate over real sockets (--speed X)', () => {
     expect(android(r, false).length).toBeGreaterThan(0);
     for (const a of android(r, false)) expect(a.path).toBe('heartbeat');
     expect(r.summary.pings).toBeGreaterThan(0);
-    expect(r.wallMs).toBeLessThan(10_000);
-  }, 20_000);
+    // Far less than the hour it would take at 1×; a second on a quiet machine, ten beside busy loops (the CPU's to
+    // say, not the simulation's: speed is the benchmark's to check).
+    expect(r.wallMs).toBeLessThan(60_000);
+  }, 90_000);
 });
