@@ -5,6 +5,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { createCertificateAuthority } from '../dist/harness/certs.js';
 import { runChecks } from '../dist/run/run.js';
+import { checkSettings } from '../dist/run/settings.js';
 import { loadBuiltinRuleSets } from '../dist/rules/builtin.js';
 import { expandTargets } from '../dist/rules/expand.js';
 
@@ -21,18 +22,7 @@ function listen(server, port = 0, host = '127.0.0.1') {
 }
 
 function settings(concurrency, extra = {}) {
-  return {
-    timeoutMs: 5000,
-    concurrency,
-    retries: 0,
-    strict: false,
-    insecure: false,
-    pins: [],
-    caPems: [],
-    vars: {},
-    recorded: { timeoutMs: 5000, concurrency, retries: 0, resolve: [], caFiles: [], vars: [], strict: false, insecure: false },
-    ...extra,
-  };
+  return checkSettings({ concurrency, ...extra });
 }
 
 function benchRuleSet(check, ports) {

@@ -4,6 +4,7 @@
  */
 export { runChecks } from './run/run.js';
 export type { CheckSettings, RunHooks } from './run/run.js';
+export { checkSettings } from './run/settings.js';
 export { loadBuiltinRuleSets, resolveRuleSets } from './rules/builtin.js';
 export { loadRuleSetFile, parseRuleSet } from './rules/load.js';
 export { findingsOf } from './findings/index.js';

@@ -8,17 +8,15 @@ import { formatNames } from '../report/index.js';
 import { resolveRuleSets } from '../rules/builtin.js';
 import { countTargets, parseVars, parsePortRange } from '../rules/expand.js';
 import { runChecks, type CheckSettings } from '../run/run.js';
+import { DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT_MS } from '../run/settings.js';
 import { abortOnStopSignals } from '../signals.js';
 import type { FamilyChoice, Report, RuleSet } from '../types.js';
 import { collect, DEFAULT_WARN_DAYS, formatOption, guardTerminalSize, holdDuration, integer, noColorOption, useColor, wantSpinner, warnDaysOption } from './options.js';
 import { parseProxy, proxyFromEnvironment, proxyUrl } from './proxy-option.js';
 import { addOutputOptions, checkOutputs, emitReport, outputsFrom } from './report-files.js';
 
-export const DEFAULT_TIMEOUT_MS = 5000;
 /** A run larger than this is refused unless --max-targets says otherwise: `pushcheck all` is 61 targets. */
 export const DEFAULT_MAX_TARGETS = 10_000;
-/** Above the number of targets of `pushcheck all`, so the whole run takes about as long as its slowest probe. */
-export const DEFAULT_CONCURRENCY = 64;
 
 export interface CheckFlags {
   format: string;

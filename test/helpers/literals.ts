@@ -1,5 +1,6 @@
 /** Small builders for the plain data types, so verdict logic can be tested without a network. */
 import type { CheckSettings } from '../../src/run/run.js';
+import { checkSettings as librarySettings } from '../../src/run/settings.js';
 import type { ProbeOutcome, Rule, RuleSet, Target } from '../../src/types.js';
 
 export function rule(overrides: Partial<Rule> = {}): Rule {
@@ -45,29 +46,7 @@ export function failed(code: 'tcp_timeout' | 'tcp_refused' = 'tcp_timeout', addr
   };
 }
 
-/**
- * Run settings for in-process runs: a 3 s timeout, no retries, verification on; `overrides` win, and the options
- * recorded in the report follow the ones that are recorded (timeout, concurrency, --hold).
- */
+/** Run settings for in-process runs: the library's, with a 3 s timeout and 8 probes at once; `overrides` win. */
 export function checkSettings(overrides: Partial<CheckSettings> = {}): CheckSettings {
-  const settings: CheckSettings = {
-    timeoutMs: 3000,
-    concurrency: 8,
-    retries: 0,
-    strict: false,
-    insecure: false,
-    pins: [],
-    caPems: [],
-    vars: {},
-    ...overrides,
-    recorded: { timeoutMs: 3000, concurrency: 8, retries: 0, resolve: [], caFiles: [], vars: [], strict: false, insecure: false },
-  };
-  settings.recorded = {
-    ...settings.recorded,
-    timeoutMs: settings.timeoutMs,
-    concurrency: settings.concurrency,
-    ...(settings.holdMs !== undefined && { holdMs: settings.holdMs }),
-    ...overrides.recorded,
-  };
-  return settings;
+  return librarySettings({ timeoutMs: 3000, concurrency: 8, ...overrides });
 }

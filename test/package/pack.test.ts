@@ -36,14 +36,32 @@ describe('the packed package, installed by name', () => {
   it('pushcheck/harness starts the harness; pushcheck exports the checker', () => {
     const r = node(`
       import { startHarness } from 'pushcheck/harness';
-      import { runChecks, parseRuleSet, formatNames } from 'pushcheck';
+      import { runChecks, parseRuleSet, checkSettings, formatNames } from 'pushcheck';
       const h = await startHarness();
       const root = await (await fetch('http://127.0.0.1:' + h.endpoints.admin.port + '/')).json();
+      // A rule set of one's own, run with the CLI's defaults but a short timeout: the admin port answers, port 1 does not.
+      const rules = parseRuleSet([
+        'id: mine', 'title: Mine', 'rules:',
+        '  - { id: admin, host: 127.0.0.1, ports: [' + h.endpoints.admin.port + ', 1], check: tcp, purpose: Admin, impact: None, severity: critical }',
+      ].join('\\n'), 'mine.yaml');
+      const settings = checkSettings({ timeoutMs: 2000 });
+      const report = await runChecks([rules], settings);
       await h.close();
-      console.log(JSON.stringify({ topic: root.mdmTopic === h.mdmTopic, runChecks: typeof runChecks, parseRuleSet: typeof parseRuleSet, formats: formatNames }));
+      console.log(JSON.stringify({
+        topic: root.mdmTopic === h.mdmTopic, parseRuleSet: typeof parseRuleSet, formats: formatNames,
+        concurrency: settings.concurrency, recordedTimeout: report.options.timeoutMs,
+        statuses: report.results.map((x) => x.port + ' ' + x.status).sort(),
+      }));
     `);
     expect(r.stderr).toBe('');
-    expect(JSON.parse(r.stdout)).toEqual({ topic: true, runChecks: 'function', parseRuleSet: 'function', formats: expect.arrayContaining(['json', 'junit']) });
+    expect(JSON.parse(r.stdout)).toEqual({
+      topic: true,
+      parseRuleSet: 'function',
+      formats: expect.arrayContaining(['json', 'junit']),
+      concurrency: 64,
+      recordedTimeout: 2000,
+      statuses: ['1 fail', expect.stringMatching(/^\d+ pass$/)],
+    });
   });
 
   it('paths not in exports stay private', () => {
