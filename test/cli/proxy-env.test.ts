@@ -12,6 +12,7 @@ import { createCertificateAuthority } from '../../src/harness/certs.js';
 import type { Report } from '../../src/types.js';
 import { runCli, runInProcess } from '../helpers/cli.js';
 import { proxyTestsSkipped, startMicrosocks, startTinyproxy, type TestProxy } from '../helpers/proxies.js';
+import { writeRuleFile } from '../helpers/rule-file.js';
 import { closedPort, startTlsServer, type TestServer } from '../helpers/servers.js';
 import { schemaErrors } from '../report/consumers.js';
 
@@ -29,21 +30,8 @@ let tinyproxy: TestProxy;
 let microsocks: TestProxy;
 
 function ruleFile(name: string, rules: Array<{ id: string; host: string; port: number }>): string {
-  const file = path.join(dir, `${name}.yaml`);
-  const lines = ['id: env-proxy', 'title: Behind a proxy from the environment', 'rules:'];
-  for (const rule of rules) {
-    lines.push(
-      `  - id: ${rule.id}`,
-      `    host: ${rule.host}`,
-      `    ports: [${rule.port}]`,
-      '    check: tls',
-      '    purpose: Push',
-      '    impact: Devices get no pushes',
-      '    severity: critical',
-    );
-  }
-  writeFileSync(file, `${lines.join('\n')}\n`);
-  return file;
+  const specs = rules.map(({ port, ...rule }) => ({ ...rule, ports: [port], check: 'tls' }));
+  return writeRuleFile(path.join(dir, `${name}.yaml`), 'env-proxy', 'Behind a proxy from the environment', specs);
 }
 
 beforeAll(async () => {

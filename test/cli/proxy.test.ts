@@ -17,6 +17,7 @@ import { runCli, runInProcess } from '../helpers/cli.js';
 import { report as fixtureReport, result as fixtureResult } from '../report/fixture.js';
 import { schemaErrors } from '../report/consumers.js';
 import { proxyTestsSkipped, startMicrosocks, startTinyproxy, type TestProxy } from '../helpers/proxies.js';
+import { writeRuleFile } from '../helpers/rule-file.js';
 import { closedPort, startTlsServer, type TestServer } from '../helpers/servers.js';
 
 const missing = proxyTestsSkipped('CLI tests through tinyproxy and microsocks');
@@ -38,23 +39,9 @@ beforeAll(async () => {
   caFile = path.join(dir, 'ca.pem');
   writeFileSync(caFile, ca.cert);
   server = await startTlsServer(await ca.issue({ names: ['courier.push.test'] }));
-  ruleFile = path.join(dir, 'rules.yaml');
-  writeFileSync(
-    ruleFile,
-    [
-      'id: behind-proxy',
-      'title: Behind a proxy',
-      'rules:',
-      '  - id: courier',
-      '    host: courier.push.test',
-      `    ports: [${server.port}]`,
-      '    check: tls',
-      '    purpose: Push Notifications',
-      '    impact: Devices get no pushes',
-      '    severity: critical',
-      '',
-    ].join('\n'),
-  );
+  ruleFile = writeRuleFile(path.join(dir, 'rules.yaml'), 'behind-proxy', 'Behind a proxy', [
+    { id: 'courier', host: 'courier.push.test', ports: [server.port], check: 'tls' },
+  ]);
   proxies.push(
     await startTinyproxy({ connectPorts: [server.port], auth: CREDENTIALS }),
     await startMicrosocks({ auth: CREDENTIALS }),

@@ -7,11 +7,12 @@
  * The report's own durationMs is held to the bound; the child's wall time to the bound plus FaultNetwork.startupAllowanceMs
  * (ip netns exec, Node's start-up and loading pushcheck, which the bound does not count).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FailureCode, Report } from '../../src/types.js';
+import { writeRuleFile, type RuleSpec } from '../helpers/rule-file.js';
 import { announceSkip, boundMs, createFaultNetwork, faultNetworkUnavailable, SERVER_ADDRESS, type FaultNetwork } from './netns.js';
 
 const TIMEOUT_MS = 1000;
@@ -25,34 +26,15 @@ let net: FaultNetwork | undefined;
 
 /** A rule file with `filtered` tcp ports behind a drop, `silent` tls ports on a mute server, `quiet` names. */
 function mixFile(name: string, counts: { filtered: number; silent: number; quiet: number }): string {
-  const rules = [
-    [
-      '  - id: filtered',
-      '    host: filtered.push.test',
-      `    ports: ["7100-${7100 + counts.filtered - 1}"]`,
-      '    check: tcp',
-    ],
-    ['  - id: silent', '    host: silent.push.test', `    ports: ["7200-${7200 + counts.silent - 1}"]`, '    check: tls'],
+  const rules: RuleSpec[] = [
+    { id: 'filtered', host: 'filtered.push.test', ports: [`7100-${7100 + counts.filtered - 1}`], check: 'tcp' },
+    { id: 'silent', host: 'silent.push.test', ports: [`7200-${7200 + counts.silent - 1}`], check: 'tls' },
   ];
   if (counts.quiet > 0) {
-    const hosts = Array.from({ length: counts.quiet }, (_, i) => `q${i}.quiet.test`);
-    rules.push(['  - id: quiet', '    host: "*.quiet.test"', `    probe: [${hosts.join(', ')}]`, '    ports: [7300]', '    check: tcp']);
+    const probe = Array.from({ length: counts.quiet }, (_, i) => `q${i}.quiet.test`);
+    rules.push({ id: 'quiet', host: '*.quiet.test', probe, ports: [7300], check: 'tcp' });
   }
-  const text = [
-    'id: bounded',
-    'title: Bounded time',
-    'rules:',
-    ...rules.flatMap((lines) => [
-      ...lines,
-      '    purpose: Devices keep their persistent connection to the push service',
-      '    impact: Devices receive no push notifications',
-      '    severity: critical',
-    ]),
-    '',
-  ].join('\n');
-  const file = path.join(dir, name);
-  writeFileSync(file, text);
-  return file;
+  return writeRuleFile(path.join(dir, name), 'bounded', 'Bounded time', rules);
 }
 
 const EXPECTED: Record<string, FailureCode> = { filtered: 'tcp_timeout', silent: 'tls_handshake_failed', quiet: 'dns_timeout' };

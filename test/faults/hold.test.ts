@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCertificateAuthority } from '../../src/harness/certs.js';
 import type { Report } from '../../src/types.js';
 import { MOSQUITTO, mosquittoMissing } from '../helpers/mosquitto.js';
+import { writeRuleFile } from '../helpers/rule-file.js';
 import { schemaErrors } from '../report/consumers.js';
 import { announceSkip, createFaultNetwork, faultNetworkUnavailable, SERVER_ADDRESS, type FaultNetwork } from './netns.js';
 
@@ -94,19 +95,15 @@ beforeAll(async () => {
   );
   await net.runInServer([MOSQUITTO, '-c', mosquittoConf], /mosquitto version \S+ running/, 'mosquitto');
 
-  const rules = path.join(net.dir, 'hold.yaml');
-  const rule = (check: keyof typeof PORTS) =>
-    [
-      `  - id: ${check}`,
-      `    host: ${HOST}`,
-      `    ports: [${PORTS[check].join(', ')}]`,
-      `    check: ${check}`,
-      '    hold: true',
-      '    purpose: Devices keep their persistent connection to the push service',
-      `    impact: Devices miss pushes (${check})`,
-      '    severity: critical',
-    ].join('\n');
-  writeFileSync(rules, ['id: hold', 'title: Held channels', 'rules:', rule('tls'), rule('apns'), rule('mqtt'), ''].join('\n'));
+  const held = (['tls', 'apns', 'mqtt'] as const).map((check) => ({
+    id: check,
+    host: HOST,
+    ports: PORTS[check],
+    check,
+    hold: true,
+    impact: `Devices miss pushes (${check})`,
+  }));
+  const rules = writeRuleFile(path.join(net.dir, 'hold.yaml'), 'hold', 'Held channels', held);
 
   const started = performance.now();
   const running = net.pushcheck(

@@ -27,6 +27,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCertificateAuthority } from '../../src/harness/certs.js';
 import type { FailureCode, Report, Result, Status } from '../../src/types.js';
+import { writeRuleFile, type RuleSpec } from '../helpers/rule-file.js';
 import {
   announceSkip,
   reportBoundMs,
@@ -47,15 +48,6 @@ const noDnsmasq = unavailable ?? (await dnsmasqUnavailable());
 announceSkip('fault matrix', unavailable);
 if (!unavailable) announceSkip('fault matrix DNS rows', noDnsmasq);
 
-interface RuleSpec {
-  id: string;
-  host: string;
-  ports: number[];
-  check: 'tcp' | 'tls';
-  severity?: 'critical' | 'warning';
-  cidr?: string;
-  fallback?: { rule: string; ports: number[]; for: number[]; note: string };
-}
 
 let dir: string;
 let caFile: string;
@@ -65,26 +57,7 @@ let files = 0;
 
 function ruleFile(rules: RuleSpec[]): string {
   files += 1;
-  const lines = ['id: faults', 'title: Fault matrix', 'rules:'];
-  for (const rule of rules) {
-    lines.push(
-      `  - id: "${rule.id}"`,
-      `    host: ${rule.host}`,
-      `    ports: [${rule.ports.join(', ')}]`,
-      `    check: ${rule.check}`,
-      '    purpose: Devices keep their persistent connection to the push service',
-      `    impact: "Devices receive no push notifications (rule ${rule.id})"`,
-      `    severity: ${rule.severity ?? 'critical'}`,
-    );
-    if (rule.cidr) lines.push(`    cidr: ${rule.cidr}`);
-    if (rule.fallback) {
-      const f = rule.fallback;
-      lines.push(`    fallback: { rule: "${f.rule}", ports: [${f.ports.join(', ')}], for: [${f.for.join(', ')}], note: "${f.note}" }`);
-    }
-  }
-  const file = path.join(dir, `rules-${files}.yaml`);
-  writeFileSync(file, `${lines.join('\n')}\n`);
-  return file;
+  return writeRuleFile(path.join(dir, `rules-${files}.yaml`), 'faults', 'Fault matrix', rules);
 }
 
 interface Checked {

@@ -27,6 +27,7 @@ import { runCli, runInProcess, type CliRun, type InProcessRun } from '../helpers
 import { proxyTestsSkipped, startTinyproxy, type TestProxy } from '../helpers/proxies.js';
 import { startTlsServer, type TestServer } from '../helpers/servers.js';
 import { nonEmpty } from '../helpers/non-empty.js';
+import { writeRuleFile, type RuleSpec } from '../helpers/rule-file.js';
 
 const TIMEOUT_MS = 1000;
 const HOST_B = '10.213.1.2';
@@ -36,32 +37,19 @@ const INTERCEPTED = '10.213.1.4';
 let dir: string;
 let files = 0;
 
-interface RuleSpec {
-  id: string;
-  host: string;
-  ports: number[];
-  severity?: 'critical' | 'warning';
+/** A rule of a test here: TLS, and a fallback (to 443 for 5223, within the rule) when `fallback` gives its note. */
+interface FindingsRule extends Omit<RuleSpec, 'check' | 'fallback'> {
   fallback?: string;
 }
 
-function ruleFile(rules: RuleSpec[]): string {
+function ruleFile(rules: FindingsRule[]): string {
   files += 1;
-  const lines = ['id: findings', 'title: Findings end to end', 'rules:'];
-  for (const rule of rules) {
-    lines.push(
-      `  - id: "${rule.id}"`,
-      `    host: ${rule.host}`,
-      `    ports: [${rule.ports.join(', ')}]`,
-      '    check: tls',
-      '    purpose: Devices keep their connection to the push service',
-      `    impact: "Devices receive no push notifications (rule ${rule.id})"`,
-      `    severity: ${rule.severity ?? 'critical'}`,
-    );
-    if (rule.fallback) lines.push(`    fallback: { rule: "${rule.id}", ports: [443], for: [5223], note: "${rule.fallback}" }`);
-  }
-  const file = path.join(dir, `rules-${files}.yaml`);
-  writeFileSync(file, `${lines.join('\n')}\n`);
-  return file;
+  const specs = rules.map(({ fallback, ...rule }): RuleSpec => ({
+    ...rule,
+    check: 'tls',
+    ...(fallback && { fallback: { rule: rule.id, ports: [443], for: [5223], note: fallback } }),
+  }));
+  return writeRuleFile(path.join(dir, `rules-${files}.yaml`), 'findings', 'Findings end to end', specs);
 }
 
 function reportOf(run: CliRun | InProcessRun): Report {
@@ -121,7 +109,7 @@ describe.skipIf(unavailable !== undefined)('findings in network namespaces', () 
     await net?.close();
   });
 
-  async function check(rules: RuleSpec[], args: string[]): Promise<Report> {
+  async function check(rules: FindingsRule[], args: string[]): Promise<Report> {
     return reportOf(await net!.pushcheck([ruleFile(rules), '--format', 'json', '--timeout', String(TIMEOUT_MS), '--ca', caFile, ...args]));
   }
 
