@@ -94,20 +94,49 @@ for (let i = 0; i < 100; i += 1) ports.push(await listen(net.createServer(record
 for (const address of ADDRESSES.slice(1)) for (const port of ports) await listen(net.createServer(record), port, address);
 const tcpRules = ruleFile('tcp1000', { host: 'bench.test', probe: ADDRESSES.map((_, i) => `h${i}.bench.test`), ports, check: 'tcp' });
 const tcpPins = ADDRESSES.flatMap((address, i) => ['--resolve', `h${i}.bench.test=${address}`]);
+// Bare Node's floor: a script that only makes the same 1,000 connects at pushcheck's concurrency (connect or error →
+// destroy, next), so that pushcheck's own cost is seen apart from Node's start and sockets.
+const floorScript = path.join(dir, 'floor.mjs');
+writeFileSync(
+  floorScript,
+  `import net from 'node:net';
+const [addresses, ports, concurrency] = process.argv.slice(2);
+const targets = addresses.split(',').flatMap((host) => ports.split(',').map((port) => ({ host, port: Number(port) })));
+let next = 0;
+const connectNext = () => {
+  const target = targets[next++];
+  if (!target) return;
+  const socket = net.connect(target);
+  const done = () => { socket.destroy(); connectNext(); };
+  socket.once('connect', done);
+  socket.once('error', done);
+};
+for (let i = 0; i < Number(concurrency); i += 1) connectNext();
+`,
+);
 {
   const nmapFound = spawnSync('nmap', ['--version']).status === 0;
   const nmap = [];
   const ours = [];
+  const floor = [];
   const nmapCpu = [];
   const oursCpu = [];
+  const floorCpu = [];
   const firstConnect = [];
   const afterLast = [];
+  const floorAfterLast = [];
   for (let i = 0; i < RUNS; i += 1) {
     if (nmapFound) {
       const peer = await timedCpu('nmap', ['-sT', '-Pn', '-n', '-p', ports.join(','), `${ADDRESSES[0]}-${ADDRESSES.length}`]);
       nmap.push(peer.wallMs);
       nmapCpu.push(peer.cpuMs);
     }
+    connects = [];
+    const bare = await timedCpu(process.execPath, [floorScript, ADDRESSES.join(','), ports.join(','), '256']);
+    if (bare.code !== 0 || connects.length !== ADDRESSES.length * ports.length) throw new Error(`the bare Node floor exited ${bare.code} after ${connects.length} connects: ${bare.stderr}`);
+    floor.push(bare.wallMs);
+    floorCpu.push(bare.cpuMs);
+    floorAfterLast.push(bare.ended - Math.max(...connects));
     connects = [];
     const run = await timedCpu(process.execPath, [BIN, tcpRules, ...tcpPins, '-c', '256', '-f', 'json']);
     if (run.code !== 0) throw new Error(`pushcheck on 1,000 TCP targets exited ${run.code}: ${run.stderr}`);
@@ -116,12 +145,17 @@ const tcpPins = ADDRESSES.flatMap((address, i) => ['--resolve', `h${i}.bench.tes
     firstConnect.push(Math.min(...connects) - run.started);
     afterLast.push(run.ended - Math.max(...connects));
   }
+  const [n, f, p] = [median(nmap), median(floor), median(ours)];
   console.log(`\n1,000 loopback TCP targets (goal: within 3× nmap -sT -Pn -n on the same ports)`);
-  if (nmapFound) console.log(`  nmap -sT -Pn -n      ${ms(median(nmap))}`);
+  if (nmapFound) console.log(`  nmap -sT -Pn -n      ${ms(n)}`);
   else console.log('  nmap                 not installed: no ratio');
-  console.log(`  pushcheck            ${ms(median(ours))}${nmapFound ? `  ${ratio(median(ours), median(nmap))}` : ''}`);
-  if (nmapFound && timeFound) console.log(`  CPU (user + system)  nmap ${ms(median(nmapCpu))}, pushcheck ${ms(median(oursCpu))}  ${ratio(median(oursCpu), median(nmapCpu))}`);
-  console.log(`  start → first connect ${ms(median(firstConnect))}, last connect → exit ${ms(median(afterLast))}`);
+  console.log(`  bare Node floor      ${ms(f)}${nmapFound ? `  ${ratio(f, n)} nmap` : ''}  (the same connects, -c 256, nothing else)`);
+  console.log(`  pushcheck            ${ms(p)}${nmapFound ? `  ${ratio(p, n)} nmap` : ''}  ${ratio(p, f)} floor`);
+  if (timeFound) {
+    const [nc, fc, pc] = [median(nmapCpu), median(floorCpu), median(oursCpu)];
+    console.log(`  CPU (user + system)  ${nmapFound ? `nmap ${ms(nc)}, ` : ''}floor ${ms(fc)}, pushcheck ${ms(pc)}${nmapFound ? `  ${ratio(pc, nc)} nmap` : ''}  ${ratio(pc, fc)} floor`);
+  }
+  console.log(`  start → first connect ${ms(median(firstConnect))}, last connect → exit ${ms(median(afterLast))} (floor: ${ms(median(floorAfterLast))})`);
   console.log(`  peak RSS             ${peakRssMb([tcpRules, ...tcpPins, '-c', '256', '-f', 'json']).toFixed(0)} MB`);
 }
 
