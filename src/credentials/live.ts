@@ -10,6 +10,7 @@ import { sign, type KeyObject } from 'node:crypto';
 import http2 from 'node:http2';
 import tls from 'node:tls';
 import { classifyError, failure } from '../probes/classify.js';
+import { trustingContext } from '../probes/trust.js';
 import type { CredentialInfo, Failure } from '../types.js';
 import { APNS_REASON_HINTS, apnsUrlFor, MDM_TOPIC_PREFIX } from './apple.js';
 
@@ -55,8 +56,10 @@ function connectTls(url: URL, auth: LiveAuth, options: LiveOptions, signal: Abor
       host,
       port: Number(url.port || 443),
       ALPNProtocols: ['h2'],
-      ...(options.ca.length > 0 && { ca: [...tls.rootCertificates, ...options.ca] }),
-      ...(auth.kind === 'certificate' && { cert: auth.certificatePem, key: auth.key.export({ type: 'pkcs8', format: 'pem' }) }),
+      secureContext: trustingContext(
+        options.ca,
+        auth.kind === 'certificate' ? { cert: auth.certificatePem, key: auth.key.export({ type: 'pkcs8', format: 'pem' }) } : {},
+      ),
       ...(/^[\d.]+$|:/.test(host) ? {} : { servername: host }),
     });
     let connected = false;

@@ -18,6 +18,7 @@ import { createResolver, type DnsServer, type Pin } from '../probes/dns.js';
 import { checkOf } from '../probes/index.js';
 import { roundMs } from '../probes/phases.js';
 import { checkServerIdentity } from '../probes/server-identity.js';
+import { trustingContext } from '../probes/trust.js';
 import { expandTargets, placeholderNames } from '../rules/expand.js';
 import type { BurstSlo, BurstStats, FailureCode, ProbeOutcome, Report, Result, RuleSet, RunOptions, Target } from '../types.js';
 import { reportOf, resultOf, type ProbedTarget } from './outcome.js';
@@ -254,7 +255,7 @@ async function burstOne(target: Target, settings: BurstSettings, stop: AbortSign
   const url = new URL(target.url as string);
   // One secure context for all clients: building one from Node's ~150 roots per connection costs ~100 ms of CPU
   // each on a busy machine, which would measure pushcheck instead of the server.
-  const secureContext = settings.caPems.length > 0 ? tls.createSecureContext({ ca: [...tls.rootCertificates, ...settings.caPems] }) : undefined;
+  const secureContext = settings.caPems.length > 0 ? trustingContext(settings.caPems) : undefined;
   const connection: Connection = {
     url,
     address,

@@ -398,6 +398,9 @@ describe('handshakeTls', () => {
     expect(session.socket.encrypted).toBe(true);
     expect(session.socket.destroyed).toBe(false);
     expect(session.info.alpn).toBe('http/1.1');
+    // The handshake asks Node for the short certificate only; afterwards the socket answers as Node's own does.
+    expect(Object.hasOwn(session.socket, 'getPeerCertificate')).toBe(false);
+    expect(session.socket.getPeerCertificate(true).issuerCertificate?.subject.CN).toBe('Pushcheck Test CA');
     session.socket.destroy();
     await s.idle();
   });
