@@ -3,7 +3,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { UsageError } from '../errors.js';
-import { parseDnsServer, parsePin } from '../probes/dns.js';
+import { fitSystemResolver, parseDnsServer, parsePin } from '../probes/dns.js';
 import { formatNames } from '../report/index.js';
 import { resolveRuleSets } from '../rules/builtin.js';
 import { countTargets, parseVars, parsePortRange } from '../rules/expand.js';
@@ -156,6 +156,8 @@ export function settingsFrom(flags: CheckFlags, env: NodeJS.ProcessEnv = process
 /** Runs with a spinner on a terminal and Ctrl-C handling, then prints the report; sets the exit code. */
 export async function runAndPrint(ruleSets: RuleSet[], flags: CheckFlags): Promise<Report> {
   const settings = settingsFrom(flags);
+  // A lookup the run gave up on must not keep the process running long after the report (docs/timeouts.md).
+  if (!settings.dnsServer) fitSystemResolver(settings.timeoutMs);
   const outputs = outputsFrom(flags);
   // A report that could not be written, or that would overwrite an input, is known before a minute of probing.
   checkOutputs(outputs, [

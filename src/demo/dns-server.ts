@@ -2,7 +2,7 @@
  * A DNS server on loopback (UDP, dns-packet): A and AAAA records from a table, NXDOMAIN for names it does not know
  * (as a DNS filter answers), NODATA for a known name without records of the type asked. The demo points pushcheck
  * at it with --dns-server, so no name the demo checks ever goes to the system resolver; the tests use the same
- * server, where `mode` makes it drop every query (silent) or answer SERVFAIL or REFUSED.
+ * server, where `mode` makes it drop every query (silent) or answer SERVFAIL or REFUSED, and `delayMs` makes it slow.
  *
  *   const dns = await startDnsServer({ records: { 'push.test': { A: ['127.0.0.1'], AAAA: ['::1'] } } });
  *   dns.mode = 'silent';
@@ -27,6 +27,8 @@ export interface LoopbackDnsServer {
   /** Lower-case name → records; may be changed while the server runs. */
   records: Map<string, DnsRecords>;
   mode: DnsMode;
+  /** Answers wait this long (a slow resolver); 0 answers at once. */
+  delayMs: number;
   /** Every query received, in order. */
   queries: Array<{ name: string; type: string }>;
   /** Closes the socket; safe to call more than once. */
@@ -37,11 +39,11 @@ const RCODE = { NOERROR: 0, SERVFAIL: 2, NXDOMAIN: 3, REFUSED: 5 } as const;
 const TTL_S = 60;
 
 /**
- * Listens on `host` (default 127.0.0.1), a free port. Rejects with the bind error (EADDRNOTAVAIL where `host`
+ * Listens on `host` (default 127.0.0.1), on `port` (default: a free one). Rejects with the bind error (EADDRNOTAVAIL where `host`
  * is not configured).
  */
 export async function startDnsServer(
-  options: { records?: Record<string, DnsRecords>; host?: string; mode?: DnsMode } = {},
+  options: { records?: Record<string, DnsRecords>; host?: string; port?: number; mode?: DnsMode; delayMs?: number } = {},
 ): Promise<LoopbackDnsServer> {
   const host = options.host ?? '127.0.0.1';
   const socket = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
@@ -53,6 +55,7 @@ export async function startDnsServer(
     address: '',
     records,
     mode: options.mode ?? 'answer',
+    delayMs: options.delayMs ?? 0,
     queries: [],
     close: () => (closing ??= new Promise<void>((resolve) => socket.close(() => resolve()))),
   };
@@ -83,12 +86,13 @@ export async function startDnsServer(
       questions: query.questions ?? [],
       answers: values.map((data) => ({ type: question.type as 'A' | 'AAAA', name: question.name, ttl: TTL_S, class: 'IN' as const, data })),
     });
-    socket.send(response, peer.port, peer.address);
+    if (server.delayMs > 0) setTimeout(() => closing ?? socket.send(response, peer.port, peer.address), server.delayMs);
+    else socket.send(response, peer.port, peer.address);
   });
 
   await new Promise<void>((resolve, reject) => {
     socket.once('error', reject);
-    socket.bind({ address: host, port: 0 }, () => {
+    socket.bind({ address: host, port: options.port ?? 0 }, () => {
       socket.off('error', reject);
       resolve();
     });

@@ -8,7 +8,9 @@ import { performance } from 'node:perf_hooks';
 import { UsageError } from '../errors.js';
 import { ipVersion } from '../ip-version.js';
 import { classifyError, errorCodes, failure, PhaseError, withContext } from './classify.js';
-import { bounded, since } from './phases.js';
+import { bounded, since, stoppedFailure } from './phases.js';
+import { resolverSlots, systemLookup } from './system-lookup.js';
+import type { Failure } from '../types.js';
 import type { Resolution, ResolveHost, ResolveOptions } from './types.js';
 
 /** A --resolve pin: `host` is a name, or `*.suffix` matching one or more labels before the suffix. */
@@ -114,9 +116,42 @@ function ipv4First(addresses: string[]): string[] {
   return [...unique.filter((a) => net.isIPv4(a)), ...unique.filter((a) => !net.isIPv4(a))];
 }
 
-async function systemLookup(name: string): Promise<string[]> {
-  const found = await dns.promises.lookup(name, { all: true, verbatim: true });
-  return found.map((entry) => entry.address);
+/** glibc's largest resolver timeout (RES_MAXRETRANS), seconds. */
+const GLIBC_MAX_TIMEOUT_S = 30;
+
+/**
+ * Makes the system resolver give up soon after `timeoutMs` (glibc reads RES_OPTIONS when a thread first resolves):
+ * one try per nameserver, of the timeout rounded up to whole seconds (glibc's unit). pushcheck stops waiting at
+ * `timeoutMs`, but
+ * getaddrinfo cannot be cancelled: with resolv.conf's defaults (5 s, 2 attempts) a lookup left behind holds one of
+ * libuv's threads, and the process's exit, for about 10 s after the report is out. Options already in RES_OPTIONS
+ * are kept; these two come after them, so they win. It changes this process's environment: the CLI calls it
+ * before a run, a library user may.
+ */
+export function fitSystemResolver(timeoutMs: number, env: NodeJS.ProcessEnv = process.env): void {
+  const seconds = Math.min(GLIBC_MAX_TIMEOUT_S, Math.max(1, Math.ceil(timeoutMs / 1000)));
+  env.RES_OPTIONS = [env.RES_OPTIONS?.trim(), `timeout:${seconds} attempts:1`].filter(Boolean).join(' ');
+}
+
+/**
+ * The system resolver's answer within `timeoutMs`. A lookup that timed out before it reached the resolver waited for
+ * one of libuv's getaddrinfo slots behind slower lookups: its message says so (the resolver is still the slow party,
+ * or those lookups would have ended).
+ */
+async function systemLookupWithin(name: string, timeoutMs: number, signal: AbortSignal): Promise<string[]> {
+  const lookup = systemLookup(name);
+  const start = performance.now();
+  try {
+    return await bounded(lookup.addresses, 'dns', timeoutMs, signal, lookup.leave);
+  } catch (err) {
+    // glibc's own timeout (fitSystemResolver: --timeout rounded up to whole seconds) may end a silent lookup a moment
+    // before pushcheck's timer does: EAI_AGAIN after the whole timeout is that timeout, not an answer.
+    const waitedMs = performance.now() - start;
+    if (errorCodes(err).includes('EAI_AGAIN') && waitedMs >= timeoutMs) throw stoppedFailure('dns', waitedMs, signal);
+    if (!(err instanceof PhaseError) || err.failure.code !== 'dns_timeout' || lookup.started()) throw err;
+    const context = `never sent: ${lookup.ahead} slower lookups held Node's ${resolverSlots()} resolver slots`;
+    throw new PhaseError(withContext(err.failure, context), err.durationMs);
+  }
 }
 
 async function serverLookup(name: string, server: DnsServer, timeoutMs: number, signal: AbortSignal): Promise<string[]> {
@@ -153,7 +188,7 @@ export function createResolver(options: ResolverOptions): ResolveHost {
     try {
       const addresses = dnsServer
         ? await serverLookup(name, dnsServer, timeoutMs, signal)
-        : await bounded(systemLookup(name), 'dns', timeoutMs, signal);
+        : await systemLookupWithin(name, timeoutMs, signal);
       if (addresses.length === 0) {
         return { addresses: [], pinned: false, durationMs: since(start), failure: failure('dns_no_address', 'dns') };
       }

@@ -2,9 +2,9 @@
  * What every probe shares: the whole-probe time budget, ms rounding, the DNS phase and the outcome it starts from.
  */
 import { performance } from 'node:perf_hooks';
-import type { FailureCode, Phase, ProbeOutcome, Target, Timings } from '../types.js';
+import type { Failure, FailureCode, Phase, ProbeOutcome, Target, Timings } from '../types.js';
 import type { ProbeContext } from './types.js';
-import { failure, PhaseError, TIMEOUT_CODES } from './classify.js';
+import { failure, PhaseError, TIMEOUT_CODES, withContext } from './classify.js';
 
 /** Durations are reported in ms rounded to 0.1. */
 export function roundMs(ms: number): number {
@@ -54,25 +54,27 @@ export function stoppedFailure(
 }
 
 /**
- * The whole-probe bound: `signal` aborts (with a TimeoutError) when `timeoutMs` has passed since the probe started,
+ * The whole-probe bound: `signal` aborts (with a TimeoutError) when `timeoutMs` has passed since the probe started
+ * (`startedAt`, a `performance.now()`: earlier than now when the probe's time began with a lookup made for it),
  * or as soon as the caller's signal aborts (with its reason). Call `dispose()` when the probe ends.
  */
 export class Budget {
   readonly signal: AbortSignal;
-  readonly #start = performance.now();
+  readonly #start: number;
   readonly #deadline: number;
   readonly #controller = new AbortController();
   readonly #timer: NodeJS.Timeout;
   readonly #outer: AbortSignal;
   readonly #onAbort = (): void => this.#controller.abort(this.#outer.reason);
 
-  constructor(timeoutMs: number, outer: AbortSignal) {
+  constructor(timeoutMs: number, outer: AbortSignal, startedAt = performance.now()) {
+    this.#start = startedAt;
     this.#deadline = this.#start + timeoutMs;
     this.#outer = outer;
     this.signal = this.#controller.signal;
     this.#timer = setTimeout(
       () => this.#controller.abort(new DOMException(`timed out after ${timeoutMs} ms`, 'TimeoutError')),
-      Math.max(0, timeoutMs),
+      Math.max(0, this.#deadline - performance.now()),
     );
     if (outer.aborted) this.#onAbort();
     else outer.addEventListener('abort', this.#onAbort, { once: true });
@@ -105,7 +107,7 @@ export async function runProbe(
   ctx: ProbeContext,
   body: (addresses: string[], outcome: ProbeOutcome, budget: Budget) => Promise<void>,
 ): Promise<ProbeOutcome> {
-  const budget = new Budget(ctx.timeoutMs, ctx.signal);
+  const budget = new Budget(ctx.timeoutMs, ctx.signal, ctx.startedAt);
   const outcome: ProbeOutcome = { ok: false, addresses: [], pinned: false, timings: { totalMs: 0 } };
   // Through a proxy the proxy resolves the name: no DNS phase of ours, only a --resolve pin or an IP is sent as such.
   const proxied = ctx.proxy !== undefined;
@@ -124,7 +126,7 @@ export async function runProbe(
     }
   } catch (err) {
     if (!(err instanceof PhaseError)) throw err;
-    outcome.failure = err.failure;
+    outcome.failure = dnsShare(err.failure, outcome.timings.dnsMs, ctx.timeoutMs, budget);
     const phase = err.failure.phase;
     if (phase !== 'cert' && phase !== 'write' && phase !== 'hold') outcome.timings[PHASE_TIMINGS[phase]] = roundMs(err.durationMs);
     if (err.recorded.address !== undefined) outcome.address = err.recorded.address;
@@ -145,6 +147,18 @@ export async function runProbe(
   if (outcome.failure) outcome.ok = false;
   return outcome;
 }
+
+/** A phase after DNS that ran out of the probe's time says how much of it the lookup took, when that was much. */
+function dnsShare(fail: Failure, dnsMs: number | undefined, timeoutMs: number, budget: Budget): Failure {
+  if (fail.phase === 'dns' || fail.phase === 'cert' || fail.phase === 'write' || fail.phase === 'hold') return fail;
+  // Each phase's own timer ends it at the budget's deadline, a moment before the budget's signal would.
+  const ranOut = fail.code === TIMEOUT_CODES[fail.phase] && budget.elapsed() >= timeoutMs * 0.95;
+  if (!ranOut || dnsMs === undefined || dnsMs < timeoutMs * DNS_SHARE_WORTH_SAYING) return fail;
+  return withContext(fail, `the DNS lookup took ${Math.round(dnsMs)} ms of the ${timeoutMs} ms timeout`);
+}
+
+/** The share of a probe's time a lookup must take before a later phase's timeout mentions it. */
+const DNS_SHARE_WORTH_SAYING = 0.1;
 
 /**
  * Waits for `work` at most `timeoutMs` and only while `signal` is not aborted; otherwise rejects with the phase's

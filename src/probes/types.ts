@@ -23,6 +23,11 @@ export type ResolveHost = (host: string, signal: AbortSignal, options?: ResolveO
 export interface ProbeContext {
   /** Upper bound for the whole probe (dns + connect + tls + http), in ms. */
   timeoutMs: number;
+  /**
+   * When the probe's time began (a `performance.now()`), if not when it is called: the scheduler may look the
+   * name up first (to know its address families), and that lookup counts against this probe's timeoutMs.
+   */
+  startedAt?: number;
   /** Aborted on timeout of the run or on Ctrl-C; a probe stops promptly and reports what it had. */
   signal: AbortSignal;
   resolve: ResolveHost;

@@ -203,6 +203,8 @@ async function probeEachFamily(
   const via = proxy ? (settings.recorded.proxy ?? 'proxy') : 'direct';
   if (target.skipReason !== undefined) return [{ ...(await probeWithRetries(target, settings, resolve, runSignal, now)), via }];
   if (proxy) return [throughProxy(await probeWithRetries(target, settings, resolve, runSignal, now), settings.family ?? 'both', via)];
+  // This lookup is part of the first attempt: its time counts against that attempt's --timeout (docs/timeouts.md).
+  const firstTry = tryClock();
   const resolution = await resolve(target.host, runSignal);
   if (resolution.failure || resolution.addresses.length === 0) {
     // The first attempt reports this lookup rather than asking again; a retry asks anew.
@@ -212,7 +214,7 @@ async function probeEachFamily(
       answered = true;
       return Promise.resolve(resolution);
     };
-    return [{ ...(await probeWithRetries(target, settings, again, runSignal, now)), via }];
+    return [{ ...(await probeWithRetries(target, settings, again, runSignal, now, firstTry)), via }];
   }
   const present = new Set(resolution.addresses.map(familyOf));
   const chosen = CHOSEN[settings.family ?? 'both'];
@@ -233,7 +235,7 @@ async function probeEachFamily(
   }
   return Promise.all(
     families.map(async (family) => ({
-      ...(await probeWithRetries({ ...target, family }, settings, familyResolver(resolve, family), runSignal, now)),
+      ...(await probeWithRetries({ ...target, family }, settings, familyResolver(resolve, family), runSignal, now, firstTry)),
       via,
     })),
   );
@@ -270,6 +272,7 @@ async function probeWithRetries(
   resolve: ResolveHost,
   runSignal: AbortSignal,
   now: () => Date,
+  firstTry?: TryClock,
 ): Promise<Probed> {
   if (target.skipReason !== undefined) return { target, attempts: 0 };
   // Only a passed check keeps a connection, and a pass ends the tries: the last one kept is the one to hold.
@@ -280,12 +283,12 @@ async function probeWithRetries(
         kept = connection;
       }
     : undefined;
-  const once = () => judgedTry(target, settings, resolve, runSignal, now, keep);
+  const once = (clock = tryClock()) => judgedTry(target, settings, resolve, runSignal, now, clock, keep);
   let outcome: ProbeOutcome | undefined;
   let attempts = 0;
   let overloadRetried = false;
   for (let tries = 0; tries <= settings.retries && !runSignal.aborted; tries += 1) {
-    let attempt = await once();
+    let attempt = await once(tries === 0 ? firstTry : undefined);
     attempts += 1;
     if (attempt.overload && !overloadRetried && !runSignal.aborted) {
       // Tried again once the loop runs freely, and few at a time: the probes a busy machine starved together would
@@ -321,19 +324,34 @@ async function probeWithRetries(
   };
 }
 
-/** One attempt, and whether it measured this machine rather than the network (see overloadOf). */
+/** When an attempt's time began, and how long the event loop had stood still by then. */
+interface TryClock {
+  startedAt: number;
+  stalledBefore: number;
+}
+
+function tryClock(): TryClock {
+  return { startedAt: performance.now(), stalledBefore: stalledMs() };
+}
+
+/**
+ * One attempt, and whether it measured this machine rather than the network (see overloadOf). Its time runs from
+ * `clock`: for a first attempt, from the lookup the scheduler made for it, which the attempt's timeout covers.
+ */
 async function judgedTry(
   target: Target,
   settings: CheckSettings,
   resolve: ResolveHost,
   runSignal: AbortSignal,
   now: () => Date,
+  clock: TryClock,
   keep?: (connection: KeptConnection) => void,
 ): Promise<{ outcome: ProbeOutcome; overload?: Failure | undefined }> {
-  const stalledBefore = stalledMs();
-  const began = performance.now();
-  const outcome = await probeOnce(target, settings, resolve, runSignal, now, keep);
-  return { outcome, overload: overloadOf(outcome, settings.timeoutMs, performance.now() - began, stalledMs() - stalledBefore) };
+  const outcome = await probeOnce(target, settings, resolve, runSignal, now, clock.startedAt, keep);
+  return {
+    outcome,
+    overload: overloadOf(outcome, settings.timeoutMs, performance.now() - clock.startedAt, stalledMs() - clock.stalledBefore),
+  };
 }
 
 /** One attempt, with a watchdog so that even a probe that forgets its timeout cannot hold up the run. */
@@ -343,6 +361,7 @@ async function probeOnce(
   resolve: ResolveHost,
   runSignal: AbortSignal,
   now: () => Date,
+  startedAt: number,
   keep?: (connection: KeptConnection) => void,
 ): Promise<ProbeOutcome> {
   const { controller, release } = follow(runSignal);
@@ -350,6 +369,7 @@ async function probeOnce(
   let overran = false;
   const ctx: ProbeContext = {
     timeoutMs: settings.timeoutMs,
+    startedAt,
     signal: controller.signal,
     resolve,
     ca: settings.caPems,
@@ -367,7 +387,7 @@ async function probeOnce(
       overran = true;
       controller.abort(new Error('watchdog'));
       resolveOverdue(overdueOutcome(target, settings.timeoutMs));
-    }, settings.timeoutMs + WATCHDOG_GRACE_MS);
+    }, startedAt + settings.timeoutMs + WATCHDOG_GRACE_MS - performance.now());
   });
   try {
     return await Promise.race([probeFor(target.check).run(target, ctx), overdue]);

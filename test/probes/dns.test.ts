@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/errors.js';
-import { createResolver, parseDnsServer, parsePin, pinnedAddresses } from '../../src/probes/dns.js';
+import { createResolver, fitSystemResolver, parseDnsServer, parsePin, pinnedAddresses } from '../../src/probes/dns.js';
+import { resolverSlots } from '../../src/probes/system-lookup.js';
 import { startDnsServer, type LoopbackDnsServer } from '../../src/demo/dns-server.js';
 import { tcpProbe } from '../../src/probes/tcp.js';
 import { expectTimings } from '../helpers/outcome.js';
@@ -275,5 +276,30 @@ describe('a probe resolving through --dns-server', () => {
     expect(outcome.timings.dnsMs).toBeGreaterThanOrEqual(290);
     expect(outcome.timings.totalMs).toBeGreaterThanOrEqual(outcome.timings.dnsMs ?? 0);
     dns.mode = 'answer';
+  });
+});
+
+describe('the system resolver fitted to --timeout', () => {
+  it('asks glibc for one try of the timeout rounded up to whole seconds, after the options already set', () => {
+    const env: NodeJS.ProcessEnv = {};
+    fitSystemResolver(1000, env);
+    expect(env.RES_OPTIONS).toBe('timeout:1 attempts:1');
+    const mine: NodeJS.ProcessEnv = { RES_OPTIONS: 'rotate ndots:2 ' };
+    fitSystemResolver(2500, mine);
+    // glibc reads the options in order: the later timeout and attempts win, rotate and ndots stay.
+    expect(mine.RES_OPTIONS).toBe('rotate ndots:2 timeout:3 attempts:1');
+    const tiny: NodeJS.ProcessEnv = {};
+    fitSystemResolver(200, tiny);
+    expect(tiny.RES_OPTIONS).toBe('timeout:1 attempts:1');
+    const long: NodeJS.ProcessEnv = {};
+    fitSystemResolver(120_000, long);
+    expect(long.RES_OPTIONS).toBe('timeout:30 attempts:1'); // glibc's largest
+  });
+
+  it('counts libuv’s getaddrinfo slots as half its threads, rounded up', () => {
+    expect(resolverSlots({})).toBe(2);
+    expect(resolverSlots({ UV_THREADPOOL_SIZE: '1' })).toBe(1);
+    expect(resolverSlots({ UV_THREADPOOL_SIZE: '5' })).toBe(3);
+    expect(resolverSlots({ UV_THREADPOOL_SIZE: 'many' })).toBe(2);
   });
 });

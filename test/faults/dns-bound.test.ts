@@ -1,0 +1,171 @@
+/**
+ * The time bound and DNS (docs/timeouts.md): the lookup a target starts with counts against its first attempt's
+ * --timeout, and a slow or silent system resolver neither stretches a run past its bound nor keeps the process
+ * running after the report. The system resolver here is the real one (glibc's getaddrinfo): pushcheck runs in a
+ * network namespace whose /etc/resolv.conf (`ip netns exec` mounts /etc/netns/<name>/resolv.conf) names a real DNS
+ * server on the namespace's loopback (ns-dns.mjs), which answers late or never; nftables drops one port there, so a
+ * connect waits out what is left of the attempt. --resolve pins skip that resolver altogether.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Report } from '../../src/types.js';
+import { runCli } from '../helpers/cli.js';
+import { writeRuleFile } from '../helpers/rule-file.js';
+import { announceSkip, faultNetworkUnavailable, reportBoundMs } from './netns.js';
+
+const run = promisify(execFile);
+const NS_DNS = fileURLToPath(new URL('./ns-dns.mjs', import.meta.url));
+const unavailable = await faultNetworkUnavailable();
+announceSkip('the DNS time-bound tests', unavailable);
+
+const TIMEOUT_MS = 1000;
+const CONCURRENCY = 2;
+const DROPPED_PORT = 7100;
+const OPEN_PORT = 7200;
+/** Timer slack for one result's totalMs. */
+const SLACK_MS = 200;
+const NAMES = Array.from({ length: 6 }, (_, i) => `q${i}.quiet.test`);
+
+// The fault helpers' name pattern, so that their clean-up of stale namespaces also knows this one.
+const ns = `pc-${process.pid}-${randomBytes(3).toString('hex')}-c`;
+const etcDir = path.join('/etc/netns', ns);
+let dir: string;
+let dnsServer: { child: ChildProcess; queries: string[] } | undefined;
+
+async function startResolver(mode: 'answer' | 'silent', delayMs: number): Promise<string[]> {
+  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, NS_DNS, mode, String(delayMs), NAMES.join(','), String(OPEN_PORT)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const queries: string[] = [];
+  dnsServer = { child, queries };
+  await new Promise<void>((resolve, reject) => {
+    let buffered = '';
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      buffered += chunk;
+      const lines = buffered.split('\n');
+      buffered = lines.pop() ?? '';
+      for (const line of lines) {
+        if (line === 'ready') resolve();
+        else if (line.startsWith('query ')) queries.push(line.slice(6));
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`ns-dns.mjs exited (${code}) before it was ready`)));
+  });
+  return queries;
+}
+
+async function stopResolver(): Promise<void> {
+  const server = dnsServer;
+  dnsServer = undefined;
+  if (!server || server.child.exitCode !== null) return;
+  const exited = new Promise((resolve) => server.child.once('exit', resolve));
+  server.child.kill('SIGTERM');
+  await exited;
+}
+
+/** pushcheck in the namespace, as JSON; the bound its report must keep, and the child's wall time. */
+async function check(args: string[]): Promise<{ report: Report; wallMs: number; bound: number }> {
+  const file = writeRuleFile(path.join(dir, `${randomBytes(3).toString('hex')}.yaml`), 'dns-bound', 'DNS bound', [
+    { id: 'quiet', host: '*.quiet.test', probe: NAMES, ports: [DROPPED_PORT], check: 'tcp' },
+  ]);
+  const result = await runCli([file, '--format', 'json', '--timeout', String(TIMEOUT_MS), '--concurrency', String(CONCURRENCY), ...args], {
+    wrapper: ['ip', 'netns', 'exec', ns],
+    killAfterMs: 60_000,
+  });
+  expect(result.signal, 'pushcheck was killed').toBeNull();
+  expect(result.stderr).toBe('');
+  const report = JSON.parse(result.stdout) as Report;
+  expect(report.results).toHaveLength(NAMES.length);
+  return { report, wallMs: result.durationMs, bound: reportBoundMs(report, TIMEOUT_MS, CONCURRENCY, 0) };
+}
+
+/** What `ip netns exec` and Node's start-up may add to the wall time: the bound does not count them. */
+async function startupAllowanceMs(): Promise<number> {
+  const started = performance.now();
+  await run('ip', ['netns', 'exec', ns, process.execPath, '-e', '0']);
+  return Math.max(1500, 4 * (performance.now() - started));
+}
+
+beforeAll(async () => {
+  if (unavailable) return;
+  dir = mkdtempSync(path.join(os.tmpdir(), 'pushcheck-dns-bound-'));
+  await run('ip', ['netns', 'add', ns]);
+  await run('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']);
+  mkdirSync(etcDir, { recursive: true });
+  writeFileSync(path.join(etcDir, 'resolv.conf'), 'nameserver 127.0.0.1\n');
+  writeFileSync(path.join(etcDir, 'hosts'), '127.0.0.1 localhost\n');
+  const rules = `table inet bound {\n  chain input {\n    type filter hook input priority 0;\n    tcp dport ${DROPPED_PORT} drop\n  }\n}\n`;
+  writeFileSync(path.join(dir, 'rules.nft'), rules);
+  await run('ip', ['netns', 'exec', ns, 'nft', '-f', path.join(dir, 'rules.nft')]);
+});
+
+afterEach(stopResolver);
+
+afterAll(async () => {
+  await stopResolver();
+  if (unavailable) return;
+  await run('ip', ['netns', 'del', ns]).catch(() => undefined);
+  rmSync(etcDir, { recursive: true, force: true });
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe.skipIf(unavailable !== undefined)('DNS inside the time bound (the system resolver, in a network namespace)', () => {
+  it('a resolver that answers after 600 ms: the connect gets what is left of the 1000 ms, and the run keeps its bound', async () => {
+    await startResolver('answer', 600);
+    const { report, wallMs, bound } = await check([]);
+    console.log(`slow resolver: 6 targets, bound ${bound} ms: report ${report.durationMs} ms, wall ${Math.round(wallMs)} ms`);
+    for (const result of report.results) {
+      expect(result.timings.dnsMs).toBeGreaterThanOrEqual(550);
+      expect(result.timings.totalMs).toBeLessThanOrEqual(TIMEOUT_MS + SLACK_MS);
+      if (result.error?.code === 'local_overload') continue; // a busy machine, said so: its bound is the wider one
+      expect(result.error?.code).toBe('tcp_timeout');
+      expect(result.error?.message).toMatch(/the DNS lookup took \d+ ms of the 1000 ms timeout/);
+      expect(result.attempts).toBe(1);
+    }
+    // Three rounds of two: 3 s and the second. The lookup outside the attempt made it about 4.8 s.
+    expect(report.durationMs).toBeLessThanOrEqual(bound);
+    expect(wallMs).toBeLessThanOrEqual(bound + (await startupAllowanceMs()));
+  });
+
+  it('a resolver that never answers: dns_timeout in 1000 ms, and the process ends with the report (not 10 s of glibc retries later)', async () => {
+    const queries = await startResolver('silent', 0);
+    const { report, wallMs, bound } = await check([]);
+    console.log(`silent resolver: 6 targets, bound ${bound} ms: report ${report.durationMs} ms, wall ${Math.round(wallMs)} ms`);
+    for (const result of report.results) {
+      expect(result.timings.totalMs).toBeLessThanOrEqual(TIMEOUT_MS + SLACK_MS);
+      if (result.error?.code === 'local_overload') continue;
+      expect(result.error?.code).toBe('dns_timeout');
+      expect(result.error?.phase).toBe('dns');
+      expect(result.attempts).toBe(1);
+    }
+    expect(report.durationMs).toBeLessThanOrEqual(bound);
+    expect(wallMs).toBeLessThanOrEqual(bound + (await startupAllowanceMs()));
+    expect(queries.length).toBeGreaterThan(0); // the resolver really was asked
+  });
+
+  it('--resolve pins skip the silent resolver: every target passes at once and no query is sent', async () => {
+    const queries = await startResolver('silent', 0);
+    const file = writeRuleFile(path.join(dir, 'pinned.yaml'), 'pinned', 'Pinned', [
+      { id: 'pinned', host: '*.quiet.test', probe: NAMES, ports: [OPEN_PORT], check: 'tcp' },
+    ]);
+    const started = performance.now();
+    const result = await runCli([file, '--format', 'json', '--timeout', String(TIMEOUT_MS), '--resolve', '*.quiet.test=127.0.0.1'], {
+      wrapper: ['ip', 'netns', 'exec', ns],
+    });
+    const wallMs = performance.now() - started;
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const report = JSON.parse(result.stdout) as Report;
+    // A pin is no lookup: 0 ms of DNS, the pinned address.
+    expect(report.results.map((r) => [r.status, r.address, r.timings.dnsMs])).toEqual(NAMES.map(() => ['pass', '127.0.0.1', 0]));
+    expect(report.durationMs).toBeLessThan(TIMEOUT_MS);
+    expect(wallMs).toBeLessThanOrEqual(TIMEOUT_MS + (await startupAllowanceMs()));
+    expect(queries).toEqual([]);
+  });
+});
