@@ -23,7 +23,8 @@ await build({
 });
 
 // The first file bin/pushcheck.js loads (src/cli/start.ts), as CommonJS: help and version without Node's ES module
-// loader, and program.cjs (src/cli/program.ts: commander), which bin/pushcheck.js requires for the help only.
+// loader, and program.cjs (src/cli/program.ts: commander), which bin/pushcheck.js requires for the help only, and
+// code-cache.cjs, for the check command only.
 // Neither loads a command (main.js does), so the registry's import()s stay out of them.
 const cjs = {
   ...common,
@@ -35,6 +36,63 @@ const cjs = {
 };
 await build({
   ...cjs,
-  entryPoints: { start: 'src/cli/start.ts', program: 'src/cli/program.ts' },
+  entryPoints: { start: 'src/cli/start.ts', program: 'src/cli/program.ts', 'code-cache': 'src/cli/code-cache.ts' },
   plugins: [{ name: 'no-commands', setup: (b) => b.onResolve({ filter: /.*/ }, (args) => (args.kind === 'dynamic-import' ? { path: args.path, external: true } : undefined)) }],
+});
+
+// The check command (`pushcheck ios`, `pushcheck rules.yaml`) as one CommonJS file, check.cjs, which
+// bin/pushcheck.js runs through V8's code cache (src/cli/code-cache.ts): Node 20 caches no ES module's compiled
+// code, and compiling the check path again on every run was about a third of pushcheck's own time before its first
+// connect. The libraries a check loads only on demand (undici for an https check, ora on a terminal, node-forge and
+// x509 for credentials, basic-ftp for a write check; ajv, should it ever be reached) stay out of it, each in a
+// CommonJS file of its own under lib/: the file read and cached on every run holds what every run executes. Other
+// commands are not in it (start.ts runs them from main.js).
+const onDemand = ['undici', 'ora', 'ajv', 'node-forge', '@peculiar/x509', 'basic-ftp'];
+const libraryFile = (specifier) => `lib/${specifier.replace(/^@/, '').replace(/\.js$/, '').replace(/[^\w.-]+/g, '-')}`;
+const libraries = new Map();
+const check = await build({
+  ...cjs,
+  entryPoints: { check: 'src/cli/main.ts' },
+  // import() becomes require(): a script run by vm.Script has no ES module loader to import with.
+  supported: { 'dynamic-import': false },
+  metafile: true,
+  plugins: [
+    {
+      name: 'check-only',
+      setup: (b) => {
+        b.onResolve({ filter: /^[^./]/ }, (args) => {
+          if (!onDemand.some((name) => args.path === name || args.path.startsWith(`${name}/`))) return undefined;
+          const file = `./${libraryFile(args.path)}.cjs`;
+          libraries.set(file, args.path);
+          return { path: file, external: true };
+        });
+        b.onResolve({ filter: /^\.\/[\w-]+\.js$/ }, (args) =>
+          args.importer.endsWith('commands.ts') && args.path !== './check.js' ? { path: args.path, namespace: 'other-command' } : undefined,
+        );
+        b.onLoad({ filter: /.*/, namespace: 'other-command' }, (args) => ({
+          contents: `throw new Error('pushcheck bug: ${args.path} is not in check.cjs; start.ts runs every other command from main.js');`,
+        }));
+      },
+    },
+  ],
+});
+// Each library check.cjs still requires once unused code is dropped (ajv's report reader is not on the check path).
+const required = Object.values(check.metafile.outputs).flatMap((output) => output.imports.map((i) => i.path)).filter((file) => libraries.has(file));
+// check.cjs imports them as Node imports CommonJS from an ES module: the default export is module.exports. So a
+// library written as an ES module (ora) exports its default export, with its named ones on it.
+await build({
+  ...cjs,
+  entryPoints: Object.fromEntries([...new Set(required)].map((file) => [file.slice(2, -4), `library:${libraries.get(file)}`])),
+  plugins: [
+    {
+      name: 'library',
+      setup: (b) => {
+        b.onResolve({ filter: /^library:/ }, (args) => ({ path: args.path.slice('library:'.length), namespace: 'library' }));
+        b.onLoad({ filter: /.*/, namespace: 'library' }, (args) => ({
+          resolveDir: process.cwd(),
+          contents: `const m = require(${JSON.stringify(args.path)});\nmodule.exports = m && m.__esModule && typeof m.default === 'function' ? Object.assign(m.default, m) : m;\n`,
+        }));
+      },
+    },
+  ],
 });

@@ -34,7 +34,7 @@ function mapFrame(location: string, file: string, line: string, column: string):
 /** Rewrites `err.stack` in place; anything that is not an Error, or has no mappable frame, is left alone. */
 export function mapStack(err: unknown): void {
   if (!(err instanceof Error) || typeof err.stack !== 'string') return;
-  err.stack = err.stack.replace(/((?:file:\/\/)?\/[^\s():]+\.js):(\d+):(\d+)/g, mapFrame);
+  err.stack = err.stack.replace(/((?:file:\/\/)?\/[^\s():]+\.c?js):(\d+):(\d+)/g, mapFrame);
 }
 
 /** Maps the stack of whatever ends the process uncaught, before Node prints it. */

@@ -4,22 +4,30 @@
  * Why CommonJS first: on Node 20, which has no compile cache, an ES module entry pays for Node's ES module loader
  * and for each file it imports, and `pushcheck --help` spent longer there than on its own work (the figures are in
  * docs/contributing.md, "Benchmarks"). --version loads neither commander (program.cjs) nor Node's stream modules.
+ * The check command, the one that runs most, has a CommonJS bundle of its own (check.cjs), which bin/pushcheck.js runs
+ * with V8's code cache (code-cache.cjs, from code-cache.ts).
  */
-import { commandFor, isVersionOnly } from './commands.js';
+import { commandFor, defaultCommand, isVersionOnly } from './commands.js';
 import { exitOnStdoutError, writeStdoutNow } from './messages.js';
 import { mapUncaughtStacks } from './source-stack.js';
 import { version } from '../version.js';
 import type * as Program from './program.js';
 
-/** How the entry loads the rest: the program for the help (program.cjs), main.js for a command (it runs it). */
+/**
+ * How the entry loads the rest: the program for the help (program.cjs), check.cjs for the check command and main.js
+ * for any other (each runs the command it is loaded for).
+ */
 export interface Loaders {
   program: () => typeof Program;
+  check: () => unknown;
   main: () => Promise<unknown>;
 }
 
 export function start(argv: string[], load: Loaders): Promise<unknown> {
   const args = argv.slice(2);
-  if (commandFor(args) !== undefined) return load.main();
+  const command = commandFor(args);
+  if (command === defaultCommand) return Promise.resolve().then(load.check);
+  if (command !== undefined) return load.main();
   mapUncaughtStacks();
   if (isVersionOnly(args)) {
     writeStdoutNow(`${version}\n`);

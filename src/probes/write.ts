@@ -8,8 +8,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFile, stat, unlink, writeFile } from 'node:fs/promises';
-import http from 'node:http';
-import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -112,7 +110,8 @@ interface DavContext {
 }
 
 function davRequest(dav: DavContext, method: string, target: string, body?: Buffer, headers: Record<string, string> = {}): Promise<{ status: number; body: Buffer }> {
-  const send = dav.location.scheme === 'webdavs' ? https.request : http.request;
+  // node:http and node:https load with the first WebDAV target, not with every run (apns.ts says what they cost).
+  const send = process.getBuiltinModule(dav.location.scheme === 'webdavs' ? 'node:https' : 'node:http').request;
   return new Promise((resolve, reject) => {
     const req = send(
       {

@@ -35,7 +35,8 @@ export function builtinNames(): BuiltinName[] {
     const names = readdirSync(dir)
       .filter(isRuleFileName)
       .map((name) => namesOf(join(dir, name)))
-      .sort((a, b) => a.id.localeCompare(b.id));
+      // Code-unit order, not localeCompare: its first call loads ICU's collation, 5–50 ms of every run's start.
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     const seen = new Map<string, string>();
     for (const set of names) {
       for (const name of [set.id, ...set.aliases]) {

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { mapStack } from '../../src/cli/source-stack.js';
@@ -25,6 +25,17 @@ describe('stack traces of the bundled CLI', () => {
     const { raw, mapped } = JSON.parse(out) as { raw: string; mapped: string };
     expect(raw.split('\n')[1]).toMatch(/dist\/bundle\/chunks\/.*\.js:\d+:\d+/);
     expect(mapped.split('\n')[1]).toMatch(/\/src\/cli\/check\.ts:\d+:\d+\)$/);
+  });
+
+  it('point at src/ in check.cjs too, the CommonJS bundle the check command runs from', () => {
+    const file = `${dist}bundle/check.cjs`;
+    const lines = readFileSync(file, 'utf8').split('\n');
+    const line = lines.findIndex((text) => text.startsWith('function settingsFrom('));
+    expect(line, 'check.cjs holds settingsFrom').toBeGreaterThan(0);
+    const error = new Error('a bug');
+    error.stack = `Error: a bug\n    at settingsFrom (${file}:${line + 2}:3)`;
+    mapStack(error);
+    expect(error.stack.split('\n')[1]).toMatch(/\/src\/cli\/check\.ts:\d+:\d+\)$/);
   });
 
   it('leaves a stack without a source map as it was', () => {

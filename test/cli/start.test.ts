@@ -3,17 +3,39 @@
  * help) and hands commands to the ES module bundle; the single executable answers everything from main.ts.
  * Both must say the same, byte for byte, and the short path must stay short.
  */
-import { spawnSync } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { BIN } from '../helpers/cli.js';
+import { writeRuleFile } from '../helpers/rule-file.js';
 
 const MAIN = fileURLToPath(new URL('../../dist/bundle/main.js', import.meta.url));
 
 function run(entry: string, args: string[], env: NodeJS.ProcessEnv = {}) {
   const out = spawnSync(process.execPath, [entry, ...args], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, ...env } });
   return { code: out.status, stdout: out.stdout, stderr: out.stderr };
+}
+
+/** Like run(), without blocking this process's event loop (for a run against a server of the test's own). */
+function runAsync(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
 }
 
 /** The files a run loads, from Node's own module log (CommonJS requires and ES module imports). */
@@ -39,6 +61,48 @@ describe('start-up path', () => {
     expect(help).toMatch(/program\.cjs/);
     expect(help).not.toMatch(/bundle\/main\.js|chunks\//);
     expect(loaded(['rules', 'list'])).toMatch(/bundle\/main\.js/);
+  });
+
+  it('a check of TCP rules runs check.cjs, loading neither main.js nor a library or Node module it does not use', async () => {
+    const server = net.createServer((socket) => socket.end());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as net.AddressInfo;
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pushcheck-start-'));
+    try {
+      const rules = writeRuleFile(path.join(dir, 'tcp.yaml'), 'tcp-only', 'TCP only', [{ id: '1', host: '127.0.0.1', ports: [port], check: 'tcp' }]);
+      // Node's module log names every file required or imported; moduleLoadList, every Node module loaded.
+      const preload = path.join(dir, 'builtins.cjs');
+      const list = path.join(dir, 'builtins.txt');
+      writeFileSync(preload, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(list)}, process.moduleLoadList.join('\\n')));`);
+      const out = await runAsync(['-r', preload, BIN, rules, '-f', 'json'], { NODE_DEBUG: 'module,esm,pushcheck' });
+      expect(out.code, out.stderr).toBe(0);
+      expect(JSON.parse(out.stdout)).toMatchObject({ summary: { total: 1, passed: 1 } });
+      expect(out.stderr).toMatch(/code-cache\.cjs/);
+      expect(out.stderr).toMatch(/code cache \S+check\.cjs\.cache: (used|rejected by V8|made for another|damaged)|code cache \S+: written/);
+      expect(out.stderr).not.toMatch(/bundle\/main\.js|chunks\/|bundle\/lib\//);
+      const builtins = readFileSync(list, 'utf8').split('\n');
+      for (const unused of ['http2', 'https', 'http']) expect(builtins).not.toContain(`NativeModule ${unused}`);
+    } finally {
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('an http check loads undici from dist/bundle/lib/ when it needs it, and passes as from main.js', async () => {
+    const server = http.createServer((req, res) => res.end('ok'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as net.AddressInfo;
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pushcheck-start-'));
+    try {
+      const rules = writeRuleFile(path.join(dir, 'http.yaml'), 'http-only', 'HTTP only', [{ id: '1', host: '127.0.0.1', ports: [port], check: 'http' }]);
+      const out = await runAsync([BIN, rules, '-f', 'json'], { NODE_DEBUG: 'module' });
+      expect(out.code, out.stderr).toBe(0);
+      expect(out.stderr).toMatch(/bundle\/lib\/undici\.cjs/);
+      expect(JSON.parse(out.stdout)).toMatchObject({ summary: { total: 1, passed: 1 }, results: [{ check: 'http', status: 'pass', http: { status: 200 } }] });
+    } finally {
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('--version to a stdout that cannot be written is one line and exit 2', () => {

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileError } from '../../src/errors.js';
 import { loadRuleSetFile } from '../../src/rules/load.js';
 import type { Report } from '../../src/types.js';
-import { runInProcess } from '../helpers/cli.js';
+import { runCli, runInProcess } from '../helpers/cli.js';
 import { createIssuer, pushCertificate, tokenKeyPem } from '../helpers/push-credentials.js';
 import { startTcpServer, type TestServer } from '../helpers/servers.js';
 
@@ -90,6 +90,19 @@ describe('credentials: in a rule file', () => {
     ]);
     expect(report.results[2]!.error?.code).toBe('cert_expired');
     expect(readFileSync(junit, 'utf8').match(/<testcase /g)).toHaveLength(3);
+  });
+
+  it('the same from the built CLI (check.cjs, with node-forge and x509 loaded from dist/bundle/lib/ for the credentials)', async () => {
+    const file = ruleFile('my-mdm-built.yaml', 'credentials:\n  - push.pem\n  - expired.pem\n');
+    const run = await runCli([file, '--format', 'json'], { env: { NODE_DEBUG: 'module' } });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/bundle\/lib\/node-forge\.cjs/);
+    const report = JSON.parse(run.stdout) as Report;
+    expect(report.results.map((r) => [r.ruleset, r.check, r.status, r.error?.code])).toEqual([
+      ['my-mdm', 'tcp', 'pass', undefined],
+      ['my-mdm', 'cert', 'pass', undefined],
+      ['my-mdm', 'cert', 'fail', 'cert_expired'],
+    ]);
   });
 
   it('a credential that cannot be read is the rule file’s mistake: its line, exit 2', async () => {

@@ -3,8 +3,9 @@
  * then `pushcheck` run from another directory. Global installs leave dev dependencies out, so this also shows that
  * none is needed at run time.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -60,5 +61,37 @@ describe('npm install -g ./pushcheck-<version>.tgz', () => {
     expect(result.status).toBe(0);
     const report = JSON.parse(result.stdout) as { summary: { total: number; passed: number } };
     expect(report.summary.passed).toBe(report.summary.total);
+  });
+
+  it('checks a rule file from check.cjs, whose code cache it writes on the first run (the tarball ships none)', async () => {
+    const cache = path.join(installed, 'dist', 'bundle', 'check.cjs.cache');
+    expect(existsSync(path.join(installed, 'dist', 'bundle', 'check.cjs'))).toBe(true);
+    expect(existsSync(cache), 'a code cache was packed').toBe(false);
+    const server = net.createServer((socket) => socket.end());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const rules = path.join(dir, 'tcp.yaml');
+    const { port } = server.address() as net.AddressInfo;
+    writeFileSync(rules, `id: packed\ntitle: Packed\nrules:\n  - { id: "1", host: 127.0.0.1, ports: [${port}], check: tcp, purpose: p, impact: i, severity: critical }\n`);
+    // Not spawnSync: the server answers from this process's event loop.
+    const check = () =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = spawn(bin, [rules, '-f', 'json'], { cwd: os.tmpdir(), env: { PATH: `${path.dirname(process.execPath)}:/usr/bin:/bin`, HOME: dir, NODE_DEBUG: 'pushcheck' } });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+        child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+        child.on('close', (code) => resolve({ code, stdout, stderr }));
+      });
+    try {
+      const first = await check();
+      expect(first.code, first.stderr).toBe(0);
+      expect(first.stderr).toMatch(/check\.cjs\.cache: written/);
+      const second = await check();
+      expect(second.code, second.stderr).toBe(0);
+      expect(second.stderr).toMatch(/check\.cjs\.cache: used/);
+      expect(JSON.parse(second.stdout)).toMatchObject({ summary: { total: 1, passed: 1 } });
+    } finally {
+      server.close();
+    }
   });
 });

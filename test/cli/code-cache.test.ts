@@ -1,0 +1,124 @@
+/**
+ * The check command's code cache (src/cli/code-cache.ts, built as dist/bundle/code-cache.cjs): a cache that is
+ * missing, damaged, made for another file or Node, or refused by V8 is ignored and written again, and the module
+ * runs the same either way. Exercised on a small CommonJS file of the test's own, in a child process as bin/ runs it.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { crc32 } from 'node:zlib';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const CODE_CACHE = fileURLToPath(new URL('../../dist/bundle/code-cache.cjs', import.meta.url));
+const dir = mkdtempSync(path.join(os.tmpdir(), 'pushcheck-code-cache-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+// Functions that run, so the cache taken after the run holds more than the top level.
+const APP = `
+const path = require('node:path');
+function fib(n) { return n < 2 ? n : fib(n - 1) + fib(n - 2); }
+const words = ['code', 'cache'].map((w) => w.toUpperCase());
+const exportsIsModuleExports = exports === module.exports && this === exports;
+module.exports = { fib };
+console.log(JSON.stringify({ file: path.basename(__filename), dirname: __dirname === path.dirname(__filename), fib: fib(15), words, exports: exportsIsModuleExports }));
+process.exitCode = Number(process.env.APP_EXIT ?? 0);
+`;
+
+let count = 0;
+/** A fresh copy of the app in a folder of its own, with its own user cache folder. */
+function app(source = APP): { file: string; cacheHome: string } {
+  const home = path.join(dir, `case${(count += 1)}`);
+  mkdirSync(home);
+  const file = path.join(home, 'app.cjs');
+  writeFileSync(file, source);
+  return { file, cacheHome: path.join(home, 'xdg') };
+}
+
+function run(target: { file: string; cacheHome: string }, env: NodeJS.ProcessEnv = {}) {
+  const script = `require(${JSON.stringify(CODE_CACHE)}).requireWithCodeCache(${JSON.stringify(target.file)})`;
+  const out = spawnSync(process.execPath, ['-e', script], {
+    encoding: 'utf8',
+    timeout: 30_000,
+    env: { ...process.env, NODE_DEBUG: 'pushcheck', NODE_DISABLE_COMPILE_CACHE: '', XDG_CACHE_HOME: target.cacheHome, ...env },
+  });
+  const events = out.stderr.split('\n').filter((line) => /code cache/.test(line)).map((line) => line.replace(/^PUSHCHECK \d+: code cache /, ''));
+  return { code: out.status, stdout: out.stdout, events, stderr: out.stderr };
+}
+
+const EXPECTED = `${JSON.stringify({ file: 'app.cjs', dirname: true, fib: 610, words: ['CODE', 'CACHE'], exports: true })}\n`;
+
+describe('the code cache', () => {
+  it('is written beside the file after a run that exits 0 or 1, then used; the output is the same', () => {
+    const target = app();
+    const first = run(target);
+    expect(first).toMatchObject({ code: 0, stdout: EXPECTED });
+    expect(first.events).toEqual([expect.stringMatching(new RegExp(`^${target.file}\\.cache: written \\(\\d+ bytes\\)$`))]);
+    const second = run(target);
+    expect(second).toMatchObject({ code: 0, stdout: EXPECTED });
+    expect(second.events).toEqual([`${target.file}.cache: used`]);
+    expect(run(target, { APP_EXIT: '1' }).events).toEqual([`${target.file}.cache: used`]);
+  });
+
+  it('is not written after a run that ends with a usage error (exit 2), nor with NODE_DISABLE_COMPILE_CACHE', () => {
+    const target = app();
+    expect(run(target, { APP_EXIT: '2' })).toMatchObject({ code: 2, stdout: EXPECTED, events: [] });
+    expect(run(target, { NODE_DISABLE_COMPILE_CACHE: '1' })).toMatchObject({ code: 0, stdout: EXPECTED, events: [] });
+    expect(readdirSync(path.dirname(target.file))).toEqual(['app.cjs']);
+  });
+
+  it.each([
+    ['a flipped byte', (bytes: Buffer) => Buffer.concat([bytes.subarray(0, -10), Buffer.from([bytes[bytes.length - 10]! ^ 0xff]), bytes.subarray(-9)]), 'damaged (checksum), ignored'],
+    ['cut short', (bytes: Buffer) => bytes.subarray(0, Math.floor(bytes.length / 2)), 'damaged (checksum), ignored'],
+    ['empty', () => Buffer.alloc(0), 'made for another file or Node, ignored'],
+    ['made by another Node', (bytes: Buffer) => Buffer.from(bytes.toString('latin1').replace(process.version, 'v0.0.0'), 'latin1'), 'made for another file or Node, ignored'],
+  ])('%s: is ignored, the file runs as without one, and a good cache is written again', (_label, damage, event) => {
+    const target = app();
+    run(target);
+    writeFileSync(`${target.file}.cache`, damage(readFileSync(`${target.file}.cache`)));
+    const damaged = run(target);
+    expect(damaged).toMatchObject({ code: 0, stdout: EXPECTED });
+    expect(damaged.events).toEqual([`${target.file}.cache: ${event}`, expect.stringMatching(/: written \(\d+ bytes\)$/)]);
+    expect(run(target).events).toEqual([`${target.file}.cache: used`]);
+  });
+
+  it('made for another build of the file (same size, rewritten): is ignored', () => {
+    const target = app();
+    run(target);
+    writeFileSync(target.file, APP.replace('CODE', 'CoDE').replace("'code'", "'CoDE'"));
+    const rebuilt = run(target);
+    expect(rebuilt.stdout).toBe(EXPECTED);
+    expect(rebuilt.events[0]).toBe(`${target.file}.cache: made for another file or Node, ignored`);
+  });
+
+  it('that V8 refuses (its checks pass ours, the code is another file\'s): runs without it and writes a new one', () => {
+    const other = app(`${APP}\nconsole.error('a longer, different file');\n`);
+    run(other);
+    const target = app();
+    run(target);
+    const own = readFileSync(`${target.file}.cache`);
+    const end = own.indexOf(10);
+    const [magic, , ...key] = own.toString('latin1', 0, end).split(' | ');
+    const foreign = readFileSync(`${other.file}.cache`);
+    const data = foreign.subarray(foreign.indexOf(10) + 1);
+    writeFileSync(`${target.file}.cache`, Buffer.concat([Buffer.from(`${[magic, String(crc32(data)), ...key].join(' | ')}\n`, 'latin1'), data]));
+    const refused = run(target);
+    expect(refused).toMatchObject({ code: 0, stdout: EXPECTED });
+    expect(refused.events).toEqual([`${target.file}.cache: rejected by V8`, expect.stringMatching(/: written \(\d+ bytes\)$/)]);
+    expect(run(target).events).toEqual([`${target.file}.cache: used`]);
+  });
+
+  it('goes to the user\'s cache folder ($XDG_CACHE_HOME/pushcheck) when it cannot be written beside the file', () => {
+    const target = app();
+    // A non-empty folder where the cache file would go: the rename onto it fails, as on a read-only installation.
+    mkdirSync(`${target.file}.cache/blocked`, { recursive: true });
+    const first = run(target);
+    expect(first).toMatchObject({ code: 0, stdout: EXPECTED });
+    expect(first.events[0]).toMatch(/app\.cjs\.cache: not written \(E\w+\)$/);
+    expect(first.events[1]).toMatch(new RegExp(`^${target.cacheHome}/pushcheck/[0-9a-f]+-app\\.cjs\\.cache: written`));
+    expect(readdirSync(path.dirname(target.file)).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+    const second = run(target);
+    expect(second.events).toEqual([expect.stringMatching(new RegExp(`^${target.cacheHome}/pushcheck/[0-9a-f]+-app\\.cjs\\.cache: used$`))]);
+  });
+});
