@@ -1,8 +1,12 @@
 // `npm run build:sea`: pushcheck as one executable file for this platform, with Node's single executable
 // application support: dist/sea/pushcheck-<platform>-<arch>. It runs where no Node.js is installed.
 //  1. esbuild bundles the CLI into one CommonJS file (what a single executable runs; no chunks, no top-level await);
-//  2. rules/, schemas/ and package.json become assets (src/sea-assets.ts unpacks them on first run);
-//  3. node --experimental-sea-config makes the blob, and postject injects it into a copy of this Node binary.
+//  2. rules/, schemas/, package.json and the rule summaries (dist/rule-summaries.json, so that `rules list` reads them
+//     instead of parsing every rule file, after the same sha256 check as elsewhere) become assets (src/sea-assets.ts
+//     unpacks them on first run);
+//  3. node --experimental-sea-config makes the blob, with V8's code cache of the bundle (useCodeCache: the executable
+//     compiles none of its JavaScript at start; see docs/install.md for the figures), and postject injects it into a
+//     copy of this Node binary. PUSHCHECK_SEA_CODE_CACHE=0 builds one without, for the benchmark.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -28,6 +32,8 @@ await build({
 
 const files = [
   'package.json',
+  // Written by `npm run build` (scripts/rule-summaries.mjs), which build:sea runs first.
+  'dist/rule-summaries.json',
   ...readdirSync('rules').filter((f) => f.endsWith('.yaml')).map((f) => `rules/${f}`),
   ...readdirSync('schemas').filter((f) => f.endsWith('.json')).map((f) => `schemas/${f}`),
 ];
@@ -35,7 +41,17 @@ writeFileSync(`${out}/manifest.json`, JSON.stringify(files));
 const assets = Object.fromEntries([['manifest.json', `${out}/manifest.json`], ...files.map((f) => [f, f])]);
 writeFileSync(
   `${out}/sea-config.json`,
-  JSON.stringify({ main: `${out}/pushcheck.cjs`, output: `${out}/sea-prep.blob`, disableExperimentalSEAWarning: true, assets }, null, 2),
+  JSON.stringify(
+    {
+      main: `${out}/pushcheck.cjs`,
+      output: `${out}/sea-prep.blob`,
+      disableExperimentalSEAWarning: true,
+      useCodeCache: process.env.PUSHCHECK_SEA_CODE_CACHE !== '0',
+      assets,
+    },
+    null,
+    2,
+  ),
 );
 execFileSync(process.execPath, ['--experimental-sea-config', `${out}/sea-config.json`], { stdio: 'inherit' });
 

@@ -3,7 +3,7 @@
  * started from another directory. Built here if it is not there yet (a copy of the Node binary: about 100 MB).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,8 +17,8 @@ beforeAll(() => {
   if (!existsSync(binary)) execFileSync(process.execPath, ['scripts/build-sea.mjs'], { cwd: root, stdio: 'ignore' });
 }, 240_000);
 
-function run(args: string[]) {
-  return spawnSync(binary, args, { cwd: os.tmpdir(), encoding: 'utf8', env: {}, timeout: 60_000 });
+function run(args: string[], env: NodeJS.ProcessEnv = {}) {
+  return spawnSync(binary, args, { cwd: os.tmpdir(), encoding: 'utf8', env, timeout: 60_000 });
 }
 
 describe(`dist/sea/pushcheck-${process.platform}-${process.arch}`, () => {
@@ -35,6 +35,28 @@ describe(`dist/sea/pushcheck-${process.platform}-${process.arch}`, () => {
     const report = JSON.parse(result.stdout) as { summary: { total: number }; rulesets: Array<{ id: string }> };
     expect(report.rulesets.map((set) => set.id)).toEqual(['moki-ios']);
     expect(report.summary.total).toBe(11);
+  });
+
+  it('ships the rule summaries: `rules list` reads them while every rule file matches its sha256, and parses otherwise', () => {
+    // A temporary directory of its own (the only variable set), so that the unpacked assets can be changed here.
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'pushcheck-sea-summaries-'));
+    try {
+      const first = run(['rules', 'list'], { TMPDIR: tmp });
+      expect(first.status).toBe(0);
+      expect(first.stdout).toContain('moki-ios');
+      const [unpacked] = readdirSync(tmp).filter((name) => name.startsWith('pushcheck-sea-'));
+      const summaries = path.join(tmp, unpacked!, 'dist', 'rule-summaries.json');
+      const stored = JSON.parse(readFileSync(summaries, 'utf8')) as { table: string; files: Record<string, string> };
+      expect(stored.table).toBe(first.stdout);
+      // A table changed in the stored file shows: the executable printed the summaries, not a parse.
+      writeFileSync(summaries, JSON.stringify({ ...stored, table: `${stored.table}(stored)\n` }));
+      expect(run(['rules', 'list'], { TMPDIR: tmp }).stdout).toBe(`${first.stdout}(stored)\n`);
+      // A rule file no longer the one summarised (its sha256 differs) is parsed again: the true table, not the stored one.
+      appendFileSync(path.join(tmp, unpacked!, 'rules', 'moki-ios.yaml'), '# changed\n');
+      expect(run(['rules', 'list'], { TMPDIR: tmp }).stdout).toBe(first.stdout);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 
   it('carries the rule sets and the schema: the demo of ios comes out green', () => {
