@@ -12,6 +12,7 @@ import { DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT_MS } from '../run/settings.js';
 import { abortOnStopSignals } from '../signals.js';
 import type { FamilyChoice, Report, RuleSet } from '../types.js';
 import { collect, DEFAULT_WARN_DAYS, formatOption, guardTerminalSize, holdDuration, integer, noColorOption, useColor, wantSpinner, warnDaysOption } from './options.js';
+import { doneOnceOutputWritten } from './messages.js';
 import { parseProxy, proxyFromEnvironment, proxyUrl } from './proxy-option.js';
 import { addOutputOptions, checkOutputs, emitReport, outputsFrom } from './report-files.js';
 
@@ -255,5 +256,6 @@ export function register(program: Command): void {
       throw new UsageError('name a rule set to check (see `pushcheck rules list`), or "all"');
     }
     await runAndPrint(resolveRuleSets(names), flags);
+    doneOnceOutputWritten();
   });
 }

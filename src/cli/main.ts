@@ -4,10 +4,10 @@
  * (no top-level await: the single executable is CommonJS). bin/pushcheck.js answers the program's own help and
  * version without this file (start.ts); the single executable runs it for everything.
  */
-import { exitOnStdoutError } from './messages.js';
+import { exitIfDone, exitOnStdoutError } from './messages.js';
 import { handle, runProgram } from './program.js';
 import { mapUncaughtStacks } from './source-stack.js';
 
 mapUncaughtStacks();
 exitOnStdoutError();
-runProgram(process.argv).catch(handle);
+runProgram(process.argv).then(exitIfDone, handle);

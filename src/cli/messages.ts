@@ -46,3 +46,21 @@ export function writeStdoutNow(text: string): void {
     }
   }
 }
+
+let doneOnceWritten = false;
+
+/**
+ * Says that the command's work is over once what it printed is written (`check`: the reports are out): main.ts then
+ * ends the process at once instead of waiting for the event loop to empty, which after 1,000 targets also means
+ * waiting for V8 to tear down a heap of about 90 MB (25 ms on a busy 2-core machine).
+ */
+export function doneOnceOutputWritten(): void {
+  doneOnceWritten = true;
+}
+
+/** main.ts, after the program: exits with process.exitCode once stdout and stderr have taken everything, if the command said it was done. */
+export function exitIfDone(): void {
+  if (!doneOnceWritten) return;
+  // A write's callback comes once the writes before it are flushed (a pipe whose reader is slow included).
+  process.stdout.write('', () => process.stderr.write('', () => process.exit()));
+}

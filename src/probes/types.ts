@@ -30,6 +30,11 @@ export interface ProbeContext {
   startedAt?: number;
   /** Aborted on timeout of the run or on Ctrl-C; a probe stops promptly and reports what it had. */
   signal: AbortSignal;
+  /**
+   * When `signal` itself aborts with a TimeoutError (a performance.now() time): the scheduler's attempt deadline,
+   * `timeoutMs` after `startedAt`. runProbe's budget then needs no timer of its own. Absent: only Ctrl-C aborts it.
+   */
+  deadline?: number;
   resolve: ResolveHost;
   /** Extra trusted CA certificates (PEM), added to Node's bundled roots. */
   ca: string[];

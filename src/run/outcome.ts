@@ -45,32 +45,31 @@ function addressesOutsideCidr(target: Target, outcome: ProbeOutcome): string[] {
 
 const FAMILY_NAMES = { ipv4: 'IPv4', ipv6: 'IPv6' } as const;
 
+/**
+ * The result's fields in report order, before its status is judged. Built by assignment rather than by spreading
+ * optional parts: after 1,000 targets, spreads cost more than the rest of the report.
+ */
 function baseResult(probed: ProbedTarget): Result {
   const { target, outcome } = probed;
   const rule = target.rule;
-  return {
-    ruleset: target.ruleset,
-    rule: rule.id,
-    documentedHost: rule.host,
-    host: target.host,
-    port: target.port,
-    ...(target.family !== undefined && { family: target.family }),
-    ...(probed.via !== undefined && outcome && { via: probed.via }),
-    ...(probed.resolvedByProxy && outcome && { resolvedByProxy: true }),
-    ...(outcome?.address !== undefined && { address: outcome.address }),
-    addresses: outcome?.addresses ?? [],
-    check: target.check,
-    status: 'skip',
-    severity: rule.severity,
-    origin: rule.origin,
-    purpose: rule.purpose,
-    impact: rule.impact,
-    timings: outcome?.timings ?? { totalMs: 0 },
-    attempts: probed.attempts,
-    ...(outcome?.tls && { tls: outcome.tls }),
-    ...(outcome?.http && { http: outcome.http }),
-    ...(probed.hold && { hold: probed.hold.result }),
-  };
+  const result = { ruleset: target.ruleset, rule: rule.id, documentedHost: rule.host, host: target.host, port: target.port } as Result;
+  if (target.family !== undefined) result.family = target.family;
+  if (probed.via !== undefined && outcome) result.via = probed.via;
+  if (probed.resolvedByProxy && outcome) result.resolvedByProxy = true;
+  if (outcome?.address !== undefined) result.address = outcome.address;
+  result.addresses = outcome?.addresses ?? [];
+  result.check = target.check;
+  result.status = 'skip';
+  result.severity = rule.severity;
+  result.origin = rule.origin;
+  result.purpose = rule.purpose;
+  result.impact = rule.impact;
+  result.timings = outcome?.timings ?? { totalMs: 0 };
+  result.attempts = probed.attempts;
+  if (outcome?.tls) result.tls = outcome.tls;
+  if (outcome?.http) result.http = outcome.http;
+  if (probed.hold) result.hold = probed.hold.result;
+  return result;
 }
 
 /** The outcome as the verdict sees it: a passed check whose held connection was dropped or reset has failed. */
@@ -91,12 +90,16 @@ export function resultOf(probed: ProbedTarget): Result {
   const { target } = probed;
   const outcome = judgedOutcome(probed);
   const skipReason = probed.skipReason ?? target.skipReason;
+  // The result is this call's own: filled in place, in the order the report shows its fields.
   if (skipReason !== undefined || !outcome) {
-    return { ...result, status: 'skip', note: skipReason ?? 'not probed' };
+    result.note = skipReason ?? 'not probed';
+    return result;
   }
   const outside = addressesOutsideCidr(target, outcome);
   if (outcome.ok && outside.length === 0) {
-    return { ...result, status: 'pass', ...(outcome.note !== undefined && { note: outcome.note }) };
+    result.status = 'pass';
+    if (outcome.note !== undefined) result.note = outcome.note;
+    return result;
   }
   const cidrFailure = failure(
     'dns_outside_cidr',

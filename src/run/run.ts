@@ -9,6 +9,7 @@ import type { KeptConnection, ProbeContext, Proxy, ResolveHost, Resolution } fro
 import { holdConnection } from '../probes/hold.js';
 import { checkOf, probeFor } from '../probes/index.js';
 import { failure, TIMEOUT_CODES } from '../probes/classify.js';
+import { timedOut } from '../probes/phases.js';
 import { stalledMs, untilLoopFree, watchStalls } from './stall.js';
 import { createResolver, type DnsServer, type Pin } from '../probes/dns.js';
 import { bypassesProxy, type NoProxyEntry } from '../probes/proxy-env.js';
@@ -233,12 +234,12 @@ async function probeEachFamily(
     };
     return [{ target: { ...target, family }, attempts: 1, outcome, via }];
   }
-  return Promise.all(
-    families.map(async (family) => ({
-      ...(await probeWithRetries({ ...target, family }, settings, familyResolver(resolve, family), runSignal, now, firstTry)),
-      via,
-    })),
-  );
+  const probeFamily = async (family: AddressFamily): Promise<Probed> => {
+    // A name of one family needs no filter on its addresses.
+    const own = present.size === 1 ? resolve : familyResolver(resolve, family);
+    return { ...(await probeWithRetries({ ...target, family }, settings, own, runSignal, now, firstTry)), via };
+  };
+  return families.length === 1 ? [await probeFamily(families[0] as AddressFamily)] : Promise.all(families.map(probeFamily));
 }
 
 /**
@@ -364,13 +365,19 @@ async function probeOnce(
   startedAt: number,
   keep?: (connection: KeptConnection) => void,
 ): Promise<ProbeOutcome> {
-  const { controller, release } = follow(runSignal);
   // A connection handed over after the watchdog gave up on the probe is closed, not kept.
   let overran = false;
+  let giveUp: (outcome: ProbeOutcome) => void = () => undefined;
+  const overdue = new Promise<ProbeOutcome>((resolveOverdue) => (giveUp = resolveOverdue));
+  const attempt = startAttempt(runSignal, settings.timeoutMs, startedAt, () => {
+    overran = true;
+    giveUp(overdueOutcome(target, settings.timeoutMs));
+  });
   const ctx: ProbeContext = {
     timeoutMs: settings.timeoutMs,
     startedAt,
-    signal: controller.signal,
+    signal: attempt.signal,
+    deadline: attempt.deadline,
     resolve,
     ca: settings.caPems,
     insecure: settings.insecure,
@@ -381,35 +388,45 @@ async function probeOnce(
         hold: { idleMs: settings.holdMs, keep: (connection) => (overran ? connection.close() : keep(connection)) },
       }),
   };
-  let watchdog: NodeJS.Timeout | undefined;
-  const overdue = new Promise<ProbeOutcome>((resolveOverdue) => {
-    watchdog = setTimeout(() => {
-      overran = true;
-      controller.abort(new Error('watchdog'));
-      resolveOverdue(overdueOutcome(target, settings.timeoutMs));
-    }, startedAt + settings.timeoutMs + WATCHDOG_GRACE_MS - performance.now());
-  });
   try {
     return await Promise.race([probeFor(target.check).run(target, ctx), overdue]);
   } finally {
-    clearTimeout(watchdog);
-    release();
+    attempt.end();
   }
 }
 
-/** The controllers of the probes in flight, by the run signal they follow. */
+/** The controllers of the attempts in flight, by the run signal they follow. */
 const followers = new WeakMap<AbortSignal, Set<AbortController>>();
 
+/** An attempt's signal and its one timer; `end()` when the attempt ends. */
+interface Attempt {
+  /** Aborts with a TimeoutError at `deadline`, with the run's reason on Ctrl-C, and with `watchdog` if overdue. */
+  signal: AbortSignal;
+  /** performance.now() time at which the signal times out: timeoutMs after the attempt began (its lookup included). */
+  deadline: number;
+  end: () => void;
+}
+
 /**
- * A probe's own controller, aborted when the run's signal is. The probes in flight share one listener on the run's
- * signal: an EventTarget walks its whole listener list on every add and remove, which with 256 probes in flight
- * cost about 70 ms per 1,000 probes, more than their connects. `release()` when the probe ends.
+ * An attempt's own signal, which ends the probe at its deadline (lent to the probe's budget, see phases.ts), follows
+ * the run's signal, and calls `onOverdue` if the probe is still running WATCHDOG_GRACE_MS after its deadline. One
+ * timer does both. The attempts in flight share one listener on the run's signal: an EventTarget walks its whole
+ * listener list on every add and remove, which with 256 probes in flight cost about 70 ms per 1,000 probes, more
+ * than their connects.
  */
-function follow(runSignal: AbortSignal): { controller: AbortController; release: () => void } {
+function startAttempt(runSignal: AbortSignal, timeoutMs: number, startedAt: number, onOverdue: () => void): Attempt {
   const controller = new AbortController();
+  const deadline = startedAt + timeoutMs;
+  let timer = setTimeout(() => {
+    controller.abort(timedOut(timeoutMs));
+    timer = setTimeout(() => {
+      controller.abort(new Error('watchdog'));
+      onOverdue();
+    }, WATCHDOG_GRACE_MS);
+  }, Math.max(0, deadline - performance.now()));
   if (runSignal.aborted) {
     controller.abort(runSignal.reason);
-    return { controller, release: () => undefined };
+    return { signal: controller.signal, deadline, end: () => clearTimeout(timer) };
   }
   let live = followers.get(runSignal);
   if (!live) {
@@ -420,7 +437,14 @@ function follow(runSignal: AbortSignal): { controller: AbortController; release:
   }
   const own = live;
   own.add(controller);
-  return { controller, release: () => own.delete(controller) };
+  return {
+    signal: controller.signal,
+    deadline,
+    end: () => {
+      clearTimeout(timer);
+      own.delete(controller);
+    },
+  };
 }
 
 /**

@@ -1,0 +1,73 @@
+/**
+ * One attempt's clock: the signal a probe is given times out at the attempt's deadline (the probe's budget borrows
+ * it instead of setting a timer of its own), and a probe that ignores it is given up by the watchdog one grace
+ * second later, its signal aborted and its late connection closed.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { runChecks } from '../../src/run/run.js';
+import { checkSettings } from '../../src/run/settings.js';
+import { tcpProbe } from '../../src/probes/tcp.js';
+import { failure } from '../../src/probes/classify.js';
+import type { ProbeContext } from '../../src/probes/types.js';
+import { rule, ruleSet } from '../helpers/literals.js';
+
+const pins = [{ host: '*.attempt.test', address: '127.0.0.1' }];
+const oneTarget = ruleSet([rule({ id: 'one', host: 'one.attempt.test', ports: [9], check: 'tcp' })]);
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe('an attempt', () => {
+  it('gives the probe a signal that times out at its deadline, timeoutMs after the attempt began', async () => {
+    const seen: { ctx: ProbeContext; began: number; abortedAfterMs?: number; reason?: unknown }[] = [];
+    vi.spyOn(tcpProbe, 'run').mockImplementation((_target, ctx) => {
+      const began = performance.now();
+      const entry: (typeof seen)[number] = { ctx, began };
+      seen.push(entry);
+      // A well-behaved probe: it stops when its signal says so.
+      return new Promise((resolve) =>
+        ctx.signal.addEventListener('abort', () => {
+          entry.abortedAfterMs = performance.now() - began;
+          entry.reason = ctx.signal.reason;
+          resolve({ ok: false, addresses: [], pinned: true, timings: { totalMs: entry.abortedAfterMs! }, failure: failure('tcp_timeout', 'connect', 'stopped') });
+        }),
+      );
+    });
+    await runChecks([oneTarget], checkSettings({ timeoutMs: 300, pins }));
+    expect(seen).toHaveLength(1);
+    const [only] = seen;
+    expect(only!.ctx.deadline).toBeGreaterThan(only!.began - 5);
+    expect(only!.ctx.deadline).toBeLessThanOrEqual(only!.began + 300);
+    expect((only!.reason as Error).name).toBe('TimeoutError');
+    expect(only!.abortedAfterMs).toBeGreaterThanOrEqual(290);
+  });
+
+  it('is given up WATCHDOG_GRACE_MS after its deadline when the probe ignores its signal, and reports the timeout of its last phase', async () => {
+    const signals: AbortSignal[] = [];
+    vi.spyOn(tcpProbe, 'run').mockImplementation((_target, ctx) => {
+      signals.push(ctx.signal);
+      return new Promise(() => undefined); // a probe bug: never settles
+    });
+    const started = performance.now();
+    const report = await runChecks([oneTarget], checkSettings({ timeoutMs: 200, pins }));
+    const tookMs = performance.now() - started;
+    expect(tookMs).toBeGreaterThanOrEqual(1150);
+    expect(tookMs).toBeLessThan(5000);
+    expect(report.results[0]).toMatchObject({ status: 'fail', attempts: 1, error: { code: 'tcp_timeout', phase: 'connect', message: expect.stringContaining('(no answer within 200 ms)') } });
+    expect(signals).toHaveLength(1);
+    expect(signals[0]!.aborted).toBe(true);
+  });
+
+  it('ends with the probe: a passed probe leaves no timer behind to abort its signal later', async () => {
+    const signals: AbortSignal[] = [];
+    vi.spyOn(tcpProbe, 'run').mockImplementation(async (_target, ctx) => {
+      signals.push(ctx.signal);
+      return { ok: true, address: '127.0.0.1', addresses: ['127.0.0.1'], pinned: true, timings: { totalMs: 1 } };
+    });
+    const report = await runChecks([oneTarget], checkSettings({ timeoutMs: 100, pins }));
+    expect(report.results[0]!.status).toBe('pass');
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    expect(signals[0]!.aborted).toBe(false);
+  });
+});
