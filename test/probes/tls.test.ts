@@ -116,6 +116,23 @@ describe('tls probe: pass', () => {
     expect(outcome.tls?.protocol).toBe('TLSv1.2');
     expect(outcome.tls?.cipher).toMatch(/^TLS_ECDHE_ECDSA_WITH_/);
   });
+
+  it('resumes no session across targets of a run (one secure context is shared): each handshake is verified in full', async () => {
+    const cas = [ca.cert]; // one array for the run, as the run hands every probe
+    for (const maxVersion of ['TLSv1.2', 'TLSv1.3'] as const) {
+      const s = await startTlsServer({ ...leaf, maxVersion });
+      servers.push(s);
+      for (let i = 0; i < 3; i += 1) {
+        const { socket } = await connectTcp('127.0.0.1', s.port, { signal: never, timeoutMs: 1000 });
+        const session = await handshakeTls(socket, { host: 'push.test', ca: cas, insecure: false, now: () => new Date(), signal: never, timeoutMs: 1000 });
+        // Time for a TLS 1.3 server's session tickets, which follow the handshake, to reach the client.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        expect(session.socket.isSessionReused(), `${maxVersion}, handshake ${i + 1}`).toBe(false);
+        expect(session.info.trusted).toBe(true);
+        session.socket.destroy();
+      }
+    }
+  });
 });
 
 describe('tls probe: certificate problems', () => {
