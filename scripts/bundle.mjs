@@ -2,13 +2,52 @@
 // loaded on demand, every dependency inlined. Loading ~150 small ES modules from dist/ and node_modules/ costs
 // more than reading one file, and the installed package needs nothing from node_modules/ at run time.
 // Source maps keep stack traces pointing at src/ (src/cli/source-stack.ts maps them on a bug).
-import { rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { build } from 'esbuild';
+import { builtinNames } from '../dist/rules/builtin.js';
+import { loadRuleSetFile } from '../dist/rules/load.js';
+import { RULE_SETS_PATH } from '../dist/rules/stored.js';
+import { fileHash } from '../dist/rules/summaries.js';
 
 // Chunk names change with their content: old ones would pile up and ship.
 rmSync('dist/bundle', { recursive: true, force: true });
 
-const common = { bundle: true, platform: 'node', target: 'node20', sourcemap: 'linked', sourcesContent: false, logLevel: 'warning' };
+// The built-in rule sets, parsed now (by tsc's output of the same tree) so that a run does not parse them again
+// (src/rules/stored.ts); the bundles carry the id of this very file, and use it only while each rule file is unchanged.
+const files = Object.fromEntries(
+  builtinNames().map(({ file }) => {
+    const set = loadRuleSetFile(file, { builtin: true });
+    if (!isDeepStrictEqual(JSON.parse(JSON.stringify(set)), set)) throw new Error(`${file}: its rule set does not survive JSON; it cannot be stored`);
+    return [basename(file), { hash: fileHash(readFileSync(file)), set }];
+  }),
+);
+const ruleSetsId = createHash('sha256').update(JSON.stringify(files)).digest('hex').slice(0, 16);
+writeFileSync(RULE_SETS_PATH, `${JSON.stringify({ id: ruleSetsId, files })}\n`);
+
+// commander requires node:child_process when it loads, for executable subcommands, which pushcheck has none of;
+// loading it cost every start 2–3 ms (more on a busy machine). commander gets it on first use instead.
+const lazyChildProcess = {
+  name: 'lazy-child-process',
+  setup: (b) => {
+    b.onResolve({ filter: /^node:child_process$/ }, (args) => (/[\\/]node_modules[\\/]commander[\\/]/.test(args.importer) ? { path: 'child_process', namespace: 'lazy' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'lazy' }, () => ({
+      contents: "let loaded; module.exports = new Proxy({}, { get: (_, key) => (loaded ??= require('node:child_process'))[key] });",
+    }));
+  },
+};
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  sourcemap: 'linked',
+  sourcesContent: false,
+  logLevel: 'warning',
+  define: { PUSHCHECK_RULE_SETS_ID: JSON.stringify(ruleSetsId) },
+};
 
 await build({
   ...common,
@@ -20,6 +59,7 @@ await build({
   // CommonJS dependencies (cli-table3, @peculiar/x509's) call require(); an ES module has none of its own.
   banner: { js: "import { createRequire as __pushcheckRequire } from 'node:module'; const require = __pushcheckRequire(import.meta.url);" },
   chunkNames: 'chunks/[name]-[hash]',
+  plugins: [lazyChildProcess],
 });
 
 // The first file bin/pushcheck.js loads (src/cli/start.ts), as CommonJS: help and version without Node's ES module
@@ -31,13 +71,13 @@ const cjs = {
   outdir: 'dist/bundle',
   outExtension: { '.js': '.cjs' },
   format: 'cjs',
-  define: { 'import.meta.url': '__pushcheckFileUrl' },
+  define: { ...common.define, 'import.meta.url': '__pushcheckFileUrl' },
   banner: { js: "const __pushcheckFileUrl = require('node:url').pathToFileURL(__filename).href;" },
 };
 await build({
   ...cjs,
   entryPoints: { start: 'src/cli/start.ts', program: 'src/cli/program.ts', 'code-cache': 'src/cli/code-cache.ts' },
-  plugins: [{ name: 'no-commands', setup: (b) => b.onResolve({ filter: /.*/ }, (args) => (args.kind === 'dynamic-import' ? { path: args.path, external: true } : undefined)) }],
+  plugins: [lazyChildProcess, { name: 'no-commands', setup: (b) => b.onResolve({ filter: /.*/ }, (args) => (args.kind === 'dynamic-import' ? { path: args.path, external: true } : undefined)) }],
 });
 
 // The check command (`pushcheck ios`, `pushcheck rules.yaml`) as one CommonJS file, check.cjs, which
@@ -52,11 +92,12 @@ const libraryFile = (specifier) => `lib/${specifier.replace(/^@/, '').replace(/\
 const libraries = new Map();
 const check = await build({
   ...cjs,
-  entryPoints: { check: 'src/cli/main.ts' },
+  entryPoints: { check: 'src/cli/check-entry.ts' },
   // import() becomes require(): a script run by vm.Script has no ES module loader to import with.
   supported: { 'dynamic-import': false },
   metafile: true,
   plugins: [
+    lazyChildProcess,
     {
       name: 'check-only',
       setup: (b) => {

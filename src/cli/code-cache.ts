@@ -6,26 +6,27 @@
  *
  * Where: beside the bundle (`<bundle>.cache`) when that folder is writable, else in the user's cache folder
  * (`$XDG_CACHE_HOME/pushcheck` or `~/.cache/pushcheck`). A cache counts only for the very file it was made from
- * (device, inode, size, modification time), the same Node version and architecture, and bytes whose checksum holds;
+ * (device, inode, size, modification time), the same Node version and architecture, and bytes whose sha1 holds;
  * anything else (another build, another Node, a damaged file) is ignored, as is what V8 itself refuses
  * (cachedDataRejected), and the run writes a new one. NODE_DISABLE_COMPILE_CACHE=1, Node's own switch, turns it off.
  * `NODE_DEBUG=pushcheck` says what happened.
  */
+import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import Module from 'node:module';
-import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { debuglog } from 'node:util';
 import vm from 'node:vm';
-import { crc32 } from 'node:zlib';
 
 const debug = debuglog('pushcheck');
+// sha1 rather than zlib's crc32: the check path loads node:crypto anyway, and node:zlib cost 1.6 ms to load.
+const checksum = (bytes: Uint8Array | string): string => createHash('sha1').update(bytes).digest('hex');
 const MAGIC = 'pushcheck-code-cache 1';
 
 /** The user's cache folder for pushcheck; one file per installed bundle (its path, hashed, names it). */
 export function userCacheFile(file: string, env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.XDG_CACHE_HOME || join(homedir(), '.cache');
-  return join(base, 'pushcheck', `${(crc32(file) >>> 0).toString(16)}-${file.replace(/^.*[\\/]/, '')}.cache`);
+  const base = env.XDG_CACHE_HOME || join(process.getBuiltinModule('node:os').homedir(), '.cache');
+  return join(base, 'pushcheck', `${checksum(file).slice(0, 12)}-${file.replace(/^.*[\\/]/, '')}.cache`);
 }
 
 /** What a cache must have been made for: this file as it is now, this Node. */
@@ -34,28 +35,26 @@ function cacheKey(file: string): string {
   return [process.version, process.arch, stat.dev, stat.ino, stat.size, stat.mtimeMs].join(' ');
 }
 
-/** The V8 data of the first cache file made for `key` whose checksum holds, and where it was. */
-function readCache(places: string[], key: string): { data: Buffer; place: string } | undefined {
-  for (const place of places) {
-    let bytes: Buffer;
-    try {
-      bytes = readFileSync(place);
-    } catch {
-      continue;
-    }
-    const end = bytes.indexOf(10);
-    const [magic, checksum, ...rest] = (end < 0 ? '' : bytes.toString('latin1', 0, end)).split(' | ');
-    const data = bytes.subarray(end + 1);
-    if (magic !== MAGIC || rest.join(' | ') !== key) debug('code cache %s: made for another file or Node, ignored', place);
-    else if (checksum !== String(crc32(data))) debug('code cache %s: damaged (checksum), ignored', place);
-    else return { data, place };
+/** The V8 data in the cache file `place`, when it was made for `key` and its checksum holds. */
+function readCache(place: string, key: string): { data: Buffer; place: string } | undefined {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(place);
+  } catch {
+    return undefined;
   }
+  const end = bytes.indexOf(10);
+  const [magic, sum, ...rest] = (end < 0 ? '' : bytes.toString('latin1', 0, end)).split(' | ');
+  const data = bytes.subarray(end + 1);
+  if (magic !== MAGIC || rest.join(' | ') !== key) debug('code cache %s: made for another file or Node, ignored', place);
+  else if (sum !== checksum(data)) debug('code cache %s: damaged (checksum), ignored', place);
+  else return { data, place };
   return undefined;
 }
 
 /** Writes the cache to the first place that takes it, whole or not at all (a temporary file, then a rename). */
 function writeCache(places: string[], key: string, data: Buffer): void {
-  const header = Buffer.from(`${[MAGIC, String(crc32(data)), key].join(' | ')}\n`, 'latin1');
+  const header = Buffer.from(`${[MAGIC, checksum(data), key].join(' | ')}\n`, 'latin1');
   for (const place of places) {
     const temporary = `${place}.${process.pid}.tmp`;
     try {
@@ -74,19 +73,26 @@ function writeCache(places: string[], key: string, data: Buffer): void {
 /**
  * Runs `file` as a CommonJS module and returns its exports, compiled from the code cache when one fits. A run that
  * ends with exit code 0 or 1 (a check that ran, not a usage error that compiled little) writes the cache when none
- * fitted.
+ * fitted, after calling the module's `warmCodeCache` export if it has one.
  */
 export function requireWithCodeCache(path: string): unknown {
   const file = resolve(path);
   if (process.env.NODE_DISABLE_COMPILE_CACHE) return Module.createRequire(file)(file);
-  const places = [`${file}.cache`, userCacheFile(file)];
+  const beside = `${file}.cache`;
   const key = cacheKey(file);
-  const cached = readCache(places, key);
+  const cached = readCache(beside, key) ?? readCache(userCacheFile(file), key);
   const script = new vm.Script(Module.wrap(readFileSync(file, 'utf8')), { filename: file, ...(cached && { cachedData: cached.data }) });
   if (cached) debug('code cache %s: %s', cached.place, script.cachedDataRejected ? 'rejected by V8' : 'used');
   if (!cached || script.cachedDataRejected) {
     process.once('exit', (code) => {
-      if (code === 0 || code === 1) writeCache(places, key, script.createCachedData());
+      if (code !== 0 && code !== 1) return;
+      // The module may compile what other kinds of run need first, so that the cache holds it too.
+      try {
+        (module.exports as { warmCodeCache?: () => void }).warmCodeCache?.();
+      } catch (err) {
+        debug('code cache: warming up failed (%s); the cache holds what the run compiled', err);
+      }
+      writeCache([beside, userCacheFile(file)], key, script.createCachedData());
     });
   }
   const module = new Module(file);

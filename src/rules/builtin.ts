@@ -9,6 +9,7 @@ import { loadRuleSetFile } from './load.js';
 import { countTargets } from './expand.js';
 import { packageUrl } from '../package-root.js';
 import { fileHash, isRuleFileName, type RuleSetSummary, type StoredSummaries } from './summaries.js';
+import { storedRuleSet } from './stored.js';
 
 /** The package root's rules/ folder. */
 export function builtinRulesDir(): string {
@@ -65,7 +66,8 @@ function namesOf(file: string): BuiltinName {
 function loadBuiltin(file: string): RuleSet {
   let set = loaded.get(file);
   if (!set) {
-    set = loadRuleSetFile(file, { builtin: true });
+    // As the build parsed it, while the file is unchanged (stored.ts): YAML and schema cost more than the rest of a start.
+    set = storedRuleSet(file) ?? loadRuleSetFile(file, { builtin: true });
     loaded.set(file, set);
   }
   return set;

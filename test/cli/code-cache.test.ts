@@ -4,11 +4,11 @@
  * runs the same either way. Exercised on a small CommonJS file of the test's own, in a child process as bin/ runs it.
  */
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { crc32 } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const CODE_CACHE = fileURLToPath(new URL('../../dist/bundle/code-cache.cjs', import.meta.url));
@@ -21,7 +21,7 @@ const path = require('node:path');
 function fib(n) { return n < 2 ? n : fib(n - 1) + fib(n - 2); }
 const words = ['code', 'cache'].map((w) => w.toUpperCase());
 const exportsIsModuleExports = exports === module.exports && this === exports;
-module.exports = { fib };
+module.exports = { fib, warmCodeCache: () => process.env.WARM_MARK && require('node:fs').appendFileSync(process.env.WARM_MARK, 'warmed\\n') };
 console.log(JSON.stringify({ file: path.basename(__filename), dirname: __dirname === path.dirname(__filename), fib: fib(15), words, exports: exportsIsModuleExports }));
 process.exitCode = Number(process.env.APP_EXIT ?? 0);
 `;
@@ -59,6 +59,14 @@ describe('the code cache', () => {
     expect(second).toMatchObject({ code: 0, stdout: EXPECTED });
     expect(second.events).toEqual([`${target.file}.cache: used`]);
     expect(run(target, { APP_EXIT: '1' }).events).toEqual([`${target.file}.cache: used`]);
+  });
+
+  it("calls the module's warmCodeCache before it writes the cache, and only then", () => {
+    const target = app();
+    const mark = path.join(path.dirname(target.file), 'warm.txt');
+    run(target, { WARM_MARK: mark });
+    run(target, { WARM_MARK: mark });
+    expect(readFileSync(mark, 'utf8')).toBe('warmed\n');
   });
 
   it('is not written after a run that ends with a usage error (exit 2), nor with NODE_DISABLE_COMPILE_CACHE', () => {
@@ -102,7 +110,7 @@ describe('the code cache', () => {
     const [magic, , ...key] = own.toString('latin1', 0, end).split(' | ');
     const foreign = readFileSync(`${other.file}.cache`);
     const data = foreign.subarray(foreign.indexOf(10) + 1);
-    writeFileSync(`${target.file}.cache`, Buffer.concat([Buffer.from(`${[magic, String(crc32(data)), ...key].join(' | ')}\n`, 'latin1'), data]));
+    writeFileSync(`${target.file}.cache`, Buffer.concat([Buffer.from(`${[magic, createHash('sha1').update(data).digest('hex'), ...key].join(' | ')}\n`, 'latin1'), data]));
     const refused = run(target);
     expect(refused).toMatchObject({ code: 0, stdout: EXPECTED });
     expect(refused.events).toEqual([`${target.file}.cache: rejected by V8`, expect.stringMatching(/: written \(\d+ bytes\)$/)]);

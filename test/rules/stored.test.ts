@@ -1,0 +1,59 @@
+/**
+ * Built-in rule sets parsed at build time (dist/rule-sets.json, src/rules/stored.ts): what parsing gives, used only by
+ * the bundles built with them and only while each rule file is byte for byte the one parsed.
+ */
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { builtinNames, builtinRulesDir } from '../../src/rules/builtin.js';
+import { loadRuleSetFile } from '../../src/rules/load.js';
+import { bundledRuleSetsId, RULE_SETS_PATH, storedRuleSet, type StoredRuleSets } from '../../src/rules/stored.js';
+import { BIN } from '../helpers/cli.js';
+
+const root = new URL('../../', import.meta.url);
+const built = new URL(RULE_SETS_PATH, root);
+const builtId = (): string => (JSON.parse(readFileSync(built, 'utf8')) as StoredRuleSets).id;
+
+describe('built-in rule sets stored at build time', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'pushcheck-stored-'));
+    cpSync(builtinRulesDir(), path.join(dir, 'rules'), { recursive: true });
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('are what parsing each rule file gives, with the file where it is now', () => {
+    const names = builtinNames();
+    expect(names.map((n) => n.id)).toContain('moki-ios');
+    for (const { file } of names) {
+      const copy = path.join(dir, 'rules', path.basename(file));
+      expect(storedRuleSet(copy, builtId(), built), file).toEqual(loadRuleSetFile(copy, { builtin: true }));
+    }
+  });
+
+  it('are not used once the rule file changes by one byte, for another build, or outside a bundle', () => {
+    const file = path.join(dir, 'rules', 'moki-ios.yaml');
+    expect(storedRuleSet(file, builtId(), built)).toBeDefined();
+    expect(storedRuleSet(file, 'another-build', built)).toBeUndefined();
+    expect(storedRuleSet(file, undefined, built)).toBeUndefined();
+    expect(storedRuleSet(file, builtId(), pathToFileURL(path.join(dir, 'none.json')))).toBeUndefined();
+    appendFileSync(file, '\n');
+    expect(storedRuleSet(file, builtId(), built)).toBeUndefined();
+    // Under vitest the code is not the build's: it parses.
+    expect(bundledRuleSetsId).toBeUndefined();
+  });
+
+  it('pushcheck ios uses the stored moki-ios and parses none', () => {
+    const run = spawnSync(process.execPath, [BIN, 'ios', '--dns-server', '127.0.0.1:9', '-t', '300', '-f', 'json'], {
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, NODE_DEBUG: 'pushcheck' },
+    });
+    expect(run.stderr).toMatch(/rule set \S+\/rules\/moki-ios\.yaml: as the build parsed it/);
+    expect(run.stderr).not.toMatch(/rule set \S+: parsed/);
+    expect(JSON.parse(run.stdout)).toMatchObject({ results: expect.arrayContaining([expect.objectContaining({ ruleset: 'moki-ios' })]) });
+  });
+});
