@@ -29,7 +29,31 @@ export function escapeControls(text: string, options: { lines?: boolean } = {}):
   });
 }
 
-/** A deep copy of `value` with {@link escapeControls} applied to every string in it. */
+/** Whether text holds a character escapeControls escapes (no `g` flag: `test` keeps no position). */
+const HAS_CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+
+/**
+ * A deep copy of `value`, as JSON would copy it, with {@link escapeControls} applied to every string in it (only
+ * those that need it are copied anew). A walk of our own: JSON's round trip with a reviver, one call per value, cost
+ * the table about 0.1 ms a result.
+ */
 export function escapeControlsDeep<T>(value: T): T {
-  return JSON.parse(JSON.stringify(value), (_key, v: unknown) => (typeof v === 'string' ? escapeControls(v) : v)) as T;
+  return copyEscaped(value) as T;
+}
+
+function copyEscaped(value: unknown): unknown {
+  if (typeof value === 'string') return HAS_CONTROL.test(value) ? escapeControls(value) : value;
+  if (typeof value === 'number') return Number.isFinite(value) ? value : null;
+  if (value === null || typeof value !== 'object') return value;
+  const json = (value as { toJSON?: () => unknown }).toJSON;
+  if (typeof json === 'function') return copyEscaped(json.call(value));
+  if (Array.isArray(value)) {
+    return value.map((item) => (item === undefined || typeof item === 'function' || typeof item === 'symbol' ? null : copyEscaped(item)));
+  }
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    const item = (value as Record<string, unknown>)[key];
+    if (item !== undefined && typeof item !== 'function' && typeof item !== 'symbol') copy[key] = copyEscaped(item);
+  }
+  return copy;
 }
