@@ -99,16 +99,18 @@ export async function runChecks(ruleSets: RuleSet[], settings: CheckSettings, ho
   const stopWatching = watchStalls();
   const probed = (
     await Promise.all(
-      targets.map((target) =>
-        limit(async (): Promise<Probed[]> => {
+      targets.map((target) => {
+        const probing = limit(async (): Promise<Probed[]> => {
           const result = await probeEachFamily(target, settings, resolve, runSignal, now);
           done += 1;
           hooks.onProgress?.(done, targets.length);
           return result;
-        })
-          // Held connections wait outside the concurrency limit: all holds run at once, so --hold 30m costs 30 minutes.
-          .then((results) => Promise.all(results.map(hold))),
-      ),
+        });
+        // Without --hold no connection is kept (see probeWithRetries): nothing to hold, no step per target for it.
+        if (settings.holdMs === undefined) return probing;
+        // Held connections wait outside the concurrency limit: all holds run at once, so --hold 30m costs 30 minutes.
+        return probing.then((results) => Promise.all(results.map(hold)));
+      }),
     ).finally(stopWatching)
   ).flat();
 

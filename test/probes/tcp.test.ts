@@ -162,6 +162,21 @@ describe('connectTcp', () => {
     await server.idle();
   });
 
+  it('with closeOnConnect, closes the connection in its connect event: nothing is read, the server sees it end', async () => {
+    // A server that writes at once: an open socket would start reading it.
+    const chatty = await startTcpServer({ onConnection: (socket) => socket.end('hello') });
+    try {
+      const { socket, connectMs } = await connectTcp('127.0.0.1', chatty.port, { signal: never, timeoutMs: 1000, closeOnConnect: true });
+      expect(socket.destroyed).toBe(true);
+      expect(socket.bytesRead).toBe(0);
+      expect(connectMs).toBeGreaterThanOrEqual(0);
+      expect(chatty.accepted).toBe(1);
+      await chatty.idle();
+    } finally {
+      await chatty.close();
+    }
+  });
+
   it('rejects with a classified PhaseError, never a raw error', async () => {
     const port = await closedPort();
     const err = await connectTcp('127.0.0.1', port, { signal: never, timeoutMs: 1000 }).catch((e: unknown) => e);
