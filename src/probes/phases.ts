@@ -148,13 +148,14 @@ export async function runProbe(
     // Rebuilt so that the phases come in order in reports; a phase that did not run stays absent.
     const { dnsMs, connectMs, tlsMs, httpMs } = outcome.timings;
     const phasesMs = (dnsMs ?? 0) + (connectMs ?? 0) + (tlsMs ?? 0) + (httpMs ?? 0);
-    outcome.timings = {
-      ...(dnsMs !== undefined && { dnsMs }),
-      ...(connectMs !== undefined && { connectMs }),
-      ...(tlsMs !== undefined && { tlsMs }),
-      ...(httpMs !== undefined && { httpMs }),
-      totalMs: Math.max(roundMs(budget.elapsed()), roundMs(phasesMs)),
-    };
+    // Assigned, not spread from optional parts: this runs once a probe, cold, in every run.
+    const timings = {} as Timings;
+    if (dnsMs !== undefined) timings.dnsMs = dnsMs;
+    if (connectMs !== undefined) timings.connectMs = connectMs;
+    if (tlsMs !== undefined) timings.tlsMs = tlsMs;
+    if (httpMs !== undefined) timings.httpMs = httpMs;
+    timings.totalMs = Math.max(roundMs(budget.elapsed()), roundMs(phasesMs));
+    outcome.timings = timings;
   }
   if (outcome.failure) outcome.ok = false;
   return outcome;

@@ -97,7 +97,8 @@ export async function connectAddresses(
   const start = performance.now();
   let last: PhaseError | undefined;
   let tried = 0;
-  for (const [i, address] of addresses.entries()) {
+  for (let i = 0; i < addresses.length; i += 1) {
+    const address = addresses[i] as string;
     const left = options.timeoutMs - (performance.now() - start);
     tried = i + 1;
     try {

@@ -239,7 +239,9 @@ async function probeEachFamily(
   const probeFamily = async (family: AddressFamily): Promise<Probed> => {
     // A name of one family needs no filter on its addresses.
     const own = present.size === 1 ? resolve : familyResolver(resolve, family);
-    return { ...(await probeWithRetries({ ...target, family }, settings, own, runSignal, now, firstTry)), via };
+    const probed = await probeWithRetries({ ...target, family }, settings, own, runSignal, now, firstTry);
+    probed.via = via;
+    return probed;
   };
   return families.length === 1 ? [await probeFamily(families[0] as AddressFamily)] : Promise.all(families.map(probeFamily));
 }
@@ -318,13 +320,11 @@ async function probeWithRetries(
     kept.close();
     kept = undefined;
   }
-  return {
-    target,
-    attempts,
-    ...(runSignal.aborted && { skipReason: INTERRUPTED }),
-    ...(outcome && { outcome }),
-    ...(kept && { kept }),
-  };
+  const probed: Probed = { target, attempts };
+  if (runSignal.aborted) probed.skipReason = INTERRUPTED;
+  if (outcome) probed.outcome = outcome;
+  if (kept) probed.kept = kept;
+  return probed;
 }
 
 /** When an attempt's time began, and how long the event loop had stood still by then. */
@@ -384,12 +384,10 @@ async function probeOnce(
     ca: settings.caPems,
     insecure: settings.insecure,
     now,
-    ...(proxyFor(settings, target.host) && { proxy: settings.proxy }),
-    ...(keep &&
-      settings.holdMs !== undefined && {
-        hold: { idleMs: settings.holdMs, keep: (connection) => (overran ? connection.close() : keep(connection)) },
-      }),
   };
+  if (settings.proxy && proxyFor(settings, target.host)) ctx.proxy = settings.proxy;
+  const idleMs = settings.holdMs;
+  if (keep && idleMs !== undefined) ctx.hold = { idleMs, keep: (connection) => (overran ? connection.close() : keep(connection)) };
   try {
     return await Promise.race([probeFor(target.check).run(target, ctx), overdue]);
   } finally {
