@@ -121,10 +121,13 @@ export async function runProbe(
 ): Promise<ProbeOutcome> {
   const budget = new Budget(ctx.timeoutMs, ctx.signal, ctx.startedAt, ctx.deadline);
   const outcome: ProbeOutcome = { ok: false, addresses: [], pinned: false, timings: { totalMs: 0 } };
+  let lookupWaitMs = 0;
   // Through a proxy the proxy resolves the name: no DNS phase of ours, only a --resolve pin or an IP is sent as such.
   const proxied = ctx.proxy !== undefined;
   try {
     const resolution = await ctx.resolve(target.host, budget.signal, { pinnedOnly: proxied });
+    // What the lookup took of this attempt's time (a lookup shared with other targets may have begun before it).
+    lookupWaitMs = budget.elapsed();
     outcome.addresses = resolution.addresses;
     outcome.pinned = resolution.pinned;
     if (!proxied) outcome.timings.dnsMs = roundMs(resolution.durationMs);
@@ -138,7 +141,7 @@ export async function runProbe(
     }
   } catch (err) {
     if (!(err instanceof PhaseError)) throw err;
-    outcome.failure = dnsShare(err.failure, outcome.timings.dnsMs, ctx.timeoutMs, budget);
+    outcome.failure = dnsShare(err.failure, proxied ? 0 : lookupWaitMs, ctx.timeoutMs, budget);
     const phase = err.failure.phase;
     if (phase !== 'cert' && phase !== 'write' && phase !== 'hold') outcome.timings[PHASE_TIMINGS[phase]] = roundMs(err.durationMs);
     if (err.recorded.address !== undefined) outcome.address = err.recorded.address;
@@ -162,11 +165,11 @@ export async function runProbe(
 }
 
 /** A phase after DNS that ran out of the probe's time says how much of it the lookup took, when that was much. */
-function dnsShare(fail: Failure, dnsMs: number | undefined, timeoutMs: number, budget: Budget): Failure {
+function dnsShare(fail: Failure, dnsMs: number, timeoutMs: number, budget: Budget): Failure {
   if (fail.phase === 'dns' || fail.phase === 'cert' || fail.phase === 'write' || fail.phase === 'hold') return fail;
   // Each phase's own timer ends it at the budget's deadline, a moment before the budget's signal would.
   const ranOut = fail.code === TIMEOUT_CODES[fail.phase] && budget.elapsed() >= timeoutMs * 0.95;
-  if (!ranOut || dnsMs === undefined || dnsMs < timeoutMs * DNS_SHARE_WORTH_SAYING) return fail;
+  if (!ranOut || dnsMs < timeoutMs * DNS_SHARE_WORTH_SAYING) return fail;
   return withContext(fail, `the DNS lookup took ${Math.round(dnsMs)} ms of the ${timeoutMs} ms timeout`);
 }
 
