@@ -149,7 +149,7 @@ async function systemLookupWithin(name: string, timeoutMs: number, signal: Abort
     const waitedMs = performance.now() - start;
     if (errorCodes(err).includes('EAI_AGAIN') && waitedMs >= timeoutMs) throw stoppedFailure('dns', waitedMs, signal);
     if (!(err instanceof PhaseError) || err.failure.code !== 'dns_timeout' || lookup.started()) throw err;
-    const context = `never sent: ${lookup.ahead} slower lookups held Node's ${resolverSlots()} resolver slots`;
+    const context = `never sent: it waited behind ${lookup.ahead} lookups for one of Node's ${resolverSlots()} resolver slots`;
     throw new PhaseError(withContext(err.failure, context), err.durationMs);
   }
 }

@@ -54,8 +54,9 @@ export function systemLookup(name: string): SystemLookup {
       start = () => {
         created.started = true;
         running += 1;
-        dns.promises
-          .lookup(name, { all: true, verbatim: true })
+        // A lookup that throws at once (it should not) still settles, and frees its slot.
+        Promise.resolve()
+          .then(() => dns.promises.lookup(name, { all: true, verbatim: true }))
           .then((found) => resolve(found.map((entry) => entry.address)), reject)
           .finally(() => {
             running -= 1;

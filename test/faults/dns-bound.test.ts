@@ -70,11 +70,11 @@ async function stopResolver(): Promise<void> {
 }
 
 /** pushcheck in the namespace, as JSON; the bound its report must keep, and the child's wall time. */
-async function check(args: string[]): Promise<{ report: Report; wallMs: number; bound: number }> {
+async function check(args: string[], concurrency = CONCURRENCY): Promise<{ report: Report; wallMs: number; bound: number }> {
   const file = writeRuleFile(path.join(dir, `${randomBytes(3).toString('hex')}.yaml`), 'dns-bound', 'DNS bound', [
     { id: 'quiet', host: '*.quiet.test', probe: NAMES, ports: [DROPPED_PORT], check: 'tcp' },
   ]);
-  const result = await runCli([file, '--format', 'json', '--timeout', String(TIMEOUT_MS), '--concurrency', String(CONCURRENCY), ...args], {
+  const result = await runCli([file, '--format', 'json', '--timeout', String(TIMEOUT_MS), '--concurrency', String(concurrency), ...args], {
     wrapper: ['ip', 'netns', 'exec', ns],
     killAfterMs: 60_000,
   });
@@ -82,7 +82,7 @@ async function check(args: string[]): Promise<{ report: Report; wallMs: number; 
   expect(result.stderr).toBe('');
   const report = JSON.parse(result.stdout) as Report;
   expect(report.results).toHaveLength(NAMES.length);
-  return { report, wallMs: result.durationMs, bound: reportBoundMs(report, TIMEOUT_MS, CONCURRENCY, 0) };
+  return { report, wallMs: result.durationMs, bound: reportBoundMs(report, TIMEOUT_MS, concurrency, 0) };
 }
 
 /** What `ip netns exec` and Node's start-up may add to the wall time: the bound does not count them. */
@@ -147,6 +147,22 @@ describe.skipIf(unavailable !== undefined)('DNS inside the time bound (the syste
     expect(report.durationMs).toBeLessThanOrEqual(bound);
     expect(wallMs).toBeLessThanOrEqual(bound + (await startupAllowanceMs()));
     expect(queries.length).toBeGreaterThan(0); // the resolver really was asked
+  });
+
+  it('six names at once to a resolver that never answers: two are asked (Node looks two up at a time), four are never sent, and none is sent after the run', async () => {
+    const queries = await startResolver('silent', 0);
+    const { report, wallMs, bound } = await check([], NAMES.length);
+    console.log(`silent resolver, 6 at once: bound ${bound} ms: report ${report.durationMs} ms, wall ${Math.round(wallMs)} ms`);
+    const messages = report.results.map((r) => r.error?.message ?? '');
+    if (report.results.every((r) => r.error?.code === 'dns_timeout')) {
+      // Queued third to sixth: 2, 3, 4 and 5 lookups ahead.
+      const unsent = messages.flatMap((m) => /never sent: it waited behind (\d) lookups for one of Node's 2 resolver slots/.exec(m)?.[1] ?? []);
+      expect(unsent.sort()).toEqual(['2', '3', '4', '5']);
+    }
+    expect(report.durationMs).toBeLessThanOrEqual(bound);
+    expect(wallMs).toBeLessThanOrEqual(bound + (await startupAllowanceMs()));
+    // Only the two names that had a slot reached the resolver, then or later.
+    expect(new Set(queries.map((q) => q.split(' ')[0])).size).toBe(2);
   });
 
   it('--resolve pins skip the silent resolver: every target passes at once and no query is sent', async () => {
