@@ -81,7 +81,7 @@ describe('start-up path', () => {
       expect(out.stderr).toMatch(/code cache \S+check\.cjs\.cache: (used|rejected by V8|made for another|damaged)|code cache \S+: written/);
       expect(out.stderr).not.toMatch(/bundle\/main\.js|chunks\/|bundle\/lib\//);
       const builtins = readFileSync(list, 'utf8').split('\n');
-      for (const unused of ['http2', 'https', 'http']) expect(builtins).not.toContain(`NativeModule ${unused}`);
+      for (const unused of ['http2', 'https', 'http', 'fs/promises', 'child_process']) expect(builtins).not.toContain(`NativeModule ${unused}`);
     } finally {
       server.close();
       rmSync(dir, { recursive: true, force: true });
