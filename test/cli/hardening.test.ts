@@ -231,6 +231,9 @@ describe('smaller ones', () => {
       };
       const added = await call('POST', '/devices', { ios: 1 });
       expect(added.status).toBe(201);
+      // The device enrolls over its own connection, on a busy machine only after the calls below: "all" needs it.
+      const enrolled = async () => ((await (await fetch(`${admin}/devices`)).json()) as { devices: unknown[] }).devices.length;
+      for (const deadline = Date.now() + 20_000; (await enrolled()) === 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
       expect((await call('POST', '/actions', { all: true, ttlSeconds: -5 })).body.error).toMatch(/^ttlSeconds must be a whole number/);
       expect((await call('POST', '/actions', { all: true, requestType: 5 })).status).toBe(400);
       expect((await call('POST', '/actions', { all: true, requestType: 'DeviceInformation', ttlSeconds: 60 })).status).toBe(201);
