@@ -3,7 +3,7 @@
  * prints what it simulated so far, says it was interrupted, exits 130 or 143, and leaves no temporary CA behind.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,8 +27,25 @@ interface Stopped {
   tmp: string;
 }
 
-/** Starts a simulation that would run for a minute or more, sends `signal` after `afterMs`, and waits for the end. */
-function stopAfter(args: string[], signal: 'SIGINT' | 'SIGTERM', afterMs: number): Promise<Stopped> {
+/** CPU time (user + system) a process has used, from /proc; undefined where there is none. */
+function cpuMs(pid: number): number | undefined {
+  try {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th, in clock ticks.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_S;
+  } catch {
+    return undefined;
+  }
+}
+const CLOCK_TICKS_PER_S = 100;
+
+/**
+ * Starts a simulation that would run for a minute or more, sends `signal` once it is under way, and waits for the
+ * end. Under way: `afterMs` after the start and `started()` true. On a machine whose cores are busy with other
+ * work the start-up alone can take longer than `afterMs`, and a signal that comes before pushcheck listens for it
+ * kills the process instead of stopping the simulation.
+ */
+function stopAfter(args: string[], signal: 'SIGINT' | 'SIGTERM', afterMs: number, started: (pid: number, tmp: string) => boolean): Promise<Stopped> {
   const tmp = mkdtempSync(path.join(dir, 'tmp-'));
   const child = spawn(process.execPath, [BIN, 'simulate', ...args], { env: { ...process.env, TMPDIR: tmp, CI: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
@@ -36,14 +53,24 @@ function stopAfter(args: string[], signal: 'SIGINT' | 'SIGTERM', afterMs: number
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   let sentAt = 0;
-  const sender = setTimeout(() => {
+  let killer: NodeJS.Timeout | undefined;
+  const spawnedAt = performance.now();
+  const send = (): void => {
     sentAt = performance.now();
     child.kill(signal);
-  }, afterMs);
-  const killer = setTimeout(() => child.kill('SIGKILL'), afterMs + 30_000);
+    killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  };
+  // Polled every 50 ms; after 30 s it is sent anyway, and the test says what came of it.
+  const sender = setInterval(() => {
+    const waitedMs = performance.now() - spawnedAt;
+    if (waitedMs >= 30_000 || (waitedMs >= afterMs && started(child.pid!, tmp))) {
+      clearInterval(sender);
+      send();
+    }
+  }, 50);
   return new Promise((resolve) =>
     child.on('close', (code) => {
-      clearTimeout(sender);
+      clearInterval(sender);
       clearTimeout(killer);
       resolve({ code, stdout, stderr, afterSignalMs: performance.now() - sentAt, tmp });
     }),
@@ -56,7 +83,9 @@ describe('pushcheck simulate, stopped by a signal', () => {
     ['SIGTERM', 143],
   ] as const)('over real sockets: %s prints what it simulated, exits %i, removes its temporary CA', async (signal, exitCode) => {
     // 1 simulated hour at speed 30 is 2 wall minutes: the signal comes long before the end.
-    const run = await stopAfter(['--ios', '5', '--android', '5', '--hours', '1', '--speed', '30', '--format', 'json'], signal, 4000);
+    // Under way once its temporary CA is there (made after pushcheck listens for signals).
+    const caMade = (_pid: number, tmp: string): boolean => readdirSync(tmp).length > 0;
+    const run = await stopAfter(['--ios', '5', '--android', '5', '--hours', '1', '--speed', '30', '--format', 'json'], signal, 4000, caMade);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(exitCode);
     expect(run.afterSignalMs).toBeLessThan(10_000);
@@ -72,7 +101,10 @@ describe('pushcheck simulate, stopped by a signal', () => {
     ['SIGTERM', 143],
   ] as const)('in process (--speed max): %s stops within a second or two, prints the table, exits %i', async (signal, exitCode) => {
     // A simulated year of 2,000 devices takes a minute or more of CPU.
-    const run = await stopAfter(['--ios', '1000', '--android', '1000', '--hours', '8760'], signal, 3000);
+    // Under way once it has had 3 s of CPU (its start-up takes a fraction of that): 3 s of wall time on a quiet
+    // machine, where the simulation has a core to itself.
+    const cpuUsed = (pid: number): boolean => (cpuMs(pid) ?? Infinity) >= 3000;
+    const run = await stopAfter(['--ios', '1000', '--android', '1000', '--hours', '8760'], signal, 0, cpuUsed);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(exitCode);
     expect(run.afterSignalMs).toBeLessThan(8000);
