@@ -10,6 +10,7 @@
 import { commandFor, defaultCommand, isVersionOnly } from './commands.js';
 import { exitOnStdoutError, writeStdoutNow } from './messages.js';
 import { mapUncaughtStacks } from './source-stack.js';
+import { tierUpForCheck } from './tier-up.js';
 import { version } from '../version.js';
 import type * as Program from './program.js';
 
@@ -26,7 +27,10 @@ export interface Loaders {
 export function start(argv: string[], load: Loaders): Promise<unknown> {
   const args = argv.slice(2);
   const command = commandFor(args);
-  if (command === defaultCommand) return Promise.resolve().then(load.check);
+  if (command === defaultCommand) {
+    tierUpForCheck(args);
+    return Promise.resolve().then(load.check);
+  }
   if (command !== undefined) return load.main();
   mapUncaughtStacks();
   if (isVersionOnly(args)) {

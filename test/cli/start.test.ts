@@ -88,6 +88,27 @@ describe('start-up path', () => {
     }
   });
 
+  it("a check's code cache serves the next check: V8 flags are set before check.cjs compiles (src/cli/tier-up.ts)", async () => {
+    const server = net.createServer((socket) => socket.end());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as net.AddressInfo;
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pushcheck-start-'));
+    try {
+      const rules = writeRuleFile(path.join(dir, 'tcp.yaml'), 'tcp-only', 'TCP only', [{ id: '1', host: '127.0.0.1', ports: [port], check: 'tcp' }]);
+      // The first run writes the cache unless one fits; a flag set after compiling (as main.ts once did on Node 20)
+      // made V8 refuse every cache, so each run compiled the whole bundle again and wrote a new cache.
+      const first = await runAsync([BIN, rules, '-f', 'json'], { NODE_DEBUG: 'pushcheck' });
+      expect(first.code, first.stderr).toBe(0);
+      const second = await runAsync([BIN, rules, '-f', 'json'], { NODE_DEBUG: 'pushcheck' });
+      expect(second.code, second.stderr).toBe(0);
+      expect(second.stderr).toMatch(/code cache \S+check\.cjs\.cache: used/);
+      expect(second.stderr).not.toMatch(/rejected by V8|: written/);
+    } finally {
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('an http check loads undici from dist/bundle/lib/ when it needs it, and passes as from main.js', async () => {
     const server = http.createServer((req, res) => res.end('ok'));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
