@@ -1,14 +1,15 @@
 // `npm run build:sea`: pushcheck as one executable file for this platform, with Node's single executable
 // application support: dist/sea/pushcheck-<platform>-<arch>. It runs where no Node.js is installed.
 //  1. esbuild bundles the CLI into one CommonJS file (what a single executable runs; no chunks, no top-level await);
-//  2. rules/, schemas/, package.json and the rule summaries (dist/rule-summaries.json, so that `rules list` reads them
-//     instead of parsing every rule file, after the same sha256 check as elsewhere) become assets (src/sea-assets.ts
-//     unpacks them on first run);
+//  2. rules/, schemas/, package.json, the rule summaries (dist/rule-summaries.json, so that `rules list` reads them
+//     instead of parsing every rule file) and the parsed rule sets (dist/rule-sets.json, whose id the bundle carries as
+//     dist/bundle/ does, so that a check does not parse its rule set; both after the same sha256 check as elsewhere)
+//     become assets (src/sea-assets.ts unpacks them on first run);
 //  3. node --experimental-sea-config makes the blob, with V8's code cache of the bundle (useCodeCache: the executable
 //     compiles none of its JavaScript at start; see docs/install.md for the figures), and postject injects it into a
 //     copy of this Node binary. PUSHCHECK_SEA_CODE_CACHE=0 builds one without, for the benchmark.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { build } from 'esbuild';
@@ -17,6 +18,9 @@ const out = 'dist/sea';
 const name = `pushcheck-${process.platform}-${process.arch}${process.platform === 'win32' ? '.exe' : ''}`;
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
+// Written by `npm run build` (scripts/bundle.mjs), which build:sea runs first.
+const ruleSets = 'dist/rule-sets.json';
+const { id: ruleSetsId } = JSON.parse(readFileSync(ruleSets, 'utf8'));
 
 await build({
   entryPoints: ['src/cli/sea-main.ts'],
@@ -27,13 +31,14 @@ await build({
   target: 'node20',
   logLevel: 'warning',
   // import.meta.url has no meaning here: package-root.ts is told where the unpacked assets are instead.
-  define: { 'import.meta.url': 'undefined' },
+  define: { 'import.meta.url': 'undefined', PUSHCHECK_RULE_SETS_ID: JSON.stringify(ruleSetsId) },
 });
 
 const files = [
   'package.json',
   // Written by `npm run build` (scripts/rule-summaries.mjs), which build:sea runs first.
   'dist/rule-summaries.json',
+  ruleSets,
   ...readdirSync('rules').filter((f) => f.endsWith('.yaml')).map((f) => `rules/${f}`),
   ...readdirSync('schemas').filter((f) => f.endsWith('.json')).map((f) => `schemas/${f}`),
 ];

@@ -38,7 +38,7 @@ function storedAt(url: URL): StoredRuleSets | null {
     try {
       stored = JSON.parse(readFileSync(url, 'utf8')) as StoredRuleSets;
     } catch {
-      stored = null; // not built (vitest), or the single executable, which ships none
+      stored = null; // not built (vitest)
     }
     read.set(url.href, stored);
   }

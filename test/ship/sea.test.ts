@@ -1,9 +1,11 @@
 /**
  * The single executable (npm run build:sea) run as on a machine without Node.js: an empty environment, no PATH,
- * started from another directory. Built here if it is not there yet (a copy of the Node binary: about 100 MB).
+ * started from another directory. Built here if it is not there yet, or older than anything it is built from
+ * (a copy of the Node binary: about 100 MB, some 30 s). Its inputs from `npm run build` (dist/rule-sets.json,
+ * dist/rule-summaries.json) are taken as they are: run the build first, as `npm test` does.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,12 +15,35 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 const { version } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
 const binary = path.join(root, 'dist', 'sea', `pushcheck-${process.platform}-${process.arch}`);
 
+/** The newest modification time of the files the executable is built from (a few hundred stat calls). */
+function newestInput(): number {
+  const inputs = ['package.json', 'scripts/build-sea.mjs', 'dist/rule-sets.json', 'dist/rule-summaries.json'];
+  for (const folder of ['src', 'rules', 'schemas']) {
+    for (const entry of readdirSync(path.join(root, folder), { recursive: true, withFileTypes: true })) {
+      if (entry.isFile()) inputs.push(path.relative(root, path.join(entry.parentPath, entry.name)));
+    }
+  }
+  return Math.max(...inputs.map((file) => statSync(path.join(root, file)).mtimeMs));
+}
+
 beforeAll(() => {
-  if (!existsSync(binary)) execFileSync(process.execPath, ['scripts/build-sea.mjs'], { cwd: root, stdio: 'ignore' });
+  if (!existsSync(binary) || statSync(binary).mtimeMs < newestInput()) {
+    execFileSync(process.execPath, ['scripts/build-sea.mjs'], { cwd: root, stdio: 'ignore' });
+  }
 }, 240_000);
 
 function run(args: string[], env: NodeJS.ProcessEnv = {}) {
   return spawnSync(binary, args, { cwd: os.tmpdir(), encoding: 'utf8', env, timeout: 60_000 });
+}
+
+/** A temporary directory for the executable (its only variable), so that the assets it unpacks can be changed. */
+function withOwnTmp(test: (tmp: string, unpacked: () => string) => void) {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'pushcheck-sea-assets-'));
+  try {
+    test(tmp, () => path.join(tmp, readdirSync(tmp).find((name) => name.startsWith('pushcheck-sea-'))!));
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 }
 
 describe(`dist/sea/pushcheck-${process.platform}-${process.arch}`, () => {
@@ -38,25 +63,39 @@ describe(`dist/sea/pushcheck-${process.platform}-${process.arch}`, () => {
   });
 
   it('ships the rule summaries: `rules list` reads them while every rule file matches its sha256, and parses otherwise', () => {
-    // A temporary directory of its own (the only variable set), so that the unpacked assets can be changed here.
-    const tmp = mkdtempSync(path.join(os.tmpdir(), 'pushcheck-sea-summaries-'));
-    try {
+    withOwnTmp((tmp, unpacked) => {
       const first = run(['rules', 'list'], { TMPDIR: tmp });
       expect(first.status).toBe(0);
       expect(first.stdout).toContain('moki-ios');
-      const [unpacked] = readdirSync(tmp).filter((name) => name.startsWith('pushcheck-sea-'));
-      const summaries = path.join(tmp, unpacked!, 'dist', 'rule-summaries.json');
+      const summaries = path.join(unpacked(), 'dist', 'rule-summaries.json');
       const stored = JSON.parse(readFileSync(summaries, 'utf8')) as { table: string; files: Record<string, string> };
       expect(stored.table).toBe(first.stdout);
       // A table changed in the stored file shows: the executable printed the summaries, not a parse.
       writeFileSync(summaries, JSON.stringify({ ...stored, table: `${stored.table}(stored)\n` }));
       expect(run(['rules', 'list'], { TMPDIR: tmp }).stdout).toBe(`${first.stdout}(stored)\n`);
       // A rule file no longer the one summarised (its sha256 differs) is parsed again: the true table, not the stored one.
-      appendFileSync(path.join(tmp, unpacked!, 'rules', 'moki-ios.yaml'), '# changed\n');
+      appendFileSync(path.join(unpacked(), 'rules', 'moki-ios.yaml'), '# changed\n');
       expect(run(['rules', 'list'], { TMPDIR: tmp }).stdout).toBe(first.stdout);
-    } finally {
-      rmSync(tmp, { recursive: true, force: true });
-    }
+    });
+  });
+
+  it('ships the parsed rule sets: a check uses the stored set while its rule file matches its sha256, and parses otherwise', () => {
+    withOwnTmp((tmp, unpacked) => {
+      const title = (result: ReturnType<typeof run>) => (JSON.parse(result.stdout) as { rulesets: Array<{ title: string }> }).rulesets[0]!.title;
+      const check = () => run(['ios', '-f', 'json', '-t', '200'], { TMPDIR: tmp });
+      const first = check();
+      expect([0, 1]).toContain(first.status);
+      const ruleSets = path.join(unpacked(), 'dist', 'rule-sets.json');
+      const stored = JSON.parse(readFileSync(ruleSets, 'utf8')) as { files: Record<string, { set: { title: string } }> };
+      expect(stored.files['moki-ios.yaml']!.set.title).toBe(title(first));
+      // A title changed in the stored file shows in the report: the executable used the stored set, not a parse.
+      stored.files['moki-ios.yaml']!.set.title += ' (stored)';
+      writeFileSync(ruleSets, JSON.stringify(stored));
+      expect(title(check())).toBe(`${title(first)} (stored)`);
+      // A rule file no longer the one parsed at build time (its sha256 differs) is parsed again: the true title.
+      appendFileSync(path.join(unpacked(), 'rules', 'moki-ios.yaml'), '# changed\n');
+      expect(title(check())).toBe(title(first));
+    });
   });
 
   it('carries the rule sets and the schema: the demo of ios comes out green', () => {
