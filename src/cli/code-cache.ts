@@ -4,17 +4,20 @@
  * first connect. The cache is V8's cachedData taken at the end of a run, so it holds every function that run compiled,
  * not only the top level (what a cache made before running holds; docs/contributing.md has the figures).
  *
- * Where: beside the bundle (`<bundle>.cache`) when that folder is writable, else in the user's cache folder
- * (`$XDG_CACHE_HOME/pushcheck` or `~/.cache/pushcheck`). A cache counts only for the very file it was made from
+ * Where: beside the bundle (`<bundle>.<node version>-<arch>.cache`) when that folder is writable, else in the user's
+ * cache folder (`$XDG_CACHE_HOME/pushcheck` or `~/.cache/pushcheck`). One file per Node version and architecture, since
+ * V8's data fits only the V8 that made it: one installation used by Node 20 and 22 in turns (a CI job's matrix) would
+ * otherwise rewrite a single cache on every switch. Writing one removes the same bundle's caches beyond the
+ * KEPT_CACHES most recently written (Node versions gone by), so they do not pile up. A cache counts only for the very file it was made from
  * (device, inode, size, modification time), the same Node version and architecture, and bytes whose sha1 holds;
  * anything else (another build, another Node, a damaged file) is ignored, as is what V8 itself refuses
  * (cachedDataRejected), and the run writes a new one. NODE_DISABLE_COMPILE_CACHE=1, Node's own switch, turns it off.
  * `NODE_DEBUG=pushcheck` says what happened.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import Module from 'node:module';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { debuglog } from 'node:util';
 import vm from 'node:vm';
 
@@ -22,11 +25,42 @@ const debug = debuglog('pushcheck');
 // sha1 rather than zlib's crc32: the check path loads node:crypto anyway, and node:zlib cost 1.6 ms to load.
 const checksum = (bytes: Uint8Array | string): string => createHash('sha1').update(bytes).digest('hex');
 const MAGIC = 'pushcheck-code-cache 1';
+/** How many caches of one bundle (for as many Node versions or architectures) a folder keeps. */
+export const KEPT_CACHES = 3;
 
-/** The user's cache folder for pushcheck; one file per installed bundle (its path, hashed, names it). */
+/** This Node's part of a cache file's name: `v20.18.0-x64`. */
+const runtime = (): string => `${process.version}-${process.arch}`;
+
+/** The cache file beside the bundle `file`, for this Node. */
+export function besideCacheFile(file: string): string {
+  return `${file}.${runtime()}.cache`;
+}
+
+/** The user's cache folder for pushcheck; one file per installed bundle (its path, hashed, names it) and Node. */
 export function userCacheFile(file: string, env: NodeJS.ProcessEnv = process.env): string {
   const base = env.XDG_CACHE_HOME || join(process.getBuiltinModule('node:os').homedir(), '.cache');
-  return join(base, 'pushcheck', `${checksum(file).slice(0, 12)}-${file.replace(/^.*[\\/]/, '')}.cache`);
+  return join(base, 'pushcheck', `${checksum(file).slice(0, 12)}-${file.replace(/^.*[\\/]/, '')}.${runtime()}.cache`);
+}
+
+/** Removes the caches of the same bundle as `place` (other Nodes', or the older name without one) but the newest few. */
+function pruneSiblings(place: string): void {
+  const folder = dirname(place);
+  const own = basename(place);
+  const stem = own.slice(0, -`.${runtime()}.cache`.length);
+  const escaped = stem.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const sibling = new RegExp(`^${escaped}(\\.v\\d+\\.\\d+\\.\\d+-\\w+)?\\.cache$`);
+  try {
+    const others = readdirSync(folder)
+      .filter((name) => name !== own && sibling.test(name))
+      .map((name) => ({ name, written: statSync(join(folder, name)).mtimeMs }))
+      .sort((a, b) => b.written - a.written);
+    for (const { name } of others.slice(KEPT_CACHES - 1)) {
+      rmSync(join(folder, name), { force: true });
+      debug('code cache %s: removed (only the %d newest are kept)', join(folder, name), KEPT_CACHES);
+    }
+  } catch (err) {
+    debug('code cache %s: older caches not pruned (%s)', folder, (err as NodeJS.ErrnoException).code ?? err);
+  }
 }
 
 /** What a cache must have been made for: this file as it is now, this Node. */
@@ -62,6 +96,7 @@ function writeCache(places: string[], key: string, data: Buffer): void {
       writeFileSync(temporary, Buffer.concat([header, data]));
       renameSync(temporary, place);
       debug('code cache %s: written (%d bytes)', place, data.length);
+      pruneSiblings(place);
       return;
     } catch (err) {
       rmSync(temporary, { force: true });
@@ -78,7 +113,7 @@ function writeCache(places: string[], key: string, data: Buffer): void {
 export function requireWithCodeCache(path: string): unknown {
   const file = resolve(path);
   if (process.env.NODE_DISABLE_COMPILE_CACHE) return Module.createRequire(file)(file);
-  const beside = `${file}.cache`;
+  const beside = besideCacheFile(file);
   const key = cacheKey(file);
   const cached = readCache(beside, key) ?? readCache(userCacheFile(file), key);
   const script = new vm.Script(Module.wrap(readFileSync(file, 'utf8')), { filename: file, ...(cached && { cachedData: cached.data }) });

@@ -5,7 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,6 +47,10 @@ function run(target: { file: string; cacheHome: string }, env: NodeJS.ProcessEnv
   return { code: out.status, stdout: out.stdout, events, stderr: out.stderr };
 }
 
+/** This Node's cache file name beside the file it was made from, and the same as a regular expression. */
+const OWN = `.${process.version}-${process.arch}.cache`;
+const OWN_RE = OWN.replaceAll('.', '\\.');
+
 const EXPECTED = `${JSON.stringify({ file: 'app.cjs', dirname: true, fib: 610, words: ['CODE', 'CACHE'], exports: true })}\n`;
 
 describe('the code cache', () => {
@@ -54,11 +58,11 @@ describe('the code cache', () => {
     const target = app();
     const first = run(target);
     expect(first).toMatchObject({ code: 0, stdout: EXPECTED });
-    expect(first.events).toEqual([expect.stringMatching(new RegExp(`^${target.file}\\.cache: written \\(\\d+ bytes\\)$`))]);
+    expect(first.events).toEqual([expect.stringMatching(new RegExp(`^${target.file}${OWN_RE}: written \\(\\d+ bytes\\)$`))]);
     const second = run(target);
     expect(second).toMatchObject({ code: 0, stdout: EXPECTED });
-    expect(second.events).toEqual([`${target.file}.cache: used`]);
-    expect(run(target, { APP_EXIT: '1' }).events).toEqual([`${target.file}.cache: used`]);
+    expect(second.events).toEqual([`${target.file}${OWN}: used`]);
+    expect(run(target, { APP_EXIT: '1' }).events).toEqual([`${target.file}${OWN}: used`]);
   });
 
   it("calls the module's warmCodeCache before it writes the cache, and only then", () => {
@@ -84,11 +88,11 @@ describe('the code cache', () => {
   ])('%s: is ignored, the file runs as without one, and a good cache is written again', (_label, damage, event) => {
     const target = app();
     run(target);
-    writeFileSync(`${target.file}.cache`, damage(readFileSync(`${target.file}.cache`)));
+    writeFileSync(`${target.file}${OWN}`, damage(readFileSync(`${target.file}${OWN}`)));
     const damaged = run(target);
     expect(damaged).toMatchObject({ code: 0, stdout: EXPECTED });
-    expect(damaged.events).toEqual([`${target.file}.cache: ${event}`, expect.stringMatching(/: written \(\d+ bytes\)$/)]);
-    expect(run(target).events).toEqual([`${target.file}.cache: used`]);
+    expect(damaged.events).toEqual([`${target.file}${OWN}: ${event}`, expect.stringMatching(/: written \(\d+ bytes\)$/)]);
+    expect(run(target).events).toEqual([`${target.file}${OWN}: used`]);
   });
 
   it('made for another build of the file (same size, rewritten): is ignored', () => {
@@ -97,7 +101,7 @@ describe('the code cache', () => {
     writeFileSync(target.file, APP.replace('CODE', 'CoDE').replace("'code'", "'CoDE'"));
     const rebuilt = run(target);
     expect(rebuilt.stdout).toBe(EXPECTED);
-    expect(rebuilt.events[0]).toBe(`${target.file}.cache: made for another file or Node, ignored`);
+    expect(rebuilt.events[0]).toBe(`${target.file}${OWN}: made for another file or Node, ignored`);
   });
 
   it('that V8 refuses (its checks pass ours, the code is another file\'s): runs without it and writes a new one', () => {
@@ -105,28 +109,61 @@ describe('the code cache', () => {
     run(other);
     const target = app();
     run(target);
-    const own = readFileSync(`${target.file}.cache`);
+    const own = readFileSync(`${target.file}${OWN}`);
     const end = own.indexOf(10);
     const [magic, , ...key] = own.toString('latin1', 0, end).split(' | ');
-    const foreign = readFileSync(`${other.file}.cache`);
+    const foreign = readFileSync(`${other.file}${OWN}`);
     const data = foreign.subarray(foreign.indexOf(10) + 1);
-    writeFileSync(`${target.file}.cache`, Buffer.concat([Buffer.from(`${[magic, createHash('sha1').update(data).digest('hex'), ...key].join(' | ')}\n`, 'latin1'), data]));
+    writeFileSync(`${target.file}${OWN}`, Buffer.concat([Buffer.from(`${[magic, createHash('sha1').update(data).digest('hex'), ...key].join(' | ')}\n`, 'latin1'), data]));
     const refused = run(target);
     expect(refused).toMatchObject({ code: 0, stdout: EXPECTED });
-    expect(refused.events).toEqual([`${target.file}.cache: rejected by V8`, expect.stringMatching(/: written \(\d+ bytes\)$/)]);
-    expect(run(target).events).toEqual([`${target.file}.cache: used`]);
+    expect(refused.events).toEqual([`${target.file}${OWN}: rejected by V8`, expect.stringMatching(/: written \(\d+ bytes\)$/)]);
+    expect(run(target).events).toEqual([`${target.file}${OWN}: used`]);
   });
 
   it('goes to the user\'s cache folder ($XDG_CACHE_HOME/pushcheck) when it cannot be written beside the file', () => {
     const target = app();
     // A non-empty folder where the cache file would go: the rename onto it fails, as on a read-only installation.
-    mkdirSync(`${target.file}.cache/blocked`, { recursive: true });
+    mkdirSync(`${target.file}${OWN}/blocked`, { recursive: true });
     const first = run(target);
     expect(first).toMatchObject({ code: 0, stdout: EXPECTED });
-    expect(first.events[0]).toMatch(/app\.cjs\.cache: not written \(E\w+\)$/);
-    expect(first.events[1]).toMatch(new RegExp(`^${target.cacheHome}/pushcheck/[0-9a-f]+-app\\.cjs\\.cache: written`));
+    expect(first.events[0]).toMatch(new RegExp(`app\\.cjs${OWN_RE}: not written \\(E\\w+\\)$`));
+    expect(first.events[1]).toMatch(new RegExp(`^${target.cacheHome}/pushcheck/[0-9a-f]+-app\\.cjs${OWN_RE}: written`));
     expect(readdirSync(path.dirname(target.file)).filter((name) => name.endsWith('.tmp'))).toEqual([]);
     const second = run(target);
-    expect(second.events).toEqual([expect.stringMatching(new RegExp(`^${target.cacheHome}/pushcheck/[0-9a-f]+-app\\.cjs\\.cache: used$`))]);
+    expect(second.events).toEqual([expect.stringMatching(new RegExp(`^${target.cacheHome}/pushcheck/[0-9a-f]+-app\\.cjs${OWN_RE}: used$`))]);
+  });
+
+  it("is one file per Node version and architecture: another Node's cache is left alone, and this Node's written beside it", () => {
+    const target = app();
+    const folder = path.dirname(target.file);
+    writeFileSync(`${target.file}.v0.0.1-x64.cache`, 'another Node');
+    const first = run(target);
+    expect(first).toMatchObject({ code: 0, stdout: EXPECTED });
+    expect(first.events).toEqual([expect.stringMatching(new RegExp(`^${target.file}${OWN_RE}: written`))]);
+    expect(run(target).events).toEqual([`${target.file}${OWN}: used`]);
+    expect(readdirSync(folder).sort()).toEqual(['app.cjs', `app.cjs${OWN}`, 'app.cjs.v0.0.1-x64.cache'].sort());
+    expect(readFileSync(`${target.file}.v0.0.1-x64.cache`, 'utf8')).toBe('another Node');
+  });
+
+  it('keeps the 3 most recently written caches of a file when it writes one: older Nodes\' and the unversioned name go', () => {
+    const target = app();
+    const folder = path.dirname(target.file);
+    const others = ['app.cjs.cache', 'app.cjs.v0.0.1-x64.cache', 'app.cjs.v0.0.2-arm64.cache', 'app.cjs.v0.0.3-x64.cache'];
+    others.forEach((name, age) => {
+      writeFileSync(path.join(folder, name), 'old');
+      utimesSync(path.join(folder, name), 1_000_000 + age, 1_000_000 + age);
+    });
+    // Not the same file's caches: left alone.
+    writeFileSync(path.join(folder, 'other.cjs.v0.0.1-x64.cache'), 'old');
+    writeFileSync(path.join(folder, 'app.cjs.v0.0.1-x64.cache.notes'), 'old');
+    const first = run(target);
+    expect(first).toMatchObject({ code: 0, stdout: EXPECTED });
+    expect(first.events.filter((event) => event.endsWith('(only the 3 newest are kept)')).sort()).toEqual(
+      ['app.cjs.cache', 'app.cjs.v0.0.1-x64.cache'].map((name) => `${path.join(folder, name)}: removed (only the 3 newest are kept)`),
+    );
+    expect(readdirSync(folder).sort()).toEqual(
+      ['app.cjs', `app.cjs${OWN}`, 'app.cjs.v0.0.2-arm64.cache', 'app.cjs.v0.0.3-x64.cache', 'other.cjs.v0.0.1-x64.cache', 'app.cjs.v0.0.1-x64.cache.notes'].sort(),
+    );
   });
 });

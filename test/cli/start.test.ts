@@ -78,7 +78,7 @@ describe('start-up path', () => {
       expect(out.code, out.stderr).toBe(0);
       expect(JSON.parse(out.stdout)).toMatchObject({ summary: { total: 1, passed: 1 } });
       expect(out.stderr).toMatch(/code-cache\.cjs/);
-      expect(out.stderr).toMatch(/code cache \S+check\.cjs\.cache: (used|rejected by V8|made for another|damaged)|code cache \S+: written/);
+      expect(out.stderr).toMatch(/code cache \S+check\.cjs\.v[\d.]+-\w+\.cache: (used|rejected by V8|made for another|damaged)|code cache \S+: written/);
       expect(out.stderr).not.toMatch(/bundle\/main\.js|chunks\/|bundle\/lib\//);
       const builtins = readFileSync(list, 'utf8').split('\n');
       for (const unused of ['http2', 'https', 'http', 'fs/promises', 'child_process']) expect(builtins).not.toContain(`NativeModule ${unused}`);
@@ -101,7 +101,7 @@ describe('start-up path', () => {
       expect(first.code, first.stderr).toBe(0);
       const second = await runAsync([BIN, rules, '-f', 'json'], { NODE_DEBUG: 'pushcheck' });
       expect(second.code, second.stderr).toBe(0);
-      expect(second.stderr).toMatch(/code cache \S+check\.cjs\.cache: used/);
+      expect(second.stderr).toMatch(/code cache \S+check\.cjs\.v[\d.]+-\w+\.cache: used/);
       expect(second.stderr).not.toMatch(/rejected by V8|: written/);
     } finally {
       server.close();
