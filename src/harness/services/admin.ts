@@ -189,6 +189,8 @@ export async function handleAdminRequest(h: AdminTarget, req: IncomingMessage, r
         const ttlMs = typeof b.ttlSeconds === 'number' ? b.ttlSeconds * 1000 : undefined;
         const command = commandKeys(requestType, b.command);
         const targets = b.all === true ? [...h.mdm.devices.keys()] : typeof b.udid === 'string' ? [b.udid] : [];
+        // "all" with no device enrolled yet (one just added enrolls over its own connection) says so, not "give all".
+        if (b.all === true && targets.length === 0) throw new HttpError(400, '"all": no device is enrolled yet (a device just added enrolls within moments)');
         if (targets.length === 0) throw new HttpError(400, 'give "udid" or "all": true');
         const actions = targets.map((udid) => h.mdm.enqueue(udid, requestType, { ...(ttlMs ? { ttlMs } : {}), ...(command ? { command } : {}) }));
         return send(201, { actions: actions.map(actionView) });
