@@ -20,6 +20,11 @@ const LONGEST_FIRST = [
   'test/run/stall.test.ts', // 9
   'test/serve/prometheus-server.test.ts', // 8
   'test/run/hold.test.ts', // 8
+  // npm install of the packed tarball (7 s, 25-30 s at load 9), and the single executable built in CI (4 s): small
+  // files, which file size would run last.
+  'test/package/pack.test.ts', // 7
+  'test/harness/simulate.test.ts', // 7
+  'test/ship/sea.test.ts', // 2 + 4
 ];
 
 class LongestFirst extends BaseSequencer {
