@@ -5,7 +5,7 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { classifyError, detailOf, failure, PhaseError, withContext } from './classify.js';
-import { bounded, isInterrupted, runProbe, since, stoppedFailure, type Budget } from './phases.js';
+import { bounded, isInterrupted, onAbort, runProbe, since, stoppedFailure, type Budget } from './phases.js';
 import { openTunnel, proxyName } from './proxy.js';
 import type { ProbeOutcome, Target } from '../types.js';
 import type { ProbeContext, ProbeKind, Proxy, ResolveHost } from './types.js';
@@ -58,7 +58,7 @@ export function connectTcp(address: string, port: number, options: ConnectOption
     socket.on('error', ignore);
     const settle = (err?: PhaseError): void => {
       clearTimeout(timer);
-      signal.removeEventListener('abort', onStop);
+      stopListening();
       socket.off('error', onError);
       socket.off('connect', onConnect);
       if (err) {
@@ -76,7 +76,7 @@ export function connectTcp(address: string, port: number, options: ConnectOption
     };
     const onStop = (): void => settle(stoppedFailure('connect', performance.now() - start, signal, { address }));
     const timer = setTimeout(onStop, Math.max(0, timeoutMs));
-    signal.addEventListener('abort', onStop, { once: true });
+    const stopListening = onAbort(signal, onStop);
     socket.once('error', onError);
     socket.once('connect', onConnect);
   });

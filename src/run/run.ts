@@ -9,7 +9,7 @@ import type { KeptConnection, ProbeContext, Proxy, ResolveHost, Resolution } fro
 import { holdConnection } from '../probes/hold.js';
 import { checkOf, probeFor } from '../probes/index.js';
 import { failure, TIMEOUT_CODES } from '../probes/classify.js';
-import { timedOut } from '../probes/phases.js';
+import { quickController, timedOut, type QuickController } from '../probes/phases.js';
 import { stalledMs, untilLoopFree, watchStalls } from './stall.js';
 import { createResolver, type DnsServer, type Pin } from '../probes/dns.js';
 import { bypassesProxy, type NoProxyEntry } from '../probes/proxy-env.js';
@@ -396,7 +396,7 @@ async function probeOnce(
 }
 
 /** The controllers of the attempts in flight, by the run signal they follow. */
-const followers = new WeakMap<AbortSignal, Set<AbortController>>();
+const followers = new WeakMap<AbortSignal, Set<QuickController>>();
 
 /** An attempt's signal and its one timer; `end()` when the attempt ends. */
 interface Attempt {
@@ -415,7 +415,7 @@ interface Attempt {
  * than their connects.
  */
 function startAttempt(runSignal: AbortSignal, timeoutMs: number, startedAt: number, onOverdue: () => void): Attempt {
-  const controller = new AbortController();
+  const controller = quickController();
   const deadline = startedAt + timeoutMs;
   let timer = setTimeout(() => {
     controller.abort(timedOut(timeoutMs));
@@ -430,7 +430,7 @@ function startAttempt(runSignal: AbortSignal, timeoutMs: number, startedAt: numb
   }
   let live = followers.get(runSignal);
   if (!live) {
-    const created = new Set<AbortController>();
+    const created = new Set<QuickController>();
     runSignal.addEventListener('abort', () => created.forEach((c) => c.abort(runSignal.reason)), { once: true });
     followers.set(runSignal, created);
     live = created;

@@ -3,7 +3,7 @@
  * attempt), which must bound the probe all the same.
  */
 import { describe, expect, it } from 'vitest';
-import { Budget, timedOut } from '../../src/probes/phases.js';
+import { Budget, onAbort, quickController, timedOut } from '../../src/probes/phases.js';
 
 const aborted = (signal: AbortSignal): Promise<number> => {
   const began = performance.now();
@@ -48,5 +48,29 @@ describe('Budget', () => {
     expect(await aborted(budget.signal)).toBeGreaterThanOrEqual(90);
     expect(outer.signal.aborted).toBe(false);
     budget.dispose();
+  });
+});
+
+describe('quickController and onAbort', () => {
+  it('call each listener once, after the signal has aborted with its reason; a removed one is not called', () => {
+    const controller = quickController();
+    const calls: string[] = [];
+    onAbort(controller.signal, () => calls.push(`first ${(controller.signal.reason as Error).message}`));
+    const removeSecond = onAbort(controller.signal, () => calls.push('second'));
+    controller.signal.addEventListener('abort', () => calls.push('event'), { once: true });
+    removeSecond();
+    controller.abort(new Error('ctrl-c'));
+    controller.abort(new Error('again'));
+    expect(controller.signal.aborted).toBe(true);
+    expect(calls).toEqual(['event', 'first ctrl-c']);
+  });
+
+  it('onAbort listens on any other signal as an abort event, and stops listening when removed', () => {
+    const controller = new AbortController();
+    const calls: string[] = [];
+    onAbort(controller.signal, () => calls.push('kept'));
+    onAbort(controller.signal, () => calls.push('removed'))();
+    controller.abort();
+    expect(calls).toEqual(['kept']);
   });
 });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectAddresses, connectTcp, tcpProbe } from '../../src/probes/tcp.js';
 import { failure, PhaseError } from '../../src/probes/classify.js';
+import { quickController } from '../../src/probes/phases.js';
 import { probeFor } from '../../src/probes/index.js';
 import { expectTimings } from '../helpers/outcome.js';
 import { probeContext, testTarget } from '../helpers/probe-context.js';
@@ -109,20 +110,23 @@ describe('tcp probe', () => {
     }
   });
 
-  it('stops promptly when the signal aborts, reporting an interruption', async (context) => {
+  // The scheduler's attempt signal (a quickController, run.ts) is lent to the budget with its deadline, and the connect
+  // listens on it through onAbort rather than as an 'abort' event listener.
+  it.for(['an AbortController', 'the scheduler’s quickController, lent with its deadline'])('stops promptly when the signal aborts, reporting an interruption (%s)', async (kind, context) => {
     const blackhole = await startBacklogFullServer();
     if (!blackhole) {
       context.skip('this kernel does not drop SYNs on a full accept queue');
       return;
     }
     try {
-      const controller = new AbortController();
-      setTimeout(() => controller.abort(), 100);
+      const quick = kind.includes('quick');
+      const controller = quick ? quickController() : new AbortController();
+      setTimeout(() => controller.abort(new Error('ctrl-c')), 100);
       const start = Date.now();
-      const outcome = await tcpProbe.run(
-        testTarget('127.0.0.1', blackhole.port, 'tcp'),
-        probeContext({ timeoutMs: 10_000, signal: controller.signal }),
-      );
+      const startedAt = performance.now();
+      const ctx = probeContext({ timeoutMs: 10_000, signal: controller.signal });
+      if (quick) Object.assign(ctx, { startedAt, deadline: startedAt + 10_000 });
+      const outcome = await tcpProbe.run(testTarget('127.0.0.1', blackhole.port, 'tcp'), ctx);
       expect(Date.now() - start).toBeLessThan(600);
       expect(outcome.ok).toBe(false);
       expect(outcome.failure).toMatchObject({ code: 'tcp_error', phase: 'connect' });
