@@ -48,7 +48,7 @@ function pruneSiblings(place: string): void {
   const own = basename(place);
   const stem = own.slice(0, -`.${runtime()}.cache`.length);
   const escaped = stem.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const sibling = new RegExp(`^${escaped}(\\.v\\d+\\.\\d+\\.\\d+-\\w+)?\\.cache$`);
+  const sibling = new RegExp(`^${escaped}(\\.v\\d[\\w.-]*)?\\.cache$`);
   try {
     const others = readdirSync(folder)
       .filter((name) => name !== own && sibling.test(name))

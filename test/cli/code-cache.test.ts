@@ -146,10 +146,10 @@ describe('the code cache', () => {
     expect(readFileSync(`${target.file}.v0.0.1-x64.cache`, 'utf8')).toBe('another Node');
   });
 
-  it('keeps the 3 most recently written caches of a file when it writes one: older Nodes\' and the unversioned name go', () => {
+  it('keeps the 3 most recently written caches of a file when it writes one: older Nodes\' (a pre-release too) and the unversioned name go', () => {
     const target = app();
     const folder = path.dirname(target.file);
-    const others = ['app.cjs.cache', 'app.cjs.v0.0.1-x64.cache', 'app.cjs.v0.0.2-arm64.cache', 'app.cjs.v0.0.3-x64.cache'];
+    const others = ['app.cjs.v23.0.0-pre-x64.cache', 'app.cjs.cache', 'app.cjs.v0.0.1-x64.cache', 'app.cjs.v0.0.2-arm64.cache', 'app.cjs.v0.0.3-x64.cache'];
     others.forEach((name, age) => {
       writeFileSync(path.join(folder, name), 'old');
       utimesSync(path.join(folder, name), 1_000_000 + age, 1_000_000 + age);
@@ -160,7 +160,7 @@ describe('the code cache', () => {
     const first = run(target);
     expect(first).toMatchObject({ code: 0, stdout: EXPECTED });
     expect(first.events.filter((event) => event.endsWith('(only the 3 newest are kept)')).sort()).toEqual(
-      ['app.cjs.cache', 'app.cjs.v0.0.1-x64.cache'].map((name) => `${path.join(folder, name)}: removed (only the 3 newest are kept)`),
+      ['app.cjs.cache', 'app.cjs.v0.0.1-x64.cache', 'app.cjs.v23.0.0-pre-x64.cache'].map((name) => `${path.join(folder, name)}: removed (only the 3 newest are kept)`),
     );
     expect(readdirSync(folder).sort()).toEqual(
       ['app.cjs', `app.cjs${OWN}`, 'app.cjs.v0.0.2-arm64.cache', 'app.cjs.v0.0.3-x64.cache', 'other.cjs.v0.0.1-x64.cache', 'app.cjs.v0.0.1-x64.cache.notes'].sort(),
