@@ -43,6 +43,23 @@ function loaded(args: string[]): string {
   return run(BIN, args, { NODE_DEBUG: 'module,esm' }).stderr;
 }
 
+/**
+ * Serves one loopback server, writes a one-rule file of `check` against it into a temporary folder, and runs `body`
+ * with the file and the folder; both are gone afterwards, whatever the body did.
+ */
+async function withOneRule(server: net.Server, check: 'tcp' | 'http', body: (rules: string, dir: string) => Promise<void>): Promise<void> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pushcheck-start-'));
+  try {
+    const rules = writeRuleFile(path.join(dir, `${check}.yaml`), `${check}-only`, `${check.toUpperCase()} only`, [{ id: '1', host: '127.0.0.1', ports: [port], check }]);
+    await body(rules, dir);
+  } finally {
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe('start-up path', () => {
   it.each([['--version'], ['-V'], ['--help'], ['-h'], [], ['help'], ['--version', 'extra'], ['-x']].map((args) => [args.join(' ') || '(nothing)', args] as const))(
     'pushcheck %s says what main.js says, byte for byte, with the same exit code',
@@ -64,12 +81,7 @@ describe('start-up path', () => {
   });
 
   it('a check of TCP rules runs check.cjs, loading neither main.js nor a library or Node module it does not use', async () => {
-    const server = net.createServer((socket) => socket.end());
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as net.AddressInfo;
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'pushcheck-start-'));
-    try {
-      const rules = writeRuleFile(path.join(dir, 'tcp.yaml'), 'tcp-only', 'TCP only', [{ id: '1', host: '127.0.0.1', ports: [port], check: 'tcp' }]);
+    await withOneRule(net.createServer((socket) => socket.end()), 'tcp', async (rules, dir) => {
       // Node's module log names every file required or imported; moduleLoadList, every Node module loaded.
       const preload = path.join(dir, 'builtins.cjs');
       const list = path.join(dir, 'builtins.txt');
@@ -82,19 +94,11 @@ describe('start-up path', () => {
       expect(out.stderr).not.toMatch(/bundle\/main\.js|chunks\/|bundle\/lib\//);
       const builtins = readFileSync(list, 'utf8').split('\n');
       for (const unused of ['http2', 'https', 'http', 'fs/promises', 'child_process']) expect(builtins).not.toContain(`NativeModule ${unused}`);
-    } finally {
-      server.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it("a check's code cache serves the next check: V8 flags are set before check.cjs compiles (src/cli/tier-up.ts)", async () => {
-    const server = net.createServer((socket) => socket.end());
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as net.AddressInfo;
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'pushcheck-start-'));
-    try {
-      const rules = writeRuleFile(path.join(dir, 'tcp.yaml'), 'tcp-only', 'TCP only', [{ id: '1', host: '127.0.0.1', ports: [port], check: 'tcp' }]);
+    await withOneRule(net.createServer((socket) => socket.end()), 'tcp', async (rules) => {
       // The first run writes the cache unless one fits; a flag set after compiling (as main.ts once did on Node 20)
       // made V8 refuse every cache, so each run compiled the whole bundle again and wrote a new cache.
       const first = await runAsync([BIN, rules, '-f', 'json'], { NODE_DEBUG: 'pushcheck' });
@@ -103,27 +107,16 @@ describe('start-up path', () => {
       expect(second.code, second.stderr).toBe(0);
       expect(second.stderr).toMatch(/code cache \S+check\.cjs\.v[\d.]+-\w+\.cache: used/);
       expect(second.stderr).not.toMatch(/rejected by V8|: written/);
-    } finally {
-      server.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('an http check loads undici from dist/bundle/lib/ when it needs it, and passes as from main.js', async () => {
-    const server = http.createServer((req, res) => res.end('ok'));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as net.AddressInfo;
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'pushcheck-start-'));
-    try {
-      const rules = writeRuleFile(path.join(dir, 'http.yaml'), 'http-only', 'HTTP only', [{ id: '1', host: '127.0.0.1', ports: [port], check: 'http' }]);
+    await withOneRule(http.createServer((req, res) => res.end('ok')), 'http', async (rules) => {
       const out = await runAsync([BIN, rules, '-f', 'json'], { NODE_DEBUG: 'module' });
       expect(out.code, out.stderr).toBe(0);
       expect(out.stderr).toMatch(/bundle\/lib\/undici\.cjs/);
       expect(JSON.parse(out.stdout)).toMatchObject({ summary: { total: 1, passed: 1 }, results: [{ check: 'http', status: 'pass', http: { status: 200 } }] });
-    } finally {
-      server.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('--version to a stdout that cannot be written is one line and exit 2', () => {
