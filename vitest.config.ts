@@ -13,6 +13,7 @@ const LONGEST_FIRST = [
   'test/harness/simulate-signals.test.ts', // 14
   'test/cli/terminal.test.ts', // 14
   'test/faults/bounded-time.test.ts', // 10
+  'test/faults/dns-bound.test.ts', // 11 (slow and silent resolvers in a namespace)
   'test/harness/own-mdm.test.ts', // 10
   'test/findings/end-to-end.test.ts', // 10
   'test/harness/push-reactions.test.ts', // 9
