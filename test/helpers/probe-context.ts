@@ -26,6 +26,9 @@ export function probeContext(options: ContextOptions = {}): ProbeContext {
     insecure: rest.insecure ?? false,
     now: rest.now ?? (() => new Date()),
     ...(rest.proxy && { proxy: rest.proxy }),
+    // The scheduler's attempt window, so that a probe test can lend the budget the attempt's signal as run.ts does.
+    ...(rest.startedAt !== undefined && { startedAt: rest.startedAt }),
+    ...(rest.deadline !== undefined && { deadline: rest.deadline }),
   };
 }
 

@@ -124,8 +124,7 @@ describe('tcp probe', () => {
       setTimeout(() => controller.abort(new Error('ctrl-c')), 100);
       const start = Date.now();
       const startedAt = performance.now();
-      const ctx = probeContext({ timeoutMs: 10_000, signal: controller.signal });
-      if (quick) Object.assign(ctx, { startedAt, deadline: startedAt + 10_000 });
+      const ctx = probeContext({ timeoutMs: 10_000, signal: controller.signal, ...(quick && { startedAt, deadline: startedAt + 10_000 }) });
       const outcome = await tcpProbe.run(testTarget('127.0.0.1', blackhole.port, 'tcp'), ctx);
       expect(Date.now() - start).toBeLessThan(600);
       expect(outcome.ok).toBe(false);
