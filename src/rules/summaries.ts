@@ -41,7 +41,7 @@ export function fileHash(bytes: Buffer): string {
 
 /**
  * The stored summaries, when `rulesDir` still holds exactly the files they were made from; otherwise (or with no
- * stored file, as under vitest before a build or in the single executable) undefined.
+ * stored file, as under vitest before a build) undefined. The single executable ships them (scripts/build-sea.mjs).
  */
 export function storedSummaries(rulesDir: URL = packageUrl('rules/'), stored: URL = packageUrl(SUMMARIES_PATH)): StoredSummaries | undefined {
   let saved: StoredSummaries;
