@@ -57,7 +57,7 @@ async function timedCpu(command, args) {
 
 /** Peak RSS in MB of one run, from GNU time. */
 function peakRssMb(args) {
-  const run = spawnSync('/usr/bin/time', ['-f', '%M', process.execPath, BIN, ...args], { encoding: 'utf8' });
+  const run = spawnSync(TIME, ['-f', '%M', process.execPath, BIN, ...args], { encoding: 'utf8' });
   const kb = Number(run.stderr.trim().split('\n').pop());
   return Number.isFinite(kb) ? kb / 1024 : NaN;
 }
