@@ -111,12 +111,10 @@ export class Budget {
   readonly #deadline: number;
   readonly #controller: AbortController | undefined;
   readonly #timer: NodeJS.Timeout | undefined;
-  readonly #outer: AbortSignal;
-  readonly #onAbort = (): void => this.#controller?.abort(this.#outer.reason);
+  #stopListening: (() => void) | undefined;
 
   constructor(timeoutMs: number, outer: AbortSignal, startedAt = performance.now(), outerDeadline?: number) {
     this.#start = startedAt;
-    this.#outer = outer;
     if (outerDeadline !== undefined && outerDeadline <= this.#start + timeoutMs) {
       this.#deadline = outerDeadline;
       this.signal = outer;
@@ -126,8 +124,9 @@ export class Budget {
     this.#controller = new AbortController();
     this.signal = this.#controller.signal;
     this.#timer = setTimeout(() => this.#controller?.abort(timedOut(timeoutMs)), Math.max(0, this.#deadline - performance.now()));
-    if (outer.aborted) this.#onAbort();
-    else outer.addEventListener('abort', this.#onAbort, { once: true });
+    const controller = this.#controller;
+    if (outer.aborted) controller.abort(outer.reason);
+    else this.#stopListening = onAbort(outer, () => controller.abort(outer.reason));
   }
 
   /** ms left before the deadline (0 once it has passed or the signal aborted). */
@@ -143,7 +142,7 @@ export class Budget {
   dispose(): void {
     if (!this.#controller) return;
     clearTimeout(this.#timer);
-    this.#outer.removeEventListener('abort', this.#onAbort);
+    this.#stopListening?.();
   }
 }
 
@@ -239,17 +238,18 @@ export function bounded<T>(
       onStop?.();
       reject(stoppedFailure(phase, performance.now() - start, signal));
     };
+    let stopListening: (() => void) | undefined;
     const timer = setTimeout(stop, Math.max(0, timeoutMs));
     const cleanup = (): void => {
       clearTimeout(timer);
-      signal.removeEventListener('abort', stop);
+      stopListening?.();
     };
     if (signal.aborted) {
       stop();
       work.catch(() => undefined);
       return;
     }
-    signal.addEventListener('abort', stop, { once: true });
+    stopListening = onAbort(signal, stop);
     work.then(
       (value) => {
         cleanup();

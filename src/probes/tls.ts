@@ -13,7 +13,7 @@ import { CERTIFICATE_ERRORS, classifyError, errorCodes, failure, PhaseError, tls
 import { connectPhase } from './tcp.js';
 import { trustingContext } from './trust.js';
 import { checkServerIdentity } from './server-identity.js';
-import { roundMs, runProbe, since, stoppedFailure, type Budget } from './phases.js';
+import { onAbort, roundMs, runProbe, since, stoppedFailure, type Budget } from './phases.js';
 import {
   CIPHER_ALGORITHMS,
   cipherStrength,
@@ -299,7 +299,7 @@ export function handshakeTls(socket: net.Socket, options: HandshakeOptions): Pro
     const cleanup = (): void => {
       restorePeerCertificate();
       clearTimeout(timer);
-      signal.removeEventListener('abort', onStop);
+      stopListening();
       tlsSocket.off('keylog', onKeylog);
       tlsSocket.off('secureConnect', onSecure);
       tlsSocket.off('error', onError);
@@ -367,7 +367,7 @@ export function handshakeTls(socket: net.Socket, options: HandshakeOptions): Pro
       fail(stoppedFailure('tls', performance.now() - start, signal, recorded()));
     };
     const timer = setTimeout(onStop, Math.max(0, timeoutMs));
-    signal.addEventListener('abort', onStop, { once: true });
+    const stopListening = onAbort(signal, onStop);
     // 'keylog' fires as key material is made, after the server's certificate has been processed: the moment to
     // see it in a TLS 1.2 handshake that the server then aborts.
     tlsSocket.on('keylog', onKeylog);
