@@ -4,6 +4,7 @@
  */
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { ipVersion } from '../ip-version.js';
 import { classifyError, detailOf, failure, PhaseError, withContext } from './classify.js';
 import { bounded, isInterrupted, onAbort, runProbe, since, stoppedFailure, type Budget } from './phases.js';
 import { openTunnel, proxyName } from './proxy.js';
@@ -119,7 +120,7 @@ export async function connectAddresses(
   throw new PhaseError(
     tried > 1 ? withContext(last.failure, `${tried} addresses tried`) : last.failure,
     performance.now() - start,
-    net.isIP(lastAddress) !== 0 ? { address: lastAddress } : {},
+    ipVersion(lastAddress) !== 0 ? { address: lastAddress } : {},
   );
 }
 
@@ -173,7 +174,7 @@ export async function connectPhase(
         connectViaProxy(proxy, ctx.resolve, destination, port, attempt),
       )
     : await connectAddresses(addresses, target.port, closeOnConnect ? { ...options, closeOnConnect } : options);
-  if (net.isIP(address) !== 0) outcome.address = address;
+  if (ipVersion(address) !== 0) outcome.address = address;
   outcome.timings.connectMs = connectMs;
   return socket;
 }

@@ -7,12 +7,12 @@
  * (`write: { passwordEnv: NAME }`) and are never put in a message.
  */
 import { randomBytes } from 'node:crypto';
-import net from 'node:net';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import tls from 'node:tls';
 import type { FieldPath, Fields } from '../fields.js';
+import { ipVersion } from '../ip-version.js';
 import type { Failure, FailureCode, ProbeOutcome, Target } from '../types.js';
 import { errorCodes, failure } from './classify.js';
 import { roundMs } from './phases.js';
@@ -121,7 +121,7 @@ function davRequest(dav: DavContext, method: string, target: string, body?: Buff
         signal: dav.signal,
         agent: false,
         headers: {
-          host: net.isIP(dav.location.host) === 6 ? `[${dav.location.host}]:${dav.location.port}` : `${dav.location.host}:${dav.location.port}`,
+          host: ipVersion(dav.location.host) === 6 ? `[${dav.location.host}]:${dav.location.port}` : `${dav.location.host}:${dav.location.port}`,
           'user-agent': 'pushcheck',
           ...(dav.auth && { authorization: dav.auth }),
           ...(body && { 'content-length': String(body.length) }),
@@ -220,7 +220,7 @@ async function writeFtp(location: WriteLocation, address: string, password: stri
         password: password ?? 'anonymous@',
         secure: location.scheme === 'ftps',
         secureOptions: {
-          servername: net.isIP(location.host) === 0 ? location.host : undefined,
+          servername: ipVersion(location.host) === 0 ? location.host : undefined,
           ...(ctx.ca.length > 0 && { secureContext: trustingContext(ctx.ca) }),
           rejectUnauthorized: !ctx.insecure,
           checkServerIdentity,
@@ -346,7 +346,7 @@ async function runWrite(target: Target, ctx: ProbeContext): Promise<ProbeOutcome
             address,
             ...(auth && { auth }),
             // checkServerIdentity only for an IP literal: on Node 22 the option stops keep-alive reuse.
-            tls: { ...(secureContext && { secureContext }), rejectUnauthorized: !ctx.insecure, ...(net.isIP(location.host) === 0 ? { servername: location.host } : { checkServerIdentity }) },
+            tls: { ...(secureContext && { secureContext }), rejectUnauthorized: !ctx.insecure, ...(ipVersion(location.host) === 0 ? { servername: location.host } : { checkServerIdentity }) },
             signal,
           },
           steps,

@@ -10,9 +10,9 @@
 import { setMaxListeners } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';
-import net from 'node:net';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import tls from 'node:tls';
+import { ipVersion } from '../ip-version.js';
 import { CERTIFICATE_ERRORS, classifyError, errorCodes, failure } from '../probes/classify.js';
 import { createResolver, type DnsServer, type Pin } from '../probes/dns.js';
 import { checkOf } from '../probes/index.js';
@@ -265,7 +265,7 @@ async function burstOne(target: Target, settings: BurstSettings, stop: AbortSign
       rejectUnauthorized: !settings.insecure,
       // Only for an IP literal: on Node 22 a checkServerIdentity option stops the agent from reusing the
       // connection (each client would open two), and names need nothing but Node's own check.
-      ...(net.isIP(target.host) === 0 ? { servername: target.host } : { checkServerIdentity }),
+      ...(ipVersion(target.host) === 0 ? { servername: target.host } : { checkServerIdentity }),
     },
   };
   const expected = target.rule.http?.status ?? [];
