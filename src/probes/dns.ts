@@ -10,7 +10,6 @@ import { ipVersion } from '../ip-version.js';
 import { classifyError, errorCodes, failure, PhaseError, withContext } from './classify.js';
 import { bounded, since, stoppedFailure } from './phases.js';
 import { resolverSlots, systemLookup } from './system-lookup.js';
-import type { Failure } from '../types.js';
 import type { Resolution, ResolveHost, ResolveOptions } from './types.js';
 
 /** A --resolve pin: `host` is a name, or `*.suffix` matching one or more labels before the suffix. */
