@@ -15,7 +15,7 @@ import { createPrivateKey, sign } from 'node:crypto';
 import { connectCourier } from '../../src/harness/services/courier.js';
 import { FCM_MAX_STORED_MESSAGES, type FcmMessage } from '../../src/harness/services/fcm.js';
 import { JWT_BEARER_GRANT } from '../../src/harness/services/google-oauth.js';
-import { h2connect, h2request, waitFor } from './helpers.js';
+import { adminClient, h2connect, h2request, waitFor } from './helpers.js';
 
 let h: Harness;
 let agent: Agent;
@@ -127,6 +127,7 @@ describe('mock FCM HTTP v1', () => {
 });
 
 const base = (): string => `https://127.0.0.1:${h.endpoints.fcm.port}`;
+const admin = adminClient(() => h.endpoints.admin.port);
 
 let seq = 0;
 /** A fresh registration token known to the mock FCM. */
@@ -153,15 +154,14 @@ describe('error codes FCM documents', () => {
     const apple = newToken('apple');
     const web = newToken('web');
     const android = newToken('android');
-    const admin = `http://127.0.0.1:${h.endpoints.admin.port}`;
-    const put = await fetch(`${admin}/fcm/third-party-auth`, { method: 'PUT', body: JSON.stringify({ valid: false }) });
+    const put = await admin('PUT', '/fcm/third-party-auth', { valid: false });
     expect(put.status).toBe(200);
     for (const token of [apple, web]) {
       const r = await send({ message: { token, notification: { title: 't' } } });
       expect([r.status, r.json.error.status, fcmError(r)]).toEqual([401, 'UNAUTHENTICATED', 'THIRD_PARTY_AUTH_ERROR']);
     }
     expect((await send({ message: { token: android } })).status).toBe(200);
-    await fetch(`${admin}/fcm/third-party-auth`, { method: 'PUT', body: JSON.stringify({ valid: true }) });
+    await admin('PUT', '/fcm/third-party-auth', { valid: true });
     expect((await send({ message: { token: apple } })).status).toBe(200);
   });
 
@@ -176,7 +176,7 @@ describe('error codes FCM documents', () => {
     expect([quota.status, quota.headers['retry-after']]).toEqual([429, '1']);
     expect([unavailable.status, unavailable.headers['retry-after']]).toEqual([503, '1']);
     expect([internal.status, internal.headers['retry-after']]).toEqual([500, undefined]);
-    const recorded = (await (await fetch(`http://127.0.0.1:${h.endpoints.admin.port}/fcm/messages?token=${encodeURIComponent(token)}`)).json()) as {
+    const recorded = (await admin('GET', `/fcm/messages?token=${encodeURIComponent(token)}`)).json as {
       messages: Array<{ answer: Record<string, unknown> }>;
     };
     expect(recorded.messages.map((m) => m.answer)).toEqual([
