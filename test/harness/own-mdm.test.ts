@@ -7,7 +7,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import https from 'node:https';
 import http2 from 'node:http2';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +18,7 @@ import { FaultBoard, parseFault, ScaledClock, startHarness } from '../../src/har
 import { writeStateDir } from '../../src/harness/state-dir.js';
 import { register } from '../../src/cli/harness.js';
 import { BIN } from '../helpers/cli.js';
+import { startHttpServer } from '../helpers/servers.js';
 import { waitFor } from './helpers.js';
 
 type Dict = { [key: string]: PlistValue };
@@ -73,7 +73,7 @@ async function startMdmServerUnderTest(stateFile: string, tls: { cert: string; k
     stream.end(JSON.stringify({ mdm: device.pushMagic }));
   };
 
-  const server = https.createServer(tls, (req, res) => {
+  const server = await startHttpServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -113,16 +113,13 @@ async function startMdmServerUnderTest(stateFile: string, tls: { cert: string; k
       const command = build({ CommandUUID: next.uuid, Command: next.command });
       res.writeHead(200, { 'content-type': 'application/xml' }).end(command);
     });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
+  }, { tls });
   return {
     seen,
-    url: `https://127.0.0.1:${port}`,
+    url: `https://${server.host}:${server.port}`,
     async close() {
       apns?.destroy();
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
+      await server.close();
     },
   };
 }
