@@ -1,5 +1,6 @@
 /** Small real clients for the harness tests: an HTTP/2 request and a wait-until with a deadline. */
 import http2 from 'node:http2';
+import type { Harness } from '../../src/harness/index.js';
 
 export interface H2Response {
   status: number;
@@ -63,4 +64,12 @@ export function adminClient(port: () => number): (method: string, path: string, 
     });
     return { status: res.status, json: await res.json() };
   };
+}
+
+/** Adds a simulated iOS device and waits until it is enrolled with its token and its courier connection is up. */
+export async function enrolledIosDevice(h: Harness): Promise<{ udid: string; token: string }> {
+  const [d] = h.addDevices({ ios: 1 });
+  const udid = d!.profile.udid;
+  await waitFor(() => h.mdm.devices.get(udid)?.token !== undefined && d!.courierPort !== undefined, 10_000, 'enrollment');
+  return { udid, token: d!.profile.token! };
 }

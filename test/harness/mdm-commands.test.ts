@@ -10,7 +10,7 @@ import { commandProblem, defaultCommandKeys, MDM_COMMANDS } from '../../src/harn
 import { REQUEST_TYPES } from '../../src/harness/fleet/simulate.js';
 import { answerCommand, isMalformed } from '../../src/harness/fleet/device-answers.js';
 import { decodePlistDict } from '../../src/harness/plist.js';
-import { adminClient, waitFor } from './helpers.js';
+import { adminClient, enrolledIosDevice, waitFor } from './helpers.js';
 
 describe('command keys', () => {
   it('every command the simulation sends carries its documented keys and is well formed', () => {
@@ -79,8 +79,7 @@ describe('over real sockets with the harness MDM server', () => {
 
   beforeAll(async () => {
     h = await startHarness();
-    [udid] = h.addDevices({ ios: 1 }).map((d) => d.profile.udid) as [string];
-    await waitFor(() => h.mdm.devices.get(udid)?.token !== undefined && h.devices[0]!.courierPort !== undefined, 10_000, 'enrollment');
+    ({ udid } = await enrolledIosDevice(h));
   });
   afterAll(async () => {
     await h?.close();

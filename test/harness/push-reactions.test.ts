@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScaledClock, startHarness, type Harness } from '../../src/harness/index.js';
 import { MIN_PUSH_BACKOFF_MS, type Action } from '../../src/harness/services/mdm.js';
-import { adminClient, waitFor } from './helpers.js';
+import { adminClient, enrolledIosDevice, waitFor } from './helpers.js';
 
 const SPEED = 30;
 const HOUR_MS = 3_600_000;
@@ -29,20 +29,13 @@ describe('the harness MDM server reacts to APNs answers as a real server must', 
   const has = (action: Action, event: string): boolean => action.history.some((e) => e.event === event);
   /** Waits `simulatedMs` of the harness's clock. */
   const sleep = (simulatedMs: number): Promise<void> => new Promise((r) => setTimeout(r, simulatedMs / SPEED));
-  /** An enrolled simulated iOS device with its courier connection up, and its token. */
-  const device = async (): Promise<{ udid: string; token: string }> => {
-    const [d] = h.addDevices({ ios: 1 });
-    const udid = d!.profile.udid;
-    await waitFor(() => h.mdm.devices.get(udid)?.token !== undefined && d!.courierPort !== undefined, 10_000, 'enrollment');
-    return { udid, token: d!.profile.token! };
-  };
 
   /**
    * A device whose first push APNs answers with `reason`; then a second command is queued and the device pings,
    * each of which would make a server that ignores APNs's answer push again at once.
    */
   const firstPushAnswered = async (reason: string) => {
-    const { udid, token } = await device();
+    const { udid, token } = await enrolledIosDevice(h);
     await admin('POST', '/apns/script', { token, reason });
     const first = await enqueue(udid);
     await waitFor(() => has(first, 'push-rejected'), 5000, `the answer ${reason}`);
