@@ -78,7 +78,7 @@ export async function runChecks(ruleSets: RuleSet[], settings: CheckSettings, ho
   const now = hooks.now ?? (() => new Date());
   const startedAt = now();
   const started = performance.now();
-  const runSignal = followedSignal(hooks.signal);
+  const { signal: runSignal, unfollow } = followedSignal(hooks.signal);
   // Every probe in flight listens for Ctrl-C on this one signal.
   setMaxListeners(0, runSignal);
   const targets = ruleSets.flatMap((set) =>
@@ -121,6 +121,8 @@ export async function runChecks(ruleSets: RuleSet[], settings: CheckSettings, ho
     const { checkRuleSetCredentials } = await import('./credentials.js');
     results.push(...(await checkRuleSetCredentials(ruleSets, settings, runSignal, now)));
   }
+  // The caller's signal may outlive this run (a library user's, reused run after run): let go of it.
+  unfollow();
   return reportOf({
     strict: settings.strict,
     ruleSets,
@@ -400,11 +402,11 @@ async function probeOnce(
  * onAbort() (a Set) rather than one 'abort' event listener each: an EventTarget walks its whole listener list on
  * every add and remove, which with 256 probes in flight cost about 70 ms per 1,000 probes, more than their connects.
  */
-function followedSignal(caller: AbortSignal | undefined): AbortSignal {
+function followedSignal(caller: AbortSignal | undefined): { signal: AbortSignal; unfollow: () => void } {
   const run = quickController();
-  if (caller?.aborted) run.abort(caller.reason);
-  else caller?.addEventListener('abort', () => run.abort(caller.reason), { once: true });
-  return run.signal;
+  if (!caller) return { signal: run.signal, unfollow: () => undefined };
+  if (caller.aborted) run.abort(caller.reason);
+  return { signal: run.signal, unfollow: onAbort(caller, () => run.abort(caller.reason)) };
 }
 
 /** An attempt's signal and its one timer; `end()` when the attempt ends. */

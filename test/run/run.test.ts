@@ -1,4 +1,5 @@
 /** The scheduler against real loopback servers: bounded time, concurrency, retries, Ctrl-C, shared DNS lookups. */
+import { getEventListeners } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runChecks, type CheckSettings } from '../../src/run/run.js';
 import { startDnsServer, type LoopbackDnsServer } from '../../src/demo/dns-server.js';
@@ -80,6 +81,19 @@ describe('runChecks', () => {
     const byRule = report.results.map((r) => [r.rule, r.status, r.note]);
     expect(byRule[0]).toEqual(['open', 'pass', undefined]);
     expect(nonEmpty(byRule.slice(1), 'the results after the first').every(([, status, note]) => status === 'skip' && note === 'interrupted')).toBe(true);
+  });
+
+  it("lets go of the caller's signal when a run ends: one signal serves run after run, and still stops the next", async () => {
+    const set = ruleSet([rule({ id: 'open', host: 'open.run.test', ports: [open.port], check: 'tcp' })]);
+    const controller = new AbortController();
+    for (let i = 0; i < 3; i += 1) {
+      expect((await runChecks([set], settings(), { signal: controller.signal })).results[0]).toMatchObject({ status: 'pass' });
+      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+    }
+    const slow = ruleSet([rule({ id: 'slow', host: 'slow.run.test', ports: [silent.port], check: 'tls' })]);
+    const pending = runChecks([slow], settings({ timeoutMs: 10_000 }), { signal: controller.signal });
+    setTimeout(() => controller.abort(), 100);
+    expect((await pending).interrupted).toBe(true);
   });
 
   it('asks DNS once per host, however many ports a rule has', async () => {
