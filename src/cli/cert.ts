@@ -6,7 +6,7 @@ import { formatNames } from '../report/index.js';
 import type { CredentialSettings } from '../run/credentials.js';
 import type { CredentialSpec, Report } from '../types.js';
 import { DEFAULT_TIMEOUT_MS } from '../run/settings.js';
-import { readCaFile } from './check.js';
+import { readCaFile } from './ca-file.js';
 import { collect, formatOption, integer, noColorOption, useColor, warnDaysOption } from './options.js';
 import { askPassphrase } from './prompt.js';
 import { addOutputOptions, checkOutputs, emitReport, outputsFrom } from './report-files.js';
@@ -62,7 +62,7 @@ function settingsFrom(flags: CertFlags): CredentialSettings {
     warnDays: flags.warnDays,
     timeoutMs: flags.timeout,
     strict: flags.strict,
-    caPems: flags.ca.map(readCaFile),
+    caPems: flags.ca.map((file) => readCaFile('--ca', file)),
     ask: askPassphrase,
     recorded: {
       timeoutMs: flags.timeout,

@@ -1,6 +1,4 @@
 /** `pushcheck [rulesets...]`: the checker. Parses options, runs, renders; nothing else lives here. */
-import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { fitSystemResolver, parseDnsServer, parsePin } from '../probes/dns.js';
@@ -11,6 +9,7 @@ import { runChecks, type CheckSettings } from '../run/run.js';
 import { DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT_MS } from '../run/settings.js';
 import { abortOnStopSignals } from '../signals.js';
 import type { FamilyChoice, Report, RuleSet } from '../types.js';
+import { readCaFile } from './ca-file.js';
 import { collect, DEFAULT_WARN_DAYS, formatOption, guardTerminalSize, holdDuration, integer, noColorOption, useColor, wantSpinner, warnDaysOption } from './options.js';
 import { doneOnceOutputWritten } from './messages.js';
 import { parseProxy, proxyFromEnvironment, proxyUrl } from './proxy-option.js';
@@ -83,29 +82,6 @@ export function addProbeOptions(command: Command): Command {
     .option('--insecure', 'do not fail on certificate problems (still reported)', false);
 }
 
-/** The PEM text of a --ca file; a missing file or one without a certificate is a one-line UsageError. */
-export function readCaFile(file: string): string {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new UsageError(`--ca ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
-  if (!text.includes('-----BEGIN CERTIFICATE-----')) {
-    throw new UsageError(`--ca ${file}: no PEM certificate in it (expected -----BEGIN CERTIFICATE-----)`);
-  }
-  // Node would skip a corrupt block silently, and the CA the user meant would be missing from the run.
-  const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?(?:-----END CERTIFICATE-----|$)/g) ?? [];
-  blocks.forEach((block, i) => {
-    try {
-      new X509Certificate(block);
-    } catch {
-      throw new UsageError(`--ca ${file}: certificate ${i + 1} of ${blocks.length} is not a valid certificate (corrupt between its PEM markers)`);
-    }
-  });
-  return text;
-}
-
 /** Turns command-line flags into run settings; every mistake is a one-line UsageError. */
 export function settingsFrom(flags: CheckFlags, env: NodeJS.ProcessEnv = process.env): CheckSettings {
   const numbered = flags.courier !== undefined ? parsePortRange(flags.courier, '--courier', 0, 1_000_000) : undefined;
@@ -125,7 +101,7 @@ export function settingsFrom(flags: CheckFlags, env: NodeJS.ProcessEnv = process
     ...(fromEnvironment && fromEnvironment.noProxy.length > 0 && { noProxy: fromEnvironment.noProxy }),
     family: flags.family ?? 'both',
     ...(flags.hold !== undefined && { holdMs: flags.hold }),
-    caPems: flags.ca.map(readCaFile),
+    caPems: flags.ca.map((file) => readCaFile('--ca', file)),
     vars: parseVars(flags.var),
     numbered: {
       ...(numbered && { from: numbered[0], to: numbered[1] }),

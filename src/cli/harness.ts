@@ -8,8 +8,7 @@ import { FaultBoard, parseFault, ScaledClock, startHarness } from '../harness/in
 import { NOT_LOOPBACK } from '../harness/endpoints.js';
 import { join } from 'node:path';
 import { prepareStateDir, removeStateFile, STATE_FILE, writeStateDir } from '../harness/state-dir.js';
-import { readFileSync } from 'node:fs';
-import { X509Certificate } from 'node:crypto';
+import { readCaFile } from './ca-file.js';
 import { parseMdmUrl, type OwnMdmServer } from '../harness/own-mdm.js';
 
 interface HarnessFlags {
@@ -52,18 +51,7 @@ function ownMdmServer(flags: HarnessFlags): OwnMdmServer | undefined {
   const serverUrl = url('--mdm-url', flags.mdmUrl);
   const checkInUrl = flags.mdmCheckinUrl === undefined ? serverUrl : url('--mdm-checkin-url', flags.mdmCheckinUrl);
   if (flags.mdmCa === undefined) return { serverUrl, checkInUrl };
-  let pem: string;
-  try {
-    pem = readFileSync(flags.mdmCa, 'utf8');
-  } catch (err) {
-    throw new UsageError(`--mdm-ca ${flags.mdmCa}: cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
-  try {
-    new X509Certificate(pem);
-  } catch {
-    throw new UsageError(`--mdm-ca ${flags.mdmCa}: not a PEM certificate`);
-  }
-  return { serverUrl, checkInUrl, ca: [pem] };
+  return { serverUrl, checkInUrl, ca: [readCaFile('--mdm-ca', flags.mdmCa)] };
 }
 
 /** Errors that come from what the user asked for (an address or port not to be had, a path not to be written), by code. */

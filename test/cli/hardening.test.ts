@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCertificateAuthority } from '../../src/harness/certs.js';
+import { withCorruptSecondCertificate } from '../helpers/certs.js';
 import { BIN, runCli, runInProcess } from '../helpers/cli.js';
 import { startTcpServer, startTlsServer, track, type TestServer } from '../helpers/servers.js';
 import { nastyReport, richReport } from '../report/fixture.js';
@@ -275,11 +276,8 @@ describe('smaller ones', () => {
   it('a --ca file with a corrupt certificate between its PEM markers is refused before anything is probed', async () => {
     const listener = await startTcpServer();
     servers.push(listener);
-    const good = (await createCertificateAuthority('pushcheck good CA')).cert;
-    const lines = good.trim().split('\n');
-    lines[3] = lines[3]!.replace(/[A-Za-z]/g, (ch) => (ch === 'A' ? 'B' : 'A'));
     const corrupt = path.join(dir, 'corrupt.pem');
-    writeFileSync(corrupt, `${good}${lines.join('\n')}\n`);
+    writeFileSync(corrupt, withCorruptSecondCertificate((await createCertificateAuthority('pushcheck good CA')).cert));
     const run = await runInProcess([ruleFile('ca.yaml', listener.port), ...PIN, '--ca', corrupt]);
     expect(run.code).toBe(2);
     expect(run.stderr).toBe(`pushcheck: --ca ${corrupt}: certificate 2 of 2 is not a valid certificate (corrupt between its PEM markers)\n`);

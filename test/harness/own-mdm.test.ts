@@ -17,7 +17,8 @@ import { createCertificateAuthority } from '../../src/harness/certs.js';
 import { FaultBoard, parseFault, ScaledClock, startHarness } from '../../src/harness/index.js';
 import { writeStateDir } from '../../src/harness/state-dir.js';
 import { register } from '../../src/cli/harness.js';
-import { BIN } from '../helpers/cli.js';
+import { withCorruptSecondCertificate } from '../helpers/certs.js';
+import { BIN, runInProcess } from '../helpers/cli.js';
 import { startHttpServer } from '../helpers/servers.js';
 import { waitFor } from './helpers.js';
 
@@ -263,9 +264,23 @@ describe('--mdm-url, --mdm-checkin-url, --mdm-ca: bad values are one-line usage 
     [['--mdm-url', 'https://admin:s3cret@mdm.example.com/connect'], '--mdm-url https://***@mdm.example.com/connect: user name or password in the URL (devices do not send credentials)'],
     [['--mdm-url', 'https://mdm.example.com/connect', '--mdm-checkin-url', '/checkin'], '--mdm-checkin-url /checkin: not a URL (expected https://host[:port]/path)'],
     [['--mdm-checkin-url', 'https://mdm.example.com/checkin'], '--mdm-checkin-url needs --mdm-url'],
-    [['--mdm-url', 'https://mdm.example.com/connect', '--mdm-ca', '/nonexistent/ca.pem'], '--mdm-ca /nonexistent/ca.pem: cannot be read (ENOENT)'],
-    [['--mdm-url', 'https://mdm.example.com/connect', '--mdm-ca', BIN], `--mdm-ca ${BIN}: not a PEM certificate`],
+    [['--mdm-url', 'https://mdm.example.com/connect', '--mdm-ca', '/nonexistent/ca.pem'], '--mdm-ca /nonexistent/ca.pem: cannot read it (ENOENT)'],
+    [['--mdm-url', 'https://mdm.example.com/connect', '--mdm-ca', BIN], `--mdm-ca ${BIN}: no PEM certificate in it (expected -----BEGIN CERTIFICATE-----)`],
   ])('%j', async (args, message) => {
     expect(await run(args)).toBe(message);
+  });
+
+  it('a CA bundle whose second certificate is corrupt is refused, as --ca refuses it: one line, exit 2, nothing started', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pushcheck-mdm-ca-'));
+    try {
+      const corrupt = join(dir, 'bundle.pem');
+      writeFileSync(corrupt, withCorruptSecondCertificate((await createCertificateAuthority('Own MDM CA')).cert));
+      const out = await runInProcess(['harness', '--mdm-url', 'https://mdm.example.com/connect', '--mdm-ca', corrupt]);
+      expect(out.code).toBe(2);
+      expect(out.stdout).toBe('');
+      expect(out.stderr).toBe(`pushcheck: --mdm-ca ${corrupt}: certificate 2 of 2 is not a valid certificate (corrupt between its PEM markers)\n`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -30,3 +30,13 @@ export async function selfSignedCertificate(names: string[]): Promise<Certificat
   const b64 = Buffer.from(der).toString('base64').replace(/.{1,64}/g, '$&\n');
   return { cert: `${cert.toString('pem')}\n`, key: `-----BEGIN PRIVATE KEY-----\n${b64}-----END PRIVATE KEY-----\n` };
 }
+
+/**
+ * `pem` (one certificate) followed by a copy of it corrupted between its PEM markers: a bundle whose first
+ * certificate is good and whose second is not, which a check of the first certificate alone would let through.
+ */
+export function withCorruptSecondCertificate(pem: string): string {
+  const lines = pem.trim().split('\n');
+  lines[3] = lines[3]!.replace(/[A-Za-z]/g, (ch) => (ch === 'A' ? 'B' : 'A'));
+  return `${pem}${lines.join('\n')}\n`;
+}
