@@ -10,18 +10,18 @@ import { build } from 'esbuild';
 import { builtinNames } from '../dist/rules/builtin.js';
 import { loadRuleSetFile } from '../dist/rules/load.js';
 import { RULE_SETS_PATH } from '../dist/rules/stored.js';
-import { fileHash } from '../dist/rules/summaries.js';
 
 // Chunk names change with their content: old ones would pile up and ship.
 rmSync('dist/bundle', { recursive: true, force: true });
 
 // The built-in rule sets, parsed now (by tsc's output of the same tree) so that a run does not parse them again
-// (src/rules/stored.ts); the bundles carry the id of this very file, and use it only while each rule file is unchanged.
+// (src/rules/stored.ts); the bundles carry the id of this very file, and use it only while each rule file reads as the
+// text stored with it.
 const files = Object.fromEntries(
   builtinNames().map(({ file }) => {
     const set = loadRuleSetFile(file, { builtin: true });
     if (!isDeepStrictEqual(JSON.parse(JSON.stringify(set)), set)) throw new Error(`${file}: its rule set does not survive JSON; it cannot be stored`);
-    return [basename(file), { hash: fileHash(readFileSync(file)), set }];
+    return [basename(file), { text: readFileSync(file, 'utf8'), set }];
   }),
 );
 const ruleSetsId = createHash('sha256').update(JSON.stringify(files)).digest('hex').slice(0, 16);

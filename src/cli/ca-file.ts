@@ -2,8 +2,8 @@
  * A CA file named on the command line (`--ca`, `pushcheck harness --mdm-ca`), read and checked. A file of its own so
  * that each command loads it without loading another command's module.
  */
-import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { nodeCrypto } from '../builtins.js';
 import { UsageError } from '../errors.js';
 
 /**
@@ -24,7 +24,7 @@ export function readCaFile(option: string, file: string): string {
   const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?(?:-----END CERTIFICATE-----|$)/g) ?? [];
   blocks.forEach((block, i) => {
     try {
-      new X509Certificate(block);
+      new (nodeCrypto().X509Certificate)(block);
     } catch {
       throw new UsageError(`${option} ${file}: certificate ${i + 1} of ${blocks.length} is not a valid certificate (corrupt between its PEM markers)`);
     }

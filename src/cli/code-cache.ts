@@ -9,22 +9,25 @@
  * V8's data fits only the V8 that made it: one installation used by Node 20 and 22 in turns (a CI job's matrix) would
  * otherwise rewrite a single cache on every switch. Writing one removes the same bundle's caches beyond the
  * KEPT_CACHES most recently written (Node versions gone by), so they do not pile up. A cache counts only for the very file it was made from
- * (device, inode, size, modification time), the same Node version and architecture, and bytes whose sha1 holds;
+ * (device, inode, size, modification time), the same Node version and architecture, and bytes whose length and CRC-32
+ * hold;
  * anything else (another build, another Node, a damaged file) is ignored, as is what V8 itself refuses
  * (cachedDataRejected), and the run writes a new one. NODE_DISABLE_COMPILE_CACHE=1, Node's own switch, turns it off.
  * `NODE_DEBUG=pushcheck` says what happened.
  */
-import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import Module from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import { debuglog } from 'node:util';
 import vm from 'node:vm';
+import { crc32 } from 'node:zlib';
 
 const debug = debuglog('pushcheck');
-// sha1 rather than zlib's crc32: the check path loads node:crypto anyway, and node:zlib cost 1.6 ms to load.
-const checksum = (bytes: Uint8Array | string): string => createHash('sha1').update(bytes).digest('hex');
-const MAGIC = 'pushcheck-code-cache 1';
+// The length and zlib's CRC-32 catch a file cut short or damaged on disk, as a sha1 did: loading node:crypto for
+// it cost a run of TCP checks about 7 ms of its start (it needs no other crypto), zlib about 1 ms. Neither would
+// stop someone who can write the cache, who can write the bundle beside it as well.
+const checksum = (bytes: Uint8Array | string): string => `${Buffer.byteLength(bytes)}-${crc32(bytes).toString(16).padStart(8, '0')}`;
+const MAGIC = 'pushcheck-code-cache 2';
 /** How many caches of one bundle (for as many Node versions or architectures) a folder keeps. */
 export const KEPT_CACHES = 3;
 
@@ -39,7 +42,7 @@ export function besideCacheFile(file: string): string {
 /** The user's cache folder for pushcheck; one file per installed bundle (its path, hashed, names it) and Node. */
 export function userCacheFile(file: string, env: NodeJS.ProcessEnv = process.env): string {
   const base = env.XDG_CACHE_HOME || join(process.getBuiltinModule('node:os').homedir(), '.cache');
-  return join(base, 'pushcheck', `${checksum(file).slice(0, 12)}-${file.replace(/^.*[\\/]/, '')}.${runtime()}.cache`);
+  return join(base, 'pushcheck', `${crc32(file).toString(16).padStart(8, '0')}-${file.replace(/^.*[\\/]/, '')}.${runtime()}.cache`);
 }
 
 /** Removes the caches of the same bundle as `place` (other Nodes', or the older name without one) but the newest few. */

@@ -2,9 +2,9 @@
  * The DNS phase: --resolve pins, the system resolver, or a chosen DNS server (--dns-server).
  * A resolver never throws for a network problem: the failure is in the Resolution it returns.
  */
-import dns from 'node:dns';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { nodeDns } from '../builtins.js';
 import { UsageError } from '../errors.js';
 import { ipVersion } from '../ip-version.js';
 import { classifyError, errorCodes, failure, PhaseError, withContext } from './classify.js';
@@ -156,7 +156,7 @@ async function systemLookupWithin(name: string, timeoutMs: number, signal: Abort
 async function serverLookup(name: string, server: DnsServer, timeoutMs: number, signal: AbortSignal): Promise<string[]> {
   // c-ares's own timeout is set a little later than ours so that a silent server is reported by `bounded`,
   // with the time waited, rather than by a bare ETIMEOUT.
-  const resolver = new dns.promises.Resolver({ timeout: Math.ceil(timeoutMs) + 250, tries: 1 });
+  const resolver = new (nodeDns().promises.Resolver)({ timeout: Math.ceil(timeoutMs) + 250, tries: 1 });
   resolver.setServers([net.isIPv6(server.host) ? `[${server.host}]:${server.port}` : `${server.host}:${server.port}`]);
   const [a, aaaa] = await bounded(
     Promise.allSettled([resolver.resolve4(name), resolver.resolve6(name)]),

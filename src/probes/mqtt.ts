@@ -5,10 +5,10 @@
  * protocol_mismatch, naming what came instead. The packets are a dozen bytes, written here rather than taken from
  * an MQTT client library, so that the broker's exact answer is kept for the message.
  */
-import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Socket } from 'node:net';
 import type { ProbeOutcome } from '../types.js';
+import { nodeCrypto } from '../builtins.js';
 import { classifyError, failure, PhaseError } from './classify.js';
 import { bounded, runProbe, since } from './phases.js';
 import { connectPhase } from './tcp.js';
@@ -110,7 +110,7 @@ export async function mqttConnect(
 ): Promise<boolean> {
   const start = performance.now();
   try {
-    socket.write(connectPacket(`pushcheck-${randomBytes(6).toString('hex')}`, keepAliveS));
+    socket.write(connectPacket(`pushcheck-${nodeCrypto().randomBytes(6).toString('hex')}`, keepAliveS));
     const answer = await bounded(readBytes(socket, 4), 'http', timeoutMs, signal);
     if (answer.length === 4 && answer[0] === 0x20 && answer[1] === 0x02) {
       const code = answer[3] ?? 0;

@@ -4,13 +4,13 @@
  * alternative name in full (`0:0:0:0:0:0:0:1`), so `::1` never matched there: a false tls_hostname_mismatch on any
  * IPv6 literal. X509Certificate.checkIP compares addresses, on every Node version.
  */
-import { X509Certificate } from 'node:crypto';
-import tls from 'node:tls';
+import type tls from 'node:tls';
+import { nodeCrypto, nodeTls } from '../builtins.js';
 import { ipVersion } from '../ip-version.js';
 
 export function checkServerIdentity(host: string, cert: tls.PeerCertificate): Error | undefined {
-  if (ipVersion(host) === 0 || !cert.raw) return tls.checkServerIdentity(host, cert);
-  if (new X509Certificate(cert.raw).checkIP(host) !== undefined) return undefined;
+  if (ipVersion(host) === 0 || !cert.raw) return nodeTls().checkServerIdentity(host, cert);
+  if (new (nodeCrypto().X509Certificate)(cert.raw).checkIP(host) !== undefined) return undefined;
   return Object.assign(new Error(`IP: ${host} is not in the certificate's list: ${cert.subjectaltname ?? '(none)'}`), {
     code: 'ERR_TLS_CERT_ALTNAME_INVALID',
     reason: `IP: ${host} is not in the certificate's list`,

@@ -2,7 +2,8 @@
  * What a TLS client of pushcheck trusts: Node's default store plus the CAs given with --ca. One place for every
  * client (the probes, burst, the credential check), so that --ca means the same everywhere.
  */
-import tls from 'node:tls';
+import type tls from 'node:tls';
+import { nodeTls } from '../builtins.js';
 
 /**
  * A secure context that trusts Node's default store plus `ca` (PEM), with `options` (ciphers, a client
@@ -17,11 +18,11 @@ import tls from 'node:tls';
  * 140 CAs).
  */
 export function trustingContext(ca: readonly string[], options: tls.SecureContextOptions = {}): tls.SecureContext {
-  const context = tls.createSecureContext(options);
+  const context = nodeTls().createSecureContext(options);
   if (ca.length === 0) return context;
   const native = context.context as { addCACert?: (pem: string) => void };
   // addCACert is what createSecureContext itself calls for `ca`; should a Node lack it, take the slow way.
-  if (typeof native.addCACert !== 'function') return tls.createSecureContext({ ...options, ca: [...tls.rootCertificates, ...ca] });
+  if (typeof native.addCACert !== 'function') return nodeTls().createSecureContext({ ...options, ca: [...nodeTls().rootCertificates, ...ca] });
   for (const pem of ca) native.addCACert(pem);
   return context;
 }

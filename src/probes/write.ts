@@ -6,11 +6,11 @@
  * a failure names the step. Credentials come from the URL or from the environment variable the rule names
  * (`write: { passwordEnv: NAME }`) and are never put in a message.
  */
-import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
-import tls from 'node:tls';
+import type tls from 'node:tls';
+import { nodeCrypto } from '../builtins.js';
 import type { FieldPath, Fields } from '../fields.js';
 import { ipVersion } from '../ip-version.js';
 import type { Failure, FailureCode, ProbeOutcome, Target } from '../types.js';
@@ -94,9 +94,9 @@ async function step<T>(steps: Steps, name: string, work: () => Promise<T>): Prom
   }
 }
 
-const CONTENT = (): Buffer => Buffer.from(`pushcheck write test ${new Date().toISOString()} ${randomBytes(8).toString('hex')}\n`);
+const CONTENT = (): Buffer => Buffer.from(`pushcheck write test ${new Date().toISOString()} ${nodeCrypto().randomBytes(8).toString('hex')}\n`);
 const tempName = (messagePath: string): string =>
-  path.posix.join(path.posix.dirname(messagePath), `.pushcheck-write-${randomBytes(6).toString('hex')}.tmp`);
+  path.posix.join(path.posix.dirname(messagePath), `.pushcheck-write-${nodeCrypto().randomBytes(6).toString('hex')}.tmp`);
 
 // ---------------------------------------------------------------- WebDAV
 

@@ -4,7 +4,8 @@
  * before its first connect (docs/contributing.md has the figures). A stored rule set is used only
  *  - by the bundles built with it: they carry the file's id (PUSHCHECK_RULE_SETS_ID); vitest and tsc's output parse
  *    as before, so a change to the parser is never hidden behind an older build's result;
- *  - while its file in rules/ is byte for byte the one it was parsed from (a sha256 of the file).
+ *  - while its file in rules/ reads as the very text it was parsed from (stored beside it: comparing the text costs
+ *    less than a hash, whose node:crypto a run of `pushcheck ios` would load for nothing else).
  * Anything else, and the file is parsed.
  */
 import { readFileSync } from 'node:fs';
@@ -12,7 +13,6 @@ import { basename } from 'node:path';
 import { debuglog } from 'node:util';
 import { packageUrl } from '../package-root.js';
 import type { RuleSet } from '../types.js';
-import { fileHash } from './summaries.js';
 
 /** Where the build writes the parsed rule sets, relative to the package root. */
 export const RULE_SETS_PATH = 'dist/rule-sets.json';
@@ -21,8 +21,8 @@ export const RULE_SETS_PATH = 'dist/rule-sets.json';
 export interface StoredRuleSets {
   /** A hash of `files`; the bundles built with them carry it. */
   id: string;
-  /** By file name in rules/: the hash of the file's bytes, and the rule set parsed from it (`file` as at build time). */
-  files: Record<string, { hash: string; set: RuleSet }>;
+  /** By file name in rules/: the file's text, and the rule set parsed from it (`file` as at build time). */
+  files: Record<string, { text: string; set: RuleSet }>;
 }
 
 declare const PUSHCHECK_RULE_SETS_ID: string | undefined;
@@ -50,7 +50,7 @@ export function storedRuleSet(file: string, id: string | undefined = bundledRule
   if (id === undefined) return undefined;
   const sets = storedAt(stored);
   const entry = sets?.id === id ? sets.files[basename(file)] : undefined;
-  if (!entry || entry.hash !== fileHash(readFileSync(file))) {
+  if (!entry || entry.text !== readFileSync(file, 'utf8')) {
     debug('rule set %s: parsed (%s)', file, !sets ? 'none stored' : sets.id !== id ? 'stored by another build' : entry ? 'the file changed since the build' : 'not stored');
     return undefined;
   }

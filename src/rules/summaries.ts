@@ -6,8 +6,8 @@
  * The summaries count only while rules/ holds exactly the files they were made from, byte for byte: a file
  * changed, added or removed, and `rules list` parses the rule sets as before (builtin.ts's builtinSummaries).
  */
-import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
+import { nodeCrypto } from '../builtins.js';
 import { packageUrl } from '../package-root.js';
 
 /** One row of `rules list`. */
@@ -36,7 +36,7 @@ export function isRuleFileName(name: string): boolean {
 }
 
 export function fileHash(bytes: Buffer): string {
-  return createHash('sha256').update(bytes).digest('hex');
+  return nodeCrypto().createHash('sha256').update(bytes).digest('hex');
 }
 
 /**
