@@ -41,42 +41,48 @@ export function isInterrupted(signal: AbortSignal | undefined): boolean {
   return signal?.aborted === true && !isTimeoutReason(signal.reason);
 }
 
-/** The listeners of the signals made by quickController(), called when it aborts. */
-const quickListeners = new WeakMap<AbortSignal, Set<() => void>>();
-
-export interface QuickController {
-  signal: AbortSignal;
-  abort: (reason: unknown) => void;
-}
+/** On a QuickController's signal: the listeners onAbort() registered, called when it aborts. */
+const QUICK_LISTENERS = Symbol('onAbort listeners');
+type QuickSignal = AbortSignal & { [QUICK_LISTENERS]?: Set<() => void> };
 
 /**
  * An AbortController whose abort also calls what onAbort() registered on its signal: adding a listener to an
  * AbortSignal (an EventTarget) and removing it cost about 6 µs each on Node 20, more than a Set's; the scheduler
  * makes one per attempt (run.ts) and the connect of every probe listens on it (1,000 loopback targets: 7–12 ms less
  * main-thread CPU from first connect to exit, docs/contributing.md). Abort only through `abort`, so that those
- * listeners are called.
+ * listeners are called. The Set rides on the signal under a symbol (a WeakMap entry per attempt cost more, in
+ * the garbage collector's ephemeron work too).
  */
+export class QuickController {
+  readonly signal: AbortSignal;
+  readonly #controller: AbortController;
+  readonly #listeners: Set<() => void>;
+
+  constructor() {
+    this.#controller = new AbortController();
+    this.#listeners = new Set();
+    this.signal = this.#controller.signal;
+    (this.signal as QuickSignal)[QUICK_LISTENERS] = this.#listeners;
+  }
+
+  abort(reason: unknown): void {
+    if (this.signal.aborted) return;
+    this.#controller.abort(reason);
+    for (const listener of [...this.#listeners]) listener();
+    this.#listeners.clear();
+  }
+}
+
 export function quickController(): QuickController {
-  const controller = new AbortController();
-  const listeners = new Set<() => void>();
-  quickListeners.set(controller.signal, listeners);
-  return {
-    signal: controller.signal,
-    abort: (reason) => {
-      if (controller.signal.aborted) return;
-      controller.abort(reason);
-      for (const listener of [...listeners]) listener();
-      listeners.clear();
-    },
-  };
+  return new QuickController();
 }
 
 /**
- * Calls `listener` once when `signal` aborts (not if it already has); returns what removes it. A quickController's
+ * Calls `listener` once when `signal` aborts (not if it already has); returns what removes it. A QuickController's
  * signal keeps it in a Set, any other as an 'abort' event listener.
  */
 export function onAbort(signal: AbortSignal, listener: () => void): () => void {
-  const listeners = quickListeners.get(signal);
+  const listeners = (signal as QuickSignal)[QUICK_LISTENERS];
   if (listeners) {
     listeners.add(listener);
     return () => listeners.delete(listener);
@@ -109,24 +115,26 @@ export class Budget {
   readonly signal: AbortSignal;
   readonly #start: number;
   readonly #deadline: number;
-  readonly #controller: AbortController | undefined;
-  readonly #timer: NodeJS.Timeout | undefined;
-  #stopListening: (() => void) | undefined;
+  /** Stops the budget's own timer and listener; absent when it was lent the caller's signal. */
+  readonly #dispose: (() => void) | undefined;
 
   constructor(timeoutMs: number, outer: AbortSignal, startedAt = performance.now(), outerDeadline?: number) {
     this.#start = startedAt;
-    if (outerDeadline !== undefined && outerDeadline <= this.#start + timeoutMs) {
+    if (outerDeadline !== undefined && outerDeadline <= startedAt + timeoutMs) {
       this.#deadline = outerDeadline;
       this.signal = outer;
       return;
     }
-    this.#deadline = this.#start + timeoutMs;
-    this.#controller = new AbortController();
-    this.signal = this.#controller.signal;
-    this.#timer = setTimeout(() => this.#controller?.abort(timedOut(timeoutMs)), Math.max(0, this.#deadline - performance.now()));
-    const controller = this.#controller;
+    this.#deadline = startedAt + timeoutMs;
+    const controller = new AbortController();
+    this.signal = controller.signal;
+    const timer = setTimeout(() => controller.abort(timedOut(timeoutMs)), Math.max(0, this.#deadline - performance.now()));
     if (outer.aborted) controller.abort(outer.reason);
-    else this.#stopListening = onAbort(outer, () => controller.abort(outer.reason));
+    const stopListening = outer.aborted ? undefined : onAbort(outer, () => controller.abort(outer.reason));
+    this.#dispose = () => {
+      clearTimeout(timer);
+      stopListening?.();
+    };
   }
 
   /** ms left before the deadline (0 once it has passed or the signal aborted). */
@@ -140,9 +148,7 @@ export class Budget {
   }
 
   dispose(): void {
-    if (!this.#controller) return;
-    clearTimeout(this.#timer);
-    this.#stopListening?.();
+    this.#dispose?.();
   }
 }
 

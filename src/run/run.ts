@@ -92,20 +92,21 @@ export async function runChecks(ruleSets: RuleSet[], settings: CheckSettings, ho
     }),
     runSignal,
   );
+  const run: Run = { settings, resolve, signal: runSignal, now };
   const limit = pLimit(Math.max(1, settings.concurrency));
   let done = 0;
+  const counted = (result: Probed[]): Probed[] => {
+    done += 1;
+    hooks.onProgress?.(done, targets.length);
+    return result;
+  };
   const hold = holdTracker(settings, runSignal, hooks);
 
   const stopWatching = watchStalls();
   const probed = (
     await Promise.all(
       targets.map((target) => {
-        const probing = limit(async (): Promise<Probed[]> => {
-          const result = await probeEachFamily(target, settings, resolve, runSignal, now);
-          done += 1;
-          hooks.onProgress?.(done, targets.length);
-          return result;
-        });
+        const probing = limit(() => probeEachFamily(target, run).then(counted));
         // Without --hold no connection is kept (see probeWithRetries): nothing to hold, no step per target for it.
         if (settings.holdMs === undefined) return probing;
         // Held connections wait outside the concurrency limit: all holds run at once, so --hold 30m costs 30 minutes.
@@ -191,35 +192,39 @@ function familyResolver(resolve: ResolveHost, family: AddressFamily): ResolveHos
   };
 }
 
+/** What every probe of one run shares; made once a run. */
+interface Run {
+  settings: CheckSettings;
+  /** The run's resolver: one lookup per host, shared by its targets (memoiseResolver). */
+  resolve: ResolveHost;
+  signal: AbortSignal;
+  now: () => Date;
+}
+
 /**
  * A (rule, host, port) whose name has addresses of both families is probed once per family (concurrently: an
  * IPv6 blackhole costs its timeout once, beside IPv4), each result saying which. Through a proxy, which resolves
  * the names itself, and when DNS fails, there is one probe as before.
  */
-async function probeEachFamily(
-  target: Target,
-  settings: CheckSettings,
-  resolve: ResolveHost,
-  runSignal: AbortSignal,
-  now: () => Date,
-): Promise<Probed[]> {
+async function probeEachFamily(target: Target, run: Run): Promise<Probed[]> {
+  const { settings } = run;
   const proxy = proxyFor(settings, target.host);
   // The report's form of the proxy (password masked) is the one recorded in the options.
   const via = proxy ? (settings.recorded.proxy ?? 'proxy') : 'direct';
-  if (target.skipReason !== undefined) return [{ ...(await probeWithRetries(target, settings, resolve, runSignal, now)), via }];
-  if (proxy) return [throughProxy(await probeWithRetries(target, settings, resolve, runSignal, now), settings.family ?? 'both', via)];
+  if (target.skipReason !== undefined) return [{ target, attempts: 0, via }];
+  if (proxy) return [throughProxy(await probeWithRetries(target, run, via, run.resolve), settings.family ?? 'both', via)];
   // This lookup is part of the first attempt: its time counts against that attempt's --timeout (docs/timeouts.md).
   const firstTry = tryClock();
-  const resolution = await resolve(target.host, runSignal);
+  const resolution = await run.resolve(target.host, run.signal);
   if (resolution.failure || resolution.addresses.length === 0) {
     // The first attempt reports this lookup rather than asking again; a retry asks anew.
     let answered = false;
     const again: ResolveHost = (host, signal, options) => {
-      if (answered || host !== target.host) return resolve(host, signal, options);
+      if (answered || host !== target.host) return run.resolve(host, signal, options);
       answered = true;
       return Promise.resolve(resolution);
     };
-    return [{ ...(await probeWithRetries(target, settings, again, runSignal, now, firstTry)), via }];
+    return [await probeWithRetries(target, run, via, again, firstTry)];
   }
   const present = new Set(resolution.addresses.map(familyOf));
   const chosen = CHOSEN[settings.family ?? 'both'];
@@ -238,14 +243,13 @@ async function probeEachFamily(
     };
     return [{ target: { ...target, family }, attempts: 1, outcome, via }];
   }
-  const probeFamily = async (family: AddressFamily): Promise<Probed> => {
-    // A name of one family needs no filter on its addresses.
-    const own = present.size === 1 ? resolve : familyResolver(resolve, family);
-    const probed = await probeWithRetries({ ...target, family }, settings, own, runSignal, now, firstTry);
-    probed.via = via;
-    return probed;
-  };
-  return families.length === 1 ? [await probeFamily(families[0] as AddressFamily)] : Promise.all(families.map(probeFamily));
+  // A name of one family needs no filter on its addresses.
+  const resolverOf = (family: AddressFamily): ResolveHost => (present.size === 1 ? run.resolve : familyResolver(run.resolve, family));
+  if (families.length === 1) {
+    const family = families[0] as AddressFamily;
+    return [await probeWithRetries({ ...target, family }, run, via, resolverOf(family), firstTry)];
+  }
+  return Promise.all(families.map((family) => probeWithRetries({ ...target, family }, run, via, resolverOf(family), firstTry)));
 }
 
 /**
@@ -273,15 +277,13 @@ function proxyFor(settings: CheckSettings, host: string): Proxy | undefined {
   return settings.noProxy && bypassesProxy(host, settings.noProxy) ? undefined : settings.proxy;
 }
 
-async function probeWithRetries(
-  target: Target,
-  settings: CheckSettings,
-  resolve: ResolveHost,
-  runSignal: AbortSignal,
-  now: () => Date,
-  firstTry?: TryClock,
-): Promise<Probed> {
-  if (target.skipReason !== undefined) return { target, attempts: 0 };
+/**
+ * Probes a target until it passes or --retries are spent, `via` the proxy or direct; `resolve` is the target's
+ * (a family's addresses only, see probeEachFamily). A first attempt whose time began with the scheduler's lookup
+ * gets that moment as `firstTry`.
+ */
+async function probeWithRetries(target: Target, run: Run, via: string, resolve: ResolveHost, firstTry?: TryClock): Promise<Probed> {
+  const { settings, signal: runSignal } = run;
   // Only a passed check keeps a connection, and a pass ends the tries: the last one kept is the one to hold.
   let kept: KeptConnection | undefined;
   const keep = holdWanted(target, settings)
@@ -290,12 +292,12 @@ async function probeWithRetries(
         kept = connection;
       }
     : undefined;
-  const once = (clock = tryClock()) => judgedTry(target, settings, resolve, runSignal, now, clock, keep);
+  const proxy = settings.proxy && proxyFor(settings, target.host);
   let outcome: ProbeOutcome | undefined;
   let attempts = 0;
   let overloadRetried = false;
   for (let tries = 0; tries <= settings.retries && !runSignal.aborted; tries += 1) {
-    let attempt = await once(tries === 0 ? firstTry : undefined);
+    let attempt = await tryOnce(target, run, resolve, proxy, (tries === 0 && firstTry) || tryClock(), keep);
     attempts += 1;
     if (attempt.overload && !overloadRetried && !runSignal.aborted) {
       // Tried again once the loop runs freely, and few at a time: the probes a busy machine starved together would
@@ -308,7 +310,7 @@ async function probeWithRetries(
         const queuedMs = performance.now() - starvedAt;
         if (queuedMs >= OVERLOAD_WAIT_MS) return undefined;
         await untilLoopFree(Math.min(settings.timeoutMs, OVERLOAD_WAIT_MS - queuedMs), runSignal);
-        return once();
+        return tryOnce(target, run, resolve, proxy, tryClock(), keep);
       });
       if (retried) {
         attempt = retried;
@@ -326,6 +328,7 @@ async function probeWithRetries(
   if (runSignal.aborted) probed.skipReason = INTERRUPTED;
   if (outcome) probed.outcome = outcome;
   if (kept) probed.kept = kept;
+  probed.via = via;
   return probed;
 }
 
@@ -336,65 +339,99 @@ interface TryClock {
 }
 
 function tryClock(): TryClock {
-  return { startedAt: performance.now(), stalledBefore: stalledMs() };
+  const startedAt = performance.now();
+  return { startedAt, stalledBefore: stalledMs(startedAt) };
+}
+
+/** An attempt's outcome, and the local_overload it reads as when it measured this machine rather than the network. */
+interface Tried {
+  outcome: ProbeOutcome;
+  overload?: Failure | undefined;
 }
 
 /**
- * One attempt, and whether it measured this machine rather than the network (see overloadOf). Its time runs from
- * `clock`: for a first attempt, from the lookup the scheduler made for it, which the attempt's timeout covers.
+ * One attempt. Its time runs from `clock`: for a first attempt, from the lookup the scheduler made for it, which the
+ * attempt's timeout covers. The probe gets the attempt's own signal, which aborts with a TimeoutError at the
+ * deadline (lent to the probe's budget, see phases.ts) and follows the run's signal (through onAbort(), see
+ * followedSignal). One timer serves the deadline and, WATCHDOG_GRACE_MS later, the watchdog, so that even a probe
+ * that forgets its timeout cannot hold up the run: the watchdog settles the attempt as overdueOutcome, and a
+ * connection the probe hands over after that is closed, not kept. The probe and the watchdog settle one promise,
+ * whichever comes first: no race between promises of their own, as this runs once per target.
  */
-async function judgedTry(
+function tryOnce(
   target: Target,
-  settings: CheckSettings,
+  run: Run,
   resolve: ResolveHost,
-  runSignal: AbortSignal,
-  now: () => Date,
+  proxy: Proxy | undefined,
   clock: TryClock,
   keep?: (connection: KeptConnection) => void,
-): Promise<{ outcome: ProbeOutcome; overload?: Failure | undefined }> {
-  const outcome = await probeOnce(target, settings, resolve, runSignal, now, clock.startedAt, keep);
-  return {
-    outcome,
-    overload: overloadOf(outcome, settings.timeoutMs, performance.now() - clock.startedAt, stalledMs() - clock.stalledBefore),
-  };
-}
-
-/** One attempt, with a watchdog so that even a probe that forgets its timeout cannot hold up the run. */
-async function probeOnce(
-  target: Target,
-  settings: CheckSettings,
-  resolve: ResolveHost,
-  runSignal: AbortSignal,
-  now: () => Date,
-  startedAt: number,
-  keep?: (connection: KeptConnection) => void,
-): Promise<ProbeOutcome> {
-  // A connection handed over after the watchdog gave up on the probe is closed, not kept.
+): Promise<Tried> {
+  const { settings, signal: runSignal } = run;
+  const { timeoutMs } = settings;
+  const controller = quickController();
+  const deadline = clock.startedAt + timeoutMs;
   let overran = false;
-  let giveUp: (outcome: ProbeOutcome) => void = () => undefined;
-  const overdue = new Promise<ProbeOutcome>((resolveOverdue) => (giveUp = resolveOverdue));
-  const attempt = startAttempt(runSignal, settings.timeoutMs, startedAt, () => {
-    overran = true;
-    giveUp(overdueOutcome(target, settings.timeoutMs));
-  });
   const ctx: ProbeContext = {
-    timeoutMs: settings.timeoutMs,
-    startedAt,
-    signal: attempt.signal,
-    deadline: attempt.deadline,
+    timeoutMs,
+    startedAt: clock.startedAt,
+    signal: controller.signal,
+    deadline,
     resolve,
     ca: settings.caPems,
     insecure: settings.insecure,
-    now,
+    now: run.now,
   };
-  if (settings.proxy && proxyFor(settings, target.host)) ctx.proxy = settings.proxy;
+  if (proxy) ctx.proxy = proxy;
   const idleMs = settings.holdMs;
   if (keep && idleMs !== undefined) ctx.hold = { idleMs, keep: (connection) => (overran ? connection.close() : keep(connection)) };
-  try {
-    return await Promise.race([probeFor(target.check).run(target, ctx), overdue]);
-  } finally {
-    attempt.end();
-  }
+  return new Promise<Tried>((settle, fail) => {
+    const end = (): void => {
+      clearTimeout(timer);
+      stopFollowing();
+    };
+    let timer = setTimeout(() => {
+      controller.abort(timedOut(timeoutMs));
+      timer = setTimeout(() => {
+        overran = true;
+        controller.abort(new Error('watchdog'));
+        end();
+        settle(judged(overdueOutcome(target, timeoutMs), timeoutMs, clock));
+      }, WATCHDOG_GRACE_MS);
+    }, Math.max(0, deadline - performance.now()));
+    let stopFollowing = ignore;
+    if (runSignal.aborted) controller.abort(runSignal.reason);
+    else stopFollowing = onAbort(runSignal, () => controller.abort(runSignal.reason));
+    let probing: Promise<ProbeOutcome>;
+    try {
+      probing = probeFor(target.check).run(target, ctx);
+    } catch (err) {
+      end();
+      fail(err);
+      return;
+    }
+    probing.then(
+      (outcome) => {
+        if (overran) return;
+        end();
+        settle(judged(outcome, timeoutMs, clock));
+      },
+      (err: unknown) => {
+        if (overran) return;
+        end();
+        fail(err);
+      },
+    );
+  });
+}
+
+const ignore = (): void => undefined;
+
+/** An attempt's outcome, judged when it has just ended (see overloadOf). */
+function judged(outcome: ProbeOutcome, timeoutMs: number, clock: TryClock): Tried {
+  // A pass measured nothing of the machine: no clock to read.
+  if (!outcome.failure) return { outcome };
+  const endedAt = performance.now();
+  return { outcome, overload: overloadOf(outcome, timeoutMs, endedAt - clock.startedAt, stalledMs(endedAt) - clock.stalledBefore) };
 }
 
 /**
@@ -407,45 +444,6 @@ function followedSignal(caller: AbortSignal | undefined): { signal: AbortSignal;
   if (!caller) return { signal: run.signal, unfollow: () => undefined };
   if (caller.aborted) run.abort(caller.reason);
   return { signal: run.signal, unfollow: onAbort(caller, () => run.abort(caller.reason)) };
-}
-
-/** An attempt's signal and its one timer; `end()` when the attempt ends. */
-interface Attempt {
-  /** Aborts with a TimeoutError at `deadline`, with the run's reason on Ctrl-C, and with `watchdog` if overdue. */
-  signal: AbortSignal;
-  /** performance.now() time at which the signal times out: timeoutMs after the attempt began (its lookup included). */
-  deadline: number;
-  end: () => void;
-}
-
-/**
- * An attempt's own signal, which ends the probe at its deadline (lent to the probe's budget, see phases.ts), follows
- * the run's signal, and calls `onOverdue` if the probe is still running WATCHDOG_GRACE_MS after its deadline. One
- * timer does both. It follows the run's signal through onAbort() (see followedSignal).
- */
-function startAttempt(runSignal: AbortSignal, timeoutMs: number, startedAt: number, onOverdue: () => void): Attempt {
-  const controller = quickController();
-  const deadline = startedAt + timeoutMs;
-  let timer = setTimeout(() => {
-    controller.abort(timedOut(timeoutMs));
-    timer = setTimeout(() => {
-      controller.abort(new Error('watchdog'));
-      onOverdue();
-    }, WATCHDOG_GRACE_MS);
-  }, Math.max(0, deadline - performance.now()));
-  if (runSignal.aborted) {
-    controller.abort(runSignal.reason);
-    return { signal: controller.signal, deadline, end: () => clearTimeout(timer) };
-  }
-  const stopFollowing = onAbort(runSignal, () => controller.abort(runSignal.reason));
-  return {
-    signal: controller.signal,
-    deadline,
-    end: () => {
-      clearTimeout(timer);
-      stopFollowing();
-    },
-  };
 }
 
 /**

@@ -38,10 +38,13 @@ export function watchStalls(): () => void {
   };
 }
 
-/** ms the loop has stood still since watching began, including a stall still going on now. */
-export function stalledMs(): number {
+/**
+ * ms the loop has stood still since watching began, including a stall still going on now (`now`: a performance.now()
+ * the caller has just read, to spare reading the clock twice).
+ */
+export function stalledMs(now = performance.now()): number {
   if (watchers === 0) return 0;
-  const late = performance.now() - lastTick - TICK_MS;
+  const late = now - lastTick - TICK_MS;
   return stalledTotalMs + (late > SLACK_MS ? late : 0);
 }
 

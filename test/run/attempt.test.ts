@@ -7,8 +7,9 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { runChecks } from '../../src/run/run.js';
 import { checkSettings } from '../../src/run/settings.js';
 import { tcpProbe } from '../../src/probes/tcp.js';
+import { tlsProbe } from '../../src/probes/tls.js';
 import { failure } from '../../src/probes/classify.js';
-import type { ProbeContext } from '../../src/probes/types.js';
+import type { KeptConnection, ProbeContext } from '../../src/probes/types.js';
 import { rule, ruleSet } from '../helpers/literals.js';
 
 const pins = [{ host: '*.attempt.test', address: '127.0.0.1' }];
@@ -69,5 +70,37 @@ describe('an attempt', () => {
     expect(report.results[0]!.status).toBe('pass');
     await new Promise((resolve) => setTimeout(resolve, 250));
     expect(signals[0]!.aborted).toBe(false);
+  });
+
+  it('stays given up when the probe answers after the watchdog: the verdict is the timeout, and the connection it hands over is closed, not held', async () => {
+    const closed: string[] = [];
+    let lateAnswer: Promise<void> | undefined;
+    vi.spyOn(tlsProbe, 'run').mockImplementation((_target, ctx) => {
+      // A probe bug: it ignores its signal and passes 1.4 s after a 200 ms deadline (the watchdog gives up at 1.2 s).
+      const answer = new Promise<void>((resolve) => setTimeout(resolve, 1400)).then(() => {
+        const connection: KeptConnection = { socket: undefined as never, prove: async () => 'pong', close: () => closed.push('closed') };
+        ctx.hold?.keep(connection);
+      });
+      lateAnswer = answer;
+      return answer.then(() => ({ ok: true, address: '127.0.0.1', addresses: ['127.0.0.1'], pinned: true, timings: { totalMs: 1400 } }));
+    });
+    const held = ruleSet([rule({ id: 'held', host: 'held.attempt.test', ports: [9], check: 'tls', hold: true })]);
+    const report = await runChecks([held], checkSettings({ timeoutMs: 200, pins, holdMs: 60_000 }));
+    expect(report.results[0]).toMatchObject({ status: 'fail', attempts: 1, error: { code: 'tls_handshake_failed', message: expect.stringContaining('(no answer within 200 ms)') } });
+    expect(closed).toEqual([]);
+    await lateAnswer;
+    expect(closed).toEqual(['closed']);
+  });
+
+  it("re-throws a probe's own bug rather than turning it into a verdict, whether the probe throws or rejects", async () => {
+    const bug = new TypeError('a probe bug');
+    const spy = vi.spyOn(tcpProbe, 'run').mockImplementation(() => {
+      throw bug;
+    });
+    await expect(runChecks([oneTarget], checkSettings({ timeoutMs: 200, pins }))).rejects.toBe(bug);
+    spy.mockImplementation(async () => {
+      throw bug;
+    });
+    await expect(runChecks([oneTarget], checkSettings({ timeoutMs: 200, pins }))).rejects.toBe(bug);
   });
 });
