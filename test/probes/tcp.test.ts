@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectAddresses, connectTcp, tcpProbe } from '../../src/probes/tcp.js';
+import { connectAddresses, connectTcp, SocketPool, tcpProbe } from '../../src/probes/tcp.js';
 import { failure, PhaseError } from '../../src/probes/classify.js';
-import { quickController } from '../../src/probes/phases.js';
+import { quickController, timedOut } from '../../src/probes/phases.js';
 import { probeFor } from '../../src/probes/index.js';
 import { expectTimings } from '../helpers/outcome.js';
+import { expectPoolParity, type PoolStep } from '../helpers/pool-steps.js';
 import { probeContext, testTarget } from '../helpers/probe-context.js';
 import {
   closedPort,
@@ -165,21 +166,6 @@ describe('connectTcp', () => {
     await server.idle();
   });
 
-  it('with closeOnConnect, closes the connection in its connect event: nothing is read, the server sees it end', async () => {
-    // A server that writes at once: an open socket would start reading it.
-    const chatty = await startTcpServer({ onConnection: (socket) => socket.end('hello') });
-    try {
-      const { socket, connectMs } = await connectTcp('127.0.0.1', chatty.port, { signal: never, timeoutMs: 1000, closeOnConnect: true });
-      expect(socket.destroyed).toBe(true);
-      expect(socket.bytesRead).toBe(0);
-      expect(connectMs).toBeGreaterThanOrEqual(0);
-      expect(chatty.accepted).toBe(1);
-      await chatty.idle();
-    } finally {
-      await chatty.close();
-    }
-  });
-
   it('rejects with a classified PhaseError, never a raw error', async () => {
     const port = await closedPort();
     const err = await connectTcp('127.0.0.1', port, { signal: never, timeoutMs: 1000 }).catch((e: unknown) => e);
@@ -204,7 +190,7 @@ describe('connectTcp', () => {
     // Both addresses on the blackhole's port: 127.0.0.1 drops, 127.0.0.2 refuses at once.
     try {
       const start = Date.now();
-      const err = await connectAddresses(['127.0.0.1', '127.0.0.2'], blackhole.port, { signal: never, timeoutMs: 600 }).catch(
+      const err = await connectAddresses(['127.0.0.1', '127.0.0.2'], blackhole.port, { signal: never, timeoutMs: 600 }, connectTcp).catch(
         (e: unknown) => e as PhaseError,
       );
       const elapsed = Date.now() - start;
@@ -214,6 +200,111 @@ describe('connectTcp', () => {
       expect((err as PhaseError).failure.code).toBe('tcp_refused');
     } finally {
       await blackhole.close();
+    }
+  });
+});
+
+describe('the tcp check’s socket pool', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTcpServer();
+  });
+  afterAll(() => server.close());
+
+  it('closes each connection in its connect event: nothing is read, the server sees it end, the socket waits closed', async () => {
+    // A server that writes at once: an open socket would start reading it.
+    const chatty = await startTcpServer({ onConnection: (socket) => socket.end('hello') });
+    const pool = new SocketPool(4);
+    try {
+      const connection = await pool.connectAndClose('127.0.0.1', chatty.port, { signal: never, timeoutMs: 1000 });
+      expect(Object.keys(connection)).toEqual(['connectMs']);
+      expect(connection.connectMs).toBeGreaterThanOrEqual(0);
+      expect(chatty.accepted).toBe(1);
+      await chatty.idle();
+      const [socket] = pool.idleSockets();
+      expect(socket?.destroyed).toBe(true);
+      expect(socket?.bytesRead).toBe(0);
+    } finally {
+      await chatty.close();
+    }
+  });
+
+  it('keeps at most maxIdle sockets, and re-uses them', async () => {
+    const pool = new SocketPool(2);
+    const connect = (): Promise<unknown> => pool.connectAndClose('127.0.0.1', server.port, { signal: never, timeoutMs: 1000 });
+    await Promise.all([connect(), connect(), connect(), connect()]);
+    await server.idle();
+    // 'close' follows the server seeing the end; wait for the pool to have them back (bounded).
+    for (let i = 0; i < 100 && pool.idleSockets().length < 2; i += 1) await new Promise((resolve) => setTimeout(resolve, 5));
+    const kept = pool.idleSockets();
+    expect(kept).toHaveLength(2);
+    await Promise.all([connect(), connect()]);
+    for (let i = 0; i < 100 && pool.idleSockets().length < 2; i += 1) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(new Set(pool.idleSockets())).toEqual(new Set(kept));
+  });
+
+  it('with endsWithSignal, leaves the end to the signal (no timer of its own)', async (context) => {
+    const blackhole = await startBacklogFullServer();
+    if (!blackhole) {
+      context.skip('this kernel does not drop SYNs on a full accept queue');
+      return;
+    }
+    try {
+      for (const dial of [new SocketPool(1).connectAndClose, connectTcp]) {
+        const controller = new AbortController();
+        setTimeout(() => controller.abort(timedOut(300)), 300);
+        const start = performance.now();
+        const err = await dial('127.0.0.1', blackhole.port, { signal: controller.signal, timeoutMs: 50, endsWithSignal: true }).catch((e: unknown) => e);
+        expect(performance.now() - start).toBeGreaterThanOrEqual(290);
+        expect((err as PhaseError).failure).toMatchObject({ code: 'tcp_timeout', message: expect.stringMatching(/timed out after \d+ ms/) });
+      }
+    } finally {
+      await blackhole.close();
+    }
+  });
+
+  it('gives every outcome the verdict a new socket gives, on one socket re-used after each (IPv4, IPv6, drops, aborts)', async () => {
+    const closed = await closedPort();
+    const chatty = await startTcpServer({ onConnection: (socket) => socket.end('hello') });
+    const v6 = (await ipv6Available()) ? await startTcpServer({ host: '::1' }) : undefined;
+    const blackhole = await startBacklogFullServer();
+    try {
+      const ok = (address = '127.0.0.1') => ({ ok: true, address }) as const;
+      const steps: PoolStep[] = [
+        { name: 'connects', addresses: ['127.0.0.1'], port: server.port, timeoutMs: 1000, expect: ok() },
+        { name: 'refused', addresses: ['127.0.0.1'], port: closed, timeoutMs: 1000, expect: { ok: false, code: 'tcp_refused', address: '127.0.0.1', message: /ECONNREFUSED/ } },
+        { name: 'connects after a refusal', addresses: ['127.0.0.1'], port: server.port, timeoutMs: 1000, expect: ok() },
+        { name: 'a server that writes and closes at once', addresses: ['127.0.0.1'], port: chatty.port, timeoutMs: 1000, expect: ok() },
+        { name: 'first address refused, the second connects', addresses: ['127.0.0.2', '127.0.0.1'], port: server.port, timeoutMs: 1000, expect: ok() },
+        { name: 'both refused', addresses: ['127.0.0.1', '127.0.0.2'], port: closed, timeoutMs: 1000, expect: { ok: false, code: 'tcp_refused', address: '127.0.0.2', message: /2 addresses tried/ } },
+      ];
+      if (v6) {
+        steps.push(
+          { name: 'IPv6 connects', addresses: ['::1'], port: v6.port, timeoutMs: 1000, expect: ok('::1') },
+          { name: 'IPv6 refused', addresses: ['::1'], port: closed, timeoutMs: 1000, expect: { ok: false, code: 'tcp_refused', address: '::1' } },
+          { name: 'IPv4 after IPv6', addresses: ['127.0.0.1'], port: server.port, timeoutMs: 1000, expect: ok() },
+        );
+      } else {
+        console.log('socket pool: IPv6 steps left out: no IPv6 loopback on this machine');
+      }
+      if (blackhole) {
+        const dropped = { addresses: ['127.0.0.1'], port: blackhole.port };
+        steps.push(
+          { name: 'connects with a short timer', addresses: ['127.0.0.1'], port: server.port, timeoutMs: 300, expect: ok() },
+          // The step before's timer (300 ms) and signal (aborted at 100 ms here) must not reach this one.
+          { name: 'dropped', ...dropped, timeoutMs: 900, abortPreviousAfterMs: 100, expect: { ok: false, code: 'tcp_timeout', address: '127.0.0.1' } },
+          { name: 'connects after a timeout', addresses: ['127.0.0.1'], port: server.port, timeoutMs: 1000, expect: ok() },
+          { name: 'interrupted mid-connect', ...dropped, timeoutMs: 5000, abortAfterMs: 150, expect: { ok: false, code: 'tcp_error', message: /interrupted/ } },
+          { name: 'the probe’s budget ends it', ...dropped, timeoutMs: 300, signalTimesOutAfterMs: 300, expect: { ok: false, code: 'tcp_timeout', message: /timed out/ } },
+          { name: 'dropped first, the second connects in its share', addresses: ['127.0.0.1', '127.0.0.2'], port: blackhole.port, timeoutMs: 600, expect: { ok: false, code: 'tcp_refused', address: '127.0.0.2' } },
+          { name: 'connects after an interruption', addresses: ['127.0.0.1'], port: server.port, timeoutMs: 1000, expect: ok() },
+        );
+      } else {
+        console.log('socket pool: drop and abort steps left out: this kernel does not drop SYNs on a full accept queue (test/faults covers them)');
+      }
+      await expectPoolParity(steps);
+    } finally {
+      await Promise.all([chatty.close(), v6?.close(), blackhole?.close()]);
     }
   });
 });
