@@ -2,7 +2,7 @@
 // loaded on demand, every dependency inlined. Loading ~150 small ES modules from dist/ and node_modules/ costs
 // more than reading one file, and the installed package needs nothing from node_modules/ at run time.
 // Source maps keep stack traces pointing at src/ (src/cli/source-stack.ts maps them on a bug).
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
@@ -46,7 +46,9 @@ const common = {
   sourcemap: 'linked',
   sourcesContent: false,
   logLevel: 'warning',
-  define: { PUSHCHECK_RULE_SETS_ID: JSON.stringify(ruleSetsId) },
+  // PUSHCHECK_BUILD_ID: new at every build, so that what a run keeps of a user's rule file (src/rules/parsed.ts)
+  // counts only for the code that parsed it.
+  define: { PUSHCHECK_RULE_SETS_ID: JSON.stringify(ruleSetsId), PUSHCHECK_BUILD_ID: JSON.stringify(randomUUID()) },
 };
 
 await build({

@@ -21,6 +21,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { debuglog } from 'node:util';
 import vm from 'node:vm';
 import { crc32 } from 'node:zlib';
+import { userCacheFolder } from '../cache-folder.js';
 
 const debug = debuglog('pushcheck');
 // The length and zlib's CRC-32 catch a file cut short or damaged on disk, as a sha1 did: loading node:crypto for
@@ -41,8 +42,7 @@ export function besideCacheFile(file: string): string {
 
 /** The user's cache folder for pushcheck; one file per installed bundle (its path, hashed, names it) and Node. */
 export function userCacheFile(file: string, env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.XDG_CACHE_HOME || join(process.getBuiltinModule('node:os').homedir(), '.cache');
-  return join(base, 'pushcheck', `${crc32(file).toString(16).padStart(8, '0')}-${file.replace(/^.*[\\/]/, '')}.${runtime()}.cache`);
+  return join(userCacheFolder(env), `${crc32(file).toString(16).padStart(8, '0')}-${file.replace(/^.*[\\/]/, '')}.${runtime()}.cache`);
 }
 
 /** Removes the caches of the same bundle as `place` (other Nodes', or the older name without one) but the newest few. */

@@ -7,6 +7,7 @@ import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, stringify,
 import { FileError } from '../errors.js';
 import type { RuleSet } from '../types.js';
 import type { FieldPath } from '../fields.js';
+import { keepParsed, parsedBefore } from './parsed.js';
 import { toRuleSet } from './schema.js';
 
 /** Alias expansions allowed in one file; a real rule file needs a handful, a "billion laughs" file millions. */
@@ -21,16 +22,25 @@ export const MAX_RULE_FILE_BYTES = 1024 * 1024;
 
 export function loadRuleSetFile(path: string, options: { builtin?: boolean } = {}): RuleSet {
   let text: string;
+  let regular: boolean;
   try {
     // Regular files are measured before reading; anything else (a FIFO, /dev/stdin) after.
-    if (statSync(path).isFile() && statSync(path).size > MAX_RULE_FILE_BYTES) throw tooBig(path);
+    const stat = statSync(path);
+    regular = stat.isFile();
+    if (regular && stat.size > MAX_RULE_FILE_BYTES) throw tooBig(path);
     text = readFileSync(path, 'utf8');
   } catch (err) {
     if (err instanceof FileError) throw err;
     throw new FileError(path, 0, '', `cannot read the file: ${readProblem(err)}`);
   }
   if (Buffer.byteLength(text) > MAX_RULE_FILE_BYTES) throw tooBig(path);
-  return parseRuleSet(text, path, options.builtin ?? false);
+  const builtin = options.builtin ?? false;
+  // A user's file as an earlier run of this build parsed the same text (parsed.ts); a built-in one is stored.ts's.
+  const kept = builtin || !regular ? undefined : parsedBefore(path, text);
+  if (kept) return kept;
+  const set = parseRuleSet(text, path, builtin);
+  if (!builtin && regular) keepParsed(path, text, set);
+  return set;
 }
 
 /** A rule set (or any plain value) as YAML again, lines unwrapped: what `pushcheck rules show` prints. */

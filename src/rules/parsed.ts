@@ -1,0 +1,105 @@
+/**
+ * A user's rule file as an earlier run parsed it, so that the next run of the same text skips YAML and the schema:
+ * for the 1,000 targets of bench/cli.bench.js (an 11-line file), parsing was about 12 ms of the 90 ms of CPU before
+ * the first connect, nearly all of it YAML's cold code and the garbage it leaves. The built-in rule sets are parsed
+ * at build time instead (stored.ts). A rule set parsed before is used only
+ *  - by the build that parsed it (PUSHCHECK_BUILD_ID, new at every `npm run build`): a change to the parser is never
+ *    hidden behind an older build's result, and vitest and tsc's output parse every time;
+ *  - while the file reads as the very text it was parsed from (kept with it), at the same absolute path;
+ *  - when nothing but that text made it: a rule set with `credentials` (whose files are looked at) is never kept, nor
+ *    one that JSON would not bring back the same.
+ * One file per rule file in the user's cache folder (`rule-files/`, its absolute path hashed in the name); writing one
+ * removes all but the KEPT_FILES most recently written. Anything unreadable or out of date is ignored and the file is
+ * parsed. NODE_DISABLE_COMPILE_CACHE=1 turns it off with the code cache; `NODE_DEBUG=pushcheck` says what happened.
+ */
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { debuglog, isDeepStrictEqual } from 'node:util';
+import { userCacheFolder } from '../cache-folder.js';
+import type { RuleSet } from '../types.js';
+
+declare const PUSHCHECK_BUILD_ID: string | undefined;
+/** The id of the build this code was bundled by (scripts/bundle.mjs); undefined outside a bundle. */
+export const bundledBuildId: string | undefined = typeof PUSHCHECK_BUILD_ID === 'string' ? PUSHCHECK_BUILD_ID : undefined;
+
+/** How many parsed rule files the cache folder keeps. */
+export const KEPT_FILES = 32;
+
+/** One kept file: which build parsed which file's text into which rule set. */
+interface Kept {
+  build: string;
+  path: string;
+  text: string;
+  set: RuleSet;
+}
+
+const debug = debuglog('pushcheck');
+
+/** FNV-1a of the path: a name, not a check (the path itself is kept and compared). */
+function nameHash(text: string): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i += 1) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+  return (hash >>> 0).toString(16).padStart(8, '0');
+}
+
+/** Where the parsed form of the rule file `file` is kept. */
+export function keptPlace(file: string, folder: string = userCacheFolder()): string {
+  const path = resolve(file);
+  return join(folder, 'rule-files', `${nameHash(path)}-${basename(path)}.json`);
+}
+
+function enabled(build: string | undefined): build is string {
+  return build !== undefined && !process.env.NODE_DISABLE_COMPILE_CACHE;
+}
+
+/** The rule set an earlier run of this build parsed from exactly `text` at `file`'s path, or undefined. */
+export function parsedBefore(file: string, text: string, build = bundledBuildId, folder?: string): RuleSet | undefined {
+  if (!enabled(build)) return undefined;
+  const place = keptPlace(file, folder);
+  let kept: Kept;
+  try {
+    kept = JSON.parse(readFileSync(place, 'utf8')) as Kept;
+  } catch {
+    return undefined; // none kept yet, or not readable: parsed
+  }
+  if (kept?.build !== build || kept.path !== resolve(file) || kept.text !== text || typeof kept.set !== 'object') {
+    debug('rule file %s: parsed (%s)', file, kept?.build !== build ? 'kept by another build' : 'the file changed since');
+    return undefined;
+  }
+  debug('rule file %s: as parsed before (%s)', file, place);
+  return { ...kept.set, file };
+}
+
+/** Keeps `set`, just parsed from `text` at `file`, for the next run (when it may be kept: see above). */
+export function keepParsed(file: string, text: string, set: RuleSet, build = bundledBuildId, folder?: string): void {
+  if (!enabled(build) || set.credentials !== undefined) return;
+  const place = keptPlace(file, folder);
+  const json = JSON.stringify({ build, path: resolve(file), text, set } satisfies Kept);
+  if (!isDeepStrictEqual((JSON.parse(json) as Kept).set, set)) {
+    debug('rule file %s: not kept (JSON does not bring it back the same)', file);
+    return;
+  }
+  const temporary = `${place}.${process.pid}.tmp`;
+  try {
+    mkdirSync(join(place, '..'), { recursive: true });
+    writeFileSync(temporary, json);
+    renameSync(temporary, place);
+    debug('rule file %s: kept (%s)', file, place);
+    prune(join(place, '..'));
+  } catch (err) {
+    rmSync(temporary, { force: true });
+    debug('rule file %s: not kept (%s)', file, (err as NodeJS.ErrnoException).code ?? err);
+  }
+}
+
+/** Removes all but the KEPT_FILES most recently written. */
+function prune(folder: string): void {
+  try {
+    const files = readdirSync(folder).filter((name) => name.endsWith('.json'));
+    if (files.length <= KEPT_FILES) return;
+    const byAge = files.map((name) => ({ name, written: statSync(join(folder, name)).mtimeMs })).sort((a, b) => b.written - a.written);
+    for (const { name } of byAge.slice(KEPT_FILES)) rmSync(join(folder, name), { force: true });
+  } catch (err) {
+    debug('rule files %s: not pruned (%s)', folder, (err as NodeJS.ErrnoException).code ?? err);
+  }
+}
