@@ -114,6 +114,26 @@ const connectNext = () => {
 for (let i = 0; i < Number(concurrency); i += 1) connectNext();
 `,
 );
+// The same connects on 256 sockets that are connected again after 'close', as the tcp check's socket pool does
+// (src/probes/tcp.ts): the floor for what pushcheck does now, without building a net.Socket per target.
+const reuseFloorScript = path.join(dir, 'floor-reuse.mjs');
+writeFileSync(
+  reuseFloorScript,
+  `import net from 'node:net';
+const [addresses, ports, concurrency] = process.argv.slice(2);
+const targets = addresses.split(',').flatMap((host) => ports.split(',').map((port) => ({ host, port: Number(port) })));
+let next = 0;
+const lane = () => {
+  const socket = new net.Socket();
+  const connectNext = () => { const target = targets[next++]; if (target) socket.connect(target); };
+  socket.on('connect', () => socket.destroy());
+  socket.on('error', () => undefined);
+  socket.on('close', connectNext);
+  connectNext();
+};
+for (let i = 0; i < Number(concurrency); i += 1) lane();
+`,
+);
 // Node 20 reads NODE_EXTRA_CA_CERTS at start-up, before any JavaScript (nodejs/node#40524; Node 22 reads it on first
 // use): with a system bundle there, every Node 20 process starts about 70 ms later, nmap not. When it is set, bare Node
 // and pushcheck are measured both with it and without it, in the same rounds.
@@ -127,7 +147,7 @@ if (process.env.NODE_EXTRA_CA_CERTS) {
   const nmapFound = spawnSync('nmap', ['--version']).status === 0;
   const nmap = [];
   const nmapCpu = [];
-  const figures = environments.map(() => ({ ours: [], floor: [], oursCpu: [], floorCpu: [], firstConnect: [], afterLast: [], floorAfterLast: [] }));
+  const figures = environments.map(() => ({ ours: [], floor: [], oursCpu: [], floorCpu: [], reuse: [], reuseCpu: [], firstConnect: [], afterLast: [], floorAfterLast: [] }));
   for (let i = 0; i < RUNS; i += 1) {
     if (nmapFound) {
       const peer = await timedCpu('nmap', ['-sT', '-Pn', '-n', '-p', ports.join(','), `${ADDRESSES[0]}-${ADDRESSES.length}`]);
@@ -142,6 +162,11 @@ if (process.env.NODE_EXTRA_CA_CERTS) {
       f.floor.push(bare.wallMs);
       f.floorCpu.push(bare.cpuMs);
       f.floorAfterLast.push(bare.ended - Math.max(...connects));
+      connects = [];
+      const reused = await timedCpu(process.execPath, [reuseFloorScript, ADDRESSES.join(','), ports.join(','), '256'], env);
+      if (reused.code !== 0 || connects.length !== ADDRESSES.length * ports.length) throw new Error(`the re-used sockets' floor exited ${reused.code} after ${connects.length} connects: ${reused.stderr}`);
+      f.reuse.push(reused.wallMs);
+      f.reuseCpu.push(reused.cpuMs);
       connects = [];
       const run = await timedCpu(process.execPath, [BIN, tcpRules, ...tcpPins, '-c', '256', '-f', 'json'], env);
       if (run.code !== 0) throw new Error(`pushcheck on 1,000 TCP targets exited ${run.code}: ${run.stderr}`);
@@ -160,6 +185,8 @@ if (process.env.NODE_EXTRA_CA_CERTS) {
     if (name) console.log(`  ${name} (Node 20 loads it at start-up; nmap is not affected):`);
     const [fl, p] = [median(f.floor), median(f.ours)];
     console.log(`  bare Node floor      ${ms(fl)}${nmapFound ? `  ${ratio(fl, n)} nmap` : ''}  (the same connects, -c 256, nothing else)`);
+    const reuse = median(f.reuse);
+    console.log(`  … re-used sockets    ${ms(reuse)}${nmapFound ? `  ${ratio(reuse, n)} nmap` : ''}  (the same, on 256 sockets connected again after 'close'${timeFound ? `; CPU ${ms(median(f.reuseCpu))}` : ''})`);
     console.log(`  pushcheck            ${ms(p)}${nmapFound ? `  ${ratio(p, n)} nmap` : ''}  ${ratio(p, fl)} floor`);
     if (timeFound) {
       const [nc, fc, pc] = [median(nmapCpu), median(f.floorCpu), median(f.oursCpu)];
