@@ -289,10 +289,19 @@ function isStdout(file: string): boolean {
  */
 export async function emitReport(report: Report, options: { format: string; outputs: Output[]; color: boolean }): Promise<void> {
   // Nothing secret is recorded today; should a credential ever slip into a report, it leaves as ***.
-  const safe = redactSecrets(report);
+  let safe: Report | undefined;
   const columns = terminalColumns(process.stdout);
-  const render = (format: string, color: boolean, toTerminal = false): string =>
-    formats.get(format)!.render(safe, { color, ...(toTerminal && columns !== undefined && { columns }) });
+  const render = (format: string, color: boolean, toTerminal = false): string => {
+    const renderOptions = { color, ...(toTerminal && columns !== undefined && { columns }) };
+    if (format === 'json') {
+      // JSON holds every string of the report whole, and never escapes an @: a text without one is also the text of
+      // the redacted report, which then need not be made (1,000 results: 2 ms).
+      const text = formats.get(format)!.render(report, renderOptions);
+      if (!text.includes('@')) return text;
+    }
+    safe ??= redactSecrets(report);
+    return formats.get(format)!.render(safe, renderOptions);
+  };
   let problem: UsageError | undefined;
   const toStdout: string[] = [render(options.format, options.color, true)];
   for (const output of options.outputs) {

@@ -51,8 +51,10 @@ export function findingOfEachResult(results: readonly Result[], context: RunCont
 /** Each finding with the results it explains, most serious first. */
 function explain(results: readonly Result[], context: RunContext): Array<{ finding: Finding; explained: readonly Result[] }> {
   // Credential files (pushcheck cert) say nothing about the network.
-  const all = (results as readonly Result[]).filter((r) => r.check !== 'cert');
-  const open = new Set(all.filter(isProblem));
+  const open = new Set(results.filter((r) => r.check !== 'cert' && isProblem(r)));
+  // Nothing to explain (a healthy run): no detector runs, and the evidence need not be gathered.
+  if (open.size === 0) return [];
+  const all = results.filter((r) => r.check !== 'cert');
   const found: Array<{ finding: Finding; explained: readonly Result[] }> = [];
   for (const detector of CAUSES) {
     if (open.size === 0) break;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyFallbacks, resultOf, summarise, summariseRules } from '../../src/run/outcome.js';
+import { applyFallbacks, applyFamilyFallbacks, resultOf, summarise, summariseRules } from '../../src/run/outcome.js';
 import { verdictOf } from '../../src/verdict.js';
 import { failed, passed, rule, ruleSet, target } from '../helpers/literals.js';
 
@@ -108,5 +108,99 @@ describe('summaries and verdict', () => {
     const proxied = summariseRules([set], [{ target: target(r), outcome: passed([]), attempts: 1 }], { proxied: true });
     expect(proxied[0]!.cidr).toMatchObject({ verdict: 'unknown', outside: [], pinned: [] });
     expect(proxied[0]!.cidr!.message).toBe('the proxy (--proxy) resolved the names, so 17.0.0.0/8 could not be checked');
+  });
+});
+
+describe('results and summaries built in one pass', () => {
+  /** The order of a result's fields in a report (schemas/report.schema.json); a result has some of them. */
+  const FIELD_ORDER = [
+    'ruleset', 'rule', 'documentedHost', 'host', 'port', 'family', 'via', 'resolvedByProxy', 'address', 'addresses', 'check',
+    'status', 'severity', 'origin', 'purpose', 'impact', 'timings', 'attempts', 'tls', 'http', 'hold', 'error', 'note', 'legacy',
+  ];
+
+  it('lists a result’s fields in report order whatever its shape (the common shape is one literal, the others are assigned)', () => {
+    const r = rule({ ports: [443, 2195], legacy: { ports: [2195], retired: '2021-03-31', note: 'binary API retired' } });
+    const tls = { protocol: 'TLSv1.3', cipher: 'X', subject: 'CN=a', issuer: 'CN=b', validTo: '2030-01-01T00:00:00.000Z', daysLeft: 900, altNames: [], trusted: true };
+    const hold = { result: { requestedMs: 1, idleMs: 1, end: 'answered' as const, proof: 'ping', detail: 'answered' } };
+    const shapes: Array<{ name: string; keys: string[] }> = [];
+    for (const family of [undefined, 'ipv4', 'ipv6'] as const) {
+      for (const via of [undefined, 'direct', 'http://proxy.test:3128']) {
+        for (const resolvedByProxy of [false, true]) {
+          for (const address of [undefined, '17.1.2.3']) {
+            for (const ok of [true, false]) {
+              for (const port of [443, 2195]) {
+                const outcome = { ...(ok ? passed() : failed()), ...(port === 443 && { tls, http: { status: 200 } }) };
+                if (address === undefined) delete outcome.address;
+                const result = resultOf({
+                  target: target(r, { port, ...(family && { family }) }),
+                  outcome,
+                  attempts: 1,
+                  ...(via !== undefined && { via }),
+                  ...(resolvedByProxy && { resolvedByProxy }),
+                  ...(ok && port === 443 && { hold }),
+                });
+                shapes.push({ name: `${family} ${via} ${resolvedByProxy} ${address} ${ok} ${port}`, keys: Object.keys(result) });
+              }
+            }
+          }
+        }
+      }
+    }
+    const notProbed = resultOf({ target: target(r, { family: 'ipv4' }), attempts: 0, via: 'direct' });
+    shapes.push({ name: 'not probed', keys: Object.keys(notProbed) });
+    for (const { name, keys } of shapes) expect(keys, name).toEqual(FIELD_ORDER.filter((key) => keys.includes(key)));
+    // The common shape (a target probed directly at an address of its family) has every field it should.
+    const common = resultOf({ target: target(rule(), { family: 'ipv4' }), outcome: passed(), attempts: 2, via: 'direct' });
+    expect(common).toEqual({
+      ruleset: 'set', rule: '1', documentedHost: 'example.test', host: 'example.test', port: 443, family: 'ipv4', via: 'direct',
+      address: '17.1.2.3', addresses: ['17.1.2.3'], check: 'tls', status: 'pass', severity: 'critical', origin: 'documented',
+      purpose: 'HTTPS', impact: 'Things break', timings: { totalMs: 12 }, attempts: 2,
+    });
+    // Through a proxy that resolved the name, no family, no address: the assigned shape, and no via without an outcome.
+    expect(Object.keys(resultOf({ target: target(rule()), outcome: passed([]), attempts: 1, via: 'http://p.test:1', resolvedByProxy: true }))).toContain('resolvedByProxy');
+    expect(Object.keys(notProbed)).not.toContain('via');
+  });
+
+  it('summarises rules whose targets come interleaved, hosts and addresses in the order first seen', () => {
+    const a = rule({ id: 'a', cidr: ['17.0.0.0/8'] });
+    const b = rule({ id: 'b' });
+    const other = { ...ruleSet([rule({ id: 'a' })]), id: 'other' };
+    const set = ruleSet([a, b]);
+    const probed = [
+      { target: target(a, { host: 'a1.test' }), outcome: passed(['17.1.1.1', '10.0.0.1']), attempts: 1 },
+      { target: target(b, { host: 'b1.test' }), outcome: passed(['17.5.5.5']), attempts: 1 },
+      { target: target(a, { host: 'a2.test' }), outcome: passed(['127.0.0.1'], true), attempts: 1 },
+      { target: target(a, { host: 'a1.test' }), outcome: passed(['17.2.2.2', '17.1.1.1']), attempts: 1 },
+      { target: target(a, { host: 'a3.test', skipReason: 'interrupted' }), attempts: 0 },
+      { target: { ...target(rule({ id: 'a' }), { host: 'o.test' }), ruleset: 'other' }, outcome: passed(['17.9.9.9']), attempts: 1 },
+    ];
+    const [ruleA, ruleB, otherA] = summariseRules([set, other], probed);
+    expect(ruleA).toMatchObject({ ruleset: 'set', rule: 'a', hosts: ['a1.test', 'a2.test', 'a3.test'], addresses: ['17.1.1.1', '10.0.0.1', '127.0.0.1', '17.2.2.2'] });
+    expect(ruleA!.cidr).toMatchObject({ verdict: 'outside', outside: ['10.0.0.1'], pinned: ['127.0.0.1'] });
+    expect(ruleB).toMatchObject({ rule: 'b', hosts: ['b1.test'], addresses: ['17.5.5.5'] });
+    expect(ruleB!.cidr).toBeUndefined();
+    expect(otherA).toMatchObject({ ruleset: 'other', rule: 'a', hosts: ['o.test'], addresses: ['17.9.9.9'] });
+    // A rule none of whose targets was probed still has its summary.
+    expect(summariseRules([set], [])).toEqual([
+      expect.objectContaining({ rule: 'a', hosts: [], addresses: [] }),
+      expect.objectContaining({ rule: 'b', hosts: [], addresses: [] }),
+    ]);
+  });
+
+  it('leaves a run without failures as it is, and still carries a failure when one is there', () => {
+    const main = rule({ id: 'main', ports: [5223], fallback: { rule: 'web', ports: [], for: [], note: 'Wi-Fi uses 443' } });
+    const web = rule({ id: 'web', ports: [443] });
+    const set = ruleSet([main, web]);
+    const healthy = [resultOf({ target: target(main, { family: 'ipv6' }), outcome: passed(), attempts: 1 }), resultOf({ target: target(web), outcome: passed(), attempts: 1 })];
+    expect(applyFallbacks(healthy, [set])).toBe(healthy);
+    expect(applyFamilyFallbacks(healthy)).toBe(healthy);
+    const v6 = resultOf({ target: target(web, { family: 'ipv6' }), outcome: failed(), attempts: 1 });
+    const v4 = resultOf({ target: target(web, { family: 'ipv4' }), outcome: passed(), attempts: 1 });
+    const families = applyFamilyFallbacks([v6, v4]);
+    expect(families[0]).toMatchObject({ status: 'warn', familyFallback: { family: 'ipv4' } });
+    expect(v6.status).toBe('fail');
+    const blocked = resultOf({ target: target(main), outcome: failed(), attempts: 1 });
+    const carried = applyFallbacks([blocked, resultOf({ target: target(web), outcome: passed(), attempts: 1 })], [set]);
+    expect(carried[0]).toMatchObject({ status: 'warn', fallback: { rule: 'web', port: 443 } });
   });
 });
