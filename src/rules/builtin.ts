@@ -94,7 +94,9 @@ export function summariesToStore(): Omit<StoredSummaries, 'table'> {
  * (any case), `all`, or the path of a rule file (it has a `/`, ends in .yaml/.yml, or is an existing file).
  */
 export function resolveRuleSets(names: string[]): RuleSet[] {
-  const builtins = builtinNames();
+  // No built-in name holds a path separator (their ids and aliases may not): a run of rule files only does not read
+  // the seven built-in files for their names (about 2 ms of its start).
+  let builtins: BuiltinName[] | undefined;
   const chosen: RuleSet[] = [];
   const add = (set: RuleSet): void => {
     const same = chosen.find((other) => other.id === set.id);
@@ -104,6 +106,11 @@ export function resolveRuleSets(names: string[]): RuleSet[] {
     }
   };
   for (const name of names) {
+    if (hasSeparator(name)) {
+      add(loadRuleSetFile(name));
+      continue;
+    }
+    builtins ??= builtinNames();
     const key = name.trim().toLowerCase();
     const builtin = builtins.find((set) => set.id === key || set.aliases.includes(key));
     if (key === 'all') loadBuiltinRuleSets().forEach(add);
@@ -118,8 +125,12 @@ export function resolveRuleSets(names: string[]): RuleSet[] {
   return chosen;
 }
 
+function hasSeparator(name: string): boolean {
+  return name.includes('/') || name.includes(sep);
+}
+
 function looksLikePath(name: string): boolean {
-  if (name.includes('/') || name.includes(sep) || /\.ya?ml$/i.test(name)) return true;
+  if (hasSeparator(name) || /\.ya?ml$/i.test(name)) return true;
   try {
     return statSync(name).isFile();
   } catch {
