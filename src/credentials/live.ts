@@ -10,7 +10,7 @@ import { sign, type KeyObject } from 'node:crypto';
 import http2 from 'node:http2';
 import tls from 'node:tls';
 import { classifyError, failure } from '../probes/classify.js';
-import { trustingContext } from '../probes/trust.js';
+import { trustingContext } from '../trust.js';
 import type { CredentialInfo, Failure } from '../types.js';
 import { APNS_REASON_HINTS, apnsUrlFor, MDM_TOPIC_PREFIX } from './apple.js';
 

@@ -12,7 +12,7 @@ import { ipVersion } from '../ip-version.js';
 import type { Failure, ProbeOutcome, Target, TlsInfo, TlsRequirement } from '../types.js';
 import { CERTIFICATE_ERRORS, classifyError, errorCodes, failure, PhaseError, tlsAlertName } from './classify.js';
 import { connectPhase } from './tcp.js';
-import { trustingContext } from './trust.js';
+import { trustingContext } from '../trust.js';
 import { checkServerIdentity } from './server-identity.js';
 import { onAbort, roundMs, runProbe, since, stoppedFailure, type Budget } from './phases.js';
 import {

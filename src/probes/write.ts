@@ -17,7 +17,7 @@ import type { Failure, FailureCode, ProbeOutcome, Target } from '../types.js';
 import { errorCodes, failure } from './classify.js';
 import { roundMs } from './phases.js';
 import { checkServerIdentity } from './server-identity.js';
-import { trustingContext } from './trust.js';
+import { trustingContext } from '../trust.js';
 import type { ProbeContext, ProbeKind } from './types.js';
 
 /** A write check's settings (the rule's `write:` section). */

@@ -18,7 +18,7 @@ import { createResolver, type DnsServer, type Pin } from '../probes/dns.js';
 import { checkOf } from '../probes/index.js';
 import { roundMs } from '../probes/phases.js';
 import { checkServerIdentity } from '../probes/server-identity.js';
-import { trustingContext } from '../probes/trust.js';
+import { trustingContext } from '../trust.js';
 import { expandTargets, placeholderNames } from '../rules/expand.js';
 import type { BurstSlo, BurstStats, FailureCode, ProbeOutcome, Report, Result, RuleSet, RunOptions, Target } from '../types.js';
 import { reportOf, resultOf, type ProbedTarget } from './outcome.js';

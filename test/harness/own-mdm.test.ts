@@ -8,6 +8,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import tls from 'node:tls';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -244,6 +246,47 @@ describe('startHarness({ ownMdm }) from code, with the notnow fault', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 40_000);
+});
+
+describe('the devices trust an MDM server of your own as --mdm-ca says', () => {
+  it('refuse one whose certificate comes from a CA they were not given (no request, they try again), and talk to it given that CA', async () => {
+    const given = await createCertificateAuthority('Given MDM CA');
+    const serversCa = await createCertificateAuthority('Server MDM CA');
+    // A TLS server of the test's own, to count what arrives: connections, and bytes after a handshake (a request).
+    let connections = 0;
+    let bytes = 0;
+    const server = tls.createServer(await serversCa.issue({ names: ['127.0.0.1'] }), (socket) => {
+      socket.on('data', (chunk: Buffer) => (bytes += chunk.length));
+      socket.on('error', () => undefined);
+    });
+    server.on('connection', () => (connections += 1));
+    server.on('tlsClientError', () => undefined);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const devicesTrusting = async (ca: string, until: () => boolean, what: string): Promise<void> => {
+      const clock = new ScaledClock(1);
+      const h = await startHarness({
+        clock,
+        faults: new FaultBoard([], clock.now()),
+        timing: { enrollRetryMs: 200 },
+        ownMdm: { serverUrl: `${url}/connect`, checkInUrl: `${url}/checkin`, ca: [ca] },
+      });
+      try {
+        h.addDevices({ ios: 1 });
+        await waitFor(until, 20_000, what);
+      } finally {
+        await h.close();
+        clock.clearAll();
+      }
+    };
+    try {
+      await devicesTrusting(given.cert, () => connections >= 2, 'a second enrollment attempt');
+      expect(bytes).toBe(0);
+      await devicesTrusting(serversCa.cert, () => bytes > 0, 'a request');
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  }, 60_000);
 });
 
 describe('--mdm-url, --mdm-checkin-url, --mdm-ca: bad values are one-line usage errors', () => {

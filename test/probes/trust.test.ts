@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // First: it sets up what @peculiar/x509 needs (reflect-metadata, the crypto provider).
 import { createCertificateAuthority, type CertificateAuthority, type CertificatePem } from '../../src/harness/certs.js';
 import * as x509 from '@peculiar/x509';
-import { trustingContext } from '../../src/probes/trust.js';
+import { trustingContext } from '../../src/trust.js';
 import { runCli } from '../helpers/cli.js';
 import { writeRuleFile } from '../helpers/rule-file.js';
 import { startTlsServer, type TestServer } from '../helpers/servers.js';

@@ -7,8 +7,8 @@
  * instead, and send it nothing else: the hourly status ping is the harness's own route, not Apple's protocol.
  * Android devices stay with the harness's server (Apple's protocol has no Android).
  */
-import { rootCertificates } from 'node:tls';
 import { hostPort } from '../../host-port.js';
+import { trustingContext } from '../../trust.js';
 import { Agent, Pool, request, type Dispatcher } from 'undici';
 import type { Clock } from '../clock.js';
 import type { ApnsService } from '../services/apns.js';
@@ -75,7 +75,7 @@ export class SocketEnv implements DeviceEnv {
       connect: { ca: o.ca, servername: 'mdm.pushcheck.test' },
     });
     // The user's server may present a certificate from a public CA, from the harness's CA, or from one of its own.
-    if (o.ownMdm) this.own = new Agent({ connections: 16, connect: { ca: [...rootCertificates, o.ca, ...(o.ownMdm.ca ?? [])] } });
+    if (o.ownMdm) this.own = new Agent({ connections: 16, connect: { secureContext: trustingContext([o.ca, ...(o.ownMdm.ca ?? [])]) } });
   }
 
   async close(): Promise<void> {

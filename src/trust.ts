@@ -1,9 +1,11 @@
 /**
  * What a TLS client of pushcheck trusts: Node's default store plus the CAs given with --ca. One place for every
- * client (the probes, burst, the credential check), so that --ca means the same everywhere.
+ * client (the probes, burst, the credential check, and the harness's devices talking to an MDM server of the
+ * user's own), so that --ca and --mdm-ca mean the same everywhere. Shared (src/, not src/probes/) because the
+ * harness may import nothing of the checker.
  */
 import type tls from 'node:tls';
-import { nodeTls } from '../builtins.js';
+import { nodeTls } from './builtins.js';
 
 /**
  * A secure context that trusts Node's default store plus `ca` (PEM), with `options` (ciphers, a client
