@@ -24,8 +24,8 @@ export interface ConnectOptions {
   timeoutMs: number;
   /**
    * `signal` aborts (with a TimeoutError) once `timeoutMs` has passed: the probe's budget, whose deadline is the one
-   * this connect has. The connect then arms no timer of its own; with 256 connects in flight a timer set and cleared
-   * once a target is a measurable part of their CPU.
+   * this connect has. The connect then arms no timer of its own: a timer set and cleared once a target cost the
+   * 1,000-target bench run about 20 of its 320 ms of CPU (docs/contributing.md).
    */
   endsWithSignal?: boolean;
 }
