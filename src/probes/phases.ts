@@ -3,7 +3,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Failure, FailureCode, Phase, ProbeOutcome, Target, Timings } from '../types.js';
-import type { ProbeContext } from './types.js';
+import type { ProbeContext, SignalStandIn, StopSignal } from './types.js';
 import { failure, PhaseError, TIMEOUT_CODES, withContext } from './classify.js';
 
 /** Durations are reported in ms rounded to 0.1. */
@@ -37,39 +37,60 @@ function isTimeoutReason(reason: unknown): boolean {
 }
 
 /** Aborted for another reason than a timeout: Ctrl-C, the run stopping. */
-export function isInterrupted(signal: AbortSignal | undefined): boolean {
+export function isInterrupted(signal: StopSignal | undefined): boolean {
   return signal?.aborted === true && !isTimeoutReason(signal.reason);
 }
 
-/** On a QuickController's signal: the listeners onAbort() registered, called when it aborts. */
-const QUICK_LISTENERS = Symbol('onAbort listeners');
-type QuickSignal = AbortSignal & { [QUICK_LISTENERS]?: Set<() => void> };
+/** On an AbortSignal that a QuickController made: that controller, whose listeners onAbort() joins. */
+const QUICK = Symbol('QuickController');
+type QuickSignal = AbortSignal & { [QUICK]?: SignalStandIn };
 
 /**
- * An AbortController whose abort also calls what onAbort() registered on its signal: adding a listener to an
- * AbortSignal (an EventTarget) and removing it cost about 6 µs each on Node 20, more than a Set's; the scheduler
- * makes one per attempt (run.ts) and the connect of every probe listens on it (1,000 loopback targets: 7–12 ms less
- * main-thread CPU from first connect to exit, docs/contributing.md). Abort only through `abort`, so that those
- * listeners are called. The Set rides on the signal under a symbol (a WeakMap entry per attempt cost more, in
- * the garbage collector's ephemeron work too).
+ * An AbortController for what is made once a target (run.ts's attempts), cheaper in two ways on Node 20:
+ * - onAbort() listeners are kept in a Set that `abort` walks: adding a listener to an AbortSignal (an EventTarget)
+ *   and removing it cost about 6 µs each;
+ * - its AbortSignal is made only when something asks for `signal` (to hand to a Node API: TLS, HTTP): making one
+ *   costs about 8 µs, and a tcp check never asks. Until then the controller stands in for its signal: it has
+ *   `aborted` and `reason`, and onAbort(), isInterrupted(), stoppedFailure() and bounded() take either (StopSignal).
+ * Abort only through `abort`, so that the listeners are called.
  */
-export class QuickController {
-  readonly signal: AbortSignal;
-  readonly #controller: AbortController;
-  readonly #listeners: Set<() => void>;
+export class QuickController implements SignalStandIn {
+  #aborted = false;
+  #reason: unknown;
+  #controller: AbortController | undefined;
+  readonly #listeners = new Set<() => void>();
 
-  constructor() {
-    this.#controller = new AbortController();
-    this.#listeners = new Set();
-    this.signal = this.#controller.signal;
-    (this.signal as QuickSignal)[QUICK_LISTENERS] = this.#listeners;
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  get reason(): unknown {
+    return this.#reason;
+  }
+
+  /** The AbortSignal, made on first use (already aborted if the controller has been); onAbort() on it comes here. */
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      (this.#controller.signal as QuickSignal)[QUICK] = this;
+      if (this.#aborted) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
   }
 
   abort(reason: unknown): void {
-    if (this.signal.aborted) return;
-    this.#controller.abort(reason);
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
     for (const listener of [...this.#listeners]) listener();
     this.#listeners.clear();
+  }
+
+  /** onAbort() for this controller (use that). */
+  listen(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 }
 
@@ -77,25 +98,28 @@ export function quickController(): QuickController {
   return new QuickController();
 }
 
+/** An AbortSignal to hand to a Node API: a QuickController's is made now if it has not been. */
+export function abortSignalOf(stop: StopSignal): AbortSignal {
+  return stop instanceof AbortSignal ? stop : stop.signal;
+}
+
 /**
- * Calls `listener` once when `signal` aborts (not if it already has); returns what removes it. A QuickController's
- * signal keeps it in a Set, any other as an 'abort' event listener.
+ * Calls `listener` once when `stop` aborts (not if it already has); returns what removes it. A QuickController (or
+ * the signal it made) keeps it in a Set, any other signal as an 'abort' event listener.
  */
-export function onAbort(signal: AbortSignal, listener: () => void): () => void {
-  const listeners = (signal as QuickSignal)[QUICK_LISTENERS];
-  if (listeners) {
-    listeners.add(listener);
-    return () => listeners.delete(listener);
-  }
-  signal.addEventListener('abort', listener, { once: true });
-  return () => signal.removeEventListener('abort', listener);
+export function onAbort(stop: StopSignal, listener: () => void): () => void {
+  if (!(stop instanceof AbortSignal)) return stop.listen(listener);
+  const quick = (stop as QuickSignal)[QUICK];
+  if (quick) return quick.listen(listener);
+  stop.addEventListener('abort', listener, { once: true });
+  return () => stop.removeEventListener('abort', listener);
 }
 
 /** The failure of a phase stopped after `waitedMs`: its own timeout, or an abort (which may itself be a timeout). */
 export function stoppedFailure(
   phase: Phase,
   waitedMs: number,
-  signal?: AbortSignal,
+  signal?: StopSignal,
   recorded?: PhaseError['recorded'],
 ): PhaseError {
   const interrupted = isInterrupted(signal);
@@ -104,7 +128,7 @@ export function stoppedFailure(
 }
 
 /**
- * The whole-probe bound: `signal` aborts (with a TimeoutError) when `timeoutMs` has passed since the probe started
+ * The whole-probe bound: `stop` aborts (with a TimeoutError) when `timeoutMs` has passed since the probe started
  * (`startedAt`, a `performance.now()`: earlier than now when the probe's time began with a lookup made for it),
  * or as soon as the caller's signal aborts (with its reason). Call `dispose()` when the probe ends.
  * A caller whose signal already aborts with a TimeoutError at `outerDeadline` (the scheduler's attempt signal) and
@@ -112,22 +136,23 @@ export function stoppedFailure(
  * 256 probes in flight those cost more per target than the connect itself.
  */
 export class Budget {
-  readonly signal: AbortSignal;
+  /** Aborts at the deadline or with the caller's signal; pass it on as is, or through `signal` to a Node API. */
+  readonly stop: StopSignal;
   readonly #start: number;
   readonly #deadline: number;
   /** Stops the budget's own timer and listener; absent when it was lent the caller's signal. */
   readonly #dispose: (() => void) | undefined;
 
-  constructor(timeoutMs: number, outer: AbortSignal, startedAt = performance.now(), outerDeadline?: number) {
+  constructor(timeoutMs: number, outer: StopSignal, startedAt = performance.now(), outerDeadline?: number) {
     this.#start = startedAt;
     if (outerDeadline !== undefined && outerDeadline <= startedAt + timeoutMs) {
       this.#deadline = outerDeadline;
-      this.signal = outer;
+      this.stop = outer;
       return;
     }
     this.#deadline = startedAt + timeoutMs;
-    const controller = new AbortController();
-    this.signal = controller.signal;
+    const controller = quickController();
+    this.stop = controller;
     const timer = setTimeout(() => controller.abort(timedOut(timeoutMs)), Math.max(0, this.#deadline - performance.now()));
     if (outer.aborted) controller.abort(outer.reason);
     const stopListening = outer.aborted ? undefined : onAbort(outer, () => controller.abort(outer.reason));
@@ -137,9 +162,14 @@ export class Budget {
     };
   }
 
+  /** `stop` as an AbortSignal, for a Node API (made on first use). */
+  get signal(): AbortSignal {
+    return abortSignalOf(this.stop);
+  }
+
   /** ms left before the deadline (0 once it has passed or the signal aborted). */
   remaining(): number {
-    return this.signal.aborted ? 0 : Math.max(0, this.#deadline - performance.now());
+    return this.stop.aborted ? 0 : Math.max(0, this.#deadline - performance.now());
   }
 
   /** ms since the probe started, unrounded. */
@@ -174,7 +204,7 @@ export async function runProbe(
   // Through a proxy the proxy resolves the name: no DNS phase of ours, only a --resolve pin or an IP is sent as such.
   const proxied = ctx.proxy !== undefined;
   try {
-    const resolution = await ctx.resolve(target.host, budget.signal, { pinnedOnly: proxied });
+    const resolution = await ctx.resolve(target.host, budget.stop, { pinnedOnly: proxied });
     // What the lookup took of this attempt's time (a lookup shared with other targets may have begun before it).
     lookupWaitMs = budget.elapsed();
     outcome.addresses = resolution.addresses;
@@ -234,7 +264,7 @@ export function bounded<T>(
   work: Promise<T>,
   phase: Phase,
   timeoutMs: number,
-  signal: AbortSignal,
+  signal: StopSignal,
   onStop?: () => void,
 ): Promise<T> {
   const start = performance.now();

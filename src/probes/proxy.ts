@@ -10,8 +10,8 @@ import { performance } from 'node:perf_hooks';
 import { maskSentCredentials } from '../secrets.js';
 import type { FailureCode } from '../types.js';
 import { errorCodes, failure, PhaseError } from './classify.js';
-import { isInterrupted, stoppedFailure } from './phases.js';
-import type { Proxy } from './types.js';
+import { isInterrupted, onAbort, stoppedFailure } from './phases.js';
+import type { Proxy, StopSignal } from './types.js';
 
 /** RFC 1929 gives the user name and the password one length byte each. */
 export const SOCKS_MAX_CREDENTIAL_BYTES = 255;
@@ -47,7 +47,7 @@ interface Handshake {
   request: string;
   /** The destination port asked for. */
   port: number;
-  signal: AbortSignal;
+  signal: StopSignal;
   start: number;
   timeoutMs: number;
 }
@@ -87,9 +87,10 @@ function readAnswer(
   const { socket, signal } = h;
   return new Promise((resolve, reject) => {
     let bytes = Buffer.alloc(0);
+    let stopListening = (): void => undefined;
     const settle = (err: unknown, length = 0): void => {
       clearTimeout(timer);
-      signal.removeEventListener('abort', onStop);
+      stopListening();
       socket.off('data', onData);
       socket.off('error', onError);
       socket.off('end', onEnd);
@@ -128,7 +129,7 @@ function readAnswer(
       onStop();
       return;
     }
-    signal.addEventListener('abort', onStop, { once: true });
+    stopListening = onAbort(signal, onStop);
     socket.on('data', onData);
     socket.once('error', onError);
     socket.once('end', onEnd);
@@ -262,7 +263,7 @@ export async function openTunnel(
   proxy: Proxy,
   destination: string,
   port: number,
-  options: { signal: AbortSignal; timeoutMs: number },
+  options: { signal: StopSignal; timeoutMs: number },
 ): Promise<void> {
   const h: Handshake = {
     socket,

@@ -18,7 +18,24 @@ export interface ResolveOptions {
   pinnedOnly?: boolean;
 }
 
-export type ResolveHost = (host: string, signal: AbortSignal, options?: ResolveOptions) => Promise<Resolution>;
+/**
+ * What stops a probe or a phase: an AbortSignal, or a stand-in for one (phases.ts's QuickController, which the
+ * scheduler makes once an attempt) that makes its AbortSignal only when asked for `signal`: a Node API (TLS, HTTP)
+ * needs one, a tcp check does not, and on Node 20 each costs about 8 µs. phases.ts's onAbort(), isInterrupted(),
+ * stoppedFailure() and bounded() take either; abortSignalOf() gives the AbortSignal.
+ */
+export type StopSignal = AbortSignal | SignalStandIn;
+
+export interface SignalStandIn {
+  readonly aborted: boolean;
+  readonly reason: unknown;
+  /** Its AbortSignal, made on first use. */
+  readonly signal: AbortSignal;
+  /** Calls `listener` once when it aborts; returns what removes it (onAbort() calls this). */
+  listen(listener: () => void): () => void;
+}
+
+export type ResolveHost = (host: string, signal: StopSignal, options?: ResolveOptions) => Promise<Resolution>;
 
 export interface ProbeContext {
   /** Upper bound for the whole probe (dns + connect + tls + http), in ms. */
@@ -28,8 +45,11 @@ export interface ProbeContext {
    * name up first (to know its address families), and that lookup counts against this probe's timeoutMs.
    */
   startedAt?: number;
-  /** Aborted on timeout of the run or on Ctrl-C; a probe stops promptly and reports what it had. */
-  signal: AbortSignal;
+  /**
+   * Aborted on timeout of the run or on Ctrl-C; a probe stops promptly and reports what it had. The scheduler's is
+   * a QuickController (phases.ts), whose AbortSignal is made only if abortSignalOf() asks for it.
+   */
+  signal: StopSignal;
   /**
    * When `signal` itself aborts with a TimeoutError (a performance.now() time): the scheduler's attempt deadline,
    * `timeoutMs` after `startedAt`. runProbe's budget then needs no timer of its own. Absent: only Ctrl-C aborts it.

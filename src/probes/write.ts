@@ -15,7 +15,7 @@ import type { FieldPath, Fields } from '../fields.js';
 import { ipVersion } from '../ip-version.js';
 import type { Failure, FailureCode, ProbeOutcome, Target } from '../types.js';
 import { errorCodes, failure } from './classify.js';
-import { roundMs } from './phases.js';
+import { abortSignalOf, roundMs } from './phases.js';
 import { checkServerIdentity } from './server-identity.js';
 import { trustingContext } from '../trust.js';
 import type { ProbeContext, ProbeKind } from './types.js';
@@ -321,7 +321,7 @@ async function runWrite(target: Target, ctx: ProbeContext): Promise<ProbeOutcome
   if (!location) return finish(failure('write_error', 'write', 'not a webdav://, webdavs://, ftp://, ftps:// URL or an absolute file path'));
   const envName = target.rule.write?.passwordEnv;
   const password = location.password ?? (envName !== undefined ? process.env[envName] : undefined);
-  const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(ctx.timeoutMs)]);
+  const signal = AbortSignal.any([abortSignalOf(ctx.signal), AbortSignal.timeout(ctx.timeoutMs)]);
   let notes: string[] = [];
   try {
     if (location.scheme === 'file') {

@@ -374,7 +374,8 @@ function tryOnce(
   const ctx: ProbeContext = {
     timeoutMs,
     startedAt: clock.startedAt,
-    signal: controller.signal,
+    // The controller itself: its AbortSignal is made only if the probe needs one (see QuickController).
+    signal: controller,
     deadline,
     resolve,
     ca: settings.caPems,

@@ -2,8 +2,8 @@
  * The whole-probe budget (phases.ts): its own timer, or the caller's signal lent with its deadline (the scheduler's
  * attempt), which must bound the probe all the same.
  */
-import { describe, expect, it } from 'vitest';
-import { Budget, onAbort, quickController, timedOut } from '../../src/probes/phases.js';
+import { describe, expect, it, vi } from 'vitest';
+import { abortSignalOf, Budget, onAbort, quickController, timedOut } from '../../src/probes/phases.js';
 
 const aborted = (signal: AbortSignal): Promise<number> => {
   const began = performance.now();
@@ -73,4 +73,79 @@ describe('quickController and onAbort', () => {
     controller.abort();
     expect(calls).toEqual(['kept']);
   });
+
+  it('stands in for its AbortSignal until asked for it: aborted and reason, listeners, and a signal made later already aborted', () => {
+    const made = countAbortControllers();
+    try {
+      const controller = quickController();
+      const calls: string[] = [];
+      onAbort(controller, () => calls.push('before'));
+      expect(controller.aborted).toBe(false);
+      expect(made()).toBe(0);
+      controller.abort(new Error('ctrl-c'));
+      expect(controller.aborted).toBe(true);
+      expect((controller.reason as Error).message).toBe('ctrl-c');
+      expect(calls).toEqual(['before']);
+      expect(made()).toBe(0);
+      // Asked for after the abort (a TLS handshake starting late): already aborted, with the same reason.
+      expect(controller.signal.aborted).toBe(true);
+      expect((controller.signal.reason as Error).message).toBe('ctrl-c');
+      expect(made()).toBe(1);
+      expect(abortSignalOf(controller)).toBe(controller.signal);
+      expect(made()).toBe(1);
+    } finally {
+      vi.unstubAllGlobals();
+    }
+  });
+
+  it('gives one set of listeners whether onAbort is given the controller or the signal it made, and the signal its abort event', () => {
+    const controller = quickController();
+    const calls: string[] = [];
+    onAbort(controller, () => calls.push('controller'));
+    const { signal } = controller;
+    onAbort(signal, () => calls.push('signal'));
+    signal.addEventListener('abort', () => calls.push('event'), { once: true });
+    onAbort(controller, () => calls.push('removed'))();
+    controller.abort(timedOut(100));
+    expect(calls).toEqual(['event', 'controller', 'signal']);
+    expect((signal.reason as Error).name).toBe('TimeoutError');
+  });
 });
+
+describe('a budget lent a quickController', () => {
+  it('makes no AbortSignal unless asked for one, and stops when the controller aborts', () => {
+    const made = countAbortControllers();
+    try {
+      const controller = quickController();
+      const budget = new Budget(1000, controller, undefined, performance.now() + 500);
+      expect(budget.stop).toBe(controller);
+      expect(budget.remaining()).toBeGreaterThan(400);
+      const calls: string[] = [];
+      onAbort(budget.stop, () => calls.push('stopped'));
+      controller.abort(timedOut(500));
+      expect(calls).toEqual(['stopped']);
+      expect(budget.remaining()).toBe(0);
+      expect(made()).toBe(0);
+      expect(budget.signal.aborted).toBe(true);
+      expect(made()).toBe(1);
+      budget.dispose();
+    } finally {
+      vi.unstubAllGlobals();
+    }
+  });
+});
+
+/** Counts the AbortControllers made from now on (until vi.unstubAllGlobals()). */
+function countAbortControllers(): () => number {
+  let count = 0;
+  vi.stubGlobal(
+    'AbortController',
+    class extends AbortController {
+      constructor() {
+        super();
+        count += 1;
+      }
+    },
+  );
+  return () => count;
+}

@@ -9,8 +9,10 @@ import { checkSettings } from '../../src/run/settings.js';
 import { tcpProbe } from '../../src/probes/tcp.js';
 import { tlsProbe } from '../../src/probes/tls.js';
 import { failure } from '../../src/probes/classify.js';
-import type { KeptConnection, ProbeContext } from '../../src/probes/types.js';
+import { onAbort } from '../../src/probes/phases.js';
+import type { KeptConnection, ProbeContext, StopSignal } from '../../src/probes/types.js';
 import { rule, ruleSet } from '../helpers/literals.js';
+import { startTcpServer } from '../helpers/servers.js';
 
 const pins = [{ host: '*.attempt.test', address: '127.0.0.1' }];
 const oneTarget = ruleSet([rule({ id: 'one', host: 'one.attempt.test', ports: [9], check: 'tcp' })]);
@@ -28,7 +30,7 @@ describe('an attempt', () => {
       seen.push(entry);
       // A well-behaved probe: it stops when its signal says so.
       return new Promise((resolve) =>
-        ctx.signal.addEventListener('abort', () => {
+        onAbort(ctx.signal, () => {
           entry.abortedAfterMs = performance.now() - began;
           entry.reason = ctx.signal.reason;
           resolve({ ok: false, addresses: [], pinned: true, timings: { totalMs: entry.abortedAfterMs! }, failure: failure('tcp_timeout', 'connect', 'stopped') });
@@ -45,7 +47,7 @@ describe('an attempt', () => {
   });
 
   it('is given up WATCHDOG_GRACE_MS after its deadline when the probe ignores its signal, and reports the timeout of its last phase', async () => {
-    const signals: AbortSignal[] = [];
+    const signals: StopSignal[] = [];
     vi.spyOn(tcpProbe, 'run').mockImplementation((_target, ctx) => {
       signals.push(ctx.signal);
       return new Promise(() => undefined); // a probe bug: never settles
@@ -61,7 +63,7 @@ describe('an attempt', () => {
   });
 
   it('ends with the probe: a passed probe leaves no timer behind to abort its signal later', async () => {
-    const signals: AbortSignal[] = [];
+    const signals: StopSignal[] = [];
     vi.spyOn(tcpProbe, 'run').mockImplementation(async (_target, ctx) => {
       signals.push(ctx.signal);
       return { ok: true, address: '127.0.0.1', addresses: ['127.0.0.1'], pinned: true, timings: { totalMs: 1 } };
@@ -102,5 +104,30 @@ describe('an attempt', () => {
       throw bug;
     });
     await expect(runChecks([oneTarget], checkSettings({ timeoutMs: 200, pins }))).rejects.toBe(bug);
+  });
+
+  it('makes no AbortSignal for a tcp check: the attempt hands its quickController to the connect as it is', async () => {
+    const server = await startTcpServer();
+    let made = 0;
+    vi.stubGlobal(
+      'AbortController',
+      class extends AbortController {
+        constructor() {
+          super();
+          made += 1;
+        }
+      },
+    );
+    try {
+      const ports = Array.from({ length: 20 }, () => server.port);
+      const set = ruleSet([rule({ id: 'many', host: 'many.attempt.test', ports, check: 'tcp' })]);
+      const report = await runChecks([set], checkSettings({ timeoutMs: 3000, pins }));
+      expect(report.results.map((result) => result.status)).toEqual(ports.map(() => 'pass'));
+      // The run's own signal; none per target.
+      expect(made).toBeLessThanOrEqual(1);
+    } finally {
+      vi.unstubAllGlobals();
+      await server.close();
+    }
   });
 });
