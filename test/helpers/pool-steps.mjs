@@ -51,7 +51,7 @@ async function verdict(step, dial, previous, pool) {
 
 /** Waits (bounded) for the pool's one socket to come back from its 'close'. */
 async function returned(pool) {
-  for (let i = 0; i < 200 && pool.idleSockets().length === 0; i += 1) await new Promise((resolve) => setTimeout(resolve, 5));
+  for (let i = 0; i < 400 && pool.idleSockets().length === 0; i += 1) await new Promise((resolve) => setTimeout(resolve, 5));
   return pool.idleSockets()[0];
 }
 

@@ -236,11 +236,11 @@ describe('the tcp check’s socket pool', () => {
     await Promise.all([connect(), connect(), connect(), connect()]);
     await server.idle();
     // 'close' follows the server seeing the end; wait for the pool to have them back (bounded).
-    for (let i = 0; i < 100 && pool.idleSockets().length < 2; i += 1) await new Promise((resolve) => setTimeout(resolve, 5));
+    for (let i = 0; i < 400 && pool.idleSockets().length < 2; i += 1) await new Promise((resolve) => setTimeout(resolve, 5));
     const kept = pool.idleSockets();
     expect(kept).toHaveLength(2);
     await Promise.all([connect(), connect()]);
-    for (let i = 0; i < 100 && pool.idleSockets().length < 2; i += 1) await new Promise((resolve) => setTimeout(resolve, 5));
+    for (let i = 0; i < 400 && pool.idleSockets().length < 2; i += 1) await new Promise((resolve) => setTimeout(resolve, 5));
     expect(new Set(pool.idleSockets())).toEqual(new Set(kept));
   });
 
@@ -291,9 +291,9 @@ describe('the tcp check’s socket pool', () => {
       if (blackhole) {
         const dropped = { addresses: ['127.0.0.1'], port: blackhole.port };
         steps.push(
-          { name: 'connects with a short timer', addresses: ['127.0.0.1'], port: server.port, timeoutMs: 300, expect: ok() },
-          // The step before's timer (300 ms) and signal (aborted at 100 ms here) must not reach this one.
-          { name: 'dropped', ...dropped, timeoutMs: 900, abortPreviousAfterMs: 100, expect: { ok: false, code: 'tcp_timeout', address: '127.0.0.1' } },
+          { name: 'connects with a short timer', addresses: ['127.0.0.1'], port: server.port, timeoutMs: 500, expect: ok() },
+          // The step before's timer (500 ms) and signal (aborted at 100 ms here) must not reach this one.
+          { name: 'dropped', ...dropped, timeoutMs: 1000, abortPreviousAfterMs: 100, expect: { ok: false, code: 'tcp_timeout', address: '127.0.0.1' } },
           { name: 'connects after a timeout', addresses: ['127.0.0.1'], port: server.port, timeoutMs: 1000, expect: ok() },
           { name: 'interrupted mid-connect', ...dropped, timeoutMs: 5000, abortAfterMs: 150, expect: { ok: false, code: 'tcp_error', message: /interrupted/ } },
           { name: 'the probe’s budget ends it', ...dropped, timeoutMs: 300, signalTimesOutAfterMs: 300, expect: { ok: false, code: 'tcp_timeout', message: /timed out/ } },
