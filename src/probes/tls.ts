@@ -12,7 +12,7 @@ import { ipVersion } from '../ip-version.js';
 import type { Failure, ProbeOutcome, Target, TlsInfo, TlsRequirement } from '../types.js';
 import { CERTIFICATE_ERRORS, classifyError, errorCodes, failure, PhaseError, tlsAlertName } from './classify.js';
 import { connectPhase } from './tcp.js';
-import { trustingContext } from '../trust.js';
+import { runTrustingContext } from '../trust.js';
 import { checkServerIdentity } from './server-identity.js';
 import { onAbort, roundMs, runProbe, since, stoppedFailure, type Budget } from './phases.js';
 import {
@@ -99,25 +99,9 @@ function cipherListFor(requirement: TlsRequirement): string {
   return [...suites.filter(meets), ...suites.filter((t) => !meets(t)), ...rest, '@SECLEVEL=0'].join(':');
 }
 
-/**
- * One secure context per list of extra CAs and cipher list, for the whole run, with or without --ca: given none,
- * tls.connect builds one for each connection (0.45 ms of CPU a handshake on Node 20 and 24, a third of the whole).
- * Sharing one resumes nothing: Node keeps no client sessions in it, so every handshake is verified in full.
- */
-const contexts = new WeakMap<readonly string[], Map<string, tls.SecureContext>>();
+/** The run's secure context for the rule's requirement: one per list of extra CAs and cipher list (see runTrustingContext). */
 function secureContextFor(ca: readonly string[], requirement: TlsRequirement | undefined): tls.SecureContext {
-  const ciphers = requirement ? cipherListFor(requirement) : '';
-  let byCiphers = contexts.get(ca);
-  if (!byCiphers) {
-    byCiphers = new Map();
-    contexts.set(ca, byCiphers);
-  }
-  let context = byCiphers.get(ciphers);
-  if (!context) {
-    context = trustingContext(ca, requirement ? { ciphers, minVersion: 'TLSv1' } : {});
-    byCiphers.set(ciphers, context);
-  }
-  return context;
+  return runTrustingContext(ca, requirement ? { ciphers: cipherListFor(requirement), minVersion: 'TLSv1' } : {});
 }
 
 function firstValue(value: string | string[] | undefined): string | undefined {

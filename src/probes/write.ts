@@ -17,7 +17,7 @@ import type { Failure, FailureCode, ProbeOutcome, Target } from '../types.js';
 import { errorCodes, failure } from './classify.js';
 import { abortSignalOf, roundMs } from './phases.js';
 import { checkServerIdentity } from './server-identity.js';
-import { trustingContext } from '../trust.js';
+import { runTrustingContext } from '../trust.js';
 import type { ProbeContext, ProbeKind } from './types.js';
 
 /** A write check's settings (the rule's `write:` section). */
@@ -221,7 +221,7 @@ async function writeFtp(location: WriteLocation, address: string, password: stri
         secure: location.scheme === 'ftps',
         secureOptions: {
           servername: ipVersion(location.host) === 0 ? location.host : undefined,
-          ...(ctx.ca.length > 0 && { secureContext: trustingContext(ctx.ca) }),
+          ...(ctx.ca.length > 0 && { secureContext: runTrustingContext(ctx.ca) }),
           rejectUnauthorized: !ctx.insecure,
           checkServerIdentity,
         },
@@ -338,7 +338,7 @@ async function runWrite(target: Target, ctx: ProbeContext): Promise<ProbeOutcome
       if (location.scheme === 'ftp' || location.scheme === 'ftps') {
         notes = await writeFtp(location, address, password, ctx, steps, signal);
       } else {
-        const secureContext = ctx.ca.length > 0 ? trustingContext(ctx.ca) : undefined;
+        const secureContext = ctx.ca.length > 0 ? runTrustingContext(ctx.ca) : undefined;
         const auth = location.user !== undefined ? `Basic ${Buffer.from(`${location.user}:${password ?? ''}`).toString('base64')}` : undefined;
         notes = await writeWebdav(
           {

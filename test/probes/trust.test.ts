@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // First: it sets up what @peculiar/x509 needs (reflect-metadata, the crypto provider).
 import { createCertificateAuthority, type CertificateAuthority, type CertificatePem } from '../../src/harness/certs.js';
 import * as x509 from '@peculiar/x509';
-import { trustingContext } from '../../src/trust.js';
+import { runTrustingContext, trustingContext } from '../../src/trust.js';
 import { runCli } from '../helpers/cli.js';
 import { writeRuleFile } from '../helpers/rule-file.js';
 import { startTlsServer, type TestServer } from '../helpers/servers.js';
@@ -126,6 +126,29 @@ describe('trustingContext', () => {
       socket.once('error', reject);
     });
     expect(cipher).toBe('TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384');
+  });
+});
+
+describe('runTrustingContext', () => {
+  it("is one context per run's list of CAs and cipher choice, and each trusts its own list's CAs only", async () => {
+    const fromOurs = await server(await ours.issue({ names: ['push.test'] }));
+    const fromOther = await server(await other.issue({ names: ['push.test'] }));
+    // Two runs: the lists are their settings' (equal contents or not, each run has its own).
+    const runA = [ours.cert];
+    const runB = [other.cert];
+    const strong = { ciphers: 'ECDHE-ECDSA-AES256-GCM-SHA384', minVersion: 'TLSv1' } as const;
+    expect(runTrustingContext(runA)).toBe(runTrustingContext(runA));
+    expect(runTrustingContext(runA, strong)).toBe(runTrustingContext(runA, { ...strong }));
+    expect(runTrustingContext(runA, strong)).not.toBe(runTrustingContext(runA));
+    expect(runTrustingContext(runB)).not.toBe(runTrustingContext(runA));
+    expect(runTrustingContext([ours.cert])).not.toBe(runTrustingContext(runA));
+    for (const options of [{}, strong]) {
+      expect(await verdict(fromOurs, runTrustingContext(runA, options))).toBe('trusted');
+      expect(await verdict(fromOther, runTrustingContext(runA, options))).toBe('UNABLE_TO_VERIFY_LEAF_SIGNATURE');
+      expect(await verdict(fromOther, runTrustingContext(runB, options))).toBe('trusted');
+      expect(await verdict(fromOurs, runTrustingContext(runB, options))).toBe('UNABLE_TO_VERIFY_LEAF_SIGNATURE');
+    }
+    expect(await verdict(fromOurs, runTrustingContext([]))).toBe('UNABLE_TO_VERIFY_LEAF_SIGNATURE');
   });
 });
 

@@ -1,5 +1,5 @@
 /**
- * The write probe against real servers this test starts: Debian's `rclone serve webdav` (a writable share, a
+ * The write probe against real servers this test starts: Debian's `rclone serve webdav` (a writable share, one over TLS, a
  * --read-only one) and pyftpdlib under /usr/bin/python3 (a user who may write, one who may only read), with a
  * wrong password and a missing folder for each; and a file path on this machine.
  */
@@ -17,6 +17,7 @@ import { runInProcess } from '../helpers/cli.js';
 import { probeContext } from '../helpers/probe-context.js';
 import { rule as literalRule } from '../helpers/literals.js';
 import { closedPort } from '../helpers/servers.js';
+import { createCertificateAuthority, type CertificateAuthority } from '../../src/harness/certs.js';
 
 const PYTHON = '/usr/bin/python3';
 const MESSAGE = '<?xml version="1.0"?><messages/>\n';
@@ -90,11 +91,11 @@ function writeRule(overrides: Partial<Rule> = {}): Rule {
   return literalRule({ id: 'message-write', host: 'x', ports: [0], check: 'write', ...overrides });
 }
 
-function probe(url: string, overrides: Partial<Rule> = {}) {
+function probe(url: string, overrides: Partial<Rule> = {}, trust: { ca?: string[]; insecure?: boolean } = {}) {
   const location = parseWriteUrl(url)!;
   return writeProbe.run(
     { ruleset: 'test', rule: writeRule(overrides), host: location.host, port: location.port, check: 'write', url },
-    probeContext({ timeoutMs: 10_000 }),
+    probeContext({ timeoutMs: 10_000, ...trust }),
   );
 }
 
@@ -191,6 +192,29 @@ describe.skipIf(missing !== undefined)('WebDAV against rclone serve webdav', () 
   it('nothing listening is tcp_refused', async () => {
     const port = await closedPort();
     expect((await probe(`webdav://admin:secret@127.0.0.1:${port}/ibi/messages.ibi`)).failure?.code).toBe('tcp_refused');
+  });
+});
+
+describe.skipIf(missing !== undefined)('WebDAV over TLS against rclone serve webdav --cert', () => {
+  let port: number;
+  let ca: CertificateAuthority;
+  let otherCa: CertificateAuthority;
+  beforeAll(async () => {
+    [ca, otherCa] = await Promise.all([createCertificateAuthority('Write Test CA'), createCertificateAuthority('Other Write CA')]);
+    const leaf = await ca.issue({ names: ['127.0.0.1'] });
+    writeFileSync(path.join(root, 'dav-cert.pem'), leaf.cert);
+    writeFileSync(path.join(root, 'dav-key.pem'), leaf.key);
+    port = await rclone(path.join(root, 'dav'), ['--cert', path.join(root, 'dav-cert.pem'), '--key', path.join(root, 'dav-key.pem')]);
+  }, 30_000);
+
+  it("trusts the run's --ca, and each run its own: another CA's list is tls_untrusted; --insecure passes without it", async () => {
+    const url = `webdavs://admin:secret@127.0.0.1:${port}/ibi/messages.ibi`;
+    expect((await probe(url, {}, { ca: [ca.cert] })).failure).toBeUndefined();
+    untouched(path.join(root, 'dav', 'ibi'));
+    expect((await probe(url, {}, { ca: [otherCa.cert] })).failure).toMatchObject({ code: 'tls_untrusted', phase: 'tls' });
+    expect((await probe(url, {}, { ca: [] })).failure).toMatchObject({ code: 'tls_untrusted', phase: 'tls' });
+    expect((await probe(url, {}, { ca: [otherCa.cert], insecure: true })).failure).toBeUndefined();
+    untouched(path.join(root, 'dav', 'ibi'));
   });
 });
 
