@@ -3,7 +3,7 @@
 //  1. esbuild bundles the CLI into one CommonJS file (what a single executable runs; no chunks, no top-level await);
 //  2. rules/, schemas/, package.json, the rule summaries (dist/rule-summaries.json, so that `rules list` reads them
 //     instead of parsing every rule file) and the parsed rule sets (dist/rule-sets.json, whose id the bundle carries as
-//     dist/bundle/ does, so that a check does not parse its rule set; both after the same sha256 check as elsewhere)
+//     dist/bundle/ does, so that a check does not parse its rule set; both after the same checks as elsewhere)
 //     become assets (src/sea-assets.ts unpacks them on first run);
 //  3. node --experimental-sea-config makes the blob, with V8's code cache of the bundle (useCodeCache: the executable
 //     compiles none of its JavaScript at start; see docs/install.md for the figures), and postject injects it into a

@@ -6,6 +6,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
+import { createRequire } from 'node:module';
 import { build } from 'esbuild';
 import { builtinNames } from '../dist/rules/builtin.js';
 import { loadRuleSetFile } from '../dist/rules/load.js';
@@ -86,15 +87,19 @@ await build({
 // bin/pushcheck.js runs through V8's code cache (src/cli/code-cache.ts): Node 20 caches no ES module's compiled
 // code, and compiling the check path again on every run was about a third of pushcheck's own time before its first
 // connect. The libraries a check loads only on demand (undici for an https check, ora on a terminal, node-forge and
-// x509 for credentials, basic-ftp for a write check; ajv, should it ever be reached) stay out of it, each in a
-// CommonJS file of its own under lib/: the file read and cached on every run holds what every run executes. Other
-// commands are not in it (start.ts runs them from main.js).
-const onDemand = ['undici', 'ora', 'ajv', 'node-forge', '@peculiar/x509', 'basic-ftp'];
+// x509 for credentials, basic-ftp for a write check, yaml for a rule file not parsed before (src/rules/parsed.ts);
+// ajv, should it ever be reached) stay out of it, each in a CommonJS file of its own under lib/, run through the code
+// cache as well: the file read and cached on every run holds what every run executes. Other commands are not in it
+// (start.ts runs them from main.js).
+const onDemand = ['undici', 'ora', 'ajv', 'node-forge', '@peculiar/x509', 'basic-ftp', 'yaml'];
+// Imported by a module that every check initialises (yaml by src/rules/load.ts): check.cjs gets an object whose
+// exports load the library when first used. The others are imported where they are used, and load then.
+const onFirstUse = new Set(['yaml']);
 const libraryFile = (specifier) => `lib/${specifier.replace(/^@/, '').replace(/\.js$/, '').replace(/[^\w.-]+/g, '-')}`;
 const libraries = new Map();
 const check = await build({
   ...cjs,
-  entryPoints: { check: 'src/cli/check-entry.ts' },
+  entryPoints: { check: 'src/cli/main.ts' },
   // import() becomes require(): a script run by vm.Script has no ES module loader to import with.
   supported: { 'dynamic-import': false },
   metafile: true,
@@ -107,7 +112,18 @@ const check = await build({
           if (!onDemand.some((name) => args.path === name || args.path.startsWith(`${name}/`))) return undefined;
           const file = `./${libraryFile(args.path)}.cjs`;
           libraries.set(file, args.path);
-          return { path: file, external: true };
+          return { path: file, namespace: 'on-demand' };
+        });
+        b.onResolve({ filter: /^\.\/code-cache\.cjs$/ }, (args) => (args.namespace === 'on-demand' ? { path: args.path, external: true } : undefined));
+        b.onLoad({ filter: /.*/, namespace: 'on-demand' }, (args) => {
+          const load = `require('./code-cache.cjs').requireWithCodeCache(require('node:path').join(__dirname, ${JSON.stringify(args.path)}))`;
+          const specifier = libraries.get(args.path);
+          if (!onFirstUse.has(specifier)) return { contents: `module.exports = ${load};\n`, loader: 'js' };
+          const names = Object.keys(createRequire(import.meta.url)(specifier)).filter((name) => name !== 'default' && name !== '__esModule');
+          return {
+            contents: `let loaded;\nconst library = () => (loaded ??= ${load});\nfor (const name of ${JSON.stringify(names)}) Object.defineProperty(exports, name, { enumerable: true, get: () => library()[name] });\n`,
+            loader: 'js',
+          };
         });
         b.onResolve({ filter: /^\.\/[\w-]+\.js$/ }, (args) =>
           args.importer.endsWith('commands.ts') && args.path !== './check.js' ? { path: args.path, namespace: 'other-command' } : undefined,
@@ -120,7 +136,10 @@ const check = await build({
   ],
 });
 // Each library check.cjs still requires once unused code is dropped (ajv's report reader is not on the check path).
-const required = Object.values(check.metafile.outputs).flatMap((output) => output.imports.map((i) => i.path)).filter((file) => libraries.has(file));
+const required = Object.values(check.metafile.outputs)
+  .flatMap((output) => Object.entries(output.inputs))
+  .filter(([input, { bytesInOutput }]) => input.startsWith('on-demand:') && bytesInOutput > 0)
+  .map(([input]) => input.slice('on-demand:'.length));
 // check.cjs imports them as Node imports CommonJS from an ES module: the default export is module.exports. So a
 // library written as an ES module (ora) exports its default export, with its named ones on it.
 await build({

@@ -1,7 +1,7 @@
 /**
- * Runs a CommonJS bundle (dist/bundle/check.cjs) with V8's code cache: Node 20 keeps no compile cache of its own
- * (module.enableCompileCache is Node 22.1+), so every `pushcheck ios` compiled the same few hundred KB again before its
- * first connect. The cache is V8's cachedData taken at the end of a run, so it holds every function that run compiled,
+ * Runs a CommonJS bundle (dist/bundle/check.cjs, and the libraries it loads on demand from dist/bundle/lib/) with
+ * V8's code cache: Node 20 keeps no compile cache of its own (module.enableCompileCache is Node 22.1+), so every
+ * `pushcheck ios` compiled the same few hundred KB again before its first connect. The cache is V8's cachedData taken at the end of a run, so it holds every function that run compiled,
  * not only the top level (what a cache made before running holds; docs/contributing.md has the figures).
  *
  * Where: beside the bundle (`<bundle>.<node version>-<arch>.cache`) when that folder is writable, else in the user's
@@ -108,13 +108,16 @@ function writeCache(places: string[], key: string, data: Buffer): void {
   }
 }
 
+const required = new Map<string, unknown>();
+
 /**
- * Runs `file` as a CommonJS module and returns its exports, compiled from the code cache when one fits. A run that
- * ends with exit code 0 or 1 (a check that ran, not a usage error that compiled little) writes the cache when none
- * fitted, after calling the module's `warmCodeCache` export if it has one.
+ * Runs `file` as a CommonJS module and returns its exports (once: later calls get the same), compiled from the code
+ * cache when one fits. A run that ends with exit code 0 or 1 (a check that ran, not a usage error that compiled
+ * little) writes the cache when none fitted.
  */
 export function requireWithCodeCache(path: string): unknown {
   const file = resolve(path);
+  if (required.has(file)) return required.get(file);
   if (process.env.NODE_DISABLE_COMPILE_CACHE) return Module.createRequire(file)(file);
   const beside = besideCacheFile(file);
   const key = cacheKey(file);
@@ -123,21 +126,16 @@ export function requireWithCodeCache(path: string): unknown {
   if (cached) debug('code cache %s: %s', cached.place, script.cachedDataRejected ? 'rejected by V8' : 'used');
   if (!cached || script.cachedDataRejected) {
     process.once('exit', (code) => {
-      if (code !== 0 && code !== 1) return;
-      // The module may compile what other kinds of run need first, so that the cache holds it too.
-      try {
-        (module.exports as { warmCodeCache?: () => void }).warmCodeCache?.();
-      } catch (err) {
-        debug('code cache: warming up failed (%s); the cache holds what the run compiled', err);
-      }
-      writeCache([beside, userCacheFile(file)], key, script.createCachedData());
+      if (code === 0 || code === 1) writeCache([beside, userCacheFile(file)], key, script.createCachedData());
     });
   }
   const module = new Module(file);
+  required.set(file, module.exports);
   module.filename = file;
   module.paths = (Module as unknown as { _nodeModulePaths(dir: string): string[] })._nodeModulePaths(dirname(file));
   const run = script.runInThisContext() as (...args: unknown[]) => void;
   run.call(module.exports, module.exports, Module.createRequire(file), module, file, dirname(file));
   module.loaded = true;
+  required.set(file, module.exports);
   return module.exports;
 }

@@ -66,7 +66,7 @@ describe('npm install -g ./pushcheck-<version>.tgz', () => {
   it('checks a rule file from check.cjs, whose code cache it writes on the first run (the tarball ships none)', async () => {
     const bundle = path.join(installed, 'dist', 'bundle');
     expect(existsSync(path.join(bundle, 'check.cjs'))).toBe(true);
-    expect(readdirSync(bundle).filter((name) => name.includes('.cache')), 'a code cache was packed').toEqual([]);
+    for (const folder of [bundle, path.join(bundle, 'lib')]) expect(readdirSync(folder).filter((name) => name.includes('.cache')), `a code cache was packed in ${folder}`).toEqual([]);
     const server = net.createServer((socket) => socket.end());
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const rules = path.join(dir, 'tcp.yaml');
@@ -86,9 +86,12 @@ describe('npm install -g ./pushcheck-<version>.tgz', () => {
       const first = await check();
       expect(first.code, first.stderr).toBe(0);
       expect(first.stderr).toMatch(/check\.cjs\.v[\d.]+-\w+\.cache: written/);
+      expect(first.stderr).toMatch(/lib\/yaml\.cjs\.v[\d.]+-\w+\.cache: written/);
       const second = await check();
       expect(second.code, second.stderr).toBe(0);
       expect(second.stderr).toMatch(/check\.cjs\.v[\d.]+-\w+\.cache: used/);
+      // The rule file as the first run parsed it (src/rules/parsed.ts), under HOME's cache folder.
+      expect(second.stderr).toMatch(/rule file \S+tcp\.yaml: as parsed before \(\S+\/\.cache\/pushcheck\/rule-files\//);
       expect(JSON.parse(second.stdout)).toMatchObject({ summary: { total: 1, passed: 1 } });
     } finally {
       server.close();
