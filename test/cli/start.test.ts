@@ -3,7 +3,7 @@
  * help) and hands commands to the ES module bundle; the single executable answers everything from main.ts.
  * Both must say the same, byte for byte, and the short path must stay short.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -11,36 +11,20 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { BIN } from '../helpers/cli.js';
+import { BIN, runCli, type CliOptions, type CliRun } from '../helpers/cli.js';
 import { writeRuleFile } from '../helpers/rule-file.js';
 
 const MAIN = fileURLToPath(new URL('../../dist/bundle/main.js', import.meta.url));
 
-function run(entry: string, args: string[], env: NodeJS.ProcessEnv = {}) {
-  const out = spawnSync(process.execPath, [entry, ...args], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, ...env } });
-  return { code: out.status, stdout: out.stdout, stderr: out.stderr };
-}
-
-/** Like run(), without blocking this process's event loop (for a run against a server of the test's own). */
-function runAsync(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+/** `entry` (bin/pushcheck.js or main.js) run by node: exit code, stdout and stderr. */
+async function run(entry: string, args: string[], options: CliOptions = {}): Promise<Pick<CliRun, 'code' | 'stdout' | 'stderr'>> {
+  const { code, stdout, stderr } = await runCli(args, { command: [process.execPath, ...(options.nodeArgs ?? []), entry], killAfterMs: 30_000, ...options });
+  return { code, stdout, stderr };
 }
 
 /** The files a run loads, from Node's own module log (CommonJS requires and ES module imports). */
-function loaded(args: string[]): string {
-  return run(BIN, args, { NODE_DEBUG: 'module,esm' }).stderr;
+async function loaded(args: string[]): Promise<string> {
+  return (await run(BIN, args, { env: { NODE_DEBUG: 'module,esm' } })).stderr;
 }
 
 /**
@@ -63,21 +47,21 @@ async function withOneRule(server: net.Server, check: 'tcp' | 'http', body: (rul
 describe('start-up path', () => {
   it.each([['--version'], ['-V'], ['--help'], ['-h'], [], ['help'], ['--version', 'extra'], ['-x']].map((args) => [args.join(' ') || '(nothing)', args] as const))(
     'pushcheck %s says what main.js says, byte for byte, with the same exit code',
-    (_label, args) => {
-      const fast = run(BIN, args);
-      expect(fast).toEqual(run(MAIN, args));
+    async (_label, args) => {
+      const fast = await run(BIN, args);
+      expect(fast).toEqual(await run(MAIN, args));
       expect(fast.stdout + fast.stderr).not.toBe('');
     },
   );
 
-  it('--version loads neither commander nor the command bundle; --help loads commander only', () => {
-    const version = loaded(['--version']);
+  it('--version loads neither commander nor the command bundle; --help loads commander only', async () => {
+    const version = await loaded(['--version']);
     expect(version).toMatch(/start\.cjs/);
     expect(version).not.toMatch(/program\.cjs|bundle\/main\.js|chunks\//);
-    const help = loaded(['--help']);
+    const help = await loaded(['--help']);
     expect(help).toMatch(/program\.cjs/);
     expect(help).not.toMatch(/bundle\/main\.js|chunks\//);
-    expect(loaded(['rules', 'list'])).toMatch(/bundle\/main\.js/);
+    expect(await loaded(['rules', 'list'])).toMatch(/bundle\/main\.js/);
   });
 
   it('a check of TCP rules runs check.cjs, loading neither main.js nor a library or Node module it does not use', async () => {
@@ -86,7 +70,7 @@ describe('start-up path', () => {
       const preload = path.join(dir, 'builtins.cjs');
       const list = path.join(dir, 'builtins.txt');
       writeFileSync(preload, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(list)}, process.moduleLoadList.join('\\n')));`);
-      const check = () => runAsync(['-r', preload, BIN, rules, '-f', 'json'], { NODE_DEBUG: 'module,esm,pushcheck', XDG_CACHE_HOME: path.join(dir, 'cache') });
+      const check = () => run(BIN, [rules, '-f', 'json'], { nodeArgs: ['-r', preload], env: { NODE_DEBUG: 'module,esm,pushcheck', XDG_CACHE_HOME: path.join(dir, 'cache') } });
       // The first run of a rule file parses it, with YAML from lib/yaml.cjs; the next of the same text parses nothing.
       const first = await check();
       expect(first.code, first.stderr).toBe(0);
@@ -112,9 +96,9 @@ describe('start-up path', () => {
     await withOneRule(net.createServer((socket) => socket.end()), 'tcp', async (rules) => {
       // The first run writes the cache unless one fits; a flag set after compiling (as main.ts once did on Node 20)
       // made V8 refuse every cache, so each run compiled the whole bundle again and wrote a new cache.
-      const first = await runAsync([BIN, rules, '-f', 'json'], { NODE_DEBUG: 'pushcheck' });
+      const first = await run(BIN, [rules, '-f', 'json'], { env: { NODE_DEBUG: 'pushcheck' } });
       expect(first.code, first.stderr).toBe(0);
-      const second = await runAsync([BIN, rules, '-f', 'json'], { NODE_DEBUG: 'pushcheck' });
+      const second = await run(BIN, [rules, '-f', 'json'], { env: { NODE_DEBUG: 'pushcheck' } });
       expect(second.code, second.stderr).toBe(0);
       expect(second.stderr).toMatch(/code cache \S+check\.cjs\.v[\d.]+-\w+\.cache: used/);
       expect(second.stderr).not.toMatch(/rejected by V8|: written/);
@@ -123,7 +107,7 @@ describe('start-up path', () => {
 
   it('an http check loads undici from dist/bundle/lib/ (through the code cache) when it needs it, and passes as from main.js', async () => {
     await withOneRule(http.createServer((req, res) => res.end('ok')), 'http', async (rules) => {
-      const out = await runAsync([BIN, rules, '-f', 'json'], { NODE_DEBUG: 'pushcheck' });
+      const out = await run(BIN, [rules, '-f', 'json'], { env: { NODE_DEBUG: 'pushcheck' } });
       expect(out.code, out.stderr).toBe(0);
       // Through the code cache, as check.cjs is (src/cli/code-cache.ts): written by the first run, used by the next.
       expect(out.stderr).toMatch(/code cache \S+bundle\/lib\/undici\.cjs\.v[\d.]+-\w+\.cache: (written|used)/);

@@ -15,6 +15,12 @@ export interface CliRun {
 export interface CliOptions {
   /** Merged over a colour-free, non-CI environment; an empty value removes the variable. */
   env?: NodeJS.ProcessEnv;
+  /** The environment `env` is merged over (default: this process's), e.g. only PATH and HOME, as a fresh login has. */
+  baseEnv?: NodeJS.ProcessEnv;
+  /** Node's own options, before bin/pushcheck.js: e.g. `['-r', preload]`. */
+  nodeArgs?: string[];
+  /** What to run instead of `node bin/pushcheck.js`: another entry (`[process.execPath, 'dist/bundle/main.js']`), an installed `pushcheck`; nodeArgs do not apply. */
+  command?: string[];
   /** The process is killed if it outlives this (default 60 s). */
   killAfterMs?: number;
   cwd?: string;
@@ -30,11 +36,11 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRun
   const started = performance.now();
   // No proxy from this machine's environment either: a test names the proxy it means.
   const noProxies = Object.fromEntries(PROXY_ENVIRONMENT.map((name) => [name, '']));
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '', FORCE_COLOR: '', CI: '', ...noProxies, ...options.env };
+  const env: NodeJS.ProcessEnv = { ...(options.baseEnv ?? process.env), NO_COLOR: '', FORCE_COLOR: '', CI: '', ...noProxies, ...options.env };
   for (const [key, value] of Object.entries(env)) if (value === '') delete env[key];
   return new Promise((resolve, reject) => {
-    const [command, ...prefix] = [...(options.wrapper ?? []), process.execPath];
-    const child = spawn(command!, [...prefix, BIN, ...args], { env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const [command, ...prefix] = [...(options.wrapper ?? []), ...(options.command ?? [process.execPath, ...(options.nodeArgs ?? []), BIN])];
+    const child = spawn(command!, [...prefix, ...args], { env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     options.running?.add(child);
     let stdout = '';
     let stderr = '';

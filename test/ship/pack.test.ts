@@ -3,13 +3,14 @@
  * then `pushcheck` run from another directory. Global installs leave dev dependencies out, so this also shows that
  * none is needed at run time.
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const { version } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
@@ -34,20 +35,21 @@ afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-function run(args: string[]) {
-  return spawnSync(bin, args, { cwd: os.tmpdir(), encoding: 'utf8', env: { PATH: `${path.dirname(process.execPath)}:/usr/bin:/bin`, HOME: dir } });
+/** The installed `pushcheck`, run from another directory with a login's bare environment (this node on PATH). */
+function run(args: string[], env: NodeJS.ProcessEnv = {}) {
+  return runCli(args, { command: [bin], cwd: os.tmpdir(), baseEnv: { PATH: `${path.dirname(process.execPath)}:/usr/bin:/bin`, HOME: dir }, env });
 }
 
 describe('npm install -g ./pushcheck-<version>.tgz', () => {
-  it('installs a pushcheck command that runs from any directory', () => {
-    const result = run(['--version']);
-    expect(result.status).toBe(0);
+  it('installs a pushcheck command that runs from any directory', async () => {
+    const result = await run(['--version']);
+    expect(result.code).toBe(0);
     expect(result.stdout.trim()).toBe(version);
   });
 
-  it('carries the built-in rule sets, the report schema and the docs', () => {
-    const list = run(['rules', 'list', '-f', 'json']);
-    expect(list.status).toBe(0);
+  it('carries the built-in rule sets, the report schema and the docs', async () => {
+    const list = await run(['rules', 'list', '-f', 'json']);
+    expect(list.code).toBe(0);
     expect((JSON.parse(list.stdout) as Array<{ id: string }>).map((set) => set.id)).toContain('moki-ios');
     expect(existsSync(path.join(installed, 'schemas', 'report.schema.json'))).toBe(true);
     expect(existsSync(path.join(installed, 'docs', 'timeouts.md'))).toBe(true);
@@ -55,10 +57,10 @@ describe('npm install -g ./pushcheck-<version>.tgz', () => {
     expect(existsSync(path.join(installed, 'node_modules', 'esbuild')), 'a dev dependency was installed').toBe(false);
   });
 
-  it('runs the demo of pushcheck ios to a green verdict', () => {
-    const result = run(['demo', '--clean', 'ios', '-f', 'json']);
+  it('runs the demo of pushcheck ios to a green verdict', async () => {
+    const result = await run(['demo', '--clean', 'ios', '-f', 'json']);
     expect(result.stderr).toBe('');
-    expect(result.status).toBe(0);
+    expect(result.code).toBe(0);
     const report = JSON.parse(result.stdout) as { summary: { total: number; passed: number } };
     expect(report.summary.passed).toBe(report.summary.total);
   });
@@ -72,16 +74,7 @@ describe('npm install -g ./pushcheck-<version>.tgz', () => {
     const rules = path.join(dir, 'tcp.yaml');
     const { port } = server.address() as net.AddressInfo;
     writeFileSync(rules, `id: packed\ntitle: Packed\nrules:\n  - { id: "1", host: 127.0.0.1, ports: [${port}], check: tcp, purpose: p, impact: i, severity: critical }\n`);
-    // Not spawnSync: the server answers from this process's event loop.
-    const check = () =>
-      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-        const child = spawn(bin, [rules, '-f', 'json'], { cwd: os.tmpdir(), env: { PATH: `${path.dirname(process.execPath)}:/usr/bin:/bin`, HOME: dir, NODE_DEBUG: 'pushcheck' } });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-        child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-        child.on('close', (code) => resolve({ code, stdout, stderr }));
-      });
+    const check = () => run([rules, '-f', 'json'], { NODE_DEBUG: 'pushcheck' });
     try {
       const first = await check();
       expect(first.code, first.stderr).toBe(0);
