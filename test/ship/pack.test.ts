@@ -4,13 +4,14 @@
  * none is needed at run time.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
+import { writeRuleFile } from '../helpers/rule-file.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const { version } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
@@ -71,9 +72,8 @@ describe('npm install -g ./pushcheck-<version>.tgz', () => {
     for (const folder of [bundle, path.join(bundle, 'lib')]) expect(readdirSync(folder).filter((name) => name.includes('.cache')), `a code cache was packed in ${folder}`).toEqual([]);
     const server = net.createServer((socket) => socket.end());
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const rules = path.join(dir, 'tcp.yaml');
     const { port } = server.address() as net.AddressInfo;
-    writeFileSync(rules, `id: packed\ntitle: Packed\nrules:\n  - { id: "1", host: 127.0.0.1, ports: [${port}], check: tcp, purpose: p, impact: i, severity: critical }\n`);
+    const rules = writeRuleFile(path.join(dir, 'tcp.yaml'), 'packed', 'Packed', [{ id: '1', host: '127.0.0.1', ports: [port], check: 'tcp' }]);
     const check = () => run([rules, '-f', 'json'], { NODE_DEBUG: 'pushcheck' });
     try {
       const first = await check();
