@@ -12,7 +12,7 @@ import { failure } from '../../src/probes/classify.js';
 import { onAbort } from '../../src/probes/phases.js';
 import type { KeptConnection, ProbeContext, StopSignal } from '../../src/probes/types.js';
 import { rule, ruleSet } from '../helpers/literals.js';
-import { startTcpServer } from '../helpers/servers.js';
+import { startBacklogFullServer, startTcpServer } from '../helpers/servers.js';
 
 const pins = [{ host: '*.attempt.test', address: '127.0.0.1' }];
 const oneTarget = ruleSet([rule({ id: 'one', host: 'one.attempt.test', ports: [9], check: 'tcp' })]);
@@ -110,26 +110,57 @@ describe('an attempt', () => {
 
   it('makes no AbortSignal for a tcp check: the attempt hands its quickController to the connect as it is', async () => {
     const server = await startTcpServer();
-    let made = 0;
-    vi.stubGlobal(
-      'AbortController',
-      class extends AbortController {
-        constructor() {
-          super();
-          made += 1;
-        }
-      },
-    );
+    const made = countAbortControllers();
     try {
       const ports = Array.from({ length: 20 }, () => server.port);
       const set = ruleSet([rule({ id: 'many', host: 'many.attempt.test', ports, check: 'tcp' })]);
       const report = await runChecks([set], checkSettings({ timeoutMs: 3000, pins }));
       expect(report.results.map((result) => result.status)).toEqual(ports.map(() => 'pass'));
       // The run's own signal; none per target.
-      expect(made).toBeLessThanOrEqual(1);
+      expect(made()).toBeLessThanOrEqual(1);
     } finally {
       vi.unstubAllGlobals();
       await server.close();
     }
   });
+
+  it('stops its connect on Ctrl-C through the run, with no AbortSignal made for it: the run ends at once and says interrupted', async (context) => {
+    const blackhole = await startBacklogFullServer();
+    if (!blackhole) {
+      context.skip('this kernel does not drop SYNs on a full accept queue');
+      return;
+    }
+    const controller = new AbortController();
+    const made = countAbortControllers();
+    try {
+      const ports = Array.from({ length: 5 }, () => blackhole.port);
+      const set = ruleSet([rule({ id: 'dropped', host: 'dropped.attempt.test', ports, check: 'tcp' })]);
+      const started = performance.now();
+      setTimeout(() => controller.abort(new Error('ctrl-c')), 200);
+      const report = await runChecks([set], checkSettings({ timeoutMs: 10_000, pins }), { signal: controller.signal });
+      expect(performance.now() - started).toBeLessThan(2000);
+      expect(report.interrupted).toBe(true);
+      expect(report.results.map((result) => [result.status, result.note])).toEqual(ports.map(() => ['skip', 'interrupted']));
+      // The caller's own controller (made before counting) is not counted; the run's signal is the one made.
+      expect(made()).toBeLessThanOrEqual(1);
+    } finally {
+      vi.unstubAllGlobals();
+      await blackhole.close();
+    }
+  });
 });
+
+/** Counts the AbortControllers made from now on (until vi.unstubAllGlobals()). */
+function countAbortControllers(): () => number {
+  let made = 0;
+  vi.stubGlobal(
+    'AbortController',
+    class extends AbortController {
+      constructor() {
+        super();
+        made += 1;
+      }
+    },
+  );
+  return () => made;
+}
