@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseProxy, proxyUrl } from '../../src/cli/proxy-option.js';
 import { proxyName } from '../../src/probes/proxy.js';
+import { thrownBy } from '../helpers/thrown.js';
 
 describe('parseProxy', () => {
   it('takes http and socks5 (socks5h) URLs with optional credentials, %-decoded, and records them masked', () => {
@@ -30,14 +31,7 @@ describe('parseProxy', () => {
       [`socks5://alice:${'x'.repeat(256)}@proxy:1080`, /at most 255 bytes/],
     ];
     for (const [text, message] of cases) {
-      let thrown: unknown;
-      try {
-        parseProxy(text);
-      } catch (err) {
-        thrown = err;
-      }
-      expect(thrown, text).toBeInstanceOf(Error);
-      const { name, message: got } = thrown as Error;
+      const { name, message: got } = thrownBy(() => parseProxy(text), Error, text);
       expect(name, text).toBe('UsageError');
       expect(got, text).toMatch(message);
       expect(got, text).toMatch(/^--proxy "/);

@@ -19,6 +19,7 @@ import { schemaErrors } from '../report/consumers.js';
 import { proxyTestsSkipped, startMicrosocks, startTinyproxy, type TestProxy } from '../helpers/proxies.js';
 import { writeRuleFile } from '../helpers/rule-file.js';
 import { closedPort, startTlsServer, type TestServer } from '../helpers/servers.js';
+import { thrownBy } from '../helpers/thrown.js';
 
 const missing = proxyTestsSkipped('CLI tests through tinyproxy and microsocks');
 
@@ -131,14 +132,7 @@ describe('pushcheck --proxy, mistyped', () => {
 
   // What the option parser says is pure: in process. The process itself is run once, for the exit code and stderr.
   it.each(mistyped)('%s is a one-line usage error that never shows the password', (proxy) => {
-    let caught: unknown;
-    try {
-      parseProxy(proxy);
-    } catch (err) {
-      caught = err;
-    }
-    expect(caught).toBeInstanceOf(UsageError);
-    const message = (caught as UsageError).message;
+    const { message } = thrownBy(() => parseProxy(proxy), UsageError);
     expect(message).toMatch(/^--proxy "[^\n]*$/);
     expect(leaks(message), message).toBe(false);
   });

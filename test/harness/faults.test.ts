@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { thrownBy } from '../helpers/thrown.js';
 import { FaultBoard, parseFault } from '../../src/harness/faults.js';
 import { UsageError } from '../../src/errors.js';
 
@@ -25,15 +26,9 @@ describe('parseFault', () => {
     ['apns-down@2x-4h', /not a duration/],
     ['offline=0.1@1h-2h=0.2', /value given twice/],
   ])('rejects %s with a one-line UsageError', (text, message) => {
-    let error: unknown;
-    try {
-      parseFault(text);
-    } catch (err) {
-      error = err;
-    }
-    expect(error).toBeInstanceOf(UsageError);
-    expect((error as Error).message).toMatch(message);
-    expect((error as Error).message).toMatch(new RegExp(`^--fault ${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: `));
+    const error = thrownBy(() => parseFault(text), UsageError);
+    expect(error.message).toMatch(message);
+    expect(error.message).toMatch(new RegExp(`^--fault ${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: `));
     expect((error as Error).message).not.toContain('\n');
   });
 });

@@ -1,5 +1,6 @@
 /** Proxies from the environment with curl's rules: which variable wins, what NO_PROXY exempts, what a bad value says. */
 import { describe, expect, it } from 'vitest';
+import { thrownBy } from '../helpers/thrown.js';
 import { UsageError } from '../../src/errors.js';
 import { proxyFromEnvironment } from '../../src/cli/proxy-option.js';
 import { bypassesProxy, parseNoProxy } from '../../src/probes/proxy-env.js';
@@ -32,14 +33,8 @@ describe('proxyFromEnvironment', () => {
   });
 
   it('a bad value is a one-line usage error naming the variable, with the password masked', () => {
-    let error: unknown;
-    try {
-      proxyFromEnvironment({ HTTPS_PROXY: 'ftp://admin:s3cret@proxy:21' });
-    } catch (err) {
-      error = err;
-    }
-    expect(error).toBeInstanceOf(UsageError);
-    expect((error as Error).message).toBe('HTTPS_PROXY "ftp://***@proxy:21": unknown scheme "ftp"; expected http:// (HTTP CONNECT) or socks5://');
+    const error = thrownBy(() => proxyFromEnvironment({ HTTPS_PROXY: 'ftp://admin:s3cret@proxy:21' }), UsageError);
+    expect(error.message).toBe('HTTPS_PROXY "ftp://***@proxy:21": unknown scheme "ftp"; expected http:// (HTTP CONNECT) or socks5://');
   });
 });
 

@@ -12,6 +12,7 @@ import type { Report } from '../../src/types.js';
 import { runCli, runInProcess } from '../helpers/cli.js';
 import { createIssuer, pushCertificate, tokenKeyPem } from '../helpers/push-credentials.js';
 import { startTcpServer, type TestServer } from '../helpers/servers.js';
+import { thrownBy } from '../helpers/thrown.js';
 
 const DAY_MS = 86_400_000;
 let dir: string;
@@ -65,14 +66,7 @@ describe('credentials: in a rule file', () => {
     ];
     for (const [credentials, message] of cases) {
       const file = ruleFile('bad.yaml', credentials);
-      let err: unknown;
-      try {
-        loadRuleSetFile(file);
-      } catch (e) {
-        err = e;
-      }
-      expect(err).toBeInstanceOf(FileError);
-      expect((err as Error).message).toMatch(message);
+      expect(thrownBy(() => loadRuleSetFile(file), FileError).message).toMatch(message);
     }
   });
 

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { thrownBy } from '../helpers/thrown.js';
 import { FileError } from '../../src/errors.js';
 import { loadRuleSetFile, parseRuleSet } from '../../src/rules/load.js';
 import type { RuleSet } from '../../src/types.js';
@@ -11,14 +12,7 @@ const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/rul
 
 /** The error a load throws, checked to be a one-line FileError. */
 function loadError(file: string): FileError {
-  let caught: unknown;
-  try {
-    loadRuleSetFile(file);
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught).toBeInstanceOf(FileError);
-  const err = caught as FileError;
+  const err = thrownBy(() => loadRuleSetFile(file), FileError);
   expect(err.message).not.toMatch(/\n/);
   expect(err.message).not.toMatch(/\bat .*:\d+:\d+/); // no stack frame leaked into the text
   expect(err.exitCode).toBe(2);
