@@ -4,6 +4,7 @@
  */
 import { describe, expect, it, vi } from 'vitest';
 import { abortSignalOf, Budget, onAbort, quickController, timedOut } from '../../src/probes/phases.js';
+import { countAbortControllers } from '../helpers/abort-controllers.js';
 
 const aborted = (signal: AbortSignal): Promise<number> => {
   const began = performance.now();
@@ -134,18 +135,3 @@ describe('a budget lent a quickController', () => {
     }
   });
 });
-
-/** Counts the AbortControllers made from now on (until vi.unstubAllGlobals()). */
-function countAbortControllers(): () => number {
-  let count = 0;
-  vi.stubGlobal(
-    'AbortController',
-    class extends AbortController {
-      constructor() {
-        super();
-        count += 1;
-      }
-    },
-  );
-  return () => count;
-}

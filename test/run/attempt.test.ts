@@ -13,6 +13,7 @@ import { onAbort } from '../../src/probes/phases.js';
 import type { KeptConnection, ProbeContext, StopSignal } from '../../src/probes/types.js';
 import { rule, ruleSet } from '../helpers/literals.js';
 import { startBacklogFullServer, startTcpServer } from '../helpers/servers.js';
+import { countAbortControllers } from '../helpers/abort-controllers.js';
 
 const pins = [{ host: '*.attempt.test', address: '127.0.0.1' }];
 const oneTarget = ruleSet([rule({ id: 'one', host: 'one.attempt.test', ports: [9], check: 'tcp' })]);
@@ -149,18 +150,3 @@ describe('an attempt', () => {
     }
   });
 });
-
-/** Counts the AbortControllers made from now on (until vi.unstubAllGlobals()). */
-function countAbortControllers(): () => number {
-  let made = 0;
-  vi.stubGlobal(
-    'AbortController',
-    class extends AbortController {
-      constructor() {
-        super();
-        made += 1;
-      }
-    },
-  );
-  return () => made;
-}
