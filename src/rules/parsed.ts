@@ -4,7 +4,8 @@
  * the first connect, nearly all of it YAML's cold code and the garbage it leaves. The built-in rule sets are parsed
  * at build time instead (stored.ts). A rule set parsed before is used only
  *  - by the build that parsed it (PUSHCHECK_BUILD_ID, new at every `npm run build`): a change to the parser is never
- *    hidden behind an older build's result, and vitest and tsc's output parse every time;
+ *    hidden behind an older build's result, and vitest and tsc's output parse every time; and by the same Node version
+ *    (the rule reader leans on Node's URL and IP address parsers);
  *  - while the file reads as the very text it was parsed from (kept with it), at the same absolute path;
  *  - when nothing but that text made it: a rule set with `credentials` (whose files are looked at) is never kept, nor
  *    one that JSON would not bring back the same.
@@ -28,6 +29,7 @@ export const KEPT_FILES = 32;
 /** One kept file: which build parsed which file's text into which rule set. */
 interface Kept {
   build: string;
+  node: string;
   path: string;
   text: string;
   set: RuleSet;
@@ -62,8 +64,8 @@ export function parsedBefore(file: string, text: string, build = bundledBuildId,
   } catch {
     return undefined; // none kept yet, or not readable: parsed
   }
-  if (kept?.build !== build || kept.path !== resolve(file) || kept.text !== text || typeof kept.set !== 'object') {
-    debug('rule file %s: parsed (%s)', file, kept?.build !== build ? 'kept by another build' : 'the file changed since');
+  if (kept?.build !== build || kept.node !== process.version || kept.path !== resolve(file) || kept.text !== text || typeof kept.set !== 'object') {
+    debug('rule file %s: parsed (%s)', file, kept?.build !== build || kept.node !== process.version ? 'kept by another build or Node' : 'the file changed since');
     return undefined;
   }
   debug('rule file %s: as parsed before (%s)', file, place);
@@ -74,7 +76,7 @@ export function parsedBefore(file: string, text: string, build = bundledBuildId,
 export function keepParsed(file: string, text: string, set: RuleSet, build = bundledBuildId, folder?: string): void {
   if (!enabled(build) || set.credentials !== undefined) return;
   const place = keptPlace(file, folder);
-  const json = JSON.stringify({ build, path: resolve(file), text, set } satisfies Kept);
+  const json = JSON.stringify({ build, node: process.version, path: resolve(file), text, set } satisfies Kept);
   if (!isDeepStrictEqual((JSON.parse(json) as Kept).set, set)) {
     debug('rule file %s: not kept (JSON does not bring it back the same)', file);
     return;

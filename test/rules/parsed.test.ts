@@ -40,7 +40,7 @@ describe('rule files parsed before', () => {
     expect(parsedBefore(file, text, undefined, cache)).toBeUndefined();
   });
 
-  it('are not used for another build, another text (one byte), another path, a damaged file, or with NODE_DISABLE_COMPILE_CACHE', () => {
+  it('are not used for another build or Node, another text (one byte), another path, a damaged file, or with NODE_DISABLE_COMPILE_CACHE', () => {
     const file = path.join(dir, 'full.yaml');
     cpSync(FULL, file);
     const text = readFileSync(file, 'utf8');
@@ -56,7 +56,10 @@ describe('rule files parsed before', () => {
     } finally {
       delete process.env.NODE_DISABLE_COMPILE_CACHE;
     }
-    for (const damage of ['', '{"build":"build-a"', 'null', '42', JSON.stringify({ build: BUILD, path: file, text })]) {
+    const kept = readFileSync(keptPlace(file, cache), 'utf8');
+    writeFileSync(keptPlace(file, cache), kept.replace(`"node":"${process.version}"`, '"node":"v0.0.1"'));
+    expect(parsedBefore(file, text, BUILD, cache), 'kept by another Node').toBeUndefined();
+    for (const damage of ['', '{"build":"build-a"', 'null', '42', JSON.stringify({ build: BUILD, node: process.version, path: file, text })]) {
       writeFileSync(keptPlace(file, cache), damage);
       expect(parsedBefore(file, text, BUILD, cache), damage).toBeUndefined();
     }
