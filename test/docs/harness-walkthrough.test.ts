@@ -6,11 +6,11 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hasTool } from '../helpers/tools.js';
+import { freePort } from '../helpers/free-port.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const page = readFileSync(join(ROOT, 'docs/harness.md'), 'utf8');
@@ -23,13 +23,6 @@ function block(heading: string): string {
   return page.slice(at).split('```sh\n')[1]!.split('```')[0]!;
 }
 
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** Runs a block under bash -e from the checkout (where docs/examples/ is): its exit code, stdout and stderr. */
 async function run(script: string, name: string): Promise<{ code: number | null; stdout: string; stderr: string }> {

@@ -6,7 +6,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import http2 from 'node:http2';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { createPrivateKey, sign, X509Certificate } from 'node:crypto';
@@ -14,6 +13,7 @@ import { Agent, request } from 'undici';
 import apn from '@parse/node-apn';
 import { BIN } from '../helpers/cli.js';
 import { waitFor } from './helpers.js';
+import { freePort } from '../helpers/free-port.js';
 
 let dir: string;
 let child: ChildProcess;
@@ -22,13 +22,6 @@ let state: any;
 let stderr = '';
 
 /** A port free a moment ago (the harness binds it next; a clash fails the test loudly, it does not hang). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'pushcheck-state-'));

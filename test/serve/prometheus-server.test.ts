@@ -5,7 +5,6 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { startSite, type Site } from './fixture.js';
 import { startServeProcess, type ServeProcess } from './process.js';
+import { freePort } from '../helpers/free-port.js';
 
 const DOCS = fileURLToPath(new URL('../../docs/prometheus/', import.meta.url));
 const CONFIG_FILES = ['prometheus.yml', 'pushcheck-alerts.yml', 'pushcheck-recording.yml', 'pushcheck-alerts.test.yml'];
@@ -43,13 +43,6 @@ describe('docs/prometheus with promtool', () => {
   });
 });
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 interface Sample {
   metric: Record<string, string>;
