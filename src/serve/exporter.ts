@@ -7,6 +7,7 @@
  */
 import { parseRuleSet } from '../rules/load.js';
 import type { CheckSettings, RunHooks } from '../run/run.js';
+import { redactSecrets } from '../secrets.js';
 import type { Report, RuleSet } from '../types.js';
 
 /** What a scrape asks for, already checked against what was loaded. */
@@ -165,7 +166,8 @@ export class Exporter {
     if (budget !== undefined) deadline = setTimeout(() => controller.abort(new Error('scrape deadline')), budget);
     const started = performance.now();
     try {
-      const report = await this.options.runChecks(ruleSets, runSettings, { signal: controller.signal });
+      // Secrets are masked where they enter a report; this is the net behind that, as report files have (report-files.ts).
+      const report = redactSecrets(await this.options.runChecks(ruleSets, runSettings, { signal: controller.signal }));
       const marked = controller.signal.aborted && budget !== undefined ? markDeadline(report) : report;
       this.stats.deadlineSkips += marked.results.filter((r) => r.note === DEADLINE_NOTE).length;
       this.remember(request, marked);

@@ -112,6 +112,20 @@ describe('/probe', () => {
     }
   });
 
+  it('masks a credential that reached a report, on the status page and in /probe, as every report file does', async () => {
+    // Secrets are masked where they enter a report; this is the net behind that, as report-files.ts has for files.
+    const leaky = richReport();
+    const proxied = 'http://alice:s3cret@proxy.test:3128';
+    const failed = leaky.results.find((r) => r.status === 'fail' && r.error)!;
+    failed.error = { ...failed.error!, message: `${proxied}: refused` };
+    const s = await served([site.ruleSet], { run: () => Promise.resolve(leaky) });
+    const probe = await get(s, '/probe?ruleset=site');
+    expect(probe.status).toBe(200);
+    const page = (await get(s, '/')).body;
+    expect(page).toContain('http://***@proxy.test:3128: refused');
+    for (const text of [probe.body, page, JSON.stringify(s.exporter.last.get('site'))]) expect(text).not.toContain('s3cret');
+  });
+
   it('answers within the scrape timeout and marks the targets it could not finish', async () => {
     // One probe at a time, a silent TLS target first: its timeout shrinks to the scrape's budget, the others wait.
     const s = await served([{ ...site.ruleSet, rules: [...site.ruleSet.rules].reverse() }], { flags: { timeout: 20_000, concurrency: 1 } });
