@@ -3,6 +3,8 @@ import { connectAddresses, connectTcp, SocketPool, tcpProbe } from '../../src/pr
 import { failure, PhaseError } from '../../src/probes/classify.js';
 import { quickController, timedOut } from '../../src/probes/phases.js';
 import { probeFor } from '../../src/probes/index.js';
+import { runChecks } from '../../src/run/run.js';
+import { checkSettings, rule, ruleSet } from '../helpers/literals.js';
 import { expectTimings } from '../helpers/outcome.js';
 import { expectPoolParity, type PoolStep } from '../helpers/pool-steps.js';
 import { probeContext, testTarget } from '../helpers/probe-context.js';
@@ -15,6 +17,20 @@ import {
 } from '../helpers/servers.js';
 
 const never = new AbortController().signal;
+
+/** This process's active handles, requests and timers, counted by type (process.getActiveResourcesInfo()). */
+function activeResources(): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const type of process.getActiveResourcesInfo()) counts.set(type, (counts.get(type) ?? 0) + 1);
+  return counts;
+}
+
+/** The types of which more are active now than in `before`, with how many more. */
+function addedSince(before: Map<string, number>): Record<string, number> {
+  const added: Record<string, number> = {};
+  for (const [type, count] of activeResources()) if (count > (before.get(type) ?? 0)) added[type] = count - (before.get(type) ?? 0);
+  return added;
+}
 
 describe('tcp probe', () => {
   let server: TestServer;
@@ -261,6 +277,60 @@ describe('the tcp check’s socket pool', () => {
       }
     } finally {
       await blackhole.close();
+    }
+  });
+
+  // A library user runs checks again and again in one process (as `pushcheck serve` does for hours): once a run has
+  // returned, nothing of it may keep the process alive. A socket not destroyed after a drop would stay in SYN-SENT
+  // for about two minutes; a timer left armed would hold the process for its timeout.
+  it('leaves no socket, connect or timer behind once a run returns, run after run and after an interrupted one', async () => {
+    const closed = await closedPort();
+    const blackhole = await startBacklogFullServer();
+    try {
+      const pins = [
+        { host: '*.open.test', address: '127.0.0.1' },
+        // Refused on the first address, connected on the second: the first's share arms a timer of its own.
+        { host: '*.second.test', address: '127.0.0.2' },
+        { host: '*.second.test', address: '127.0.0.1' },
+        // Dropped on the first address until its share's timer ends it, refused on the second.
+        { host: 'dropped.first.test', address: '127.0.0.1' },
+        { host: 'dropped.first.test', address: '127.0.0.2' },
+      ];
+      const names = (suffix: string, count: number) => Array.from({ length: count }, (_, i) => `h${i}.${suffix}`);
+      const rules = [
+        rule({ id: 'open', host: 'h.open.test', probe: names('open.test', 40), ports: [server.port], check: 'tcp' }),
+        rule({ id: 'second', host: 'h.second.test', probe: names('second.test', 10), ports: [server.port], check: 'tcp' }),
+        rule({ id: 'refused', host: '127.0.0.1', ports: [closed], check: 'tcp' }),
+      ];
+      if (blackhole) {
+        rules.push(
+          rule({ id: 'dropped', host: '127.0.0.1', ports: [blackhole.port], check: 'tcp' }),
+          rule({ id: 'dropped-first', host: 'dropped.first.test', ports: [blackhole.port], check: 'tcp' }),
+        );
+      } else {
+        console.log('socket pool: the dropped targets are left out: this kernel does not drop SYNs on a full accept queue');
+      }
+      const set = ruleSet(rules);
+      const before = activeResources();
+      for (let i = 0; i < 2; i += 1) {
+        const report = await runChecks([set], checkSettings({ timeoutMs: 1000, concurrency: 32, pins }));
+        const verdicts = new Set(report.results.map((result) => `${result.rule} ${result.status} ${result.error?.code ?? ''}`));
+        const dropped = blackhole ? ['dropped fail tcp_timeout', 'dropped-first fail tcp_refused'] : [];
+        expect(verdicts).toEqual(new Set(['open pass ', 'second pass ', 'refused fail tcp_refused', ...dropped]));
+      }
+      if (blackhole) {
+        // Stopped while the dropped targets wait on their SYNs, with their attempts' 10 s timers armed.
+        const controller = new AbortController();
+        const ctrlC = setTimeout(() => controller.abort(), 150);
+        const interrupted = await runChecks([set], checkSettings({ timeoutMs: 10_000, concurrency: 32, pins }), { signal: controller.signal });
+        clearTimeout(ctrlC);
+        expect(interrupted.interrupted).toBe(true);
+      }
+      // A destroyed socket's handle closes in the loop's next turn: wait for that, bounded.
+      for (let i = 0; i < 100 && Object.keys(addedSince(before)).length > 0; i += 1) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(addedSince(before)).toEqual({});
+    } finally {
+      await blackhole?.close();
     }
   });
 
