@@ -83,8 +83,9 @@ export function keepParsed(file: string, text: string, set: RuleSet, build = bun
   }
   const temporary = `${place}.${process.pid}.tmp`;
   try {
-    mkdirSync(join(place, '..'), { recursive: true });
-    writeFileSync(temporary, json);
+    // The user's own: a rule file's text may name hosts and addresses they would not show others.
+    mkdirSync(join(place, '..'), { recursive: true, mode: 0o700 });
+    writeFileSync(temporary, json, { mode: 0o600 });
     renameSync(temporary, place);
     debug('rule file %s: kept (%s)', file, place);
     prune(join(place, '..'));

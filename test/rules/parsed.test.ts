@@ -4,7 +4,7 @@
  * gets its new verdict.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -74,6 +74,20 @@ describe('rule files parsed before', () => {
     expect(parsed.credentials).toHaveLength(1);
     keepParsed(file, text, parsed, BUILD, cache);
     expect(parsedBefore(file, text, BUILD, cache)).toBeUndefined();
+  });
+
+  it("are the user's alone: the folder 0700, each kept file 0600, whatever the umask", () => {
+    const file = path.join(dir, 'full.yaml');
+    cpSync(FULL, file);
+    const text = readFileSync(file, 'utf8');
+    const before = process.umask(0o000);
+    try {
+      keepParsed(file, text, parseRuleSet(text, file), BUILD, cache);
+    } finally {
+      process.umask(before);
+    }
+    expect(statSync(path.join(cache, 'rule-files')).mode & 0o777).toBe(0o700);
+    expect(statSync(keptPlace(file, cache)).mode & 0o777).toBe(0o600);
   });
 
   it(`keep the ${KEPT_FILES} most recently written`, () => {
