@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { connectAddresses, connectTcp, SocketPool, tcpProbe } from '../../src/probes/tcp.js';
 import { failure, PhaseError } from '../../src/probes/classify.js';
 import { quickController, timedOut } from '../../src/probes/phases.js';
@@ -251,13 +251,15 @@ describe('the tcp check’s socket pool', () => {
     const connect = (): Promise<unknown> => pool.connectAndClose('127.0.0.1', server.port, { signal: never, timeoutMs: 1000 });
     await Promise.all([connect(), connect(), connect(), connect()]);
     await server.idle();
-    // 'close' follows the server seeing the end; wait for the pool to have them back (bounded).
-    for (let i = 0; i < 400 && pool.idleSockets().length < 2; i += 1) await new Promise((resolve) => setTimeout(resolve, 5));
+    // 'close' follows the server seeing the end; wait for the pool to have them back (up to 2 s).
+    const returned = { timeout: 2000, interval: 5 };
+    await vi.waitFor(() => expect(pool.idleSockets()).toHaveLength(2), returned);
     const kept = pool.idleSockets();
-    expect(kept).toHaveLength(2);
-    await Promise.all([connect(), connect()]);
-    for (let i = 0; i < 400 && pool.idleSockets().length < 2; i += 1) await new Promise((resolve) => setTimeout(resolve, 5));
-    expect(new Set(pool.idleSockets())).toEqual(new Set(kept));
+    const again = [connect(), connect()];
+    // Both connects took a waiting socket rather than making one.
+    expect(pool.idleSockets()).toEqual([]);
+    await Promise.all(again);
+    await vi.waitFor(() => expect(new Set(pool.idleSockets())).toEqual(new Set(kept)), returned);
   });
 
   it('with endsWithSignal, leaves the end to the signal (no timer of its own)', async (context) => {
@@ -326,7 +328,8 @@ describe('the tcp check’s socket pool', () => {
         clearTimeout(ctrlC);
         expect(interrupted.interrupted).toBe(true);
       }
-      // A destroyed socket's handle closes in the loop's next turn: wait for that, bounded.
+      // A destroyed socket's handle closes in the loop's next turn: wait for that, bounded (not with vi.waitFor, whose
+      // own timers would be counted).
       for (let i = 0; i < 100 && Object.keys(addedSince(before)).length > 0; i += 1) await new Promise((resolve) => setTimeout(resolve, 10));
       expect(addedSince(before)).toEqual({});
     } finally {
