@@ -79,7 +79,7 @@ describe(`dist/sea/pushcheck-${process.platform}-${process.arch}`, () => {
     });
   });
 
-  it('ships the parsed rule sets: a check uses the stored set while its rule file matches its sha256, and parses otherwise', () => {
+  it('ships the parsed rule sets: a check uses the stored set while its rule file reads as the text stored with it, and parses otherwise', () => {
     withOwnTmp((tmp, unpacked) => {
       const title = (result: ReturnType<typeof run>) => (JSON.parse(result.stdout) as { rulesets: Array<{ title: string }> }).rulesets[0]!.title;
       const check = () => run(['ios', '-f', 'json', '-t', '200'], { TMPDIR: tmp });
@@ -92,7 +92,7 @@ describe(`dist/sea/pushcheck-${process.platform}-${process.arch}`, () => {
       stored.files['moki-ios.yaml']!.set.title += ' (stored)';
       writeFileSync(ruleSets, JSON.stringify(stored));
       expect(title(check())).toBe(`${title(first)} (stored)`);
-      // A rule file no longer the one parsed at build time (its sha256 differs) is parsed again: the true title.
+      // A rule file no longer the one parsed at build time (its text differs) is parsed again: the true title.
       appendFileSync(path.join(unpacked(), 'rules', 'moki-ios.yaml'), '# changed\n');
       expect(title(check())).toBe(title(first));
     });
