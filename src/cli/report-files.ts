@@ -320,7 +320,10 @@ export async function emitReport(report: Report, options: { format: string; outp
   if (problem) throw problem;
 }
 
-/** Reads and validates a saved report; every problem is one line naming the file (exit 2). */
+/**
+ * Reads and validates a saved report; every problem is one line naming the file (exit 2). Credentials in it come back
+ * masked: a file may be edited or come from elsewhere, and `pushcheck diff` shows it without emitReport's redaction.
+ */
 export async function readReportFile(file: string): Promise<Report> {
   let text: string;
   try {
@@ -330,5 +333,5 @@ export async function readReportFile(file: string): Promise<Report> {
   }
   // Loaded here, not at start-up: only the commands that read reports need ajv.
   const { parseReport } = await import('../report/validate.js');
-  return parseReport(text, file);
+  return redactSecrets(parseReport(text, file));
 }

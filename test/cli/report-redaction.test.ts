@@ -3,11 +3,15 @@
  * report has an @ (and judges JSON by its text), so a secret is put in each place a string sits in a report, alone
  * (nothing else in the report has an @), and every format is rendered from that report as a run writes it.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { emitReport } from '../../src/cli/report-files.js';
 import { formatNames, formats } from '../../src/report/index.js';
 import { redactSecrets } from '../../src/secrets.js';
 import type { Report, Result } from '../../src/types.js';
+import { runInProcess } from '../helpers/cli.js';
 import { richReport } from '../report/fixture.js';
 
 const SECRET = 'hunter2-secret';
@@ -133,6 +137,35 @@ describe('a credential in a report, wherever it is', () => {
         .map((name) => formats.get(name)!.render(copy, { color: false }))
         .join('');
       expect(await printed(report, format), format).toBe(expected);
+    }
+  });
+});
+
+describe('a saved report that holds a credential, read again', () => {
+  it('is masked by pushcheck report in every format and by pushcheck diff in both of its formats', async () => {
+    // A report saved by hand, by another tool or before a mask existed: nothing but reading it stands in between.
+    const earlier = { ...richReport(), findings: [] };
+    const failed = earlier.results.findIndex((r) => r.status === 'fail' && r.error);
+    const later = withTextAt(withTextAt(richReport(), ['results', failed, 'error', 'message'], CREDENTIAL), ['findings', 0, 'summary'], CREDENTIAL);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pushcheck-redaction-'));
+    try {
+      const [before, after] = [path.join(dir, 'before.json'), path.join(dir, 'after.json')];
+      writeFileSync(before, JSON.stringify(earlier));
+      writeFileSync(after, JSON.stringify(later));
+      const runs = [
+        ...formatNames.map((format) => ['report', after, '--format', format]),
+        ['diff', before, after],
+        ['diff', before, after, '--format', 'json'],
+      ];
+      for (const args of runs) {
+        const run = await runInProcess(args);
+        expect(run.stderr, args.join(' ')).toBe('');
+        expect(run.stdout, args.join(' ')).not.toContain(SECRET);
+        // A diff's table shows the finding's summary, its JSON every message as well: the credential is there, masked.
+        if (args[0] === 'diff') expect(run.stdout, args.join(' ')).toContain(MASKED);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
