@@ -3,7 +3,7 @@
  * it instead of setting a timer of its own), and a probe that ignores it is given up by the watchdog one grace
  * second later, its signal aborted and its late connection closed.
  */
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runChecks } from '../../src/run/run.js';
 import { checkSettings } from '../../src/run/settings.js';
 import { tcpProbe } from '../../src/probes/tcp.js';
@@ -12,8 +12,10 @@ import { failure } from '../../src/probes/classify.js';
 import { onAbort } from '../../src/probes/phases.js';
 import type { KeptConnection, ProbeContext, StopSignal } from '../../src/probes/types.js';
 import { rule, ruleSet } from '../helpers/literals.js';
-import { startBacklogFullServer, startTcpServer } from '../helpers/servers.js';
+import { startBacklogFullServer, startTcpServer, startTlsServer, type TestServer } from '../helpers/servers.js';
+import { createCertificateAuthority } from '../../src/harness/certs.js';
 import { countAbortControllers } from '../helpers/abort-controllers.js';
+import { activeResources, addedOnceSettled } from '../helpers/active-resources.js';
 
 const pins = [{ host: '*.attempt.test', address: '127.0.0.1' }];
 const oneTarget = ruleSet([rule({ id: 'one', host: 'one.attempt.test', ports: [9], check: 'tcp' })]);
@@ -148,5 +150,61 @@ describe('an attempt', () => {
       vi.unstubAllGlobals();
       await blackhole.close();
     }
+  });
+});
+
+describe('every probe kind through the scheduler, whose attempt signal is a QuickController', () => {
+  // Each waits in its last phase on a loopback server that never answers: the handshake (tls), the request (http,
+  // https, write over WebDAV), HTTP/2 (apns), CONNACK (mqtt). The write check hands node:http an AbortSignal that the
+  // attempt's controller made on demand; the others listen on the controller through onAbort().
+  const names = ['tls', 'http', 'https', 'apns', 'mqtt', 'write'].map((kind) => `${kind}.attempt.test`);
+  let silent: TestServer;
+  let silentTls: TestServer;
+  let silentH2: TestServer;
+  let ca: string;
+  beforeAll(async () => {
+    const authority = await createCertificateAuthority('pushcheck attempt CA');
+    ca = authority.cert;
+    const leaf = await authority.issue({ names });
+    silent = await startTcpServer();
+    silentTls = await startTlsServer({ ...leaf });
+    silentH2 = await startTlsServer({ ...leaf, ALPNProtocols: ['h2'] });
+  });
+  afterAll(async () => {
+    await Promise.all([silent?.close(), silentTls?.close(), silentH2?.close()]);
+  });
+  const everyKind = () =>
+    ruleSet([
+      rule({ id: 'tls', host: 'tls.attempt.test', ports: [silent.port], check: 'tls' }),
+      rule({ id: 'http', host: 'http.attempt.test', ports: [silent.port], check: 'http' }),
+      rule({ id: 'https', host: 'https.attempt.test', ports: [silentTls.port], check: 'https' }),
+      rule({ id: 'apns', host: 'apns.attempt.test', ports: [silentH2.port], check: 'apns' }),
+      rule({ id: 'mqtt', host: 'mqtt.attempt.test', ports: [silentTls.port], check: 'mqtt' }),
+      rule({ id: 'write', host: 'write.attempt.test', ports: [silent.port], check: 'write', url: `webdav://write.attempt.test:${silent.port}/dav/messages.ibi` }),
+    ]);
+
+  it('stops each at its deadline by itself (not by the watchdog), and on Ctrl-C at once with the run saying interrupted; nothing is left running after', async () => {
+    const before = activeResources();
+    const timeoutMs = 1000;
+    const timed = await runChecks([everyKind()], checkSettings({ timeoutMs, pins, caPems: [ca] }));
+    const verdicts = Object.fromEntries(timed.results.map((result) => [result.rule, result.error?.code]));
+    expect(verdicts).toEqual({ tls: 'tls_handshake_failed', http: 'http_timeout', https: 'http_timeout', apns: 'http_timeout', mqtt: 'protocol_mismatch', write: 'write_error' });
+    for (const result of timed.results) {
+      // The watchdog's verdict reads "no answer within"; a probe that stopped itself says what it waited for.
+      expect(result.error?.message, result.rule).not.toContain('no answer within');
+    }
+
+    const controller = new AbortController();
+    const started = performance.now();
+    const ctrlC = setTimeout(() => controller.abort(new Error('ctrl-c')), 300);
+    const interrupted = await runChecks([everyKind()], checkSettings({ timeoutMs: 10_000, pins, caPems: [ca] }), { signal: controller.signal });
+    clearTimeout(ctrlC);
+    expect(performance.now() - started).toBeLessThan(3000);
+    expect(interrupted.interrupted).toBe(true);
+    expect(interrupted.results.map((result) => [result.rule, result.status, result.note])).toEqual(
+      ['tls', 'http', 'https', 'apns', 'mqtt', 'write'].map((kind) => [kind, 'skip', 'interrupted']),
+    );
+
+    expect(await addedOnceSettled(before)).toEqual({});
   });
 });
