@@ -75,10 +75,21 @@ const WATCHDOG_GRACE_MS = 1000;
 export const INTERRUPTED = 'interrupted';
 
 export async function runChecks(ruleSets: RuleSet[], settings: CheckSettings, hooks: RunHooks = {}): Promise<Report> {
+  const { signal: runSignal, unfollow } = followedSignal(hooks.signal);
+  try {
+    return await checkAll(ruleSets, settings, hooks, runSignal);
+  } finally {
+    // The caller's signal may outlive this run (a library user's, reused run after run): let go of it, whether the
+    // run ended or threw (a rule's bad --var, a probe's bug).
+    unfollow();
+  }
+}
+
+/** runChecks on the run's own signal (see followedSignal). */
+async function checkAll(ruleSets: RuleSet[], settings: CheckSettings, hooks: RunHooks, runSignal: AbortSignal): Promise<Report> {
   const now = hooks.now ?? (() => new Date());
   const startedAt = now();
   const started = performance.now();
-  const { signal: runSignal, unfollow } = followedSignal(hooks.signal);
   // Every probe in flight listens for Ctrl-C on this one signal.
   setMaxListeners(0, runSignal);
   const targets = ruleSets.flatMap((set) =>
@@ -122,8 +133,6 @@ export async function runChecks(ruleSets: RuleSet[], settings: CheckSettings, ho
     const { checkRuleSetCredentials } = await import('./credentials.js');
     results.push(...(await checkRuleSetCredentials(ruleSets, settings, runSignal, now)));
   }
-  // The caller's signal may outlive this run (a library user's, reused run after run): let go of it.
-  unfollow();
   return reportOf({
     strict: settings.strict,
     ruleSets,

@@ -3,6 +3,7 @@
  * it instead of setting a timer of its own), and a probe that ignores it is given up by the watchdog one grace
  * second later, its signal aborted and its late connection closed.
  */
+import { getEventListeners } from 'node:events';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runChecks } from '../../src/run/run.js';
 import { checkSettings } from '../../src/run/settings.js';
@@ -109,6 +110,19 @@ describe('an attempt', () => {
       throw bug;
     });
     await expect(runChecks([oneTarget], checkSettings({ timeoutMs: 200, pins }))).rejects.toBe(bug);
+  });
+
+  it("lets go of the caller's signal when the run throws, for a rule's bad --var as for a probe's bug", async () => {
+    const controller = new AbortController();
+    const badVar = ruleSet([rule({ id: 'bad', host: 'x', ports: [0], check: 'write', url: '${target}' })], { vars: [{ name: 'target', example: 'webdav://files.example.test/messages.ibi', checks: 'the message file' }] });
+    await expect(runChecks([badVar], checkSettings({ pins, vars: { target: 'not a url' } }), { signal: controller.signal })).rejects.toThrow('--var target');
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+    const bug = new TypeError('a probe bug');
+    vi.spyOn(tcpProbe, 'run').mockImplementation(async () => {
+      throw bug;
+    });
+    await expect(runChecks([oneTarget], checkSettings({ timeoutMs: 200, pins }), { signal: controller.signal })).rejects.toBe(bug);
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
   });
 
   it('makes no AbortSignal for a tcp check: the attempt hands its quickController to the connect as it is', async () => {
