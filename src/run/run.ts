@@ -221,7 +221,7 @@ async function probeEachFamily(target: Target, run: Run): Promise<Probed[]> {
   // The report's form of the proxy (password masked) is the one recorded in the options.
   const via = proxy ? (settings.recorded.proxy ?? 'proxy') : 'direct';
   if (target.skipReason !== undefined) return [{ target, attempts: 0, via }];
-  if (proxy) return [throughProxy(await probeWithRetries(target, run, via, run.resolve), settings.family ?? 'both', via)];
+  if (proxy) return [throughProxy(await probeWithRetries(target, run, via, run.resolve), settings.family ?? 'both')];
   // This lookup is part of the first attempt: its time counts against that attempt's --timeout (docs/timeouts.md).
   const firstTry = tryClock();
   const resolution = await run.resolve(target.host, run.signal);
@@ -266,15 +266,14 @@ async function probeEachFamily(target: Target, run: Run): Promise<Probed[]> {
  * marked resolvedByProxy, with no family (so no IPv4/IPv6 judgement is made of it), and a --family 4 or 6 that
  * could not be honoured says so. Sent an address (an IP literal, a --resolve pin), the family is that address's.
  */
-function throughProxy(probed: Probed, family: FamilyChoice, via: string): Probed {
+function throughProxy(probed: Probed, family: FamilyChoice): Probed {
   const { outcome } = probed;
-  if (!outcome) return { ...probed, via };
-  if (outcome.address !== undefined) return { ...probed, target: { ...probed.target, family: familyOf(outcome.address) }, via };
+  if (!outcome) return probed;
+  if (outcome.address !== undefined) return { ...probed, target: { ...probed.target, family: familyOf(outcome.address) } };
   const unhonoured =
     family === 'both' ? undefined : `--family ${family} does not apply here: the proxy resolved the name and chose the family itself`;
   return {
     ...probed,
-    via,
     resolvedByProxy: true,
     ...(unhonoured && outcome.ok && { outcome: { ...outcome, note: [outcome.note, unhonoured].filter(Boolean).join('; ') } }),
   };
