@@ -141,6 +141,27 @@ describe('a credential in a report, wherever it is', () => {
   });
 });
 
+/** `value` with every object and array in it frozen: a renderer that changes what it renders throws. */
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const item of Object.values(value)) deepFreeze(item);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+describe('a report without a credential, handed to the renderers as it is', () => {
+  it('is rendered in every format without being changed: the caller’s report is no copy any more', async () => {
+    const expected = new Map(formatNames.map((format) => [format, formats.get(format)!.render(fullReport(), { color: false })]));
+    const frozen = deepFreeze(fullReport());
+    expect(redactSecrets(frozen)).toBe(frozen);
+    for (const format of formatNames) {
+      const others = formatNames.filter((name) => name !== 'table' && name !== format);
+      expect(await printed(frozen, format), format).toBe([format, ...others].map((name) => expected.get(name)).join(''));
+    }
+  });
+});
+
 describe('a saved report that holds a credential, read again', () => {
   it('is masked by pushcheck report in every format and by pushcheck diff in both of its formats', async () => {
     // A report saved by hand, by another tool or before a mask existed: nothing but reading it stands in between.
