@@ -7,7 +7,7 @@
  */
 import { parseRuleSet } from '../rules/load.js';
 import type { CheckSettings, RunHooks } from '../run/run.js';
-import { redactSecrets } from '../secrets.js';
+import { redactSecrets, redactText } from '../secrets.js';
 import type { Report, RuleSet } from '../types.js';
 
 /** What a scrape asks for, already checked against what was loaded. */
@@ -174,7 +174,8 @@ export class Exporter {
       return marked;
     } catch (err) {
       increment(this.stats.errors, request.ruleset);
-      process.stderr.write(`pushcheck serve: BUG: the run of ${request.ruleset} threw: ${(err as Error)?.stack ?? String(err)}\n`);
+      // Its message may name a URL with a password in it, as a report may.
+      process.stderr.write(`pushcheck serve: BUG: the run of ${request.ruleset} threw: ${redactText((err as Error)?.stack ?? String(err))}\n`);
       throw err;
     } finally {
       clearTimeout(deadline);

@@ -112,6 +112,19 @@ describe('/probe', () => {
     }
   });
 
+  it('masks a credential in the message of a run that threw, as it logs it', async () => {
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      const s = await served([site.ruleSet], { run: () => Promise.reject(new Error('no agent for http://alice:s3cret@proxy.test:3128')) });
+      expect((await get(s, '/probe?ruleset=site')).status).toBe(200);
+      const logged = stderr.mock.calls.map(([text]) => String(text)).join('');
+      expect(logged).toContain('BUG: the run of site threw: Error: no agent for http://***@proxy.test:3128');
+      expect(logged).not.toContain('s3cret');
+    } finally {
+      stderr.mockRestore();
+    }
+  });
+
   it('masks a credential that reached a report, on the status page and in /probe, as every report file does', async () => {
     // Secrets are masked where they enter a report; this is the net behind that, as report-files.ts has for files.
     const leaky = richReport();
