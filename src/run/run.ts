@@ -400,9 +400,9 @@ function tryOnce(
     };
     let timer = setTimeout(() => {
       controller.abort(timedOut(timeoutMs));
+      // The signal has aborted by now (here or on Ctrl-C): the watchdog only gives up on the probe.
       timer = setTimeout(() => {
         overran = true;
-        controller.abort(new Error('watchdog'));
         end();
         settle(judged(overdueOutcome(target, timeoutMs), timeoutMs, clock));
       }, WATCHDOG_GRACE_MS);

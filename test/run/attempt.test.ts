@@ -66,6 +66,8 @@ describe('an attempt', () => {
     expect(report.results[0]).toMatchObject({ status: 'fail', attempts: 1, error: { code: 'tcp_timeout', phase: 'connect', message: expect.stringContaining('(no answer within 200 ms)') } });
     expect(signals).toHaveLength(1);
     expect(signals[0]!.aborted).toBe(true);
+    // Aborted at the deadline, as a well-behaved probe would have been told; the watchdog adds no reason of its own.
+    expect((signals[0]!.reason as Error).name).toBe('TimeoutError');
   });
 
   it('ends with the probe: a passed probe leaves no timer behind to abort its signal later', async () => {
