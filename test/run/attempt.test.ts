@@ -223,4 +223,20 @@ describe('every probe kind through the scheduler, whose attempt signal is a Quic
 
     expect(await addedOnceSettled(before)).toEqual({});
   });
+
+  it('stops a tcp check on Ctrl-C while a proxy (http or socks5) has not answered its handshake, and leaves nothing running', async () => {
+    const before = activeResources();
+    for (const protocol of ['http', 'socks5'] as const) {
+      const controller = new AbortController();
+      const started = performance.now();
+      const ctrlC = setTimeout(() => controller.abort(new Error('ctrl-c')), 300);
+      const set = ruleSet([rule({ id: 'proxied', host: 'proxied.attempt.test', ports: [443], check: 'tcp' })]);
+      const proxy = { protocol, host: '127.0.0.1', port: silent.port };
+      const report = await runChecks([set], checkSettings({ timeoutMs: 10_000, pins, proxy }), { signal: controller.signal });
+      clearTimeout(ctrlC);
+      expect(performance.now() - started, protocol).toBeLessThan(3000);
+      expect(report.results.map((result) => [result.status, result.note])).toEqual([['skip', 'interrupted']]);
+    }
+    expect(await addedOnceSettled(before)).toEqual({});
+  });
 });
