@@ -21,13 +21,9 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { debuglog } from 'node:util';
 import vm from 'node:vm';
 import { crc32 } from 'node:zlib';
-import { userCacheFolder } from '../cache-folder.js';
+import { cacheChecksum as checksum, userCacheFolder } from '../cache-folder.js';
 
 const debug = debuglog('pushcheck');
-// The length and zlib's CRC-32 catch a file cut short or damaged on disk, as a sha1 did: loading node:crypto for
-// it cost a run of TCP checks about 7 ms of its start (it needs no other crypto), zlib about 1 ms. Neither would
-// stop someone who can write the cache, who can write the bundle beside it as well.
-const checksum = (bytes: Uint8Array | string): string => `${Buffer.byteLength(bytes)}-${crc32(bytes).toString(16).padStart(8, '0')}`;
 const MAGIC = 'pushcheck-code-cache 2';
 /** How many caches of one bundle (for as many Node versions or architectures) a folder keeps. */
 export const KEPT_CACHES = 3;

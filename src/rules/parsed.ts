@@ -10,13 +10,15 @@
  *  - when nothing but that text made it: a rule set with `credentials` (whose files are looked at) is never kept, nor
  *    one that JSON would not bring back the same.
  * One file per rule file in the user's cache folder (`rule-files/`, its absolute path hashed in the name); writing one
- * removes all but the KEPT_FILES most recently written. Anything unreadable or out of date is ignored and the file is
- * parsed. NODE_DISABLE_COMPILE_CACHE=1 turns it off with the code cache; `NODE_DEBUG=pushcheck` says what happened.
+ * removes all but the KEPT_FILES most recently written; its JSON follows a line with its length and CRC-32, as the
+ * code cache's data does, so that a byte changed on disk is not read as another port or host. Anything unreadable,
+ * damaged or out of date is ignored and the file is parsed. NODE_DISABLE_COMPILE_CACHE=1 turns it off with the code
+ * cache; `NODE_DEBUG=pushcheck` says what happened.
  */
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { debuglog, isDeepStrictEqual } from 'node:util';
-import { userCacheFolder } from '../cache-folder.js';
+import { cacheChecksum, userCacheFolder } from '../cache-folder.js';
 import type { RuleSet } from '../types.js';
 
 declare const PUSHCHECK_BUILD_ID: string | undefined;
@@ -60,7 +62,14 @@ export function parsedBefore(file: string, text: string, build = bundledBuildId,
   const place = keptPlace(file, folder);
   let kept: Kept;
   try {
-    kept = JSON.parse(readFileSync(place, 'utf8')) as Kept;
+    const whole = readFileSync(place, 'utf8');
+    const end = whole.indexOf('\n');
+    const json = whole.slice(end + 1);
+    if (end < 0 || whole.slice(0, end) !== cacheChecksum(json)) {
+      debug('rule file %s: parsed (%s damaged: checksum)', file, place);
+      return undefined;
+    }
+    kept = JSON.parse(json) as Kept;
   } catch {
     return undefined; // none kept yet, or not readable: parsed
   }
@@ -85,7 +94,7 @@ export function keepParsed(file: string, text: string, set: RuleSet, build = bun
   try {
     // The user's own: a rule file's text may name hosts and addresses they would not show others.
     mkdirSync(join(place, '..'), { recursive: true, mode: 0o700 });
-    writeFileSync(temporary, json, { mode: 0o600 });
+    writeFileSync(temporary, `${cacheChecksum(json)}\n${json}`, { mode: 0o600 });
     renameSync(temporary, place);
     debug('rule file %s: kept (%s)', file, place);
     prune(join(place, '..'));

@@ -9,6 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { cacheChecksum } from '../../src/cache-folder.js';
 import { loadRuleSetFile, parseRuleSet } from '../../src/rules/load.js';
 import { bundledBuildId, keepParsed, KEPT_FILES, keptPlace, parsedBefore } from '../../src/rules/parsed.js';
 import { BIN } from '../helpers/cli.js';
@@ -40,7 +41,7 @@ describe('rule files parsed before', () => {
     expect(parsedBefore(file, text, undefined, cache)).toBeUndefined();
   });
 
-  it('are not used for another build or Node, another text (one byte), another path, a damaged file, or with NODE_DISABLE_COMPILE_CACHE', () => {
+  it('are not used for another build or Node, another text (one byte), another path, a damaged file (one byte), or with NODE_DISABLE_COMPILE_CACHE', () => {
     const file = path.join(dir, 'full.yaml');
     cpSync(FULL, file);
     const text = readFileSync(file, 'utf8');
@@ -56,13 +57,25 @@ describe('rule files parsed before', () => {
     } finally {
       delete process.env.NODE_DISABLE_COMPILE_CACHE;
     }
+    // Written as keepParsed writes, behind a checksum that holds, so that what is judged is the content.
+    const keep = (json: string): void => writeFileSync(keptPlace(file, cache), `${cacheChecksum(json)}\n${json}`);
     const kept = readFileSync(keptPlace(file, cache), 'utf8');
-    writeFileSync(keptPlace(file, cache), kept.replace(`"node":"${process.version}"`, '"node":"v0.0.1"'));
+    keep(kept.slice(kept.indexOf('\n') + 1).replace(`"node":"${process.version}"`, '"node":"v0.0.1"'));
     expect(parsedBefore(file, text, BUILD, cache), 'kept by another Node').toBeUndefined();
     for (const damage of ['', '{"build":"build-a"', 'null', '42', JSON.stringify({ build: BUILD, node: process.version, path: file, text })]) {
-      writeFileSync(keptPlace(file, cache), damage);
+      keep(damage);
       expect(parsedBefore(file, text, BUILD, cache), damage).toBeUndefined();
+      writeFileSync(keptPlace(file, cache), damage);
+      expect(parsedBefore(file, text, BUILD, cache), `${damage} without a checksum`).toBeUndefined();
     }
+    // Damage that leaves valid JSON: one byte of the set changed on disk (port 443 read as 447), or the file cut short.
+    keepParsed(file, text, parseRuleSet(text, file), BUILD, cache);
+    const whole = readFileSync(keptPlace(file, cache), 'utf8');
+    expect(whole).toContain('"ports":[443,');
+    writeFileSync(keptPlace(file, cache), whole.replace('"ports":[443,', '"ports":[447,'));
+    expect(parsedBefore(file, text, BUILD, cache), 'a changed byte').toBeUndefined();
+    writeFileSync(keptPlace(file, cache), whole.slice(0, whole.indexOf('"set":')));
+    expect(parsedBefore(file, text, BUILD, cache), 'cut short').toBeUndefined();
   });
 
   it('never keep a rule set with credentials: whether their files exist is not in the text', () => {
