@@ -13,6 +13,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { renderPrometheus } from '../report/prometheus.js';
+import { redactText } from '../secrets.js';
 import { version } from '../version.js';
 import { DEADLINE_NOTE, Exporter, QueryError } from './exporter.js';
 import { renderExporterMetrics } from './metrics.js';
@@ -44,7 +45,8 @@ export async function startServeServer(exporter: Exporter, listen: { host: strin
   const server = http.createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
       // A bug of ours: say so loudly, answer 500, keep serving.
-      process.stderr.write(`pushcheck serve: BUG: ${req.method} ${req.url}: ${(err as Error)?.stack ?? String(err)}\n`);
+      // An error's message may carry a URL with a password in it (a proxy's): masked as in every report.
+      process.stderr.write(redactText(`pushcheck serve: BUG: ${req.method} ${req.url}: ${(err as Error)?.stack ?? String(err)}\n`));
       if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', 'internal error (logged)\n');
       else res.destroy();
     });

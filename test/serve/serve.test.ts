@@ -139,6 +139,23 @@ describe('/probe', () => {
     for (const text of [probe.body, page, JSON.stringify(s.exporter.last.get('site'))]) expect(text).not.toContain('s3cret');
   });
 
+  it('masks a credential in the error of a request it failed on before it logs the bug', async () => {
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      const s = await served([site.ruleSet]);
+      s.exporter.probe = () => {
+        throw new Error('a bug in the exporter, via http://bob:pa55word@10.0.0.1:8080');
+      };
+      const res = await get(s, '/probe?ruleset=site');
+      expect(res.status).toBe(500);
+      const logged = stderr.mock.calls.map(([text]) => String(text)).join('');
+      expect(logged).toContain('BUG: GET /probe?ruleset=site: Error: a bug in the exporter, via http://***@10.0.0.1:8080');
+      expect(logged).not.toContain('pa55word');
+    } finally {
+      stderr.mockRestore();
+    }
+  });
+
   it('answers within the scrape timeout and marks the targets it could not finish', async () => {
     // One probe at a time, a silent TLS target first: its timeout shrinks to the scrape's budget, the others wait.
     const s = await served([{ ...site.ruleSet, rules: [...site.ruleSet.rules].reverse() }], { flags: { timeout: 20_000, concurrency: 1 } });
