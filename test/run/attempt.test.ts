@@ -15,6 +15,7 @@ import type { KeptConnection, ProbeContext, StopSignal } from '../../src/probes/
 import { rule, ruleSet } from '../helpers/literals.js';
 import { startBacklogFullServer, startTcpServer, startTlsServer, type TestServer } from '../helpers/servers.js';
 import { createCertificateAuthority } from '../../src/harness/certs.js';
+import { startDnsServer } from '../../src/demo/dns-server.js';
 import { countAbortControllers } from '../helpers/abort-controllers.js';
 import { activeResources, addedOnceSettled } from '../helpers/active-resources.js';
 
@@ -169,7 +170,7 @@ describe('an attempt', () => {
   });
 });
 
-describe('every probe kind through the scheduler, whose attempt signal is a QuickController', () => {
+describe('every probe kind and phase through the scheduler, whose attempt signal is a QuickController', () => {
   // Each waits in its last phase on a loopback server that never answers: the handshake (tls), the request (http,
   // https, write over WebDAV), HTTP/2 (apns), CONNACK (mqtt). The write check hands node:http an AbortSignal that the
   // attempt's controller made on demand; the others listen on the controller through onAbort().
@@ -238,5 +239,24 @@ describe('every probe kind through the scheduler, whose attempt signal is a Quic
       expect(report.results.map((result) => [result.status, result.note])).toEqual([['skip', 'interrupted']]);
     }
     expect(await addedOnceSettled(before)).toEqual({});
+  });
+
+  it('stops the lookup a target starts with on Ctrl-C (a --dns-server that never answers), and leaves nothing running', async () => {
+    const dns = await startDnsServer({ records: {} });
+    dns.mode = 'silent';
+    try {
+      const before = activeResources();
+      const controller = new AbortController();
+      const started = performance.now();
+      const ctrlC = setTimeout(() => controller.abort(new Error('ctrl-c')), 300);
+      const set = ruleSet([rule({ id: 'unanswered', host: 'unanswered.attempt.test', ports: [silent.port], check: 'tls' })]);
+      const report = await runChecks([set], checkSettings({ timeoutMs: 10_000, dnsServer: { host: dns.host, port: dns.port } }), { signal: controller.signal });
+      clearTimeout(ctrlC);
+      expect(performance.now() - started).toBeLessThan(3000);
+      expect(report.results.map((result) => [result.status, result.note])).toEqual([['skip', 'interrupted']]);
+      expect(await addedOnceSettled(before)).toEqual({});
+    } finally {
+      await dns.close();
+    }
   });
 });
