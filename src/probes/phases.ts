@@ -49,7 +49,7 @@ type QuickSignal = AbortSignal & { [QUICK]?: SignalStandIn };
  * An AbortController for what is made once a target (run.ts's attempts), cheaper in two ways on Node 20:
  * - onAbort() listeners are kept in a Set that `abort` walks: adding a listener to an AbortSignal (an EventTarget)
  *   and removing it cost about 6 µs each;
- * - its AbortSignal is made only when something asks for `signal` (to hand to a Node API: TLS, HTTP): making one
+ * - its AbortSignal is made only when something asks for `signal` (to hand to a Node API: the write check's node:http): making one
  *   costs about 8 µs, and a tcp check never asks. Until then the controller stands in for its signal: it has
  *   `aborted` and `reason`, and onAbort(), isInterrupted(), stoppedFailure() and bounded() take either (StopSignal).
  * Abort only through `abort`, so that the listeners are called.
