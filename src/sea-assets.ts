@@ -1,11 +1,12 @@
 /**
  * In a single executable (npm run build:sea) there is no package folder: rules/, schemas/ and package.json are
  * embedded as assets. This module, imported before anything else there, writes them once to a folder of the
- * temporary directory named by their content, and tells package-root.ts to read them from it. Outside a single
+ * temporary directory named by their content (used again only while it is the user's own), and tells package-root.ts
+ * to read them from it. Outside a single
  * executable it does nothing.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -34,9 +35,11 @@ if (sea?.isSea()) {
   const digest = createHash('sha256');
   for (const [file, text] of contents) digest.update(file).update('\0').update(text).update('\0');
   const root = path.join(os.tmpdir(), `pushcheck-sea-${digest.digest('hex').slice(0, 16)}`);
-  if (!existsSync(path.join(root, 'package.json'))) {
-    // Written beside, then renamed into place: two first runs at once never see half a folder.
-    const staging = `${root}.${process.pid}`;
+  let folder = root;
+  if (!unpackedBefore(root)) {
+    // Written beside (a private folder of this run), then renamed into place: two first runs at once never see half
+    // a folder.
+    const staging = mkdtempSync(`${root}.`);
     for (const [file, text] of contents) {
       mkdirSync(path.dirname(path.join(staging, file)), { recursive: true });
       writeFileSync(path.join(staging, file), text);
@@ -44,8 +47,32 @@ if (sea?.isSea()) {
     try {
       renameSync(staging, root);
     } catch {
-      // Another run got there first; its copy is the same.
+      // Another run got there first, or the name is taken by someone else: judged below.
+    }
+    if (!unpackedBefore(root)) {
+      // Not ours to trust (another user's, or one others may write): this run reads its own copy, and removes it.
+      folder = staging;
+      process.on('exit', () => rmSync(staging, { recursive: true, force: true }));
+    } else if (existsSync(staging)) {
+      rmSync(staging, { recursive: true, force: true });
     }
   }
-  (globalThis as { __pushcheckPackageRoot?: URL }).__pushcheckPackageRoot = pathToFileURL(`${root}${path.sep}`);
+  (globalThis as { __pushcheckPackageRoot?: URL }).__pushcheckPackageRoot = pathToFileURL(`${folder}${path.sep}`);
+}
+
+/**
+ * Whether `folder` holds a finished copy that only this user can have written. The temporary directory is shared:
+ * a folder of that name made by another user, or one others may write, could hold rule sets other than the ones
+ * built in, and its verdicts would not be this executable's.
+ */
+function unpackedBefore(folder: string): boolean {
+  try {
+    const stat = lstatSync(folder);
+    if (!stat.isDirectory()) return false;
+    // Windows has no uids, and its temporary directory is the user's own.
+    if (process.getuid && (stat.uid !== process.getuid() || (stat.mode & 0o022) !== 0)) return false;
+    return existsSync(path.join(folder, 'package.json'));
+  } catch {
+    return false;
+  }
 }

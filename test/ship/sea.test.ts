@@ -5,7 +5,7 @@
  * dist/rule-summaries.json) are taken as they are: run the build first, as `npm test` does.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -95,6 +95,31 @@ describe(`dist/sea/pushcheck-${process.platform}-${process.arch}`, () => {
       // A rule file no longer the one parsed at build time (its text differs) is parsed again: the true title.
       appendFileSync(path.join(unpacked(), 'rules', 'moki-ios.yaml'), '# changed\n');
       expect(title(check())).toBe(title(first));
+    });
+  });
+
+  it('trusts an unpacked folder only while it is its user\'s own: one others may write, or another user\'s, is passed over', () => {
+    withOwnTmp((tmp, unpacked) => {
+      const first = run(['rules', 'list'], { TMPDIR: tmp });
+      expect(first.status).toBe(0);
+      const folder = unpacked();
+      // Someone else's rules in the folder of that name: a table of theirs, which must not be printed.
+      const summaries = path.join(folder, 'dist', 'rule-summaries.json');
+      const stored = JSON.parse(readFileSync(summaries, 'utf8')) as { table: string };
+      writeFileSync(summaries, JSON.stringify({ ...stored, table: 'planted\n' }));
+      chmodSync(folder, 0o777);
+      const writable = run(['rules', 'list'], { TMPDIR: tmp });
+      expect(writable.stdout).toBe(first.stdout);
+      chmodSync(folder, 0o700);
+      expect(run(['rules', 'list'], { TMPDIR: tmp }).stdout).toBe('planted\n');
+      if (process.getuid?.() === 0) {
+        chownSync(folder, 65534, 65534);
+        expect(run(['rules', 'list'], { TMPDIR: tmp }).stdout).toBe(first.stdout);
+      } else {
+        console.log('sea.test: another user\'s folder not tried: chown needs root');
+      }
+      // The copies made for those runs are gone with them: only the folder of that name is left.
+      expect(readdirSync(tmp)).toEqual([path.basename(folder)]);
     });
   });
 
