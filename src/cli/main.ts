@@ -7,9 +7,9 @@
 import { exitIfDone, exitOnStdoutError } from './messages.js';
 import { handle, runProgram } from './program.js';
 import { mapUncaughtStacks } from './source-stack.js';
-import { tierUpForCheck } from './tier-up.js';
+import { v8FlagsForCheck } from './v8-flags.js';
 
-tierUpForCheck(process.argv.slice(2));
+v8FlagsForCheck(process.argv.slice(2));
 mapUncaughtStacks();
 exitOnStdoutError();
 runProgram(process.argv).then(exitIfDone, handle);

@@ -10,7 +10,7 @@
 import { commandFor, defaultCommand, isVersionOnly } from './commands.js';
 import { exitOnStdoutError, writeStdoutNow } from './messages.js';
 import { mapUncaughtStacks } from './source-stack.js';
-import { tierUpForCheck } from './tier-up.js';
+import { v8FlagsForCheck } from './v8-flags.js';
 import { version } from '../version.js';
 import type * as Program from './program.js';
 
@@ -28,7 +28,7 @@ export function start(argv: string[], load: Loaders): Promise<unknown> {
   const args = argv.slice(2);
   const command = commandFor(args);
   if (command === defaultCommand) {
-    tierUpForCheck(args);
+    v8FlagsForCheck(args);
     return Promise.resolve().then(load.check);
   }
   if (command !== undefined) return load.main();

@@ -98,7 +98,7 @@ describe('start-up path', () => {
     });
   });
 
-  it("a check's code cache serves the next check: V8 flags are set before check.cjs compiles (src/cli/tier-up.ts)", async () => {
+  it("a check's code cache serves the next check: V8 flags are set before check.cjs compiles (src/cli/v8-flags.ts)", async () => {
     await withOneRule(net.createServer((socket) => socket.end()), 'tcp', async (rules) => {
       // The first run writes the cache unless one fits; a flag set after compiling (as main.ts once did on Node 20)
       // made V8 refuse every cache, so each run compiled the whole bundle again and wrote a new cache.

@@ -1,0 +1,25 @@
+/**
+ * V8 flags for the check command on Node 20 (V8 11), set before the check's code is compiled: start.ts calls this
+ * before it runs check.cjs, main.ts for the single executable and main.js. V8 refuses a code cache made under other
+ * flags, so a flag set after check.cjs was compiled from its cache made every next run's cache unusable
+ * (code-cache.ts); setting it again to the same value is harmless. Only flags V8 reads while running take effect here:
+ * the young generation's starting size (--min-semi-space-size) is fixed when the heap is made and is ignored later.
+ */
+import { commandFor, defaultCommand } from './commands.js';
+
+export function v8FlagsForCheck(args: string[]): void {
+  if (!process.versions.v8.startsWith('11.') || commandFor(args) !== defaultCommand) return;
+  const v8 = process.getBuiltinModule('node:v8');
+  // TurboFan compiles the probe path on background threads for more CPU than the run can win back: 1,000 loopback
+  // targets took 530 ms of CPU, 370 ms with a 16-fold tier-up budget, and 5,000 targets with a table were no slower.
+  // Node 22 and later tier up otherwise (Maglev, and no such flag).
+  v8.setFlagsFromString('--interrupt-budget=1081344');
+  // A check keeps most of what it allocates until its report (code, rules, every target's result), and the young
+  // generation, doubled from 1 MB after each scavenge that kept enough, copied the same objects again and again: 8
+  // scavenges for 1,000 loopback targets, 2 or 3 when it grows to V8's largest (16 MB a semi-space, as before) at
+  // once and scavenges only when full, not in a task at 80%. About 4% less CPU, 5 MB more peak RSS; on Node 22 and
+  // 24 the CPU moved both ways from run to run and Node 24 neared 95 MB, so they keep V8's defaults
+  // (docs/contributing.md, "Garbage collection in a check").
+  v8.setFlagsFromString('--semi-space-growth-factor=16');
+  v8.setFlagsFromString('--no-minor-gc-task');
+}
