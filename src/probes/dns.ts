@@ -10,7 +10,7 @@ import { ipVersion } from '../ip-version.js';
 import { classifyError, errorCodes, failure, PhaseError, withContext } from './classify.js';
 import { bounded, since, stoppedFailure } from './phases.js';
 import { resolverSlots, systemLookup } from './system-lookup.js';
-import type { Resolution, ResolveHost, ResolveOptions, StopSignal } from './types.js';
+import type { Resolution, ResolveHost, ResolveOptions, AbortSignalLike } from './types.js';
 
 /** A --resolve pin: `host` is a name, or `*.suffix` matching one or more labels before the suffix. */
 export interface Pin {
@@ -137,7 +137,7 @@ export function fitSystemResolver(timeoutMs: number, env: NodeJS.ProcessEnv = pr
  * one of libuv's getaddrinfo slots behind slower lookups: its message says so (the resolver is still the slow party,
  * or those lookups would have ended).
  */
-async function systemLookupWithin(name: string, timeoutMs: number, signal: StopSignal): Promise<string[]> {
+async function systemLookupWithin(name: string, timeoutMs: number, signal: AbortSignalLike): Promise<string[]> {
   const lookup = systemLookup(name);
   const start = performance.now();
   try {
@@ -153,7 +153,7 @@ async function systemLookupWithin(name: string, timeoutMs: number, signal: StopS
   }
 }
 
-async function serverLookup(name: string, server: DnsServer, timeoutMs: number, signal: StopSignal): Promise<string[]> {
+async function serverLookup(name: string, server: DnsServer, timeoutMs: number, signal: AbortSignalLike): Promise<string[]> {
   // c-ares's own timeout is set a little later than ours so that a silent server is reported by `bounded`,
   // with the time waited, rather than by a bare ETIMEOUT.
   const resolver = new (nodeDns().promises.Resolver)({ timeout: Math.ceil(timeoutMs) + 250, tries: 1 });
@@ -177,7 +177,7 @@ async function serverLookup(name: string, server: DnsServer, timeoutMs: number, 
 /** Makes the ResolveHost every probe uses. IPv4 addresses come first. */
 export function createResolver(options: ResolverOptions): ResolveHost {
   const { dnsServer, pins, timeoutMs } = options;
-  return async (host: string, signal: StopSignal, options?: ResolveOptions): Promise<Resolution> => {
+  return async (host: string, signal: AbortSignalLike, options?: ResolveOptions): Promise<Resolution> => {
     const start = performance.now();
     const name = canonicalHost(host);
     if (ipVersion(name) !== 0) return { addresses: [name], pinned: false, durationMs: 0 };

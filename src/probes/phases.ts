@@ -3,7 +3,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Failure, FailureCode, Phase, ProbeOutcome, Target, Timings } from '../types.js';
-import type { ProbeContext, SignalStandIn, StopSignal } from './types.js';
+import type { ProbeContext, SignalStandIn, AbortSignalLike } from './types.js';
 import { failure, PhaseError, TIMEOUT_CODES, withContext } from './classify.js';
 
 /** Durations are reported in ms rounded to 0.1. */
@@ -37,7 +37,7 @@ function isTimeoutReason(reason: unknown): boolean {
 }
 
 /** Aborted for another reason than a timeout: Ctrl-C, the run stopping. */
-export function isInterrupted(signal: StopSignal | undefined): boolean {
+export function isInterrupted(signal: AbortSignalLike | undefined): boolean {
   return signal?.aborted === true && !isTimeoutReason(signal.reason);
 }
 
@@ -51,7 +51,7 @@ type QuickSignal = AbortSignal & { [QUICK]?: SignalStandIn };
  *   and removing it cost about 6 µs each;
  * - its AbortSignal is made only when something asks for `signal` (to hand to a Node API: the write check's node:http): making one
  *   costs about 8 µs, and a tcp check never asks. Until then the controller stands in for its signal: it has
- *   `aborted` and `reason`, and onAbort(), isInterrupted(), stoppedFailure() and bounded() take either (StopSignal).
+ *   `aborted` and `reason`, and onAbort(), isInterrupted(), stoppedFailure() and bounded() take either (AbortSignalLike).
  * Abort only through `abort`, so that the listeners are called.
  */
 export class QuickController implements SignalStandIn {
@@ -99,7 +99,7 @@ export function quickController(): QuickController {
 }
 
 /** An AbortSignal to hand to a Node API: a QuickController's is made now if it has not been. */
-export function abortSignalOf(stop: StopSignal): AbortSignal {
+export function abortSignalOf(stop: AbortSignalLike): AbortSignal {
   return stop instanceof AbortSignal ? stop : stop.signal;
 }
 
@@ -107,7 +107,7 @@ export function abortSignalOf(stop: StopSignal): AbortSignal {
  * Calls `listener` once when `stop` aborts (not if it already has); returns what removes it. A QuickController (or
  * the signal it made) keeps it in a Set, any other signal as an 'abort' event listener.
  */
-export function onAbort(stop: StopSignal, listener: () => void): () => void {
+export function onAbort(stop: AbortSignalLike, listener: () => void): () => void {
   if (!(stop instanceof AbortSignal)) return stop.listen(listener);
   const quick = (stop as QuickSignal)[QUICK];
   if (quick) return quick.listen(listener);
@@ -119,7 +119,7 @@ export function onAbort(stop: StopSignal, listener: () => void): () => void {
 export function stoppedFailure(
   phase: Phase,
   waitedMs: number,
-  signal?: StopSignal,
+  signal?: AbortSignalLike,
   recorded?: PhaseError['recorded'],
 ): PhaseError {
   const interrupted = isInterrupted(signal);
@@ -137,13 +137,13 @@ export function stoppedFailure(
  */
 export class Budget {
   /** Aborts at the deadline or with the caller's signal; pass it on as is, or through `signal` to a Node API. */
-  readonly stop: StopSignal;
+  readonly stop: AbortSignalLike;
   readonly #start: number;
   readonly #deadline: number;
   /** Stops the budget's own timer and listener; absent when it was lent the caller's signal. */
   readonly #dispose: (() => void) | undefined;
 
-  constructor(timeoutMs: number, outer: StopSignal, startedAt = performance.now(), outerDeadline?: number) {
+  constructor(timeoutMs: number, outer: AbortSignalLike, startedAt = performance.now(), outerDeadline?: number) {
     this.#start = startedAt;
     if (outerDeadline !== undefined && outerDeadline <= startedAt + timeoutMs) {
       this.#deadline = outerDeadline;
@@ -264,7 +264,7 @@ export function bounded<T>(
   work: Promise<T>,
   phase: Phase,
   timeoutMs: number,
-  signal: StopSignal,
+  signal: AbortSignalLike,
   onStop?: () => void,
 ): Promise<T> {
   const start = performance.now();

@@ -11,7 +11,7 @@ import { maskSentCredentials } from '../secrets.js';
 import type { FailureCode } from '../types.js';
 import { errorCodes, failure, PhaseError } from './classify.js';
 import { isInterrupted, onAbort, stoppedFailure } from './phases.js';
-import type { Proxy, StopSignal } from './types.js';
+import type { Proxy, AbortSignalLike } from './types.js';
 
 /** RFC 1929 gives the user name and the password one length byte each. */
 export const SOCKS_MAX_CREDENTIAL_BYTES = 255;
@@ -47,7 +47,7 @@ interface Handshake {
   request: string;
   /** The destination port asked for. */
   port: number;
-  signal: StopSignal;
+  signal: AbortSignalLike;
   start: number;
   timeoutMs: number;
 }
@@ -263,7 +263,7 @@ export async function openTunnel(
   proxy: Proxy,
   destination: string,
   port: number,
-  options: { signal: StopSignal; timeoutMs: number },
+  options: { signal: AbortSignalLike; timeoutMs: number },
 ): Promise<void> {
   const h: Handshake = {
     socket,

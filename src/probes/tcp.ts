@@ -9,7 +9,7 @@ import { classifyError, detailOf, failure, PhaseError, withContext } from './cla
 import { bounded, isInterrupted, onAbort, runProbe, since, stoppedFailure, type Budget } from './phases.js';
 import { openTunnel, proxyName } from './proxy.js';
 import type { ProbeOutcome, Target } from '../types.js';
-import type { ProbeContext, ProbeKind, Proxy, ResolveHost, StopSignal } from './types.js';
+import type { ProbeContext, ProbeKind, Proxy, ResolveHost, AbortSignalLike } from './types.js';
 
 /** This kind's check names, added to types.ts's CheckNames (see there). */
 declare module '../types.js' {
@@ -20,7 +20,7 @@ declare module '../types.js' {
 
 export interface ConnectOptions {
   /** Aborting stops the attempt and destroys the socket. */
-  signal: StopSignal;
+  signal: AbortSignalLike;
   timeoutMs: number;
   /**
    * `signal` aborts (with a TimeoutError) once `timeoutMs` has passed: the probe's budget, whose deadline is the one
@@ -102,7 +102,7 @@ class PooledSocket {
   readonly socket = new net.Socket();
   #start = 0;
   #address = '';
-  #signal: StopSignal | undefined;
+  #signal: AbortSignalLike | undefined;
   #disarm: (() => void) | undefined;
   #resolve: ((connection: Connected) => void) | undefined;
   #reject: ((err: unknown) => void) | undefined;

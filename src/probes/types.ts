@@ -24,7 +24,7 @@ export interface ResolveOptions {
  * node:http) needs one, a tcp check does not, and on Node 20 each costs about 8 µs. phases.ts's onAbort(), isInterrupted(),
  * stoppedFailure() and bounded() take either; abortSignalOf() gives the AbortSignal.
  */
-export type StopSignal = AbortSignal | SignalStandIn;
+export type AbortSignalLike = AbortSignal | SignalStandIn;
 
 export interface SignalStandIn {
   readonly aborted: boolean;
@@ -35,7 +35,7 @@ export interface SignalStandIn {
   listen(listener: () => void): () => void;
 }
 
-export type ResolveHost = (host: string, signal: StopSignal, options?: ResolveOptions) => Promise<Resolution>;
+export type ResolveHost = (host: string, signal: AbortSignalLike, options?: ResolveOptions) => Promise<Resolution>;
 
 export interface ProbeContext {
   /** Upper bound for the whole probe (dns + connect + tls + http), in ms. */
@@ -49,7 +49,7 @@ export interface ProbeContext {
    * Aborted on timeout of the run or on Ctrl-C; a probe stops promptly and reports what it had. The scheduler's is
    * a QuickController (phases.ts), whose AbortSignal is made only if abortSignalOf() asks for it.
    */
-  signal: StopSignal;
+  signal: AbortSignalLike;
   /**
    * When `signal` itself aborts with a TimeoutError (a performance.now() time): the scheduler's attempt deadline,
    * `timeoutMs` after `startedAt`. runProbe's budget then needs no timer of its own. Absent: only Ctrl-C aborts it.

@@ -15,22 +15,9 @@ import {
   startTcpServer,
   type TestServer,
 } from '../helpers/servers.js';
+import { activeResources, addedOnceSettled } from '../helpers/active-resources.js';
 
 const never = new AbortController().signal;
-
-/** This process's active handles, requests and timers, counted by type (process.getActiveResourcesInfo()). */
-function activeResources(): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const type of process.getActiveResourcesInfo()) counts.set(type, (counts.get(type) ?? 0) + 1);
-  return counts;
-}
-
-/** The types of which more are active now than in `before`, with how many more. */
-function addedSince(before: Map<string, number>): Record<string, number> {
-  const added: Record<string, number> = {};
-  for (const [type, count] of activeResources()) if (count > (before.get(type) ?? 0)) added[type] = count - (before.get(type) ?? 0);
-  return added;
-}
 
 describe('tcp probe', () => {
   let server: TestServer;
@@ -328,10 +315,7 @@ describe('the tcp check’s socket pool', () => {
         clearTimeout(ctrlC);
         expect(interrupted.interrupted).toBe(true);
       }
-      // A destroyed socket's handle closes in the loop's next turn: wait for that, bounded (not with vi.waitFor, whose
-      // own timers would be counted).
-      for (let i = 0; i < 100 && Object.keys(addedSince(before)).length > 0; i += 1) await new Promise((resolve) => setTimeout(resolve, 10));
-      expect(addedSince(before)).toEqual({});
+      expect(await addedOnceSettled(before)).toEqual({});
     } finally {
       await blackhole?.close();
     }

@@ -11,7 +11,7 @@ import { tcpProbe } from '../../src/probes/tcp.js';
 import { tlsProbe } from '../../src/probes/tls.js';
 import { failure } from '../../src/probes/classify.js';
 import { onAbort } from '../../src/probes/phases.js';
-import type { KeptConnection, ProbeContext, StopSignal } from '../../src/probes/types.js';
+import type { KeptConnection, ProbeContext, AbortSignalLike } from '../../src/probes/types.js';
 import { rule, ruleSet } from '../helpers/literals.js';
 import { startBacklogFullServer, startTcpServer, startTlsServer, type TestServer } from '../helpers/servers.js';
 import { createCertificateAuthority } from '../../src/harness/certs.js';
@@ -54,7 +54,7 @@ describe('an attempt', () => {
   });
 
   it('is given up WATCHDOG_GRACE_MS after its deadline when the probe ignores its signal, and reports the timeout of its last phase', async () => {
-    const signals: StopSignal[] = [];
+    const signals: AbortSignalLike[] = [];
     vi.spyOn(tcpProbe, 'run').mockImplementation((_target, ctx) => {
       signals.push(ctx.signal);
       return new Promise(() => undefined); // a probe bug: never settles
@@ -72,7 +72,7 @@ describe('an attempt', () => {
   });
 
   it('ends with the probe: a passed probe leaves no timer behind to abort its signal later', async () => {
-    const signals: StopSignal[] = [];
+    const signals: AbortSignalLike[] = [];
     vi.spyOn(tcpProbe, 'run').mockImplementation(async (_target, ctx) => {
       signals.push(ctx.signal);
       return { ok: true, address: '127.0.0.1', addresses: ['127.0.0.1'], pinned: true, timings: { totalMs: 1 } };
