@@ -13,7 +13,7 @@ import { classifyError, failure, PhaseError } from './classify.js';
 import { bounded, runProbe, since } from './phases.js';
 import { connectPhase } from './tcp.js';
 import { tlsPhase } from './tls.js';
-import type { KeptConnection, ProbeKind, ServerAnswer } from './types.js';
+import type { AbortSignalLike, KeptConnection, ProbeKind, ServerAnswer } from './types.js';
 
 /** node:http2 (with node:https, about 4 ms of every run's start on Node 20) loads with the first apns target. */
 const loadHttp2 = (): typeof http2 => process.getBuiltinModule('node:http2');
@@ -62,7 +62,7 @@ function apnsReason(answer: Answer): string | undefined {
 function post(
   socket: TLSSocket,
   target: Target,
-  signal: AbortSignal,
+  signal: AbortSignalLike,
   timeoutMs: number,
   keep: boolean,
 ): Promise<{ answer: Answer; session: http2.ClientHttp2Session }> {
@@ -194,7 +194,7 @@ export const apnsProbe = {
       let answer: Answer;
       let h2: http2.ClientHttp2Session;
       try {
-        ({ answer, session: h2 } = await post(session.socket, target, budget.signal, budget.remaining(), ctx.hold !== undefined));
+        ({ answer, session: h2 } = await post(session.socket, target, budget.stop, budget.remaining(), ctx.hold !== undefined));
       } catch (err) {
         if (err instanceof PhaseError) throw err;
         throw new PhaseError(classifyError(err, 'http'), since(start));

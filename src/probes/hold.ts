@@ -8,8 +8,8 @@ import { performance } from 'node:perf_hooks';
 import { formatDuration } from '../duration.js';
 import type { Failure, HoldResult } from '../types.js';
 import { describeTlsError, errorCodes, failure } from './classify.js';
-import { isInterrupted, roundMs } from './phases.js';
-import type { KeptConnection } from './types.js';
+import { isInterrupted, onAbort, roundMs } from './phases.js';
+import type { AbortSignalLike, KeptConnection } from './types.js';
 
 export interface HoldOptions {
   /** How long the connection sits idle, ms. */
@@ -17,7 +17,7 @@ export interface HoldOptions {
   /** How long the proof may wait for its answer (the probe timeout), ms. */
   timeoutMs: number;
   /** Ctrl-C or SIGTERM: ends the hold at once, as `interrupted`. */
-  signal: AbortSignal;
+  signal: AbortSignalLike;
   /** What the kind sends, completing "sent …". */
   proof: string;
 }
@@ -35,24 +35,25 @@ const DROPPED_CODES = ['ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH'];
 type Ending = { kind: 'error'; err: unknown } | { kind: 'closed' } | { kind: 'interrupted' } | { kind: 'idle' } | { kind: 'answer'; text: string };
 
 /** Resolves when `ms` have passed, or earlier when the socket errs or closes, or the signal aborts. */
-function watch(kept: KeptConnection, ms: number, signal: AbortSignal, work?: Promise<string>): Promise<Ending> {
+function watch(kept: KeptConnection, ms: number, signal: AbortSignalLike, work?: Promise<string>): Promise<Ending> {
   const { socket } = kept;
   return new Promise((resolve) => {
     const done = (ending: Ending): void => {
       clearTimeout(timer);
       socket.off('error', onError);
       socket.off('close', onClose);
-      signal.removeEventListener('abort', onAbort);
+      stopListening?.();
       resolve(ending);
     };
     const onError = (err: unknown): void => done({ kind: 'error', err });
     const onClose = (): void => done({ kind: 'closed' });
-    const onAbort = (): void => done({ kind: 'interrupted' });
+    const onInterrupt = (): void => done({ kind: 'interrupted' });
+    let stopListening: (() => void) | undefined;
     const timer = setTimeout(() => done({ kind: 'idle' }), Math.max(0, ms));
     socket.on('error', onError);
     socket.once('close', onClose);
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
+    if (signal.aborted) onInterrupt();
+    else stopListening = onAbort(signal, onInterrupt);
     work?.then(
       (text) => done({ kind: 'answer', text }),
       (err: unknown) => done({ kind: 'error', err }),
@@ -99,7 +100,7 @@ export async function holdConnection(kept: KeptConnection, options: HoldOptions)
 }
 
 /** The hold ended before the idle time was up. */
-function early(ending: Ending, idleMs: number, base: Pick<HoldResult, 'requestedMs' | 'proof'>, signal: AbortSignal): Held {
+function early(ending: Ending, idleMs: number, base: Pick<HoldResult, 'requestedMs' | 'proof'>, signal: AbortSignalLike): Held {
   const after = `after ${formatDuration(idleMs)} of the ${formatDuration(base.requestedMs)} idle time`;
   if (ending.kind === 'error') return errorEnding(ending.err, idleMs, base, after);
   if (ending.kind === 'answer') throw new Error('a hold cannot be answered before its proof is sent');

@@ -11,7 +11,7 @@ import { classifyError, errorCodes, failure, PhaseError } from './classify.js';
 import { bounded, runProbe, since } from './phases.js';
 import { connectPhase } from './tcp.js';
 import { CLIENT_CERTIFICATE_NOTE, isClientCertificateAlert, tlsPhase } from './tls.js';
-import type { ProbeKind, SectionContext, ServerAnswer } from './types.js';
+import type { AbortSignalLike, ProbeKind, SectionContext, ServerAnswer } from './types.js';
 
 /** This kind's check names, added to types.ts's CheckNames (see there). */
 declare module '../types.js' {
@@ -135,7 +135,7 @@ async function exchange(
   request: { origin: string; path: string },
   socket: net.Socket,
   outcome: ProbeOutcome,
-  options: { signal: AbortSignal; timeoutMs: number },
+  options: { signal: AbortSignalLike; timeoutMs: number },
 ): Promise<void> {
   const start = performance.now();
   const expect = target.rule.http;
@@ -238,6 +238,6 @@ export const httpProbe = {
         }
         socket = session.socket;
       }
-      await exchange(target, request, socket, outcome, { signal: budget.signal, timeoutMs: budget.remaining() });
+      await exchange(target, request, socket, outcome, { signal: budget.stop, timeoutMs: budget.remaining() });
     }),
 } satisfies ProbeKind;

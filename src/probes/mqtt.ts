@@ -13,7 +13,7 @@ import { classifyError, failure, PhaseError } from './classify.js';
 import { bounded, runProbe, since } from './phases.js';
 import { connectPhase } from './tcp.js';
 import { tlsPhase } from './tls.js';
-import type { KeptConnection, ProbeKind, ServerAnswer } from './types.js';
+import type { AbortSignalLike, KeptConnection, ProbeKind, ServerAnswer } from './types.js';
 
 /** This kind's check names, added to types.ts's CheckNames (see there). */
 declare module '../types.js' {
@@ -104,7 +104,7 @@ export function keepAliveFor(idleMs: number, timeoutMs: number): number {
 export async function mqttConnect(
   socket: Socket,
   outcome: ProbeOutcome,
-  signal: AbortSignal,
+  signal: AbortSignalLike,
   timeoutMs: number,
   keepAliveS = MQTT_KEEPALIVE_S,
 ): Promise<boolean> {
@@ -180,7 +180,7 @@ export const mqttProbe = {
       let kept = false;
       try {
         const keepAliveS = ctx.hold ? keepAliveFor(ctx.hold.idleMs, ctx.timeoutMs) : MQTT_KEEPALIVE_S;
-        const accepted = await mqttConnect(session.socket, outcome, budget.signal, budget.remaining(), keepAliveS);
+        const accepted = await mqttConnect(session.socket, outcome, budget.stop, budget.remaining(), keepAliveS);
         if (tlsNote && outcome.note !== tlsNote) outcome.note = `${tlsNote}; ${outcome.note}`;
         // A broker that refused the client closes the connection: nothing is left to hold.
         if (ctx.hold && accepted) {

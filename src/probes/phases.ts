@@ -50,7 +50,7 @@ type QuickSignal = AbortSignal & { [QUICK]?: SignalStandIn };
  * - onAbort() listeners are kept in a Set that `abort` walks: adding a listener to an AbortSignal (an EventTarget)
  *   and removing it cost about 6 µs each;
  * - its AbortSignal is made only when something asks for `signal` (to hand to a Node API: the write check's node:http): making one
- *   costs about 8 µs, and a tcp check never asks. Until then the controller stands in for its signal: it has
+ *   costs about 8 µs, and no other check asks. Until then the controller stands in for its signal: it has
  *   `aborted` and `reason`, and onAbort(), isInterrupted(), stoppedFailure() and bounded() take either (AbortSignalLike).
  * Abort only through `abort`, so that the listeners are called.
  */
@@ -136,7 +136,7 @@ export function stoppedFailure(
  * 256 probes in flight those cost more per target than the connect itself.
  */
 export class Budget {
-  /** Aborts at the deadline or with the caller's signal; pass it on as is, or through `signal` to a Node API. */
+  /** Aborts at the deadline or with the caller's signal; pass it on as is, or through abortSignalOf() to a Node API. */
   readonly stop: AbortSignalLike;
   readonly #start: number;
   readonly #deadline: number;
@@ -160,11 +160,6 @@ export class Budget {
       clearTimeout(timer);
       stopListening?.();
     };
-  }
-
-  /** `stop` as an AbortSignal, for a Node API (made on first use). */
-  get signal(): AbortSignal {
-    return abortSignalOf(this.stop);
   }
 
   /** ms left before the deadline (0 once it has passed or the signal aborted). */

@@ -23,7 +23,7 @@ import {
   sessionShortfall,
   TLS_VERSIONS,
 } from './tls-strength.js';
-import type { KeptConnection, ProbeContext, ProbeKind } from './types.js';
+import type { AbortSignalLike, KeptConnection, ProbeContext, ProbeKind } from './types.js';
 
 /** This kind's check names, added to types.ts's CheckNames (see there). */
 declare module '../types.js' {
@@ -41,7 +41,7 @@ export interface HandshakeOptions {
   insecure: boolean;
   /** Clock for `daysLeft`. */
   now: () => Date;
-  signal: AbortSignal;
+  signal: AbortSignalLike;
   timeoutMs: number;
   /**
    * ALPN protocols offered; default none. A plain tls check offers none: a server with its own protocol (APNs'
@@ -379,7 +379,7 @@ export async function tlsPhase(
     ca: ctx.ca,
     insecure: ctx.insecure,
     now: ctx.now,
-    signal: budget.signal,
+    signal: budget.stop,
     timeoutMs: budget.remaining(),
   });
   outcome.timings.tlsMs = roundMs(session.tlsMs);

@@ -21,7 +21,7 @@ export interface ResolveOptions {
 /**
  * What stops a probe or a phase: an AbortSignal, or a stand-in for one (phases.ts's QuickController, which the
  * scheduler makes once an attempt) that makes its AbortSignal only when asked for `signal`: a Node API (the write check's
- * node:http) needs one, a tcp check does not, and on Node 20 each costs about 8 µs. phases.ts's onAbort(), isInterrupted(),
+ * node:http) needs one, no other check does, and on Node 20 each costs about 8 µs. phases.ts's onAbort(), isInterrupted(),
  * stoppedFailure() and bounded() take either; abortSignalOf() gives the AbortSignal.
  */
 export type AbortSignalLike = AbortSignal | SignalStandIn;

@@ -15,10 +15,10 @@ import type { FieldPath, Fields } from '../fields.js';
 import { ipVersion } from '../ip-version.js';
 import type { Failure, FailureCode, ProbeOutcome, Target } from '../types.js';
 import { errorCodes, failure } from './classify.js';
-import { abortSignalOf, roundMs } from './phases.js';
+import { abortSignalOf, Budget, onAbort, roundMs } from './phases.js';
 import { checkServerIdentity } from './server-identity.js';
 import { runTrustingContext } from '../trust.js';
-import type { ProbeContext, ProbeKind } from './types.js';
+import type { AbortSignalLike, ProbeContext, ProbeKind } from './types.js';
 
 /** A write check's settings (the rule's `write:` section). */
 export interface WriteSettings {
@@ -190,14 +190,13 @@ function ftpCode(err: unknown, stepName: string): FailureCode {
 
 const CONNECT_FAILURES: Record<string, FailureCode> = { ECONNREFUSED: 'tcp_refused', ETIMEDOUT: 'tcp_timeout', ECONNRESET: 'tcp_reset', EHOSTUNREACH: 'tcp_unreachable' };
 
-async function writeFtp(location: WriteLocation, address: string, password: string | undefined, ctx: ProbeContext, steps: Steps, signal: AbortSignal): Promise<string[]> {
+async function writeFtp(location: WriteLocation, address: string, password: string | undefined, ctx: ProbeContext, steps: Steps, stop: AbortSignalLike): Promise<string[]> {
   // basic-ftp: a maintained, dependency-free FTP/FTPS client (explicit TLS, passive mode, reply codes on errors).
   // A bundled dynamic import of a CommonJS package has its exports under default only.
   const ftp = (await import('basic-ftp')) as typeof import('basic-ftp') & { default?: typeof import('basic-ftp') };
   const Client = ftp.default?.Client ?? ftp.Client;
   const client = new Client(ctx.timeoutMs);
-  const onAbort = (): void => client.close();
-  signal.addEventListener('abort', onAbort, { once: true });
+  const stopListening = onAbort(stop, () => client.close());
   const run = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
     try {
       return await step(steps, name, work);
@@ -239,7 +238,7 @@ async function writeFtp(location: WriteLocation, address: string, password: stri
       });
     }
   } finally {
-    signal.removeEventListener('abort', onAbort);
+    stopListening();
     client.close();
   }
   return notes;
@@ -306,12 +305,23 @@ function stepsText(steps: Steps): string {
 }
 
 async function runWrite(target: Target, ctx: ProbeContext): Promise<ProbeOutcome> {
-  const started = performance.now();
+  // The attempt's time, as every probe's (runProbe): from ctx.startedAt (the scheduler's lookup included), and under
+  // the scheduler bounded by the attempt's own signal, with no timer of its own left running after the probe.
+  const budget = new Budget(ctx.timeoutMs, ctx.signal, ctx.startedAt, ctx.deadline);
+  try {
+    return await writeWithin(target, ctx, budget);
+  } finally {
+    budget.dispose();
+  }
+}
+
+async function writeWithin(target: Target, ctx: ProbeContext, budget: Budget): Promise<ProbeOutcome> {
   const outcome: ProbeOutcome = { ok: false, addresses: [], pinned: false, timings: { totalMs: 0 } };
   const location = target.url === undefined ? undefined : parseWriteUrl(target.url);
   const steps: Steps = [];
   const finish = (problem?: Failure, notes: string[] = []): ProbeOutcome => {
-    outcome.timings.totalMs = roundMs(performance.now() - started);
+    // Never less than the lookup it reports, as runProbe's totalMs.
+    outcome.timings.totalMs = Math.max(roundMs(budget.elapsed()), outcome.timings.dnsMs ?? 0);
     const text = [steps.length > 0 ? `steps: ${stepsText(steps)}` : '', ...notes].filter(Boolean).join('; ');
     if (text) outcome.note = text;
     if (problem) outcome.failure = problem;
@@ -321,13 +331,12 @@ async function runWrite(target: Target, ctx: ProbeContext): Promise<ProbeOutcome
   if (!location) return finish(failure('write_error', 'write', 'not a webdav://, webdavs://, ftp://, ftps:// URL or an absolute file path'));
   const envName = target.rule.write?.passwordEnv;
   const password = location.password ?? (envName !== undefined ? process.env[envName] : undefined);
-  const signal = AbortSignal.any([abortSignalOf(ctx.signal), AbortSignal.timeout(ctx.timeoutMs)]);
   let notes: string[] = [];
   try {
     if (location.scheme === 'file') {
       notes = await writeLocalFile(location, steps);
     } else {
-      const resolution = await ctx.resolve(location.host, signal);
+      const resolution = await ctx.resolve(location.host, budget.stop);
       outcome.addresses = resolution.addresses;
       outcome.pinned = resolution.pinned;
       outcome.timings.dnsMs = roundMs(resolution.durationMs);
@@ -336,7 +345,7 @@ async function runWrite(target: Target, ctx: ProbeContext): Promise<ProbeOutcome
       if (address === undefined) return finish(failure('dns_no_address', 'dns', location.host));
       outcome.address = address;
       if (location.scheme === 'ftp' || location.scheme === 'ftps') {
-        notes = await writeFtp(location, address, password, ctx, steps, signal);
+        notes = await writeFtp(location, address, password, ctx, steps, budget.stop);
       } else {
         const secureContext = ctx.ca.length > 0 ? runTrustingContext(ctx.ca) : undefined;
         const auth = location.user !== undefined ? `Basic ${Buffer.from(`${location.user}:${password ?? ''}`).toString('base64')}` : undefined;
@@ -347,7 +356,8 @@ async function runWrite(target: Target, ctx: ProbeContext): Promise<ProbeOutcome
             ...(auth && { auth }),
             // checkServerIdentity only for an IP literal: on Node 22 the option stops keep-alive reuse.
             tls: { ...(secureContext && { secureContext }), rejectUnauthorized: !ctx.insecure, ...(ipVersion(location.host) === 0 ? { servername: location.host } : { checkServerIdentity }) },
-            signal,
+            // node:http takes only an AbortSignal: the attempt's controller makes it now.
+            signal: abortSignalOf(budget.stop),
           },
           steps,
         );
@@ -356,7 +366,7 @@ async function runWrite(target: Target, ctx: ProbeContext): Promise<ProbeOutcome
     return finish(undefined, notes);
   } catch (err) {
     if (err instanceof StepError) return finish(failure(err.code, 'write', `${err.message}; ${stepsText(steps)}`), notes);
-    if (signal.aborted) return finish(failure('write_error', 'write', `timed out after ${ctx.timeoutMs} ms (${steps.at(-1)?.[0] ?? 'start'})`), notes);
+    if (budget.stop.aborted) return finish(failure('write_error', 'write', `timed out after ${ctx.timeoutMs} ms (${steps.at(-1)?.[0] ?? 'start'})`), notes);
     const code = errorCodes(err).find((c) => c in CONNECT_FAILURES);
     if (code) return finish(failure(CONNECT_FAILURES[code] as FailureCode, 'connect', code), notes);
     const certificate = errorCodes(err).find((c) => /CERT|SELF_SIGNED|UNABLE_TO/.test(c));

@@ -90,8 +90,8 @@ async function checkAll(ruleSets: RuleSet[], settings: CheckSettings, hooks: Run
   const now = hooks.now ?? (() => new Date());
   const startedAt = now();
   const started = performance.now();
-  // Held connections (--hold: all at once) each listen for Ctrl-C on this signal's 'abort' event; attempts follow it
-  // through onAbort(), which adds no event listener.
+  // Waits for a free event loop (stall.ts) and credential checks listen for Ctrl-C on this signal's 'abort' event;
+  // attempts and held connections (--hold: all at once) follow it through onAbort(), which adds no event listener.
   setMaxListeners(0, runSignal);
   const targets = ruleSets.flatMap((set) =>
     expandTargets(set, { vars: settings.vars, ...(settings.numbered && { numbered: settings.numbered }) }),

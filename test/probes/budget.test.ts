@@ -15,16 +15,16 @@ describe('Budget', () => {
   it('times out on its own after timeoutMs, with a TimeoutError, and follows the caller’s abort', async () => {
     const outer = new AbortController();
     const budget = new Budget(150, outer.signal);
-    expect(budget.signal).not.toBe(outer.signal);
-    expect(await aborted(budget.signal)).toBeGreaterThanOrEqual(140);
-    expect((budget.signal.reason as Error).name).toBe('TimeoutError');
+    expect(abortSignalOf(budget.stop)).not.toBe(outer.signal);
+    expect(await aborted(abortSignalOf(budget.stop))).toBeGreaterThanOrEqual(140);
+    expect((abortSignalOf(budget.stop).reason as Error).name).toBe('TimeoutError');
     expect(budget.remaining()).toBe(0);
     budget.dispose();
 
     const interrupted = new Budget(10_000, outer.signal);
     outer.abort(new Error('ctrl-c'));
-    expect(interrupted.signal.aborted).toBe(true);
-    expect((interrupted.signal.reason as Error).message).toBe('ctrl-c');
+    expect(abortSignalOf(interrupted.stop).aborted).toBe(true);
+    expect((abortSignalOf(interrupted.stop).reason as Error).message).toBe('ctrl-c');
     interrupted.dispose();
   });
 
@@ -33,10 +33,10 @@ describe('Budget', () => {
     const deadline = performance.now() + 150;
     const timer = setTimeout(() => outer.abort(timedOut(150)), 150);
     const budget = new Budget(1000, outer.signal, undefined, deadline);
-    expect(budget.signal).toBe(outer.signal);
+    expect(abortSignalOf(budget.stop)).toBe(outer.signal);
     expect(budget.remaining()).toBeLessThanOrEqual(150);
     expect(budget.remaining()).toBeGreaterThan(100);
-    await aborted(budget.signal);
+    await aborted(abortSignalOf(budget.stop));
     expect(budget.remaining()).toBe(0);
     budget.dispose();
     clearTimeout(timer);
@@ -45,8 +45,8 @@ describe('Budget', () => {
   it('keeps its own timer when the caller’s deadline is later than its own', async () => {
     const outer = new AbortController();
     const budget = new Budget(100, outer.signal, undefined, performance.now() + 10_000);
-    expect(budget.signal).not.toBe(outer.signal);
-    expect(await aborted(budget.signal)).toBeGreaterThanOrEqual(90);
+    expect(abortSignalOf(budget.stop)).not.toBe(outer.signal);
+    expect(await aborted(abortSignalOf(budget.stop))).toBeGreaterThanOrEqual(90);
     expect(outer.signal.aborted).toBe(false);
     budget.dispose();
   });
@@ -127,7 +127,7 @@ describe('a budget lent a quickController', () => {
       expect(calls).toEqual(['stopped']);
       expect(budget.remaining()).toBe(0);
       expect(made()).toBe(0);
-      expect(budget.signal.aborted).toBe(true);
+      expect(abortSignalOf(budget.stop).aborted).toBe(true);
       expect(made()).toBe(1);
       budget.dispose();
     } finally {

@@ -4,6 +4,7 @@
  * second later, its signal aborted and its late connection closed.
  */
 import { getEventListeners } from 'node:events';
+import http from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runChecks } from '../../src/run/run.js';
 import { checkSettings } from '../../src/run/settings.js';
@@ -13,7 +14,7 @@ import { failure } from '../../src/probes/classify.js';
 import { onAbort } from '../../src/probes/phases.js';
 import type { KeptConnection, ProbeContext, AbortSignalLike } from '../../src/probes/types.js';
 import { rule, ruleSet } from '../helpers/literals.js';
-import { startBacklogFullServer, startTcpServer, startTlsServer, type TestServer } from '../helpers/servers.js';
+import { startBacklogFullServer, startHttpServer, startTcpServer, startTlsServer, type TestServer } from '../helpers/servers.js';
 import { createCertificateAuthority } from '../../src/harness/certs.js';
 import { startDnsServer } from '../../src/demo/dns-server.js';
 import { countAbortControllers } from '../helpers/abort-controllers.js';
@@ -223,6 +224,81 @@ describe('every probe kind and phase through the scheduler, whose attempt signal
     );
 
     expect(await addedOnceSettled(before)).toEqual({});
+  });
+
+  it('makes no AbortSignal for a tls, apns or mqtt check, passed, stopped at its deadline or on Ctrl-C: their phases listen on the attempt through onAbort()', async () => {
+    const kinds = (id: string) => everyKind().rules.filter((r) => r.id === id);
+    const counted = async (run: () => Promise<unknown>): Promise<number> => {
+      const made = countAbortControllers();
+      try {
+        await run();
+        return made();
+      } finally {
+        vi.unstubAllGlobals();
+      }
+    };
+    // Passed: a handshake that completes (tls), ten times.
+    const ports = Array.from({ length: 10 }, () => silentTls.port);
+    const passing = ruleSet([rule({ id: 'tls', host: 'tls.attempt.test', ports, check: 'tls' })]);
+    let passed: Awaited<ReturnType<typeof runChecks>> | undefined;
+    expect(await counted(async () => (passed = await runChecks([passing], checkSettings({ timeoutMs: 3000, pins, caPems: [ca] }))))).toBeLessThanOrEqual(1);
+    expect(passed!.results.map((result) => result.status)).toEqual(ports.map(() => 'pass'));
+    // Stopped at the deadline in the handshake (tls), HTTP/2 (apns) and the CONNACK (mqtt).
+    const stuck = ruleSet([...kinds('tls'), ...kinds('apns'), ...kinds('mqtt')]);
+    let timed: Awaited<ReturnType<typeof runChecks>> | undefined;
+    expect(await counted(async () => (timed = await runChecks([stuck], checkSettings({ timeoutMs: 500, pins, caPems: [ca] }))))).toBeLessThanOrEqual(1);
+    expect(timed!.results.map((result) => result.error?.code)).toEqual(['tls_handshake_failed', 'http_timeout', 'protocol_mismatch']);
+    // On Ctrl-C (the caller's controller is made before counting).
+    const controller = new AbortController();
+    const ctrlC = setTimeout(() => controller.abort(new Error('ctrl-c')), 200);
+    let interrupted: Awaited<ReturnType<typeof runChecks>> | undefined;
+    expect(await counted(async () => (interrupted = await runChecks([stuck], checkSettings({ timeoutMs: 10_000, pins, caPems: [ca] }), { signal: controller.signal })))).toBeLessThanOrEqual(1);
+    clearTimeout(ctrlC);
+    expect(interrupted!.results.map((result) => result.note)).toEqual(['interrupted', 'interrupted', 'interrupted']);
+  });
+
+  it("times a write attempt from the attempt's start, its lookup included, and stops it at the attempt's deadline", async () => {
+    const dns = await startDnsServer({ records: { 'write.attempt.test': { A: ['127.0.0.1'] } }, delayMs: 400 });
+    try {
+      const started = performance.now();
+      const report = await runChecks([ruleSet(everyKind().rules.filter((r) => r.id === 'write'))], checkSettings({ timeoutMs: 1000, caPems: [ca], dnsServer: { host: dns.host, port: dns.port } }));
+      const tookMs = performance.now() - started;
+      const [result] = report.results;
+      expect(result).toMatchObject({ status: 'fail', error: { code: 'write_error', message: expect.stringContaining('timed out after 1000 ms (PROPFIND)') } });
+      expect(result!.timings.dnsMs).toBeGreaterThanOrEqual(350);
+      // Before, totalMs ran from the probe's call, after the lookup: about 600 ms of the 1000.
+      expect(result!.timings.totalMs).toBeGreaterThanOrEqual(990);
+      expect(result!.timings.totalMs).toBeLessThan(tookMs + 1);
+      expect(tookMs).toBeLessThan(2000);
+    } finally {
+      await dns.close();
+    }
+  });
+
+  it('leaves nothing of a write attempt after it: the AbortSignal it handed node:http never aborts later, and no timer or socket is left', async () => {
+    const refusing = await startHttpServer((_req, res) => {
+      res.statusCode = 404;
+      res.end();
+    });
+    const handed: AbortSignal[] = [];
+    const request = http.request;
+    vi.spyOn(http, 'request').mockImplementation(((options: http.RequestOptions, callback?: (res: http.IncomingMessage) => void) => {
+      if (options.signal) handed.push(options.signal);
+      return request(options, callback);
+    }) as typeof http.request);
+    try {
+      const before = activeResources();
+      const set = ruleSet([rule({ id: 'write', host: 'write.attempt.test', ports: [refusing.port], check: 'write', url: `webdav://write.attempt.test:${refusing.port}/dav/messages.ibi` })]);
+      const report = await runChecks([set], checkSettings({ timeoutMs: 300, pins }));
+      expect(report.results[0]).toMatchObject({ status: 'fail', error: { code: 'write_not_found' } });
+      expect(handed).toHaveLength(1);
+      // Past the attempt's --timeout: a timer of the attempt left running would have aborted it by now.
+      await new Promise((resolve) => setTimeout(resolve, 450));
+      expect(handed[0]!.aborted).toBe(false);
+      expect(await addedOnceSettled(before)).toEqual({});
+    } finally {
+      await refusing.close();
+    }
   });
 
   it('stops a tcp check on Ctrl-C while a proxy (http or socks5) has not answered its handshake, and leaves nothing running', async () => {
