@@ -29,14 +29,15 @@ function scavenges(args: string[] | undefined): number {
 describe('v8FlagsForCheck', () => {
   const node20 = process.versions.v8.startsWith('11.');
 
-  it.runIf(node20)('grows the young generation sooner for a check on Node 20: fewer scavenges for the same objects', () => {
+  // CI runs this file on Node 20, 22 and 24: each version holds its own half.
+  it(`grows the young generation sooner for a check on Node 20 only, and keeps V8's defaults later (this is ${process.version})`, () => {
     const plain = scavenges(undefined);
-    expect(plain).toBeGreaterThanOrEqual(8);
-    expect(scavenges(['rules.yaml'])).toBeLessThanOrEqual(plain * 0.7);
-  });
-
-  it.skipIf(node20)(`keeps V8's defaults for a check on Node 22 and later (this is ${process.version})`, () => {
-    expect(scavenges(['rules.yaml'])).toBe(scavenges(undefined));
+    if (node20) {
+      expect(plain).toBeGreaterThanOrEqual(8);
+      expect(scavenges(['rules.yaml'])).toBeLessThanOrEqual(plain * 0.7);
+    } else {
+      expect(scavenges(['rules.yaml'])).toBe(plain);
+    }
   });
 
   it("leaves V8's defaults to every other command", () => {
