@@ -36,6 +36,17 @@ async function get(s: Served, path: string, headers: Record<string, string> = {}
   return { status: res.status, type: res.headers.get('content-type') ?? '', body: await res.text() };
 }
 
+/** What `work` wrote on stderr, held back from the test's own output. */
+async function stderrOf(work: () => Promise<void>): Promise<string> {
+  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  try {
+    await work();
+    return stderr.mock.calls.map(([text]) => String(text)).join('');
+  } finally {
+    stderr.mockRestore();
+  }
+}
+
 describe('/probe', () => {
   it('answers probe_success 1 for the open target and 0 for the closed one, labelled by rule', async () => {
     const s = await served([site.ruleSet], { flags: { timeout: 500 } });
@@ -98,31 +109,24 @@ describe('/probe', () => {
   });
 
   it('answers a run that throws as a failed probe, logs it, and keeps serving', async () => {
-    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-    try {
-      const s = await served([site.ruleSet], { run: () => Promise.reject(new Error('a bug in a probe')) });
+    const s = await served([site.ruleSet], { run: () => Promise.reject(new Error('a bug in a probe')) });
+    const logged = await stderrOf(async () => {
       const res = await get(s, '/probe?ruleset=site');
       expect(res.status).toBe(200);
       expect(sampleValue(res.body, 'probe_success')).toBe(0);
-      expect(stderr.mock.calls.map(([text]) => String(text)).join('')).toMatch(/BUG: the run of site threw: Error: a bug in a probe/);
-      expect(sampleValue((await get(s, '/metrics')).body, 'pushcheck_exporter_run_errors_total', { ruleset: 'site' })).toBe(1);
-      expect((await get(s, '/-/healthy')).status).toBe(200);
-    } finally {
-      stderr.mockRestore();
-    }
+    });
+    expect(logged).toMatch(/BUG: the run of site threw: Error: a bug in a probe/);
+    expect(sampleValue((await get(s, '/metrics')).body, 'pushcheck_exporter_run_errors_total', { ruleset: 'site' })).toBe(1);
+    expect((await get(s, '/-/healthy')).status).toBe(200);
   });
 
   it('masks a credential in the message of a run that threw, as it logs it', async () => {
-    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-    try {
-      const s = await served([site.ruleSet], { run: () => Promise.reject(new Error('no agent for http://alice:s3cret@proxy.test:3128')) });
+    const s = await served([site.ruleSet], { run: () => Promise.reject(new Error('no agent for http://alice:s3cret@proxy.test:3128')) });
+    const logged = await stderrOf(async () => {
       expect((await get(s, '/probe?ruleset=site')).status).toBe(200);
-      const logged = stderr.mock.calls.map(([text]) => String(text)).join('');
-      expect(logged).toContain('BUG: the run of site threw: Error: no agent for http://***@proxy.test:3128');
-      expect(logged).not.toContain('s3cret');
-    } finally {
-      stderr.mockRestore();
-    }
+    });
+    expect(logged).toContain('BUG: the run of site threw: Error: no agent for http://***@proxy.test:3128');
+    expect(logged).not.toContain('s3cret');
   });
 
   it('masks a credential that reached a report, on the status page and in /probe, as every report file does', async () => {
@@ -140,20 +144,15 @@ describe('/probe', () => {
   });
 
   it('masks a credential in the error of a request it failed on before it logs the bug', async () => {
-    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-    try {
-      const s = await served([site.ruleSet]);
-      s.exporter.probe = () => {
-        throw new Error('a bug in the exporter, via http://bob:pa55word@10.0.0.1:8080');
-      };
-      const res = await get(s, '/probe?ruleset=site');
-      expect(res.status).toBe(500);
-      const logged = stderr.mock.calls.map(([text]) => String(text)).join('');
-      expect(logged).toContain('BUG: GET /probe?ruleset=site: Error: a bug in the exporter, via http://***@10.0.0.1:8080');
-      expect(logged).not.toContain('pa55word');
-    } finally {
-      stderr.mockRestore();
-    }
+    const s = await served([site.ruleSet]);
+    s.exporter.probe = () => {
+      throw new Error('a bug in the exporter, via http://bob:pa55word@10.0.0.1:8080');
+    };
+    const logged = await stderrOf(async () => {
+      expect((await get(s, '/probe?ruleset=site')).status).toBe(500);
+    });
+    expect(logged).toContain('BUG: GET /probe?ruleset=site: Error: a bug in the exporter, via http://***@10.0.0.1:8080');
+    expect(logged).not.toContain('pa55word');
   });
 
   it('answers within the scrape timeout and marks the targets it could not finish', async () => {
