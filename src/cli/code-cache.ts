@@ -15,13 +15,12 @@
  * (cachedDataRejected), and the run writes a new one. NODE_DISABLE_COMPILE_CACHE=1, Node's own switch, turns it off.
  * `NODE_DEBUG=pushcheck` says what happened.
  */
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import Module from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import { debuglog } from 'node:util';
 import vm from 'node:vm';
-import { crc32 } from 'node:zlib';
-import { cacheChecksum as checksum, userCacheFolder } from '../cache-folder.js';
+import { cacheChecksum as checksum, pathTag, removeAllButNewest, userCacheFolder, writeWhole } from '../cache-folder.js';
 
 const debug = debuglog('pushcheck');
 const MAGIC = 'pushcheck-code-cache 2';
@@ -38,7 +37,7 @@ export function besideCacheFile(file: string): string {
 
 /** The user's cache folder for pushcheck; one file per installed bundle (its path, hashed, names it) and Node. */
 export function userCacheFile(file: string, env: NodeJS.ProcessEnv = process.env): string {
-  return join(userCacheFolder(env), `${crc32(file).toString(16).padStart(8, '0')}-${file.replace(/^.*[\\/]/, '')}.${runtime()}.cache`);
+  return join(userCacheFolder(env), `${pathTag(file)}-${file.replace(/^.*[\\/]/, '')}.${runtime()}.cache`);
 }
 
 /** Removes the caches of the same bundle as `place` (other Nodes', or the older name without one) but the newest few. */
@@ -49,12 +48,8 @@ function pruneSiblings(place: string): void {
   const escaped = stem.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   const sibling = new RegExp(`^${escaped}(\\.v\\d[\\w.-]*)?\\.cache$`);
   try {
-    const others = readdirSync(folder)
-      .filter((name) => name !== own && sibling.test(name))
-      .map((name) => ({ name, written: statSync(join(folder, name)).mtimeMs }))
-      .sort((a, b) => b.written - a.written);
-    for (const { name } of others.slice(KEPT_CACHES - 1)) {
-      rmSync(join(folder, name), { force: true });
+    const others = readdirSync(folder).filter((name) => name !== own && sibling.test(name));
+    for (const name of removeAllButNewest(folder, others, KEPT_CACHES - 1)) {
       debug('code cache %s: removed (only the %d newest are kept)', join(folder, name), KEPT_CACHES);
     }
   } catch (err) {
@@ -89,16 +84,13 @@ function readCache(place: string, key: string): { data: Buffer; place: string } 
 function writeCache(places: string[], key: string, data: Buffer): void {
   const header = Buffer.from(`${[MAGIC, checksum(data), key].join(' | ')}\n`, 'latin1');
   for (const place of places) {
-    const temporary = `${place}.${process.pid}.tmp`;
     try {
       mkdirSync(dirname(place), { recursive: true });
-      writeFileSync(temporary, Buffer.concat([header, data]));
-      renameSync(temporary, place);
+      writeWhole(place, Buffer.concat([header, data]));
       debug('code cache %s: written (%d bytes)', place, data.length);
       pruneSiblings(place);
       return;
     } catch (err) {
-      rmSync(temporary, { force: true });
       debug('code cache %s: not written (%s)', place, (err as NodeJS.ErrnoException).code ?? err);
     }
   }

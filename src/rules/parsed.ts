@@ -15,10 +15,10 @@
  * damaged or out of date is ignored and the file is parsed. NODE_DISABLE_COMPILE_CACHE=1 turns it off with the code
  * cache; `NODE_DEBUG=pushcheck` says what happened.
  */
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { debuglog, isDeepStrictEqual } from 'node:util';
-import { cacheChecksum, userCacheFolder } from '../cache-folder.js';
+import { cacheChecksum, pathTag, removeAllButNewest, userCacheFolder, writeWhole } from '../cache-folder.js';
 import type { RuleSet } from '../types.js';
 
 declare const PUSHCHECK_BUILD_ID: string | undefined;
@@ -39,17 +39,10 @@ interface Kept {
 
 const debug = debuglog('pushcheck');
 
-/** FNV-1a of the path: a name, not a check (the path itself is kept and compared). */
-function nameHash(text: string): string {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i += 1) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
-  return (hash >>> 0).toString(16).padStart(8, '0');
-}
-
 /** Where the parsed form of the rule file `file` is kept. */
 export function keptPlace(file: string, folder: string = userCacheFolder()): string {
   const path = resolve(file);
-  return join(folder, 'rule-files', `${nameHash(path)}-${basename(path)}.json`);
+  return join(folder, 'rule-files', `${pathTag(path)}-${basename(path)}.json`);
 }
 
 function enabled(build: string | undefined): build is string {
@@ -90,16 +83,13 @@ export function keepParsed(file: string, text: string, set: RuleSet, build = bun
     debug('rule file %s: not kept (JSON does not bring it back the same)', file);
     return;
   }
-  const temporary = `${place}.${process.pid}.tmp`;
   try {
     // The user's own: a rule file's text may name hosts and addresses they would not show others.
     mkdirSync(join(place, '..'), { recursive: true, mode: 0o700 });
-    writeFileSync(temporary, `${cacheChecksum(json)}\n${json}`, { mode: 0o600 });
-    renameSync(temporary, place);
+    writeWhole(place, `${cacheChecksum(json)}\n${json}`, 0o600);
     debug('rule file %s: kept (%s)', file, place);
     prune(join(place, '..'));
   } catch (err) {
-    rmSync(temporary, { force: true });
     debug('rule file %s: not kept (%s)', file, (err as NodeJS.ErrnoException).code ?? err);
   }
 }
@@ -107,10 +97,7 @@ export function keepParsed(file: string, text: string, set: RuleSet, build = bun
 /** Removes all but the KEPT_FILES most recently written. */
 function prune(folder: string): void {
   try {
-    const files = readdirSync(folder).filter((name) => name.endsWith('.json'));
-    if (files.length <= KEPT_FILES) return;
-    const byAge = files.map((name) => ({ name, written: statSync(join(folder, name)).mtimeMs })).sort((a, b) => b.written - a.written);
-    for (const { name } of byAge.slice(KEPT_FILES)) rmSync(join(folder, name), { force: true });
+    removeAllButNewest(folder, readdirSync(folder).filter((name) => name.endsWith('.json')), KEPT_FILES);
   } catch (err) {
     debug('rule files %s: not pruned (%s)', folder, (err as NodeJS.ErrnoException).code ?? err);
   }
