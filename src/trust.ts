@@ -5,7 +5,6 @@
  * harness may import nothing of the checker.
  */
 import type tls from 'node:tls';
-import { nodeTls } from './builtins.js';
 
 /**
  * A secure context that trusts Node's default store plus `ca` (PEM), with `options` (ciphers, a client
@@ -20,11 +19,11 @@ import { nodeTls } from './builtins.js';
  * 140 CAs).
  */
 export function trustingContext(ca: readonly string[], options: tls.SecureContextOptions = {}): tls.SecureContext {
-  const context = nodeTls().createSecureContext(options);
+  const context = process.getBuiltinModule('node:tls').createSecureContext(options);
   if (ca.length === 0) return context;
   const native = context.context as { addCACert?: (pem: string) => void };
   // addCACert is what createSecureContext itself calls for `ca`; should a Node lack it, take the slow way.
-  if (typeof native.addCACert !== 'function') return nodeTls().createSecureContext({ ...options, ca: [...nodeTls().rootCertificates, ...ca] });
+  if (typeof native.addCACert !== 'function') return process.getBuiltinModule('node:tls').createSecureContext({ ...options, ca: [...process.getBuiltinModule('node:tls').rootCertificates, ...ca] });
   for (const pem of ca) native.addCACert(pem);
   return context;
 }

@@ -3,7 +3,6 @@
  * that each command loads it without loading another command's module.
  */
 import { readFileSync } from 'node:fs';
-import { nodeCrypto } from '../builtins.js';
 import { UsageError } from '../errors.js';
 
 /**
@@ -24,7 +23,7 @@ export function readCaFile(option: string, file: string): string {
   const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?(?:-----END CERTIFICATE-----|$)/g) ?? [];
   blocks.forEach((block, i) => {
     try {
-      new (nodeCrypto().X509Certificate)(block);
+      new (process.getBuiltinModule('node:crypto').X509Certificate)(block);
     } catch {
       throw new UsageError(`${option} ${file}: certificate ${i + 1} of ${blocks.length} is not a valid certificate (corrupt between its PEM markers)`);
     }

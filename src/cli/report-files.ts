@@ -29,7 +29,6 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { nodeCrypto } from '../builtins.js';
 import { FileError, isUsageError, UsageError } from '../errors.js';
 import { formatNames, formats } from '../report/index.js';
 import { redactSecrets } from '../secrets.js';
@@ -120,7 +119,7 @@ function destinationOf(file: string): Destination {
 function temporaryName(file: string): string {
   const name = path.basename(file);
   const stem = Buffer.byteLength(name) <= NAME_MAX - 40 ? name : 'pushcheck-report';
-  return path.join(path.dirname(file), `.${stem}.${process.pid}.${nodeCrypto().randomBytes(4).toString('hex')}.tmp`);
+  return path.join(path.dirname(file), `.${stem}.${process.pid}.${process.getBuiltinModule('node:crypto').randomBytes(4).toString('hex')}.tmp`);
 }
 
 /** Writes every byte, however many calls it takes (a full disk ends it with ENOSPC, never with a short file). */

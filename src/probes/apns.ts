@@ -7,7 +7,6 @@
 import type http2 from 'node:http2';
 import { performance } from 'node:perf_hooks';
 import type { TLSSocket } from 'node:tls';
-import { nodeCrypto } from '../builtins.js';
 import type { ProbeOutcome, Target } from '../types.js';
 import { classifyError, failure, PhaseError } from './classify.js';
 import { bounded, runProbe, since } from './phases.js';
@@ -158,7 +157,7 @@ const AS_APNS: ServerAnswer = {
     session.on('error', () => undefined);
     session.on('stream', (stream) => {
       stream.on('error', () => undefined);
-      stream.respond({ ':status': 403, 'apns-id': nodeCrypto().randomUUID().toUpperCase(), 'content-type': 'application/json' });
+      stream.respond({ ':status': 403, 'apns-id': process.getBuiltinModule('node:crypto').randomUUID().toUpperCase(), 'content-type': 'application/json' });
       stream.end(JSON.stringify({ reason: 'MissingProviderToken' }));
     });
   },

@@ -4,7 +4,6 @@
  */
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { nodeDns } from '../builtins.js';
 import { UsageError } from '../errors.js';
 import { ipVersion } from '../ip-version.js';
 import { classifyError, errorCodes, failure, PhaseError, withContext } from './classify.js';
@@ -156,7 +155,7 @@ async function systemLookupWithin(name: string, timeoutMs: number, signal: Abort
 async function serverLookup(name: string, server: DnsServer, timeoutMs: number, signal: AbortSignalLike): Promise<string[]> {
   // c-ares's own timeout is set a little later than ours so that a silent server is reported by `bounded`,
   // with the time waited, rather than by a bare ETIMEOUT.
-  const resolver = new (nodeDns().promises.Resolver)({ timeout: Math.ceil(timeoutMs) + 250, tries: 1 });
+  const resolver = new (process.getBuiltinModule('node:dns').promises.Resolver)({ timeout: Math.ceil(timeoutMs) + 250, tries: 1 });
   resolver.setServers([net.isIPv6(server.host) ? `[${server.host}]:${server.port}` : `${server.host}:${server.port}`]);
   const [a, aaaa] = await bounded(
     Promise.allSettled([resolver.resolve4(name), resolver.resolve6(name)]),

@@ -8,7 +8,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Socket } from 'node:net';
 import type { ProbeOutcome } from '../types.js';
-import { nodeCrypto } from '../builtins.js';
 import { classifyError, failure, PhaseError } from './classify.js';
 import { bounded, runProbe, since } from './phases.js';
 import { connectPhase } from './tcp.js';
@@ -110,7 +109,7 @@ export async function mqttConnect(
 ): Promise<boolean> {
   const start = performance.now();
   try {
-    socket.write(connectPacket(`pushcheck-${nodeCrypto().randomBytes(6).toString('hex')}`, keepAliveS));
+    socket.write(connectPacket(`pushcheck-${process.getBuiltinModule('node:crypto').randomBytes(6).toString('hex')}`, keepAliveS));
     const answer = await bounded(readBytes(socket, 4), 'http', timeoutMs, signal);
     if (answer.length === 4 && answer[0] === 0x20 && answer[1] === 0x02) {
       const code = answer[3] ?? 0;

@@ -5,12 +5,11 @@
  * IPv6 literal. X509Certificate.checkIP compares addresses, on every Node version.
  */
 import type tls from 'node:tls';
-import { nodeCrypto, nodeTls } from '../builtins.js';
 import { ipVersion } from '../ip-version.js';
 
 export function checkServerIdentity(host: string, cert: tls.PeerCertificate): Error | undefined {
-  if (ipVersion(host) === 0 || !cert.raw) return nodeTls().checkServerIdentity(host, cert);
-  if (new (nodeCrypto().X509Certificate)(cert.raw).checkIP(host) !== undefined) return undefined;
+  if (ipVersion(host) === 0 || !cert.raw) return process.getBuiltinModule('node:tls').checkServerIdentity(host, cert);
+  if (new (process.getBuiltinModule('node:crypto').X509Certificate)(cert.raw).checkIP(host) !== undefined) return undefined;
   return Object.assign(new Error(`IP: ${host} is not in the certificate's list: ${cert.subjectaltname ?? '(none)'}`), {
     code: 'ERR_TLS_CERT_ALTNAME_INVALID',
     reason: `IP: ${host} is not in the certificate's list`,

@@ -8,7 +8,6 @@
  * - a name already being looked up is not asked again: a retry waits on the same call;
  * - fitSystemResolver (dns.ts) makes glibc give up soon after pushcheck does.
  */
-import { nodeDns } from '../builtins.js';
 
 /** One name's getaddrinfo, queued or running, and how many callers still wait for it. */
 interface Lookup {
@@ -56,7 +55,7 @@ export function systemLookup(name: string): SystemLookup {
         running += 1;
         // A lookup that throws at once (it should not) still settles, and frees its slot.
         Promise.resolve()
-          .then(() => nodeDns().promises.lookup(name, { all: true, verbatim: true }))
+          .then(() => process.getBuiltinModule('node:dns').promises.lookup(name, { all: true, verbatim: true }))
           .then((found) => resolve(found.map((entry) => entry.address)), reject)
           .finally(() => {
             running -= 1;

@@ -10,7 +10,6 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import type tls from 'node:tls';
-import { nodeCrypto } from '../builtins.js';
 import type { FieldPath, Fields } from '../fields.js';
 import { ipVersion } from '../ip-version.js';
 import type { Failure, FailureCode, ProbeOutcome, Target } from '../types.js';
@@ -94,9 +93,9 @@ async function step<T>(steps: Steps, name: string, work: () => Promise<T>): Prom
   }
 }
 
-const CONTENT = (): Buffer => Buffer.from(`pushcheck write test ${new Date().toISOString()} ${nodeCrypto().randomBytes(8).toString('hex')}\n`);
+const CONTENT = (): Buffer => Buffer.from(`pushcheck write test ${new Date().toISOString()} ${process.getBuiltinModule('node:crypto').randomBytes(8).toString('hex')}\n`);
 const tempName = (messagePath: string): string =>
-  path.posix.join(path.posix.dirname(messagePath), `.pushcheck-write-${nodeCrypto().randomBytes(6).toString('hex')}.tmp`);
+  path.posix.join(path.posix.dirname(messagePath), `.pushcheck-write-${process.getBuiltinModule('node:crypto').randomBytes(6).toString('hex')}.tmp`);
 
 // ---------------------------------------------------------------- WebDAV
 

@@ -7,7 +7,6 @@
  * changed, added or removed, and `rules list` parses the rule sets as before (builtin.ts's builtinSummaries).
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { nodeCrypto } from '../builtins.js';
 import { packageUrl } from '../package-root.js';
 
 /** One row of `rules list`. */
@@ -36,7 +35,7 @@ export function isRuleFileName(name: string): boolean {
 }
 
 export function fileHash(bytes: Buffer): string {
-  return nodeCrypto().createHash('sha256').update(bytes).digest('hex');
+  return process.getBuiltinModule('node:crypto').createHash('sha256').update(bytes).digest('hex');
 }
 
 /**

@@ -72,7 +72,7 @@ describe('start-up path', () => {
       writeFileSync(preload, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(list)}, process.moduleLoadList.join('\\n')));`);
       const check = () => run(BIN, [rules, '-f', 'json'], { nodeArgs: ['-r', preload], env: { NODE_DEBUG: 'module,esm,pushcheck', XDG_CACHE_HOME: path.join(dir, 'cache') } });
       // node:tls, node:crypto and node:dns load where a probe, a --ca or a stored rule set's check needs them
-      // (src/builtins.ts): a TCP check that names its hosts by address needs none of them, whether it parses its
+      // (process.getBuiltinModule() there, no top-level import): a TCP check that names its hosts by address needs none of them, whether it parses its
       // rule file and keeps it (the first run) or uses what was kept (the next).
       const unusedLoaded = (): string[] => {
         const builtins = readFileSync(list, 'utf8').split('\n');
