@@ -94,10 +94,6 @@ export class QuickController implements SignalStandIn {
   }
 }
 
-export function quickController(): QuickController {
-  return new QuickController();
-}
-
 /** An AbortSignal to hand to a Node API: a QuickController's is made now if it has not been. */
 export function abortSignalOf(stop: AbortSignalLike): AbortSignal {
   return stop instanceof AbortSignal ? stop : stop.signal;
@@ -151,7 +147,7 @@ export class Budget {
       return;
     }
     this.#deadline = startedAt + timeoutMs;
-    const controller = quickController();
+    const controller = new QuickController();
     this.stop = controller;
     const timer = setTimeout(() => controller.abort(timedOut(timeoutMs)), Math.max(0, this.#deadline - performance.now()));
     if (outer.aborted) controller.abort(outer.reason);
@@ -241,7 +237,7 @@ export async function runProbe(
 /** A phase after DNS that ran out of the probe's time says how much of it the lookup took, when that was much. */
 function dnsShare(fail: Failure, dnsMs: number, timeoutMs: number, budget: Budget): Failure {
   if (fail.phase === 'dns' || fail.phase === 'cert' || fail.phase === 'write' || fail.phase === 'hold') return fail;
-  // Each phase's own timer ends it at the budget's deadline, a moment before the budget's signal would.
+  // A phase stopped at the budget's deadline (by its own timer, or the connect by the budget's stop) ran out of time.
   const ranOut = fail.code === TIMEOUT_CODES[fail.phase] && budget.elapsed() >= timeoutMs * 0.95;
   if (!ranOut || dnsMs < timeoutMs * DNS_SHARE_WORTH_SAYING) return fail;
   return withContext(fail, `the DNS lookup took ${Math.round(dnsMs)} ms of the ${timeoutMs} ms timeout`);

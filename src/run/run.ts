@@ -9,7 +9,7 @@ import type { KeptConnection, ProbeContext, Proxy, ResolveHost, Resolution } fro
 import { holdConnection } from '../probes/hold.js';
 import { checkOf, probeFor } from '../probes/index.js';
 import { failure, TIMEOUT_CODES } from '../probes/classify.js';
-import { onAbort, quickController, timedOut } from '../probes/phases.js';
+import { onAbort, QuickController, timedOut } from '../probes/phases.js';
 import { stalledMs, untilLoopFree, watchStalls } from './stall.js';
 import { createResolver, type DnsServer, type Pin } from '../probes/dns.js';
 import { bypassesProxy, type NoProxyEntry } from '../probes/proxy-env.js';
@@ -377,7 +377,7 @@ function tryOnce(
 ): Promise<Tried> {
   const { settings, signal: runSignal } = run;
   const { timeoutMs } = settings;
-  const controller = quickController();
+  const controller = new QuickController();
   const deadline = clock.startedAt + timeoutMs;
   let overran = false;
   const ctx: ProbeContext = {
@@ -445,12 +445,12 @@ function judged(outcome: ProbeOutcome, timeoutMs: number, clock: TryClock): Trie
 }
 
 /**
- * The run's signal: a quickController's that follows the caller's, so that the attempts in flight follow it through
+ * The run's signal: a QuickController's that follows the caller's, so that the attempts in flight follow it through
  * onAbort() (a Set) rather than one 'abort' event listener each: an EventTarget walks its whole listener list on
  * every add and remove, which with 256 probes in flight cost about 70 ms per 1,000 probes, more than their connects.
  */
 function followedSignal(caller: AbortSignal | undefined): { signal: AbortSignal; unfollow: () => void } {
-  const run = quickController();
+  const run = new QuickController();
   if (!caller) return { signal: run.signal, unfollow: () => undefined };
   if (caller.aborted) run.abort(caller.reason);
   return { signal: run.signal, unfollow: onAbort(caller, () => run.abort(caller.reason)) };

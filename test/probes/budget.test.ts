@@ -3,7 +3,7 @@
  * attempt), which must bound the probe all the same.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { abortSignalOf, Budget, onAbort, quickController, timedOut } from '../../src/probes/phases.js';
+import { abortSignalOf, Budget, onAbort, QuickController, timedOut } from '../../src/probes/phases.js';
 import { countAbortControllers } from '../helpers/abort-controllers.js';
 
 const aborted = (signal: AbortSignal): Promise<number> => {
@@ -52,9 +52,9 @@ describe('Budget', () => {
   });
 });
 
-describe('quickController and onAbort', () => {
+describe('QuickController and onAbort', () => {
   it('call each listener once, after the signal has aborted with its reason; a removed one is not called', () => {
-    const controller = quickController();
+    const controller = new QuickController();
     const calls: string[] = [];
     onAbort(controller.signal, () => calls.push(`first ${(controller.signal.reason as Error).message}`));
     const removeSecond = onAbort(controller.signal, () => calls.push('second'));
@@ -78,7 +78,7 @@ describe('quickController and onAbort', () => {
   it('stands in for its AbortSignal until asked for it: aborted and reason, listeners, and a signal made later already aborted', () => {
     const made = countAbortControllers();
     try {
-      const controller = quickController();
+      const controller = new QuickController();
       const calls: string[] = [];
       onAbort(controller, () => calls.push('before'));
       expect(controller.aborted).toBe(false);
@@ -100,7 +100,7 @@ describe('quickController and onAbort', () => {
   });
 
   it('gives one set of listeners whether onAbort is given the controller or the signal it made, and the signal its abort event', () => {
-    const controller = quickController();
+    const controller = new QuickController();
     const calls: string[] = [];
     onAbort(controller, () => calls.push('controller'));
     const { signal } = controller;
@@ -113,11 +113,11 @@ describe('quickController and onAbort', () => {
   });
 });
 
-describe('a budget lent a quickController', () => {
+describe('a budget lent a QuickController', () => {
   it('makes no AbortSignal unless asked for one, and stops when the controller aborts', () => {
     const made = countAbortControllers();
     try {
-      const controller = quickController();
+      const controller = new QuickController();
       const budget = new Budget(1000, controller, undefined, performance.now() + 500);
       expect(budget.stop).toBe(controller);
       expect(budget.remaining()).toBeGreaterThan(400);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { connectAddresses, connectTcp, SocketPool, tcpProbe } from '../../src/probes/tcp.js';
 import { failure, PhaseError } from '../../src/probes/classify.js';
-import { quickController, timedOut } from '../../src/probes/phases.js';
+import { QuickController, timedOut } from '../../src/probes/phases.js';
 import { probeFor } from '../../src/probes/index.js';
 import { runChecks } from '../../src/run/run.js';
 import { checkSettings, rule, ruleSet } from '../helpers/literals.js';
@@ -114,9 +114,9 @@ describe('tcp probe', () => {
     }
   });
 
-  // The scheduler's attempt signal (a quickController itself, run.ts) is lent to the budget with its deadline, and the
+  // The scheduler's attempt signal (a QuickController itself, run.ts) is lent to the budget with its deadline, and the
   // connect listens on it through onAbort, without an AbortSignal ever being made for it.
-  it.for(['an AbortController', 'the scheduler’s quickController, lent with its deadline'])('stops promptly when the signal aborts, reporting an interruption (%s)', async (kind, context) => {
+  it.for(['an AbortController', 'the scheduler’s QuickController, lent with its deadline'])('stops promptly when the signal aborts, reporting an interruption (%s)', async (kind, context) => {
     const blackhole = await startBacklogFullServer();
     if (!blackhole) {
       context.skip('this kernel does not drop SYNs on a full accept queue');
@@ -124,7 +124,7 @@ describe('tcp probe', () => {
     }
     try {
       const quick = kind.includes('quick');
-      const controller = quick ? quickController() : new AbortController();
+      const controller = quick ? new QuickController() : new AbortController();
       setTimeout(() => controller.abort(new Error('ctrl-c')), 100);
       const start = Date.now();
       const startedAt = performance.now();

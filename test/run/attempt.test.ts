@@ -129,7 +129,7 @@ describe('an attempt', () => {
     expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
   });
 
-  it('makes no AbortSignal for a tcp check: the attempt hands its quickController to the connect as it is', async () => {
+  it('makes no AbortSignal for a tcp check: the attempt hands its QuickController to the connect as it is', async () => {
     const server = await startTcpServer();
     const made = countAbortControllers();
     try {
