@@ -219,10 +219,8 @@ interface Run {
 async function probeEachFamily(target: Target, run: Run): Promise<Probed[]> {
   const { settings } = run;
   const proxy = proxyFor(settings, target.host);
-  // The report's form of the proxy (password masked) is the one recorded in the options.
-  const via = proxy ? (settings.recorded.proxy ?? 'proxy') : 'direct';
-  if (target.skipReason !== undefined) return [{ target, attempts: 0, via }];
-  if (proxy) return [throughProxy(await probeWithRetries(target, run, via, run.resolve), settings.family ?? 'both')];
+  if (target.skipReason !== undefined) return [{ target, attempts: 0, via: viaOf(settings, proxy) }];
+  if (proxy) return [throughProxy(await probeWithRetries(target, run, proxy, run.resolve), settings.family ?? 'both')];
   // This lookup is part of the first attempt: its time counts against that attempt's --timeout (docs/timeouts.md).
   const firstTry = tryClock();
   const resolution = await run.resolve(target.host, run.signal);
@@ -234,7 +232,7 @@ async function probeEachFamily(target: Target, run: Run): Promise<Probed[]> {
       answered = true;
       return Promise.resolve(resolution);
     };
-    return [await probeWithRetries(target, run, via, again, firstTry)];
+    return [await probeWithRetries(target, run, proxy, again, firstTry)];
   }
   const present = new Set(resolution.addresses.map(familyOf));
   const chosen = CHOSEN[settings.family ?? 'both'];
@@ -251,15 +249,15 @@ async function probeEachFamily(target: Target, run: Run): Promise<Probed[]> {
       timings: { dnsMs: resolution.durationMs, totalMs: resolution.durationMs },
       failure: failure('dns_no_address', 'dns', detail),
     };
-    return [{ target: { ...target, family }, attempts: 1, outcome, via }];
+    return [{ target: { ...target, family }, attempts: 1, outcome, via: viaOf(settings, proxy) }];
   }
   // A name of one family needs no filter on its addresses.
   const resolverOf = (family: AddressFamily): ResolveHost => (present.size === 1 ? run.resolve : familyResolver(run.resolve, family));
   if (families.length === 1) {
     const family = families[0] as AddressFamily;
-    return [await probeWithRetries({ ...target, family }, run, via, resolverOf(family), firstTry)];
+    return [await probeWithRetries({ ...target, family }, run, proxy, resolverOf(family), firstTry)];
   }
-  return Promise.all(families.map((family) => probeWithRetries({ ...target, family }, run, via, resolverOf(family), firstTry)));
+  return Promise.all(families.map((family) => probeWithRetries({ ...target, family }, run, proxy, resolverOf(family), firstTry)));
 }
 
 /**
@@ -286,12 +284,17 @@ function proxyFor(settings: CheckSettings, host: string): Proxy | undefined {
   return settings.noProxy && bypassesProxy(host, settings.noProxy) ? undefined : settings.proxy;
 }
 
+/** How a result says it was probed: the proxy in the report's form (password masked, as recorded), or direct. */
+function viaOf(settings: CheckSettings, proxy: Proxy | undefined): string {
+  return proxy ? (settings.recorded.proxy ?? 'proxy') : 'direct';
+}
+
 /**
- * Probes a target until it passes or --retries are spent, `via` the proxy or direct; `resolve` is the target's
+ * Probes a target until it passes or --retries are spent, through `proxy` or direct; `resolve` is the target's
  * (a family's addresses only, see probeEachFamily). A first attempt whose time began with the scheduler's lookup
  * gets that moment as `firstTry`.
  */
-async function probeWithRetries(target: Target, run: Run, via: string, resolve: ResolveHost, firstTry?: TryClock): Promise<Probed> {
+async function probeWithRetries(target: Target, run: Run, proxy: Proxy | undefined, resolve: ResolveHost, firstTry?: TryClock): Promise<Probed> {
   const { settings, signal: runSignal } = run;
   // Only a passed check keeps a connection, and a pass ends the tries: the last one kept is the one to hold.
   let kept: KeptConnection | undefined;
@@ -301,7 +304,6 @@ async function probeWithRetries(target: Target, run: Run, via: string, resolve: 
         kept = connection;
       }
     : undefined;
-  const proxy = settings.proxy && proxyFor(settings, target.host);
   let outcome: ProbeOutcome | undefined;
   let attempts = 0;
   let overloadRetried = false;
@@ -337,7 +339,7 @@ async function probeWithRetries(target: Target, run: Run, via: string, resolve: 
   if (runSignal.aborted) probed.skipReason = INTERRUPTED;
   if (outcome) probed.outcome = outcome;
   if (kept) probed.kept = kept;
-  probed.via = via;
+  probed.via = viaOf(settings, proxy);
   return probed;
 }
 
