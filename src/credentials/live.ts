@@ -10,6 +10,8 @@ import { sign, type KeyObject } from 'node:crypto';
 import http2 from 'node:http2';
 import tls from 'node:tls';
 import { classifyError, failure } from '../probes/classify.js';
+import { Budget, onAbort, QuickController } from '../probes/phases.js';
+import type { AbortSignalLike } from '../probes/types.js';
 import { trustingContext } from '../trust.js';
 import type { CredentialInfo, Failure } from '../types.js';
 import { APNS_REASON_HINTS, apnsUrlFor, MDM_TOPIC_PREFIX } from './apple.js';
@@ -49,7 +51,7 @@ export function providerToken(auth: Extract<LiveAuth, { kind: 'token' }>, now: D
 }
 
 /** TLS to the endpoint, with the client certificate if the credential is one; rejects with a classified failure. */
-function connectTls(url: URL, auth: LiveAuth, options: LiveOptions, signal: AbortSignal): Promise<tls.TLSSocket> {
+function connectTls(url: URL, auth: LiveAuth, options: LiveOptions, stop: AbortSignalLike): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
     const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
     const socket = tls.connect({
@@ -63,20 +65,19 @@ function connectTls(url: URL, auth: LiveAuth, options: LiveOptions, signal: Abor
       ...(/^[\d.]+$|:/.test(host) ? {} : { servername: host }),
     });
     let connected = false;
-    const onAbort = (): void => {
+    const stopListening = onAbort(stop, () => {
       socket.destroy();
       reject(failure(connected ? 'tls_handshake_failed' : 'tcp_timeout', connected ? 'tls' : 'connect', `no answer within ${options.timeoutMs} ms`));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
+    });
     socket.once('connect', () => {
       connected = true;
     });
     socket.once('secureConnect', () => {
-      signal.removeEventListener('abort', onAbort);
+      stopListening();
       resolve(socket);
     });
     socket.once('error', (err) => {
-      signal.removeEventListener('abort', onAbort);
+      stopListening();
       socket.destroy();
       reject(classifyError(err, connected ? 'tls' : 'connect'));
     });
@@ -88,19 +89,18 @@ interface Answer {
   reason?: string;
 }
 
-function request(socket: tls.TLSSocket, url: URL, headers: http2.OutgoingHttpHeaders, body: string, signal: AbortSignal, timeoutMs: number): Promise<Answer> {
+function request(socket: tls.TLSSocket, url: URL, headers: http2.OutgoingHttpHeaders, body: string, stop: AbortSignalLike, timeoutMs: number): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const session = http2.connect(url.origin, { createConnection: () => socket });
     const done = (): void => {
-      signal.removeEventListener('abort', onAbort);
+      stopListening();
       session.close();
       session.destroy();
     };
-    const onAbort = (): void => {
+    const stopListening = onAbort(stop, () => {
       done();
       reject(failure('http_timeout', 'http', `no answer from APNs within ${timeoutMs} ms`));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
+    });
     session.on('error', (err) => {
       done();
       reject(classifyError(err, 'http'));
@@ -137,8 +137,8 @@ function request(socket: tls.TLSSocket, url: URL, headers: http2.OutgoingHttpHea
 export async function pushOnce(auth: LiveAuth, environment: CredentialInfo['environment'], options: LiveOptions): Promise<LiveOutcome> {
   const url = new URL(options.url ?? apnsUrlFor(environment));
   const live: LiveOutcome['live'] = { url: url.origin, topic: options.topic };
-  const timeout = AbortSignal.timeout(options.timeoutMs);
-  const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
+  // Ends at the timeout or with the run's signal (Ctrl-C); its timer and listener go when the push has an answer.
+  const budget = new Budget(options.timeoutMs, options.signal ?? new QuickController());
   const mdm = options.topic.startsWith(MDM_TOPIC_PREFIX);
   const headers: http2.OutgoingHttpHeaders = {
     'apns-topic': options.topic,
@@ -151,11 +151,13 @@ export async function pushOnce(auth: LiveAuth, environment: CredentialInfo['envi
   const body = JSON.stringify(mdm ? { mdm: 'pushcheck' } : { aps: { alert: 'pushcheck credential check' } });
   let answer: Answer;
   try {
-    const socket = await connectTls(url, auth, options, signal);
-    answer = await request(socket, url, headers, body, signal, options.timeoutMs);
+    const socket = await connectTls(url, auth, options, budget.stop);
+    answer = await request(socket, url, headers, body, budget.stop, options.timeoutMs);
   } catch (err) {
     if (!isFailure(err)) throw err;
     return { live, failure: err, note: `live push to ${url.origin} did not get an answer from APNs` };
+  } finally {
+    budget.dispose();
   }
   live.status = answer.status;
   if (answer.reason !== undefined) live.reason = answer.reason;

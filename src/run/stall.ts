@@ -5,6 +5,7 @@
  * not the network (run.ts retries it, or reports local_overload).
  */
 import { performance } from 'node:perf_hooks';
+import { onAbort } from '../probes/phases.js';
 
 const TICK_MS = 10;
 /** Lateness a scheduler gives a timer on an ordinary machine; only beyond it does a tick count as a stall. */
@@ -57,9 +58,10 @@ export function untilLoopFree(maxWaitMs: number, signal?: AbortSignal, quietTick
     let last = performance.now();
     let quiet = 0;
     const started = last;
+    let stopListening: (() => void) | undefined;
     const finish = (): void => {
       clearInterval(interval);
-      signal?.removeEventListener('abort', finish);
+      stopListening?.();
       resolve();
     };
     const interval = setInterval(() => {
@@ -69,6 +71,6 @@ export function untilLoopFree(maxWaitMs: number, signal?: AbortSignal, quietTick
       if (quiet >= quietTicks || now - started >= maxWaitMs) finish();
     }, TICK_MS);
     if (signal?.aborted) finish();
-    else signal?.addEventListener('abort', finish, { once: true });
+    else if (signal) stopListening = onAbort(signal, finish);
   });
 }

@@ -4,15 +4,20 @@
  * client certificates) or by an unknown CA, and token keys registered with the mock or not. `pushcheck cert` runs in
  * process (runInProcess); test/cli/cert.test.ts shows its exit codes from the built CLI.
  */
-import { createPublicKey } from 'node:crypto';
+import { createHook } from 'node:async_hooks';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { getEventListeners } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pushOnce, type LiveAuth } from '../../src/credentials/live.js';
 import { startHarness, type Harness } from '../../src/harness/index.js';
+import { QuickController } from '../../src/probes/phases.js';
 import type { Report } from '../../src/types.js';
 import { runInProcess } from '../helpers/cli.js';
 import { createIssuer, issuerFromPem, pushCertificate, tokenKeyPem } from '../helpers/push-credentials.js';
+import { startTcpServer } from '../helpers/servers.js';
 
 const APP_TOPIC = 'com.example.livecheck';
 const MDM_TOPIC = 'com.apple.mgmt.External.7c1d2e3f-4a5b-4c6d-8e9f-a0b1c2d3e4f5';
@@ -109,5 +114,41 @@ describe('--live with a token key', () => {
     const run = await runInProcess(['cert', '--live', '--apns-url', url, '--team-id', 'LIVETEAM01', write('AuthKey_LIVEKEY002.p8', tokenKeyPem())]);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('give --topic');
+  });
+});
+
+describe('a live push that gets no answer', () => {
+  it("ends at its timeout or with the run's signal, and leaves no listener on that signal and no timer behind", async () => {
+    const silent = await startTcpServer(); // accepts, never answers the ClientHello
+    const auth: LiveAuth = { kind: 'token', key: createPrivateKey(tokenKeyPem()), keyId: 'SILENT0001', teamId: 'SILENTTEAM' };
+    const push = (timeoutMs: number, signal: AbortSignal) =>
+      pushOnce(auth, 'production', { url: `https://127.0.0.1:${silent.port}`, topic: APP_TOPIC, ca: [], timeoutMs, signal, now: () => new Date() });
+    // Timers made while a push runs and not yet cleared or fired (an unref'd one too, which keeps no process alive).
+    const timers = new Set<number>();
+    const hook = createHook({
+      init: (id, type) => {
+        if (type === 'Timeout') timers.add(id);
+      },
+      destroy: (id) => timers.delete(id),
+    });
+    try {
+      // The run's signal is a QuickController's (run.ts); `pushcheck cert --live` hands a plain one.
+      for (const run of [new QuickController(), new AbortController()]) {
+        hook.enable();
+        const timedOut = await push(150, run.signal);
+        expect(timedOut.failure).toMatchObject({ code: 'tls_handshake_failed', message: expect.stringContaining('no answer within 150 ms') });
+        const interrupted = push(60_000, run.signal);
+        setTimeout(() => run.abort(new Error('interrupted')), 100);
+        expect((await interrupted).failure?.code).toBe('tls_handshake_failed');
+        expect(getEventListeners(run.signal, 'abort')).toHaveLength(0);
+        // destroy() of a cleared timer comes in a later turn of the loop.
+        for (let i = 0; i < 50 && timers.size > 0; i += 1) await new Promise((resolve) => setImmediate(resolve));
+        hook.disable();
+        expect(timers.size).toBe(0);
+      }
+    } finally {
+      hook.disable();
+      await silent.close();
+    }
   });
 });

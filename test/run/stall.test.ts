@@ -2,7 +2,9 @@
  * Honest timeouts: a probe that timed out while this process's event loop stood still measured the machine, not the
  * network. The loop is blocked here on purpose, by busy-waiting, against real loopback servers.
  */
+import { getEventListeners } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { QuickController } from '../../src/probes/phases.js';
 import { OVERLOAD_WAIT_MS, runChecks, type CheckSettings } from '../../src/run/run.js';
 import { stalledMs, untilLoopFree, watchStalls } from '../../src/run/stall.js';
 import { startHttpServer, startTcpServer, type TestServer } from '../helpers/servers.js';
@@ -66,6 +68,19 @@ describe('stall watch', () => {
     }
     const waited = performance.now() - started;
     expect(waited).toBeGreaterThanOrEqual(290);
+  });
+
+  it("follows the run's signal through onAbort(): many waits add no 'abort' listener to it, and an abort ends them all", async () => {
+    // The run's signal is a QuickController's (run.ts): a wait for every starved target must not grow its listener list.
+    const run = new QuickController();
+    const waits = Array.from({ length: 50 }, () => untilLoopFree(60_000, run.signal));
+    expect(getEventListeners(run.signal, 'abort')).toHaveLength(0);
+    run.abort(new Error('interrupted'));
+    await Promise.all(waits);
+    // Any other signal gets an event listener, which each wait removes as it ends.
+    const caller = new AbortController();
+    await Promise.all(Array.from({ length: 5 }, () => untilLoopFree(60_000, caller.signal, 1)));
+    expect(getEventListeners(caller.signal, 'abort')).toHaveLength(0);
   });
 });
 
