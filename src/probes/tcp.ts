@@ -30,21 +30,19 @@ export interface ConnectOptions {
   endsWithSignal?: boolean;
 }
 
-/** What a connect that succeeded gives. */
-export interface Connected {
-  /** ms from the first SYN to the connection being open, rounded to 0.1. */
-  connectMs: number;
-}
-
-export interface TcpConnection extends Connected {
+/** What connectTcp gives; a pooled connect gives nothing (its socket closed as it connected and went back). */
+export interface TcpConnection {
   socket: net.Socket;
 }
 
-/** The address that connected (through a proxy: the name or address sent to it). */
-export type HostConnection<C extends Connected = TcpConnection> = C & { address: string };
+/**
+ * A connection as connectAddresses gives it: `address` connected (through a proxy: the name or address sent to it),
+ * `connectMs` after the first SYN to any of the addresses, rounded to 0.1 (the one connect time a result records).
+ */
+export type HostConnection<C extends object = TcpConnection> = C & { address: string; connectMs: number };
 
 /** Opens a connection to one address: connectTcp, connectAndClose, or a tunnel through a proxy. */
-export type Dial<C extends Connected = TcpConnection> = (address: string, port: number, options: ConnectOptions) => Promise<C>;
+export type Dial<C extends object = TcpConnection> = (address: string, port: number, options: ConnectOptions) => Promise<C>;
 
 const ignore = (): void => undefined;
 
@@ -81,7 +79,7 @@ export function connectTcp(address: string, port: number, options: ConnectOption
         socket.destroy();
         reject(err);
       } else {
-        resolve({ socket, connectMs: since(start) });
+        resolve({ socket });
       }
     };
     const onError = (err: unknown): void =>
@@ -104,7 +102,7 @@ class PooledSocket {
   #address = '';
   #signal: AbortSignalLike | undefined;
   #disarm: (() => void) | undefined;
-  #resolve: ((connection: Connected) => void) | undefined;
+  #resolve: ((connection: object) => void) | undefined;
   #reject: ((err: unknown) => void) | undefined;
 
   constructor(release: (pooled: PooledSocket) => void) {
@@ -119,7 +117,7 @@ class PooledSocket {
     socket.on('close', () => release(this));
   }
 
-  connect(address: string, port: number, options: ConnectOptions, resolve: (connection: Connected) => void, reject: (err: unknown) => void): void {
+  connect(address: string, port: number, options: ConnectOptions, resolve: (connection: object) => void, reject: (err: unknown) => void): void {
     this.#start = performance.now();
     this.#address = address;
     this.#signal = options.signal;
@@ -150,7 +148,7 @@ class PooledSocket {
     this.#disarm?.();
     this.#disarm = undefined;
     if (err === undefined) {
-      resolve({ connectMs: since(this.#start) });
+      resolve({});
     } else {
       // Already destroyed after a socket error; after a timeout or an abort this ends the connect, and 'close' follows.
       this.socket.destroy();
@@ -175,10 +173,10 @@ export class SocketPool {
   constructor(readonly maxIdle: number) {}
 
   /**
-   * Opens a TCP connection to an IP address on a pooled socket and closes it in its connect event. Resolves with
-   * connectMs, never with the socket (it goes back to the pool); rejects as connectTcp does.
+   * Opens a TCP connection to an IP address on a pooled socket and closes it in its connect event. Resolves, never
+   * with the socket (it goes back to the pool); rejects as connectTcp does.
    */
-  readonly connectAndClose: Dial<Connected> = (address, port, options) => {
+  readonly connectAndClose: Dial<object> = (address, port, options) => {
     if (options.signal.aborted) return Promise.reject(stoppedFailure('connect', 0, options.signal, { address }));
     const pooled = this.#idle.pop() ?? new PooledSocket(this.#release);
     return new Promise((resolve, reject) => pooled.connect(address, port, options, resolve, reject));
@@ -199,7 +197,7 @@ const checkPool = new SocketPool(256);
  * left (and so `endsWithSignal` too, when it was given). On failure the error is the last attempt's, with
  * `recorded.address` the last address tried (if it is an IP) and `durationMs` the time spent on all.
  */
-export async function connectAddresses<C extends Connected>(
+export async function connectAddresses<C extends object>(
   addresses: string[],
   port: number,
   options: ConnectOptions,
@@ -239,7 +237,7 @@ export async function connectAddresses<C extends Connected>(
 
 /**
  * A tunnel through `proxy` to `destination`:`port`: the proxy's name resolved like any other, a connection to it,
- * then its handshake. connectMs covers all three. A proxy that cannot be reached is proxy_unreachable, whatever the
+ * then its handshake (connectAddresses's connectMs covers all three). A proxy that cannot be reached is proxy_unreachable, whatever the
  * errno; what the proxy answers about the destination is openTunnel's to say.
  */
 async function connectViaProxy(
@@ -263,7 +261,7 @@ async function connectViaProxy(
     throw unreachable(detailOf(err.failure));
   }
   await openTunnel(socket, proxy, destination, port, { signal: options.signal, timeoutMs: left() });
-  return { socket, connectMs: since(start) };
+  return { socket };
 }
 
 /** The connect options of a phase that has what is left of the probe's budget, whose signal ends it at its deadline. */
@@ -272,7 +270,7 @@ function phaseOptions(budget: Budget): ConnectOptions {
 }
 
 /** Records in the outcome where and how fast a connect phase connected. */
-function recordConnect<C extends Connected>(connection: HostConnection<C>, outcome: ProbeOutcome): HostConnection<C> {
+function recordConnect<C extends object>(connection: HostConnection<C>, outcome: ProbeOutcome): HostConnection<C> {
   if (ipVersion(connection.address) !== 0) outcome.address = connection.address;
   outcome.timings.connectMs = connection.connectMs;
   return connection;

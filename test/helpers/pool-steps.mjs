@@ -16,9 +16,9 @@ const steps = JSON.parse(process.argv[2] ?? '[]');
 const LISTENED = ['connect', 'error', 'close', 'end', 'ready', 'timeout', 'data', 'lookup'];
 
 const fresh = async (address, port, options) => {
-  const { socket, connectMs } = await connectTcp(address, port, options);
+  const { socket } = await connectTcp(address, port, options);
   socket.destroy();
-  return { connectMs };
+  return {};
 };
 
 async function verdict(step, dial, previous, pool) {
