@@ -91,7 +91,7 @@ await build({
 // ajv, should it ever be reached) stay out of it, each in a CommonJS file of its own under lib/, run through the code
 // cache as well: the file read and cached on every run holds what every run executes. Other commands are not in it
 // (start.ts runs them from main.js).
-const onDemand = ['undici', 'ora', 'ajv', 'node-forge', '@peculiar/x509', 'basic-ftp', 'yaml'];
+const onDemand = ['undici', 'ora', 'ajv', 'node-forge', '@peculiar/x509', 'basic-ftp', 'yaml', 'chalk', 'cli-table3'];
 // Imported by a module that every check initialises (yaml by src/rules/load.ts): check.cjs gets an object whose
 // exports load the library when first used. The others are imported where they are used, and load then.
 const onFirstUse = new Set(['yaml']);

@@ -8,7 +8,7 @@ export { checkSettings } from './run/settings.js';
 export { loadBuiltinRuleSets, resolveRuleSets } from './rules/builtin.js';
 export { loadRuleSetFile, parseRuleSet } from './rules/load.js';
 export { findingsOf } from './findings/index.js';
-export { formats, formatNames } from './report/index.js';
+export { formatNames, loadFormat } from './report/index.js';
 export type { ReportFormat, RenderOptions } from './report/index.js';
 export type {
   CheckKind,

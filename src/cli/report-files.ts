@@ -30,7 +30,7 @@ import {
 import path from 'node:path';
 import type { Command } from 'commander';
 import { FileError, isUsageError, UsageError } from '../errors.js';
-import { formatNames, formats } from '../report/index.js';
+import { formatNames, loadFormat } from '../report/index.js';
 import { redactSecrets } from '../secrets.js';
 import type { Report } from '../types.js';
 import { terminalColumns } from './options.js';
@@ -290,26 +290,27 @@ export async function emitReport(report: Report, options: { format: string; outp
   // Nothing secret is recorded today; should a credential ever slip into a report, it leaves as ***.
   let safe: Report | undefined;
   const columns = terminalColumns(process.stdout);
-  const render = (format: string, color: boolean, toTerminal = false): string => {
+  const render = async (name: string, color: boolean, toTerminal = false): Promise<string> => {
+    const format = await loadFormat(name);
     const renderOptions = { color, ...(toTerminal && columns !== undefined && { columns }) };
-    if (format === 'json') {
+    if (name === 'json') {
       // JSON holds every string of the report whole, and never escapes an @: a text without one is also the text of
       // the redacted report, which then need not be made (1,000 results: 2 ms).
-      const text = formats.get(format)!.render(report, renderOptions);
+      const text = format.render(report, renderOptions);
       if (!text.includes('@')) return text;
     }
     safe ??= redactSecrets(report);
-    return formats.get(format)!.render(safe, renderOptions);
+    return format.render(safe, renderOptions);
   };
   let problem: UsageError | undefined;
-  const toStdout: string[] = [render(options.format, options.color, true)];
+  const toStdout: string[] = [await render(options.format, options.color, true)];
   for (const output of options.outputs) {
     if (isStdout(output.file)) {
-      toStdout.push(render(output.format, options.color));
+      toStdout.push(await render(output.format, options.color));
       continue;
     }
     try {
-      await writeReportFile(output.file, render(output.format, false), `--${output.format} ${output.file}`);
+      await writeReportFile(output.file, await render(output.format, false), `--${output.format} ${output.file}`);
     } catch (err) {
       if (!isUsageError(err)) throw err;
       problem ??= err;

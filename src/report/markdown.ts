@@ -6,8 +6,7 @@
  */
 import type { Finding, Report, Result, Status } from '../types.js';
 import { explainsText, findingsCount, SEVERITY_LABEL } from './finding-text.js';
-import { formatMs } from './table.js';
-import { familyLabel, hostPort } from './target.js';
+import { familyLabel, formatMs, hostPort } from './target.js';
 import type { ReportFormat } from './types.js';
 
 const ICON: Record<Status, string> = { fail: '❌ FAIL', warn: '⚠️ WARN', skip: '⏭️ skip', pass: '✅ pass' };

@@ -8,7 +8,7 @@ import { Chalk, type ChalkInstance } from 'chalk';
 import type { Finding, FindingSeverity, Report, Result, RuleSummary, Status } from '../types.js';
 import { escapeControlsDeep, knownTerminalSize } from '../terminal.js';
 import { findingHead, findingLines, findingsCount } from './finding-text.js';
-import { familyLabel } from './target.js';
+import { familyLabel, formatMs } from './target.js';
 import type { RenderOptions, ReportFormat } from './types.js';
 
 /** Width the detail lines wrap at: fits a classic 100-column terminal with the table's borders. */
@@ -39,11 +39,6 @@ function paintStatus(c: ChalkInstance, status: Status): string {
     case 'skip':
       return c.gray(label);
   }
-}
-
-export function formatMs(ms: number | undefined): string {
-  if (ms === undefined) return '';
-  return ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`;
 }
 
 /** Greedy word wrap; words longer than the width stay whole. */

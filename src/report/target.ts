@@ -24,6 +24,12 @@ export function targetKey(result: Pick<Result, 'ruleset' | 'rule' | 'host' | 'po
   return JSON.stringify(key);
 }
 
+/** A duration as a person reads it: `850 ms`, `1.2 s` ('' for none). */
+export function formatMs(ms: number | undefined): string {
+  if (ms === undefined) return '';
+  return ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`;
+}
+
 /** Milliseconds as `1.234` seconds. */
 export function seconds(ms: number): string {
   return (ms / 1000).toFixed(3);

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCertificateAuthority } from '../../src/harness/certs.js';
 import type { Report } from '../../src/types.js';
-import { formats } from '../../src/report/index.js';
+import { formats } from '../helpers/formats.js';
 import { redactSecrets } from '../../src/secrets.js';
 import { parseProxy } from '../../src/cli/proxy-option.js';
 import { UsageError } from '../../src/errors.js';

@@ -98,6 +98,20 @@ describe('start-up path', () => {
     });
   });
 
+  it('a check loads chalk and cli-table3 (bundle/lib/) for the table format only: -f json and -f junit load neither', async () => {
+    await withOneRule(net.createServer((socket) => socket.end()), 'tcp', async (rules, dir) => {
+      const librariesLoaded = async (format: string): Promise<string[]> => {
+        const out = await run(BIN, [rules, '-f', format], { env: { NODE_DEBUG: 'module,esm,pushcheck', XDG_CACHE_HOME: path.join(dir, 'cache') } });
+        expect(out.code, out.stderr).toBe(0);
+        return ['chalk', 'cli-table3'].filter((name) => new RegExp(`bundle/lib/${name}[.-]`).test(out.stderr));
+      };
+      expect(await librariesLoaded('json')).toEqual([]);
+      expect(await librariesLoaded('junit')).toEqual([]);
+      // The table does load them: finding neither for the others is not for want of looking in the right place.
+      expect(await librariesLoaded('table')).toEqual(['chalk', 'cli-table3']);
+    });
+  });
+
   it("a check's code cache serves the next check: V8 flags are set before check.cjs compiles (src/cli/v8-flags.ts)", async () => {
     await withOneRule(net.createServer((socket) => socket.end()), 'tcp', async (rules) => {
       // The first run writes the cache unless one fits; a flag set after compiling (as main.ts once did on Node 20)

@@ -8,7 +8,8 @@
  * Under CI=true a missing golden file fails instead of being written.
  */
 import { describe, expect, it } from 'vitest';
-import { formatNames, formats } from '../../src/report/index.js';
+import { formatNames, loadFormat } from '../../src/report/index.js';
+import { formats } from '../helpers/formats.js';
 import type { Report } from '../../src/types.js';
 import { report, result, richReport } from './fixture.js';
 
@@ -55,6 +56,11 @@ const cases: Array<{ name: string; report: Report }> = [
 describe('golden files', () => {
   it('has one healthy case (exit 0) and one with failures (exit 1)', () => {
     expect(cases.map((c) => `${c.name}.${c.report.exitCode}`)).toEqual(['healthy.0', 'failures.1']);
+  });
+
+  it('has a format for each name of the registry, loaded when asked for, and none for another name', async () => {
+    for (const name of formatNames) expect((await loadFormat(name)).name).toBe(name);
+    await expect(loadFormat('yaml')).rejects.toThrow('no report format named "yaml": one of table, json, junit, markdown, prometheus');
   });
 
   const pairs = cases.flatMap((c) => formatNames.map((format) => [`${c.name}.${c.report.exitCode}.${format}`, c.report, format] as const));

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCertificateAuthority } from '../../src/harness/certs.js';
 import { startDnsServer, type LoopbackDnsServer } from '../../src/demo/dns-server.js';
-import { formats } from '../../src/report/index.js';
+import { formats } from '../helpers/formats.js';
 import { runChecks, type CheckSettings } from '../../src/run/run.js';
 import type { Report, Rule } from '../../src/types.js';
 import { checkSettings, rule, ruleSet } from '../helpers/literals.js';
