@@ -1,5 +1,5 @@
 /** Where pushcheck keeps what it may throw away: the user's cache folder, `$XDG_CACHE_HOME/pushcheck` or `~/.cache/pushcheck`. */
-import { renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { lstatSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export function userCacheFolder(env: NodeJS.ProcessEnv = process.env): string {
@@ -25,7 +25,7 @@ export function pathTag(path: string): string {
  * another run writing at once) never sees half a file. Throws what the file system said, the temporary file removed.
  */
 export function writeWhole(place: string, contents: string | Uint8Array, mode?: number): void {
-  const temporary = `${place}.${process.pid}.tmp`;
+  const temporary = temporaryPlace(place);
   try {
     writeFileSync(temporary, contents, mode === undefined ? undefined : { mode });
     renameSync(temporary, place);
@@ -44,3 +44,51 @@ export function removeAllButNewest(folder: string, names: string[], keep: number
   return removed;
 }
 
+
+/** Where writeWhole writes `place` before its rename: named with the writer's pid, which removeLeftovers reads. */
+export function temporaryPlace(place: string, pid = process.pid): string {
+  return `${place}.${pid}.tmp`;
+}
+
+/** A name temporaryPlace() gives, with the writer's pid. */
+const TEMPORARY = /\.(\d+)\.tmp$/;
+/**
+ * Younger than this, a temporary file may be one that a run is writing now (a write takes milliseconds): left alone even
+ * when no process of its pid lives here, as a run in another PID namespace that shares the folder (a container) may.
+ */
+const MAY_BE_WRITING_MS = 60_000;
+/** Older than this, a temporary file is left over even if a process of its writer's pid lives: pids are re-used. */
+const SURELY_LEFT_MS = 60 * 60_000;
+
+/**
+ * Removes from `folder` what no run will read: the temporary files of runs killed between writeWhole's write and its
+ * rename, and the files that `former(name)` says only an older build named so. Only regular files right in `folder`:
+ * a symlink is neither followed nor removed, nor is anything below it. Returns the names removed.
+ */
+export function removeLeftovers(folder: string, former: (name: string) => boolean = () => false, now = Date.now()): string[] {
+  const removed: string[] = [];
+  for (const entry of readdirSync(folder, { withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const place = join(folder, entry.name);
+    const writer = TEMPORARY.exec(entry.name)?.[1];
+    if (writer === undefined ? !former(entry.name) : !leftBehind(place, Number(writer), now)) continue;
+    rmSync(place, { force: true });
+    removed.push(entry.name);
+  }
+  return removed;
+}
+
+/** Whether the temporary file `place` of the process `pid` is left over from a run that ended before its rename. */
+function leftBehind(place: string, pid: number, now: number): boolean {
+  const ageMs = now - lstatSync(place).mtimeMs;
+  return ageMs >= SURELY_LEFT_MS || (ageMs >= MAY_BE_WRITING_MS && !processLives(pid));
+}
+
+function processLives(pid: number): boolean {
+  try {
+    process.kill(pid, 0); // signal 0: sends nothing, says whether the process exists
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // another user's
+  }
+}

@@ -20,7 +20,7 @@ import Module from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import { debuglog } from 'node:util';
 import vm from 'node:vm';
-import { cacheChecksum as checksum, pathTag, removeAllButNewest, userCacheFolder, writeWhole } from '../cache-folder.js';
+import { cacheChecksum as checksum, pathTag, removeAllButNewest, removeLeftovers, userCacheFolder, writeWhole } from '../cache-folder.js';
 
 const debug = debuglog('pushcheck');
 const MAGIC = 'pushcheck-code-cache 2';
@@ -40,8 +40,15 @@ export function userCacheFile(file: string, env: NodeJS.ProcessEnv = process.env
   return join(userCacheFolder(env), `${pathTag(file)}-${file.replace(/^.*[\\/]/, '')}.${runtime()}.cache`);
 }
 
-/** Removes the caches of the same bundle as `place` (other Nodes', or the older name without one) but the newest few. */
-function pruneSiblings(place: string): void {
+/** A cache in the user's folder named as this build names them (userCacheFile): any other `.cache` there an older build named. */
+const USER_CACHE_NAME = /^[0-9a-f]{8}-.+\.v\d[\w.-]*\.cache$/;
+
+/**
+ * Removes the caches of the same bundle as `place` (other Nodes', or the older name without one) but the newest few,
+ * and what is left over in its folder (removeLeftovers): the temporary files of killed runs, and in the user's folder
+ * the caches an older build named otherwise (a sha1 of the bundle's path; no Node version).
+ */
+function pruneSiblings(place: string, inUserFolder: boolean): void {
   const folder = dirname(place);
   const own = basename(place);
   const stem = own.slice(0, -`.${runtime()}.cache`.length);
@@ -52,6 +59,8 @@ function pruneSiblings(place: string): void {
     for (const name of removeAllButNewest(folder, others, KEPT_CACHES - 1)) {
       debug('code cache %s: removed (only the %d newest are kept)', join(folder, name), KEPT_CACHES);
     }
+    const former = inUserFolder ? (name: string) => name.endsWith('.cache') && !USER_CACHE_NAME.test(name) : undefined;
+    for (const name of removeLeftovers(folder, former)) debug('code cache %s: removed (left over)', join(folder, name));
   } catch (err) {
     debug('code cache %s: older caches not pruned (%s)', folder, (err as NodeJS.ErrnoException).code ?? err);
   }
@@ -88,7 +97,7 @@ function writeCache(places: string[], key: string, data: Buffer): void {
       mkdirSync(dirname(place), { recursive: true });
       writeWhole(place, Buffer.concat([header, data]));
       debug('code cache %s: written (%d bytes)', place, data.length);
-      pruneSiblings(place);
+      pruneSiblings(place, dirname(place) === userCacheFolder());
       return;
     } catch (err) {
       debug('code cache %s: not written (%s)', place, (err as NodeJS.ErrnoException).code ?? err);

@@ -18,7 +18,7 @@
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { debuglog, isDeepStrictEqual } from 'node:util';
-import { cacheChecksum, pathTag, removeAllButNewest, userCacheFolder, writeWhole } from '../cache-folder.js';
+import { cacheChecksum, pathTag, removeAllButNewest, removeLeftovers, userCacheFolder, writeWhole } from '../cache-folder.js';
 import type { RuleSet } from '../types.js';
 
 declare const PUSHCHECK_BUILD_ID: string | undefined;
@@ -94,10 +94,11 @@ export function keepParsed(file: string, text: string, set: RuleSet, build = bun
   }
 }
 
-/** Removes all but the KEPT_FILES most recently written. */
+/** Removes all but the KEPT_FILES most recently written, and the temporary files of killed runs (removeLeftovers). */
 function prune(folder: string): void {
   try {
     removeAllButNewest(folder, readdirSync(folder).filter((name) => name.endsWith('.json')), KEPT_FILES);
+    removeLeftovers(folder);
   } catch (err) {
     debug('rule files %s: not pruned (%s)', folder, (err as NodeJS.ErrnoException).code ?? err);
   }

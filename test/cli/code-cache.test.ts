@@ -134,6 +134,41 @@ describe('the code cache', () => {
     expect(second.events).toEqual([expect.stringMatching(new RegExp(`^${target.cacheHome}/pushcheck/[0-9a-f]+-app\\.cjs${OWN_RE}: used$`))]);
   });
 
+  it("removes, when it writes one, a killed run's temporary file, and in the user's folder the caches older builds named otherwise", () => {
+    const target = app();
+    const ended = Number(spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8', timeout: 30_000 }).stdout);
+    const minutesAgo = (place: string, minutes: number, text = 'old'): void => {
+      writeFileSync(place, text);
+      utimesSync(place, Date.now() / 1000 - minutes * 60, Date.now() / 1000 - minutes * 60);
+    };
+    const user = path.join(target.cacheHome, 'pushcheck');
+    mkdirSync(path.join(user, 'rule-files'), { recursive: true });
+    const kept = [
+      `89abcdef-other.cjs${OWN}`, // another installation's, named as today
+      `89abcdef-other.cjs${OWN}.${process.pid}.tmp`, // being written by a run that lives (this one)
+      'rule-files',
+    ];
+    for (const name of kept.slice(0, 2)) minutesAgo(path.join(user, name), 5);
+    // A sha1 of the bundle's path named caches before the CRC-32 (12 hex digits); before that, no Node version.
+    const former = ['0123456789ab-app.cjs.cache', `0123456789ab-app.cjs${OWN}`, '1234abcd-check.cjs.cache', `89abcdef-other.cjs${OWN}.${ended}.tmp`];
+    for (const name of former) minutesAgo(path.join(user, name), 5);
+    // Cannot be written beside the file (as in the test above): it goes to the user's folder.
+    mkdirSync(`${target.file}${OWN}/blocked`, { recursive: true });
+    const first = run(target);
+    expect(first).toMatchObject({ code: 0, stdout: EXPECTED });
+    expect(first.events.filter((event) => event.endsWith(': removed (left over)')).sort()).toEqual(former.map((name) => `${path.join(user, name)}: removed (left over)`).sort());
+    const written = `${crc32(target.file).toString(16).padStart(8, '0')}-app.cjs${OWN}`;
+    expect(readdirSync(user).sort()).toEqual([...kept, written].sort());
+    // Beside the file, only a killed run's temporary file goes: names there are the bundle's own.
+    rmSync(`${target.file}${OWN}`, { recursive: true });
+    rmSync(path.join(user, written));
+    const folder = path.dirname(target.file);
+    minutesAgo(`${target.file}${OWN}.${ended}.tmp`, 5);
+    minutesAgo(path.join(folder, 'notes.cache'), 5);
+    expect(run(target).events).toContain(`${target.file}${OWN}.${ended}.tmp: removed (left over)`);
+    expect(readdirSync(folder).sort()).toEqual(['app.cjs', `app.cjs${OWN}`, 'notes.cache', 'xdg'].sort());
+  });
+
   it("is one file per Node version and architecture: another Node's cache is left alone, and this Node's written beside it", () => {
     const target = app();
     const folder = path.dirname(target.file);

@@ -9,7 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { cacheChecksum } from '../../src/cache-folder.js';
+import { cacheChecksum, temporaryPlace } from '../../src/cache-folder.js';
 import { loadRuleSetFile, parseRuleSet } from '../../src/rules/load.js';
 import { bundledBuildId, keepParsed, KEPT_FILES, keptPlace, parsedBefore } from '../../src/rules/parsed.js';
 import { BIN } from '../helpers/cli.js';
@@ -115,6 +115,18 @@ describe('rule files parsed before', () => {
     expect(readdirSync(path.join(cache, 'rule-files'))).toHaveLength(KEPT_FILES);
     expect(parsedBefore(files[0]!, text, BUILD, cache)).toBeUndefined();
     expect(parsedBefore(files.at(-1)!, text, BUILD, cache)).toBeDefined();
+  });
+
+  it("remove, when they keep one, the temporary file of a run killed before its rename (its writer's process gone)", () => {
+    const text = ruleSetYaml('mine', 'mine', [{ id: '1', host: '127.0.0.1', ports: [1], check: 'tcp' }]);
+    const file = path.join(dir, 'rules.yaml');
+    const ended = Number(spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8', timeout: 30_000 }).stdout);
+    const leftover = temporaryPlace(keptPlace(path.join(dir, 'other.yaml'), cache), ended);
+    mkdirSync(path.dirname(leftover), { recursive: true });
+    writeFileSync(leftover, '{"half": ');
+    utimesSync(leftover, Date.now() / 1000 - 120, Date.now() / 1000 - 120);
+    keepParsed(file, text, parseRuleSet(text, file), BUILD, cache);
+    expect(readdirSync(path.join(cache, 'rule-files'))).toEqual([path.basename(keptPlace(file, cache))]);
   });
 
   it('through bin/: the second run uses what the first kept, and a changed file is parsed again and judged anew', async () => {
