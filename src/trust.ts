@@ -1,30 +1,36 @@
 /**
- * What a TLS client of pushcheck trusts: Node's default store plus the CAs given with --ca. One place for every
- * client (the probes, burst, the credential check, and the harness's devices talking to an MDM server of the
- * user's own), so that --ca and --mdm-ca mean the same everywhere. Shared (src/, not src/probes/) because the
- * harness may import nothing of the checker.
+ * What a TLS client of pushcheck trusts: Node's default store plus the CAs given with --ca (and a NODE_EXTRA_CA_CERTS
+ * whose reading bin/pushcheck.js deferred). One place for every client (the probes, burst, the write check, the
+ * credential check, and the harness's devices talking to an MDM server of the user's own), so that --ca and --mdm-ca
+ * mean the same everywhere, and the deferred file is trusted wherever Node would have trusted it. Shared (src/, not
+ * src/probes/) because the harness may import nothing of the checker.
  */
 import type tls from 'node:tls';
+import { deferredExtraCas } from './extra-ca-certs.js';
 
 /**
  * A secure context that trusts Node's default store plus `ca` (PEM), with `options` (ciphers, a client
- * certificate) as createSecureContext takes them.
+ * certificate) as createSecureContext takes them. Where bin/pushcheck.js started Node without NODE_EXTRA_CA_CERTS
+ * (src/extra-ca-certs.ts), the file's CAs are added too, so that they are trusted wherever Node would have trusted
+ * them: the file is read at the first context, not at every start.
  *
  * The extra CAs are added to a default context, which shares the root store Node parses once per process, rather
  * than handed over with the ~150 bundled roots as `ca: [...tls.rootCertificates, ...ca]`: that parsed every root
  * again in JavaScript for each context (40 ms of CPU on Node 20, about 10 ms on 22 and 24). Adding to one context
- * leaves the shared store alone: Node copies it for that context first. The copy keeps NODE_EXTRA_CA_CERTS on
- * Node 22 and later; Node 20's leaves it out (nodejs/node#32010), so there --ca stands in for it, as it always did
- * here. Reading that file again to add it would cost what this saves when it is a whole system bundle (30 ms for
- * 140 CAs).
+ * leaves the shared store alone: Node copies it for that context first. The copy keeps a NODE_EXTRA_CA_CERTS that
+ * Node read itself on Node 22 and later; Node 20's leaves it out (nodejs/node#32010). Run as a program, pushcheck
+ * adds the file here on every version, so --ca no longer takes its place; started as `node bin/pushcheck.js` on
+ * Node 20, it still does.
  */
 export function trustingContext(ca: readonly string[], options: tls.SecureContextOptions = {}): tls.SecureContext {
   const context = process.getBuiltinModule('node:tls').createSecureContext(options);
-  if (ca.length === 0) return context;
+  const extra = deferredExtraCas();
+  const added = extra.length === 0 ? ca : [...extra, ...ca];
+  if (added.length === 0) return context;
   const native = context.context as { addCACert?: (pem: string) => void };
   // addCACert is what createSecureContext itself calls for `ca`; should a Node lack it, take the slow way.
-  if (typeof native.addCACert !== 'function') return process.getBuiltinModule('node:tls').createSecureContext({ ...options, ca: [...process.getBuiltinModule('node:tls').rootCertificates, ...ca] });
-  for (const pem of ca) native.addCACert(pem);
+  if (typeof native.addCACert !== 'function') return process.getBuiltinModule('node:tls').createSecureContext({ ...options, ca: [...process.getBuiltinModule('node:tls').rootCertificates, ...added] });
+  for (const pem of added) native.addCACert(pem);
   return context;
 }
 

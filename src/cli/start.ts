@@ -8,6 +8,7 @@
  * with V8's code cache (code-cache.cjs, from code-cache.ts).
  */
 import { commandFor, defaultCommand, isVersionOnly } from './commands.js';
+import { resumeExtraCaCerts } from '../extra-ca-certs.js';
 import { exitOnStdoutError, writeStdoutNow } from './messages.js';
 import { mapUncaughtStacks } from './source-stack.js';
 import { v8FlagsForCheck } from './v8-flags.js';
@@ -25,6 +26,8 @@ export interface Loaders {
 }
 
 export function start(argv: string[], load: Loaders): Promise<unknown> {
+  // First, before anything could start a process: NODE_EXTRA_CA_CERTS back as the user set it (bin/pushcheck.js).
+  resumeExtraCaCerts();
   const args = argv.slice(2);
   const command = commandFor(args);
   if (command === defaultCommand) {

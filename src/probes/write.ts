@@ -219,7 +219,8 @@ async function writeFtp(location: WriteLocation, address: string, password: stri
         secure: location.scheme === 'ftps',
         secureOptions: {
           servername: ipVersion(location.host) === 0 ? location.host : undefined,
-          ...(ctx.ca.length > 0 && { secureContext: runTrustingContext(ctx.ca) }),
+          // The run's context, --ca or not: it also carries a NODE_EXTRA_CA_CERTS whose reading was deferred (trust.ts).
+          ...(location.scheme === 'ftps' && { secureContext: runTrustingContext(ctx.ca) }),
           rejectUnauthorized: !ctx.insecure,
           checkServerIdentity,
         },
@@ -346,7 +347,8 @@ async function writeWithin(target: Target, ctx: ProbeContext, budget: Budget): P
       if (location.scheme === 'ftp' || location.scheme === 'ftps') {
         notes = await writeFtp(location, address, password, ctx, steps, budget.stop);
       } else {
-        const secureContext = ctx.ca.length > 0 ? runTrustingContext(ctx.ca) : undefined;
+        // The run's context, --ca or not (see writeFtp); none for plain WebDAV, which makes no TLS context at all.
+        const secureContext = location.scheme === 'webdavs' ? runTrustingContext(ctx.ca) : undefined;
         const auth = location.user !== undefined ? `Basic ${Buffer.from(`${location.user}:${password ?? ''}`).toString('base64')}` : undefined;
         notes = await writeWebdav(
           {

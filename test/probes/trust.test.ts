@@ -14,9 +14,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCertificateAuthority, type CertificateAuthority, type CertificatePem } from '../../src/harness/certs.js';
 import * as x509 from '@peculiar/x509';
 import { runTrustingContext, trustingContext } from '../../src/trust.js';
-import { runCli } from '../helpers/cli.js';
+import { BIN, runCli } from '../helpers/cli.js';
+import { withCorruptSecondCertificate } from '../helpers/certs.js';
 import { writeRuleFile } from '../helpers/rule-file.js';
-import { startTlsServer, type TestServer } from '../helpers/servers.js';
+import { ipv6Available, startTlsServer, type TestServer } from '../helpers/servers.js';
 
 const ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 const DAY_MS = 86_400_000;
@@ -27,7 +28,7 @@ let stranger: CertificateAuthority;
 const servers: TestServer[] = [];
 const dir = mkdtempSync(path.join(tmpdir(), 'pushcheck-trust-'));
 
-async function server(pair: CertificatePem): Promise<number> {
+async function server(pair: CertificatePem & { host?: string }): Promise<number> {
   const started = await startTlsServer(pair);
   servers.push(started);
   return started.port;
@@ -152,35 +153,85 @@ describe('runTrustingContext', () => {
   });
 });
 
-describe('--ca on the command line', () => {
-  // Node 20 leaves NODE_EXTRA_CA_CERTS out of a context that has CAs added (see trustingContext); 22 and later keep it.
-  const keepsExtraCaCerts = Number(process.versions.node.split('.')[0]) >= 22;
+/** What each rule of a run came to: `pass`, or its failure code. */
+function verdicts(run: { stdout: string; stderr: string }): Record<string, string> {
+  const results = JSON.parse(run.stdout || '{"results":[]}').results as Array<{ rule: string; status: string; error?: { code: string } }>;
+  return Object.fromEntries(results.map((r) => [r.rule, r.error?.code ?? r.status]));
+}
 
-  it(`trusts its CAs and Node's roots${keepsExtraCaCerts ? ' and NODE_EXTRA_CA_CERTS' : ''}; a chain signed by none still fails`, async () => {
-    const extraFile = path.join(dir, 'extra.pem');
-    const caFile = path.join(dir, 'ca.pem');
-    writeFileSync(extraFile, other.cert);
+describe('--ca and NODE_EXTRA_CA_CERTS, run as a program and as `node bin/pushcheck.js`', () => {
+  // Node 20 leaves a NODE_EXTRA_CA_CERTS it read itself out of a context that has CAs added (see trustingContext);
+  // 22 and later keep it. Run as a program, pushcheck reads the file itself and adds it on every version.
+  const keepsExtraCaCerts = Number(process.versions.node.split('.')[0]) >= 22;
+  const families = ['127.0.0.1', '::1'];
+  const rulesFor = new Map<string, string>();
+  let extraFile: string;
+  let caFile: string;
+
+  beforeAll(async () => {
+    if (!(await ipv6Available())) families.pop();
+    extraFile = path.join(dir, 'extra.pem');
+    caFile = path.join(dir, 'ca.pem');
+    // Two of Node's bundled roots beside the test CA, as a system bundle has them (those are not read twice).
+    writeFileSync(extraFile, [...tls.rootCertificates.slice(0, 2), other.cert].join('\n'));
     writeFileSync(caFile, ours.cert);
-    const ports = [
-      await server(await ours.issue({ names: ['*.trust.test'] })),
-      await server(await other.issue({ names: ['*.trust.test'] })),
-      await server(await stranger.issue({ names: ['*.trust.test'] })),
-    ];
-    const rules = writeRuleFile(path.join(dir, 'trust.yaml'), 'trust', 'trust', [
-      { id: 'ca', host: 'ca.trust.test', ports: [ports[0] as number], check: 'tls' },
-      { id: 'extra', host: 'extra.trust.test', ports: [ports[1] as number], check: 'tls' },
-      { id: 'stranger', host: 'stranger.trust.test', ports: [ports[2] as number], check: 'tls' },
-    ]);
-    const run = await runCli([rules, '--resolve', '*.trust.test=127.0.0.1', '--ca', caFile, '-f', 'json'], {
-      env: { NODE_EXTRA_CA_CERTS: extraFile },
-    });
+    for (const host of families) {
+      const ports = [
+        await server({ ...(await ours.issue({ names: ['*.trust.test'] })), host }),
+        await server({ ...(await other.issue({ names: ['*.trust.test'] })), host }),
+        await server({ ...(await stranger.issue({ names: ['*.trust.test'] })), host }),
+      ];
+      rulesFor.set(host, writeRuleFile(path.join(dir, `trust-${host.replace(/\W/g, '')}.yaml`), 'trust', 'trust', [
+        { id: 'ca', host: 'ca.trust.test', ports: [ports[0] as number], check: 'tls' },
+        { id: 'extra', host: 'extra.trust.test', ports: [ports[1] as number], check: 'tls' },
+        { id: 'stranger', host: 'stranger.trust.test', ports: [ports[2] as number], check: 'tls' },
+      ]));
+    }
+  });
+
+  /** pushcheck on the three servers at `host`, executed as a program or as `node bin/pushcheck.js`. */
+  function check(how: 'executed' | 'node', host: string, extra: string, args: string[] = []) {
+    // Set or removed in every run (and NODE_OPTIONS with it), whatever this machine's own environment holds.
+    const env = { NODE_EXTRA_CA_CERTS: extra, NODE_OPTIONS: '', NODE_USE_SYSTEM_CA: '' };
+    const argv = [rulesFor.get(host) as string, '--resolve', `*.trust.test=${host}`, '-f', 'json', ...args];
+    return runCli(argv, { env, ...(how === 'executed' && { command: [BIN] }) });
+  }
+
+  it.each(families)('run as a program on %s: the file is trusted, and only when it is set', async (host) => {
+    const run = await check('executed', host, extraFile);
     expect(run.stderr).toBe('');
-    const results = JSON.parse(run.stdout).results as Array<{ rule: string; status: string; error?: { code: string; message: string } }>;
-    const byRule = Object.fromEntries(results.map((r) => [r.rule, r]));
-    expect(byRule.ca?.status).toBe('pass');
-    expect(byRule.extra?.status).toBe(keepsExtraCaCerts ? 'pass' : 'fail');
-    expect(byRule.stranger?.error?.code).toBe('tls_untrusted');
-    expect(byRule.stranger?.error?.message).toContain('Stranger CA');
+    expect(verdicts(run)).toEqual({ ca: 'tls_untrusted', extra: 'pass', stranger: 'tls_untrusted' });
     expect(run.code).toBe(1);
+    expect(verdicts(await check('executed', host, ''))).toEqual({ ca: 'tls_untrusted', extra: 'tls_untrusted', stranger: 'tls_untrusted' });
+  });
+
+  it.each(families)("--ca on %s: its CAs and NODE_EXTRA_CA_CERTS are trusted; a chain signed by none still fails", async (host) => {
+    const run = await check('executed', host, extraFile, ['--ca', caFile]);
+    expect(run.stderr).toBe('');
+    expect(verdicts(run)).toEqual({ ca: 'pass', extra: 'pass', stranger: 'tls_untrusted' });
+    expect(JSON.parse(run.stdout).results.find((r: { rule: string }) => r.rule === 'stranger').error.message).toContain('Stranger CA');
+    // Started as `node bin/pushcheck.js`, Node reads the file itself, and Node 20 drops it beside --ca.
+    const started = await check('node', host, extraFile, ['--ca', caFile]);
+    expect(started.stderr).toBe('');
+    expect(verdicts(started)).toEqual({ ca: 'pass', extra: keepsExtraCaCerts ? 'pass' : 'tls_untrusted', stranger: 'tls_untrusted' });
+  });
+
+  it("a file that cannot be read gives Node's own warning, once, and the verdicts Node itself gives", async () => {
+    const missing = path.join(dir, 'missing.pem');
+    const run = await check('executed', '127.0.0.1', missing);
+    expect(run.stderr).toBe(`Warning: Ignoring extra certs from \`${missing}\`, load failed: error:80000002:system library::No such file or directory\n`);
+    expect(verdicts(run)).toEqual({ ca: 'tls_untrusted', extra: 'tls_untrusted', stranger: 'tls_untrusted' });
+    // Against Node's own reading of the same files: a folder, a path through a file, a file whose second
+    // certificate is bad (Node keeps the first and stops there).
+    const malformed = path.join(dir, 'malformed.pem');
+    writeFileSync(malformed, withCorruptSecondCertificate(other.cert) + ours.cert);
+    for (const file of [missing, dir, path.join(extraFile, 'inside'), malformed]) {
+      const [executed, started] = [await check('executed', '127.0.0.1', file), await check('node', '127.0.0.1', file)];
+      expect(executed.stderr, file).toBe(started.stderr);
+      expect(verdicts(executed), file).toEqual(verdicts(started));
+    }
+    const bad = await check('executed', '127.0.0.1', malformed);
+    expect(bad.stderr).toMatch(new RegExp(`^Warning: Ignoring extra certs from \`${malformed}\`, load failed: error:[0-9A-F]{8}:[^\n]+\n$`));
+    expect(verdicts(bad)).toEqual({ ca: 'tls_untrusted', extra: 'pass', stranger: 'tls_untrusted' });
   });
 });

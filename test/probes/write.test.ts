@@ -13,7 +13,7 @@ import { parseWriteUrl, writeProbe } from '../../src/probes/write.js';
 import { expandTargets } from '../../src/rules/expand.js';
 import { resolveRuleSets } from '../../src/rules/builtin.js';
 import type { Rule } from '../../src/types.js';
-import { runInProcess } from '../helpers/cli.js';
+import { BIN, runCli, runInProcess } from '../helpers/cli.js';
 import { probeContext } from '../helpers/probe-context.js';
 import { rule as literalRule } from '../helpers/literals.js';
 import { closedPort } from '../helpers/servers.js';
@@ -215,6 +215,20 @@ describe.skipIf(missing !== undefined)('WebDAV over TLS against rclone serve web
     expect((await probe(url, {}, { ca: [] })).failure).toMatchObject({ code: 'tls_untrusted', phase: 'tls' });
     expect((await probe(url, {}, { ca: [otherCa.cert], insecure: true })).failure).toBeUndefined();
     untouched(path.join(root, 'dav', 'ibi'));
+  });
+
+  it('run as a program, without --ca: a NODE_EXTRA_CA_CERTS naming the CA is trusted (bin/pushcheck.js defers reading it)', async () => {
+    const caFile = path.join(root, 'dav-ca.pem');
+    writeFileSync(caFile, ca.cert);
+    const rules = path.join(root, 'write.yaml');
+    const url = `webdavs://admin:secret@127.0.0.1:${port}/ibi/messages.ibi`;
+    writeFileSync(rules, ['id: w', 'title: W', 'rules:', '  - id: message-write', `    url: "${url}"`, '    check: write', '    purpose: p', '    impact: i', '    severity: critical', ''].join('\n'));
+    const run = (extra: string) => runCli([rules, '-f', 'json'], { command: [BIN], env: { NODE_EXTRA_CA_CERTS: extra, NODE_OPTIONS: '', NODE_USE_SYSTEM_CA: '' } });
+    const trusted = await run(caFile);
+    expect(trusted.stderr).toBe('');
+    expect(JSON.parse(trusted.stdout)).toMatchObject({ results: [{ rule: 'message-write', status: 'pass' }] });
+    untouched(path.join(root, 'dav', 'ibi'));
+    expect(JSON.parse((await run('')).stdout)).toMatchObject({ results: [{ rule: 'message-write', error: { code: 'tls_untrusted' } }] });
   });
 });
 

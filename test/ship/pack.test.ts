@@ -4,14 +4,16 @@
  * none is needed at run time.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCertificateAuthority } from '../../src/harness/certs.js';
 import { runCli } from '../helpers/cli.js';
 import { writeRuleFile } from '../helpers/rule-file.js';
+import { startTlsServer } from '../helpers/servers.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const { version } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
@@ -88,6 +90,27 @@ describe('npm install -g ./pushcheck-<version>.tgz', () => {
       expect(JSON.parse(second.stdout)).toMatchObject({ summary: { total: 1, passed: 1 } });
     } finally {
       server.close();
+    }
+  });
+
+  it('with NODE_EXTRA_CA_CERTS set, trusts its CAs, and reads the file only where TLS needs it', async () => {
+    const ca = await createCertificateAuthority('Packed Test CA');
+    const server = await startTlsServer(await ca.issue({ names: ['push.packed.test'] }));
+    const caFile = path.join(dir, 'extra-ca.pem');
+    writeFileSync(caFile, ca.cert);
+    const rules = writeRuleFile(path.join(dir, 'tls.yaml'), 'packed-tls', 'Packed TLS', [{ id: 'tls', host: 'push.packed.test', ports: [server.port], check: 'tls' }]);
+    const check = (extra: string) => run([rules, '--resolve', 'push.packed.test=127.0.0.1', '-f', 'json'], { NODE_EXTRA_CA_CERTS: extra });
+    try {
+      const trusted = await check(caFile);
+      expect(trusted.stderr).toBe('');
+      expect(JSON.parse(trusted.stdout)).toMatchObject({ results: [{ rule: 'tls', status: 'pass' }] });
+      expect(JSON.parse((await check('')).stdout)).toMatchObject({ results: [{ rule: 'tls', error: { code: 'tls_untrusted' } }] });
+      // A file that is not there: Node 20 started with it would warn at every start; --version makes no TLS context.
+      const missing = path.join(dir, 'missing.pem');
+      expect(await run(['--version'], { NODE_EXTRA_CA_CERTS: missing })).toMatchObject({ code: 0, stdout: `${version}\n`, stderr: '' });
+      expect((await check(missing)).stderr).toBe(`Warning: Ignoring extra certs from \`${missing}\`, load failed: error:80000002:system library::No such file or directory\n`);
+    } finally {
+      await server.close();
     }
   });
 });

@@ -1,0 +1,135 @@
+/**
+ * NODE_EXTRA_CA_CERTS, read at the first TLS context instead of while Node starts.
+ *
+ * Node 20 reads that file (and parses its own ~140 bundled roots with it) while it starts, before any JavaScript
+ * (nodejs/node#40524): with a system bundle there, every start took 70 ms longer, `pushcheck --version` and TCP-only
+ * runs included. Node 22 and 24 read it at the first TLS use. So bin/pushcheck.js, run as a program, starts Node
+ * without the variable and hands its value over in {@link HANDOVER} as "<pid>:<path>". The CLI's first step,
+ * {@link resumeExtraCaCerts}, puts NODE_EXTRA_CA_CERTS back into process.env, so that everything pushcheck starts
+ * gets the user's environment as it was, and notes that this process's root store lacks the file;
+ * {@link deferredExtraCas} then gives src/trust.ts the file's CAs for every context it makes. Shared (src/) because
+ * trust.ts is.
+ */
+
+/** The variable bin/pushcheck.js hands NODE_EXTRA_CA_CERTS over in: "<pid>:<path>", the pid of the node it starts. */
+export const HANDOVER = 'PUSHCHECK_DEFERRED_EXTRA_CA_CERTS';
+
+/**
+ * The NODE_EXTRA_CA_CERTS file that Node was started without, if `env` holds a hand-over meant for this process:
+ * one that names its pid (bin/pushcheck.js runs `exec node`, which keeps the shell's pid) or its parent's (a `node`
+ * on PATH that starts the real one as a child instead of exec'ing it, as a version manager's shim may), and only
+ * while NODE_EXTRA_CA_CERTS is absent (had Node been started with it, Node read it itself). The hand-over is taken
+ * out of `env` whether or not it was meant for this process, and NODE_EXTRA_CA_CERTS put back when it was.
+ */
+export function takeDeferredExtraCaCerts(env: NodeJS.ProcessEnv, pid: number, ppid: number): string | undefined {
+  const handover = env[HANDOVER];
+  if (handover === undefined) return undefined;
+  delete env[HANDOVER];
+  const match = /^(\d+):(.+)$/s.exec(handover);
+  if (!match || ![pid, ppid].includes(Number(match[1])) || env.NODE_EXTRA_CA_CERTS !== undefined) return undefined;
+  const file = match[2] as string;
+  env.NODE_EXTRA_CA_CERTS = file;
+  return file;
+}
+
+/** Kept on the process object so that every bundle (start.cjs, check.cjs, main.js) of one process shares it. */
+const DEFERRED = Symbol.for('pushcheck.deferredExtraCaCerts');
+
+interface Deferred {
+  file: string;
+  /** The file's CAs that Node's bundled roots do not already hold: read at the first context. */
+  cas?: readonly string[];
+}
+
+type WithDeferred = { [DEFERRED]?: Deferred };
+
+/**
+ * The CLI's first step: takes bin/pushcheck.js's hand-over, if it was meant for this process, and notes that its
+ * root store lacks the file. A worker thread has a process object of its own and never sees the note: none of
+ * pushcheck's workers is a TLS client.
+ */
+export function resumeExtraCaCerts(): void {
+  const file = takeDeferredExtraCaCerts(process.env, process.pid, process.ppid);
+  if (file !== undefined) (process as WithDeferred)[DEFERRED] = { file };
+}
+
+const NONE: readonly string[] = [];
+
+/**
+ * The CAs (PEM) of the NODE_EXTRA_CA_CERTS file whose reading bin/pushcheck.js deferred, for trust.ts to add to
+ * each context: read and checked at the first call, kept for the process. None when this process's start was not
+ * deferred (Node read the file itself, or there is none). Those already among Node's bundled roots are left out:
+ * the store holds them anyway, and parsing a system bundle's 120-odd copies again cost each context 25 ms on Node 20.
+ */
+export function deferredExtraCas(): readonly string[] {
+  const deferred = (process as WithDeferred)[DEFERRED];
+  if (!deferred) return NONE;
+  deferred.cas ??= readExtraCas(deferred.file);
+  return deferred.cas;
+}
+
+// What Node's reader (OpenSSL's PEM_read_bio_X509) takes from the file: CERTIFICATE blocks (and the old X509 name),
+// each up to its END line, or to the end of the file when that is missing, which makes it a bad one.
+const PEM_BLOCK = /^-----BEGIN (X509 )?CERTIFICATE-----[ \t\r]*$[\s\S]*?(?:^-----END \1CERTIFICATE-----|(?![\s\S]))/gm;
+const base64Of = (pem: string): string => pem.replace(/-----[^-\n]*-----|\s+/g, '');
+
+/**
+ * Reads the file as Node does: a file that cannot be opened gives Node's warning and no CA, a folder or a file
+ * without certificates neither; the certificates are taken in order up to the first bad one, which gives Node's
+ * warning with OpenSSL's reason and ends the reading.
+ */
+function readExtraCas(file: string): readonly string[] {
+  let text: string;
+  try {
+    text = process.getBuiltinModule('node:fs').readFileSync(file, 'latin1');
+  } catch (err) {
+    // Node opens a folder and finds no certificate in it.
+    if ((err as NodeJS.ErrnoException).code !== 'EISDIR') warnIgnored(file, systemReason(err as NodeJS.ErrnoException));
+    return NONE;
+  }
+  const bundled = new Set(process.getBuiltinModule('node:tls').rootCertificates.map(base64Of));
+  const cas: string[] = [];
+  for (const [block] of text.matchAll(PEM_BLOCK)) {
+    if (bundled.has(base64Of(block))) continue;
+    try {
+      new (process.getBuiltinModule('node:crypto').X509Certificate)(block);
+    } catch (err) {
+      warnIgnored(file, decodeReason(err as Error & { code?: string }));
+      break;
+    }
+    cas.push(block);
+  }
+  return cas;
+}
+
+/**
+ * OpenSSL's reason for a certificate that does not read, as Node words it. X509Certificate throws the first error
+ * OpenSSL queued, which Node 20's reader names too; Node 22 and later name the last one, which is PEM's own ("bad
+ * base64 decode", "bad end line") or, for a certificate whose DER does not decode, PEM's "ASN1 lib".
+ */
+function decodeReason(err: Error & { code?: string }): string {
+  const namesLast = Number(process.versions.node.split('.')[0]) > 20;
+  return namesLast && err.code?.startsWith('ERR_OSSL_ASN1_') ? 'error:0488000D:PEM routines::ASN1 lib' : err.message;
+}
+
+/** Node's own words (src/crypto/crypto_context.cc), written where and as Node writes them: to stderr, at once. */
+function warnIgnored(file: string, reason: string): void {
+  process.stderr.write(`Warning: Ignoring extra certs from \`${file}\`, load failed: ${reason}\n`);
+}
+
+// strerror()'s words for what opening a file can fail with, which OpenSSL gives; libuv's own are in lower case.
+const STRERROR: Record<string, string> = {
+  EPERM: 'Operation not permitted',
+  ENOENT: 'No such file or directory',
+  EACCES: 'Permission denied',
+  ENOTDIR: 'Not a directory',
+  ENAMETOOLONG: 'File name too long',
+  ELOOP: 'Too many levels of symbolic links',
+};
+
+/** OpenSSL's text for a failed fopen(): "error:80000002:system library::No such file or directory". */
+function systemReason({ code, errno, message }: NodeJS.ErrnoException): string {
+  const words = code === undefined ? undefined : STRERROR[code];
+  if (words === undefined || errno === undefined) return message;
+  return `error:${(0x80000000 + Math.abs(errno)).toString(16).toUpperCase()}:system library::${words}`;
+}
