@@ -194,6 +194,10 @@ async function writeFtp(location: WriteLocation, address: string, password: stri
   // A bundled dynamic import of a CommonJS package has its exports under default only.
   const ftp = (await import('basic-ftp')) as typeof import('basic-ftp') & { default?: typeof import('basic-ftp') };
   const Client = ftp.default?.Client ?? ftp.Client;
+  // The budget's stop closes the client at the deadline, before basic-ftp's own timeout (of inactivity, from a later
+  // start) can end it. But onAbort() calls nothing for a stop that has already aborted (the deadline or Ctrl-C may
+  // come while basic-ftp loads): the client would then run past the deadline until its own timeout. It is not started.
+  if (stop.aborted) throw new Error('stopped before the FTP client started');
   const client = new Client(ctx.timeoutMs);
   const stopListening = onAbort(stop, () => client.close());
   const run = async <T>(name: string, work: () => Promise<T>): Promise<T> => {

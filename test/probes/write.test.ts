@@ -16,7 +16,8 @@ import type { Rule } from '../../src/types.js';
 import { BIN, runCli, runInProcess } from '../helpers/cli.js';
 import { probeContext } from '../helpers/probe-context.js';
 import { rule as literalRule } from '../helpers/literals.js';
-import { closedPort } from '../helpers/servers.js';
+import { QuickController, timedOut } from '../../src/probes/phases.js';
+import { closedPort, startTcpServer } from '../helpers/servers.js';
 import { createCertificateAuthority, type CertificateAuthority } from '../../src/harness/certs.js';
 
 const PYTHON = '/usr/bin/python3';
@@ -265,6 +266,32 @@ describe.skipIf(missing !== undefined)('FTP against pyftpdlib', () => {
     const wrong = await runInProcess(['ibi', '--var', `messageWriteUrl=ftp://admin:Wrong-Pass-3@127.0.0.1:${port}/ibi/messages.ibi`, '-f', 'table']);
     expect(wrong.stdout).toContain('auth_failed');
     expect(`${run.stdout}${run.stderr}${wrong.stdout}${wrong.stderr}`).not.toMatch(/Wrong-Pass-3|admin:secret/);
+  });
+});
+
+describe('FTP against a server that never answers', () => {
+  it('is ended by the budget at its deadline; one whose time ran out before the client started connects nowhere', async () => {
+    const silent = await startTcpServer(); // accepts, never sends the FTP greeting
+    const url = `ftp://127.0.0.1:${silent.port}/ibi/messages.ibi`;
+    const target = { ruleset: 'test', rule: writeRule(), host: '127.0.0.1', port: silent.port, check: 'write' as const, url };
+    try {
+      let started = performance.now();
+      const ended = await writeProbe.run(target, probeContext({ timeoutMs: 400 }));
+      expect(performance.now() - started).toBeLessThan(3000);
+      expect(ended.failure).toMatchObject({ code: 'write_error', message: expect.stringContaining('login') });
+      expect(silent.accepted).toBe(1);
+      // The deadline passed (or Ctrl-C came) while basic-ftp loaded: onAbort() would never close a client started now,
+      // which would wait out its own 5 s timeout.
+      const spent = new QuickController();
+      spent.abort(timedOut(5000));
+      started = performance.now();
+      const late = await writeProbe.run(target, probeContext({ timeoutMs: 5000, signal: spent }));
+      expect(performance.now() - started).toBeLessThan(2500);
+      expect(late.failure).toMatchObject({ code: 'write_error', message: expect.stringContaining('(timed out after 5000 ms (start))') });
+      expect(silent.accepted).toBe(1);
+    } finally {
+      await silent.close();
+    }
   });
 });
 
