@@ -33,10 +33,19 @@ function settings(timeoutMs: number, concurrency = 4): CheckSettings {
 
 let slowAnswer: TestServer;
 let silent: TestServer;
+/** Set by a test: the next request slowAnswer gets blocks the loop this long before its answer is even timed. */
+let blockOnNextRequestMs = 0;
 
 beforeAll(async () => {
-  // Answers after 50 ms: when the loop wakes from a long block, this timer and the probe's deadline are both due.
-  slowAnswer = await startHttpServer((_req, res) => setTimeout(() => res.end('ok'), 50));
+  // Answers after 50 ms. A block begun here falls where the probe is waiting for its answer, whenever a busy machine
+  // let the request arrive, and the 50 ms are timed from its end: the probe's deadline, passed while the loop stood
+  // still, is due before the answer can be, whatever order the loop then takes its timers and sockets in.
+  slowAnswer = await startHttpServer((_req, res) => {
+    const blockMs = blockOnNextRequestMs;
+    blockOnNextRequestMs = 0;
+    busyFor(blockMs);
+    setTimeout(() => res.end('ok'), 50);
+  });
   silent = await startTcpServer(); // accepts, never answers a ClientHello
 });
 
@@ -87,7 +96,9 @@ describe('stall watch', () => {
 describe('a probe whose wait was mostly a blocked loop', () => {
   it('is tried again once the loop is free: a healthy server passes, not http_timeout', async () => {
     const set = ruleSet([rule({ id: 'web', host: 'web.stall.test', ports: [slowAnswer.port], check: 'http' })]);
-    setTimeout(() => busyFor(2500), 15);
+    // Not at a fixed time after the start: on a busy machine that fell before the request was sent, or after the
+    // answer had been read (one attempt, passed).
+    blockOnNextRequestMs = 2500;
     const report = await runChecks([set], settings(1000));
     const [result] = report.results;
     expect(result?.status).toBe('pass');
