@@ -19,6 +19,8 @@ import { createCertificateAuthority } from '../../src/harness/certs.js';
 import { startDnsServer } from '../../src/demo/dns-server.js';
 import { countAbortControllers } from '../helpers/abort-controllers.js';
 import { activeResources, addedOnceSettled } from '../helpers/active-resources.js';
+import { networkVerdict, watchLoop } from '../helpers/starved.js';
+import { reportBoundMs } from '../faults/netns.js';
 
 const pins = [{ host: '*.attempt.test', address: '127.0.0.1' }];
 const oneTarget = ruleSet([rule({ id: 'one', host: 'one.attempt.test', ports: [9], check: 'tcp' })]);
@@ -44,14 +46,19 @@ describe('an attempt', () => {
         }),
       );
     });
-    await runChecks([oneTarget], checkSettings({ timeoutMs: 300, pins }));
-    expect(seen).toHaveLength(1);
-    const [only] = seen;
-    expect(only!.ctx.deadline).toBeGreaterThan(only!.began - 5);
-    expect(only!.ctx.deadline).toBeLessThanOrEqual(only!.began + 300);
-    expect(only!.ctx.deadline).toBe(only!.ctx.startedAt! + 300);
-    expect((only!.reason as Error).name).toBe('TimeoutError');
-    expect(only!.abortedAfterMs).toBeGreaterThanOrEqual(290);
+    const loop = watchLoop();
+    const report = await runChecks([oneTarget], checkSettings({ timeoutMs: 300, pins })).finally(loop.stop);
+    const [result] = report.results;
+    // One attempt; two only where a busy machine starved the first (the overload retry), each held to its own deadline.
+    expect(networkVerdict(result!, { timeoutMs: 300, stalledMs: loop.stalledMs() }).code).toBe('tcp_timeout');
+    expect(seen).toHaveLength(result!.attempts);
+    for (const attempt of seen) {
+      expect(attempt.ctx.deadline).toBeGreaterThan(attempt.began - 5);
+      expect(attempt.ctx.deadline).toBeLessThanOrEqual(attempt.began + 300);
+      expect(attempt.ctx.deadline).toBe(attempt.ctx.startedAt! + 300);
+      expect((attempt.reason as Error).name).toBe('TimeoutError');
+      expect(attempt.abortedAfterMs).toBeGreaterThanOrEqual(290);
+    }
   });
 
   it('is given up WATCHDOG_GRACE_MS after its deadline when the probe ignores its signal, and reports the timeout of its last phase', async () => {
@@ -61,15 +68,22 @@ describe('an attempt', () => {
       return new Promise(() => undefined); // a probe bug: never settles
     });
     const started = performance.now();
-    const report = await runChecks([oneTarget], checkSettings({ timeoutMs: 200, pins }));
+    const loop = watchLoop();
+    const report = await runChecks([oneTarget], checkSettings({ timeoutMs: 200, pins })).finally(loop.stop);
     const tookMs = performance.now() - started;
-    expect(tookMs).toBeGreaterThanOrEqual(1150);
+    const [result] = report.results;
+    const verdict = networkVerdict(result!, { timeoutMs: 200, stalledMs: loop.stalledMs() });
+    expect(tookMs).toBeGreaterThanOrEqual(1150 * result!.attempts);
     expect(tookMs).toBeLessThan(5000);
-    expect(report.results[0]).toMatchObject({ status: 'fail', attempts: 1, error: { code: 'tcp_timeout', phase: 'connect', message: expect.stringContaining('(no answer within 200 ms)') } });
-    expect(signals).toHaveLength(1);
-    expect(signals[0]!.aborted).toBe(true);
-    // Aborted at the deadline, as a well-behaved probe would have been told; the watchdog adds no reason of its own.
-    expect((signals[0]!.reason as Error).name).toBe('TimeoutError');
+    expect(verdict).toMatchObject({ code: 'tcp_timeout', phase: 'connect', message: expect.stringContaining('(no answer within 200 ms)') });
+    expect(result!.status).toBe(verdict.overloaded ? 'warn' : 'fail');
+    // A try per attempt: one, or two where a busy machine starved the first (networkVerdict holds that to the stalls).
+    expect(signals).toHaveLength(result!.attempts);
+    for (const signal of signals) {
+      expect(signal.aborted).toBe(true);
+      // Aborted at the deadline, as a well-behaved probe would have been told; the watchdog adds no reason of its own.
+      expect((signal.reason as Error).name).toBe('TimeoutError');
+    }
   });
 
   it('ends with the probe: a passed probe leaves no timer behind to abort its signal later', async () => {
@@ -204,12 +218,14 @@ describe('every probe kind and phase through the scheduler, whose attempt signal
   it('stops each at its deadline by itself (not by the watchdog), and on Ctrl-C at once with the run saying interrupted; nothing is left running after', async () => {
     const before = activeResources();
     const timeoutMs = 1000;
-    const timed = await runChecks([everyKind()], checkSettings({ timeoutMs, pins, caPems: [ca] }));
-    const verdicts = Object.fromEntries(timed.results.map((result) => [result.rule, result.error?.code]));
+    const loop = watchLoop();
+    const timed = await runChecks([everyKind()], checkSettings({ timeoutMs, pins, caPems: [ca] })).finally(loop.stop);
+    const judged = timed.results.map((result) => [result.rule, networkVerdict(result, { timeoutMs, stalledMs: loop.stalledMs() })] as const);
+    const verdicts = Object.fromEntries(judged.map(([rule, verdict]) => [rule, verdict.code]));
     expect(verdicts).toEqual({ tls: 'tls_handshake_failed', http: 'http_timeout', https: 'http_timeout', apns: 'http_timeout', mqtt: 'protocol_mismatch', write: 'write_error' });
-    for (const result of timed.results) {
+    for (const [rule, verdict] of judged) {
       // The watchdog's verdict reads "no answer within"; a probe that stopped itself says what it waited for.
-      expect(result.error?.message, result.rule).not.toContain('no answer within');
+      expect(verdict.message, rule).not.toContain('no answer within');
     }
 
     const controller = new AbortController();
@@ -246,8 +262,10 @@ describe('every probe kind and phase through the scheduler, whose attempt signal
     // Stopped at the deadline in the handshake (tls), HTTP/2 (apns) and the CONNACK (mqtt).
     const stuck = ruleSet([...kinds('tls'), ...kinds('apns'), ...kinds('mqtt')]);
     let timed: Awaited<ReturnType<typeof runChecks>> | undefined;
-    expect(await counted(async () => (timed = await runChecks([stuck], checkSettings({ timeoutMs: 500, pins, caPems: [ca] }))))).toBeLessThanOrEqual(1);
-    expect(timed!.results.map((result) => result.error?.code)).toEqual(['tls_handshake_failed', 'http_timeout', 'protocol_mismatch']);
+    const loop = watchLoop();
+    expect(await counted(async () => (timed = await runChecks([stuck], checkSettings({ timeoutMs: 500, pins, caPems: [ca] })).finally(loop.stop)))).toBeLessThanOrEqual(1);
+    const stalledMs = loop.stalledMs();
+    expect(timed!.results.map((result) => networkVerdict(result, { timeoutMs: 500, stalledMs }).code)).toEqual(['tls_handshake_failed', 'http_timeout', 'protocol_mismatch']);
     // On Ctrl-C (the caller's controller is made before counting).
     const controller = new AbortController();
     const ctrlC = setTimeout(() => controller.abort(new Error('ctrl-c')), 200);
@@ -261,15 +279,20 @@ describe('every probe kind and phase through the scheduler, whose attempt signal
     const dns = await startDnsServer({ records: { 'write.attempt.test': { A: ['127.0.0.1'] } }, delayMs: 400 });
     try {
       const started = performance.now();
-      const report = await runChecks([ruleSet(everyKind().rules.filter((r) => r.id === 'write'))], checkSettings({ timeoutMs: 1000, caPems: [ca], dnsServer: { host: dns.host, port: dns.port } }));
+      const loop = watchLoop();
+      const report = await runChecks([ruleSet(everyKind().rules.filter((r) => r.id === 'write'))], checkSettings({ timeoutMs: 1000, caPems: [ca], dnsServer: { host: dns.host, port: dns.port } })).finally(loop.stop);
       const tookMs = performance.now() - started;
       const [result] = report.results;
-      expect(result).toMatchObject({ status: 'fail', error: { code: 'write_error', message: expect.stringContaining('timed out after 1000 ms (PROPFIND)') } });
+      const verdict = networkVerdict(result!, { timeoutMs: 1000, stalledMs: loop.stalledMs() });
+      expect(verdict).toMatchObject({ code: 'write_error', message: expect.stringContaining('timed out after 1000 ms (PROPFIND)') });
+      expect(result!.status).toBe(verdict.overloaded ? 'warn' : 'fail');
       expect(result!.timings.dnsMs).toBeGreaterThanOrEqual(350);
       // Before, totalMs ran from the probe's call, after the lookup: about 600 ms of the 1000.
       expect(result!.timings.totalMs).toBeGreaterThanOrEqual(990);
       expect(result!.timings.totalMs).toBeLessThan(tookMs + 1);
-      expect(tookMs).toBeLessThan(2000);
+      // Stopped at its deadline, not by the watchdog a second later: the run keeps t + 1 s (docs/timeouts.md), or,
+      // where a busy machine starved the attempt, the bound that counts its one overload retry.
+      expect(tookMs).toBeLessThan(reportBoundMs(report, 1000, 1, 0));
     } finally {
       await dns.close();
     }

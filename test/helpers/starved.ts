@@ -1,0 +1,60 @@
+/**
+ * A busy machine, allowed for as the code promises (docs/timeouts.md) and no further. A probe that used up its
+ * timeout while this process's event loop stood still for at least OVERLOAD_SHARE of its wait is tried once more,
+ * beyond --retries, and if that try is starved too (or cannot start in time) it reads local_overload, a warning that
+ * says what it would have read. A test that asserts a timeout's verdict therefore asserts the verdict the network
+ * gave, which a local_overload names, and accepts a starved attempt only when the loop really stood still that long,
+ * as the run's own stall watch (src/run/stall.ts) saw it.
+ */
+import { expect } from 'vitest';
+import { OVERLOAD_SHARE } from '../../src/run/run.js';
+import { stalledMs, watchStalls } from '../../src/run/stall.js';
+import type { Failure, FailureCode, Result } from '../../src/types.js';
+
+/** Watches the event loop as a run does: how long it has stood still since this call. */
+export function watchLoop(): { stalledMs: () => number; stop: () => void } {
+  const stop = watchStalls();
+  const before = stalledMs();
+  return { stalledMs: () => stalledMs() - before, stop };
+}
+
+export interface NetworkVerdict {
+  /** The failure the network gave: the result's own, or the one its local_overload says it would have read. */
+  code: FailureCode | undefined;
+  phase: Failure['phase'] | undefined;
+  message: string | undefined;
+  /** The result reads local_overload (a warning). */
+  overloaded: boolean;
+  /** A try beyond --retries was made: the overload retry, after an attempt the machine starved. */
+  overloadRetried: boolean;
+}
+
+/** local_overload's message (run.ts's overloadOf). */
+const OVERLOAD_MESSAGE = /^this machine was too busy to judge: pushcheck stood still for (\d+) of the (\d+) ms the probe waited \(it would have read (\w+): (.*)\)$/s;
+
+/**
+ * What `result` says of the network, once a starved attempt is allowed for; fails the test where the result claims
+ * more starvation than the loop had (`stalledMs`: watchLoop's figure over the run), or is malformed.
+ */
+export function networkVerdict(result: Result, run: { timeoutMs: number; retries?: number; stalledMs: number }): NetworkVerdict {
+  const retries = run.retries ?? 0;
+  const what = `${result.rule} ${result.host}:${result.port}`;
+  const overloaded = result.error?.code === 'local_overload';
+  const overloadRetried = result.attempts > retries + 1;
+  expect(result.attempts, `${what}: at most one try beyond --retries`).toBeLessThanOrEqual(retries + 2);
+  if (overloaded || overloadRetried) {
+    // A starved attempt waited at least 95 % of the timeout, and the loop stood still for OVERLOAD_SHARE of that.
+    expect(run.stalledMs, `${what} was judged starved: the loop must have stood still that long`).toBeGreaterThanOrEqual(OVERLOAD_SHARE * 0.95 * run.timeoutMs);
+  }
+  if (!overloaded) {
+    return { code: result.error?.code, phase: result.error?.phase, message: result.error?.message, overloaded, overloadRetried };
+  }
+  expect(result.status, `${what}: local_overload is a warning`).toBe('warn');
+  const said = OVERLOAD_MESSAGE.exec(result.error?.message ?? '');
+  expect(said, `${what}: ${result.error?.message}`).not.toBeNull();
+  const [, stoodMs, waitedMs, code, message] = said!;
+  expect(Number(waitedMs)).toBeGreaterThanOrEqual(Math.floor(run.timeoutMs * 0.95));
+  expect(Number(stoodMs)).toBeGreaterThanOrEqual(Math.floor(Number(waitedMs) * OVERLOAD_SHARE));
+  expect(Number(stoodMs)).toBeLessThanOrEqual(Math.ceil(run.stalledMs) + 1);
+  return { code: code as FailureCode, phase: result.error?.phase, message, overloaded, overloadRetried };
+}
