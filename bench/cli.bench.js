@@ -3,7 +3,7 @@
 // the first connect and after the last probe, and peak RSS. Start-up against `node -e 0` is startup.bench.js.
 // The machine is shared, so every figure is a median of several runs and the goals are ratios (issue "speed").
 // Loopback only; every server is closed at the end.
-import { spawn, spawnSync } from 'node:child_process';
+import { fork, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { createCertificateAuthority } from '../dist/harness/certs.js';
 import { loadBuiltinRuleSets } from '../dist/rules/builtin.js';
 import { expandTargets } from '../dist/rules/expand.js';
+import { MEASURE, measured } from './bash-time.js';
 
 // PUSHCHECK_BIN: measure another build (an older checkout's bin/pushcheck.js) against the same peers. Either is run
 // as a user runs it, the file itself (its shebang), with this Node first on PATH so that it starts the Node that runs
@@ -45,17 +46,40 @@ function timed(command, args, env = process.env) {
 
 const TIME = '/usr/bin/time';
 const timeFound = spawnSync(TIME, ['-f', '%U', 'true']).status === 0;
+const bashFound = spawnSync('bash', ['-c', 'times']).status === 0;
 
 /**
- * Like timed(), also with the CPU time (user + system, ms) the command used, from GNU time: on a shared machine a
- * process's CPU time moves much less with the load than its wall time does. cpuMs is NaN without GNU time.
+ * Like timed(), with wallMs and cpuMs (user + system) as bash takes them around the run (bash-time.js), startedMs and
+ * endedMs (when the command started and ended, on performance.now()'s clock), and the command's stdout written to a
+ * file, as `> report.json` would, for every command alike: a pipe read by this process made the writer wait on this
+ * process's event loop. Without bash: Node's spawn to exit, and cpuMs NaN.
  */
 async function timedCpu(command, args, env = process.env) {
-  if (!timeFound) return { ...(await timed(command, args, env)), cpuMs: NaN };
-  const file = path.join(dir, 'cpu.txt');
-  const run = await timed(TIME, ['-f', '%U %S', '-o', file, command, ...args], env);
-  const [user, system] = readFileSync(file, 'utf8').trim().split('\n').pop().split(' ').map(Number);
-  return { ...run, cpuMs: (user + system) * 1000 };
+  if (!bashFound) {
+    const run = await timed(command, args, env);
+    return { ...run, cpuMs: NaN, startedMs: run.started, endedMs: run.ended };
+  }
+  const file = path.join(dir, 'stdout.txt');
+  const run = await timed('bash', ['-c', MEASURE, 'bash', file, command, ...args], env);
+  const { wallMs, cpuMs, startEpochMs, endEpochMs } = measured(run.stdout);
+  const [startedMs, endedMs] = [startEpochMs - performance.timeOrigin, endEpochMs - performance.timeOrigin];
+  return { ...run, wallMs, cpuMs, startedMs, endedMs, stdout: readFileSync(file, 'utf8') };
+}
+
+/**
+ * hyperfine's own medians for the peer and the commands (-N, 3 warm-up runs, each command's runs in one block) when it
+ * is installed: a check on this bench's way of measuring, which does not need it.
+ */
+function hyperfineCheck(peer, commands, env) {
+  if (spawnSync('hyperfine', ['--version']).status !== 0) return;
+  const file = path.join(dir, 'hyperfine.json');
+  const lines = [...(peer ? [['nmap', peer]] : []), ...commands];
+  const run = spawnSync('hyperfine', ['-N', '-w', '3', '-r', String(Math.max(RUNS, 2)), '--export-json', file, ...lines.map(([, line]) => line)], { env, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  if (run.status !== 0) return console.log(`  hyperfine failed: ${run.stderr.trim().split('\n').pop()}`);
+  const results = JSON.parse(readFileSync(file, 'utf8')).results;
+  const wall = results.map((result) => result.median * 1000);
+  const figures = lines.map(([name], i) => `${name} ${ms(wall[i])}${peer && i > 0 ? ` = ${ratio(wall[i], wall[0])}` : ''} (mean CPU ${ms((results[i].user + results[i].system) * 1000)})`);
+  console.log(`  hyperfine -N -w 3 -r ${Math.max(RUNS, 2)}, medians: ${figures.join(', ')}`);
 }
 
 /** Peak RSS in MB of one run, from GNU time. */
@@ -90,11 +114,20 @@ const record = (socket) => {
 
 console.log(`load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} on ${os.cpus().length} cores; medians of ${RUNS} runs`);
 
-// 2. 1,000 loopback TCP targets: ten addresses × 100 ports, the same connects for nmap and for pushcheck.
+// 2. 1,000 loopback TCP targets: ten addresses × 100 ports, the same connects for nmap and for pushcheck, served by a
+// process of their own (loopback-targets.js says why).
 const ADDRESSES = Array.from({ length: 10 }, (_, i) => `127.0.1.${i + 1}`);
-const ports = [];
-for (let i = 0; i < 100; i += 1) ports.push(await listen(net.createServer(record), 0, ADDRESSES[0]));
-for (const address of ADDRESSES.slice(1)) for (const port of ports) await listen(net.createServer(record), port, address);
+const targets = fork(fileURLToPath(new URL('./loopback-targets.js', import.meta.url)), ADDRESSES);
+const { ports } = await new Promise((resolve, reject) => {
+  targets.once('message', resolve);
+  targets.once('exit', (code) => reject(new Error(`the loopback listeners exited ${code}`)));
+});
+/** How many connects the listeners saw since the last call, and when the first and the last came (performance.now()). */
+const takeConnects = () =>
+  new Promise((resolve) => {
+    targets.once('message', ({ count, first, last }) => resolve({ count, first: first - performance.timeOrigin, last: last - performance.timeOrigin }));
+    targets.send('take');
+  });
 const tcpRules = ruleFile('tcp1000', { host: 'bench.test', probe: ADDRESSES.map((_, i) => `h${i}.bench.test`), ports, check: 'tcp' });
 const tcpPins = ADDRESSES.flatMap((address, i) => ['--resolve', `h${i}.bench.test=${address}`]);
 // Bare Node's floor: a script that only makes the same 1,000 connects at pushcheck's concurrency (connect or error →
@@ -148,57 +181,63 @@ if (process.env.NODE_EXTRA_CA_CERTS) {
 }
 {
   const nmapFound = spawnSync('nmap', ['--version']).status === 0;
-  const nmap = [];
-  const nmapCpu = [];
-  const figures = environments.map(() => ({ ours: [], floor: [], oursCpu: [], floorCpu: [], reuse: [], reuseCpu: [], firstConnect: [], afterLast: [], floorAfterLast: [] }));
-  for (let i = 0; i < RUNS; i += 1) {
-    if (nmapFound) {
-      const peer = await timedCpu('nmap', ['-sT', '-Pn', '-n', '-p', ports.join(','), `${ADDRESSES[0]}-${ADDRESSES.length}`]);
-      nmap.push(peer.wallMs);
-      nmapCpu.push(peer.cpuMs);
-    }
-    for (const [e, { env }] of environments.entries()) {
-      const f = figures[e];
-      connects = [];
-      const bare = await timedCpu(process.execPath, [floorScript, ADDRESSES.join(','), ports.join(','), '256'], env);
-      if (bare.code !== 0 || connects.length !== ADDRESSES.length * ports.length) throw new Error(`the bare Node floor exited ${bare.code} after ${connects.length} connects: ${bare.stderr}`);
-      f.floor.push(bare.wallMs);
-      f.floorCpu.push(bare.cpuMs);
-      f.floorAfterLast.push(bare.ended - Math.max(...connects));
-      connects = [];
-      const reused = await timedCpu(process.execPath, [reuseFloorScript, ADDRESSES.join(','), ports.join(','), '256'], env);
-      if (reused.code !== 0 || connects.length !== ADDRESSES.length * ports.length) throw new Error(`the re-used sockets' floor exited ${reused.code} after ${connects.length} connects: ${reused.stderr}`);
-      f.reuse.push(reused.wallMs);
-      f.reuseCpu.push(reused.cpuMs);
-      connects = [];
-      const run = await timedCpu(BIN, [tcpRules, ...tcpPins, '-c', '256', '-f', 'json'], env);
-      if (run.code !== 0) throw new Error(`pushcheck on 1,000 TCP targets exited ${run.code}: ${run.stderr}`);
-      f.ours.push(run.wallMs);
-      f.oursCpu.push(run.cpuMs);
-      f.firstConnect.push(Math.min(...connects) - run.started);
-      f.afterLast.push(run.ended - Math.max(...connects));
+  const nmapArgs = ['-sT', '-Pn', '-n', '-p', ports.join(','), `${ADDRESSES[0]}-${ADDRESSES.length}`];
+  const floorArgs = [ADDRESSES.join(','), ports.join(','), '256'];
+  // Every command of a round, the peer included, is started the same way (bash-time.js), with its stdout to a file,
+  // and the round starts one command later each time, so that no command always follows the same one.
+  const commands = nmapFound ? [{ label: 'nmap -sT -Pn -n', run: () => timedCpu('nmap', nmapArgs) }] : [];
+  for (const [e, { env }] of environments.entries()) {
+    commands.push(
+      { e, label: 'bare Node floor', note: 'the same connects, -c 256, nothing else', run: () => timedCpu(process.execPath, [floorScript, ...floorArgs], env) },
+      { e, label: '… re-used sockets', note: "the same, on 256 sockets connected again after 'close'", run: () => timedCpu(process.execPath, [reuseFloorScript, ...floorArgs], env) },
+      { e, label: 'pushcheck -c 256', note: 'the goal', run: () => timedCpu(BIN, [tcpRules, ...tcpPins, '-c', '256', '-f', 'json'], env) },
+      // What a user gets without -c: the default concurrency (src/cli/check.ts, docs/cli.md).
+      { e, label: 'pushcheck (default -c)', note: 'what a user gets', run: () => timedCpu(BIN, [tcpRules, ...tcpPins, '-f', 'json'], env) },
+    );
+  }
+  for (const command of commands) Object.assign(command, { wall: [], cpu: [], firstConnect: [], afterLast: [] });
+  const loadBefore = os.loadavg()[0];
+  // Round 0 fills the caches (the page cache, the code cache a build removes, Node 22's compile cache) and is not
+  // counted, as hyperfine's --warmup.
+  for (let round = 0; round <= RUNS; round += 1) {
+    for (let k = 0; k < commands.length; k += 1) {
+      const command = commands[(round + k) % commands.length];
+      const run = await command.run();
+      const seen = await takeConnects();
+      if (run.code !== 0 || seen.count !== ADDRESSES.length * ports.length) throw new Error(`${command.label} on 1,000 TCP targets exited ${run.code} after ${seen.count} connects: ${run.stderr}`);
+      if (round === 0) continue;
+      command.wall.push(run.wallMs);
+      command.cpu.push(run.cpuMs);
+      command.firstConnect.push(seen.first - run.startedMs);
+      command.afterLast.push(run.endedMs - seen.last);
     }
   }
-  const n = median(nmap);
-  console.log(`\n1,000 loopback TCP targets (goal: within 3× nmap -sT -Pn -n on the same ports)`);
-  if (nmapFound) console.log(`  nmap -sT -Pn -n      ${ms(n)}`);
-  else console.log('  nmap                 not installed: no ratio');
+  console.log(`\n1,000 loopback TCP targets (goal: within 3× nmap -sT -Pn -n on the same ports), medians of ${RUNS} rounds after a warm-up, load ${loadBefore.toFixed(1)} → ${os.loadavg()[0].toFixed(1)}`);
+  console.log(`  ${''.padEnd(23)} ${'wall'.padStart(7)} ${'÷ nmap'.padStart(7)} ${'÷ floor'.padStart(7)} ${'CPU'.padStart(7)} ${'÷ nmap'.padStart(7)} ${'÷ floor'.padStart(7)}  start → 1st connect, last → exit`);
+  const nmap = nmapFound ? commands[0] : undefined;
+  const row = (command, floor) => {
+    const [wall, cpu] = [median(command.wall), median(command.cpu)];
+    const ratios = (value, peer, key) => (peer && peer !== command ? ratio(value, median(peer[key])) : '').padStart(7);
+    // Not for nmap: the listeners see a connect when their event loop gets to it, after nmap may have exited.
+    const times = command === nmap ? ''.padStart(15) : `${ms(median(command.firstConnect)).padStart(7)}, ${ms(median(command.afterLast)).padStart(6)}`;
+    console.log(`  ${command.label.padEnd(23)} ${ms(wall).padStart(7)} ${ratios(wall, nmap, 'wall')} ${ratios(wall, floor, 'wall')} ${ms(cpu).padStart(7)} ${ratios(cpu, nmap, 'cpu')} ${ratios(cpu, floor, 'cpu')}  ${times}${command.note ? `  (${command.note})` : ''}`);
+  };
+  if (nmap) row(nmap);
+  else console.log('  nmap                    not installed: no ratio');
   for (const [e, { name }] of environments.entries()) {
-    const f = figures[e];
     if (name) console.log(`  ${name} (Node 20 loads it at start-up, bin/pushcheck.js at the first TLS use; nmap is not affected):`);
-    const [fl, p] = [median(f.floor), median(f.ours)];
-    console.log(`  bare Node floor      ${ms(fl)}${nmapFound ? `  ${ratio(fl, n)} nmap` : ''}  (the same connects, -c 256, nothing else)`);
-    const reuse = median(f.reuse);
-    console.log(`  … re-used sockets    ${ms(reuse)}${nmapFound ? `  ${ratio(reuse, n)} nmap` : ''}  (the same, on 256 sockets connected again after 'close'${timeFound ? `; CPU ${ms(median(f.reuseCpu))}` : ''})`);
-    console.log(`  pushcheck            ${ms(p)}${nmapFound ? `  ${ratio(p, n)} nmap` : ''}  ${ratio(p, fl)} floor`);
-    if (timeFound) {
-      const [nc, fc, pc] = [median(nmapCpu), median(f.floorCpu), median(f.oursCpu)];
-      console.log(`  CPU (user + system)  ${nmapFound ? `nmap ${ms(nc)}, ` : ''}floor ${ms(fc)}, pushcheck ${ms(pc)}${nmapFound ? `  ${ratio(pc, nc)} nmap` : ''}  ${ratio(pc, fc)} floor`);
-    }
-    console.log(`  start → first connect ${ms(median(f.firstConnect))}, last connect → exit ${ms(median(f.afterLast))} (floor: ${ms(median(f.floorAfterLast))})`);
+    const ours = commands.filter((command) => command.e === e);
+    for (const command of ours) row(command, ours[0]);
   }
+  if (!bashFound) console.log('  (no bash: wall times from spawn to exit, no CPU time)');
   console.log(`  peak RSS             ${peakRssMb([tcpRules, ...tcpPins, '-c', '256', '-f', 'json']).toFixed(0)} MB`);
+  for (const { name, env } of environments) {
+    const floor = [`floor${name ? `, ${name}` : ''}`, `${process.execPath} ${floorScript} ${floorArgs.join(' ')}`];
+    const ours = [`pushcheck -c 256${name ? `, ${name}` : ''}`, `${BIN} ${tcpRules} ${tcpPins.join(' ')} -c 256 -f json`];
+    hyperfineCheck(nmapFound ? `nmap ${nmapArgs.join(' ')}` : undefined, [floor, ours], env);
+  }
 }
+targets.disconnect();
 
 // 3. 60 TLS targets whose handshakes each take 400 ms: the whole process against one probe.
 const ca = await createCertificateAuthority('bench CA');

@@ -4,35 +4,29 @@
 // a change of load hits all of them alike. Each figure is the median of the rounds, the first round (which fills
 // caches, Node 22's compile cache among them) left out. Wall time is the goal's measure; CPU time (user + system)
 // is printed beside it because on a busy machine it varies far less. Both are taken by bash around each run
-// ($EPOCHREALTIME and `times`, to the millisecond; Node cannot see a child's CPU time). The load average is printed
-// before and after each set of rounds.
+// (bash-time.js). The load average is printed before and after each set of rounds.
 // BENCH_NODES=/path/to/node22,/path/to/node24 measures those Node binaries too, each against its own `node -e 0`;
 // PUSHCHECK_BIN measures another build (an older checkout's bin/pushcheck.js) against the same peers;
 // PUSHCHECK_BEFORE=<older checkout>/bin/pushcheck.js measures that one too, in the same rounds, for before and after.
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { MEASURE, measured } from './bash-time.js';
 
 const BIN = process.env.PUSHCHECK_BIN ?? fileURLToPath(new URL('../bin/pushcheck.js', import.meta.url));
 const BEFORE = process.env.PUSHCHECK_BEFORE;
 const ROUNDS = Number(process.env.BENCH_RUNS ?? 15);
 const NODES = [process.execPath, ...(process.env.BENCH_NODES ?? '').split(',').filter(Boolean)];
 const GOALS = { '--version': 1.5, '--help': 1.5, 'rules list': 2 };
-// Runs "$@" and prints its wall time (start and end, in seconds) and `times` (the second line: the child's CPU).
-const MEASURE = 's=$EPOCHREALTIME; "$@" >/dev/null; c=$?; e=$EPOCHREALTIME; times; echo "$s $e"; exit $c';
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const load = () => os.loadavg()[0].toFixed(1);
-const seconds = (text) => Number(/^(\d+)m([\d.]+)s$/.exec(text)?.slice(1).reduce((m, s) => Number(m) * 60 + Number(s)));
 
 /** Wall and CPU time of one run, in ms; the run must succeed. */
 function timed(node, args) {
-  const run = spawnSync('bash', ['-c', MEASURE, 'bash', node, ...args], { encoding: 'utf8' });
+  const run = spawnSync('bash', ['-c', MEASURE, 'bash', '/dev/null', node, ...args], { encoding: 'utf8' });
   if (run.status !== 0) throw new Error(`${node} ${args.join(' ')} exited ${run.status}: ${run.stderr}`);
-  const [, children, span] = run.stdout.trim().split('\n').slice(-3);
-  const [user, system] = children.split(' ').map(seconds);
-  const [start, end] = span.split(' ').map(Number);
-  return { wallMs: (end - start) * 1000, cpuMs: (user + system) * 1000 };
+  return measured(run.stdout);
 }
 
 for (const node of NODES) {
