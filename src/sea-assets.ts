@@ -1,16 +1,16 @@
 /**
  * In a single executable (npm run build:sea) there is no package folder: rules/, schemas/ and package.json are
  * embedded as assets. This module, imported before anything else there, writes them once to a folder of the
- * temporary directory named by their content (used again only while it is the user's own), and tells package-root.ts
+ * temporary directory named by their content (length and CRC-32; used again only while it is the user's own), and tells package-root.ts
  * to read them from it. Outside a single
  * executable it does nothing.
  */
-import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { cacheChecksum } from './cache-folder.js';
 
 interface Sea {
   isSea(): boolean;
@@ -32,9 +32,11 @@ const sea = typeof __filename === 'string' ? seaModule() : undefined;
 if (sea?.isSea()) {
   const files = JSON.parse(sea.getAsset('manifest.json', 'utf8')) as string[];
   const contents = files.map((file) => [file, sea.getAsset(file, 'utf8')] as const);
-  const digest = createHash('sha256');
-  for (const [file, text] of contents) digest.update(file).update('\0').update(text).update('\0');
-  const root = path.join(os.tmpdir(), `pushcheck-sea-${digest.digest('hex').slice(0, 16)}`);
+  // Named by what it holds, so that another build's assets get a folder of their own. By length and CRC-32, not a
+  // cryptographic hash: loading node:crypto for a sha256 was 2% of every start's instructions (`--version`: 683 -> 669
+  // million), and a folder of that name is used only while it is the user's own and no one else may write it
+  // (unpackedBefore), so only the user could plant a collision.
+  const root = path.join(os.tmpdir(), `pushcheck-sea-${cacheChecksum(contents.map(([file, text]) => `${file}\0${text}\0`).join(''))}`);
   let folder = root;
   if (!unpackedBefore(root)) {
     // Written beside (a private folder of this run), then renamed into place: two first runs at once never see half

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { cacheChecksum } from '../../src/cache-folder.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const { version } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
@@ -67,6 +68,10 @@ describe(`dist/sea/pushcheck-${process.platform}-${process.arch}`, () => {
       const first = run(['rules', 'list'], { TMPDIR: tmp });
       expect(first.status).toBe(0);
       expect(first.stdout).toContain('moki-ios');
+      // Named by every file it holds, name and text: another build's assets get a folder of their own.
+      const files = JSON.parse(readFileSync(path.join(root, 'dist', 'sea', 'manifest.json'), 'utf8')) as string[];
+      const held = files.map((file) => `${file}\0${readFileSync(path.join(unpacked(), file), 'utf8')}\0`).join('');
+      expect(path.basename(unpacked())).toBe(`pushcheck-sea-${cacheChecksum(held)}`);
       const summaries = path.join(unpacked(), 'dist', 'rule-summaries.json');
       const stored = JSON.parse(readFileSync(summaries, 'utf8')) as { table: string; files: Record<string, string> };
       expect(stored.table).toBe(first.stdout);
