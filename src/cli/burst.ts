@@ -114,7 +114,7 @@ export function register(program: Command): void {
             ),
         },
       );
-      emitReport(report, { format: flags.format, outputs, color: useColor(flags.color) });
+      await emitReport(report, { format: flags.format, outputs, color: useColor(flags.color) });
       process.exitCode = report.exitCode;
     } finally {
       stop.release();
