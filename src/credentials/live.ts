@@ -53,6 +53,12 @@ export function providerToken(auth: Extract<LiveAuth, { kind: 'token' }>, now: D
 /** TLS to the endpoint, with the client certificate if the credential is one; rejects with a classified failure. */
 function connectTls(url: URL, auth: LiveAuth, options: LiveOptions, stop: AbortSignalLike): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
+    // onAbort() calls nothing for a stop that has aborted already (Ctrl-C during an earlier credential's push): a
+    // connect started now would have no bound at all.
+    if (stop.aborted) {
+      reject(failure('tcp_timeout', 'connect', `no answer within ${options.timeoutMs} ms`));
+      return;
+    }
     const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
     const socket = tls.connect({
       host,

@@ -146,6 +146,13 @@ describe('a live push that gets no answer', () => {
         hook.disable();
         expect(timers.size).toBe(0);
       }
+      // A push after Ctrl-C (the next credential's): no connection at all, where it had no bound.
+      const spent = new QuickController();
+      spent.abort(new Error('interrupted'));
+      const accepted = silent.accepted;
+      expect((await push(60_000, spent.signal)).failure?.code).toBe('tcp_timeout');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(silent.accepted).toBe(accepted);
     } finally {
       hook.disable();
       await silent.close();
