@@ -87,7 +87,10 @@ function readExtraCas(file: string): readonly string[] {
     if ((err as NodeJS.ErrnoException).code !== 'EISDIR') warnIgnored(file, systemReason(err as NodeJS.ErrnoException));
     return NONE;
   }
-  const bundled = new Set(process.getBuiltinModule('node:tls').rootCertificates.map(base64Of));
+  // Left out only where the default store is Node's bundled roots: a Node built to use OpenSSL's store instead
+  // (--openssl-use-def-ca-store, as some distributions build it) may lack some of them.
+  const ownStore = String((process.config.variables as Record<string, unknown>).openssl_use_def_ca_store) === 'true';
+  const bundled = new Set(ownStore ? [] : process.getBuiltinModule('node:tls').rootCertificates.map(base64Of));
   const cas: string[] = [];
   for (const [block] of text.matchAll(PEM_BLOCK)) {
     if (bundled.has(base64Of(block))) continue;
