@@ -15,6 +15,8 @@ import { loadBuiltinRuleSets } from '../dist/rules/builtin.js';
 import { expandTargets } from '../dist/rules/expand.js';
 import { MEASURE, measured } from './bash-time.js';
 
+// PUSHCHECK_BEFORE=<older checkout>/bin/pushcheck.js: the TCP run also measures that build, in the same rounds.
+const BEFORE = process.env.PUSHCHECK_BEFORE;
 // PUSHCHECK_BIN: measure another build (an older checkout's bin/pushcheck.js) against the same peers. Either is run
 // as a user runs it, the file itself (its shebang), with this Node first on PATH so that it starts the Node that runs
 // the bench: bin/pushcheck.js's shell part keeps Node 20 from reading NODE_EXTRA_CA_CERTS at start-up.
@@ -194,6 +196,7 @@ if (process.env.NODE_EXTRA_CA_CERTS) {
       // What a user gets without -c: the default concurrency (src/cli/check.ts, docs/cli.md).
       { e, label: 'pushcheck (default -c)', note: 'what a user gets', run: () => timedCpu(BIN, [tcpRules, ...tcpPins, '-f', 'json'], env) },
     );
+    if (BEFORE) commands.push({ e, label: 'before: -c 256', note: 'PUSHCHECK_BEFORE', run: () => timedCpu(BEFORE, [tcpRules, ...tcpPins, '-c', '256', '-f', 'json'], env) });
   }
   for (const command of commands) Object.assign(command, { wall: [], cpu: [], firstConnect: [], afterLast: [] });
   const loadBefore = os.loadavg()[0];
@@ -303,19 +306,25 @@ const slowPort = await listen(
     const firstConnect = [];
     const afterLast = [];
     const bare = [];
+    // bin/pushcheck.js starts Node without NODE_EXTRA_CA_CERTS (it reads the file at the first TLS use), so Node's own
+    // start is the one without it; for a PUSHCHECK_BIN from before that, subtract the first figure instead.
+    const deferred = environments[1];
+    const bareDeferred = [];
     for (let i = 0; i < RUNS; i += 1) {
       // Node's own start, one at a time and in turn with pushcheck: started together, they slowed each other and
       // made the start subtracted below look longer than it is.
       bare.push((await timed(process.execPath, ['-e', '0'])).wallMs);
+      if (deferred) bareDeferred.push((await timed(process.execPath, ['-e', '0'], deferred.env)).wallMs);
       connects = [];
       const run = await timed(BIN, ['ios', ...pins, '-f', 'json', '-t', '2000']);
       if (connects.length === 0) throw new Error(`pushcheck ios made no connection (exit ${run.code}): ${run.stderr}`);
       firstConnect.push(Math.min(...connects) - run.started);
       afterLast.push(run.ended - Math.max(...connects));
     }
-    const base = median(bare);
+    const base = median(deferred ? bareDeferred : bare);
+    const without = deferred ? `, ${ms(base)} without NODE_EXTRA_CA_CERTS as bin/pushcheck.js starts it` : '';
     console.log(`\npushcheck ios against loopback stand-ins (goal: under 100 ms each, beyond Node's own start)`);
-    console.log(`  start → first connect ${ms(median(firstConnect))} (node -e 0 alone: ${ms(base)}; pushcheck's share ${ms(median(firstConnect) - base)})`);
+    console.log(`  start → first connect ${ms(median(firstConnect))} (node -e 0 alone: ${ms(median(bare))}${without}; pushcheck's share ${ms(median(firstConnect) - base)})`);
     console.log(`  last connect → exit   ${ms(median(afterLast))}`);
     console.log(`  peak RSS of pushcheck all: ${peakRssMb(['all', ...pins, '-f', 'json', '-t', '2000']).toFixed(0)} MB`);
   } catch (err) {
