@@ -5,11 +5,15 @@
 // caches, Node 22's compile cache among them) left out. Wall time is the goal's measure; CPU time (user + system)
 // is printed beside it because on a busy machine it varies far less. Both are taken by bash around each run
 // (bash-time.js). The load average is printed before and after each set of rounds.
+// pushcheck runs as a user runs it, bin/pushcheck.js itself (its shell part, then the Node first on PATH), and neither it
+// nor `node -e 0` gets NODE_EXTRA_CA_CERTS: bin/pushcheck.js starts Node without it, and Node 20 reads it at start-up
+// (70 ms for this machine's bundle), which put `node -e 0` at 103 ms against 23 and `rules list` at 1.37× against 2.18×.
 // BENCH_NODES=/path/to/node22,/path/to/node24 measures those Node binaries too, each against its own `node -e 0`;
 // PUSHCHECK_BIN measures another build (an older checkout's bin/pushcheck.js) against the same peers;
 // PUSHCHECK_BEFORE=<older checkout>/bin/pushcheck.js measures that one too, in the same rounds, for before and after.
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MEASURE, measured } from './bash-time.js';
 
@@ -23,21 +27,23 @@ const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.l
 const load = () => os.loadavg()[0].toFixed(1);
 
 /** Wall and CPU time of one run, in ms; the run must succeed. */
-function timed(node, args) {
-  const run = spawnSync('bash', ['-c', MEASURE, 'bash', '/dev/null', node, ...args], { encoding: 'utf8' });
-  if (run.status !== 0) throw new Error(`${node} ${args.join(' ')} exited ${run.status}: ${run.stderr}`);
+function timed(command, env) {
+  const run = spawnSync('bash', ['-c', MEASURE, 'bash', '/dev/null', ...command], { encoding: 'utf8', env });
+  if (run.status !== 0) throw new Error(`${command.join(' ')} exited ${run.status}: ${run.stderr}`);
   return measured(run.stdout);
 }
 
 for (const node of NODES) {
   const version = spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim();
-  const commands = [['node -e 0', ['-e', '0']], ...Object.keys(GOALS).map((args) => [`pushcheck ${args}`, [BIN, ...args.split(' ')]])];
+  const env = { ...process.env, PATH: `${path.dirname(node)}${path.delimiter}${process.env.PATH ?? ''}` };
+  delete env.NODE_EXTRA_CA_CERTS;
+  const commands = [['node -e 0', [node, '-e', '0']], ...Object.keys(GOALS).map((args) => [`pushcheck ${args}`, [BIN, ...args.split(' ')]])];
   if (BEFORE) commands.push(...Object.keys(GOALS).map((args) => [`before: ${args}`, [BEFORE, ...args.split(' ')]]));
   const figures = new Map(commands.map(([name]) => [name, { wall: [], cpu: [] }]));
   const loadBefore = load();
   for (let round = 0; round <= ROUNDS; round += 1) {
     for (const [name, args] of commands) {
-      const run = timed(node, args);
+      const run = timed(args, env);
       if (round === 0) continue;
       figures.get(name).wall.push(run.wallMs);
       figures.get(name).cpu.push(run.cpuMs);
