@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import vm from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCertificateAuthority, type CertificateAuthority } from '../../src/harness/certs.js';
 import { HANDOVER, takeDeferredExtraCaCerts } from '../../src/extra-ca-certs.js';
@@ -107,6 +108,16 @@ describe('the shell part of bin/pushcheck.js', () => {
     const killed = launch({ NODE_EXTRA_CA_CERTS: '/ca.pem', FAKE_NODE_SIGNAL: 'SIGTERM' });
     expect(killed.signal).toBe('SIGTERM');
     expect(killed.status).toBeNull();
+  });
+});
+
+describe('the JavaScript of bin/pushcheck.js', () => {
+  it("is strict: the shell lines are string directives before 'use strict', which stays in the directive prologue", () => {
+    // Node strips the #! line and wraps a CommonJS file in a function: compiled so, a `with` only strict code refuses.
+    const body = readFileSync(BIN, 'utf8').replace(/^#!.*/, '');
+    expect(body.split('\n')[1]).toMatch(/^":" \/\/; /);
+    expect(() => vm.compileFunction(`${body}\nwith ({}) {}`, ['require', '__dirname'])).toThrow(/strict mode/i);
+    expect(() => vm.compileFunction(`${body.replace("'use strict';", '')}\nwith ({}) {}`, ['require', '__dirname'])).not.toThrow();
   });
 });
 
