@@ -2,7 +2,9 @@
  * What --ca means: Node's default roots stay trusted, the given CAs are added, for that context only, and a chain
  * signed by neither is refused. A bundled root's key is not ours, so its presence is shown the way OpenSSL looks an
  * issuer up: a certificate that names a bundled root as its issuer, signed by another key, fails on the signature
- * (the root was found) where one naming an unknown issuer fails for want of an issuer.
+ * (the root was found) where one naming an unknown issuer fails for want of an issuer. Run as a program,
+ * bin/pushcheck.js starts Node without NODE_EXTRA_CA_CERTS and pushcheck adds the file itself (src/extra-ca-certs.ts):
+ * the last part holds its verdicts, warnings and --ca against Node's own reading of the same files.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
