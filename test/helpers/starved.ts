@@ -11,11 +11,22 @@ import { OVERLOAD_SHARE } from '../../src/run/run.js';
 import { stalledMs, watchStalls } from '../../src/run/stall.js';
 import type { Failure, FailureCode, Result } from '../../src/types.js';
 
-/** Watches the event loop as a run does: how long it has stood still since this call. */
+/**
+ * Watches the event loop as a run does: how long it has stood still since this call, up to stop() (after which the
+ * figure stays as it was: stall.ts counts nothing while no one watches).
+ */
 export function watchLoop(): { stalledMs: () => number; stop: () => void } {
-  const stop = watchStalls();
+  const stopWatching = watchStalls();
   const before = stalledMs();
-  return { stalledMs: () => stalledMs() - before, stop };
+  let atStop: number | undefined;
+  return {
+    stalledMs: () => atStop ?? stalledMs() - before,
+    stop: () => {
+      if (atStop !== undefined) return;
+      atStop = stalledMs() - before;
+      stopWatching();
+    },
+  };
 }
 
 export interface NetworkVerdict {
@@ -29,8 +40,8 @@ export interface NetworkVerdict {
   overloadRetried: boolean;
 }
 
-/** local_overload's message (run.ts's overloadOf). */
-const OVERLOAD_MESSAGE = /^this machine was too busy to judge: pushcheck stood still for (\d+) of the (\d+) ms the probe waited \(it would have read (\w+): (.*)\)$/s;
+/** local_overload's message: FAILURES' explanation, then run.ts's overloadOf() detail in brackets. */
+const OVERLOAD_MESSAGE = /\(this machine was too busy to judge: pushcheck stood still for (\d+) of the (\d+) ms the probe waited \(it would have read (\w+): (.*)\)\)$/s;
 
 /**
  * What `result` says of the network, once a starved attempt is allowed for; fails the test where the result claims

@@ -1,0 +1,51 @@
+/**
+ * test/helpers/starved.ts judges the timeout tests on a busy machine: it must read a real local_overload, and fail a
+ * starved verdict the loop's stalls do not bear out.
+ */
+import { describe, expect, it } from 'vitest';
+import { overloadOf } from '../../src/run/run.js';
+import { failure } from '../../src/probes/classify.js';
+import type { Result } from '../../src/types.js';
+import { networkVerdict, watchLoop } from '../helpers/starved.js';
+import { rule, target } from '../helpers/literals.js';
+
+const timedOut = failure('tcp_timeout', 'connect', 'timed out after 1000 ms');
+// The local_overload run.ts makes of a probe that stood still 700 of the 1000 ms it waited.
+const overload = overloadOf({ ok: false, addresses: [], pinned: true, timings: { totalMs: 1000 }, failure: timedOut }, 1000, 1000, 700)!;
+
+function result(overrides: Partial<Result>): Result {
+  const t = target(rule({ id: 'r', host: 'r.test', ports: [1], check: 'tcp' }));
+  return { ruleset: t.ruleset, rule: 'r', documentedHost: t.host, host: t.host, port: t.port, addresses: [], check: 'tcp', status: 'fail', severity: 'critical', origin: 'documented', purpose: '', impact: '', timings: { totalMs: 1000 }, attempts: 1, ...overrides };
+}
+
+describe('networkVerdict', () => {
+  it("reads the verdict a local_overload says it would have had, when the loop stood still that long", () => {
+    expect(networkVerdict(result({ status: 'warn', attempts: 2, error: overload }), { timeoutMs: 1000, stalledMs: 800 })).toEqual({
+      code: 'tcp_timeout',
+      phase: 'connect',
+      message: timedOut.message,
+      overloaded: true,
+      overloadRetried: true,
+    });
+  });
+
+  it('fails a local_overload, or a try beyond --retries, that the stalls do not bear out, and a second extra try', () => {
+    expect(() => networkVerdict(result({ status: 'warn', error: overload }), { timeoutMs: 1000, stalledMs: 100 })).toThrow();
+    expect(() => networkVerdict(result({ attempts: 2, error: timedOut }), { timeoutMs: 1000, stalledMs: 0 })).toThrow();
+    expect(() => networkVerdict(result({ attempts: 3, error: timedOut }), { timeoutMs: 1000, stalledMs: 5000 })).toThrow();
+    expect(networkVerdict(result({ attempts: 2, error: timedOut }), { timeoutMs: 1000, retries: 1, stalledMs: 0 }).code).toBe('tcp_timeout');
+  });
+
+  it('keeps the stalls it saw once stopped (stall.ts counts none while no one watches)', async () => {
+    const loop = watchLoop();
+    const until = performance.now() + 200;
+    while (performance.now() < until) {
+      // the loop stands still
+    }
+    loop.stop();
+    const seen = loop.stalledMs();
+    expect(seen).toBeGreaterThanOrEqual(150);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(loop.stalledMs()).toBe(seen);
+  });
+});
