@@ -19,6 +19,7 @@ import { runOnDemoNetwork } from '../helpers/demo-network.js';
 import type { Report, Result } from '../../src/types.js';
 import { BIN, runCli, runInProcess, type CliRun } from '../helpers/cli.js';
 import { nonEmpty } from '../helpers/non-empty.js';
+import { networkVerdict } from '../helpers/starved.js';
 
 
 let dir: string;
@@ -184,8 +185,11 @@ describe('pushcheck demo --clean', () => {
     expect(run.code).toBe(0);
     const report = JSON.parse(run.stdout) as Report;
     expect(report.summary.total).toBe(defaultReport.summary.total);
-    expect(report.summary.passed).toBe(report.summary.total);
-    expect(report.results.filter((r) => r.error !== undefined)).toEqual([]);
+    // Every target passes. On a machine too busy to judge (docs/timeouts.md) a target may read local_overload, a
+    // warning with the figures that bear it out (networkVerdict checks them), never a failure.
+    const unjudged = report.results.filter((r) => networkVerdict(r, { timeoutMs: DEMO_TIMEOUT_MS, retries: report.options.retries }).overloaded);
+    expect(report.summary.passed).toBe(report.summary.total - unjudged.length);
+    expect(report.results.filter((r) => r.error !== undefined && !unjudged.includes(r))).toEqual([]);
     expect(report.verdict).toBe('pass');
   });
 });

@@ -18,6 +18,7 @@ import type { Report } from '../../src/types.js';
 import { runCli } from '../helpers/cli.js';
 import { writeRuleFile } from '../helpers/rule-file.js';
 import { announceSkip, faultNetworkUnavailable, reportBoundMs, startupAllowanceMs } from './netns.js';
+import { networkVerdict } from '../helpers/starved.js';
 
 const run = promisify(execFile);
 const NS_DNS = fileURLToPath(new URL('./ns-dns.mjs', import.meta.url));
@@ -116,10 +117,11 @@ describe.skipIf(unavailable !== undefined)('DNS inside the time bound (the syste
     for (const result of report.results) {
       expect(result.timings.dnsMs).toBeGreaterThanOrEqual(550);
       expect(result.timings.totalMs).toBeLessThanOrEqual(TIMEOUT_MS + SLACK_MS);
-      if (result.error?.code === 'local_overload') continue; // a busy machine, said so: its bound is the wider one
-      expect(result.error?.code).toBe('tcp_timeout');
-      expect(result.error?.message).toMatch(/the DNS lookup took \d+ ms of the 1000 ms timeout/);
-      expect(result.attempts).toBe(1);
+      // On a busy machine a starved attempt is tried once more, or reads local_overload (a warning that names this
+      // verdict); its bound is then the wider one (reportBoundMs).
+      const verdict = networkVerdict(result, { timeoutMs: TIMEOUT_MS });
+      expect(verdict.code).toBe('tcp_timeout');
+      expect(verdict.message).toMatch(/the DNS lookup took \d+ ms of the 1000 ms timeout/);
     }
     // Three rounds of two: 3 s and the second. The lookup outside the attempt made it about 4.8 s.
     expect(report.durationMs).toBeLessThanOrEqual(bound);
@@ -132,10 +134,9 @@ describe.skipIf(unavailable !== undefined)('DNS inside the time bound (the syste
     console.log(`silent resolver: 6 targets, bound ${bound} ms: report ${report.durationMs} ms, wall ${Math.round(wallMs)} ms`);
     for (const result of report.results) {
       expect(result.timings.totalMs).toBeLessThanOrEqual(TIMEOUT_MS + SLACK_MS);
-      if (result.error?.code === 'local_overload') continue;
-      expect(result.error?.code).toBe('dns_timeout');
-      expect(result.error?.phase).toBe('dns');
-      expect(result.attempts).toBe(1);
+      const verdict = networkVerdict(result, { timeoutMs: TIMEOUT_MS });
+      expect(verdict.code).toBe('dns_timeout');
+      expect(verdict.phase).toBe('dns');
     }
     expect(report.durationMs).toBeLessThanOrEqual(bound);
     expect(wallMs).toBeLessThanOrEqual(bound + (await startupAllowanceMs(ns)));

@@ -27,6 +27,7 @@ import { runCli, runInProcess, type CliRun, type InProcessRun } from '../helpers
 import { proxyTestsSkipped, startTinyproxy, type TestProxy } from '../helpers/proxies.js';
 import { startTlsServer, type TestServer } from '../helpers/servers.js';
 import { nonEmpty } from '../helpers/non-empty.js';
+import { networkVerdict, watchLoop } from '../helpers/starved.js';
 import { writeRuleFile, type RuleSpec } from '../helpers/rule-file.js';
 
 const TIMEOUT_MS = 1000;
@@ -309,7 +310,8 @@ describe('the demo', () => {
   let demo: Report | undefined;
 
   it('its default network gives the findings its problems call for', async () => {
-    const report = await demoReport([]);
+    const loop = watchLoop();
+    const report = await demoReport([]).finally(loop.stop);
     demo = report;
     const byCause = new Map(report.findings.map((f) => [f.cause, f]));
     expect([...byCause.keys()]).toEqual(['tls_interception', 'host_blocked', 'dns_filtered', 'ports_blocked', 'legacy_only']);
@@ -321,7 +323,12 @@ describe('the demo', () => {
     expect(byCause.get('legacy_only')!).toMatchObject({ severity: 'info' });
     // The expired certificate of one appliance is that appliance's: no finding claims it, its row says it.
     const claimed = report.findings.reduce((sum, f) => sum + f.targets, 0);
-    const problems = report.results.filter((r) => r.status === 'fail' || r.status === 'warn');
+    // A target a busy machine kept from being judged (local_overload, borne out by the loop's stalls) is no network's
+    // problem: no finding explains it.
+    const stalledMs = loop.stalledMs();
+    const problems = report.results.filter(
+      (r) => (r.status === 'fail' || r.status === 'warn') && !networkVerdict(r, { timeoutMs: report.options.timeoutMs, retries: report.options.retries, stalledMs }).overloaded,
+    );
     expect(problems.length - claimed).toBe(1);
     expect(problems.find((r) => r.error?.code === 'tls_expired')!.host).toBe('fcm.googleapis.com');
   });

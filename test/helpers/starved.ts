@@ -4,7 +4,8 @@
  * beyond --retries, and if that try is starved too (or cannot start in time) it reads local_overload, a warning that
  * says what it would have read. A test that asserts a timeout's verdict therefore asserts the verdict the network
  * gave, which a local_overload names, and accepts a starved attempt only when the loop really stood still that long,
- * as the run's own stall watch (src/run/stall.ts) saw it.
+ * as the run's own stall watch (src/run/stall.ts) saw it. A run in a child process cannot be watched from here: for
+ * it only a local_overload's own figures are held to the rule.
  */
 import { expect } from 'vitest';
 import { OVERLOAD_SHARE } from '../../src/run/run.js';
@@ -45,15 +46,16 @@ const OVERLOAD_MESSAGE = /\(this machine was too busy to judge: pushcheck stood 
 
 /**
  * What `result` says of the network, once a starved attempt is allowed for; fails the test where the result claims
- * more starvation than the loop had (`stalledMs`: watchLoop's figure over the run), or is malformed.
+ * more starvation than the loop had (`stalledMs`: watchLoop's figure over the run, when it ran in this process), or
+ * is malformed.
  */
-export function networkVerdict(result: Result, run: { timeoutMs: number; retries?: number; stalledMs: number }): NetworkVerdict {
+export function networkVerdict(result: Result, run: { timeoutMs: number; retries?: number; stalledMs?: number }): NetworkVerdict {
   const retries = run.retries ?? 0;
   const what = `${result.rule} ${result.host}:${result.port}`;
   const overloaded = result.error?.code === 'local_overload';
   const overloadRetried = result.attempts > retries + 1;
   expect(result.attempts, `${what}: at most one try beyond --retries`).toBeLessThanOrEqual(retries + 2);
-  if (overloaded || overloadRetried) {
+  if ((overloaded || overloadRetried) && run.stalledMs !== undefined) {
     // A starved attempt waited at least 95 % of the timeout, and the loop stood still for OVERLOAD_SHARE of that.
     expect(run.stalledMs, `${what} was judged starved: the loop must have stood still that long`).toBeGreaterThanOrEqual(OVERLOAD_SHARE * 0.95 * run.timeoutMs);
   }
@@ -66,6 +68,6 @@ export function networkVerdict(result: Result, run: { timeoutMs: number; retries
   const [, stoodMs, waitedMs, code, message] = said!;
   expect(Number(waitedMs)).toBeGreaterThanOrEqual(Math.floor(run.timeoutMs * 0.95));
   expect(Number(stoodMs)).toBeGreaterThanOrEqual(Math.floor(Number(waitedMs) * OVERLOAD_SHARE));
-  expect(Number(stoodMs)).toBeLessThanOrEqual(Math.ceil(run.stalledMs) + 1);
+  if (run.stalledMs !== undefined) expect(Number(stoodMs)).toBeLessThanOrEqual(Math.ceil(run.stalledMs) + 1);
   return { code: code as FailureCode, phase: result.error?.phase, message, overloaded, overloadRetried };
 }
