@@ -89,54 +89,59 @@ await build({
 // connect. The libraries a check loads only on demand (undici for an https check, ora on a terminal, node-forge and
 // x509 for credentials, basic-ftp for a write check, yaml for a rule file not parsed before (src/rules/parsed.ts);
 // ajv, should it ever be reached) stay out of it, each in a CommonJS file of its own under lib/, run through the code
-// cache as well: the file read and cached on every run holds what every run executes. Other commands are not in it
-// (start.ts runs them from main.js).
+// cache as well: the file read and cached on every run holds what every run executes. The rules command has a file of
+// its own the same way (rules.cjs): from main.js, `rules list` spent more on Node 20's ES module loader than on its
+// work. Other commands are in neither (start.ts runs them from main.js).
 const onDemand = ['undici', 'ora', 'ajv', 'node-forge', '@peculiar/x509', 'basic-ftp', 'yaml', 'chalk', 'cli-table3'];
 // Imported by a module that every check initialises (yaml by src/rules/load.ts): check.cjs gets an object whose
 // exports load the library when first used. The others are imported where they are used, and load then.
 const onFirstUse = new Set(['yaml']);
 const libraryFile = (specifier) => `lib/${specifier.replace(/^@/, '').replace(/\.js$/, '').replace(/[^\w.-]+/g, '-')}`;
 const libraries = new Map();
-const check = await build({
-  ...cjs,
-  entryPoints: { check: 'src/cli/main.ts' },
-  // import() becomes require(): a script run by vm.Script has no ES module loader to import with.
-  supported: { 'dynamic-import': false },
-  metafile: true,
-  plugins: [
-    lazyChildProcess,
-    {
-      name: 'check-only',
-      setup: (b) => {
-        b.onResolve({ filter: /^[^./]/ }, (args) => {
-          if (!onDemand.some((name) => args.path === name || args.path.startsWith(`${name}/`))) return undefined;
-          const file = `./${libraryFile(args.path)}.cjs`;
-          libraries.set(file, args.path);
-          return { path: file, namespace: 'on-demand' };
-        });
-        b.onResolve({ filter: /^\.\/code-cache\.cjs$/ }, (args) => (args.namespace === 'on-demand' ? { path: args.path, external: true } : undefined));
-        b.onLoad({ filter: /.*/, namespace: 'on-demand' }, (args) => {
-          const load = `require('./code-cache.cjs').requireWithCodeCache(require('node:path').join(__dirname, ${JSON.stringify(args.path)}))`;
-          const specifier = libraries.get(args.path);
-          if (!onFirstUse.has(specifier)) return { contents: `module.exports = ${load};\n`, loader: 'js' };
-          const names = Object.keys(createRequire(import.meta.url)(specifier)).filter((name) => name !== 'default' && name !== '__esModule');
-          return {
-            contents: `let loaded;\nconst library = () => (loaded ??= ${load});\nfor (const name of ${JSON.stringify(names)}) Object.defineProperty(exports, name, { enumerable: true, get: () => library()[name] });\n`,
-            loader: 'js',
-          };
-        });
-        b.onResolve({ filter: /^\.\/[\w-]+\.js$/ }, (args) =>
-          args.importer.endsWith('commands.ts') && args.path !== './check.js' ? { path: args.path, namespace: 'other-command' } : undefined,
-        );
-        b.onLoad({ filter: /.*/, namespace: 'other-command' }, (args) => ({
-          contents: `throw new Error('pushcheck bug: ${args.path} is not in check.cjs; start.ts runs every other command from main.js');`,
-        }));
+/** Builds dist/bundle/<command>.cjs: main.ts with only that command's module (src/cli/<command>.ts) in it. */
+const commandBundle = (command) =>
+  build({
+    ...cjs,
+    entryPoints: { [command]: 'src/cli/main.ts' },
+    // import() becomes require(): a script run by vm.Script has no ES module loader to import with.
+    supported: { 'dynamic-import': false },
+    metafile: true,
+    plugins: [
+      lazyChildProcess,
+      {
+        name: `${command}-only`,
+        setup: (b) => {
+          b.onResolve({ filter: /^[^./]/ }, (args) => {
+            if (!onDemand.some((name) => args.path === name || args.path.startsWith(`${name}/`))) return undefined;
+            const file = `./${libraryFile(args.path)}.cjs`;
+            libraries.set(file, args.path);
+            return { path: file, namespace: 'on-demand' };
+          });
+          b.onResolve({ filter: /^\.\/code-cache\.cjs$/ }, (args) => (args.namespace === 'on-demand' ? { path: args.path, external: true } : undefined));
+          b.onLoad({ filter: /.*/, namespace: 'on-demand' }, (args) => {
+            const load = `require('./code-cache.cjs').requireWithCodeCache(require('node:path').join(__dirname, ${JSON.stringify(args.path)}))`;
+            const specifier = libraries.get(args.path);
+            if (!onFirstUse.has(specifier)) return { contents: `module.exports = ${load};\n`, loader: 'js' };
+            const names = Object.keys(createRequire(import.meta.url)(specifier)).filter((name) => name !== 'default' && name !== '__esModule');
+            return {
+              contents: `let loaded;\nconst library = () => (loaded ??= ${load});\nfor (const name of ${JSON.stringify(names)}) Object.defineProperty(exports, name, { enumerable: true, get: () => library()[name] });\n`,
+              loader: 'js',
+            };
+          });
+          b.onResolve({ filter: /^\.\/[\w-]+\.js$/ }, (args) =>
+            args.importer.endsWith('commands.ts') && args.path !== `./${command}.js` ? { path: args.path, namespace: 'other-command' } : undefined,
+          );
+          b.onLoad({ filter: /.*/, namespace: 'other-command' }, (args) => ({
+            contents: `throw new Error('pushcheck bug: ${args.path} is not in ${command}.cjs; start.ts runs it from another bundle');`,
+          }));
+        },
       },
-    },
-  ],
-});
-// Each library check.cjs still requires once unused code is dropped (ajv's report reader is not on the check path).
-const required = Object.values(check.metafile.outputs)
+    ],
+  });
+const commandBuilds = await Promise.all(['check', 'rules'].map(commandBundle));
+// Each library check.cjs or rules.cjs still requires once unused code is dropped (ajv's report reader is not on the check path).
+const required = commandBuilds
+  .flatMap((built) => Object.values(built.metafile.outputs))
   .flatMap((output) => Object.entries(output.inputs))
   .filter(([input, { bytesInOutput }]) => input.startsWith('on-demand:') && bytesInOutput > 0)
   .map(([input]) => input.slice('on-demand:'.length));

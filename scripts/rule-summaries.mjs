@@ -1,5 +1,5 @@
 // Stores what `pushcheck rules list` shows of each built-in rule set (run by `npm run build`, after tsc): the
-// summaries, the table the CLI prints of them, and a hash of each file they were made from; src/rules/summaries.ts
+// summaries, the table the CLI prints of them, and the text of each file they were made from; src/rules/summaries.ts
 // uses them only while rules/ is unchanged.
 import { writeFileSync } from 'node:fs';
 import { summariesToStore } from '../dist/rules/builtin.js';

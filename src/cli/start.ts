@@ -4,7 +4,8 @@
  * Why CommonJS first: on Node 20, which has no compile cache, an ES module entry pays for Node's ES module loader
  * and for each file it imports, and `pushcheck --help` spent longer there than on its own work (the figures are in
  * docs/contributing.md, "Benchmarks"). --version loads neither commander (program.cjs) nor Node's stream modules.
- * The check command, the one that runs most, has a CommonJS bundle of its own (check.cjs), which bin/pushcheck.js runs
+ * The check command, the one that runs most, has a CommonJS bundle of its own (check.cjs), and so has the rules command
+ * (rules.cjs: `rules list` spent longer in Node 20's ES module loader than on its work), which bin/pushcheck.js runs
  * with V8's code cache (code-cache.cjs, from code-cache.ts).
  */
 import { commandFor, defaultCommand, isVersionOnly } from './commands.js';
@@ -15,13 +16,16 @@ import { v8FlagsForCheck } from './v8-flags.js';
 import { version } from '../version.js';
 import type * as Program from './program.js';
 
+/** The commands with a CommonJS bundle of their own (dist/bundle/<name>.cjs, scripts/bundle.mjs). */
+export type BundledCommand = 'check' | 'rules';
+
 /**
- * How the entry loads the rest: the program for the help (program.cjs), check.cjs for the check command and main.js
- * for any other (each runs the command it is loaded for).
+ * How the entry loads the rest: the program for the help (program.cjs), the bundle of the check or rules command
+ * (`<name>.cjs`) for those, and main.js for any other (each runs the command it is loaded for).
  */
 export interface Loaders {
   program: () => typeof Program;
-  check: () => unknown;
+  command: (name: BundledCommand) => unknown;
   main: () => Promise<unknown>;
 }
 
@@ -32,8 +36,9 @@ export function start(argv: string[], load: Loaders): Promise<unknown> {
   const command = commandFor(args);
   if (command === defaultCommand) {
     v8FlagsForCheck(args);
-    return Promise.resolve().then(load.check);
+    return Promise.resolve().then(() => load.command('check'));
   }
+  if (command?.name === 'rules') return Promise.resolve().then(() => load.command('rules'));
   if (command !== undefined) return load.main();
   mapUncaughtStacks();
   if (isVersionOnly(args)) {

@@ -1,9 +1,9 @@
 /**
  * What `pushcheck rules list` shows of each built-in rule set, without parsing one. The build summarises every file
- * in rules/ (scripts/rule-summaries.mjs → dist/rule-summaries.json), with a hash of each file's bytes and the table
- * the CLI prints; parsing the seven YAML files costs more CPU than Node's whole start, reading and hashing them about
- * a millisecond.
- * The summaries count only while rules/ holds exactly the files they were made from, byte for byte: a file
+ * in rules/ (scripts/rule-summaries.mjs → dist/rule-summaries.json), with the text of each file and the table the
+ * CLI prints; parsing the seven YAML files costs more CPU than Node's whole start, reading and comparing them a tenth
+ * of a millisecond (a sha256 of each, as before, loaded node:crypto for 3–4 ms; src/rules/stored.ts compares texts too).
+ * The summaries count only while rules/ holds exactly the files they were made from, character for character: a file
  * changed, added or removed, and `rules list` parses the rule sets as before (builtin.ts's builtinSummaries).
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -18,8 +18,9 @@ export interface RuleSetSummary {
   targets: number;
 }
 
-/** dist/rule-summaries.json: the summaries in `rules list` order, and the hash of each file they were made from. */
+/** dist/rule-summaries.json: the summaries in `rules list` order, and the text of each file they were made from. */
 export interface StoredSummaries {
+  /** By file name in rules/: its text. */
   files: Record<string, string>;
   summaries: RuleSetSummary[];
   /** `rules list`'s table of them, as src/cli/rules-table.ts renders it (the build script calls it). */
@@ -32,10 +33,6 @@ export const SUMMARIES_PATH = 'dist/rule-summaries.json';
 /** A rule file's name in rules/ (built-in rule sets are the .yaml and .yml files there). */
 export function isRuleFileName(name: string): boolean {
   return /\.ya?ml$/.test(name);
-}
-
-export function fileHash(bytes: Buffer): string {
-  return process.getBuiltinModule('node:crypto').createHash('sha256').update(bytes).digest('hex');
 }
 
 /**
@@ -51,6 +48,6 @@ export function storedSummaries(rulesDir: URL = packageUrl('rules/'), stored: UR
   }
   const names = readdirSync(rulesDir).filter(isRuleFileName).sort();
   if (names.join('\n') !== Object.keys(saved.files).sort().join('\n')) return undefined;
-  for (const name of names) if (fileHash(readFileSync(new URL(name, rulesDir))) !== saved.files[name]) return undefined;
+  for (const name of names) if (readFileSync(new URL(name, rulesDir), 'utf8') !== saved.files[name]) return undefined;
   return saved;
 }

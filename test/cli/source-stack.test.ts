@@ -38,6 +38,17 @@ describe('stack traces of the bundled CLI', () => {
     expect(error.stack.split('\n')[1]).toMatch(/\/src\/cli\/check\.ts:\d+:\d+\)$/);
   });
 
+  it('point at src/ in rules.cjs too, the CommonJS bundle the rules command runs from', () => {
+    const file = `${dist}bundle/rules.cjs`;
+    const lines = readFileSync(file, 'utf8').split('\n');
+    const line = lines.findIndex((text) => text.startsWith('function ruleSetView('));
+    expect(line, 'rules.cjs holds ruleSetView').toBeGreaterThan(0);
+    const error = new Error('a bug');
+    error.stack = `Error: a bug\n    at ruleSetView (${file}:${line + 2}:3)`;
+    mapStack(error);
+    expect(error.stack.split('\n')[1]).toMatch(/\/src\/cli\/rules\.ts:\d+:\d+\)$/);
+  });
+
   it('leaves a stack without a source map as it was', () => {
     const error = new Error('plain');
     const before = error.stack;

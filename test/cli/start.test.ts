@@ -4,7 +4,7 @@
  * Both must say the same, byte for byte, and the short path must stay short.
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, cpSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -61,7 +61,69 @@ describe('start-up path', () => {
     const help = await loaded(['--help']);
     expect(help).toMatch(/program\.cjs/);
     expect(help).not.toMatch(/bundle\/main\.js|chunks\//);
-    expect(await loaded(['rules', 'list'])).toMatch(/bundle\/main\.js/);
+    expect(await loaded(['diff', '--help'])).toMatch(/bundle\/main\.js/);
+  });
+
+  it('rules list runs rules.cjs through the code cache, loading neither main.js, YAML, cli-table3 nor node:crypto', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pushcheck-start-'));
+    try {
+      const preload = path.join(dir, 'builtins.cjs');
+      const list = path.join(dir, 'builtins.txt');
+      writeFileSync(preload, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(list)}, process.moduleLoadList.join('\\n')));`);
+      for (const format of ['table', 'json']) {
+        const out = await run(BIN, ['rules', 'list', '-f', format], { nodeArgs: ['-r', preload], env: { NODE_DEBUG: 'module,esm,pushcheck' } });
+        expect(out.code, out.stderr).toBe(0);
+        expect(out.stderr).toMatch(/bundle\/rules\.cjs/);
+        expect(out.stderr).toMatch(/code cache \S+rules\.cjs\.v[\d.]+-\w+\.cache: (used|written|rejected by V8|made for another|damaged)/);
+        expect(out.stderr).not.toMatch(/bundle\/main\.js|chunks\/|bundle\/lib\//);
+        const builtins = readFileSync(list, 'utf8').split('\n');
+        // What it does load is named, so that finding none of the others is not for want of looking.
+        expect(builtins).toContain('NativeModule vm');
+        // The stored summaries count while each rule file reads as the text stored with it: no sha256, no node:crypto.
+        expect(['crypto', 'tls', 'dns', 'http', 'https', 'child_process'].filter((unused) => builtins.includes(`NativeModule ${unused}`)), format).toEqual([]);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('rules list from a copy of the package: the stored table while every rule file is unchanged, a parse once one changed', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pushcheck-start-'));
+    try {
+      const root = fileURLToPath(new URL('../../', import.meta.url));
+      for (const part of ['package.json', 'bin', 'rules', 'schemas', 'dist/bundle', 'dist/rule-summaries.json', 'dist/rule-sets.json']) {
+        cpSync(path.join(root, part), path.join(dir, part), { recursive: true, filter: (file) => !file.endsWith('.cache') });
+      }
+      const bin = path.join(dir, 'bin', 'pushcheck.js');
+      const list = async (format: string): Promise<string> => {
+        const out = await run(bin, ['rules', 'list', '-f', format]);
+        expect(out.code, out.stderr).toBe(0);
+        return out.stdout;
+      };
+      const [table, json] = [await list('table'), await list('json')];
+      expect(table).toBe((await run(BIN, ['rules', 'list'])).stdout);
+      expect(table).toMatch(/moki-ios/);
+      // A changed stored table shows: the copy printed what was stored, not a parse.
+      const summaries = path.join(dir, 'dist', 'rule-summaries.json');
+      const stored = JSON.parse(readFileSync(summaries, 'utf8')) as { table: string; summaries: Array<{ title: string }> };
+      writeFileSync(summaries, JSON.stringify({ ...stored, table: `${stored.table}(stored)\n` }));
+      expect(await list('table')).toBe(`${table}(stored)\n`);
+      expect(await list('json')).toBe(json);
+      // A rule file changed since the build (a new title): the summaries are stale, and the copy parses the rule files.
+      const ios = path.join(dir, 'rules', 'moki-ios.yaml');
+      const text = readFileSync(ios, 'utf8');
+      writeFileSync(ios, text.replace(/^title: .*$/m, 'title: Moki iOS, retitled'));
+      const retitled = await list('table');
+      expect(retitled).not.toMatch(/\(stored\)/);
+      expect(retitled).toMatch(/Moki iOS, retitled/);
+      expect(JSON.parse(await list('json'))).toContainEqual(expect.objectContaining({ id: 'moki-ios', title: 'Moki iOS, retitled' }));
+      // One byte more (a comment): still not the file summarised, so parsed; the table as the build made it.
+      writeFileSync(ios, `${text}# changed\n`);
+      expect(await list('table')).toBe(table);
+      expect(await list('json')).toBe(json);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a check of TCP rules runs check.cjs, loading neither main.js nor a library or Node module it does not use', async () => {

@@ -63,7 +63,7 @@ describe(`dist/sea/pushcheck-${process.platform}-${process.arch}`, () => {
     expect(report.summary.total).toBe(11);
   });
 
-  it('ships the rule summaries: `rules list` reads them while every rule file matches its sha256, and parses otherwise', () => {
+  it('ships the rule summaries: `rules list` reads them while every rule file reads as the text stored with it, and parses otherwise', () => {
     withOwnTmp((tmp, unpacked) => {
       const first = run(['rules', 'list'], { TMPDIR: tmp });
       expect(first.status).toBe(0);
@@ -78,7 +78,7 @@ describe(`dist/sea/pushcheck-${process.platform}-${process.arch}`, () => {
       // A table changed in the stored file shows: the executable printed the summaries, not a parse.
       writeFileSync(summaries, JSON.stringify({ ...stored, table: `${stored.table}(stored)\n` }));
       expect(run(['rules', 'list'], { TMPDIR: tmp }).stdout).toBe(`${first.stdout}(stored)\n`);
-      // A rule file no longer the one summarised (its sha256 differs) is parsed again: the true table, not the stored one.
+      // A rule file no longer the one summarised (its text differs) is parsed again: the true table, not the stored one.
       appendFileSync(path.join(unpacked(), 'rules', 'moki-ios.yaml'), '# changed\n');
       expect(run(['rules', 'list'], { TMPDIR: tmp }).stdout).toBe(first.stdout);
     });
