@@ -5,8 +5,8 @@
  * and for each file it imports, and `pushcheck --help` spent longer there than on its own work (the figures are in
  * docs/contributing.md, "Benchmarks"). --version loads neither commander (program.cjs) nor Node's stream modules.
  * The check command, the one that runs most, has a CommonJS bundle of its own (check.cjs), and so has the rules command
- * (rules.cjs: `rules list` spent longer in Node 20's ES module loader than on its work), which bin/pushcheck.js runs
- * with V8's code cache (code-cache.cjs, from code-cache.ts).
+ * (rules.cjs: `rules list` spent longer in Node 20's ES module loader than on its work). bin/pushcheck.js runs those
+ * two and program.cjs with V8's code cache (code-cache.cjs, from code-cache.ts).
  */
 import { commandFor, defaultCommand, isVersionOnly } from './commands.js';
 import { resumeExtraCaCerts } from '../extra-ca-certs.js';

@@ -61,6 +61,11 @@ describe('start-up path', () => {
     const help = await loaded(['--help']);
     expect(help).toMatch(/program\.cjs/);
     expect(help).not.toMatch(/bundle\/main\.js|chunks\//);
+    // program.cjs through V8's code cache, as check.cjs and rules.cjs: written by the first help, used by the next.
+    await run(BIN, ['--help']);
+    const cached = await run(BIN, ['--help'], { env: { NODE_DEBUG: 'pushcheck' } });
+    expect(cached.code).toBe(0);
+    expect(cached.stderr).toMatch(/code cache \S+program\.cjs\.v[\d.]+-\w+\.cache: used/);
     expect(await loaded(['diff', '--help'])).toMatch(/bundle\/main\.js/);
   });
 
