@@ -10,8 +10,13 @@ import { checkSettings } from '../../src/run/settings.js';
 import { boundMs, reportBoundMs } from '../faults/netns.js';
 import { rule, ruleSet } from '../helpers/literals.js';
 import { startTcpServer, type TestServer } from '../helpers/servers.js';
+import { networkVerdict, watchLoop } from '../helpers/starved.js';
 
 const TIMEOUT_MS = 1000;
+/**
+ * How late an attempt may end past its deadline on a loop that runs freely. The loop's standing still (the run's own
+ * stall watch, as the test saw it) comes on top: no timer fires while it stands still.
+ */
 const SLACK_MS = 200;
 const NAMES = ['a.slow.test', 'b.slow.test', 'c.slow.test', 'd.slow.test'];
 
@@ -43,14 +48,17 @@ describe('a lookup inside the attempt’s timeout (--dns-server)', () => {
     dns.mode = 'answer';
     dns.delayMs = 600;
     const set = ruleSet([rule({ id: 'slow', host: '*.slow.test', probe: NAMES, ports: [mute.port], check: 'tls' })]);
-    const report = await runChecks([set], settings(2));
+    const loop = watchLoop();
+    const report = await runChecks([set], settings(2)).finally(loop.stop);
+    const stalledMs = loop.stalledMs();
     expect(report.results).toHaveLength(NAMES.length);
     for (const result of report.results) {
       expect(result.timings.dnsMs).toBeGreaterThanOrEqual(550);
-      expect(result.timings.totalMs).toBeLessThanOrEqual(TIMEOUT_MS + SLACK_MS);
-      if (result.error?.code === 'local_overload') continue; // a busy machine, said so: the wider bound applies
-      expect(result.error?.code).toBe('tls_handshake_failed');
-      expect(result.error?.message).toMatch(/the DNS lookup took \d+ ms of the 1000 ms timeout/);
+      expect(result.timings.totalMs).toBeLessThanOrEqual(TIMEOUT_MS + SLACK_MS + stalledMs);
+      // A busy machine may starve an attempt: tried once more, or local_overload, which names this verdict.
+      const verdict = networkVerdict(result, { timeoutMs: TIMEOUT_MS, stalledMs });
+      expect(verdict.code).toBe('tls_handshake_failed');
+      expect(verdict.message).toMatch(/the DNS lookup took \d+ ms of the 1000 ms timeout/);
     }
     // Two rounds of two targets. With the lookup outside the attempt each took 1.6 s: 3.2 s against a bound of 3 s.
     expect(boundMs(TIMEOUT_MS, NAMES.length, 2, 0)).toBe(3000);
@@ -61,12 +69,13 @@ describe('a lookup inside the attempt’s timeout (--dns-server)', () => {
     dns.mode = 'silent';
     dns.delayMs = 0;
     const set = ruleSet([rule({ id: 'silent', host: '*.slow.test', probe: NAMES, ports: [mute.port], check: 'tcp' })]);
-    const report = await runChecks([set], settings(4));
+    const loop = watchLoop();
+    const report = await runChecks([set], settings(4)).finally(loop.stop);
+    const stalledMs = loop.stalledMs();
     for (const result of report.results) {
-      if (result.error?.code === 'local_overload') continue;
-      expect(result.error?.code).toBe('dns_timeout');
-      expect(result.attempts).toBe(1);
-      expect(result.timings.totalMs).toBeLessThanOrEqual(TIMEOUT_MS + SLACK_MS);
+      // Once per target: a second try only where a busy machine starved the first (networkVerdict holds that).
+      expect(networkVerdict(result, { timeoutMs: TIMEOUT_MS, stalledMs }).code).toBe('dns_timeout');
+      expect(result.timings.totalMs).toBeLessThanOrEqual(TIMEOUT_MS + SLACK_MS + stalledMs);
     }
     expect(report.durationMs).toBeLessThanOrEqual(reportBoundMs(report, TIMEOUT_MS, 4, 0));
   });
