@@ -56,6 +56,42 @@ describe('runChecks', () => {
     expect(report.exitCode).toBe(1);
   });
 
+  it('probes `concurrency` targets at a time, starting them in target order, and reports them in that order whatever order they end in', async () => {
+    // Six servers that hold each connection, then drop it, each after its own time: with two lanes, target 0 ends
+    // after 1, 2 and 3, and only the first two targets start together.
+    const heldMs = [600, 120, 200, 400, 120, 120];
+    const accepts: number[] = [];
+    let open = 0;
+    let mostOpen = 0;
+    const servers = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        startTcpServer({
+          onConnection: (socket) => {
+            accepts.push(i);
+            open += 1;
+            mostOpen = Math.max(mostOpen, open);
+            setTimeout(() => {
+              open -= 1;
+              socket.destroy();
+            }, heldMs[i]);
+          },
+        }),
+      ),
+    );
+    try {
+      const ports = servers.map((server) => server.port);
+      const set = ruleSet([rule({ id: 'held', host: 'held.run.test', ports, check: 'tls' })]);
+      const report = await runChecks([set], settings({ timeoutMs: 5000, concurrency: 2 }));
+      expect([...accepts.slice(0, 2)].sort()).toEqual([0, 1]);
+      expect(accepts.slice(2)).toEqual([2, 3, 4, 5]);
+      expect(mostOpen).toBe(2);
+      expect(report.results.map((r) => r.port)).toEqual(ports);
+      expect(report.results.every((r) => r.status === 'fail' && r.error?.phase === 'tls')).toBe(true);
+    } finally {
+      await Promise.all(servers.map((server) => server.close()));
+    }
+  });
+
   it('retries a failing target and records the attempts', async () => {
     const set = ruleSet([rule({ id: 'closed', host: 'closed.run.test', ports: [closed], check: 'tcp' })]);
     const report = await runChecks([set], settings({ retries: 2 }));
