@@ -27,26 +27,18 @@ describe('stack traces of the bundled CLI', () => {
     expect(mapped.split('\n')[1]).toMatch(/\/src\/cli\/check\.ts:\d+:\d+\)$/);
   });
 
-  it('point at src/ in check.cjs too, the CommonJS bundle the check command runs from', () => {
-    const file = `${dist}bundle/check.cjs`;
+  it.each([
+    ['check.cjs', 'check command', 'settingsFrom', 'check'],
+    ['rules.cjs', 'rules command', 'ruleSetView', 'rules'],
+  ])('point at src/ in %s too, the CommonJS bundle the %s runs from', (bundle, _command, fn, source) => {
+    const file = `${dist}bundle/${bundle}`;
     const lines = readFileSync(file, 'utf8').split('\n');
-    const line = lines.findIndex((text) => text.startsWith('function settingsFrom('));
-    expect(line, 'check.cjs holds settingsFrom').toBeGreaterThan(0);
+    const line = lines.findIndex((text) => text.startsWith(`function ${fn}(`));
+    expect(line, `${bundle} holds ${fn}`).toBeGreaterThan(0);
     const error = new Error('a bug');
-    error.stack = `Error: a bug\n    at settingsFrom (${file}:${line + 2}:3)`;
+    error.stack = `Error: a bug\n    at ${fn} (${file}:${line + 2}:3)`;
     mapStack(error);
-    expect(error.stack.split('\n')[1]).toMatch(/\/src\/cli\/check\.ts:\d+:\d+\)$/);
-  });
-
-  it('point at src/ in rules.cjs too, the CommonJS bundle the rules command runs from', () => {
-    const file = `${dist}bundle/rules.cjs`;
-    const lines = readFileSync(file, 'utf8').split('\n');
-    const line = lines.findIndex((text) => text.startsWith('function ruleSetView('));
-    expect(line, 'rules.cjs holds ruleSetView').toBeGreaterThan(0);
-    const error = new Error('a bug');
-    error.stack = `Error: a bug\n    at ruleSetView (${file}:${line + 2}:3)`;
-    mapStack(error);
-    expect(error.stack.split('\n')[1]).toMatch(/\/src\/cli\/rules\.ts:\d+:\d+\)$/);
+    expect(error.stack.split('\n')[1]).toMatch(new RegExp(`/src/cli/${source}\\.ts:\\d+:\\d+\\)$`));
   });
 
   it('leaves a stack without a source map as it was', () => {
