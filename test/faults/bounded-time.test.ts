@@ -13,7 +13,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FailureCode, Report } from '../../src/types.js';
 import { writeRuleFile, type RuleSpec } from '../helpers/rule-file.js';
-import { announceSkip, boundMs, createFaultNetwork, faultNetworkUnavailable, SERVER_ADDRESS, type FaultNetwork } from './netns.js';
+import { networkVerdict } from '../helpers/starved.js';
+import { announceSkip, boundMs, createFaultNetwork, faultNetworkUnavailable, reportBoundMs, SERVER_ADDRESS, type FaultNetwork } from './netns.js';
 
 const TIMEOUT_MS = 1000;
 const TIMER_SLACK_MS = 200;
@@ -62,12 +63,15 @@ async function runMix(
   expect(run.code).toBe(1);
   expect(report.results).toHaveLength(targets);
   for (const result of report.results) {
-    expect(result.status).toBe('fail');
-    expect(result.error?.code).toBe(EXPECTED[result.rule]);
-    expect(result.attempts).toBe(retries + 1);
+    // A target a busy machine starved is tried once more, or reads local_overload, a warning naming this verdict.
+    const verdict = networkVerdict(result, { timeoutMs: TIMEOUT_MS, retries });
+    expect(result.status).toBe(verdict.overloaded ? 'warn' : 'fail');
+    expect(verdict.code).toBe(EXPECTED[result.rule]);
+    if (!verdict.overloaded) expect(result.attempts).toBe(retries + 1 + (verdict.overloadRetried ? 1 : 0));
     expect(result.timings.totalMs).toBeLessThanOrEqual(TIMEOUT_MS + TIMER_SLACK_MS);
   }
-  const bound = boundMs(TIMEOUT_MS, targets, concurrency, retries);
+  // The bound that counts the overload retry where the report shows a starved target (docs/timeouts.md).
+  const bound = reportBoundMs(report, TIMEOUT_MS, concurrency, retries);
   return { report, wallMs: run.durationMs, bound };
 }
 
@@ -91,7 +95,7 @@ describe.skipIf(unavailable !== undefined)('bounded time (network namespaces)', 
   it('50 filtered, silent and DNS-silent targets, --timeout 1000 --concurrency 10: within 1000 × 5 × 1 + 1000 ms', async () => {
     const file = mixFile('fifty.yaml', { filtered: 20, silent: 20, quiet: 10 });
     const { report, wallMs, bound } = await runMix(file, { targets: 50, concurrency: 10, retries: 0 });
-    expect(bound).toBe(6000);
+    expect(boundMs(TIMEOUT_MS, 50, 10, 0)).toBe(6000); // the bound, with no target starved (else reportBoundMs's wider one)
     console.log(`bounded time: 50 targets, bound ${bound} ms: report ${report.durationMs} ms, wall ${Math.round(wallMs)} ms`);
     expect(report.durationMs).toBeLessThanOrEqual(bound);
     expect(wallMs).toBeLessThanOrEqual(bound + (await net!.startupAllowanceMs()));
@@ -102,7 +106,7 @@ describe.skipIf(unavailable !== undefined)('bounded time (network namespaces)', 
   it('with --retries 1 the bound doubles, and is kept: 20 targets, concurrency 10, within 1000 × 2 × 2 + 1000 ms', async () => {
     const file = mixFile('retries.yaml', { filtered: 10, silent: 10, quiet: 0 });
     const { report, wallMs, bound } = await runMix(file, { targets: 20, concurrency: 10, retries: 1 });
-    expect(bound).toBe(5000);
+    expect(boundMs(TIMEOUT_MS, 20, 10, 1)).toBe(5000);
     console.log(`bounded time: 20 targets × 2 attempts, bound ${bound} ms: report ${report.durationMs} ms, wall ${Math.round(wallMs)} ms`);
     expect(report.durationMs).toBeLessThanOrEqual(bound);
     expect(wallMs).toBeLessThanOrEqual(bound + (await net!.startupAllowanceMs()));
