@@ -9,7 +9,7 @@
  * V8's data fits only the V8 that made it: one installation used by Node 20 and 22 in turns (a CI job's matrix) would
  * otherwise rewrite a single cache on every switch. Writing one removes the same bundle's caches beyond the
  * KEPT_CACHES most recently written (Node versions gone by), so they do not pile up. A cache counts only for the very file it was made from
- * (device, inode, size, modification time), the same Node version and architecture, and bytes whose length and CRC-32
+ * (device, inode, size, modification and change time), the same Node version and architecture, and bytes whose length and CRC-32
  * hold;
  * anything else (another build, another Node, a damaged file) is ignored, as is what V8 itself refuses
  * (cachedDataRejected), and the run writes a new one. NODE_DISABLE_COMPILE_CACHE=1, Node's own switch, turns it off.
@@ -66,10 +66,14 @@ function pruneSiblings(place: string, inUserFolder: boolean): void {
   }
 }
 
-/** What a cache must have been made for: this file as it is now, this Node. */
+/**
+ * What a cache must have been made for: this file as it is now, this Node. With the change time: V8 checks no more of
+ * the source than its length, and a build that stamps its files with one time (SOURCE_DATE_EPOCH) and writes them in
+ * place keeps size, inode and modification time, so the old code would run.
+ */
 function cacheKey(file: string): string {
   const stat = statSync(file);
-  return [process.version, process.arch, stat.dev, stat.ino, stat.size, stat.mtimeMs].join(' ');
+  return [process.version, process.arch, stat.dev, stat.ino, stat.size, stat.mtimeMs, stat.ctimeMs].join(' ');
 }
 
 /** The V8 data in the cache file `place`, when it was made for `key` and its checksum holds. */

@@ -104,6 +104,21 @@ describe('the code cache', () => {
     expect(rebuilt.events[0]).toBe(`${target.file}${OWN}: made for another file or Node, ignored`);
   });
 
+  it('made for another build written in place with the same size and modification time (a reproducible build): is ignored', () => {
+    // V8 checks only the source's length, so this cache would run the old code; the change time (ctime), which no one
+    // sets by hand, tells the files apart. SOURCE_DATE_EPOCH builds stamp every file with one time, as here.
+    const target = app();
+    const stamp = (): void => utimesSync(target.file, 1_000_000_000, 1_000_000_000);
+    stamp();
+    run(target);
+    expect(run(target).events).toEqual([`${target.file}${OWN}: used`]);
+    writeFileSync(target.file, APP.replace('fib(15)', 'fib(14)'));
+    stamp();
+    const rebuilt = run(target);
+    expect(rebuilt.stdout).toBe(EXPECTED.replace('610', '377'));
+    expect(rebuilt.events[0]).toBe(`${target.file}${OWN}: made for another file or Node, ignored`);
+  });
+
   it('that V8 refuses (its checks pass ours, the code is another file\'s): runs without it and writes a new one', () => {
     const other = app(`${APP}\nconsole.error('a longer, different file');\n`);
     run(other);
