@@ -39,14 +39,21 @@ export function boundMs(timeoutMs: number, targets: number, concurrency: number,
 }
 
 /**
- * The bound a run's report must keep: boundMs, or, when the report shows that a busy machine starved a probe (a
- * local_overload, or a try more than --retries allows: the one overload retry), the bound that counts that retry,
- * ⌈targets / concurrency⌉ × ((retries + 2) × timeout + 300 ms) + 1 s (docs/timeouts.md).
+ * The bound of a run whose probes a busy machine starved, counting the one overload retry (docs/timeouts.md):
+ * ⌈targets / concurrency⌉ × ((retries + 2) × timeout + 300 ms) + 1 s.
+ */
+export function starvedBoundMs(timeoutMs: number, targets: number, concurrency: number, retries: number): number {
+  return Math.ceil(targets / concurrency) * ((retries + 2) * timeoutMs + 300) + 1000;
+}
+
+/**
+ * The bound a run's report must keep: boundMs, or starvedBoundMs when the report shows that a busy machine starved a
+ * probe (a local_overload, or a try more than --retries allows: the one overload retry).
  */
 export function reportBoundMs(report: Report, timeoutMs: number, concurrency: number, retries: number): number {
   const targets = report.results.length;
   const starved = report.results.some((r) => r.error?.code === 'local_overload' || r.attempts > retries + 1);
-  return starved ? Math.ceil(targets / concurrency) * ((retries + 2) * timeoutMs + 300) + 1000 : boundMs(timeoutMs, targets, concurrency, retries);
+  return starved ? starvedBoundMs(timeoutMs, targets, concurrency, retries) : boundMs(timeoutMs, targets, concurrency, retries);
 }
 
 export type ServerMode = 'tls' | 'plain-text' | 'silent' | 'reset-after-clienthello';

@@ -5,10 +5,11 @@
 import { getEventListeners } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QuickController } from '../../src/probes/phases.js';
-import { OVERLOAD_WAIT_MS, runChecks, type CheckSettings } from '../../src/run/run.js';
+import { runChecks, type CheckSettings } from '../../src/run/run.js';
 import { stalledMs, untilLoopFree, watchStalls } from '../../src/run/stall.js';
 import { startHttpServer, startTcpServer, type TestServer } from '../helpers/servers.js';
 import { rule, ruleSet } from '../helpers/literals.js';
+import { starvedBoundMs } from '../faults/netns.js';
 
 function busyFor(ms: number): void {
   const until = performance.now() + ms;
@@ -129,11 +130,6 @@ describe('a probe whose wait was mostly a blocked loop', () => {
   });
 });
 
-/** docs/timeouts.md: T targets, timeout t, concurrency c, r retries end within ⌈T/c⌉ × ((r + 2) × t + 300 ms) + 1 s. */
-function boundMs(timeoutMs: number, targets: number, concurrency: number, retries: number): number {
-  return Math.ceil(targets / concurrency) * ((retries + 2) * timeoutMs + OVERLOAD_WAIT_MS) + 1000;
-}
-
 describe('the time bound of a run whose probes a busy machine starved', () => {
   /**
    * Runs `count` silent TLS targets while the loop is blocked 60 ms of every 70. `withheldMs`: how much later than
@@ -168,7 +164,7 @@ describe('the time bound of a run whose probes a busy machine starved', () => {
     }
     // Two rounds of a starved try, the wait for a free loop and a starved retry: more than ⌈T/c⌉ × (r + 1) × t + 1 s.
     expect(report.durationMs).toBeGreaterThan(400 * 2 * 1 + 1000);
-    expect(report.durationMs).toBeLessThanOrEqual(boundMs(400, 8, 4, 0) + report.withheldMs);
+    expect(report.durationMs).toBeLessThanOrEqual(starvedBoundMs(400, 8, 4, 0) + report.withheldMs);
   });
 
   it('retries at most 8 at once and only those that get their turn within 300 ms: 16 starved at once stay within one round of the bound', async () => {
@@ -179,6 +175,6 @@ describe('the time bound of a run whose probes a busy machine starved', () => {
     // The first 8 are retried together; the other 8 would have waited a whole retry for their turn.
     expect(retried).toBe(8);
     expect(report.results.filter((r) => r.attempts === 1)).toHaveLength(8);
-    expect(report.durationMs).toBeLessThanOrEqual(boundMs(400, 16, 16, 0) + report.withheldMs);
+    expect(report.durationMs).toBeLessThanOrEqual(starvedBoundMs(400, 16, 16, 0) + report.withheldMs);
   });
 });
