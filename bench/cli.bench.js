@@ -47,7 +47,6 @@ function timed(command, args, env = process.env) {
 }
 
 const TIME = '/usr/bin/time';
-const timeFound = spawnSync(TIME, ['-f', '%U', 'true']).status === 0;
 const bashFound = spawnSync('bash', ['-c', 'times']).status === 0;
 
 /**
@@ -288,16 +287,16 @@ const slowPort = await listen(
     if (run.code !== 0) throw new Error(`pushcheck on 60 TLS targets exited ${run.code}: ${run.stderr}`);
     whole.push(run.wallMs);
     cpu.push(run.cpuMs);
-    firstConnect.push(Math.min(...connects) - run.started);
-    afterLast.push(run.ended - lastAnswer);
+    firstConnect.push(Math.min(...connects) - run.startedMs);
+    afterLast.push(run.endedMs - lastAnswer);
     probe.push(median(JSON.parse(run.stdout).results.map((r) => r.timings.totalMs)));
-    single.push((await timed(BIN, [one, ...common])).wallMs);
+    single.push((await timedCpu(BIN, [one, ...common])).wallMs);
   }
   console.log(`\n60 TLS targets with 400 ms handshakes (goal: whole process within 1.5× one probe)`);
   console.log(`  one probe (median)   ${ms(median(probe))}`);
   console.log(`  pushcheck, 60        ${ms(median(whole))}  ${ratio(median(whole), median(probe))}`);
   console.log(`  pushcheck, 1 target  ${ms(median(single))}  ${ratio(median(single), median(probe))}`);
-  console.log(`  60 targets: start → first connect ${ms(median(firstConnect))}, last answer → exit ${ms(median(afterLast))}${timeFound ? `, CPU (user + system) ${ms(median(cpu))}` : ''}`);
+  console.log(`  60 targets: start → first connect ${ms(median(firstConnect))}, last answer → exit ${ms(median(afterLast))}${bashFound ? `, CPU (user + system) ${ms(median(cpu))}` : ''}`);
 }
 
 // 4. A built-in rule set, every port of it served on 127.0.0.9 (ports below 1024 need root).
