@@ -188,7 +188,8 @@ if (process.env.NODE_EXTRA_CA_CERTS) {
   const nmapArgs = ['-sT', '-Pn', '-n', '-p', ports.join(','), `${ADDRESSES[0]}-${ADDRESSES.length}`];
   const floorArgs = [ADDRESSES.join(','), ports.join(','), '256'];
   // Every command of a round, the peer included, is started the same way (bash-time.js), with its stdout to a file,
-  // and the round starts one command later each time, so that no command always follows the same one.
+  // and the round starts one command later each time, so that each command takes every place in a round in turn (a
+  // change of load within a round hits them alike); the order within a round is kept, so each follows the same one.
   const commands = nmapFound ? [{ label: 'nmap -sT -Pn -n', run: () => timedCpu('nmap', nmapArgs) }] : [];
   for (const [e, { env }] of environments.entries()) {
     commands.push(
