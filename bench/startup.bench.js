@@ -1,10 +1,10 @@
 // Start-up, whole process against whole process: `pushcheck --version`, `--help` and `rules list` against a bare
 // `node -e 0` of the same Node binary (goals, issue "speed": the first two within 1.5 times, rules list within 2).
-// The machine is shared, so the commands run round by round (the peer, then each command, then the next round):
-// a change of load hits all of them alike. Each figure is the median of the rounds, the first round (which fills
-// caches, Node 22's compile cache among them) left out. Wall time is the goal's measure; CPU time (user + system)
-// is printed beside it because on a busy machine it varies far less. Both are taken by bash around each run
-// (bash-time.js). The load average is printed before and after each set of rounds.
+// The machine is shared, so the commands run round by round, each round starting one command later than the one
+// before (as cli.bench.js does): a change of load hits all of them alike, and the peer is not always first. Each
+// figure is the median of the rounds, the first round (which fills caches, Node 22's compile cache among them) left
+// out. Wall time is the goal's measure; CPU time (user + system) is printed beside it because on a busy machine it
+// varies far less. Both are taken by bash around each run (bash-time.js). The load average is printed before and after each set of rounds.
 // pushcheck runs as a user runs it, bin/pushcheck.js itself (its shell part, then the Node first on PATH), and neither it
 // nor `node -e 0` gets NODE_EXTRA_CA_CERTS: bin/pushcheck.js starts Node without it, and Node 20 reads it at start-up
 // (70 ms for this machine's bundle), which put `node -e 0` at 103 ms against 23 and `rules list` at 1.37× against 2.18×.
@@ -42,7 +42,8 @@ for (const node of NODES) {
   const figures = new Map(commands.map(([name]) => [name, { wall: [], cpu: [] }]));
   const loadBefore = load();
   for (let round = 0; round <= ROUNDS; round += 1) {
-    for (const [name, args] of commands) {
+    for (let k = 0; k < commands.length; k += 1) {
+      const [name, args] = commands[(round + k) % commands.length];
       const run = timed(args, env);
       if (round === 0) continue;
       figures.get(name).wall.push(run.wallMs);
