@@ -192,14 +192,20 @@ if (process.env.NODE_EXTRA_CA_CERTS) {
   // change of load within a round hits them alike); the order within a round is kept, so each follows the same one.
   const commands = nmapFound ? [{ label: 'nmap -sT -Pn -n', run: () => timedCpu('nmap', nmapArgs) }] : [];
   for (const [e, { env }] of environments.entries()) {
+    // Each row's ÷ floor divides by the floor only where the two start and connect alike. With NODE_EXTRA_CA_CERTS
+    // set, the floor pays for the file at start-up and bin/pushcheck.js does not (it starts Node without it): pushcheck
+    // ÷ floor there read 0.8-1.1× with 70 ms of the floor's that pushcheck never spends. The default concurrency is
+    // not the floor's 256.
+    const floor = { e, label: 'bare Node floor', note: 'the same connects, -c 256, nothing else', run: () => timedCpu(process.execPath, [floorScript, ...floorArgs], env) };
+    const binFloor = e === 0 && environments.length > 1 ? undefined : floor;
     commands.push(
-      { e, label: 'bare Node floor', note: 'the same connects, -c 256, nothing else', run: () => timedCpu(process.execPath, [floorScript, ...floorArgs], env) },
-      { e, label: '… re-used sockets', note: "the same, on 256 sockets connected again after 'close'", run: () => timedCpu(process.execPath, [reuseFloorScript, ...floorArgs], env) },
-      { e, bin: true, label: 'pushcheck -c 256', note: 'the goal', run: () => timedCpu(BIN, [tcpRules, ...tcpPins, '-c', '256', '-f', 'json'], env) },
+      floor,
+      { e, floor, label: '… re-used sockets', note: "the same, on 256 sockets connected again after 'close'", run: () => timedCpu(process.execPath, [reuseFloorScript, ...floorArgs], env) },
+      { e, floor: binFloor, label: 'pushcheck -c 256', note: 'the goal', run: () => timedCpu(BIN, [tcpRules, ...tcpPins, '-c', '256', '-f', 'json'], env) },
       // What a user gets without -c: the default concurrency (src/cli/check.ts, docs/cli.md).
-      { e, bin: true, label: 'pushcheck (default -c)', note: 'what a user gets', run: () => timedCpu(BIN, [tcpRules, ...tcpPins, '-f', 'json'], env) },
+      { e, label: 'pushcheck (default -c)', note: 'what a user gets', run: () => timedCpu(BIN, [tcpRules, ...tcpPins, '-f', 'json'], env) },
     );
-    if (BEFORE) commands.push({ e, bin: true, label: 'before: -c 256', note: 'PUSHCHECK_BEFORE', run: () => timedCpu(BEFORE, [tcpRules, ...tcpPins, '-c', '256', '-f', 'json'], env) });
+    if (BEFORE) commands.push({ e, floor: binFloor, label: 'before: -c 256', note: 'PUSHCHECK_BEFORE', run: () => timedCpu(BEFORE, [tcpRules, ...tcpPins, '-c', '256', '-f', 'json'], env) });
   }
   for (const command of commands) Object.assign(command, { wall: [], cpu: [], firstConnect: [], afterLast: [] });
   const loadBefore = os.loadavg()[0];
@@ -221,8 +227,9 @@ if (process.env.NODE_EXTRA_CA_CERTS) {
   console.log(`\n1,000 loopback TCP targets (goal: within 3× nmap -sT -Pn -n on the same ports), medians of ${RUNS} rounds after a warm-up, load ${loadBefore.toFixed(1)} → ${os.loadavg()[0].toFixed(1)}`);
   console.log(`  ${''.padEnd(23)} ${'wall'.padStart(7)} ${'÷ nmap'.padStart(7)} ${'÷ floor'.padStart(7)} ${'CPU'.padStart(7)} ${'÷ nmap'.padStart(7)} ${'÷ floor'.padStart(7)}  start → 1st connect, last → exit`);
   const nmap = nmapFound ? commands[0] : undefined;
-  const row = (command, floor) => {
+  const row = (command) => {
     const [wall, cpu] = [median(command.wall), median(command.cpu)];
+    const { floor } = command;
     const ratios = (value, peer, key) => (peer && peer !== command ? ratio(value, median(peer[key])) : '').padStart(7);
     // Not for nmap: the listeners see a connect when their event loop gets to it, after nmap may have exited.
     const times = command === nmap ? ''.padStart(15) : `${ms(median(command.firstConnect)).padStart(7)}, ${ms(median(command.afterLast)).padStart(6)}`;
@@ -232,14 +239,9 @@ if (process.env.NODE_EXTRA_CA_CERTS) {
   else console.log('  nmap                    not installed: no ratio');
   for (const [e, { name }] of environments.entries()) {
     if (name) console.log(`  ${name} (Node 20 loads it at start-up, bin/pushcheck.js at the first TLS use; nmap is not affected):`);
-    const ours = commands.filter((command) => command.e === e);
-    // With the variable set, the floor pays for the file at start-up and bin/pushcheck.js does not (it starts Node
-    // without it): pushcheck ÷ floor there read 0.8-1.1× with 70 ms of the floor's that pushcheck never spends. The
-    // bins are put beside the floor where both start alike, without it.
-    const unlike = e === 0 && environments.length > 1;
-    for (const command of ours) row(command, unlike && command.bin ? undefined : ours[0]);
-    if (unlike) console.log('  (÷ floor of pushcheck: in the rows without NODE_EXTRA_CA_CERTS, where both start Node alike)');
+    for (const command of commands.filter((c) => c.e === e)) row(command);
   }
+  console.log(`  (pushcheck ÷ floor only at the floor's -c 256${environments.length > 1 ? ' and without NODE_EXTRA_CA_CERTS, where both start Node alike' : ''})`);
   if (!bashFound) console.log('  (no bash: wall times from spawn to exit, no CPU time)');
   console.log(`  peak RSS             ${peakRssMb([tcpRules, ...tcpPins, '-c', '256', '-f', 'json']).toFixed(0)} MB`);
   for (const { name, env } of environments) {
