@@ -68,15 +68,20 @@ export function deferredExtraCas(): readonly string[] {
   return deferred.cas;
 }
 
-// What Node's reader (OpenSSL's PEM_read_bio_X509) takes from the file: CERTIFICATE blocks (and the old X509 name),
-// each up to its END line, or to the end of the file when that is missing, which makes it a bad one.
-const PEM_BLOCK = /^-----BEGIN (X509 )?CERTIFICATE-----[ \t\r]*$[\s\S]*?(?:^-----END \1CERTIFICATE-----|(?![\s\S]))/gm;
+// What Node's reader (OpenSSL's PEM_read_bio_X509) goes through: every PEM block, from its BEGIN line to the first
+// END line, or to the end of the file when there is none, which makes it a bad one. It takes CERTIFICATE blocks (and
+// the old X509 name) and passes over those of any other kind (a key, a TRUSTED CERTIFICATE), but only once it has
+// read them: one whose END line or base64 is bad stops it as a bad certificate does.
+const PEM_BLOCK = /^-----BEGIN ([^\n]*?)-----[ \t\r]*$([\s\S]*?)(?:^-----END ([^\n]*)|(?![\s\S]))/gm;
+const CERTIFICATE_NAMES = new Set(['CERTIFICATE', 'X509 CERTIFICATE']);
+/** OpenSSL's errors of reading a PEM block (not of decrypting or decoding what it holds). */
+const UNREADABLE_PEM = new Set(['ERR_OSSL_PEM_BAD_BASE64_DECODE', 'ERR_OSSL_PEM_BAD_END_LINE']);
 const base64Of = (pem: string): string => pem.replace(/-----[^-\n]*-----|\s+/g, '');
 
 /**
  * Reads the file as Node does: a file that cannot be opened gives Node's warning and no CA, a folder or a file
- * without certificates neither; the certificates are taken in order up to the first bad one, which gives Node's
- * warning with OpenSSL's reason and ends the reading.
+ * without certificates neither; the certificates are taken in order up to the first bad block (a certificate's or
+ * any other's), which gives Node's warning with OpenSSL's reason and ends the reading.
  */
 function readExtraCas(file: string): readonly string[] {
   let text: string;
@@ -92,17 +97,37 @@ function readExtraCas(file: string): readonly string[] {
   const ownStore = String((process.config.variables as Record<string, unknown>).openssl_use_def_ca_store) === 'true';
   const bundled = new Set(ownStore ? [] : process.getBuiltinModule('node:tls').rootCertificates.map(base64Of));
   const cas: string[] = [];
-  for (const [block] of text.matchAll(PEM_BLOCK)) {
-    if (bundled.has(base64Of(block))) continue;
-    try {
-      new (process.getBuiltinModule('node:crypto').X509Certificate)(block);
-    } catch (err) {
-      warnIgnored(file, decodeReason(err as Error & { code?: string }));
-      break;
+  for (const [block, name, body, end] of text.matchAll(PEM_BLOCK)) {
+    if (CERTIFICATE_NAMES.has(name as string)) {
+      if (bundled.has(base64Of(block))) continue;
+      const error = certificateError(block);
+      if (error) {
+        warnIgnored(file, decodeReason(error));
+        break;
+      }
+      cas.push(block);
+    } else {
+      // Read by OpenSSL as a certificate with the same lines (and the END line only where it names the block's kind):
+      // an error of the reading stops Node's reader, one of the content (not a certificate's) does not.
+      const matchingEnd = end?.startsWith(`${name}-----`) ? '-----END CERTIFICATE-----' : '';
+      const error = certificateError(`-----BEGIN CERTIFICATE-----${body}${matchingEnd}`);
+      if (error?.code !== undefined && UNREADABLE_PEM.has(error.code)) {
+        warnIgnored(file, decodeReason(error));
+        break;
+      }
     }
-    cas.push(block);
   }
   return cas;
+}
+
+/** Why OpenSSL does not read `pem` as a certificate, if it does not. */
+function certificateError(pem: string): (Error & { code?: string }) | undefined {
+  try {
+    new (process.getBuiltinModule('node:crypto').X509Certificate)(pem);
+    return undefined;
+  } catch (err) {
+    return err as Error & { code?: string };
+  }
 }
 
 /**

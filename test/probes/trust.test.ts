@@ -224,10 +224,15 @@ describe('--ca and NODE_EXTRA_CA_CERTS, run as a program and as `node bin/pushch
     expect(run.stderr).toBe(`Warning: Ignoring extra certs from \`${missing}\`, load failed: error:80000002:system library::No such file or directory\n`);
     expect(verdicts(run)).toEqual({ ca: 'tls_untrusted', extra: 'tls_untrusted', stranger: 'tls_untrusted' });
     // Against Node's own reading of the same files: a folder, a path through a file, a file whose second
-    // certificate is bad (Node keeps the first and stops there).
+    // certificate is bad (Node keeps the first and stops there), and a key's block before the CA, which Node passes
+    // over where it reads and stops at where its base64 is bad.
     const malformed = path.join(dir, 'malformed.pem');
     writeFileSync(malformed, withCorruptSecondCertificate(other.cert) + ours.cert);
-    for (const file of [missing, dir, path.join(extraFile, 'inside'), malformed]) {
+    const keyFirst = path.join(dir, 'key-first.pem');
+    writeFileSync(keyFirst, (await ours.issue({ names: ['key.trust.test'] })).key + other.cert);
+    const badKeyFirst = path.join(dir, 'bad-key-first.pem');
+    writeFileSync(badKeyFirst, `-----BEGIN PRIVATE KEY-----\n!!!!\n-----END PRIVATE KEY-----\n${other.cert}`);
+    for (const file of [missing, dir, path.join(extraFile, 'inside'), malformed, keyFirst, badKeyFirst]) {
       const [executed, started] = [await check('executed', '127.0.0.1', file), await check('node', '127.0.0.1', file)];
       expect(executed.stderr, file).toBe(started.stderr);
       expect(verdicts(executed), file).toEqual(verdicts(started));
