@@ -67,8 +67,8 @@ await build({
 
 // The first file bin/pushcheck.js loads (src/cli/start.ts), as CommonJS: help and version without Node's ES module
 // loader, and program.cjs (src/cli/program.ts: commander), which bin/pushcheck.js requires for the help only, and
-// code-cache.cjs, for the check command only.
-// Neither loads a command (main.js does), so the registry's import()s stay out of them.
+// code-cache.cjs, which runs program.cjs, check.cjs and rules.cjs (below).
+// None of them loads a command (check.cjs, rules.cjs and main.js do), so the registry's import()s stay out of them.
 const cjs = {
   ...common,
   outdir: 'dist/bundle',

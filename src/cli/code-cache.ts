@@ -1,7 +1,8 @@
 /**
- * Runs a CommonJS bundle (dist/bundle/check.cjs, and the libraries it loads on demand from dist/bundle/lib/) with
- * V8's code cache: Node 20 keeps no compile cache of its own (module.enableCompileCache is Node 22.1+), so every
- * `pushcheck ios` compiled the same few hundred KB again before its first connect. The cache is V8's cachedData taken at the end of a run, so it holds every function that run compiled,
+ * Runs a CommonJS bundle (dist/bundle/check.cjs, rules.cjs and program.cjs, and the libraries the first two load on
+ * demand from dist/bundle/lib/) with V8's code cache: Node 20 keeps no compile cache of its own
+ * (module.enableCompileCache is Node 22.1+), so every `pushcheck ios` compiled the same few hundred KB again before its
+ * first connect. The cache is V8's cachedData taken at the end of a run, so it holds every function that run compiled,
  * not only the top level (what a cache made before running holds; docs/contributing.md has the figures).
  *
  * Where: beside the bundle (`<bundle>.<node version>-<arch>.cache`) when that folder is writable, else in the user's

@@ -1,7 +1,7 @@
 /**
- * The check command's code cache (src/cli/code-cache.ts, built as dist/bundle/code-cache.cjs): a cache that is
- * missing, damaged, made for another file or Node, or refused by V8 is ignored and written again, and the module
- * runs the same either way. Exercised on a small CommonJS file of the test's own, in a child process as bin/ runs it.
+ * The code cache of the CommonJS bundles check.cjs, rules.cjs and program.cjs (src/cli/code-cache.ts, built as
+ * dist/bundle/code-cache.cjs): a cache that is missing, damaged, made for another file or Node, or refused by V8 is
+ * ignored and written again, and the module runs the same either way. Exercised on a small CommonJS file of the test's own, in a child process as bin/ runs it.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
