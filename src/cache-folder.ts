@@ -12,12 +12,16 @@ export function userCacheFolder(env: NodeJS.ProcessEnv = process.env): string {
  * start; zlib about 1 ms). Neither would stop someone who can write the cache, who can write the bundle as well.
  */
 export function cacheChecksum(bytes: Uint8Array | string): string {
-  return `${Buffer.byteLength(bytes)}-${process.getBuiltinModule('node:zlib').crc32(bytes).toString(16).padStart(8, '0')}`;
+  return `${Buffer.byteLength(bytes)}-${crc32Hex(bytes)}`;
 }
 
 /** A short tag for a path (its CRC-32, hex) to name a cache file after what it caches: a name, not a check. */
 export function pathTag(path: string): string {
-  return process.getBuiltinModule('node:zlib').crc32(path).toString(16).padStart(8, '0');
+  return crc32Hex(path);
+}
+
+function crc32Hex(bytes: Uint8Array | string): string {
+  return process.getBuiltinModule('node:zlib').crc32(bytes).toString(16).padStart(8, '0');
 }
 
 /**
@@ -43,7 +47,6 @@ export function removeAllButNewest(folder: string, names: string[], keep: number
   for (const name of removed) rmSync(join(folder, name), { force: true });
   return removed;
 }
-
 
 /** Where writeWhole writes `place` before its rename: named with the writer's pid, which removeLeftovers reads. */
 export function temporaryPlace(place: string, pid = process.pid): string {
