@@ -7,6 +7,7 @@
  */
 import type tls from 'node:tls';
 import { deferredExtraCas } from './extra-ca-certs.js';
+import { tlsModule } from './v8-defaults.js';
 
 /**
  * A secure context that trusts Node's default store plus `ca` (PEM), with `options` (ciphers, a client
@@ -23,13 +24,14 @@ import { deferredExtraCas } from './extra-ca-certs.js';
  * Node 20, it still does.
  */
 export function trustingContext(ca: readonly string[], options: tls.SecureContextOptions = {}): tls.SecureContext {
-  const context = process.getBuiltinModule('node:tls').createSecureContext(options);
+  const tls = tlsModule();
+  const context = tls.createSecureContext(options);
   const extra = deferredExtraCas();
   const added = extra.length === 0 ? ca : [...extra, ...ca];
   if (added.length === 0) return context;
   const native = context.context as { addCACert?: (pem: string) => void };
   // addCACert is what createSecureContext itself calls for `ca`; should a Node lack it, take the slow way.
-  if (typeof native.addCACert !== 'function') return process.getBuiltinModule('node:tls').createSecureContext({ ...options, ca: [...process.getBuiltinModule('node:tls').rootCertificates, ...added] });
+  if (typeof native.addCACert !== 'function') return tls.createSecureContext({ ...options, ca: [...tls.rootCertificates, ...added] });
   for (const pem of added) native.addCACert(pem);
   return context;
 }
@@ -43,17 +45,40 @@ const runContexts = new WeakMap<readonly string[], Map<string, tls.SecureContext
  * whole). Sharing one resumes nothing: Node keeps no client sessions in it, so every handshake is verified in full.
  * Whether a bad chain fails the connection (--insecure) is the connection's rejectUnauthorized, not the context's.
  */
-export function runTrustingContext(ca: readonly string[], options: Pick<tls.SecureContextOptions, 'ciphers' | 'minVersion'> = {}): tls.SecureContext {
+type RunContextOptions = Pick<tls.SecureContextOptions, 'ciphers' | 'minVersion'>;
+
+function runContextsOf(ca: readonly string[]): Map<string, tls.SecureContext> {
   let byOptions = runContexts.get(ca);
   if (!byOptions) {
     byOptions = new Map();
     runContexts.set(ca, byOptions);
   }
-  const key = `${options.minVersion ?? ''}:${options.ciphers ?? ''}`;
+  return byOptions;
+}
+
+const optionsKey = (options: RunContextOptions): string => `${options.minVersion ?? ''}:${options.ciphers ?? ''}`;
+
+export function runTrustingContext(ca: readonly string[], options: RunContextOptions = {}): tls.SecureContext {
+  const byOptions = runContextsOf(ca);
+  const key = optionsKey(options);
   let context = byOptions.get(key);
   if (!context) {
     context = trustingContext(ca, options);
     byOptions.set(key, context);
   }
   return context;
+}
+
+/**
+ * Makes runTrustingContext(ca, options) at the loop's next turn, if `waiting()` still holds then: for a client whose
+ * connection is under way, so that the first context of a run (Node's bundled roots and a deferred
+ * NODE_EXTRA_CA_CERTS parsed, 40 ms of CPU on Node 20) is made while the run waits on the network, not after its
+ * connects. Not sooner: it would delay the connects themselves. Not when nothing waits any more (the connection
+ * failed, or was made before the loop came round, as on loopback): the handshake makes it then, if one is to come.
+ */
+export function prepareRunTrustingContext(ca: readonly string[], options: RunContextOptions, waiting: () => boolean): void {
+  if (runContextsOf(ca).has(optionsKey(options))) return;
+  setImmediate(() => {
+    if (waiting()) runTrustingContext(ca, options);
+  });
 }

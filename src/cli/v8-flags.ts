@@ -6,6 +6,7 @@
  * the young generation's starting size (--min-semi-space-size) is fixed when the heap is made and is ignored later.
  */
 import { commandFor, defaultCommand } from './commands.js';
+import { noteChangedV8Flags, type ChangedV8Flags } from '../v8-defaults.js';
 
 /**
  * The Node built-ins every check loads (connects, timings, the code cache and its checksum, the report's machine),
@@ -15,20 +16,27 @@ import { commandFor, defaultCommand } from './commands.js';
  */
 const CHECK_BUILTINS = ['node:net', 'node:perf_hooks', 'node:vm', 'node:zlib', 'node:os'] as const;
 
-export function v8FlagsForCheck(args: string[]): void {
-  if (!process.versions.v8.startsWith('11.') || commandFor(args) !== defaultCommand) return;
-  for (const name of CHECK_BUILTINS) process.getBuiltinModule(name);
-  const v8 = process.getBuiltinModule('node:v8');
+/** The flags a check sets, each with V8 11's default (`node --v8-options`), which src/v8-defaults.ts sets back for a while. */
+const CHECK_FLAGS: ChangedV8Flags = [
   // TurboFan compiles the probe path on background threads for more CPU than the run can win back: 1,000 loopback
   // targets took 530 ms of CPU, 370 ms with a 16-fold tier-up budget, and 5,000 targets with a table were no slower.
   // Node 22 and later tier up otherwise (Maglev, and no such flag).
-  v8.setFlagsFromString('--interrupt-budget=1081344');
+  ['--interrupt-budget=1081344', '--interrupt-budget=67584'],
   // A check keeps most of what it allocates until its report (code, rules, every target's result), and the young
   // generation, doubled from 1 MB after each scavenge that kept enough, copied the same objects again and again: 8
   // scavenges for 1,000 loopback targets, 2 or 3 when it grows to V8's largest (16 MB a semi-space, as before) at
   // once and scavenges only when full, not in a task at 80%. About 4% less CPU, 5 MB more peak RSS; on Node 22 and
   // 24 the CPU moved both ways from run to run and Node 24 neared 95 MB, so they keep V8's defaults
   // (docs/contributing.md, "Garbage collection in a check").
-  v8.setFlagsFromString('--semi-space-growth-factor=16');
-  v8.setFlagsFromString('--no-minor-gc-task');
+  ['--semi-space-growth-factor=16', '--semi-space-growth-factor=2'],
+  ['--no-minor-gc-task', '--minor-gc-task'],
+];
+
+export function v8FlagsForCheck(args: string[]): void {
+  if (!process.versions.v8.startsWith('11.') || commandFor(args) !== defaultCommand) return;
+  for (const name of CHECK_BUILTINS) process.getBuiltinModule(name);
+  const v8 = process.getBuiltinModule('node:v8');
+  for (const [set] of CHECK_FLAGS) v8.setFlagsFromString(set);
+  // A built-in that a check loads later (node:tls, at its first TLS context) is loaded under the defaults again.
+  noteChangedV8Flags(CHECK_FLAGS);
 }

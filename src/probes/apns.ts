@@ -10,8 +10,7 @@ import type { TLSSocket } from 'node:tls';
 import type { ProbeOutcome, Target } from '../types.js';
 import { classifyError, failure, PhaseError } from './classify.js';
 import { bounded, runProbe, since } from './phases.js';
-import { connectPhase } from './tcp.js';
-import { tlsPhase } from './tls.js';
+import { connectPhaseForTls, tlsPhase } from './tls.js';
 import type { AbortSignalLike, KeptConnection, ProbeKind, ServerAnswer } from './types.js';
 
 /** node:http2 (with node:https, about 4 ms of every run's start on Node 20) loads with the first apns target. */
@@ -168,7 +167,7 @@ export const apnsProbe = {
   hold: { proof: PING },
   run: (target, ctx) =>
     runProbe(target, ctx, async (addresses, outcome: ProbeOutcome, budget) => {
-      const socket = await connectPhase(addresses, target, ctx, outcome, budget);
+      const socket = await connectPhaseForTls(addresses, target, ctx, outcome, budget);
       const session = await tlsPhase(socket, target, ctx, outcome, budget, ['h2']).catch((err: unknown) => {
         // A server with no h2 refuses an h2-only offer with this alert: not APNs, whatever else it is.
         if (err instanceof PhaseError && err.failure.message.includes('"no application protocol"')) {

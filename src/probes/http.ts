@@ -10,7 +10,7 @@ import type { HttpExpectation, HttpInfo, ProbeOutcome, Rule, Target } from '../t
 import { classifyError, errorCodes, failure, PhaseError } from './classify.js';
 import { bounded, runProbe, since } from './phases.js';
 import { connectPhase } from './tcp.js';
-import { CLIENT_CERTIFICATE_NOTE, isClientCertificateAlert, tlsPhase } from './tls.js';
+import { CLIENT_CERTIFICATE_NOTE, connectPhaseForTls, isClientCertificateAlert, tlsPhase } from './tls.js';
 import type { AbortSignalLike, ProbeKind, SectionContext, ServerAnswer } from './types.js';
 
 /** This kind's check names, added to types.ts's CheckNames (see there). */
@@ -229,7 +229,7 @@ export const httpProbe = {
   run: (target, ctx) =>
     runProbe(target, ctx, async (addresses, outcome, budget) => {
       const request = requestTarget(target);
-      let socket = await connectPhase(addresses, target, ctx, outcome, budget);
+      let socket = await (target.check === 'https' ? connectPhaseForTls : connectPhase)(addresses, target, ctx, outcome, budget);
       if (target.check === 'https') {
         const session = await tlsPhase(socket, target, ctx, outcome, budget, ['h2', 'http/1.1']);
         if (session.clientCertificateRequired) {

@@ -10,8 +10,7 @@ import type { Socket } from 'node:net';
 import type { ProbeOutcome } from '../types.js';
 import { classifyError, failure, PhaseError } from './classify.js';
 import { bounded, runProbe, since } from './phases.js';
-import { connectPhase } from './tcp.js';
-import { tlsPhase } from './tls.js';
+import { connectPhaseForTls, tlsPhase } from './tls.js';
 import type { AbortSignalLike, KeptConnection, ProbeKind, ServerAnswer } from './types.js';
 
 /** This kind's check names, added to types.ts's CheckNames (see there). */
@@ -168,7 +167,7 @@ export const mqttProbe = {
   hold: { proof: PINGREQ },
   run: (target, ctx) =>
     runProbe(target, ctx, async (addresses, outcome, budget) => {
-      const socket = await connectPhase(addresses, target, ctx, outcome, budget);
+      const socket = await connectPhaseForTls(addresses, target, ctx, outcome, budget);
       const session = await tlsPhase(socket, target, ctx, outcome, budget);
       if (session.clientCertificateRequired) {
         // The broker wants a client certificate: it is there, but MQTT cannot be spoken without one.

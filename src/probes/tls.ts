@@ -11,7 +11,7 @@ import { ipVersion } from '../ip-version.js';
 import type { Failure, ProbeOutcome, Target, TlsInfo, TlsRequirement } from '../types.js';
 import { CERTIFICATE_ERRORS, classifyError, errorCodes, failure, PhaseError, tlsAlertName } from './classify.js';
 import { connectPhase } from './tcp.js';
-import { runTrustingContext } from '../trust.js';
+import { prepareRunTrustingContext, runTrustingContext } from '../trust.js';
 import { checkServerIdentity } from './server-identity.js';
 import { onAbort, roundMs, runProbe, since, stoppedFailure, type Budget } from './phases.js';
 import {
@@ -98,9 +98,27 @@ function cipherListFor(requirement: TlsRequirement): string {
   return [...suites.filter(meets), ...suites.filter((t) => !meets(t)), ...rest, '@SECLEVEL=0'].join(':');
 }
 
+/** The run's secure context options for the rule's requirement. */
+function contextOptionsFor(requirement: TlsRequirement | undefined): { ciphers?: string; minVersion?: tls.SecureVersion } {
+  return requirement ? { ciphers: cipherListFor(requirement), minVersion: 'TLSv1' } : {};
+}
+
 /** The run's secure context for the rule's requirement: one per list of extra CAs and cipher list (see runTrustingContext). */
 function secureContextFor(ca: readonly string[], requirement: TlsRequirement | undefined): tls.SecureContext {
-  return runTrustingContext(ca, requirement ? { ciphers: cipherListFor(requirement), minVersion: 'TLSv1' } : {});
+  return runTrustingContext(ca, contextOptionsFor(requirement));
+}
+
+/**
+ * The connect phase of a probe whose TLS phase follows: while the connection is under way, the secure context its
+ * handshake will use is made (prepareRunTrustingContext), so that a run's first one costs no time after its connects.
+ */
+export function connectPhaseForTls(addresses: string[], target: Target, ctx: ProbeContext, outcome: ProbeOutcome, budget: Budget): Promise<net.Socket> {
+  let waiting = true;
+  const connected = connectPhase(addresses, target, ctx, outcome, budget).finally(() => {
+    waiting = false;
+  });
+  prepareRunTrustingContext(ctx.ca, contextOptionsFor(target.rule.tls), () => waiting);
+  return connected;
 }
 
 function firstValue(value: string | string[] | undefined): string | undefined {
@@ -445,7 +463,7 @@ export const tlsProbe = {
   hold: { proof: CLOSE_NOTIFY },
   run: (target, ctx) =>
     runProbe(target, ctx, async (addresses, outcome, budget) => {
-      const socket = await connectPhase(addresses, target, ctx, outcome, budget);
+      const socket = await connectPhaseForTls(addresses, target, ctx, outcome, budget);
       const session = await tlsPhase(socket, target, ctx, outcome, budget);
       // A server that ended the handshake for want of a client certificate has left nothing to hold.
       if (ctx.hold && !session.clientCertificateRequired) ctx.hold.keep(keptTls(session.socket));

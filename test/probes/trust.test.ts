@@ -11,11 +11,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { webcrypto, X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 // First: it sets up what @peculiar/x509 needs (reflect-metadata, the crypto provider).
 import { createCertificateAuthority, type CertificateAuthority, type CertificatePem } from '../../src/harness/certs.js';
 import * as x509 from '@peculiar/x509';
-import { runTrustingContext, trustingContext } from '../../src/trust.js';
+import { prepareRunTrustingContext, runTrustingContext, trustingContext } from '../../src/trust.js';
 import { BIN, runCli } from '../helpers/cli.js';
 import { withCorruptSecondCertificate } from '../helpers/certs.js';
 import { writeRuleFile } from '../helpers/rule-file.js';
@@ -240,5 +240,40 @@ describe('--ca and NODE_EXTRA_CA_CERTS, run as a program and as `node bin/pushch
     const bad = await check('executed', '127.0.0.1', malformed);
     expect(bad.stderr).toMatch(new RegExp(`^Warning: Ignoring extra certs from \`${malformed}\`, load failed: error:[0-9A-F]{8}:[^\n]+\n$`));
     expect(verdicts(bad)).toEqual({ ca: 'tls_untrusted', extra: 'pass', stranger: 'tls_untrusted' });
+  });
+});
+
+describe('prepareRunTrustingContext', () => {
+  const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+  it('makes the run context at the next turn, not at once, and only while something still waits for it', async () => {
+    const made = vi.spyOn(tls, 'createSecureContext');
+    try {
+      const waiting = [ours.cert];
+      prepareRunTrustingContext(waiting, {}, () => true);
+      prepareRunTrustingContext(waiting, {}, () => true);
+      // Not at once: the connects that are being started go first.
+      expect(made).not.toHaveBeenCalled();
+      await turn();
+      expect(made).toHaveBeenCalledTimes(1);
+      const context = runTrustingContext(waiting);
+      expect(made).toHaveBeenCalledTimes(1);
+      // Made already: nothing more, now or at the next turn.
+      prepareRunTrustingContext(waiting, {}, () => true);
+      await turn();
+      expect(made).toHaveBeenCalledTimes(1);
+      expect(runTrustingContext(waiting)).toBe(context);
+      // A connection that ended before the turn came needs none.
+      const done = [ours.cert];
+      prepareRunTrustingContext(done, {}, () => false);
+      await turn();
+      expect(made).toHaveBeenCalledTimes(1);
+      // The same context as made without the preparation: it trusts what it should.
+      const port = await server(await ours.issue({ names: ['push.test'] }));
+      expect(await verdict(port, context)).toBe('trusted');
+      expect(await verdict(await server(await stranger.issue({ names: ['push.test'] })), context)).toBe('UNABLE_TO_VERIFY_LEAF_SIGNATURE');
+    } finally {
+      made.mockRestore();
+    }
   });
 });
