@@ -100,12 +100,12 @@ function readExtraCas(file: string): readonly string[] {
   for (const [block, name, body, end] of text.matchAll(PEM_BLOCK)) {
     if (CERTIFICATE_NAMES.has(name as string)) {
       if (bundled.has(base64Of(block))) continue;
-      const error = certificateError(block);
-      if (error) {
-        warnIgnored(file, decodeReason(error));
+      const read = ownCertificate(block);
+      if ('error' in read) {
+        warnIgnored(file, decodeReason(read.error));
         break;
       }
-      cas.push(block);
+      cas.push(read.pem);
     } else {
       // Read by OpenSSL as a certificate with the same lines (and the END line only where it names the block's kind):
       // an error of the reading stops Node's reader, one of the content (not a certificate's) does not.
@@ -119,6 +119,51 @@ function readExtraCas(file: string): readonly string[] {
   }
   return cas;
 }
+
+type ReadError = Error & { code?: string };
+
+/**
+ * The certificate of a CERTIFICATE block as Node's reader takes it (PEM_read_bio_X509): the block's first DER element,
+ * whatever follows it. As PEM, cut to that element: trust.ts adds CAs with addCACert, which reads what follows a
+ * certificate as OpenSSL's trust settings (PEM_read_bio_X509_AUX), so bytes after it could have rejected a purpose
+ * (a CA refused for TLS servers) that Node's reading trusts, and bytes that are no such settings made the block fail
+ * here, and the reading stop, where Node's reader goes on.
+ */
+function ownCertificate(block: string): { pem: string } | { error: ReadError } {
+  let cert: import('node:crypto').X509Certificate;
+  try {
+    cert = new (process.getBuiltinModule('node:crypto').X509Certificate)(block);
+  } catch (err) {
+    const error = err as ReadError;
+    if (error.code !== undefined && UNREADABLE_PEM.has(error.code)) return { error };
+    // The PEM read, its DER did not: once more with the first element alone, which is all Node's reader decodes.
+    const der = Buffer.from(base64Of(block), 'base64');
+    const own = firstElement(der);
+    if (own === undefined || own.length === der.length) return { error };
+    const cut = pemOf(own);
+    const cutError = certificateError(cut);
+    return cutError ? { error: cutError } : { pem: cut };
+  }
+  return { pem: pemOf(cert.raw) };
+}
+
+/** The first DER element of `der` (tag, length, contents), if its length can be read and fits. */
+function firstElement(der: Buffer): Buffer | undefined {
+  const first = der[1];
+  if (first === undefined) return undefined;
+  let length = first;
+  let header = 2;
+  if (first >= 0x80) {
+    const octets = first & 0x7f;
+    if (octets === 0 || octets > 4 || der.length < 2 + octets) return undefined;
+    length = 0;
+    for (let i = 0; i < octets; i += 1) length = length * 256 + (der[2 + i] as number);
+    header += octets;
+  }
+  return header + length <= der.length ? der.subarray(0, header + length) : undefined;
+}
+
+const pemOf = (der: Buffer): string => `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/.{1,64}/g, '$&\n')}-----END CERTIFICATE-----\n`;
 
 /** Why OpenSSL does not read `pem` as a certificate, if it does not. */
 function certificateError(pem: string): (Error & { code?: string }) | undefined {

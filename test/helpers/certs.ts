@@ -40,3 +40,16 @@ export function withCorruptSecondCertificate(pem: string): string {
   lines[3] = lines[3]!.replace(/[A-Za-z]/g, (ch) => (ch === 'A' ? 'B' : 'A'));
   return `${pem}${lines.join('\n')}\n`;
 }
+
+/** `pem` (one certificate) with `bytes` after the certificate's DER, inside the same PEM block. */
+export function withBytesAfterCertificate(pem: string, bytes: Buffer): string {
+  const der = Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
+  const body = Buffer.concat([der, bytes]).toString('base64').replace(/.{1,64}/g, '$&\n');
+  return `-----BEGIN CERTIFICATE-----\n${body}-----END CERTIFICATE-----\n`;
+}
+
+/**
+ * OpenSSL's trust settings (X509_CERT_AUX) that reject the certificate for TLS servers: SEQUENCE { reject [0]
+ * { id-kp-serverAuth } }. Read after a certificate only by OpenSSL's "trusted certificate" readers (…_AUX).
+ */
+export const REJECT_SERVER_AUTH = Buffer.from('300ca00a06082b06010505070301', 'hex');

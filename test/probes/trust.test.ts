@@ -17,7 +17,7 @@ import { createCertificateAuthority, type CertificateAuthority, type Certificate
 import * as x509 from '@peculiar/x509';
 import { prepareRunTrustingContext, runTrustingContext, trustingContext } from '../../src/trust.js';
 import { BIN, runCli } from '../helpers/cli.js';
-import { withCorruptSecondCertificate } from '../helpers/certs.js';
+import { REJECT_SERVER_AUTH, withBytesAfterCertificate, withCorruptSecondCertificate } from '../helpers/certs.js';
 import { writeRuleFile } from '../helpers/rule-file.js';
 import { ipv6Available, startTlsServer, type TestServer } from '../helpers/servers.js';
 
@@ -232,11 +232,19 @@ describe('--ca and NODE_EXTRA_CA_CERTS, run as a program and as `node bin/pushch
     writeFileSync(keyFirst, (await ours.issue({ names: ['key.trust.test'] })).key + other.cert);
     const badKeyFirst = path.join(dir, 'bad-key-first.pem');
     writeFileSync(badKeyFirst, `-----BEGIN PRIVATE KEY-----\n!!!!\n-----END PRIVATE KEY-----\n${other.cert}`);
-    for (const file of [missing, dir, path.join(extraFile, 'inside'), malformed, keyFirst, badKeyFirst]) {
+    // Bytes after a certificate, inside its block: Node's reader takes the certificate and passes over the rest,
+    // whether they are OpenSSL's trust settings (here refusing the CA for TLS servers) or not.
+    const rejecting = path.join(dir, 'trust-settings.pem');
+    writeFileSync(rejecting, withBytesAfterCertificate(other.cert, REJECT_SERVER_AUTH));
+    const trailing = path.join(dir, 'trailing-bytes.pem');
+    writeFileSync(trailing, withBytesAfterCertificate(other.cert, Buffer.from('0102030405', 'hex')) + ours.cert);
+    for (const file of [missing, dir, path.join(extraFile, 'inside'), malformed, keyFirst, badKeyFirst, rejecting, trailing]) {
       const [executed, started] = [await check('executed', '127.0.0.1', file), await check('node', '127.0.0.1', file)];
       expect(executed.stderr, file).toBe(started.stderr);
       expect(verdicts(executed), file).toEqual(verdicts(started));
     }
+    expect(verdicts(await check('executed', '127.0.0.1', rejecting))).toEqual({ ca: 'tls_untrusted', extra: 'pass', stranger: 'tls_untrusted' });
+    expect(verdicts(await check('executed', '127.0.0.1', trailing))).toEqual({ ca: 'pass', extra: 'pass', stranger: 'tls_untrusted' });
     const bad = await check('executed', '127.0.0.1', malformed);
     expect(bad.stderr).toMatch(new RegExp(`^Warning: Ignoring extra certs from \`${malformed}\`, load failed: error:[0-9A-F]{8}:[^\n]+\n$`));
     expect(verdicts(bad)).toEqual({ ca: 'tls_untrusted', extra: 'pass', stranger: 'tls_untrusted' });
