@@ -190,14 +190,38 @@ function warnIgnored(file: string, reason: string): void {
   process.stderr.write(`Warning: Ignoring extra certs from \`${file}\`, load failed: ${reason}\n`);
 }
 
-// strerror()'s words for what opening a file can fail with, which OpenSSL gives; libuv's own are in lower case.
+/**
+ * The C library's words (strerror(), glibc's) for what opening a file to read can fail with (open(2)), which OpenSSL
+ * gives in Node's warning; libuv, whose error pushcheck's own reading gets, words them otherwise ("no such device or
+ * address", "too many symbolic links encountered"). The reasons are OpenSSL's, so this is Linux's text; other
+ * systems word a few of them otherwise.
+ */
 const STRERROR: Record<string, string> = {
   EPERM: 'Operation not permitted',
   ENOENT: 'No such file or directory',
+  EINTR: 'Interrupted system call',
+  EIO: 'Input/output error',
+  ENXIO: 'No such device or address',
+  EAGAIN: 'Resource temporarily unavailable',
+  ENOMEM: 'Cannot allocate memory',
   EACCES: 'Permission denied',
+  EFAULT: 'Bad address',
+  EBUSY: 'Device or resource busy',
+  ENODEV: 'No such device',
   ENOTDIR: 'Not a directory',
+  EINVAL: 'Invalid argument',
+  ENFILE: 'Too many open files in system',
+  EMFILE: 'Too many open files',
+  ETXTBSY: 'Text file busy',
+  EFBIG: 'File too large',
   ENAMETOOLONG: 'File name too long',
   ELOOP: 'Too many levels of symbolic links',
+  EOVERFLOW: 'Value too large for defined data type',
+  EOPNOTSUPP: 'Operation not supported',
+  ENOTSUP: 'Operation not supported',
+  ESTALE: 'Stale file handle',
+  EREMOTEIO: 'Remote I/O error',
+  ENOMEDIUM: 'No medium found',
 };
 
 /** OpenSSL's text for a failed fopen(): "error:80000002:system library::No such file or directory". */

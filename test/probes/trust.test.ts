@@ -7,6 +7,7 @@
  * the last part holds its verdicts, warnings and --ca against Node's own reading of the same files.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { webcrypto, X509Certificate } from 'node:crypto';
@@ -238,10 +239,19 @@ describe('--ca and NODE_EXTRA_CA_CERTS, run as a program and as `node bin/pushch
     writeFileSync(rejecting, withBytesAfterCertificate(other.cert, REJECT_SERVER_AUTH));
     const trailing = path.join(dir, 'trailing-bytes.pem');
     writeFileSync(trailing, withBytesAfterCertificate(other.cert, Buffer.from('0102030405', 'hex')) + ours.cert);
-    for (const file of [missing, dir, path.join(extraFile, 'inside'), malformed, keyFirst, badKeyFirst, rejecting, trailing]) {
-      const [executed, started] = [await check('executed', '127.0.0.1', file), await check('node', '127.0.0.1', file)];
-      expect(executed.stderr, file).toBe(started.stderr);
-      expect(verdicts(executed), file).toEqual(verdicts(started));
+    // A socket, which open() refuses with ENXIO: an error libuv and the C library word differently.
+    const socketFile = path.join(dir, 'ca.sock');
+    const listening = net.createServer();
+    await new Promise<void>((resolve) => listening.listen(socketFile, resolve));
+    try {
+      for (const file of [missing, dir, path.join(extraFile, 'inside'), malformed, keyFirst, badKeyFirst, rejecting, trailing, socketFile]) {
+        const [executed, started] = [await check('executed', '127.0.0.1', file), await check('node', '127.0.0.1', file)];
+        expect(executed.stderr, file).toBe(started.stderr);
+        expect(verdicts(executed), file).toEqual(verdicts(started));
+      }
+      expect((await check('executed', '127.0.0.1', socketFile)).stderr).toBe(`Warning: Ignoring extra certs from \`${socketFile}\`, load failed: error:80000006:system library::No such device or address\n`);
+    } finally {
+      listening.close();
     }
     expect(verdicts(await check('executed', '127.0.0.1', rejecting))).toEqual({ ca: 'tls_untrusted', extra: 'pass', stranger: 'tls_untrusted' });
     expect(verdicts(await check('executed', '127.0.0.1', trailing))).toEqual({ ca: 'pass', extra: 'pass', stranger: 'tls_untrusted' });
