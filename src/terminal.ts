@@ -57,3 +57,38 @@ function copyEscaped(value: unknown): unknown {
   }
   return copy;
 }
+
+/** A line drawn and redrawn on stderr while pushcheck works: the check's spinner. */
+export interface StatusLine {
+  clear(): void;
+  render(): void;
+}
+
+/** On the process object: every bundle of the process (check.cjs, main.js) sees the one line shown. */
+const STATUS_LINE = Symbol.for('pushcheck.statusLine');
+type WithStatusLine = { [STATUS_LINE]?: StatusLine };
+
+/** Notes `line` as shown on stderr, until the function returned is called. */
+export function showStatusLine(line: StatusLine): () => void {
+  (process as WithStatusLine)[STATUS_LINE] = line;
+  return () => {
+    if ((process as WithStatusLine)[STATUS_LINE] === line) delete (process as WithStatusLine)[STATUS_LINE];
+  };
+}
+
+/**
+ * Runs `work`, which may write to stderr beneath process.stderr, with the status line cleared before and drawn again
+ * after, so that what it writes starts a line of its own. ora keeps its line apart from what goes through
+ * process.stderr, not from what Node writes itself: Node 22 and later read NODE_EXTRA_CA_CERTS at the first TLS
+ * context and print a warning about it from C++, which landed after the spinner's text, on its line.
+ */
+export function besideStatusLine<T>(work: () => T): T {
+  const line = (process as WithStatusLine)[STATUS_LINE];
+  if (!line) return work();
+  line.clear();
+  try {
+    return work();
+  } finally {
+    line.render();
+  }
+}

@@ -7,6 +7,7 @@
  */
 import type tls from 'node:tls';
 import { deferredExtraCas } from './extra-ca-certs.js';
+import { besideStatusLine } from './terminal.js';
 import { tlsModule } from './v8-defaults.js';
 
 /**
@@ -23,9 +24,14 @@ import { tlsModule } from './v8-defaults.js';
  * adds the file here on every version, so --ca no longer takes its place; started as `node bin/pushcheck.js` on
  * Node 20, it still does.
  */
+let firstContext = true;
+
 export function trustingContext(ca: readonly string[], options: tls.SecureContextOptions = {}): tls.SecureContext {
   const tls = tlsModule();
-  const context = tls.createSecureContext(options);
+  // The process's first context is where Node 22 and later read a NODE_EXTRA_CA_CERTS it was started with, and warn
+  // from C++ about a file it cannot read: beside the spinner, not on its line.
+  const context = firstContext ? besideStatusLine(() => tls.createSecureContext(options)) : tls.createSecureContext(options);
+  firstContext = false;
   const extra = deferredExtraCas();
   const added = extra.length === 0 ? ca : [...extra, ...ca];
   if (added.length === 0) return context;

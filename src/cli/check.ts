@@ -8,6 +8,7 @@ import { countTargets, parseVars, parsePortRange } from '../rules/expand.js';
 import { runChecks, type CheckSettings } from '../run/run.js';
 import { DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT_MS } from '../run/settings.js';
 import { abortOnStopSignals } from '../signals.js';
+import { showStatusLine } from '../terminal.js';
 import type { FamilyChoice, Report, RuleSet } from '../types.js';
 import { readCaFile } from './ca-file.js';
 import { collect, DEFAULT_WARN_DAYS, formatOption, guardTerminalSize, holdDuration, integer, noColorOption, useColor, wantSpinner, warnDaysOption } from './options.js';
@@ -164,6 +165,7 @@ export async function runAndPrint(ruleSets: RuleSet[], flags: CheckFlags): Promi
     ? (await import('ora')).default({ stream: guardTerminalSize(process.stderr), text: 'starting', discardStdin: false }).start()
     : undefined;
   const status = spinner && progressLine((text) => (spinner.text = text));
+  const hideStatusLine = spinner && showStatusLine(spinner);
   try {
     const report = await runChecks(ruleSets, settings, {
       signal: interrupt.signal,
@@ -171,6 +173,7 @@ export async function runAndPrint(ruleSets: RuleSet[], flags: CheckFlags): Promi
     });
     status?.stop();
     spinner?.stop();
+    hideStatusLine?.();
     // Interrupted or not, every requested report is written with what finished.
     await emitReport(report, { format: flags.format, outputs, color: useColor(flags.color) });
     process.exitCode = report.exitCode;
@@ -178,6 +181,7 @@ export async function runAndPrint(ruleSets: RuleSet[], flags: CheckFlags): Promi
   } finally {
     status?.stop();
     spinner?.stop();
+    hideStatusLine?.();
     interrupt.release();
   }
 }

@@ -28,13 +28,19 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function inTerminal(args: string[], size = 'cols 120 rows 40', killAfterMs = 20_000): Promise<{ code: number | null; output: string; durationMs: number }> {
-  const env = { ...process.env };
+/** Runs pushcheck in a pseudo-terminal: as `node bin/pushcheck.js`, or with `asProgram` as the file itself (its shell part). */
+function inTerminal(
+  args: string[],
+  size = 'cols 120 rows 40',
+  killAfterMs = 20_000,
+  { extraEnv = {}, asProgram = false }: { extraEnv?: NodeJS.ProcessEnv; asProgram?: boolean } = {},
+): Promise<{ code: number | null; output: string; durationMs: number }> {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...extraEnv, PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? ''}` };
   delete env.CI;
   delete env.NO_COLOR;
   delete env.FORCE_COLOR;
   // `timeout` inside the terminal too: a CLI that hangs there would outlive `script` when the test kills it.
-  const command = [`stty ${size};`, 'timeout', '-s', 'KILL', String(Math.round(killAfterMs / 1000) - 1), process.execPath, BIN, ...args].join(' ');
+  const command = [`stty ${size};`, 'timeout', '-s', 'KILL', String(Math.round(killAfterMs / 1000) - 1), ...(asProgram ? [] : [process.execPath]), BIN, ...args].join(' ');
   const started = performance.now();
   return new Promise((resolve) => {
     const child = spawn('script', ['-qec', command, '/dev/null'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -93,5 +99,22 @@ describe.skipIf(!hasScript)('on a terminal', () => {
     } finally {
       await server.close();
     }
+  });
+
+  // Started as `node bin/pushcheck.js`, Node reads the file itself: at start on Node 20, at the first TLS context on
+  // 22 and later, where it warns from C++, beneath the stream ora redraws its line around. Run as a program,
+  // pushcheck reads it (src/extra-ca-certs.ts).
+  it.each([false, true])('warns about a NODE_EXTRA_CA_CERTS it cannot read on a line of its own, not after the spinner (as a program: %s)', async (asProgram) => {
+    const file = path.join(dir, 'warned.yaml');
+    const rule = ['  - id: "1"', '    host: w.push.test', `    ports: [${silent.port}]`, '    check: tls', '    purpose: p', '    impact: i', '    severity: critical', ''];
+    writeFileSync(file, `id: warned\ntitle: Warned\nrules:\n${rule.join('\n')}`);
+    const missing = path.join(dir, 'missing-ca.pem');
+    const run = await inTerminal([file, '--resolve', '*.push.test=127.0.0.1', '--timeout', '600'], undefined, 15_000, { extraEnv: { NODE_EXTRA_CA_CERTS: missing, NODE_OPTIONS: '', NODE_USE_SYSTEM_CA: '' }, asProgram });
+    expect(run.code).toBe(1);
+    const warning = `Warning: Ignoring extra certs from \`${missing}\``;
+    expect(run.output.split(warning)).toHaveLength(2);
+    // At the start of the output, of a line, or of a line the spinner cleared (cursor to column 1, erase to its end).
+    expect(run.output).toMatch(new RegExp(`(?:^|\\n|\\u001b\\[1G\\u001b\\[0K)${warning.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+    expect(run.output).toMatch(/FAIL: 1 critical target failed/);
   });
 });
