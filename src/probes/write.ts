@@ -14,7 +14,7 @@ import type { FieldPath, Fields } from '../fields.js';
 import { ipVersion } from '../ip-version.js';
 import type { Failure, FailureCode, ProbeOutcome, Target } from '../types.js';
 import { errorCodes, failure } from './classify.js';
-import { abortSignalOf, Budget, onAbort, roundMs } from './phases.js';
+import { abortSignalOf, Budget, isInterrupted, onAbort, roundMs } from './phases.js';
 import { checkServerIdentity } from './server-identity.js';
 import { runTrustingContext } from '../trust.js';
 import type { AbortSignalLike, ProbeContext, ProbeKind } from './types.js';
@@ -204,6 +204,9 @@ async function writeFtp(location: WriteLocation, address: string, password: stri
     try {
       return await step(steps, name, work);
     } catch (err) {
+      // The deadline closed the client, and the step failed for it: passed on as it is, for writeWithin to say the
+      // time ran out (not "login: failed").
+      if (stop.aborted && !isInterrupted(stop)) throw err;
       const reply = (err as { code?: unknown }).code;
       const detail = typeof reply === 'number' ? `the server answered ${reply}` : errorCodes(err)[0] ?? 'failed';
       throw new StepError(ftpCode(err, name), name, detail);

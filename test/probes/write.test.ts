@@ -74,13 +74,23 @@ authorizer = DummyAuthorizer()
 authorizer.add_user('admin', 'secret', sys.argv[1], perm='elradfmw')
 authorizer.add_user('reader', 'secret', sys.argv[1], perm='elr')
 FTPHandler.authorizer = authorizer
-server = FTPServer(('127.0.0.1', 0), FTPHandler)
+class Stalling(FTPHandler):
+    # A server that stops answering after the login (sys.argv[2] == 'CWD') or at the password ('PASS'): it takes the
+    # command and never replies.
+    def ftp_CWD(self, path):
+        if sys.argv[2] != 'CWD':
+            return FTPHandler.ftp_CWD(self, path)
+    def ftp_PASS(self, line):
+        if sys.argv[2] != 'PASS':
+            return FTPHandler.ftp_PASS(self, line)
+server = FTPServer(('127.0.0.1', 0), Stalling)
 print(server.socket.getsockname()[1], flush=True)
 server.serve_forever()
 `;
 
-function pyftpdlib(dir: string): Promise<number> {
-  const child = spawn(PYTHON, ['-c', FTP_SERVER, dir], { stdio: ['ignore', 'pipe', 'ignore'] });
+/** pyftpdlib serving `dir`; with `stallsAt`, one that never answers that command. */
+function pyftpdlib(dir: string, stallsAt: 'CWD' | 'PASS' | '' = ''): Promise<number> {
+  const child = spawn(PYTHON, ['-c', FTP_SERVER, dir, stallsAt], { stdio: ['ignore', 'pipe', 'ignore'] });
   children.push(child);
   return new Promise((resolve, reject) => {
     child.stdout!.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim())));
@@ -256,6 +266,20 @@ describe.skipIf(missing !== undefined)('FTP against pyftpdlib', () => {
     expect(reader.failure?.message).toContain('STOR: the server answered 550');
     const nowhere = await probe(`ftp://admin:secret@127.0.0.1:${port}/nowhere/messages.ibi`);
     expect(nowhere.failure?.code).toBe('write_not_found');
+    untouched(path.join(root, 'ftp', 'ibi'));
+  });
+
+  it('a server that stops answering: the failure says the time ran out, and in which step (write_error still)', async () => {
+    for (const stallsAt of ['PASS', 'CWD'] as const) {
+      const stalling = await pyftpdlib(path.join(root, 'ftp'), stallsAt);
+      const url = `ftp://admin:secret@127.0.0.1:${stalling}/ibi/messages.ibi`;
+      const location = parseWriteUrl(url)!;
+      const target = { ruleset: 'test', rule: writeRule(), host: location.host, port: location.port, check: 'write' as const, url };
+      const outcome = await writeProbe.run(target, probeContext({ timeoutMs: 700 }));
+      const step = stallsAt === 'PASS' ? 'login' : 'CWD';
+      expect(outcome.failure, stallsAt).toMatchObject({ code: 'write_error', message: `writing the message file failed (timed out after 700 ms (${step}))` });
+      expect(outcome.note, stallsAt).toMatch(stallsAt === 'PASS' ? /^steps: login [\d.]+ ms$/ : /^steps: login [\d.]+ ms, CWD [\d.]+ ms$/);
+    }
     untouched(path.join(root, 'ftp', 'ibi'));
   });
 
