@@ -217,3 +217,15 @@ describe('the code cache', () => {
     );
   });
 });
+
+describe('the bundles', () => {
+  // scripts/bundle.mjs replaces what esbuild leaves outside ASCII in comments: one "…" made check.cjs a string of two
+  // bytes a character, decoded character by character on every run.
+  it('hold ASCII alone, so that Node reads each into a string of one byte a character', () => {
+    const bundle = fileURLToPath(new URL('../../dist/bundle/', import.meta.url));
+    const files = readdirSync(bundle, { recursive: true, encoding: 'utf8' }).filter((name) => /\.c?js$/.test(name));
+    expect(files).toEqual(expect.arrayContaining(['check.cjs', 'rules.cjs', 'program.cjs', path.join('lib', 'undici.cjs')]));
+    const outside = files.filter((name) => /[^\x00-\x7f]/.test(readFileSync(path.join(bundle, name), 'utf8')));
+    expect(outside).toEqual([]);
+  });
+});
