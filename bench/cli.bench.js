@@ -13,9 +13,11 @@ import { fileURLToPath } from 'node:url';
 import { createCertificateAuthority } from '../dist/harness/certs.js';
 import { loadBuiltinRuleSets } from '../dist/rules/builtin.js';
 import { expandTargets } from '../dist/rules/expand.js';
+import { DEFAULT_CONCURRENCY } from '../dist/run/settings.js';
 import { MEASURE, measured } from './bash-time.js';
 
-// PUSHCHECK_BEFORE=<older checkout>/bin/pushcheck.js: the TCP run also measures that build, in the same rounds.
+// PUSHCHECK_BEFORE=<older checkout>/bin/pushcheck.js: the TCP run also measures that build, in the same rounds, at the
+// default concurrency (the goal's run).
 const BEFORE = process.env.PUSHCHECK_BEFORE;
 // PUSHCHECK_BIN: measure another build (an older checkout's bin/pushcheck.js) against the same peers. Either is run
 // as a user runs it, the file itself (its shebang), with this Node first on PATH so that it starts the Node that runs
@@ -125,16 +127,21 @@ const { ports } = await new Promise((resolve, reject) => {
   targets.once('message', resolve);
   targets.once('exit', (code) => reject(new Error(`the loopback listeners exited ${code}`)));
 });
-/** How many connects the listeners saw since the last call, and when the first and the last came (performance.now()). */
-const takeConnects = () =>
+/**
+ * How many connects the listeners saw since the last call, and when the first and the last came (performance.now()).
+ * The listeners answer once they have seen `expected` (or after TAKE_WAIT_MS): a connect the kernel completed before
+ * the command exited may not have reached their event loop yet on a starved machine, and counted at once it read as
+ * too few for this run and as too many for the next.
+ */
+const takeConnects = (expected) =>
   new Promise((resolve) => {
     targets.once('message', ({ count, first, last }) => resolve({ count, first: first - performance.timeOrigin, last: last - performance.timeOrigin }));
-    targets.send('take');
+    targets.send({ take: expected });
   });
 const tcpRules = ruleFile('tcp1000', { host: 'bench.test', probe: ADDRESSES.map((_, i) => `h${i}.bench.test`), ports, check: 'tcp' });
 const tcpPins = ADDRESSES.flatMap((address, i) => ['--resolve', `h${i}.bench.test=${address}`]);
-// Bare Node's floor: a script that only makes the same 1,000 connects at pushcheck's concurrency (connect or error →
-// destroy, next), so that pushcheck's own cost is seen apart from Node's start and sockets. CommonJS, as
+// Bare Node's floor: a script that only makes the same 1,000 connects at pushcheck's default concurrency (connect or
+// error → destroy, next), so that pushcheck's own cost is seen apart from Node's start and sockets. CommonJS, as
 // bin/pushcheck.js is: as an ES module it started 6 ms later and took 9 ms more wall, 14 ms more CPU (medians of 21).
 const floorScript = path.join(dir, 'floor.cjs');
 writeFileSync(
@@ -154,7 +161,7 @@ const connectNext = () => {
 for (let i = 0; i < Number(concurrency); i += 1) connectNext();
 `,
 );
-// The same connects on 256 sockets that are connected again after 'close', as the tcp check's socket pool does
+// The same connects on as many sockets, connected again after 'close', as the tcp check's socket pool does
 // (src/probes/tcp.ts): the floor for what pushcheck does now, without building a net.Socket per target.
 const reuseFloorScript = path.join(dir, 'floor-reuse.cjs');
 writeFileSync(
@@ -186,7 +193,8 @@ if (process.env.NODE_EXTRA_CA_CERTS) {
 {
   const nmapFound = spawnSync('nmap', ['--version']).status === 0;
   const nmapArgs = ['-sT', '-Pn', '-n', '-p', ports.join(','), `${ADDRESSES[0]}-${ADDRESSES.length}`];
-  const floorArgs = [ADDRESSES.join(','), ports.join(','), '256'];
+  // The goal is what a user gets: pushcheck at its default concurrency, and the floors at the same.
+  const floorArgs = [ADDRESSES.join(','), ports.join(','), String(DEFAULT_CONCURRENCY)];
   // Every command of a round, the peer included, is started the same way (bash-time.js), with its stdout to a file,
   // and the round starts one command later each time, so that each command takes every place in a round in turn (a
   // change of load within a round hits them alike); the order within a round is kept, so each follows the same one.
@@ -194,18 +202,19 @@ if (process.env.NODE_EXTRA_CA_CERTS) {
   for (const [e, { env }] of environments.entries()) {
     // Each row's ÷ floor divides by the floor only where the two start and connect alike. With NODE_EXTRA_CA_CERTS
     // set, the floor pays for the file at start-up and bin/pushcheck.js does not (it starts Node without it): pushcheck
-    // ÷ floor there read 0.8-1.1× with 70 ms of the floor's that pushcheck never spends. The default concurrency is
-    // not the floor's 256.
-    const floor = { e, label: 'bare Node floor', note: 'the same connects, -c 256, nothing else', run: () => timedCpu(process.execPath, [floorScript, ...floorArgs], env) };
+    // ÷ floor there read 0.8-1.1× with 70 ms of the floor's that pushcheck never spends. A run at another concurrency
+    // than the floor's gets no ÷ floor either.
+    const c = DEFAULT_CONCURRENCY;
+    const floor = { e, label: 'bare Node floor', note: `the same connects, ${c} at once, nothing else`, run: () => timedCpu(process.execPath, [floorScript, ...floorArgs], env) };
     const binFloor = e === 0 && environments.length > 1 ? undefined : floor;
     commands.push(
       floor,
-      { e, floor, label: '… re-used sockets', note: "the same, on 256 sockets connected again after 'close'", run: () => timedCpu(process.execPath, [reuseFloorScript, ...floorArgs], env) },
-      { e, floor: binFloor, label: 'pushcheck -c 256', note: 'the goal', run: () => timedCpu(BIN, [tcpRules, ...tcpPins, '-c', '256', '-f', 'json'], env) },
-      // What a user gets without -c: the default concurrency (src/cli/check.ts, docs/cli.md).
-      { e, label: 'pushcheck (default -c)', note: 'what a user gets', run: () => timedCpu(BIN, [tcpRules, ...tcpPins, '-f', 'json'], env) },
+      { e, floor, label: '… re-used sockets', note: `the same, on ${c} sockets connected again after 'close'`, run: () => timedCpu(process.execPath, [reuseFloorScript, ...floorArgs], env) },
+      // What a user gets without -c: the default concurrency (src/run/settings.ts, docs/cli.md).
+      { e, floor: binFloor, label: `pushcheck (-c ${c})`, note: 'the goal: the default concurrency', run: () => timedCpu(BIN, [tcpRules, ...tcpPins, '-f', 'json'], env) },
+      { e, label: 'pushcheck -c 256', note: 'for comparison, not the goal', run: () => timedCpu(BIN, [tcpRules, ...tcpPins, '-c', '256', '-f', 'json'], env) },
     );
-    if (BEFORE) commands.push({ e, floor: binFloor, label: 'before: -c 256', note: 'PUSHCHECK_BEFORE', run: () => timedCpu(BEFORE, [tcpRules, ...tcpPins, '-c', '256', '-f', 'json'], env) });
+    if (BEFORE) commands.push({ e, floor: binFloor, label: `before (-c ${c})`, note: 'PUSHCHECK_BEFORE, the goal', run: () => timedCpu(BEFORE, [tcpRules, ...tcpPins, '-f', 'json'], env) });
   }
   for (const command of commands) Object.assign(command, { wall: [], cpu: [], firstConnect: [], afterLast: [] });
   const loadBefore = os.loadavg()[0];
@@ -215,7 +224,7 @@ if (process.env.NODE_EXTRA_CA_CERTS) {
     for (let k = 0; k < commands.length; k += 1) {
       const command = commands[(round + k) % commands.length];
       const run = await command.run();
-      const seen = await takeConnects();
+      const seen = await takeConnects(ADDRESSES.length * ports.length);
       if (run.code !== 0 || seen.count !== ADDRESSES.length * ports.length) throw new Error(`${command.label} on 1,000 TCP targets exited ${run.code} after ${seen.count} connects: ${run.stderr}`);
       if (round === 0) continue;
       command.wall.push(run.wallMs);
@@ -224,7 +233,7 @@ if (process.env.NODE_EXTRA_CA_CERTS) {
       command.afterLast.push(run.endedMs - seen.last);
     }
   }
-  console.log(`\n1,000 loopback TCP targets (goal: within 3× nmap -sT -Pn -n on the same ports), medians of ${RUNS} rounds after a warm-up, load ${loadBefore.toFixed(1)} → ${os.loadavg()[0].toFixed(1)}`);
+  console.log(`\n1,000 loopback TCP targets (goal: pushcheck at its default concurrency, ${DEFAULT_CONCURRENCY}, within 3× nmap -sT -Pn -n on the same ports), medians of ${RUNS} rounds after a warm-up, load ${loadBefore.toFixed(1)} → ${os.loadavg()[0].toFixed(1)}`);
   console.log(`  ${''.padEnd(23)} ${'wall'.padStart(7)} ${'÷ nmap'.padStart(7)} ${'÷ floor'.padStart(7)} ${'CPU'.padStart(7)} ${'÷ nmap'.padStart(7)} ${'÷ floor'.padStart(7)}  start → 1st connect, last → exit`);
   const nmap = nmapFound ? commands[0] : undefined;
   const row = (command) => {
@@ -241,13 +250,15 @@ if (process.env.NODE_EXTRA_CA_CERTS) {
     if (name) console.log(`  ${name} (Node 20 loads it at start-up, bin/pushcheck.js at the first TLS use; nmap is not affected):`);
     for (const command of commands.filter((c) => c.e === e)) row(command);
   }
-  console.log(`  (pushcheck ÷ floor only at the floor's -c 256${environments.length > 1 ? ' and without NODE_EXTRA_CA_CERTS, where both start Node alike' : ''})`);
+  console.log(`  (pushcheck ÷ floor only at the floor's concurrency, the default${environments.length > 1 ? ' and without NODE_EXTRA_CA_CERTS, where both start Node alike' : ''})`);
   if (!bashFound) console.log('  (no bash: wall times from spawn to exit, no CPU time)');
-  console.log(`  peak RSS             ${peakRssMb([tcpRules, ...tcpPins, '-c', '256', '-f', 'json']).toFixed(0)} MB`);
+  console.log(`  peak RSS             ${peakRssMb([tcpRules, ...tcpPins, '-f', 'json']).toFixed(0)} MB (default concurrency)`);
   for (const { name, env } of environments) {
-    const floor = [`floor${name ? `, ${name}` : ''}`, `${process.execPath} ${floorScript} ${floorArgs.join(' ')}`];
-    const ours = [`pushcheck -c 256${name ? `, ${name}` : ''}`, `${BIN} ${tcpRules} ${tcpPins.join(' ')} -c 256 -f json`];
-    hyperfineCheck(nmapFound ? `nmap ${nmapArgs.join(' ')}` : undefined, [floor, ours], env);
+    const also = name ? `, ${name}` : '';
+    const floor = [`floor${also}`, `${process.execPath} ${floorScript} ${floorArgs.join(' ')}`];
+    const goal = [`pushcheck (-c ${DEFAULT_CONCURRENCY}, the goal)${also}`, `${BIN} ${tcpRules} ${tcpPins.join(' ')} -f json`];
+    const wide = [`pushcheck -c 256${also}`, `${BIN} ${tcpRules} ${tcpPins.join(' ')} -c 256 -f json`];
+    hyperfineCheck(nmapFound ? `nmap ${nmapArgs.join(' ')}` : undefined, [floor, goal, wide], env);
   }
 }
 targets.disconnect();
