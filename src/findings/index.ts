@@ -48,14 +48,37 @@ export function findingOfEachResult(results: readonly Result[], context: RunCont
   return new Map(explain(results, context).flatMap(({ finding, explained }) => explained.map((r) => [r, finding] as const)));
 }
 
+type Explained = Array<{ finding: Finding; explained: readonly Result[] }>;
+
+/**
+ * The last explanation made of each results list, with the results it was made of: a run derives its findings for
+ * the report and the Prometheus format derives them again to label each failure (every /probe scrape of `pushcheck
+ * serve` did both). Used again only for the same list holding the same result objects, with the same context.
+ */
+const explainedBefore = new WeakMap<readonly Result[], { made: Result[]; startedAt: string | undefined; found: Explained }>();
+
 /** Each finding with the results it explains, most serious first. */
-function explain(results: readonly Result[], context: RunContext): Array<{ finding: Finding; explained: readonly Result[] }> {
+function explain(results: readonly Result[], context: RunContext): Explained {
+  const before = explainedBefore.get(results);
+  if (before && before.startedAt === context.startedAt && sameItems(before.made, results)) return before.found;
+  const found = explainAnew(results, context);
+  explainedBefore.set(results, { made: [...results], startedAt: context.startedAt, found });
+  return found;
+}
+
+function sameItems(made: readonly Result[], now: readonly Result[]): boolean {
+  if (made.length !== now.length) return false;
+  for (let i = 0; i < made.length; i += 1) if (made[i] !== now[i]) return false;
+  return true;
+}
+
+function explainAnew(results: readonly Result[], context: RunContext): Explained {
   // Credential files (pushcheck cert) say nothing about the network.
   const open = new Set(results.filter((r) => r.check !== 'cert' && isProblem(r)));
   // Nothing to explain (a healthy run): no detector runs, and the evidence need not be gathered.
   if (open.size === 0) return [];
   const all = results.filter((r) => r.check !== 'cert');
-  const found: Array<{ finding: Finding; explained: readonly Result[] }> = [];
+  const found: Explained = [];
   for (const detector of CAUSES) {
     if (open.size === 0) break;
     for (const detection of detector.detect([...open], { ...context, all })) {
