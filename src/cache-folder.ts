@@ -1,5 +1,5 @@
 /** Where pushcheck keeps what it may throw away: the user's cache folder, `$XDG_CACHE_HOME/pushcheck` or `~/.cache/pushcheck`. */
-import { lstatSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { lstatSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export function userCacheFolder(env: NodeJS.ProcessEnv = process.env): string {
@@ -39,11 +39,18 @@ export function writeWhole(place: string, contents: string | Uint8Array, mode?: 
   }
 }
 
-/** Removes from `folder` all of `names` but the `keep` most recently written; returns the names removed. */
+/**
+ * Removes from `folder` all of `names` but the `keep` most recently written; returns the names removed. Only regular
+ * files count, as in removeLeftovers: a symlink among them is neither followed (its target's age, or a missing target
+ * that threw and left the rest unpruned) nor removed, nor is a folder; a name gone meanwhile is passed over.
+ */
 export function removeAllButNewest(folder: string, names: string[], keep: number): string[] {
-  if (names.length <= keep) return [];
-  const byAge = names.map((name) => ({ name, written: statSync(join(folder, name)).mtimeMs })).sort((a, b) => b.written - a.written);
-  const removed = byAge.slice(keep).map(({ name }) => name);
+  const files = names.flatMap((name) => {
+    const stat = lstatSync(join(folder, name), { throwIfNoEntry: false });
+    return stat?.isFile() ? [{ name, written: stat.mtimeMs }] : [];
+  });
+  if (files.length <= keep) return [];
+  const removed = files.sort((a, b) => b.written - a.written).slice(keep).map(({ name }) => name);
   for (const name of removed) rmSync(join(folder, name), { force: true });
   return removed;
 }

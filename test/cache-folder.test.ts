@@ -8,7 +8,7 @@ import { lutimesSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync,
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { removeLeftovers, temporaryPlace } from '../src/cache-folder.js';
+import { removeAllButNewest, removeLeftovers, temporaryPlace } from '../src/cache-folder.js';
 
 let dir: string;
 let folder: string;
@@ -88,5 +88,21 @@ describe('removeLeftovers', () => {
     for (const place of [killed, writing]) file(folder, path.basename(place), 2 * MINUTE);
     expect(removeLeftovers(folder)).toEqual([path.basename(killed)]);
     expect(readdirSync(folder)).toEqual([path.basename(writing)]);
+  });
+});
+
+describe('removeAllButNewest', () => {
+  it('keeps the newest regular files and removes the rest; a symlink is not followed, counted or removed, nor is its target', () => {
+    for (const [name, ageMinutes] of [['a.cache', 30], ['b.cache', 20], ['c.cache', 10]] as const) file(folder, name, ageMinutes * MINUTE);
+    // Newer than any of ours by its target's age (statSync would have kept it and removed b.cache), and one whose
+    // target is gone (statSync threw, and nothing was pruned).
+    const target = file(outside, 'precious.cache', 0, 'keep me');
+    symlinkSync(target, path.join(folder, 'link.cache'));
+    symlinkSync(path.join(outside, 'gone.cache'), path.join(folder, 'dangling.cache'));
+    mkdirSync(path.join(folder, 'sub.cache'));
+    const names = ['a.cache', 'b.cache', 'c.cache', 'link.cache', 'dangling.cache', 'sub.cache', 'removed-meanwhile.cache'];
+    expect(removeAllButNewest(folder, names, 2)).toEqual(['a.cache']);
+    expect(readdirSync(folder).sort()).toEqual(['b.cache', 'c.cache', 'dangling.cache', 'link.cache', 'sub.cache']);
+    expect(readFileSync(target, 'utf8')).toBe('keep me');
   });
 });
