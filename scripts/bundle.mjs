@@ -9,6 +9,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { createRequire } from 'node:module';
 import { build } from 'esbuild';
 import { builtinNames } from '../dist/rules/builtin.js';
+import { commands } from '../dist/cli/commands.js';
 import { loadRuleSetFile } from '../dist/rules/load.js';
 import { RULE_SETS_PATH } from '../dist/rules/stored.js';
 
@@ -138,7 +139,8 @@ const commandBundle = (command) =>
       },
     ],
   });
-const commandBuilds = await Promise.all(['check', 'rules'].map(commandBundle));
+// One for each command the registry marks `bundled` (src/cli/commands.ts), which start.ts runs from its bundle.
+const commandBuilds = await Promise.all(commands.filter((command) => command.bundled).map((command) => commandBundle(command.name)));
 // Each library check.cjs or rules.cjs still requires once unused code is dropped (ajv's report reader is not on the check path).
 const required = commandBuilds
   .flatMap((built) => Object.values(built.metafile.outputs))

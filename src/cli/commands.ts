@@ -13,12 +13,17 @@ export interface CommandEntry {
   synopsis: string;
   description: string;
   load: () => Promise<{ register: RegisterCommand }>;
+  /**
+   * Has a CommonJS bundle of its own, dist/bundle/<name>.cjs, which bin/pushcheck.js runs through V8's code cache
+   * (start.ts); scripts/bundle.mjs builds one for each command marked so. Others run from the ES module bundle main.js.
+   */
+  bundled?: true;
 }
 
 export const commands: readonly CommandEntry[] = [
-  { name: 'check', synopsis: '[options] [rulesets...]', description: 'check rule sets against this network: built-in names or aliases (ios, android, apns, …), "all", or rule files', load: () => import('./check.js') },
+  { name: 'check', synopsis: '[options] [rulesets...]', description: 'check rule sets against this network: built-in names or aliases (ios, android, apns, …), "all", or rule files', load: () => import('./check.js'), bundled: true },
   { name: 'cert', synopsis: '[options] <files...>', description: 'check APNs credentials: push certificates (PEM, DER, .p12/.pfx) and token keys (.p8); --live pushes once to APNs', load: () => import('./cert.js') },
-  { name: 'rules', synopsis: '', description: 'list, show and validate rule sets', load: () => import('./rules.js') },
+  { name: 'rules', synopsis: '', description: 'list, show and validate rule sets', load: () => import('./rules.js'), bundled: true },
   { name: 'report', synopsis: '[options] <file>', description: 'render a saved JSON report again (as the run showed it, with its exit code), or in another format', load: () => import('./report.js') },
   { name: 'diff', synopsis: '[options] <old> <new>', description: 'compare two saved JSON reports target by target; exit 1 when a target newly fails', load: () => import('./diff.js') },
   { name: 'harness', synopsis: '[options]', description: 'run the mock APNs, MDM server, FCM and admin API on loopback until interrupted', load: () => import('./harness.js') },

@@ -5,8 +5,9 @@
  * and for each file it imports, and `pushcheck --help` spent longer there than on its own work (the figures are in
  * docs/contributing.md, "Benchmarks"). --version loads neither commander (program.cjs) nor Node's stream modules.
  * The check command, the one that runs most, has a CommonJS bundle of its own (check.cjs), and so has the rules command
- * (rules.cjs: `rules list` spent longer in Node 20's ES module loader than on its work). bin/pushcheck.js runs those
- * two and program.cjs with V8's code cache (code-cache.cjs, from code-cache.ts).
+ * (rules.cjs: `rules list` spent longer in Node 20's ES module loader than on its work): those marked `bundled` in the
+ * registry (commands.ts). bin/pushcheck.js runs those bundles and program.cjs with V8's code cache (code-cache.cjs,
+ * from code-cache.ts).
  */
 import { commandFor, defaultCommand, isVersionOnly } from './commands.js';
 import { resumeExtraCaCerts } from '../extra-ca-certs.js';
@@ -16,16 +17,14 @@ import { v8FlagsForCheck } from './v8-flags.js';
 import { version } from '../version.js';
 import type * as Program from './program.js';
 
-/** The commands with a CommonJS bundle of their own (dist/bundle/<name>.cjs, scripts/bundle.mjs). */
-export type BundledCommand = 'check' | 'rules';
-
 /**
  * How the entry loads the rest: the program for the help (program.cjs), the bundle of the check or rules command
  * (`<name>.cjs`) for those, and main.js for any other (each runs the command it is loaded for).
  */
 export interface Loaders {
   program: () => typeof Program;
-  command: (name: BundledCommand) => unknown;
+  /** A command marked `bundled` in the registry (commands.ts): runs dist/bundle/<name>.cjs. */
+  command: (name: string) => unknown;
   main: () => Promise<unknown>;
 }
 
@@ -34,11 +33,10 @@ export function start(argv: string[], load: Loaders): Promise<unknown> {
   resumeExtraCaCerts();
   const args = argv.slice(2);
   const command = commandFor(args);
-  if (command === defaultCommand) {
-    v8FlagsForCheck(args);
-    return Promise.resolve().then(() => load.command('check'));
+  if (command?.bundled) {
+    if (command === defaultCommand) v8FlagsForCheck(args);
+    return Promise.resolve().then(() => load.command(command.name));
   }
-  if (command?.name === 'rules') return Promise.resolve().then(() => load.command('rules'));
   if (command !== undefined) return load.main();
   mapUncaughtStacks();
   if (isVersionOnly(args)) {

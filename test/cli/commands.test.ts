@@ -1,6 +1,9 @@
 import { Command, Help } from 'commander';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { commandFor, commands, defaultCommand } from '../../src/cli/commands.js';
+import { start } from '../../src/cli/start.js';
 import { runCli } from '../helpers/cli.js';
 import { nonEmpty } from '../helpers/non-empty.js';
 
@@ -12,6 +15,18 @@ describe('command registry', () => {
     expect(registered, `${name} registers a command of that name`).toBeDefined();
     expect(entry.description).toBe(registered!.description());
     expect(`${name}${entry.synopsis ? ` ${entry.synopsis}` : ''}`).toBe(new Help().subcommandTerm(registered!));
+  });
+
+  it('marks the commands with a bundle of their own: the build makes dist/bundle/<name>.cjs for those alone, and start.ts runs it', async () => {
+    const bundled = commands.filter((c) => c.bundled).map((c) => c.name);
+    expect(bundled).toEqual(expect.arrayContaining(['check', 'rules']));
+    for (const { name } of commands) {
+      expect(existsSync(fileURLToPath(new URL(`../../dist/bundle/${name}.cjs`, import.meta.url))), `${name}.cjs`).toBe(bundled.includes(name));
+      const loaded: string[] = [];
+      const loaders = { program: () => expect.unreachable(), command: (bundle: string) => loaded.push(bundle), main: async () => loaded.push('main.js') };
+      await start(['node', 'pushcheck', name, '--help'], loaders);
+      expect(loaded, name).toEqual([bundled.includes(name) ? name : 'main.js']);
+    }
   });
 
   it('names each command once', () => {
