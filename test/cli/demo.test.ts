@@ -20,6 +20,7 @@ import type { Report, Result } from '../../src/types.js';
 import { BIN, runCli, runInProcess, type CliRun } from '../helpers/cli.js';
 import { nonEmpty } from '../helpers/non-empty.js';
 import { networkVerdict, watchLoop } from '../helpers/starved.js';
+import { witnessOf } from '../helpers/witness.js';
 
 
 let dir: string;
@@ -74,7 +75,7 @@ function expectOwnExit(run: CliRun): void {
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'pushcheck-demo-test-'));
-  defaultRun = await runCli(['demo', '--format', 'json'], { killAfterMs: 30_000 });
+  defaultRun = await runCli(['demo', '--format', 'json'], { killAfterMs: 30_000, witness: true });
   if (!defaultRun.stdout.startsWith('{')) throw new Error(`pushcheck demo printed no report (exit ${defaultRun.code}): ${defaultRun.stderr}`);
   defaultReport = JSON.parse(defaultRun.stdout) as Report;
 });
@@ -137,11 +138,15 @@ describe('pushcheck demo (the default network, with problems)', () => {
     expect(closed.error?.code).toBe('tcp_refused');
     expect(closed.status).toBe('warn'); // rule 6 of moki-android is a warning
     const silent = find(defaultReport, 'mokirouter.appspot.com', 20443);
-    expect(silent.status).toBe('fail');
-    expect(silent.error?.code).toBe('tls_handshake_failed');
-    expect(silent.error?.message).toMatch(/timed out/);
+    // A busy machine may starve it (local_overload, a warning naming this verdict) where the child's loop witness
+    // saw it stand still that long; a timer held by a stall fires that much late.
+    const witness = witnessOf(defaultRun);
+    const verdict = networkVerdict(silent, { timeoutMs: DEMO_TIMEOUT_MS, retries: defaultReport.options.retries, stalledMs: witness.totalStallMs });
+    expect(silent.status).toBe(verdict.overloaded ? 'warn' : 'fail');
+    expect(verdict.code).toBe('tls_handshake_failed');
+    expect(verdict.message).toMatch(/timed out/);
     expect(silent.timings.totalMs).toBeGreaterThanOrEqual(DEMO_TIMEOUT_MS * 0.9);
-    expect(silent.timings.totalMs).toBeLessThanOrEqual(DEMO_TIMEOUT_MS + 200);
+    expect(silent.timings.totalMs).toBeLessThanOrEqual(DEMO_TIMEOUT_MS + 200 + witness.longestStallMs);
   });
 
   it("a name that does not resolve (the demo's own DNS server says NXDOMAIN), and one sinkholed outside 17.0.0.0/8", () => {
@@ -170,7 +175,9 @@ describe('pushcheck demo (the default network, with problems)', () => {
       expect(result.impact).toBe(vendorRule(result).impact);
       expect(result.purpose).toBe(vendorRule(result).purpose);
     }
-    const codes = new Set(problems.map((r) => r.error?.code));
+    // The code the network gave: a target the busy machine starved names it in its local_overload.
+    const judge = { timeoutMs: DEMO_TIMEOUT_MS, retries: defaultReport.options.retries, stalledMs: witnessOf(defaultRun).totalStallMs };
+    const codes = new Set(problems.map((r) => networkVerdict(r, judge).code));
     for (const code of ['tcp_refused', 'tls_untrusted', 'tls_expired', 'tls_handshake_failed', 'dns_not_found', 'dns_outside_cidr']) {
       expect(codes).toContain(code);
     }
@@ -180,14 +187,16 @@ describe('pushcheck demo (the default network, with problems)', () => {
 
 describe('pushcheck demo --clean', () => {
   it('is all green and exits 0', async () => {
-    const run = await runCli(['demo', '--clean', '--format', 'json'], { killAfterMs: 30_000 });
+    const run = await runCli(['demo', '--clean', '--format', 'json'], { killAfterMs: 30_000, witness: true });
     expectOwnExit(run);
     expect(run.code).toBe(0);
     const report = JSON.parse(run.stdout) as Report;
     expect(report.summary.total).toBe(defaultReport.summary.total);
     // Every target passes. On a machine too busy to judge (docs/timeouts.md) a target may read local_overload, a
-    // warning with the figures that bear it out (networkVerdict checks them), never a failure.
-    const unjudged = report.results.filter((r) => networkVerdict(r, { timeoutMs: DEMO_TIMEOUT_MS, retries: report.options.retries }).overloaded);
+    // warning with the figures that bear it out, and only where the child's loop witness saw it stand still that
+    // long (networkVerdict checks both), never a failure.
+    const judge = { timeoutMs: DEMO_TIMEOUT_MS, retries: report.options.retries, stalledMs: witnessOf(run).totalStallMs };
+    const unjudged = report.results.filter((r) => networkVerdict(r, judge).overloaded);
     expect(report.summary.passed).toBe(report.summary.total - unjudged.length);
     expect(report.results.filter((r) => r.error !== undefined && !unjudged.includes(r))).toEqual([]);
     expect(report.verdict).toBe('pass');
@@ -305,6 +314,7 @@ async function startOnOneAddress(targets: Parameters<typeof planNetwork>[0]): Pr
 }
 
 describe('the demo network in-process', () => {
+  const TIMEOUT_MS = 2500;
   it('on a single address (hosts told apart by SNI) gives the same verdict for every target as with an address per host', async () => {
     const ruleSets = builtins.map(demoRuleSet);
     const targets = ruleSets.flatMap((set) => expandTargets(set, { vars: DEMO_VARS }));
@@ -313,16 +323,17 @@ describe('the demo network in-process', () => {
     const verdicts = async (network: DemoNetwork): Promise<(string | undefined)[]> => {
       const { plan, servers, addresses } = network;
       try {
-        // The servers share this test's event loop: a longer wait keeps a busy machine's stalls a small share of it.
+        // The servers share this test's event loop: a wait longer than the demo's keeps a busy machine's stalls a
+        // smaller share of it (the silent host waits it out, in each of the two runs).
         const loop = watchLoop();
-        const report = await runOnDemoNetwork(ruleSets, network, { timeoutMs: 5000, concurrency: 64, vars: DEMO_VARS }).finally(loop.stop);
+        const report = await runOnDemoNetwork(ruleSets, network, { timeoutMs: TIMEOUT_MS, concurrency: 64, vars: DEMO_VARS }).finally(loop.stop);
         const used = new Set(report.results.flatMap((r) => r.addresses));
         if (addresses.shared) expect(used).toEqual(new Set([addresses.dns]));
         else expect(used.size).toBeGreaterThan(10);
         await servers.close();
         // close() stops every listener and connection (the CLI tests see only that the process ended by itself).
         expect(await listenersLeft(report)).toEqual([]);
-        const judge = { timeoutMs: 5000, retries: report.options.retries, stalledMs: loop.stalledMs() };
+        const judge = { timeoutMs: TIMEOUT_MS, retries: report.options.retries, stalledMs: loop.stalledMs() };
         return report.results.map((r) =>
           networkVerdict(r, judge).overloaded ? undefined : `${r.ruleset}/${r.rule} ${r.host}:${r.port} ${r.status} ${r.error?.code ?? ''}`,
         );

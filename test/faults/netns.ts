@@ -20,7 +20,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { expect } from 'vitest';
 import { runCli, type CliRun } from '../helpers/cli.js';
+import { describeWitness, type LoopWitness } from '../helpers/witness.js';
 import type { Report } from '../../src/types.js';
 
 const run = promisify(execFile);
@@ -81,8 +83,11 @@ export interface FaultNetwork {
   addAddress(address: string): Promise<void>;
   /** Starts dnsmasq on the client namespace's loopback (127.0.0.1:53); resolves with the --dns-server value. */
   startDnsmasq(args: string[]): Promise<string>;
-  /** Runs the built CLI in the client namespace, as a user would; SIGKILLed if it outlives killAfterMs. */
-  pushcheck(args: string[], options?: { killAfterMs?: number }): Promise<CliRun>;
+  /**
+   * Runs the built CLI in the client namespace, as a user would; SIGKILLed if it outlives killAfterMs; `witness`:
+   * watched by the loop witness (runCli's option).
+   */
+  pushcheck(args: string[], options?: { killAfterMs?: number; witness?: boolean }): Promise<CliRun>;
   /**
    * What a child's wall time may exceed its report's own duration by (`ip netns exec`, Node's start-up, loading
    * pushcheck, exiting): four times a bare `node -e 0` in the client namespace measured now, at least 1.5 s. A fixed
@@ -231,6 +236,18 @@ export async function startupAllowanceMs(namespace: string): Promise<number> {
   const started = performance.now();
   await run('ip', ['netns', 'exec', namespace, process.execPath, '-e', '0']);
   return Math.max(1500, 4 * (performance.now() - started));
+}
+
+/**
+ * Holds a child's wall time to a run's bound plus startupAllowanceMs(namespace), plus the time the child's main
+ * thread waited for a CPU (its loop witness's run queue, start-up included): that much a machine busy with other
+ * work withheld, not pushcheck.
+ */
+export async function expectWallWithin(wallMs: number, bound: number, namespace: string, witness: LoopWitness): Promise<void> {
+  const allowanceMs = await startupAllowanceMs(namespace);
+  expect(wallMs, `wall time: the bound ${bound} ms, start-up ${Math.round(allowanceMs)} ms, ${describeWitness(witness)}`).toBeLessThanOrEqual(
+    bound + allowanceMs + (witness.runQueueMs ?? 0),
+  );
 }
 
 export async function createFaultNetwork(): Promise<FaultNetwork> {

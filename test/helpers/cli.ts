@@ -1,6 +1,11 @@
 /** Runs the built CLI as a user would: a child process, with its stdout, stderr and exit code. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { LoopWitness } from './witness.js';
 
 export const BIN = fileURLToPath(new URL('../../bin/pushcheck.js', import.meta.url));
 
@@ -10,6 +15,8 @@ export interface CliRun {
   stdout: string;
   stderr: string;
   durationMs: number;
+  /** What the child's loop witness saw (only with CliOptions.witness; undefined if the child never reached its exit). */
+  witness?: LoopWitness;
 }
 
 export interface CliOptions {
@@ -28,7 +35,14 @@ export interface CliOptions {
   wrapper?: string[];
   /** Holds the child while it runs, so that a suite can kill what is left if it fails half-way. */
   running?: Set<ChildProcess>;
+  /**
+   * Watch the child with an independent witness of its stalls (loop-witness.cjs, preloaded with `node -r`): its
+   * longest event-loop stall and its wait for a CPU, in CliRun.witness. Not with `command`.
+   */
+  witness?: boolean;
 }
+
+const LOOP_WITNESS = fileURLToPath(new URL('./loop-witness.cjs', import.meta.url));
 
 const PROXY_ENVIRONMENT = ['https_proxy', 'HTTPS_PROXY', 'all_proxy', 'ALL_PROXY', 'no_proxy', 'NO_PROXY'];
 
@@ -38,8 +52,12 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRun
   const noProxies = Object.fromEntries(PROXY_ENVIRONMENT.map((name) => [name, '']));
   const env: NodeJS.ProcessEnv = { ...(options.baseEnv ?? process.env), NO_COLOR: '', FORCE_COLOR: '', CI: '', ...noProxies, ...options.env };
   for (const [key, value] of Object.entries(env)) if (value === '') delete env[key];
+  if (options.witness && options.command) throw new Error('runCli: a witness needs the default command (node bin/pushcheck.js)');
+  const witnessFile = options.witness ? path.join(os.tmpdir(), `pushcheck-witness-${process.pid}-${randomBytes(4).toString('hex')}.json`) : undefined;
+  if (witnessFile) env.PUSHCHECK_TEST_LOOP_WITNESS = witnessFile;
+  const nodeArgs = [...(witnessFile ? ['-r', LOOP_WITNESS] : []), ...(options.nodeArgs ?? [])];
   return new Promise((resolve, reject) => {
-    const [command, ...prefix] = [...(options.wrapper ?? []), ...(options.command ?? [process.execPath, ...(options.nodeArgs ?? []), BIN])];
+    const [command, ...prefix] = [...(options.wrapper ?? []), ...(options.command ?? [process.execPath, ...nodeArgs, BIN])];
     const child = spawn(command!, [...prefix, ...args], { env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     options.running?.add(child);
     let stdout = '';
@@ -51,7 +69,17 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRun
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       options.running?.delete(child);
-      resolve({ code, signal, stdout, stderr, durationMs: performance.now() - started });
+      const durationMs = performance.now() - started;
+      let witness: LoopWitness | undefined;
+      if (witnessFile) {
+        try {
+          witness = JSON.parse(readFileSync(witnessFile, 'utf8')) as LoopWitness;
+        } catch {
+          witness = undefined; // killed before its exit: no figures, so no allowance from them
+        }
+        rmSync(witnessFile, { force: true });
+      }
+      resolve({ code, signal, stdout, stderr, durationMs, witness });
     });
   });
 }

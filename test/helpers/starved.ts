@@ -5,8 +5,10 @@
  * says what it would have read. A test that asserts a timeout's verdict therefore asserts the verdict the network
  * gave, which a local_overload names, and accepts a starved attempt only when the loop really stood still that long,
  * as the run's own stall watch (src/run/stall.ts) saw it. A run in a child process cannot be watched from here: for
- * it only a local_overload's own figures are held to the rule.
+ * it the test passes what the child's loop witness saw (runCli's `witness`, test/helpers/witness.ts), or, without
+ * one, only a local_overload's own figures are held to the rule.
  */
+import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
 import { OVERLOAD_SHARE } from '../../src/run/run.js';
 import { stalledMs, watchStalls } from '../../src/run/stall.js';
@@ -30,6 +32,28 @@ export function watchLoop(): { stalledMs: () => number; stop: () => void } {
   };
 }
 
+/**
+ * Watches how long this thread waits for a CPU (Linux's run queue, /proc/thread-self/schedstat): time in which a
+ * machine busy with other work let nothing in this thread run, neither a client nor a server the test started in it.
+ * `waitedMs()`: ms since this call, or undefined where the kernel does not say.
+ */
+export function watchRunQueue(): { waitedMs: () => number | undefined } {
+  const read = (): number | undefined => {
+    try {
+      return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[1]) / 1e6;
+    } catch {
+      return undefined;
+    }
+  };
+  const before = read();
+  return {
+    waitedMs: () => {
+      const now = read();
+      return before === undefined || now === undefined ? undefined : now - before;
+    },
+  };
+}
+
 export interface NetworkVerdict {
   /** The failure the network gave: the result's own, or the one its local_overload says it would have read. */
   code: FailureCode | undefined;
@@ -46,8 +70,8 @@ const OVERLOAD_MESSAGE = /\(this machine was too busy to judge: pushcheck stood 
 
 /**
  * What `result` says of the network, once a starved attempt is allowed for; fails the test where the result claims
- * more starvation than the loop had (`stalledMs`: watchLoop's figure over the run, when it ran in this process), or
- * is malformed.
+ * more starvation than the loop had (`stalledMs`: watchLoop's figure over the run when it ran in this process, or the
+ * child's loop witness's totalStallMs), or is malformed.
  */
 export function networkVerdict(result: Result, run: { timeoutMs: number; retries?: number; stalledMs?: number }): NetworkVerdict {
   const retries = run.retries ?? 0;

@@ -1,0 +1,37 @@
+/**
+ * What a child pushcheck's loop witness (loop-witness.cjs, runCli's `witness` option) saw, and the allowances a test
+ * may take from it. A test that runs the CLI as a process cannot watch the child's event loop itself, and the
+ * child's own stall watch (src/run/stall.ts) is the code under test: these figures come from Node's
+ * monitorEventLoopDelay and the kernel's run queue instead, so a starved child is allowed for only where it really
+ * stood still, and never where it did not.
+ */
+import { expect } from 'vitest';
+import type { CliRun } from './cli.js';
+
+export interface LoopWitness {
+  /** ms from the preload to the exit: the span the loop was watched. */
+  watchedMs: number;
+  /** The longest single stall of the loop (a tick's lateness beyond its 10 ms), ms. */
+  longestStallMs: number;
+  /**
+   * Every stall added up, ms: the witness's own 10 ms tick, each lateness beyond 5 ms counted whole (stall.ts counts
+   * beyond 15 ms: what the child claims to have stood still should never exceed this).
+   */
+  totalStallMs: number;
+  /** ms the process's main thread waited for a CPU since its exec (Linux's schedstat); undefined where not told. */
+  runQueueMs?: number;
+  /** The child's performance.now() at exit: its age, start-up included. */
+  uptimeMs: number;
+}
+
+/** The witness's figures of `run`; fails the test where the child left none (it was killed before its exit). */
+export function witnessOf(run: CliRun): LoopWitness {
+  expect(run.witness, 'the child wrote no loop witness (killed before its exit?)').toBeDefined();
+  return run.witness!;
+}
+
+/** One line for a test's log: what the witness saw. */
+export function describeWitness(witness: LoopWitness): string {
+  const queue = witness.runQueueMs === undefined ? 'not told' : `${Math.round(witness.runQueueMs)} ms`;
+  return `child's loop: longest stall ${Math.round(witness.longestStallMs)} ms, ${Math.round(witness.totalStallMs)} ms in all; waited for a CPU ${queue}`;
+}
