@@ -5,6 +5,10 @@
 import { describe, expect, it } from 'vitest';
 import { runSimulation, type SimulationOptions, type SimulationReport } from '../../src/harness/index.js';
 import { parseFault } from '../../src/harness/faults.js';
+import { MINUTE_MS } from '../../src/harness/clock.js';
+import { DEFAULT_TIMING } from '../../src/harness/fleet/devices.js';
+import { MAX_SOCKET_SPEED } from '../../src/harness/fleet/simulate.js';
+import { watchRunQueue } from '../helpers/starved.js';
 
 const H = 3_600_000;
 const MIN = 60_000;
@@ -221,9 +225,18 @@ describe('simulate over real sockets (--speed X)', () => {
   // An hour in a second: fast enough for a test, slow enough that a request delayed by a busy machine (2 cores
   // shared by every job) costs simulated minutes, not the hours that 36,000× made of it.
   it('runs a small fleet against the harness servers, an hour in 1 s', async () => {
-    const r = await runSimulation({ ios: 4, android: 4, withoutPlayServices: 0.5, hours: 1, speed: 3600, actions: 12, seed: 5, includeActions: true });
+    const queue = watchRunQueue();
+    const r = await runSimulation({ ios: 4, android: 4, withoutPlayServices: 0.5, hours: 1, speed: MAX_SOCKET_SPEED, actions: 12, seed: 5, includeActions: true });
+    const waitedMs = queue.waitedMs();
     expect(r.summary.actionsSent).toBe(12);
-    expect(r.summary.actionsAcknowledged).toBe(12);
+    // At an hour a second the drain after the last hour (a heartbeat, the push retries and 5 minutes) is at least
+    // 65 simulated minutes, 1.08 s of wall time. An action may still be pending at the end only where the machine
+    // kept this thread off the CPU at least that long (the kernel's run queue): at load 14 beside busy loops, 7 of 12
+    // were. None is ever lost.
+    const drainWallMs = (DEFAULT_TIMING.heartbeatMs + 5 * MINUTE_MS) / MAX_SOCKET_SPEED;
+    const starved = waitedMs !== undefined && waitedMs >= drainWallMs;
+    if (r.summary.actionsAcknowledged < 12) console.log(`simulate: ${r.summary.actionsPending} of 12 pending; this thread waited ${Math.round(waitedMs ?? 0)} ms for a CPU`);
+    expect(r.summary.actionsAcknowledged + (starved ? r.summary.actionsPending : 0)).toBe(12);
     expect(r.summary.actionsLost).toBe(0);
     // On the wall clock a millisecond is 3.6 simulated seconds, so a heartbeat may beat a push to a device:
     // at least the devices without Play services took the heartbeat path.

@@ -17,6 +17,7 @@ import type { Report } from '../../src/types.js';
 import { runCli, runInProcess } from '../helpers/cli.js';
 import { ipv6Available, track, type TestServer } from '../helpers/servers.js';
 import { nonEmpty } from '../helpers/non-empty.js';
+import { watchRunQueue } from '../helpers/starved.js';
 
 const BODY = Buffer.from(`<?xml version="1.0"?><messages>${'x'.repeat(2000)}</messages>`);
 
@@ -134,9 +135,17 @@ describe('the figures', () => {
 describe('bursts against loopback servers', () => {
   it('a server that copes: every client HEAD then GET on its own connection, all figures, SLO met', async () => {
     const { server, seen } = await messageServer();
+    const queue = watchRunQueue();
     const report = await runBursts([ownRules(`https://files.test:${server.port}/m.ibi`)], settings());
+    const waitedMs = queue.waitedMs();
     const [result] = report.results;
-    expect(result?.status).toBe('pass');
+    const b = result!.burst!;
+    // The server and the 50 clients share this thread: 100 TLS handshakes, about 0.4 s of CPU. On a machine busy
+    // with other work each client's time includes the time the thread waited for a CPU (p99 3.6-7.2 s at load 14,
+    // Node 20 and 22 alike). The SLO may be missed only by no more than that wait, which the kernel counts.
+    const starved = !b.sloMet && waitedMs !== undefined && b.p99Ms! - waitedMs < 5000;
+    if (starved) console.log(`burst: p99 ${b.p99Ms} ms, of which this thread waited ${Math.round(waitedMs)} ms for a CPU`);
+    expect(result?.status).toBe(starved ? 'fail' : 'pass');
     expect(result?.burst).toMatchObject({
       clients: 50,
       started: 50,
@@ -144,9 +153,8 @@ describe('bursts against loopback servers', () => {
       statusCodes: { 'HEAD 200': 50, 'GET 200': 50 },
       errors: {},
       bytes: 50 * BODY.length,
-      sloMet: true,
+      sloMet: !starved,
     });
-    const b = result!.burst!;
     expect(b.p50Ms!).toBeLessThanOrEqual(b.p95Ms!);
     expect(b.p95Ms!).toBeLessThanOrEqual(b.p99Ms!);
     expect(b.p99Ms!).toBeLessThanOrEqual(b.slowestMs!);
@@ -155,7 +163,7 @@ describe('bursts against loopback servers', () => {
     expect(seen.requests).toBe(100);
     expect(seen.methods.filter((m) => m === 'HEAD')).toHaveLength(50);
     expect(server.accepted).toBe(50);
-    expect(report.exitCode).toBe(0);
+    expect(report.exitCode).toBe(starved ? 1 : 0);
     await server.idle();
   });
 
