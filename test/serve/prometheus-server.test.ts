@@ -104,10 +104,10 @@ describe('a real Prometheus scraping pushcheck serve', () => {
   }
 
   it('records probe_success 1 for the open target and 0 for the closed one after two scrapes', async () => {
-    // Bounded: 60 tries a second apart; two scrapes take about 2 s once Prometheus is up.
+    // Bounded: 240 tries a quarter of a second apart; two scrapes take about 2 s once Prometheus is up.
     let scrapes = 0;
-    for (let i = 0; i < 60 && scrapes < 2; i += 1) {
-      await new Promise((resolve) => setTimeout(resolve, 1000));
+    for (let i = 0; i < 240 && scrapes < 2; i += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
       const counted = await query('count_over_time(probe_success{job="pushcheck",rule="open"}[5m])').catch(() => []);
       scrapes = Number(counted[0]?.value[1] ?? 0);
     }
