@@ -244,8 +244,10 @@ describe('--ca and NODE_EXTRA_CA_CERTS, run as a program and as `node bin/pushch
     const listening = net.createServer();
     await new Promise<void>((resolve) => listening.listen(socketFile, resolve));
     try {
+      // 23 runs of the CLI in this test: each pair at once, and more than vitest's 30 s where a busy machine starts
+      // Node slowly.
       for (const file of [missing, dir, path.join(extraFile, 'inside'), malformed, keyFirst, badKeyFirst, rejecting, trailing, socketFile]) {
-        const [executed, started] = [await check('executed', '127.0.0.1', file), await check('node', '127.0.0.1', file)];
+        const [executed, started] = await Promise.all([check('executed', '127.0.0.1', file), check('node', '127.0.0.1', file)]);
         expect(executed.stderr, file).toBe(started.stderr);
         expect(verdicts(executed), file).toEqual(verdicts(started));
       }
@@ -258,7 +260,7 @@ describe('--ca and NODE_EXTRA_CA_CERTS, run as a program and as `node bin/pushch
     const bad = await check('executed', '127.0.0.1', malformed);
     expect(bad.stderr).toMatch(new RegExp(`^Warning: Ignoring extra certs from \`${malformed}\`, load failed: error:[0-9A-F]{8}:[^\n]+\n$`));
     expect(verdicts(bad)).toEqual({ ca: 'tls_untrusted', extra: 'pass', stranger: 'tls_untrusted' });
-  });
+  }, 120_000);
 });
 
 describe('prepareRunTrustingContext', () => {
