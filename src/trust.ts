@@ -2,8 +2,8 @@
  * What a TLS client of pushcheck trusts: Node's default store plus the CAs given with --ca (and a NODE_EXTRA_CA_CERTS
  * whose reading bin/pushcheck.js deferred). One place for every client (the probes, burst, the write check, the
  * credential check, and the harness's devices talking to an MDM server of the user's own), so that --ca and --mdm-ca
- * mean the same everywhere, and the deferred file is trusted wherever Node would have trusted it. Shared (src/, not
- * src/probes/) because the harness may import nothing of the checker.
+ * mean the same everywhere, and the deferred file is trusted wherever Node would have trusted it (not by a simulated
+ * device: deviceTrustingContext). Shared (src/, not src/probes/) because the harness may import nothing of the checker.
  */
 import type tls from 'node:tls';
 import { deferredExtraCas } from './extra-ca-certs.js';
@@ -40,6 +40,20 @@ export function trustingContext(ca: readonly string[], options: tls.SecureContex
   if (typeof native.addCACert !== 'function') return tls.createSecureContext({ ...options, ca: [...tls.rootCertificates, ...added] });
   for (const pem of added) native.addCACert(pem);
   return context;
+}
+
+/**
+ * What a simulated device trusts: Node's bundled roots (the public roots a phone ships with) and `ca` (the harness's
+ * CA, and --mdm-ca: what a profile would have installed on it), never a NODE_EXTRA_CA_CERTS. That file is the trust of
+ * the machine running the harness (a system bundle, an internal or a TLS-inspecting proxy's CA), which no phone
+ * holds: a device trusting it would talk to an MDM server a real one refuses. Given as `ca` with the bundled roots,
+ * so that Node leaves the file out on every version, whether it read the file itself (Node 22 and later kept it in
+ * a context's copy of the default store, Node 20 did not) or bin/pushcheck.js deferred it. Parses the roots for this
+ * context (about 30 ms on Node 20): one per harness.
+ */
+export function deviceTrustingContext(ca: readonly string[]): tls.SecureContext {
+  const tls = tlsModule();
+  return tls.createSecureContext({ ca: [...tls.rootCertificates, ...ca] });
 }
 
 const runContexts = new WeakMap<readonly string[], Map<string, tls.SecureContext>>();

@@ -6,6 +6,8 @@
  * bin/pushcheck.js starts Node without NODE_EXTRA_CA_CERTS and pushcheck adds the file itself (src/extra-ca-certs.ts):
  * the last part holds its verdicts, warnings and --ca against Node's own reading of the same files.
  */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -17,11 +19,13 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createCertificateAuthority, type CertificateAuthority, type CertificatePem } from '../../src/harness/certs.js';
 import * as x509 from '@peculiar/x509';
 import { prepareRunTrustingContext, runTrustingContext, trustingContext } from '../../src/trust.js';
+import { HANDOVER } from '../../src/extra-ca-certs.js';
 import { BIN, runCli } from '../helpers/cli.js';
 import { REJECT_SERVER_AUTH, withBytesAfterCertificate, withCorruptSecondCertificate } from '../helpers/certs.js';
 import { writeRuleFile } from '../helpers/rule-file.js';
 import { ipv6Available, startTlsServer, type TestServer } from '../helpers/servers.js';
 
+const run = promisify(execFile);
 const ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 const DAY_MS = 86_400_000;
 
@@ -294,6 +298,64 @@ describe('prepareRunTrustingContext', () => {
       expect(await verdict(await server(await stranger.issue({ names: ['push.test'] })), context)).toBe('UNABLE_TO_VERIFY_LEAF_SIGNATURE');
     } finally {
       made.mockRestore();
+    }
+  });
+});
+
+describe('deviceTrustingContext', () => {
+  // In a Node of its own: one started with NODE_EXTRA_CA_CERTS (Node reads it, at start on 20, at the first context on
+  // 22 and later), and one whose reading bin/pushcheck.js handed over (pushcheck reads it), the file holding `other`.
+  const started = async (deferred: boolean, extraFile: string, ports: Record<string, number>): Promise<Record<string, string>> => {
+    const script = `
+      const tls = await import('node:tls');
+      const { resumeExtraCaCerts } = await import(${JSON.stringify(new URL('../../dist/extra-ca-certs.js', import.meta.url).pathname)});
+      const { deviceTrustingContext, trustingContext } = await import(${JSON.stringify(new URL('../../dist/trust.js', import.meta.url).pathname)});
+      resumeExtraCaCerts();
+      const verdict = (port, secureContext) => new Promise((resolve, reject) => {
+        const socket = tls.connect({ host: '127.0.0.1', port, servername: 'push.test', secureContext, rejectUnauthorized: false, checkServerIdentity: () => undefined });
+        socket.once('secureConnect', () => { resolve(socket.authorized ? 'trusted' : String(socket.authorizationError)); socket.destroy(); });
+        socket.once('error', reject);
+      });
+      const ports = ${JSON.stringify(ports)};
+      const ours = ${JSON.stringify(ours.cert)};
+      const seen = {
+        machine: await verdict(ports.fromOther, trustingContext([ours])),
+        device: await verdict(ports.fromOther, deviceTrustingContext([ours])),
+        deviceGiven: await verdict(ports.fromOurs, deviceTrustingContext([ours])),
+        deviceRoot: await verdict(ports.claimsRoot, deviceTrustingContext([ours])),
+      };
+      process.stdout.write(JSON.stringify(seen));`;
+    const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: '', NODE_USE_SYSTEM_CA: '' };
+    delete env.NODE_EXTRA_CA_CERTS;
+    delete env[HANDOVER];
+    // The hand-over names the pid of the Node it was made for, or its parent's: this process's.
+    if (deferred) env[HANDOVER] = `${process.pid}:${extraFile}`;
+    else env.NODE_EXTRA_CA_CERTS = extraFile;
+    // Not spawnSync: the servers are this process's, and answer only while its loop runs.
+    const { stdout, stderr } = await run(process.execPath, ['--input-type=module', '-e', script], { env, encoding: 'utf8', timeout: 60_000 });
+    expect(stderr).toBe('');
+    return JSON.parse(stdout) as Record<string, string>;
+  };
+
+  it("trusts Node's bundled roots and the CAs given, never NODE_EXTRA_CA_CERTS, on every Node version and either way it was read", async () => {
+    const extraFile = path.join(dir, 'device-extra.pem');
+    writeFileSync(extraFile, other.cert);
+    const root = tls.rootCertificates.find((pem) => new X509Certificate(pem).publicKey.asymmetricKeyType === 'ec') as string;
+    const ports = {
+      fromOther: await server(await other.issue({ names: ['push.test'] })),
+      fromOurs: await server(await ours.issue({ names: ['push.test'] })),
+      claimsRoot: await server(await claimingIssuer(new x509.X509Certificate(root).subjectName)),
+    };
+    for (const deferred of [false, true]) {
+      const seen = await started(deferred, extraFile, ports);
+      expect(seen, `deferred: ${deferred}`).toEqual({
+        // The checker trusts the file beside --ca where pushcheck reads it, and where Node 22 and later do (trustingContext).
+        machine: deferred || Number(process.versions.node.split('.')[0]) >= 22 ? 'trusted' : 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+        device: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+        deviceGiven: 'trusted',
+        // A bundled root is there: a certificate naming it as issuer fails on the signature, not for want of an issuer.
+        deviceRoot: 'CERT_SIGNATURE_FAILURE',
+      });
     }
   });
 });

@@ -8,7 +8,7 @@
  * Android devices stay with the harness's server (Apple's protocol has no Android).
  */
 import { hostPort } from '../../host-port.js';
-import { trustingContext } from '../../trust.js';
+import { deviceTrustingContext } from '../../trust.js';
 import { Agent, Pool, request, type Dispatcher } from 'undici';
 import type { Clock } from '../clock.js';
 import type { ApnsService } from '../services/apns.js';
@@ -74,8 +74,9 @@ export class SocketEnv implements DeviceEnv {
       connections: 16,
       connect: { ca: o.ca, servername: 'mdm.pushcheck.test' },
     });
-    // The user's server may present a certificate from a public CA, from the harness's CA, or from one of its own.
-    if (o.ownMdm) this.own = new Agent({ connections: 16, connect: { secureContext: trustingContext([o.ca, ...(o.ownMdm.ca ?? [])]) } });
+    // The user's server may present a certificate from a public CA, from the harness's CA, or from one of its own
+    // (--mdm-ca); not from one only this machine trusts (NODE_EXTRA_CA_CERTS): see deviceTrustingContext.
+    if (o.ownMdm) this.own = new Agent({ connections: 16, connect: { secureContext: deviceTrustingContext([o.ca, ...(o.ownMdm.ca ?? [])]) } });
   }
 
   async close(): Promise<void> {
