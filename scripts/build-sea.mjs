@@ -36,7 +36,7 @@ await build({
 
 const files = [
   'package.json',
-  // Written by `npm run build` (scripts/rule-summaries.mjs), which build:sea runs first.
+  // Written by `npm run build` (scripts/bundle.mjs), which build:sea runs first.
   'dist/rule-summaries.json',
   ruleSets,
   ...readdirSync('rules').filter((f) => f.endsWith('.yaml')).map((f) => `rules/${f}`),

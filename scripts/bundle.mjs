@@ -8,26 +8,34 @@ import { basename } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { createRequire } from 'node:module';
 import { build } from 'esbuild';
-import { builtinNames } from '../dist/rules/builtin.js';
+import { builtinNames, summaryOf } from '../dist/rules/builtin.js';
 import { commands } from '../dist/cli/commands.js';
 import { loadRuleSetFile } from '../dist/rules/load.js';
 import { RULE_SETS_PATH } from '../dist/rules/stored.js';
+import { SUMMARIES_PATH } from '../dist/rules/summaries.js';
+import { ruleSetTable } from '../dist/cli/rules-table.js';
 
 // Chunk names change with their content: old ones would pile up and ship.
 rmSync('dist/bundle', { recursive: true, force: true });
 
 // The built-in rule sets, parsed now (by tsc's output of the same tree) so that a run does not parse them again
-// (src/rules/stored.ts); the bundles carry the id of this very file, and use it only while each rule file reads as the
-// text stored with it.
-const files = Object.fromEntries(
-  builtinNames().map(({ file }) => {
-    const set = loadRuleSetFile(file, { builtin: true });
-    if (!isDeepStrictEqual(JSON.parse(JSON.stringify(set)), set)) throw new Error(`${file}: its rule set does not survive JSON; it cannot be stored`);
-    return [basename(file), { text: readFileSync(file, 'utf8'), set }];
-  }),
-);
-const ruleSetsId = createHash('sha256').update(JSON.stringify(files)).digest('hex').slice(0, 16);
-writeFileSync(RULE_SETS_PATH, `${JSON.stringify({ id: ruleSetsId, files })}\n`);
+// (src/rules/stored.ts), and what `rules list` shows of them (src/rules/summaries.ts), both from one reading of each
+// file. The bundles carry the id of this very build; a run uses a stored set only while its file reads as the text
+// it was parsed from, which is stored once, with the summaries.
+const parsed = builtinNames().map(({ file }) => {
+  const text = readFileSync(file, 'utf8');
+  const set = loadRuleSetFile(file, { builtin: true });
+  if (readFileSync(file, 'utf8') !== text) throw new Error(`${file}: changed while the build read it; build again`);
+  if (!isDeepStrictEqual(JSON.parse(JSON.stringify(set)), set)) throw new Error(`${file}: its rule set does not survive JSON; it cannot be stored`);
+  return { name: basename(file), text, set };
+});
+const texts = Object.fromEntries(parsed.map(({ name, text }) => [name, text]));
+const sets = Object.fromEntries(parsed.map(({ name, set }) => [name, set]));
+const ruleSetsId = createHash('sha256').update(JSON.stringify({ texts, sets })).digest('hex').slice(0, 16);
+writeFileSync(RULE_SETS_PATH, `${JSON.stringify({ id: ruleSetsId, sets })}\n`);
+// In `rules list` order (builtinNames sorts by id), with the table the CLI prints of them.
+const summaries = parsed.map(({ set }) => summaryOf(set));
+writeFileSync(SUMMARIES_PATH, `${JSON.stringify({ id: ruleSetsId, files: texts, summaries, table: ruleSetTable(summaries) })}\n`);
 
 // commander requires node:child_process when it loads, for executable subcommands, which pushcheck has none of;
 // loading it cost every start 2–3 ms (more on a busy machine). commander gets it on first use instead.

@@ -8,7 +8,7 @@ import type { RuleSet } from '../types.js';
 import { loadRuleSetFile } from './load.js';
 import { countTargets } from './expand.js';
 import { packageUrl } from '../package-root.js';
-import { isRuleFileName, type RuleSetSummary, type StoredSummaries } from './summaries.js';
+import { isRuleFileName, type RuleSetSummary } from './summaries.js';
 import { storedRuleSet } from './stored.js';
 
 /** The package root's rules/ folder. */
@@ -80,13 +80,12 @@ export function loadBuiltinRuleSets(): RuleSet[] {
 
 /** Every built-in rule set parsed and summarised, in `rules list` order (what summaries.ts stores at build time). */
 export function builtinSummaries(): RuleSetSummary[] {
-  return loadBuiltinRuleSets().map((set) => ({ id: set.id, aliases: set.aliases, title: set.title, rules: set.rules.length, targets: countTargets(set, {}) }));
+  return loadBuiltinRuleSets().map(summaryOf);
 }
 
-/** What the build stores (the table aside): the summaries, and the text of every file they were made from. */
-export function summariesToStore(): Omit<StoredSummaries, 'table'> {
-  const files = Object.fromEntries(builtinNames().map((entry) => [basename(entry.file), readFileSync(entry.file, 'utf8')]));
-  return { files, summaries: builtinSummaries() };
+/** A rule set's row in `rules list`. */
+export function summaryOf(set: RuleSet): RuleSetSummary {
+  return { id: set.id, aliases: set.aliases, title: set.title, rules: set.rules.length, targets: countTargets(set, {}) };
 }
 
 /**

@@ -4,8 +4,9 @@
  * before its first connect (docs/contributing.md has the figures). A stored rule set is used only
  *  - by the bundles built with it: they carry the file's id (PUSHCHECK_RULE_SETS_ID); vitest and tsc's output parse
  *    as before, so a change to the parser is never hidden behind an older build's result;
- *  - while its file in rules/ reads as the very text it was parsed from (stored beside it: comparing the text costs
- *    less than a hash, whose node:crypto a run of `pushcheck ios` would load for nothing else).
+ *  - while its file in rules/ reads as the very text it was parsed from: the texts are stored once, with the summaries
+ *    of `rules list` (dist/rule-summaries.json, summaries.ts), which carry the same id. Comparing the text costs less
+ *    than a hash, whose node:crypto a run of `pushcheck ios` would load for nothing else.
  * Anything else, and the file is parsed.
  */
 import { readFileSync } from 'node:fs';
@@ -13,16 +14,17 @@ import { basename } from 'node:path';
 import { debuglog } from 'node:util';
 import { packageUrl } from '../package-root.js';
 import type { RuleSet } from '../types.js';
+import { SUMMARIES_PATH, type StoredSummaries } from './summaries.js';
 
 /** Where the build writes the parsed rule sets, relative to the package root. */
 export const RULE_SETS_PATH = 'dist/rule-sets.json';
 
 /** dist/rule-sets.json. */
 export interface StoredRuleSets {
-  /** A hash of `files`; the bundles built with them carry it. */
+  /** A hash of the rule files' texts and of `sets`; the bundles built with them, and the stored texts, carry it. */
   id: string;
-  /** By file name in rules/: the file's text, and the rule set parsed from it (`file` as at build time). */
-  files: Record<string, { text: string; set: RuleSet }>;
+  /** By file name in rules/: the rule set parsed from it (`file` as at build time). */
+  sets: Record<string, RuleSet>;
 }
 
 declare const PUSHCHECK_RULE_SETS_ID: string | undefined;
@@ -30,30 +32,43 @@ declare const PUSHCHECK_RULE_SETS_ID: string | undefined;
 export const bundledRuleSetsId: string | undefined = typeof PUSHCHECK_RULE_SETS_ID === 'string' ? PUSHCHECK_RULE_SETS_ID : undefined;
 
 const debug = debuglog('pushcheck');
-const read = new Map<string, StoredRuleSets | null>();
+const read = new Map<string, unknown>();
 
-function storedAt(url: URL): StoredRuleSets | null {
-  let stored = read.get(url.href);
+/** The JSON file at `url` (read once), or null when there is none (not built: vitest). */
+function storedAt<T>(url: URL): T | null {
+  let stored = read.get(url.href) as T | null | undefined;
   if (stored === undefined) {
     try {
-      stored = JSON.parse(readFileSync(url, 'utf8')) as StoredRuleSets;
+      stored = JSON.parse(readFileSync(url, 'utf8')) as T;
     } catch {
-      stored = null; // not built (vitest)
+      stored = null;
     }
     read.set(url.href, stored);
   }
   return stored;
 }
 
-/** The rule set stored for `file` (a built-in rule file), when it may be used (see above); otherwise undefined. */
-export function storedRuleSet(file: string, id: string | undefined = bundledRuleSetsId, stored: URL = packageUrl(RULE_SETS_PATH)): RuleSet | undefined {
+/**
+ * The rule set stored for `file` (a built-in rule file), when it may be used (see above); otherwise undefined.
+ * `stored` holds the sets, `texts` the text each was parsed from.
+ */
+export function storedRuleSet(
+  file: string,
+  id: string | undefined = bundledRuleSetsId,
+  stored: URL = packageUrl(RULE_SETS_PATH),
+  texts: URL = packageUrl(SUMMARIES_PATH),
+): RuleSet | undefined {
   if (id === undefined) return undefined;
-  const sets = storedAt(stored);
-  const entry = sets?.id === id ? sets.files[basename(file)] : undefined;
-  if (!entry || entry.text !== readFileSync(file, 'utf8')) {
-    debug('rule set %s: parsed (%s)', file, !sets ? 'none stored' : sets.id !== id ? 'stored by another build' : entry ? 'the file changed since the build' : 'not stored');
+  const name = basename(file);
+  const sets = storedAt<StoredRuleSets>(stored);
+  const set = sets?.id === id ? sets.sets[name] : undefined;
+  const parsedFrom = set && storedAt<StoredSummaries>(texts);
+  const text = parsedFrom?.id === id ? parsedFrom.files[name] : undefined;
+  if (set === undefined || text === undefined || text !== readFileSync(file, 'utf8')) {
+    const why = !sets ? 'none stored' : sets.id !== id ? 'stored by another build' : !set ? 'not stored' : text === undefined ? 'its text not stored by this build' : 'the file changed since the build';
+    debug('rule set %s: parsed (%s)', file, why);
     return undefined;
   }
   debug('rule set %s: as the build parsed it', file);
-  return { ...entry.set, file };
+  return { ...set, file };
 }

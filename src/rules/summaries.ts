@@ -1,7 +1,7 @@
 /**
  * What `pushcheck rules list` shows of each built-in rule set, without parsing one. The build summarises every file
- * in rules/ (scripts/rule-summaries.mjs → dist/rule-summaries.json), with the text of each file and the table the
- * CLI prints; parsing the seven YAML files costs more CPU than Node's whole start, reading and comparing them a tenth
+ * in rules/ (scripts/bundle.mjs → dist/rule-summaries.json), with the text of each file and the table the CLI prints;
+ * the texts, stored only here, are also what stored.ts holds a file to before it uses the rule set parsed from it; parsing the seven YAML files costs more CPU than Node's whole start, reading and comparing them a tenth
  * of a millisecond (a sha256 of each, as before, loaded node:crypto for 3–4 ms; src/rules/stored.ts compares texts too).
  * The summaries count only while rules/ holds exactly the files they were made from, character for character: a file
  * changed, added or removed, and `rules list` parses the rule sets as before (builtin.ts's builtinSummaries).
@@ -20,10 +20,12 @@ export interface RuleSetSummary {
 
 /** dist/rule-summaries.json: the summaries in `rules list` order, and the text of each file they were made from. */
 export interface StoredSummaries {
+  /** The id of the rule sets the build parsed from the same texts (dist/rule-sets.json, stored.ts). */
+  id: string;
   /** By file name in rules/: its text. */
   files: Record<string, string>;
   summaries: RuleSetSummary[];
-  /** `rules list`'s table of them, as src/cli/rules-table.ts renders it (the build script calls it). */
+  /** `rules list`'s table of them, as src/cli/rules-table.ts renders it (the build calls it). */
   table: string;
 }
 

@@ -3,7 +3,7 @@
  * the bundles built with them and only while each rule file is byte for byte the one parsed.
  */
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -11,6 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { builtinNames, builtinRulesDir } from '../../src/rules/builtin.js';
 import { loadRuleSetFile } from '../../src/rules/load.js';
 import { bundledRuleSetsId, RULE_SETS_PATH, storedRuleSet, type StoredRuleSets } from '../../src/rules/stored.js';
+import { SUMMARIES_PATH, type StoredSummaries } from '../../src/rules/summaries.js';
 import { BIN } from '../helpers/cli.js';
 
 const root = new URL('../../', import.meta.url);
@@ -44,6 +45,23 @@ describe('built-in rule sets stored at build time', () => {
     expect(storedRuleSet(file, builtId(), built)).toBeUndefined();
     // Under vitest the code is not the build's: it parses.
     expect(bundledRuleSetsId).toBeUndefined();
+  });
+
+  it('hold each text once, with the summaries of the same build: texts another build stored, or another text, and the file is parsed', () => {
+    const file = path.join(dir, 'rules', 'moki-ios.yaml');
+    const text = readFileSync(file, 'utf8');
+    expect(readFileSync(built, 'utf8')).not.toContain(JSON.stringify(text).slice(1, 200));
+    const summaries = JSON.parse(readFileSync(new URL(SUMMARIES_PATH, root), 'utf8')) as StoredSummaries;
+    expect(summaries.files['moki-ios.yaml']).toBe(text);
+    const texts = (changed: Partial<StoredSummaries>): URL => {
+      const place = path.join(dir, `texts${Object.keys(changed).join('-')}.json`);
+      writeFileSync(place, JSON.stringify({ ...summaries, ...changed }));
+      return pathToFileURL(place);
+    };
+    expect(storedRuleSet(file, builtId(), built, texts({}))).toBeDefined();
+    expect(storedRuleSet(file, builtId(), built, texts({ id: 'another-build' }))).toBeUndefined();
+    expect(storedRuleSet(file, builtId(), built, texts({ files: { ...summaries.files, 'moki-ios.yaml': text.replace('5223', '5224') } }))).toBeUndefined();
+    expect(storedRuleSet(file, builtId(), built, pathToFileURL(path.join(dir, 'none.json')))).toBeUndefined();
   });
 
   it('pushcheck ios uses the stored moki-ios and parses none', () => {

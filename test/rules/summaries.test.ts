@@ -8,12 +8,18 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { builtinRulesDir, builtinSummaries, summariesToStore } from '../../src/rules/builtin.js';
+import { builtinNames, builtinRulesDir, builtinSummaries } from '../../src/rules/builtin.js';
 import { SUMMARIES_PATH, storedSummaries } from '../../src/rules/summaries.js';
 import { BIN } from '../helpers/cli.js';
 import { ruleSetTable } from '../../src/cli/rules-table.js';
 
 const root = new URL('../../', import.meta.url);
+/** What the build stores (the table aside): the summaries, and the text of every file they were made from. */
+const summariesToStore = () => ({
+  id: 'an id',
+  files: Object.fromEntries(builtinNames().map(({ file }) => [path.basename(file), readFileSync(file, 'utf8')])),
+  summaries: builtinSummaries(),
+});
 
 describe('stored rule set summaries', () => {
   let dir: string;

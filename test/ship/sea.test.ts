@@ -91,10 +91,10 @@ describe(`dist/sea/pushcheck-${process.platform}-${process.arch}`, () => {
       const first = check();
       expect([0, 1]).toContain(first.status);
       const ruleSets = path.join(unpacked(), 'dist', 'rule-sets.json');
-      const stored = JSON.parse(readFileSync(ruleSets, 'utf8')) as { files: Record<string, { set: { title: string } }> };
-      expect(stored.files['moki-ios.yaml']!.set.title).toBe(title(first));
+      const stored = JSON.parse(readFileSync(ruleSets, 'utf8')) as { sets: Record<string, { title: string }> };
+      expect(stored.sets['moki-ios.yaml']!.title).toBe(title(first));
       // A title changed in the stored file shows in the report: the executable used the stored set, not a parse.
-      stored.files['moki-ios.yaml']!.set.title += ' (stored)';
+      stored.sets['moki-ios.yaml']!.title += ' (stored)';
       writeFileSync(ruleSets, JSON.stringify(stored));
       expect(title(check())).toBe(`${title(first)} (stored)`);
       // A rule file no longer the one parsed at build time (its text differs) is parsed again: the true title.
