@@ -99,6 +99,11 @@ export function runTrustingContext(ca: readonly string[], options: RunContextOpt
 export function prepareRunTrustingContext(ca: readonly string[], options: RunContextOptions, waiting: () => boolean): void {
   if (runContextsOf(ca).has(optionsKey(options))) return;
   setImmediate(() => {
-    if (waiting()) runTrustingContext(ca, options);
+    if (!waiting()) return;
+    try {
+      runTrustingContext(ca, options);
+    } catch {
+      // Not here, where nothing would catch it: the handshake makes the context again and meets the error itself.
+    }
   });
 }

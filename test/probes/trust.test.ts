@@ -292,6 +292,11 @@ describe('prepareRunTrustingContext', () => {
       prepareRunTrustingContext(done, {}, () => false);
       await turn();
       expect(made).toHaveBeenCalledTimes(1);
+      // Options a context cannot be made with: the error is the handshake's to meet, not thrown at the next turn.
+      const unmakeable = [ours.cert];
+      prepareRunTrustingContext(unmakeable, { ciphers: 'NO-SUCH-CIPHER' }, () => true);
+      await turn();
+      expect(() => runTrustingContext(unmakeable, { ciphers: 'NO-SUCH-CIPHER' })).toThrow(/no cipher match/i);
       // The same context as made without the preparation: it trusts what it should.
       const port = await server(await ours.issue({ names: ['push.test'] }));
       expect(await verdict(port, context)).toBe('trusted');
