@@ -1,5 +1,6 @@
+import net from 'node:net';
 import tls from 'node:tls';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createCertificateAuthority, type CertificateAuthority, type CertificatePem } from '../../src/harness/certs.js';
 import { PhaseError } from '../../src/probes/classify.js';
 import { probeFor } from '../../src/probes/index.js';
@@ -131,6 +132,49 @@ describe('tls probe: pass', () => {
         expect(session.info.trusted).toBe(true);
         session.socket.destroy();
       }
+    }
+  });
+});
+
+describe('tls probe: a connection that takes its time', () => {
+  it("makes the run's context while it waits (not after), and judges the chain as ever", async () => {
+    const good = await server(leaf);
+    const answered: number[] = [];
+    // An HTTP CONNECT proxy that answers 300 ms late: a connect on a network with round trips to wait for.
+    const proxy = net.createServer((client) => {
+      client.on('error', () => undefined);
+      client.once('data', (head: Buffer) => {
+        const [, host, port] = /^CONNECT \[?([^\]\s]+?)\]?:(\d+) /.exec(head.toString()) ?? [];
+        setTimeout(() => {
+          const upstream = net.connect(Number(port), host, () => {
+            answered.push(performance.now());
+            client.write('HTTP/1.1 200 Connection established\r\n\r\n');
+            upstream.pipe(client).pipe(upstream);
+          });
+          upstream.on('error', () => client.destroy());
+        }, 300);
+      });
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const madeAt: number[] = [];
+    const original = tls.createSecureContext;
+    const made = vi.spyOn(tls, 'createSecureContext').mockImplementation((options) => {
+      madeAt.push(performance.now());
+      return original(options);
+    });
+    try {
+      const viaProxy = { proxy: { protocol: 'http' as const, host: '127.0.0.1', port: (proxy.address() as net.AddressInfo).port } };
+      const trusted = await probe(good.port, viaProxy);
+      expect(trusted.ok).toBe(true);
+      // Made once, before the proxy answered: during the wait.
+      expect(made).toHaveBeenCalledTimes(1);
+      expect(answered).toHaveLength(1);
+      expect(madeAt[0]).toBeLessThan(answered[0] as number);
+      const untrusted = await probe(good.port, { ...viaProxy, ca: [] });
+      expect(untrusted.failure?.code).toBe('tls_untrusted');
+    } finally {
+      made.mockRestore();
+      proxy.close();
     }
   });
 });
