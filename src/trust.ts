@@ -10,6 +10,9 @@ import { deferredExtraCas } from './extra-ca-certs.js';
 import { besideStatusLine } from './terminal.js';
 import { tlsModule } from './v8-defaults.js';
 
+/** Whether no context has been made yet in this process (see trustingContext). */
+let firstContext = true;
+
 /**
  * A secure context that trusts Node's default store plus `ca` (PEM), with `options` (ciphers, a client
  * certificate) as createSecureContext takes them. Where bin/pushcheck.js started Node without NODE_EXTRA_CA_CERTS
@@ -24,8 +27,6 @@ import { tlsModule } from './v8-defaults.js';
  * adds the file here on every version, so --ca no longer takes its place; started as `node bin/pushcheck.js` on
  * Node 20, it still does.
  */
-let firstContext = true;
-
 export function trustingContext(ca: readonly string[], options: tls.SecureContextOptions = {}): tls.SecureContext {
   const tls = tlsModule();
   // The process's first context is where Node 22 and later read a NODE_EXTRA_CA_CERTS it was started with, and warn
@@ -58,13 +59,6 @@ export function deviceTrustingContext(ca: readonly string[]): tls.SecureContext 
 
 const runContexts = new WeakMap<readonly string[], Map<string, tls.SecureContext>>();
 
-/**
- * The trustingContext of `ca` with `options`, made once and kept as long as that list is: a run's settings hold one
- * list (its --ca files), so each run, and each --ca, gets contexts of its own, shared by all its targets. Given no
- * context, tls.connect builds one for each connection (0.45 ms of CPU a handshake on Node 20 and 24, a third of the
- * whole). Sharing one resumes nothing: Node keeps no client sessions in it, so every handshake is verified in full.
- * Whether a bad chain fails the connection (--insecure) is the connection's rejectUnauthorized, not the context's.
- */
 type RunContextOptions = Pick<tls.SecureContextOptions, 'ciphers' | 'minVersion'>;
 
 function runContextsOf(ca: readonly string[]): Map<string, tls.SecureContext> {
@@ -78,6 +72,13 @@ function runContextsOf(ca: readonly string[]): Map<string, tls.SecureContext> {
 
 const optionsKey = (options: RunContextOptions): string => `${options.minVersion ?? ''}:${options.ciphers ?? ''}`;
 
+/**
+ * The trustingContext of `ca` with `options`, made once and kept as long as that list is: a run's settings hold one
+ * list (its --ca files), so each run, and each --ca, gets contexts of its own, shared by all its targets. Given no
+ * context, tls.connect builds one for each connection (0.45 ms of CPU a handshake on Node 20 and 24, a third of the
+ * whole). Sharing one resumes nothing: Node keeps no client sessions in it, so every handshake is verified in full.
+ * Whether a bad chain fails the connection (--insecure) is the connection's rejectUnauthorized, not the context's.
+ */
 export function runTrustingContext(ca: readonly string[], options: RunContextOptions = {}): tls.SecureContext {
   const byOptions = runContextsOf(ca);
   const key = optionsKey(options);

@@ -8,7 +8,7 @@
  */
 
 /** Set by cli/v8-flags.ts where it changed V8 flags: each flag as set, with V8's default for it. */
-export const CHANGED_V8_FLAGS = Symbol.for('pushcheck.changedV8Flags');
+const CHANGED_V8_FLAGS = Symbol.for('pushcheck.changedV8Flags');
 
 export type ChangedV8Flags = ReadonlyArray<readonly [set: string, byDefault: string]>;
 
