@@ -279,12 +279,17 @@ describe('pushcheck demo: same options and exit codes as a real run', () => {
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
       child.on('close', (code, signal) => resolve({ code, signal })),
     );
-    const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    await started;
+    // The demo's start is this machine's CPU to say (15 s and more beside busy loops): it has up to 45 s of the
+    // test's 60, and the stop a guard of its own.
+    const startGuard = setTimeout(() => child.kill('SIGKILL'), 45_000);
+    const outcome = await Promise.race([started.then(() => 'started'), exited.then(() => 'exited')]);
+    clearTimeout(startGuard);
+    expect(outcome, `the demo ended before its run started: ${stderr}`).toBe('started');
     // The silent host holds its probe for the whole --timeout (30 s): the run is still going.
     await new Promise((r) => setTimeout(r, 300));
     const sentAt = performance.now();
     child.kill(stopSignal);
+    const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
     const { code, signal } = await exited;
     clearTimeout(killer);
     expect(signal).toBeNull();
@@ -297,7 +302,7 @@ describe('pushcheck demo: same options and exit codes as a real run', () => {
     // Nothing of the demo's is left; Node's own compile cache (Node 22 and later, bin/pushcheck.js) is meant to stay.
     expect(readdirSync(tmp).filter((name) => name !== 'node-compile-cache')).toEqual([]);
     expect(report.results.some((r) => r.status === 'skip' && r.note === 'interrupted')).toBe(true);
-  });
+  }, 60_000);
 });
 
 /** The whole demo network on one random 127.x.0.1 (as on macOS, where 127.0.0.1 is all there is). */
