@@ -79,8 +79,6 @@ beforeAll(async () => {
   writeFileSync(certFile, leaf.cert, { mode: 0o644 });
   writeFileSync(keyFile, leaf.key, { mode: 0o644 });
 
-  await net.startServer('tls', PORTS.tls.join(','), leaf);
-  await net.runInServer([process.execPath, NS_APNS, SERVER_ADDRESS, PORTS.apns.join(','), certFile, keyFile, caFile], /^ready$/m, 'mock APNs');
   const mosquittoConf = path.join(net.dir, 'mosquitto.conf');
   writeFileSync(
     mosquittoConf,
@@ -93,7 +91,12 @@ beforeAll(async () => {
       '',
     ].join('\n'),
   );
-  await net.runInServer([MOSQUITTO, '-c', mosquittoConf], /mosquitto version \S+ running/, 'mosquitto');
+  // The three servers start at once: two are Node processes, whose start a busy machine slows most.
+  await Promise.all([
+    net.startServer('tls', PORTS.tls.join(','), leaf),
+    net.runInServer([process.execPath, NS_APNS, SERVER_ADDRESS, PORTS.apns.join(','), certFile, keyFile, caFile], /^ready$/m, 'mock APNs'),
+    net.runInServer([MOSQUITTO, '-c', mosquittoConf], /mosquitto version \S+ running/, 'mosquitto'),
+  ]);
 
   const held = (['tls', 'apns', 'mqtt'] as const).map((check) => ({
     id: check,

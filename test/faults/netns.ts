@@ -192,7 +192,11 @@ function sweepStaleNamespaces(): void {
   }
 }
 
-function waitForLine(child: ChildProcess, pattern: RegExp, what: string, timeoutMs = 5000): Promise<void> {
+/**
+ * Resolves once `child` prints a line matching `pattern`. A helper's start-up is not what a test checks: 20 s, as
+ * runInServer allows, where 5 s ran out for a Node server beside busy loops at load 10-20.
+ */
+function waitForLine(child: ChildProcess, pattern: RegExp, what: string, timeoutMs = 20_000): Promise<void> {
   return new Promise((resolve, reject) => {
     let output = '';
     const onData = (chunk: Buffer): void => {
