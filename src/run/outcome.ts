@@ -198,17 +198,21 @@ function twinKey(result: Result): string {
 
 /** The targets of one fallback (a rule's fallback rule and ports) that could carry a failed target, by host. */
 interface Carriers {
-  /** Per host: how many candidates it has, and the first of them that passed. */
-  byHost: Map<string, { count: number; passed?: Result }>;
+  /** Per host: how many candidates it has, the first of them that passed, and the first this machine could not judge. */
+  byHost: Map<string, { count: number; passed?: Result; unjudged?: Result }>;
   /** The first passing candidate on any host. */
   any?: Result;
+  /** The first candidate on any host that read local_overload. */
+  anyUnjudged?: Result;
 }
 
 /**
  * A failed target whose rule names a fallback becomes a warning when a fallback target on the same host passed
  * (5223 blocked, 443 open: devices on Wi-Fi still get their pushes); with no fallback target on its host, one on
- * another host counts. The carriers of each fallback are gathered once: searching all results for every failed
- * target grew with the square of the targets.
+ * another host counts. Where no fallback target passed but one could not be judged (local_overload: this machine
+ * was too busy), whether the fallback works is not known: the failed target becomes a warning that says so, as
+ * local_overload never fails a run on its own. The carriers of each fallback are gathered once: searching all
+ * results for every failed target grew with the square of the targets.
  */
 export function applyFallbacks(results: Result[], ruleSets: RuleSet[]): Result[] {
   // Only a failed result falls back: without one, nothing to index.
@@ -230,12 +234,15 @@ export function applyFallbacks(results: Result[], ruleSets: RuleSet[]): Result[]
       for (const other of byRule.get(`${ruleset}\u0000${fallback.rule}`) ?? []) {
         if (fallback.ports.length > 0 && !fallback.ports.includes(other.port)) continue;
         const passed = other.status === 'pass' ? other : undefined;
+        const unjudged = other.error?.code === 'local_overload' ? other : undefined;
         if (passed) made.any ??= passed;
+        if (unjudged) made.anyUnjudged ??= unjudged;
         const host = made.byHost.get(other.host);
-        if (!host) made.byHost.set(other.host, { count: 1, ...(passed && { passed }) });
+        if (!host) made.byHost.set(other.host, { count: 1, ...(passed && { passed }), ...(unjudged && { unjudged }) });
         else {
           host.count += 1;
           if (passed) host.passed ??= passed;
+          if (unjudged) host.unjudged ??= unjudged;
         }
       }
       carriersOf.set(key, made);
@@ -248,12 +255,21 @@ export function applyFallbacks(results: Result[], ruleSets: RuleSet[]): Result[]
     if (result.status !== 'fail' || isHoldFailure(result)) return result;
     const fallback = rulesById.get(`${result.ruleset}\u0000${result.rule}`)?.fallback;
     if (!fallback || (fallback.for.length > 0 && !fallback.for.includes(result.port))) return result;
-    const { byHost, any } = carriers(result.ruleset, result.rule, fallback);
+    const { byHost, any, anyUnjudged } = carriers(result.ruleset, result.rule, fallback);
     // Only passing results carry, so a failed one is never its own carrier; it must not count as a candidate of its host.
     const isCandidate = result.rule === fallback.rule && (fallback.ports.length === 0 || fallback.ports.includes(result.port));
     const host = byHost.get(result.host);
-    const carrier = host && host.count - (isCandidate ? 1 : 0) > 0 ? host.passed : any;
-    if (!carrier) return result;
+    const onHost = host !== undefined && host.count - (isCandidate ? 1 : 0) > 0;
+    const carrier = onHost ? host.passed : any;
+    if (!carrier) {
+      const unjudged = onHost ? host.unjudged : anyUnjudged;
+      if (!unjudged) return result;
+      return {
+        ...result,
+        status: 'warn',
+        note: `fallback not judged: ${unjudged.host}:${unjudged.port} read local_overload (this machine was too busy to judge it). ${fallback.note}`,
+      };
+    }
     return {
       ...result,
       status: 'warn',

@@ -34,6 +34,11 @@ function vendorRule(result: Result) {
   return rule;
 }
 
+/** How the default run's results are judged: a local_overload only where the child's loop witness bears it out. */
+function defaultJudge(): { timeoutMs: number; retries: number; stalledMs: number } {
+  return { timeoutMs: DEMO_TIMEOUT_MS, retries: defaultReport.options.retries, stalledMs: witnessOf(defaultRun).totalStallMs };
+}
+
 function find(report: Report, host: string, port: number, ruleset?: string): Result {
   const result = report.results.find((r) => r.host === host && r.port === port && (ruleset === undefined || r.ruleset === ruleset));
   if (!result) throw new Error(`no result for ${host}:${port}`);
@@ -108,14 +113,21 @@ describe('pushcheck demo (the default network, with problems)', () => {
 
   it('5223 blocked with the 443 fallback working: a warning that explains the fallback', () => {
     const blocked = find(defaultReport, 'courier.sandbox.push.apple.com', 25223);
+    const open = find(defaultReport, 'courier.sandbox.push.apple.com', 20443);
     expect(blocked.status).toBe('warn');
-    expect(blocked.error?.code).toBe('tcp_refused');
-    expect(blocked.fallback).toMatchObject({ host: 'courier.sandbox.push.apple.com', port: 20443 });
+    expect(networkVerdict(blocked, defaultJudge()).code).toBe('tcp_refused');
     expect(blocked.note).toContain('fall back to port 443');
-    expect(find(defaultReport, 'courier.sandbox.push.apple.com', 20443).status).toBe('pass');
+    if (networkVerdict(open, defaultJudge()).overloaded) {
+      // The busy machine starved the fallback (borne out by the witness): whether it works is not known, which the
+      // warning says, where it read a failure before.
+      expect(blocked.note).toContain('fallback not judged: courier.sandbox.push.apple.com:20443 read local_overload');
+    } else {
+      expect(open.status).toBe('pass');
+      expect(blocked.fallback).toMatchObject({ host: 'courier.sandbox.push.apple.com', port: 20443 });
+    }
     const couriers = defaultReport.results.filter((r) => r.ruleset === 'apple-push' && r.rule === 'courier');
     expect(couriers.length).toBeGreaterThan(0);
-    expect(couriers.every((r) => r.status === 'warn' && r.fallback !== undefined)).toBe(true);
+    expect(couriers.every((r) => r.status === 'warn' && (r.fallback !== undefined || r.note?.includes('fallback not judged')))).toBe(true);
   });
 
   it("a certificate from an unknown CA where Apple's should be: tls_untrusted, naming the proxy's CA", () => {
@@ -141,7 +153,7 @@ describe('pushcheck demo (the default network, with problems)', () => {
     // A busy machine may starve it (local_overload, a warning naming this verdict) where the child's loop witness
     // saw it stand still that long; a timer held by a stall fires that much late.
     const witness = witnessOf(defaultRun);
-    const verdict = networkVerdict(silent, { timeoutMs: DEMO_TIMEOUT_MS, retries: defaultReport.options.retries, stalledMs: witness.totalStallMs });
+    const verdict = networkVerdict(silent, defaultJudge());
     expect(silent.status).toBe(verdict.overloaded ? 'warn' : 'fail');
     expect(verdict.code).toBe('tls_handshake_failed');
     expect(verdict.message).toMatch(/timed out/);
@@ -176,8 +188,7 @@ describe('pushcheck demo (the default network, with problems)', () => {
       expect(result.purpose).toBe(vendorRule(result).purpose);
     }
     // The code the network gave: a target the busy machine starved names it in its local_overload.
-    const judge = { timeoutMs: DEMO_TIMEOUT_MS, retries: defaultReport.options.retries, stalledMs: witnessOf(defaultRun).totalStallMs };
-    const codes = new Set(problems.map((r) => networkVerdict(r, judge).code));
+    const codes = new Set(problems.map((r) => networkVerdict(r, defaultJudge()).code));
     for (const code of ['tcp_refused', 'tls_untrusted', 'tls_expired', 'tls_handshake_failed', 'dns_not_found', 'dns_outside_cidr']) {
       expect(codes).toContain(code);
     }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { applyFallbacks, applyFamilyFallbacks, resultOf, summarise, summariseRules } from '../../src/run/outcome.js';
+import { overloadOf } from '../../src/run/run.js';
 import { verdictOf } from '../../src/verdict.js';
 import { failed, passed, rule, ruleSet, target } from '../helpers/literals.js';
 
@@ -73,6 +74,22 @@ describe('applyFallbacks', () => {
       [set],
     );
     expect(results.map((r) => r.status)).toEqual(['fail', 'warn']);
+  });
+
+  it('makes a warning, not a failure, of a failed main port whose only fallback this machine was too busy to judge (local_overload)', () => {
+    const starved = failed();
+    starved.failure = overloadOf(starved, 5000, 5000, 4800)!;
+    const overloaded = resultOf({ target: target(fallbackRule, { port: 443 }), outcome: starved, attempts: 2 });
+    expect(overloaded).toMatchObject({ status: 'warn', error: { code: 'local_overload' } });
+    const blocked = resultOf({ target: target(main, { port: 5223 }), outcome: failed('tcp_refused'), attempts: 1 });
+    expect(blocked.status).toBe('fail');
+    const results = applyFallbacks([blocked, overloaded], [set]);
+    expect(results[0]).toMatchObject({ status: 'warn', error: { code: 'tcp_refused' } });
+    expect(results[0]!.fallback).toBeUndefined();
+    expect(results[0]!.note).toBe(`fallback not judged: ${overloaded.host}:443 read local_overload (this machine was too busy to judge it). Wi-Fi falls back to 443`);
+    // One that passed still carries it.
+    const carried = applyFallbacks([blocked, overloaded, resultOf({ target: target(fallbackRule, { port: 443 }), outcome: passed(), attempts: 1 })], [set]);
+    expect(carried[0]).toMatchObject({ status: 'warn', fallback: { rule: 'courier-443', port: 443 } });
   });
 });
 
