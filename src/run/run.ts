@@ -107,23 +107,22 @@ async function checkAll(ruleSets: RuleSet[], settings: CheckSettings, hooks: Run
   const run: Run = { settings, resolve, signal: runSignal, now };
   const limit = pLimit(Math.max(1, settings.concurrency));
   let done = 0;
-  const counted = (result: Probed[]): Probed[] => {
+  /** p-limit's task: one target probed, and counted as it ends. */
+  const probeCounted = async (target: Target): Promise<Probed[]> => {
+    const results = await probeEachFamily(target, run);
     done += 1;
     hooks.onProgress?.(done, targets.length);
-    return result;
+    return results;
   };
   const hold = holdTracker(settings, runSignal, hooks);
 
   const stopWatching = watchStalls();
   const probed = (
-    await Promise.all(
-      targets.map((target) => {
-        const probing = limit(() => probeEachFamily(target, run).then(counted));
-        // Without --hold no connection is kept (see probeWithRetries): nothing to hold, no step per target for it.
-        if (settings.holdMs === undefined) return probing;
-        // Held connections wait outside the concurrency limit: all holds run at once, so --hold 30m costs 30 minutes.
-        return probing.then((results) => Promise.all(results.map(hold)));
-      }),
+    await (settings.holdMs === undefined
+      ? // Without --hold no connection is kept (see probeWithRetries): nothing to hold, no step per target for it.
+        limit.map(targets, probeCounted)
+      : // Held connections wait outside the concurrency limit: all holds run at once, so --hold 30m costs 30 minutes.
+        Promise.all(targets.map((target) => limit(probeCounted, target).then((results) => Promise.all(results.map(hold)))))
     ).finally(stopWatching)
   ).flat();
 
