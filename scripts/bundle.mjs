@@ -3,11 +3,11 @@
 // more than reading one file, and the installed package needs nothing from node_modules/ at run time.
 // Source maps keep stack traces pointing at src/ (src/cli/source-stack.ts maps them on a bug).
 import { createHash, randomUUID } from 'node:crypto';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { createRequire } from 'node:module';
-import { build } from 'esbuild';
+import { build, transform } from 'esbuild';
 import { builtinNames, summaryOf } from '../dist/rules/builtin.js';
 import { commands } from '../dist/cli/commands.js';
 import { loadRuleSetFile } from '../dist/rules/load.js';
@@ -180,11 +180,9 @@ await build({
 // connect; lib/undici.cjs, twice check.cjs's size, has 36 such). Each is replaced by "?", one for each UTF-16 unit,
 // so that no column of the source maps moves; and the file must minify to the same code as before, which proves that
 // only comments changed.
-const { readdirSync } = await import('node:fs');
-const { transform } = await import('esbuild');
 for (const entry of readdirSync('dist/bundle', { recursive: true, withFileTypes: true })) {
   if (!entry.isFile() || !/\.c?js$/.test(entry.name)) continue;
-  const file = `${entry.parentPath ?? entry.path}/${entry.name}`;
+  const file = `${entry.parentPath}/${entry.name}`;
   const code = readFileSync(file, 'utf8');
   const ascii = code.replace(/[^\x00-\x7f]/g, '?');
   if (ascii === code) continue;
