@@ -18,8 +18,8 @@ import { version } from '../version.js';
 import type * as Program from './program.js';
 
 /**
- * How the entry loads the rest: the program for the help (program.cjs), the bundle of the check or rules command
- * (`<name>.cjs`) for those, and main.js for any other (each runs the command it is loaded for).
+ * How the entry loads the rest: the program for the help (program.cjs), the bundle of a command marked `bundled`
+ * (`<name>.cjs`) for it, and main.js for any other (each runs the command it is loaded for).
  */
 export interface Loaders {
   program: () => typeof Program;

@@ -1,8 +1,9 @@
 /**
  * What `pushcheck rules list` shows of each built-in rule set, without parsing one. The build summarises every file
  * in rules/ (scripts/bundle.mjs → dist/rule-summaries.json), with the text of each file and the table the CLI prints;
- * the texts, stored only here, are also what stored.ts holds a file to before it uses the rule set parsed from it; parsing the seven YAML files costs more CPU than Node's whole start, reading and comparing them a tenth
- * of a millisecond (a sha256 of each, as before, loaded node:crypto for 3–4 ms; src/rules/stored.ts compares texts too).
+ * the texts, stored only here, are also what stored.ts holds a file to before it uses the rule set parsed from it.
+ * Parsing the seven YAML files costs more CPU than Node's whole start, reading and comparing them a tenth of a
+ * millisecond (a sha256 of each, as before, loaded node:crypto for 3–4 ms; src/rules/stored.ts compares texts too).
  * The summaries count only while rules/ holds exactly the files they were made from, character for character: a file
  * changed, added or removed, and `rules list` parses the rule sets as before (builtin.ts's builtinSummaries).
  */
