@@ -50,25 +50,38 @@ export function findingOfEachResult(results: readonly Result[], context: RunCont
 
 type Explained = Array<{ finding: Finding; explained: readonly Result[] }>;
 
+/** What an explanation was made of: each result, and its status and error as they were then. */
+interface Explanation {
+  made: Result[];
+  verdicts: Array<[Result['status'], Result['error']]>;
+  startedAt: string | undefined;
+  found: Explained;
+}
+
 /**
- * The last explanation made of each results list, with the results it was made of: a run derives its findings for
- * the report and the Prometheus format derives them again to label each failure (every /probe scrape of `pushcheck
- * serve` did both). Used again only for the same list holding the same result objects, with the same context.
+ * The last explanation made of each results list: a run derives its findings for the report and the Prometheus
+ * format derives them again to label each failure (every /probe scrape of `pushcheck serve` did both). Used again
+ * only for the same list holding the same result objects with the same statuses and errors, and the same context:
+ * a library user who replaces a result, or changes one's verdict in place, gets a new explanation.
  */
-const explainedBefore = new WeakMap<readonly Result[], { made: Result[]; startedAt: string | undefined; found: Explained }>();
+const explainedBefore = new WeakMap<readonly Result[], Explanation>();
 
 /** Each finding with the results it explains, most serious first. */
 function explain(results: readonly Result[], context: RunContext): Explained {
   const before = explainedBefore.get(results);
-  if (before && before.startedAt === context.startedAt && sameItems(before.made, results)) return before.found;
+  if (before && before.startedAt === context.startedAt && unchanged(before, results)) return before.found;
   const found = explainAnew(results, context);
-  explainedBefore.set(results, { made: [...results], startedAt: context.startedAt, found });
+  explainedBefore.set(results, { made: [...results], verdicts: results.map((r) => [r.status, r.error]), startedAt: context.startedAt, found });
   return found;
 }
 
-function sameItems(made: readonly Result[], now: readonly Result[]): boolean {
-  if (made.length !== now.length) return false;
-  for (let i = 0; i < made.length; i += 1) if (made[i] !== now[i]) return false;
+function unchanged(before: Explanation, now: readonly Result[]): boolean {
+  if (before.made.length !== now.length) return false;
+  for (let i = 0; i < now.length; i += 1) {
+    const result = now[i]!;
+    const [status, error] = before.verdicts[i]!;
+    if (before.made[i] !== result || result.status !== status || result.error !== error) return false;
+  }
   return true;
 }
 

@@ -51,6 +51,18 @@ describe('findings derived once per run', () => {
     expect(findingsOf(results, { startedAt: 'b' })).toEqual([]);
   });
 
+  it("explains a list anew when a result's verdict was changed in place", () => {
+    const results = richResults();
+    const first = findingsOf(results);
+    expect(first.length).toBeGreaterThan(0);
+    for (const r of results) {
+      if (r.status !== 'fail' && r.status !== 'warn') continue;
+      r.status = 'pass';
+      delete r.error;
+    }
+    expect(findingsOf(results)).toEqual([]);
+  });
+
   it('explains a list anew when it grew', () => {
     const results: Result[] = richResults().filter((r) => r.status === 'pass');
     expect(findingsOf(results)).toEqual([]);
