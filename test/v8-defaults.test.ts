@@ -6,11 +6,13 @@
  * what it compiled, and a second compile of the same script would not look at the cache. Later Nodes change no flag.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runCli } from './helpers/cli.js';
 
 const dist = (file: string): string => fileURLToPath(new URL(`../dist/${file}`, import.meta.url));
 const dir = mkdtempSync(path.join(os.tmpdir(), 'pushcheck-v8-defaults-'));
@@ -41,5 +43,48 @@ describe('underDefaultV8Flags', () => {
     expect(inCheck(`v8FlagsForCheck(['rules.yaml']); process.stdout.write(compile());`)).toBe(flagged);
     expect(inCheck(`v8FlagsForCheck(['rules.yaml']); process.stdout.write(underDefaultV8Flags(compile));`)).toBe('used');
     expect(inCheck(`v8FlagsForCheck(['rules.yaml']); underDefaultV8Flags(() => tlsModule()); process.stdout.write(compile());`)).toBe(flagged);
+  });
+});
+
+describe('node:tls in a check', () => {
+  // A preload that notes V8's interrupt budget (the first of the check's flags) as src/ sets it, and says under which
+  // it was when node:tls was first asked for: whatever part of a TLS probe asks first.
+  const witness = path.join(dir, 'tls-witness.cjs');
+  writeFileSync(
+    witness,
+    `const v8 = process.getBuiltinModule('node:v8');
+    const setFlags = v8.setFlagsFromString;
+    let flags = 'defaults';
+    v8.setFlagsFromString = (text) => {
+      const budget = /^--interrupt-budget=(\\d+)$/.exec(text);
+      if (budget) flags = budget[1] === '67584' ? 'defaults' : 'the check\\'s';
+      return setFlags.call(v8, text);
+    };
+    const getBuiltin = process.getBuiltinModule;
+    let seen = false;
+    process.getBuiltinModule = (name) => {
+      if (!seen && name === 'node:tls') {
+        seen = true;
+        const loadedUnder = flags;
+        process.on('exit', () => process.stderr.write('node:tls first loaded under ' + loadedUnder + '\\n'));
+      }
+      return getBuiltin.call(process, name);
+    };`,
+  );
+
+  it.each([false, true])("loads under V8's defaults, for a rule with a TLS requirement too (%s)", async (requirement) => {
+    // A server that hangs up at once: the handshake starts (and fails), with the context made before it.
+    const server = net.createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const file = path.join(dir, `tls-${requirement}.yaml`);
+      const rule = ['  - id: "1"', '    host: w.push.test', `    ports: [${(server.address() as net.AddressInfo).port}]`, '    check: tls', '    purpose: p', '    impact: i', '    severity: critical'];
+      writeFileSync(file, `id: witnessed\ntitle: Witnessed\nrules:\n${[...rule, ...(requirement ? ['    tls: { minVersion: TLSv1.2, cipher: AES-256 }'] : [])].join('\n')}\n`);
+      const run = await runCli([file, '--resolve', '*.push.test=127.0.0.1', '-f', 'json'], { nodeArgs: ['-r', witness], env: { NODE_OPTIONS: '' } });
+      expect(JSON.parse(run.stdout).results[0].error.code).toBe('tls_handshake_failed');
+      expect(run.stderr).toBe('node:tls first loaded under defaults\n');
+    } finally {
+      server.close();
+    }
   });
 });

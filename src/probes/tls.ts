@@ -12,6 +12,7 @@ import type { Failure, ProbeOutcome, Target, TlsInfo, TlsRequirement } from '../
 import { CERTIFICATE_ERRORS, classifyError, errorCodes, failure, PhaseError, tlsAlertName } from './classify.js';
 import { connectPhase } from './tcp.js';
 import { prepareRunTrustingContext, runTrustingContext } from '../trust.js';
+import { tlsModule } from '../v8-defaults.js';
 import { checkServerIdentity } from './server-identity.js';
 import { onAbort, roundMs, runProbe, since, stoppedFailure, type Budget } from './phases.js';
 import {
@@ -88,7 +89,8 @@ const ignore = (): void => undefined;
  * a server that speaks only those is named as weak rather than refused.
  */
 function cipherListFor(requirement: TlsRequirement): string {
-  const tokens = process.getBuiltinModule('node:tls').DEFAULT_CIPHERS.split(':');
+  // Through tlsModule: a rule with a requirement asks for node:tls here first, before any context is made.
+  const tokens = tlsModule().DEFAULT_CIPHERS.split(':');
   const suites = tokens.filter((t) => /^[A-Z0-9_-]+$/.test(t) && t !== 'HIGH');
   const rest = tokens.filter((t) => !suites.includes(t));
   const meets = (suite: string): boolean => {
