@@ -61,17 +61,6 @@ const runContexts = new WeakMap<readonly string[], Map<string, tls.SecureContext
 
 type RunContextOptions = Pick<tls.SecureContextOptions, 'ciphers' | 'minVersion'>;
 
-function runContextsOf(ca: readonly string[]): Map<string, tls.SecureContext> {
-  let byOptions = runContexts.get(ca);
-  if (!byOptions) {
-    byOptions = new Map();
-    runContexts.set(ca, byOptions);
-  }
-  return byOptions;
-}
-
-const optionsKey = (options: RunContextOptions): string => `${options.minVersion ?? ''}:${options.ciphers ?? ''}`;
-
 /**
  * The trustingContext of `ca` with `options`, made once and kept as long as that list is: a run's settings hold one
  * list (its --ca files), so each run, and each --ca, gets contexts of its own, shared by all its targets. Given no
@@ -80,8 +69,12 @@ const optionsKey = (options: RunContextOptions): string => `${options.minVersion
  * Whether a bad chain fails the connection (--insecure) is the connection's rejectUnauthorized, not the context's.
  */
 export function runTrustingContext(ca: readonly string[], options: RunContextOptions = {}): tls.SecureContext {
-  const byOptions = runContextsOf(ca);
-  const key = optionsKey(options);
+  let byOptions = runContexts.get(ca);
+  if (!byOptions) {
+    byOptions = new Map();
+    runContexts.set(ca, byOptions);
+  }
+  const key = `${options.minVersion ?? ''}:${options.ciphers ?? ''}`;
   let context = byOptions.get(key);
   if (!context) {
     context = trustingContext(ca, options);
@@ -91,18 +84,18 @@ export function runTrustingContext(ca: readonly string[], options: RunContextOpt
 }
 
 /**
- * Makes runTrustingContext(ca, options) at the loop's next turn, if `waiting()` still holds then: for a client whose
+ * Makes runTrustingContext(ca, options()) at the loop's next turn, if `waiting()` still holds then: for a client whose
  * connection is under way, so that the first context of a run (Node's bundled roots and a deferred
  * NODE_EXTRA_CA_CERTS parsed, 40 ms of CPU on Node 20) is made while the run waits on the network, not after its
  * connects. Not sooner: it would delay the connects themselves. Not when nothing waits any more (the connection
  * failed, or was made before the loop came round, as on loopback): the handshake makes it then, if one is to come.
+ * The options are asked for only then too (a rule's cipher list, and node:tls with it).
  */
-export function prepareRunTrustingContext(ca: readonly string[], options: RunContextOptions, waiting: () => boolean): void {
-  if (runContextsOf(ca).has(optionsKey(options))) return;
+export function prepareRunTrustingContext(ca: readonly string[], options: () => RunContextOptions, waiting: () => boolean): void {
   setImmediate(() => {
     if (!waiting()) return;
     try {
-      runTrustingContext(ca, options);
+      runTrustingContext(ca, options());
     } catch {
       // Not here, where nothing would catch it: the handshake makes the context again and meets the error itself.
     }

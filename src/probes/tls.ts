@@ -119,7 +119,7 @@ export function connectPhaseForTls(addresses: string[], target: Target, ctx: Pro
   const connected = connectPhase(addresses, target, ctx, outcome, budget).finally(() => {
     waiting = false;
   });
-  prepareRunTrustingContext(ctx.ca, contextOptionsFor(target.rule.tls), () => waiting);
+  prepareRunTrustingContext(ctx.ca, () => contextOptionsFor(target.rule.tls), () => waiting);
   return connected;
 }
 

@@ -274,27 +274,31 @@ describe('prepareRunTrustingContext', () => {
     const made = vi.spyOn(tls, 'createSecureContext');
     try {
       const waiting = [ours.cert];
-      prepareRunTrustingContext(waiting, {}, () => true);
-      prepareRunTrustingContext(waiting, {}, () => true);
-      // Not at once: the connects that are being started go first.
+      const options = vi.fn(() => ({}));
+      prepareRunTrustingContext(waiting, options, () => true);
+      prepareRunTrustingContext(waiting, options, () => true);
+      // Not at once: the connects that are being started go first (their options are not asked for yet either).
       expect(made).not.toHaveBeenCalled();
+      expect(options).not.toHaveBeenCalled();
       await turn();
       expect(made).toHaveBeenCalledTimes(1);
       const context = runTrustingContext(waiting);
       expect(made).toHaveBeenCalledTimes(1);
       // Made already: nothing more, now or at the next turn.
-      prepareRunTrustingContext(waiting, {}, () => true);
+      prepareRunTrustingContext(waiting, () => ({}), () => true);
       await turn();
       expect(made).toHaveBeenCalledTimes(1);
       expect(runTrustingContext(waiting)).toBe(context);
       // A connection that ended before the turn came needs none.
       const done = [ours.cert];
-      prepareRunTrustingContext(done, {}, () => false);
+      const doneOptions = vi.fn(() => ({}));
+      prepareRunTrustingContext(done, doneOptions, () => false);
       await turn();
       expect(made).toHaveBeenCalledTimes(1);
+      expect(doneOptions).not.toHaveBeenCalled();
       // Options a context cannot be made with: the error is the handshake's to meet, not thrown at the next turn.
       const unmakeable = [ours.cert];
-      prepareRunTrustingContext(unmakeable, { ciphers: 'NO-SUCH-CIPHER' }, () => true);
+      prepareRunTrustingContext(unmakeable, () => ({ ciphers: 'NO-SUCH-CIPHER' }), () => true);
       await turn();
       expect(() => runTrustingContext(unmakeable, { ciphers: 'NO-SUCH-CIPHER' })).toThrow(/no cipher match/i);
       // The same context as made without the preparation: it trusts what it should.
