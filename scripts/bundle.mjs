@@ -7,7 +7,8 @@ import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { createRequire } from 'node:module';
-import { build, transform } from 'esbuild';
+import { build } from 'esbuild';
+import { asciiOnly } from './ascii-only.mjs';
 import { builtinNames, summaryOf } from '../dist/rules/builtin.js';
 import { commands } from '../dist/cli/commands.js';
 import { loadRuleSetFile } from '../dist/rules/load.js';
@@ -174,20 +175,7 @@ await build({
   ],
 });
 
-// Every bundle in ASCII alone. Node reads a file into a V8 string of one byte a character only when it holds no other
-// character: esbuild escapes them in code, not in the comments it keeps, and one "…" in a comment made check.cjs a
-// two-byte string, decoded character by character on every run (6 million instructions before a check's first
-// connect; lib/undici.cjs, twice check.cjs's size, has 36 such). Each is replaced by "?", one for each UTF-16 unit,
-// so that no column of the source maps moves; and the file must minify to the same code as before, which proves that
-// only comments changed.
+// Every bundle in ASCII alone (scripts/ascii-only.mjs says why).
 for (const entry of readdirSync('dist/bundle', { recursive: true, withFileTypes: true })) {
-  if (!entry.isFile() || !/\.c?js$/.test(entry.name)) continue;
-  const file = `${entry.parentPath}/${entry.name}`;
-  const code = readFileSync(file, 'utf8');
-  const ascii = code.replace(/[^\x00-\x7f]/g, '?');
-  if (ascii === code) continue;
-  const format = file.endsWith('.cjs') ? 'cjs' : 'esm';
-  const same = async (text) => (await transform(text, { minifyWhitespace: true, legalComments: 'none', charset: 'ascii', format })).code;
-  if ((await same(ascii)) !== (await same(code))) throw new Error(`${file}: a character outside ASCII is not in a comment; it cannot be replaced`);
-  writeFileSync(file, ascii);
+  if (entry.isFile() && /\.c?js$/.test(entry.name)) await asciiOnly(`${entry.parentPath}/${entry.name}`);
 }

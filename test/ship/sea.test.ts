@@ -18,7 +18,7 @@ const binary = path.join(root, 'dist', 'sea', `pushcheck-${process.platform}-${p
 
 /** The newest modification time of the files the executable is built from (a few hundred stat calls). */
 function newestInput(): number {
-  const inputs = ['package.json', 'scripts/build-sea.mjs', 'dist/rule-sets.json', 'dist/rule-summaries.json'];
+  const inputs = ['package.json', 'scripts/build-sea.mjs', 'scripts/ascii-only.mjs', 'dist/rule-sets.json', 'dist/rule-summaries.json'];
   for (const folder of ['src', 'rules', 'schemas']) {
     for (const entry of readdirSync(path.join(root, folder), { recursive: true, withFileTypes: true })) {
       if (entry.isFile()) inputs.push(path.relative(root, path.join(entry.parentPath, entry.name)));
@@ -52,6 +52,12 @@ describe(`dist/sea/pushcheck-${process.platform}-${process.arch}`, () => {
     const result = run(['--version']);
     expect(result.status).toBe(0);
     expect(result.stdout.trim()).toBe(version);
+  });
+
+  // scripts/ascii-only.mjs: a character outside ASCII in a comment made its 4.5 MB a string of two bytes a character,
+  // decoded on every start (`--version`: 257 -> 159 million instructions).
+  it('runs JavaScript in ASCII alone, so that Node makes it a string of one byte a character', () => {
+    expect(readFileSync(path.join(root, 'dist', 'sea', 'pushcheck.cjs'), 'utf8')).not.toMatch(/[^\x00-\x7f]/);
   });
 
   it('runs pushcheck ios: a report of its 11 targets, a verdict and no crash (no Internet here: failures are fine)', () => {
