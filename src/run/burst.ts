@@ -20,8 +20,10 @@ import { roundMs } from '../probes/phases.js';
 import { checkServerIdentity } from '../probes/server-identity.js';
 import { runTrustingContext } from '../trust.js';
 import { expandTargets, placeholderNames } from '../rules/expand.js';
-import type { BurstSlo, BurstStats, FailureCode, ProbeOutcome, Report, Result, RuleSet, RunOptions, Target } from '../types.js';
+import type { BurstSlo, BurstStats, Failure, FailureCode, ProbeOutcome, Report, Result, RuleSet, RunOptions, Target } from '../types.js';
 import { reportOf, resultOf, type ProbedTarget } from './outcome.js';
+import { OVERLOAD_SHARE } from './run.js';
+import { stalledMs, watchStalls } from './stall.js';
 
 /** The most clients one burst may start: enough to show whether a server copes, too few to be a flood. */
 export const MAX_BURST_CLIENTS = 1000;
@@ -78,13 +80,17 @@ export function planBurst(ruleSets: RuleSet[], vars: Record<string, string>): Pr
 }
 
 /** What one client saw. */
-interface ClientSample {
+export interface ClientSample {
   /** ms from its start to the last byte of its GET; absent when it did not get that far. */
   lastByteMs?: number;
   statuses: string[];
   bytes: number;
   ok: boolean;
   failure?: FailureCode;
+  /** ms from its start to its end (last byte or failure). */
+  waitedMs: number;
+  /** ms of that in which this process's event loop stood still (stall.ts): our own lateness, not the server's. */
+  stalledMs: number;
 }
 
 /** Nearest-rank percentile of ascending `sorted`. */
@@ -143,10 +149,11 @@ function request(connection: Connection, agent: http.Agent, method: 'HEAD' | 'GE
  * connections per client. Never throws.
  */
 async function runClient(connection: Connection, accept: (status: number) => boolean, timeoutMs: number, stop: AbortSignal): Promise<ClientSample> {
-  const sample: ClientSample = { statuses: [], bytes: 0, ok: false };
+  const sample: ClientSample = { statuses: [], bytes: 0, ok: false, waitedMs: 0, stalledMs: 0 };
   const signal = AbortSignal.any([stop, AbortSignal.timeout(timeoutMs)]);
   const agent = new (connection.url.protocol === 'https:' ? https.Agent : http.Agent)({ keepAlive: true, maxSockets: 1 });
   const start = performance.now();
+  const stalledBefore = stalledMs(start);
   try {
     for (const method of ['HEAD', 'GET'] as const) {
       const { status, bytes } = await request(connection, agent, method, signal);
@@ -161,6 +168,9 @@ async function runClient(connection: Connection, accept: (status: number) => boo
   } finally {
     agent.destroy();
   }
+  const end = performance.now();
+  sample.waitedMs = end - start;
+  sample.stalledMs = stalledMs(end) - stalledBefore;
   return sample;
 }
 
@@ -241,6 +251,37 @@ function sloMiss(stats: BurstStats): string {
   return misses.join('; ');
 }
 
+/**
+ * local_overload for a missed SLO that this process's own lateness explains, as docs/burst.md ("A busy machine")
+ * says: a client's time includes every stall of our event loop during its life, in which no answer it was sent
+ * could be seen. With each finished client's time less its stalls, and each client that timed out while the loop
+ * stood still for OVERLOAD_SHARE of its wait (run.ts's rule for a probe) not judged, the SLO would have been met.
+ * Any other failure (a status, a reset, a refusal, a certificate, a timeout on a loop that ran freely) is the
+ * server's, and so is a miss that remains once our stalls are taken out: those stay burst_slo.
+ */
+export function burstOverloadOf(samples: ClientSample[], stats: BurstStats, burst: { waitedMs: number; stalledMs: number }): Failure | undefined {
+  if (stats.sloMet || stats.started < stats.clients) return undefined;
+  let unjudged = 0;
+  for (const sample of samples) {
+    if (sample.ok) continue;
+    const starvedTimeout = sample.failure === 'http_timeout' && sample.stalledMs >= sample.waitedMs * OVERLOAD_SHARE;
+    if (!starvedTimeout) return undefined;
+    unjudged += 1;
+  }
+  const ownTimes = samples.flatMap((s) => (s.lastByteMs === undefined ? [] : [Math.max(0, s.lastByteMs - s.stalledMs)])).sort((a, b) => a - b);
+  const ownP99Ms = percentile(ownTimes, 99);
+  const successPercent = (100 * (stats.succeeded + unjudged)) / stats.started;
+  const wouldMeet = successPercent >= stats.slo.successPercent && (ownP99Ms === undefined ? unjudged > 0 : ownP99Ms < stats.slo.p99Ms);
+  if (!wouldMeet) return undefined;
+  const timedOut = unjudged > 0 ? `; ${unjudged} of ${stats.started} clients timed out while it stood still for at least half their wait` : '';
+  const ownP99 = ownP99Ms === undefined ? '' : `; less each client's own share of it, p99 is ${ms(ownP99Ms)}, under the SLO's ${ms(stats.slo.p99Ms)}`;
+  return failure(
+    'local_overload',
+    'http',
+    `pushcheck stood still for ${Math.round(burst.stalledMs)} of the ${Math.round(burst.waitedMs)} ms the burst took${timedOut}${ownP99} (it would have read burst_slo: ${sloMiss(stats)})`,
+  );
+}
+
 /** Resolves the target once, then starts the clients evenly over the window and waits for them all. */
 async function burstOne(target: Target, settings: BurstSettings, stop: AbortSignal): Promise<{ outcome: ProbeOutcome; stats?: BurstStats }> {
   const started = performance.now();
@@ -274,6 +315,9 @@ async function burstOne(target: Target, settings: BurstSettings, stop: AbortSign
   // How late this process ran its callbacks during the burst: the times measured include that much of our own delay.
   const lag = monitorEventLoopDelay({ resolution: 10 });
   lag.enable();
+  // How long the loop stood still, overall and within each client's time: what burstOverloadOf allows for.
+  const stopWatching = watchStalls();
+  const stalledBefore = stalledMs();
   const spacingMs = settings.clients > 1 ? settings.withinMs / (settings.clients - 1) : 0;
   const clients: Array<Promise<ClientSample>> = [];
   const burstStart = performance.now();
@@ -285,6 +329,9 @@ async function burstOne(target: Target, settings: BurstSettings, stop: AbortSign
     clients.push(runClient(connection, accept, settings.timeoutMs, stop));
   }
   const samples = await Promise.all(clients);
+  const burstEnd = performance.now();
+  const burstStalledMs = stalledMs(burstEnd) - stalledBefore;
+  stopWatching();
   lag.disable();
   const stats = { ...burstStats(samples, settings), clientLagMs: roundMs(lag.percentile(99) / 1e6) };
   const outcome: ProbeOutcome = {
@@ -295,7 +342,10 @@ async function burstOne(target: Target, settings: BurstSettings, stop: AbortSign
     timings: { dnsMs, totalMs: roundMs(performance.now() - started) },
     note: burstSummary(stats),
   };
-  if (!outcome.ok) outcome.failure = failure('burst_slo', 'http', sloMiss(stats));
+  if (!outcome.ok) {
+    const overload = burstOverloadOf(samples, stats, { waitedMs: burstEnd - burstStart, stalledMs: burstStalledMs });
+    outcome.failure = overload ?? failure('burst_slo', 'http', sloMiss(stats));
+  }
   return { outcome, stats };
 }
 

@@ -12,12 +12,12 @@ import { createCertificateAuthority, type CertificateAuthority, type Certificate
 import { parseReport } from '../../src/report/validate.js';
 import { resolveRuleSets } from '../../src/rules/builtin.js';
 import { parseRuleSet } from '../../src/rules/load.js';
-import { burstStats, MAX_BURST_CLIENTS, percentile, planBurst, runBursts, VENDOR_HOST, type BurstSettings } from '../../src/run/burst.js';
+import { burstOverloadOf, burstStats, MAX_BURST_CLIENTS, percentile, planBurst, runBursts, VENDOR_HOST, type BurstSettings } from '../../src/run/burst.js';
 import type { Report } from '../../src/types.js';
 import { runCli, runInProcess } from '../helpers/cli.js';
 import { ipv6Available, track, type TestServer } from '../helpers/servers.js';
 import { nonEmpty } from '../helpers/non-empty.js';
-import { watchRunQueue } from '../helpers/starved.js';
+import { watchLoop, watchRunQueue } from '../helpers/starved.js';
 
 const BODY = Buffer.from(`<?xml version="1.0"?><messages>${'x'.repeat(2000)}</messages>`);
 
@@ -120,12 +120,26 @@ describe('the figures', () => {
     expect(percentile([], 50)).toBeUndefined();
   });
 
+  it('only timeouts on a stalled loop and times our stalls explain excuse a miss', () => {
+    const slo = { successPercent: 100, p99Ms: 300 };
+    const done = (lastByteMs: number, stalledMs: number) => ({ lastByteMs, statuses: ['HEAD 200', 'GET 200'], bytes: 1, ok: true, waitedMs: lastByteMs, stalledMs });
+    const starvedTimeout = { statuses: [], bytes: 0, ok: false, failure: 'http_timeout' as const, waitedMs: 1000, stalledMs: 600 };
+    const judge = (samples: Parameters<typeof burstStats>[0]) =>
+      burstOverloadOf(samples, burstStats(samples, { clients: samples.length, withinMs: 0, slo }), { waitedMs: 1000, stalledMs: 600 })?.code;
+    expect(judge([done(900, 700), done(100, 0), starvedTimeout])).toBe('local_overload');
+    // A timeout while the loop mostly ran, a status, the server's own slowness beyond our stalls: burst_slo's.
+    expect(judge([done(100, 0), { ...starvedTimeout, stalledMs: 400 }])).toBeUndefined();
+    expect(judge([done(100, 0), { ...done(100, 0), ok: false, failure: 'http_status' as const }])).toBeUndefined();
+    expect(judge([done(900, 500), done(100, 0)])).toBeUndefined();
+    expect(judge([done(100, 0), done(200, 0)])).toBeUndefined();
+  });
+
   it('the SLO needs every client and p99 under the bound', () => {
-    const ok = { statuses: ['HEAD 200', 'GET 200'], bytes: 10, ok: true };
+    const ok = { statuses: ['HEAD 200', 'GET 200'], bytes: 10, ok: true, waitedMs: 0, stalledMs: 0 };
     const base = { clients: 3, withinMs: 0, slo: { successPercent: 100, p99Ms: 100 } };
     expect(burstStats([1, 2, 3].map((t) => ({ ...ok, lastByteMs: t })), base).sloMet).toBe(true);
     expect(burstStats([1, 2, 100].map((t) => ({ ...ok, lastByteMs: t })), base).sloMet).toBe(false);
-    const oneFailed = [{ ...ok, lastByteMs: 1 }, { ...ok, lastByteMs: 2 }, { statuses: [], bytes: 0, ok: false, failure: 'tcp_reset' as const }];
+    const oneFailed = [{ ...ok, lastByteMs: 1 }, { ...ok, lastByteMs: 2 }, { statuses: [], bytes: 0, ok: false, failure: 'tcp_reset' as const, waitedMs: 0, stalledMs: 0 }];
     const stats = burstStats(oneFailed, base);
     expect([stats.sloMet, stats.succeeded, stats.errors]).toEqual([false, 2, { tcp_reset: 1 }]);
     expect(burstStats(oneFailed, { ...base, slo: { successPercent: 66, p99Ms: 100 } }).sloMet).toBe(true);
@@ -136,16 +150,21 @@ describe('bursts against loopback servers', () => {
   it('a server that copes: every client HEAD then GET on its own connection, all figures, SLO met', async () => {
     const { server, seen } = await messageServer();
     const queue = watchRunQueue();
+    const loop = watchLoop();
     const report = await runBursts([ownRules(`https://files.test:${server.port}/m.ibi`)], settings());
+    loop.stop();
     const waitedMs = queue.waitedMs();
     const [result] = report.results;
     const b = result!.burst!;
     // The server and the 50 clients share this thread: 100 TLS handshakes, about 0.4 s of CPU. On a machine busy
     // with other work each client's time includes the time the thread waited for a CPU (p99 3.6-7.2 s at load 14,
-    // Node 20 and 22 alike). The SLO may be missed only by no more than that wait, which the kernel counts.
-    const starved = !b.sloMet && waitedMs !== undefined && b.p99Ms! - waitedMs < 5000;
-    if (starved) console.log(`burst: p99 ${b.p99Ms} ms, of which this thread waited ${Math.round(waitedMs)} ms for a CPU`);
-    expect(result?.status).toBe(starved ? 'fail' : 'pass');
+    // Node 20 and 22 alike). The SLO may be missed only by no more than that wait, which the kernel counts; where
+    // the loop stood still for the miss, the burst reads local_overload, a warning.
+    const overloaded = result?.error?.code === 'local_overload';
+    if (overloaded) expect(loop.stalledMs()).toBeGreaterThan(b.p99Ms! - 5000);
+    const starved = !b.sloMet && !overloaded && waitedMs !== undefined && b.p99Ms! - waitedMs < 5000;
+    if (starved || overloaded) console.log(`burst: p99 ${b.p99Ms} ms; this thread waited ${Math.round(waitedMs ?? 0)} ms for a CPU, its loop stood still ${Math.round(loop.stalledMs())} ms`);
+    expect(result?.status).toBe(overloaded ? 'warn' : starved ? 'fail' : 'pass');
     expect(result?.burst).toMatchObject({
       clients: 50,
       started: 50,
@@ -153,7 +172,7 @@ describe('bursts against loopback servers', () => {
       statusCodes: { 'HEAD 200': 50, 'GET 200': 50 },
       errors: {},
       bytes: 50 * BODY.length,
-      sloMet: !starved,
+      sloMet: !starved && !overloaded,
     });
     expect(b.p50Ms!).toBeLessThanOrEqual(b.p95Ms!);
     expect(b.p95Ms!).toBeLessThanOrEqual(b.p99Ms!);
@@ -192,21 +211,71 @@ describe('bursts against loopback servers', () => {
 
   it('a server that slows down with concurrency misses the p99 bound, though every client succeeds', async () => {
     const { server, seen } = await messageServer({ tls: false, delayMs: (inFlight) => inFlight * 25 });
+    const loop = watchLoop();
     const report = await runBursts(
       [ownRules(`http://127.0.0.1:${server.port}/m.ibi`)],
       settings({ clients: 40, withinMs: 0, slo: { successPercent: 100, p99Ms: 500 } }),
     );
+    loop.stop();
     const result = report.results[0]!;
     expect(seen.maxInFlight).toBeGreaterThan(20);
     expect(result.burst?.succeeded).toBe(40);
-    expect(result.status).toBe('fail');
     expect(result.error?.message).toMatch(/p99 \d+(\.\d+)? (ms|s) is not under 500 ms/);
+    // The server's own delay is not ours to allow for: only a loop that stood still for the miss may excuse it.
+    if (loop.stalledMs() < result.burst!.p99Ms! - 500) expect(result.error?.code).toBe('burst_slo');
+    expect(result.status).toBe(result.error?.code === 'local_overload' ? 'warn' : 'fail');
     // The same server with few clients at a time copes.
     const gentle = await runBursts(
       [ownRules(`http://127.0.0.1:${server.port}/m.ibi`)],
       settings({ clients: 5, withinMs: 500, slo: { successPercent: 100, p99Ms: 500 } }),
     );
     expect(gentle.results[0]?.status).toBe('pass');
+  });
+
+  it('a server slow by its own delay misses the SLO as burst_slo, on a loop that ran freely', async () => {
+    const { server } = await messageServer({ tls: false, delayMs: () => 300 });
+    const loop = watchLoop();
+    const report = await runBursts([ownRules(`http://127.0.0.1:${server.port}/m.ibi`)], settings({ clients: 5, withinMs: 0, slo: { successPercent: 100, p99Ms: 100 } }));
+    loop.stop();
+    const result = report.results[0]!;
+    expect(result.burst?.succeeded).toBe(5);
+    expect(result.burst!.p99Ms!).toBeGreaterThanOrEqual(600);
+    // HEAD and GET wait 300 ms each: only a loop that stood still for 500 ms of it could explain the miss.
+    if (loop.stalledMs() >= 500) console.log(`slow server: the loop stood still ${Math.round(loop.stalledMs())} ms; either verdict is sound`);
+    else {
+      expect(result).toMatchObject({ status: 'fail', error: { code: 'burst_slo' } });
+      expect(result.error?.message).toMatch(/\(p99 \d+ ms is not under 100 ms\)$/);
+      expect(report.exitCode).toBe(1);
+    }
+  });
+
+  it('a miss that this process’s own stalls explain reads local_overload, a warning with the figures', async () => {
+    // The server answers at once, but on its first request blocks this thread (the clients' too) for 900 ms:
+    // every client waits that long, far past the SLO's 300 ms, through no fault of the server.
+    let blocked = false;
+    const raw = http.createServer((req, res) => {
+      if (!blocked) {
+        blocked = true;
+        const until = performance.now() + 900;
+        while (performance.now() < until);
+      }
+      res.writeHead(200, { 'content-type': 'text/xml', 'content-length': BODY.length });
+      res.end(req.method === 'HEAD' ? undefined : BODY);
+    });
+    const server = await track(raw);
+    servers.push(server);
+    const report = await runBursts([ownRules(`http://127.0.0.1:${server.port}/m.ibi`)], settings({ clients: 5, withinMs: 0, slo: { successPercent: 100, p99Ms: 300 } }));
+    const result = report.results[0]!;
+    expect(result.burst).toMatchObject({ succeeded: 5, sloMet: false });
+    expect(result.burst!.p99Ms!).toBeGreaterThanOrEqual(900);
+    expect(result).toMatchObject({ status: 'warn', error: { code: 'local_overload', phase: 'http' } });
+    const said = /\(pushcheck stood still for (\d+) of the (\d+) ms the burst took; less each client's own share of it, p99 is (\d+) ms, under the SLO's 300 ms \(it would have read burst_slo: p99 (\d+(\.\d+)? (ms|s)) is not under 300 ms\)\)$/.exec(result.error!.message);
+    expect(said, result.error!.message).not.toBeNull();
+    expect(Number(said![1])).toBeGreaterThanOrEqual(850);
+    expect(Number(said![1])).toBeLessThanOrEqual(Number(said![2]));
+    expect(Number(said![3])).toBeLessThan(300);
+    expect(result.note).toContain('5 of 5 clients succeeded');
+    expect(report.exitCode).toBe(0);
   });
 
   it('an untrusted certificate fails every client as tls_untrusted', async () => {
@@ -256,7 +325,7 @@ describe('pushcheck burst (the CLI)', () => {
   });
 
   it('exits 1 when the SLO is missed, and 2 for a bad count or nothing to load (in process)', async () => {
-    const { server } = await messageServer({ tls: false, delayMs: () => 200 });
+    const { server } = await messageServer({ tls: false, delayMs: () => 500 });
     const missed = await runInProcess(['burst', 'ibi', '--var', `messageUrl=http://127.0.0.1:${server.port}/m.ibi`, '-n', '5', '--slo-p99', '100ms']);
     expect(missed.code).toBe(1);
     expect(missed.stdout).toContain('burst_slo');
