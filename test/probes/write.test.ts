@@ -275,9 +275,12 @@ describe.skipIf(missing !== undefined)('FTP against pyftpdlib', () => {
       const url = `ftp://admin:secret@127.0.0.1:${stalling}/ibi/messages.ibi`;
       const location = parseWriteUrl(url)!;
       const target = { ruleset: 'test', rule: writeRule(), host: location.host, port: location.port, check: 'write' as const, url };
-      const outcome = await writeProbe.run(target, probeContext({ timeoutMs: 700 }));
+      // The server stalls at its step forever, so the time allowed only has to let the steps before it finish: for
+      // CWD that is a whole login with pyftpdlib, which on a busy machine can take most of 700 ms.
+      const timeoutMs = stallsAt === 'PASS' ? 700 : 3000;
+      const outcome = await writeProbe.run(target, probeContext({ timeoutMs }));
       const step = stallsAt === 'PASS' ? 'login' : 'CWD';
-      expect(outcome.failure, stallsAt).toMatchObject({ code: 'write_error', message: `writing the message file failed (timed out after 700 ms (${step}))` });
+      expect(outcome.failure, stallsAt).toMatchObject({ code: 'write_error', message: `writing the message file failed (timed out after ${timeoutMs} ms (${step}))` });
       expect(outcome.note, stallsAt).toMatch(stallsAt === 'PASS' ? /^steps: login [\d.]+ ms$/ : /^steps: login [\d.]+ ms, CWD [\d.]+ ms$/);
     }
     untouched(path.join(root, 'ftp', 'ibi'));
