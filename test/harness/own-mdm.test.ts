@@ -293,6 +293,37 @@ describe('the devices trust an MDM server of your own as --mdm-ca says', () => {
   }, 60_000);
 });
 
+describe('closing the harness', () => {
+  it('does not wait for an own MDM server that never answers, and what was answered before stands', async () => {
+    const ca = await createCertificateAuthority('Silent MDM CA');
+    // Reads the request, never answers: before, the harness's close waited out the request's 10 s timeout.
+    let bytes = 0;
+    const server = tls.createServer(await ca.issue({ names: ['127.0.0.1'] }), (socket) => {
+      socket.on('data', (chunk: Buffer) => (bytes += chunk.length));
+      socket.on('error', () => undefined);
+    });
+    server.on('tlsClientError', () => undefined);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const clock = new ScaledClock(1);
+    const h = await startHarness({ clock, faults: new FaultBoard([], clock.now()), ownMdm: { serverUrl: `${url}/connect`, checkInUrl: `${url}/checkin`, ca: [ca.cert] } });
+    try {
+      // The Android device enrolls with the harness's own MDM server (answered); the iOS one waits on the silent one.
+      const [android] = h.addDevices({ android: 1 });
+      h.addDevices({ ios: 1 });
+      await waitFor(() => bytes > 0 && h.mdm.devices.has(android!.profile.udid), 20_000, 'an enrollment answered and a request in flight');
+      const started = performance.now();
+      await h.close();
+      expect(performance.now() - started).toBeLessThan(3000);
+      expect(h.mdm.devices.has(android!.profile.udid)).toBe(true);
+    } finally {
+      await h.close();
+      clock.clearAll();
+      server.close();
+    }
+  }, 60_000);
+});
+
 describe('--mdm-url, --mdm-checkin-url, --mdm-ca: bad values are one-line usage errors', () => {
   const run = async (args: string[]): Promise<string> => {
     const program = new Command().exitOverride();

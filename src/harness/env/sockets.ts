@@ -79,8 +79,13 @@ export class SocketEnv implements DeviceEnv {
     if (o.ownMdm) this.own = new Agent({ connections: 16, connect: { secureContext: deviceTrustingContext([o.ca, ...(o.ownMdm.ca ?? [])]) } });
   }
 
+  /**
+   * Called once the devices have stopped, so no answer still to come would be used: destroy() aborts requests in
+   * flight (their devices read a failed exchange and, stopped, do nothing more), where close() would wait for each,
+   * up to timeoutMs for a silent MDM server of the user's own. Exchanges already answered are untouched.
+   */
   async close(): Promise<void> {
-    await Promise.all([this.pool.close(), this.own?.close()]);
+    await Promise.all([this.pool.destroy(), this.own?.destroy()]);
   }
 
   private target(device: DeviceProfile, route: Route): Target | undefined {
