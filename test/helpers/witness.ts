@@ -9,8 +9,6 @@ import { expect } from 'vitest';
 import type { CliRun } from './cli.js';
 
 export interface LoopWitness {
-  /** ms from the preload to the exit: the span the loop was watched. */
-  watchedMs: number;
   /** The longest single stall of the loop (a tick's lateness beyond its 10 ms), ms. */
   longestStallMs: number;
   /**
@@ -20,8 +18,6 @@ export interface LoopWitness {
   totalStallMs: number;
   /** ms the process's main thread waited for a CPU since its exec (Linux's schedstat); undefined where not told. */
   runQueueMs?: number;
-  /** The child's performance.now() at exit: its age, start-up included. */
-  uptimeMs: number;
 }
 
 /** The witness's figures of `run`; fails the test where the child left none (it was killed before its exit). */
