@@ -193,8 +193,8 @@ function sweepStaleNamespaces(): void {
 }
 
 /**
- * Resolves once `child` prints a line matching `pattern`. A helper's start-up is not what a test checks: 20 s, as
- * runInServer allows, where 5 s ran out for a Node server beside busy loops at load 10-20.
+ * Resolves once `child` prints a line matching `pattern`. A helper's start-up is not what a test checks: 20 s, where
+ * 5 s ran out for a Node server beside busy loops at load 10-20.
  */
 function waitForLine(child: ChildProcess, pattern: RegExp, what: string, timeoutMs = 20_000): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -330,7 +330,7 @@ export async function createFaultNetwork(): Promise<FaultNetwork> {
       await run('ip', ['netns', 'exec', server, 'nft', '-f', file]);
     },
 
-    async runInServer(command, ready, what, readyMs = 20_000) {
+    async runInServer(command, ready, what, readyMs) {
       await waitForLine(spawnTracked(['netns', 'exec', server, ...command]), ready, what, readyMs);
     },
 
