@@ -13,7 +13,7 @@ import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, 
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { build } from 'esbuild';
-import { asciiOnly } from './ascii-only.mjs';
+import { oneByteOnly } from './one-byte.mjs';
 
 const out = 'dist/sea';
 const name = `pushcheck-${process.platform}-${process.arch}${process.platform === 'win32' ? '.exe' : ''}`;
@@ -34,8 +34,8 @@ await build({
   // import.meta.url has no meaning here: package-root.ts is told where the unpacked assets are instead.
   define: { 'import.meta.url': 'undefined', PUSHCHECK_RULE_SETS_ID: JSON.stringify(ruleSetsId) },
 });
-// ASCII alone, as dist/bundle/'s: Node makes the executable's 4.5 MB of JavaScript a string of one byte a character.
-await asciiOnly(`${out}/pushcheck.cjs`);
+// One byte a character, as dist/bundle/'s: Node makes the executable's 4.5 MB of JavaScript a string of one byte a character.
+await oneByteOnly(`${out}/pushcheck.cjs`);
 
 const files = [
   'package.json',

@@ -8,7 +8,7 @@ import { basename } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { createRequire } from 'node:module';
 import { build } from 'esbuild';
-import { asciiOnly } from './ascii-only.mjs';
+import { oneByteOnly } from './one-byte.mjs';
 import { builtinNames, summaryOf } from '../dist/rules/builtin.js';
 import { commands } from '../dist/cli/commands.js';
 import { loadRuleSetFile } from '../dist/rules/load.js';
@@ -175,7 +175,7 @@ await build({
   ],
 });
 
-// Every bundle in ASCII alone (scripts/ascii-only.mjs says why).
+// Every bundle one byte a character: ASCII, but for Latin-1 letters in licences (scripts/one-byte.mjs says why).
 for (const entry of readdirSync('dist/bundle', { recursive: true, withFileTypes: true })) {
-  if (entry.isFile() && /\.c?js$/.test(entry.name)) await asciiOnly(`${entry.parentPath}/${entry.name}`);
+  if (entry.isFile() && /\.c?js$/.test(entry.name)) await oneByteOnly(`${entry.parentPath}/${entry.name}`);
 }

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { crc32 } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
+import { outsideAsciiOnlyInClosingLicence } from '../helpers/one-byte.js';
 
 const CODE_CACHE = fileURLToPath(new URL('../../dist/bundle/code-cache.cjs', import.meta.url));
 const dir = mkdtempSync(path.join(os.tmpdir(), 'pushcheck-code-cache-'));
@@ -219,13 +220,24 @@ describe('the code cache', () => {
 });
 
 describe('the bundles', () => {
-  // scripts/bundle.mjs replaces what esbuild leaves outside ASCII in comments: one "…" made check.cjs a string of two
-  // bytes a character, decoded character by character on every run.
-  it('hold ASCII alone, so that Node reads each into a string of one byte a character', () => {
+  // scripts/one-byte.mjs replaces what esbuild leaves outside ASCII in comments: one "…" made check.cjs a string of two
+  // bytes a character, decoded character by character on every run. A licence keeps its Latin-1 letters.
+  it('hold ASCII alone but for Latin-1 letters in a licence at the end, so that Node reads each into a string of one byte a character', () => {
     const bundle = fileURLToPath(new URL('../../dist/bundle/', import.meta.url));
     const files = readdirSync(bundle, { recursive: true, encoding: 'utf8' }).filter((name) => /\.c?js$/.test(name));
     expect(files).toEqual(expect.arrayContaining(['check.cjs', 'rules.cjs', 'program.cjs', path.join('lib', 'undici.cjs')]));
-    const outside = files.filter((name) => /[^\x00-\x7f]/.test(readFileSync(path.join(bundle, name), 'utf8')));
-    expect(outside).toEqual([]);
+    expect(files.filter((name) => !outsideAsciiOnlyInClosingLicence(readFileSync(path.join(bundle, name), 'utf8')))).toEqual([]);
+    expect(readFileSync(path.join(bundle, 'lib', 'undici.cjs'), 'utf8')).toContain('Jimmy W\u00e4rting');
+  });
+
+  it('are rewritten by oneByteText: "?" for each UTF-16 unit outside ASCII, but Latin-1 letters of a legal comment', async () => {
+    const { oneByteText } = (await import(new URL('../../scripts/one-byte.mjs', import.meta.url).href)) as { oneByteText: (code: string) => string };
+    const code = 'a(); // see \u00a73 \u2026 done\n/*! MIT. J\u00e4rv \u2014 x */\n// @license B\u00f8 \ud83d\ude00\n/* plain \u00e4 */\n';
+    expect(oneByteText(code)).toBe('a(); // see ?3 ? done\n/*! MIT. J\u00e4rv ? x */\n// @license B\u00f8 ??\n/* plain ? */\n');
+    expect(oneByteText(code)).toHaveLength(code.length);
+    // The bundles' own test above holds them to this: a licence at the end may keep its letters, a comment in code not.
+    expect(outsideAsciiOnlyInClosingLicence('a();\n/*! J\u00e4rv */\n//# sourceMappingURL=a.js.map\n')).toBe(true);
+    expect(outsideAsciiOnlyInClosingLicence('/*! J\u00e4rv */\na();\n')).toBe(false);
+    expect(outsideAsciiOnlyInClosingLicence('a(); /* \u2026 */\n')).toBe(false);
   });
 });

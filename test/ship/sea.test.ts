@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cacheChecksum } from '../../src/cache-folder.js';
+import { outsideAsciiOnlyInClosingLicence } from '../helpers/one-byte.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const { version } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
@@ -18,7 +19,7 @@ const binary = path.join(root, 'dist', 'sea', `pushcheck-${process.platform}-${p
 
 /** The newest modification time of the files the executable is built from (a few hundred stat calls). */
 function newestInput(): number {
-  const inputs = ['package.json', 'scripts/build-sea.mjs', 'scripts/ascii-only.mjs', 'dist/rule-sets.json', 'dist/rule-summaries.json'];
+  const inputs = ['package.json', 'scripts/build-sea.mjs', 'scripts/one-byte.mjs', 'dist/rule-sets.json', 'dist/rule-summaries.json'];
   for (const folder of ['src', 'rules', 'schemas']) {
     for (const entry of readdirSync(path.join(root, folder), { recursive: true, withFileTypes: true })) {
       if (entry.isFile()) inputs.push(path.relative(root, path.join(entry.parentPath, entry.name)));
@@ -54,10 +55,10 @@ describe(`dist/sea/pushcheck-${process.platform}-${process.arch}`, () => {
     expect(result.stdout.trim()).toBe(version);
   });
 
-  // scripts/ascii-only.mjs: a character outside ASCII in a comment made its 4.5 MB a string of two bytes a character,
+  // scripts/one-byte.mjs: a character outside ASCII in a comment made its 4.5 MB a string of two bytes a character,
   // decoded on every start (`--version`: 257 -> 159 million instructions).
-  it('runs JavaScript in ASCII alone, so that Node makes it a string of one byte a character', () => {
-    expect(readFileSync(path.join(root, 'dist', 'sea', 'pushcheck.cjs'), 'utf8')).not.toMatch(/[^\x00-\x7f]/);
+  it('runs JavaScript in ASCII but for Latin-1 letters in a licence at its end, so that Node makes it a string of one byte a character', () => {
+    expect(outsideAsciiOnlyInClosingLicence(readFileSync(path.join(root, 'dist', 'sea', 'pushcheck.cjs'), 'utf8'))).toBe(true);
   });
 
   it('runs pushcheck ios: a report of its 11 targets, a verdict and no crash (no Internet here: failures are fine)', () => {
