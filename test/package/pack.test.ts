@@ -8,19 +8,19 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { packedTarball } from '../helpers/packed.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 let project: string;
 
-beforeAll(() => {
+beforeAll(async () => {
   if (!existsSync(join(ROOT, 'dist/index.d.ts')) || !existsSync(join(ROOT, 'dist/harness/index.d.ts'))) {
     throw new Error('dist/ has no type declarations: run npm run build first (npm test does)');
   }
   project = mkdtempSync(join(tmpdir(), 'pushcheck-consumer-'));
-  // dist/ is built already (npm test builds first): pack it as it is.
-  const packed = execFileSync(npm, ['pack', '--ignore-scripts', '--pack-destination', project, '--json'], { cwd: ROOT, encoding: 'utf8' });
-  const tarball = join(project, (JSON.parse(packed) as Array<{ filename: string }>)[0]!.filename);
+  // dist/ is built already (npm test builds first): packed as it is, once for test/ship too.
+  const tarball = await packedTarball();
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
   // Dependencies come from the npm cache that npm ci filled, or from the registry.
   execFileSync(npm, ['install', tarball, '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts'], { cwd: project, stdio: 'pipe' });

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCertificateAuthority } from '../../src/harness/certs.js';
 import { runCli } from '../helpers/cli.js';
+import { packedTarball } from '../helpers/packed.js';
 import { writeRuleFile } from '../helpers/rule-file.js';
 import { startTlsServer } from '../helpers/servers.js';
 
@@ -24,12 +25,11 @@ let installed: string;
 /** The code caches in the installed bundle before any run: none may ship (each run of check or rules writes its own). */
 let packedCaches: string[];
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'pushcheck-pack-'));
-  // dist/ is already built (npm test builds first); the tarball takes it as it is.
-  execFileSync(npm, ['pack', '--ignore-scripts', '--pack-destination', dir], { cwd: root, stdio: 'ignore' });
-  const tarball = path.join(dir, `pushcheck-${version}.tgz`);
-  expect(existsSync(tarball)).toBe(true);
+  // dist/ is already built (npm test builds first); the tarball takes it as it is, packed once for test/package too.
+  const tarball = await packedTarball();
+  expect(path.basename(tarball)).toBe(`pushcheck-${version}.tgz`);
   const prefix = path.join(dir, 'prefix');
   execFileSync(npm, ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', tarball], { cwd: dir, stdio: 'ignore' });
   bin = path.join(prefix, 'bin', 'pushcheck');
