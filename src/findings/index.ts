@@ -43,49 +43,43 @@ export function findingsOf(results: readonly Result[], context: RunContext = {})
   return explain(results, context).map(({ finding }) => finding);
 }
 
-/** Which finding explains each result that one explains (the metrics label each target's failure with it). */
-export function findingOfEachResult(results: readonly Result[], context: RunContext = {}): Map<Result, Finding> {
-  return new Map(explain(results, context).flatMap(({ finding, explained }) => explained.map((r) => [r, finding] as const)));
+/**
+ * Which finding explains each result that one explains (the metrics label each target's failure with it). A report's
+ * own findings, passed as `findings`, are used as they are when {@link findingsOf} made every one of them of results in
+ * this list (a run's report: every /probe scrape of `pushcheck serve` renders the findings and the labels, and the
+ * detectors need not run twice), so that the labels and the report's findings agree; otherwise the list is explained
+ * anew. Not a cache of a results list: findingsOf itself explains every list it is given, which a library user may have
+ * changed in place since.
+ */
+export function findingOfEachResult(
+  results: readonly Result[],
+  context: RunContext = {},
+  findings: readonly Finding[] = [],
+): Map<Result, Finding> {
+  const found = explainedAgain(results, findings) ?? explain(results, context);
+  return new Map(found.flatMap(({ finding, explained }) => explained.map((r) => [r, finding] as const)));
 }
 
 type Explained = Array<{ finding: Finding; explained: readonly Result[] }>;
 
-/** What an explanation was made of: each result, and its status and error as they were then. */
-interface Explanation {
-  made: Result[];
-  verdicts: Array<[Result['status'], Result['error']]>;
-  startedAt: string | undefined;
-  found: Explained;
-}
+/** The results each finding that findingsOf made explains. */
+const explainedBy = new WeakMap<Finding, readonly Result[]>();
 
-/**
- * The last explanation made of each results list: a run derives its findings for the report and the Prometheus
- * format derives them again to label each failure (every /probe scrape of `pushcheck serve` did both). Used again
- * only for the same list holding the same result objects with the same statuses and errors, and the same context:
- * a library user who replaces a result, or changes one's verdict in place, gets a new explanation.
- */
-const explainedBefore = new WeakMap<readonly Result[], Explanation>();
+/** `findings` with the results each explains, when findingsOf made every one of them of results in `results`. */
+function explainedAgain(results: readonly Result[], findings: readonly Finding[]): Explained | undefined {
+  if (findings.length === 0) return undefined;
+  const listed = new Set(results);
+  const again: Explained = [];
+  for (const finding of findings) {
+    const explained = explainedBy.get(finding);
+    if (!explained || !explained.every((r) => listed.has(r))) return undefined;
+    again.push({ finding, explained });
+  }
+  return again;
+}
 
 /** Each finding with the results it explains, most serious first. */
 function explain(results: readonly Result[], context: RunContext): Explained {
-  const before = explainedBefore.get(results);
-  if (before && before.startedAt === context.startedAt && unchanged(before, results)) return before.found;
-  const found = explainAnew(results, context);
-  explainedBefore.set(results, { made: [...results], verdicts: results.map((r) => [r.status, r.error]), startedAt: context.startedAt, found });
-  return found;
-}
-
-function unchanged(before: Explanation, now: readonly Result[]): boolean {
-  if (before.made.length !== now.length) return false;
-  for (let i = 0; i < now.length; i += 1) {
-    const result = now[i]!;
-    const [status, error] = before.verdicts[i]!;
-    if (before.made[i] !== result || result.status !== status || result.error !== error) return false;
-  }
-  return true;
-}
-
-function explainAnew(results: readonly Result[], context: RunContext): Explained {
   // Credential files (pushcheck cert) say nothing about the network.
   const open = new Set(results.filter((r) => r.check !== 'cert' && isProblem(r)));
   // Nothing to explain (a healthy run): no detector runs, and the evidence need not be gathered.
@@ -98,7 +92,9 @@ function explainAnew(results: readonly Result[], context: RunContext): Explained
       const explained = detection.explains.filter((r) => open.has(r));
       if (explained.length === 0) continue;
       for (const r of explained) open.delete(r);
-      found.push({ finding: findingOf(detector.cause, detection, explained), explained });
+      const finding = findingOf(detector.cause, detection, explained);
+      explainedBy.set(finding, explained);
+      found.push({ finding, explained });
     }
   }
   return found.sort((a, b) => SEVERITY_ORDER.indexOf(a.finding.severity) - SEVERITY_ORDER.indexOf(b.finding.severity));

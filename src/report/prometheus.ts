@@ -187,7 +187,7 @@ export function renderPrometheus(report: Report): string {
     const labels = { cause: finding.cause, severity: finding.severity, ...(finding.subject !== undefined && { subject: finding.subject }) };
     add('pushcheck_findings', labelText(labels), finding.targets);
   }
-  const findingOf = findingOfEachResult(report.results, { startedAt: report.startedAt });
+  const findingOf = findingOfEachResult(report.results, { startedAt: report.startedAt }, report.findings);
   // A series may appear once: should a report ever list a target twice, the first one counts.
   const seen = new Set<string>();
   for (const result of report.results) {

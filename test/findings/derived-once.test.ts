@@ -1,6 +1,7 @@
 /**
  * A run's findings are derived once: the report's findings and the Prometheus format's label of each failure (every
- * /probe scrape of `pushcheck serve` renders both) come from one explanation, and a changed list is explained anew.
+ * /probe scrape of `pushcheck serve` renders both) come from one explanation, passed down in the report; findingsOf
+ * explains every list it is given anew, however it changed.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CAUSES, findingOfEachResult, findingsOf } from '../../src/findings/index.js';
@@ -61,6 +62,32 @@ describe('findings derived once per run', () => {
       delete r.error;
     }
     expect(findingsOf(results)).toEqual([]);
+  });
+
+  it('explains a list anew when a result changed in place in anything but its verdict', () => {
+    // A copy of its own: the fixture's results share their error objects with other tests'.
+    const results = structuredClone(richResults());
+    const first = findingsOf(results);
+    // The same error objects, each with another code; and a failure on another host.
+    for (const r of results) if (r.error) (r.error as { code: string }).code = 'tcp_refused';
+    results.find((r) => r.status === 'fail')!.host = 'moved.example';
+    const now = findingsOf(results);
+    expect(now).not.toEqual(first);
+    expect(now).toEqual(findingsOf(structuredClone(results)));
+    expect(now.some((f) => f.examples.some((e) => e.includes('moved.example:')))).toBe(true);
+  });
+
+  it("labels a report's failures anew when its findings were not made of its results (a saved report read back)", () => {
+    const results = richResults();
+    const startedAt = '2026-01-01T00:00:00.000Z';
+    const saved = structuredClone(report(results, { findings: findingsOf(results, { startedAt }), startedAt }));
+    const detections = countDetections();
+    const text = prometheus.render(saved, { color: false });
+    expect(detections()).toBeGreaterThan(0);
+    const fresh = findingOfEachResult(saved.results, { startedAt });
+    const labelled = saved.results.filter((r) => fresh.has(r));
+    expect(labelled.length).toBeGreaterThan(0);
+    for (const r of labelled) expect(text).toContain(`finding="${fresh.get(r)!.cause}"`);
   });
 
   it('explains a list anew when it grew', () => {
