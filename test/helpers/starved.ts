@@ -5,8 +5,7 @@
  * says what it would have read. A test that asserts a timeout's verdict therefore asserts the verdict the network
  * gave, which a local_overload names, and accepts a starved attempt only when the loop really stood still that long,
  * as the run's own stall watch (src/run/stall.ts) saw it. A run in a child process cannot be watched from here: for
- * it the test passes what the child's loop witness saw (runCli's `witness`, test/helpers/witness.ts), or, without
- * one, only a local_overload's own figures are held to the rule.
+ * it the test passes what the child's loop witness saw (runCli's `witness`, test/helpers/witness.ts).
  */
 import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
@@ -73,13 +72,13 @@ const OVERLOAD_MESSAGE = /\(this machine was too busy to judge: pushcheck stood 
  * more starvation than the loop had (`stalledMs`: watchLoop's figure over the run when it ran in this process, or the
  * child's loop witness's totalStallMs), or is malformed.
  */
-export function networkVerdict(result: Result, run: { timeoutMs: number; retries?: number; stalledMs?: number }): NetworkVerdict {
+export function networkVerdict(result: Result, run: { timeoutMs: number; retries?: number; stalledMs: number }): NetworkVerdict {
   const retries = run.retries ?? 0;
   const what = `${result.rule} ${result.host}:${result.port}`;
   const overloaded = result.error?.code === 'local_overload';
   const overloadRetried = result.attempts > retries + 1;
   expect(result.attempts, `${what}: at most one try beyond --retries`).toBeLessThanOrEqual(retries + 2);
-  if ((overloaded || overloadRetried) && run.stalledMs !== undefined) {
+  if (overloaded || overloadRetried) {
     // A starved attempt waited at least 95 % of the timeout, and the loop stood still for OVERLOAD_SHARE of that.
     expect(run.stalledMs, `${what} was judged starved: the loop must have stood still that long`).toBeGreaterThanOrEqual(OVERLOAD_SHARE * 0.95 * run.timeoutMs);
   }
@@ -92,6 +91,6 @@ export function networkVerdict(result: Result, run: { timeoutMs: number; retries
   const [, stoodMs, waitedMs, code, message] = said!;
   expect(Number(waitedMs)).toBeGreaterThanOrEqual(Math.floor(run.timeoutMs * 0.95));
   expect(Number(stoodMs)).toBeGreaterThanOrEqual(Math.floor(Number(waitedMs) * OVERLOAD_SHARE));
-  if (run.stalledMs !== undefined) expect(Number(stoodMs)).toBeLessThanOrEqual(Math.ceil(run.stalledMs) + 1);
+  expect(Number(stoodMs)).toBeLessThanOrEqual(Math.ceil(run.stalledMs) + 1);
   return { code: code as FailureCode, phase: result.error?.phase, message, overloaded, overloadRetried };
 }
