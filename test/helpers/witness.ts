@@ -1,9 +1,9 @@
 /**
  * What a child pushcheck's loop witness (loop-witness.cjs, runCli's `witness` option) saw, and the allowances a test
  * may take from it. A test that runs the CLI as a process cannot watch the child's event loop itself, and the
- * child's own stall watch (src/run/stall.ts) is the code under test: these figures come from Node's
- * monitorEventLoopDelay and the kernel's run queue instead, so a starved child is allowed for only where it really
- * stood still, and never where it did not.
+ * child's own stall watch (src/run/stall.ts) is the code under test: these figures come from a tick of the
+ * witness's own and the kernel's run queue instead, so a starved child is allowed for only where it really stood
+ * still, and never where it did not.
  */
 import { expect } from 'vitest';
 import type { CliRun } from './cli.js';
