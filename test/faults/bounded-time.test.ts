@@ -15,12 +15,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FailureCode, Report } from '../../src/types.js';
 import { writeRuleFile, type RuleSpec } from '../helpers/rule-file.js';
 import { networkVerdict } from '../helpers/starved.js';
-import { describeWitness, witnessOf, type LoopWitness } from '../helpers/witness.js';
+import { describeWitness, expectWithinTimeout, witnessOf, type LoopWitness } from '../helpers/witness.js';
 import { announceSkip, boundMs, createFaultNetwork, expectWallWithin, faultNetworkUnavailable, reportBoundMs, SERVER_ADDRESS, type FaultNetwork } from './netns.js';
 
 const TIMEOUT_MS = 1000;
-/** A result's time past its timeout beyond this is accepted only up to the longest stall the child's witness saw. */
-const TIMER_SLACK_MS = 200;
 
 const unavailable = await faultNetworkUnavailable();
 announceSkip('bounded-time test', unavailable);
@@ -74,13 +72,12 @@ async function runMix(
     expect(verdict.code).toBe(EXPECTED[result.rule]);
     // Every try --retries allows was made (networkVerdict allows one more, the overload retry, and no other).
     if (!verdict.overloaded) expect(result.attempts).toBeGreaterThanOrEqual(retries + 1);
-    expect(result.timings.totalMs).toBeLessThanOrEqual(TIMEOUT_MS + TIMER_SLACK_MS + witness.longestStallMs);
+    expectWithinTimeout(result, TIMEOUT_MS, witness);
   }
   // The bound that counts the overload retry where the report shows a starved target (docs/timeouts.md).
   const bound = reportBoundMs(report, TIMEOUT_MS, concurrency, retries);
   return { report, wallMs: run.durationMs, bound, witness };
 }
-
 
 beforeAll(async () => {
   if (unavailable) return;

@@ -6,6 +6,7 @@
  * still, and never where it did not.
  */
 import { expect } from 'vitest';
+import type { Result } from '../../src/types.js';
 import type { CliRun } from './cli.js';
 
 export interface LoopWitness {
@@ -30,4 +31,17 @@ export function witnessOf(run: CliRun): LoopWitness {
 export function describeWitness(witness: LoopWitness): string {
   const queue = witness.runQueueMs === undefined ? 'not told' : `${Math.round(witness.runQueueMs)} ms`;
   return `child's loop: longest stall ${Math.round(witness.longestStallMs)} ms, ${Math.round(witness.totalStallMs)} ms in all; waited for a CPU ${queue}`;
+}
+
+/** How far a result's time may pass its timeout on a quiet machine: a timer's slack. */
+export const TIMER_SLACK_MS = 200;
+
+/**
+ * Holds a child's result to its timeout plus TIMER_SLACK_MS, plus the longest stall the child's witness saw: a timer
+ * held by a stall fires that much late.
+ */
+export function expectWithinTimeout(result: Result, timeoutMs: number, witness: LoopWitness): void {
+  expect(result.timings.totalMs, `${result.rule} ${result.host}:${result.port}; ${describeWitness(witness)}`).toBeLessThanOrEqual(
+    timeoutMs + TIMER_SLACK_MS + witness.longestStallMs,
+  );
 }
