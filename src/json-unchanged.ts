@@ -19,12 +19,14 @@ export function unchangedByJson(value: unknown, keepsText: (text: string) => boo
       return true;
     case 'object': {
       if (value === null) return true;
+      // JSON calls a toJSON wherever it finds one, an array's or an inherited one too.
+      if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return false;
       if (Array.isArray(value)) {
         for (let i = 0; i < value.length; i += 1) if (!unchangedByJson(value[i], keepsText)) return false;
         return true;
       }
       const prototype = Object.getPrototypeOf(value);
-      if ((prototype !== Object.prototype && prototype !== null) || Object.hasOwn(value, 'toJSON')) return false;
+      if (prototype !== Object.prototype && prototype !== null) return false;
       for (const key in value) if (!unchangedByJson((value as Record<string, unknown>)[key], keepsText)) return false;
       return true;
     }

@@ -36,6 +36,8 @@ describe('escapeControls', () => {
       [{ a: undefined, b: [undefined, 1] }, { b: [null, 1] }],
       [{ d: date }, { d: date.toJSON() }],
       [{ t: { toJSON: () => 'x' } }, { t: 'x' }],
+      // An array's toJSON, which JSON calls too.
+      [{ t: Object.assign(['a'], { toJSON: () => '\u001b' }) }, { t: '\\x1b' }],
       [{ c: new (class Box { v = 1; })() }, { c: { v: 1 } }],
     ] as const) {
       const result = escapeControlsDeep(given);

@@ -224,5 +224,8 @@ describe('redactSecrets', () => {
       expect(copy).not.toBe(value);
       expect(copy).toEqual(JSON.parse(JSON.stringify(value)));
     }
+    // An array's toJSON, which JSON calls too: what it gives is redacted, not handed back as it is.
+    const array = { a: Object.assign(['ok'], { toJSON: () => 'see http://u:p@h.test' }) };
+    expect(JSON.stringify(redactSecrets(array))).toBe('{"a":"see http://***@h.test"}');
   });
 });
