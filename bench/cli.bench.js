@@ -220,7 +220,7 @@ if (process.env.NODE_EXTRA_CA_CERTS) {
     );
     if (BEFORE) commands.push({ e, floor: binFloor, label: `before (-c ${c})`, note: 'PUSHCHECK_BEFORE, the goal', run: () => timedCpu(BEFORE, [tcpRules, ...tcpPins, '-f', 'json'], env) });
   }
-  for (const command of commands) Object.assign(command, { wall: [], cpu: [], firstConnect: [], afterLast: [] });
+  for (const command of commands) Object.assign(command, { wall: [], cpu: [], firstConnect: [], afterLast: [], seenAfterExit: 0 });
   const loadBefore = os.loadavg()[0];
   // Round 0 fills the caches (the page cache, the code cache a build removes, Node 22's compile cache) and is not
   // counted, as hyperfine's --warmup.
@@ -235,6 +235,9 @@ if (process.env.NODE_EXTRA_CA_CERTS) {
       command.cpu.push(run.cpuMs);
       command.firstConnect.push(seen.first - run.startedMs);
       command.afterLast.push(run.endedMs - seen.last);
+      // takeConnects waited for connects the starved listeners accepted only after the command had exited: that
+      // round's last → exit measures the listeners, reads short (even below 0), and the row says how often it came.
+      if (seen.last > run.endedMs) command.seenAfterExit += 1;
     }
   }
   console.log(`\n1,000 loopback TCP targets (goal: pushcheck at its default concurrency, ${DEFAULT_CONCURRENCY}, within 3× nmap -sT -Pn -n on the same ports), medians of ${RUNS} rounds after a warm-up, load ${loadBefore.toFixed(1)} → ${os.loadavg()[0].toFixed(1)}`);
@@ -246,7 +249,9 @@ if (process.env.NODE_EXTRA_CA_CERTS) {
     const ratios = (value, peer, key) => (peer && peer !== command ? ratio(value, median(peer[key])) : '').padStart(7);
     // Not for nmap: the listeners see a connect when their event loop gets to it, after nmap may have exited.
     const times = command === nmap ? ''.padStart(15) : `${ms(median(command.firstConnect)).padStart(7)}, ${ms(median(command.afterLast)).padStart(6)}`;
-    console.log(`  ${command.label.padEnd(23)} ${ms(wall).padStart(7)} ${ratios(wall, nmap, 'wall')} ${ratios(wall, floor, 'wall')} ${ms(cpu).padStart(7)} ${ratios(cpu, nmap, 'cpu')} ${ratios(cpu, floor, 'cpu')}  ${times}${command.note ? `  (${command.note})` : ''}`);
+    const late = command !== nmap && command.seenAfterExit > 0 ? `last connect seen after the exit in ${command.seenAfterExit} of ${RUNS} rounds` : '';
+    const note = [command.note, late].filter(Boolean).join('; ');
+    console.log(`  ${command.label.padEnd(23)} ${ms(wall).padStart(7)} ${ratios(wall, nmap, 'wall')} ${ratios(wall, floor, 'wall')} ${ms(cpu).padStart(7)} ${ratios(cpu, nmap, 'cpu')} ${ratios(cpu, floor, 'cpu')}  ${times}${note ? `  (${note})` : ''}`);
   };
   if (nmap) row(nmap);
   else console.log('  nmap                    not installed: no ratio');
