@@ -45,8 +45,8 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     // A harness handler's bug (answered 500) fails the test it happened in; spawn-log.ts helps count CLI start-ups.
     setupFiles: ['test/setup/harness-bugs.ts', 'test/setup/spawn-log.ts'],
-    // The user's cache folder is left alone: see cache-folder.ts.
-    globalSetup: ['test/setup/cache-folder.ts'],
+    // The user's cache folder is left alone: see cache-folder.ts. packed-folder.ts: the run's one npm pack.
+    globalSetup: ['test/setup/cache-folder.ts', 'test/setup/packed-folder.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     // Most files wait on the network, child processes or timers, not the CPU: two files at a time even on two cores
