@@ -254,21 +254,24 @@ function sloMiss(stats: BurstStats): string {
 /**
  * local_overload for a missed SLO that this process's own lateness explains, as docs/burst.md ("A busy machine")
  * says: a client's time includes every stall of our event loop during its life, in which no answer it was sent
- * could be seen. With each finished client's time less its stalls, and each client that timed out while the loop
- * stood still for OVERLOAD_SHARE of its wait (run.ts's rule for a probe) not judged, the SLO would have been met.
- * Any other failure (a status, a reset, a refusal, a certificate, a timeout on a loop that ran freely) is the
- * server's, and so is a miss that remains once our stalls are taken out: those stay burst_slo.
+ * could be seen. A client whose loop stood still for OVERLOAD_SHARE of its time (run.ts's rule for a probe) measured
+ * this machine: with each such finished client's time less its stalls, and each such client that timed out not
+ * judged, the SLO would have been met. Any other failure (a status, a reset, a refusal, a certificate, a timeout on
+ * a loop that ran freely) is the server's, and so is a miss that remains: those stay burst_slo. A short stall does
+ * not excuse a client, as it does not a probe: it would turn a p99 just over the bound into a warning.
  */
 export function burstOverloadOf(samples: ClientSample[], stats: BurstStats, burst: { waitedMs: number; stalledMs: number }): Failure | undefined {
   if (stats.sloMet || stats.started < stats.clients) return undefined;
+  const starved = (sample: ClientSample): boolean => sample.stalledMs >= sample.waitedMs * OVERLOAD_SHARE;
   let unjudged = 0;
   for (const sample of samples) {
     if (sample.ok) continue;
-    const starvedTimeout = sample.failure === 'http_timeout' && sample.stalledMs >= sample.waitedMs * OVERLOAD_SHARE;
-    if (!starvedTimeout) return undefined;
+    if (sample.failure !== 'http_timeout' || !starved(sample)) return undefined;
     unjudged += 1;
   }
-  const ownTimes = samples.flatMap((s) => (s.lastByteMs === undefined ? [] : [Math.max(0, s.lastByteMs - s.stalledMs)])).sort((a, b) => a - b);
+  const ownTimes = samples
+    .flatMap((s) => (s.lastByteMs === undefined ? [] : [starved(s) ? Math.max(0, s.lastByteMs - s.stalledMs) : s.lastByteMs]))
+    .sort((a, b) => a - b);
   const ownP99Ms = percentile(ownTimes, 99);
   const successPercent = (100 * (stats.succeeded + unjudged)) / stats.started;
   const wouldMeet = successPercent >= stats.slo.successPercent && (ownP99Ms === undefined ? unjudged > 0 : ownP99Ms < stats.slo.p99Ms);

@@ -131,6 +131,9 @@ describe('the figures', () => {
     expect(judge([done(100, 0), { ...starvedTimeout, stalledMs: 400 }])).toBeUndefined();
     expect(judge([done(100, 0), { ...done(100, 0), ok: false, failure: 'http_status' as const }])).toBeUndefined();
     expect(judge([done(900, 500), done(100, 0)])).toBeUndefined();
+    // A short stall excuses no client, as it excuses no probe: 30 of 320 ms would have put p99 under 300 ms.
+    expect(judge([done(320, 30), done(100, 0)])).toBeUndefined();
+    expect(judge([done(320, 160), done(100, 0)])).toBe('local_overload');
     expect(judge([done(100, 0), done(200, 0)])).toBeUndefined();
   });
 
