@@ -22,8 +22,7 @@ import { runTrustingContext } from '../trust.js';
 import { expandTargets, placeholderNames } from '../rules/expand.js';
 import type { BurstSlo, BurstStats, Failure, FailureCode, ProbeOutcome, Report, Result, RuleSet, RunOptions, Target } from '../types.js';
 import { reportOf, resultOf, type ProbedTarget } from './outcome.js';
-import { OVERLOAD_SHARE } from './run.js';
-import { stalledMs, watchStalls } from './stall.js';
+import { stalledMs, stoodStillFor, watchStalls } from './stall.js';
 
 /** The most clients one burst may start: enough to show whether a server copes, too few to be a flood. */
 export const MAX_BURST_CLIENTS = 1000;
@@ -254,7 +253,7 @@ function sloMiss(stats: BurstStats): string {
 /**
  * local_overload for a missed SLO that this process's own lateness explains, as docs/burst.md ("A busy machine")
  * says: a client's time includes every stall of our event loop during its life, in which no answer it was sent
- * could be seen. A client whose loop stood still for OVERLOAD_SHARE of its time (run.ts's rule for a probe) measured
+ * could be seen. A client whose loop stood still for OVERLOAD_SHARE of its time (stall.ts's rule for a probe) measured
  * this machine: with each such finished client's time less its stalls, and each such client that timed out not
  * judged, the SLO would have been met. Any other failure (a status, a reset, a refusal, a certificate, a timeout on
  * a loop that ran freely) is the server's, and so is a miss that remains: those stay burst_slo. A short stall does
@@ -262,7 +261,7 @@ function sloMiss(stats: BurstStats): string {
  */
 export function burstOverloadOf(samples: ClientSample[], stats: BurstStats, burst: { waitedMs: number; stalledMs: number }): Failure | undefined {
   if (stats.sloMet || stats.started < stats.clients) return undefined;
-  const starved = (sample: ClientSample): boolean => sample.stalledMs >= sample.waitedMs * OVERLOAD_SHARE;
+  const starved = (sample: ClientSample): boolean => stoodStillFor(sample.waitedMs, sample.stalledMs);
   let unjudged = 0;
   for (const sample of samples) {
     if (sample.ok) continue;

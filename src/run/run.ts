@@ -10,7 +10,7 @@ import { holdConnection } from '../probes/hold.js';
 import { checkOf, probeFor } from '../probes/index.js';
 import { failure, TIMEOUT_CODES } from '../probes/classify.js';
 import { onAbort, QuickController, timedOut } from '../probes/phases.js';
-import { stalledMs, untilLoopFree, watchStalls } from './stall.js';
+import { stalledMs, stoodStillFor, untilLoopFree, watchStalls } from './stall.js';
 import { createResolver, type DnsServer, type Pin } from '../probes/dns.js';
 import { bypassesProxy, type NoProxyEntry } from '../probes/proxy-env.js';
 import { familyOf } from '../rules/cidr.js';
@@ -472,8 +472,6 @@ export function overdueOutcome(target: Target, timeoutMs: number): ProbeOutcome 
   };
 }
 
-/** A probe that timed out while the loop stood still for at least this share of its wait measured the machine. */
-export const OVERLOAD_SHARE = 0.5;
 /** Overloaded probes tried again at once. */
 const OVERLOAD_RETRY_CONCURRENCY = 8;
 /** Probes tried again because the machine, not the network, was slow: one machine, so one queue per process. */
@@ -490,7 +488,7 @@ export const OVERLOAD_WAIT_MS = 300;
  */
 export function overloadOf(outcome: ProbeOutcome, timeoutMs: number, waitedMs: number, stalledMs: number): Failure | undefined {
   const failed = outcome.failure;
-  if (!failed || waitedMs < timeoutMs * 0.95 || stalledMs < waitedMs * OVERLOAD_SHARE) return undefined;
+  if (!failed || waitedMs < timeoutMs * 0.95 || !stoodStillFor(waitedMs, stalledMs)) return undefined;
   return failure(
     'local_overload',
     failed.phase,

@@ -49,6 +49,17 @@ export function stalledMs(now = performance.now()): number {
   return stalledTotalMs + (late > SLACK_MS ? late : 0);
 }
 
+/** A wait during which the loop stood still for at least this share of it measured the machine, not the peer. */
+export const OVERLOAD_SHARE = 0.5;
+
+/**
+ * Whether a wait of `waitedMs` measured this machine: the loop stood still for OVERLOAD_SHARE of it. The one rule
+ * by which a probe (run.ts's overloadOf) and a burst's client (burst.ts) are excused as local_overload.
+ */
+export function stoodStillFor(waitedMs: number, stalledMs: number): boolean {
+  return stalledMs >= waitedMs * OVERLOAD_SHARE;
+}
+
 /**
  * Resolves once the loop has run `quietTicks` ticks in a row on time, or after `maxWaitMs` (a machine that stays
  * busy must not hold the run forever), or when `signal` aborts.
