@@ -76,6 +76,8 @@ const PEM_BLOCK = /^-----BEGIN ([^\n]*?)-----[ \t\r]*$([\s\S]*?)(?:^-----END ([^
 const CERTIFICATE_NAMES = new Set(['CERTIFICATE', 'X509 CERTIFICATE']);
 /** OpenSSL's errors of reading a PEM block (not of decrypting or decoding what it holds). */
 const UNREADABLE_PEM = new Set(['ERR_OSSL_PEM_BAD_BASE64_DECODE', 'ERR_OSSL_PEM_BAD_END_LINE']);
+type ReadError = Error & { code?: string };
+const unreadable = (error: ReadError): boolean => error.code !== undefined && UNREADABLE_PEM.has(error.code);
 const base64Of = (pem: string): string => pem.replace(/-----[^-\n]*-----|\s+/g, '');
 
 /**
@@ -110,17 +112,15 @@ function readExtraCas(file: string): readonly string[] {
       // Read by OpenSSL as a certificate with the same lines (and the END line only where it names the block's kind):
       // an error of the reading stops Node's reader, one of the content (not a certificate's) does not.
       const matchingEnd = end?.startsWith(`${name}-----`) ? '-----END CERTIFICATE-----' : '';
-      const error = certificateError(`-----BEGIN CERTIFICATE-----${body}${matchingEnd}`);
-      if (error?.code !== undefined && UNREADABLE_PEM.has(error.code)) {
-        warnIgnored(file, decodeReason(error));
+      const read = readCertificate(`-----BEGIN CERTIFICATE-----${body}${matchingEnd}`);
+      if ('error' in read && unreadable(read.error)) {
+        warnIgnored(file, decodeReason(read.error));
         break;
       }
     }
   }
   return cas;
 }
-
-type ReadError = Error & { code?: string };
 
 /**
  * The certificate of a CERTIFICATE block as Node's reader takes it (PEM_read_bio_X509): the block's first DER element,
@@ -130,21 +130,16 @@ type ReadError = Error & { code?: string };
  * here, and the reading stop, where Node's reader goes on.
  */
 function ownCertificate(block: string): { pem: string } | { error: ReadError } {
-  let cert: import('node:crypto').X509Certificate;
-  try {
-    cert = new (process.getBuiltinModule('node:crypto').X509Certificate)(block);
-  } catch (err) {
-    const error = err as ReadError;
-    if (error.code !== undefined && UNREADABLE_PEM.has(error.code)) return { error };
-    // The PEM read, its DER did not: once more with the first element alone, which is all Node's reader decodes.
-    const der = Buffer.from(base64Of(block), 'base64');
-    const own = firstElement(der);
-    if (own === undefined || own.length === der.length) return { error };
-    const cut = pemOf(own);
-    const cutError = certificateError(cut);
-    return cutError ? { error: cutError } : { pem: cut };
-  }
-  return { pem: pemOf(cert.raw) };
+  const read = readCertificate(block);
+  if ('cert' in read) return { pem: pemOf(read.cert.raw) };
+  if (unreadable(read.error)) return read;
+  // The PEM read, its DER did not: once more with the first element alone, which is all Node's reader decodes.
+  const der = Buffer.from(base64Of(block), 'base64');
+  const own = firstElement(der);
+  if (own === undefined || own.length === der.length) return read;
+  const cut = pemOf(own);
+  const readCut = readCertificate(cut);
+  return 'error' in readCut ? readCut : { pem: cut };
 }
 
 /** The first DER element of `der` (tag, length, contents), if its length can be read and fits. */
@@ -165,13 +160,12 @@ function firstElement(der: Buffer): Buffer | undefined {
 
 const pemOf = (der: Buffer): string => `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/.{1,64}/g, '$&\n')}-----END CERTIFICATE-----\n`;
 
-/** Why OpenSSL does not read `pem` as a certificate, if it does not. */
-function certificateError(pem: string): (Error & { code?: string }) | undefined {
+/** `pem` read by OpenSSL as a certificate, or why it does not read. */
+function readCertificate(pem: string): { cert: import('node:crypto').X509Certificate } | { error: ReadError } {
   try {
-    new (process.getBuiltinModule('node:crypto').X509Certificate)(pem);
-    return undefined;
+    return { cert: new (process.getBuiltinModule('node:crypto').X509Certificate)(pem) };
   } catch (err) {
-    return err as Error & { code?: string };
+    return { error: err as ReadError };
   }
 }
 
@@ -180,7 +174,7 @@ function certificateError(pem: string): (Error & { code?: string }) | undefined 
  * OpenSSL queued, which Node 20's reader names too; Node 22 and later name the last one, which is PEM's own ("bad
  * base64 decode", "bad end line") or, for a certificate whose DER does not decode, PEM's "ASN1 lib".
  */
-function decodeReason(err: Error & { code?: string }): string {
+function decodeReason(err: ReadError): string {
   const namesLast = Number(process.versions.node.split('.')[0]) > 20;
   return namesLast && err.code?.startsWith('ERR_OSSL_ASN1_') ? 'error:0488000D:PEM routines::ASN1 lib' : err.message;
 }
