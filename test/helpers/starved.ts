@@ -9,8 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
-import { OVERLOAD_SHARE } from '../../src/run/stall.js';
-import { stalledMs, watchStalls } from '../../src/run/stall.js';
+import { OVERLOAD_SHARE, stalledMs, watchStalls } from '../../src/run/stall.js';
 import type { Failure, FailureCode, Result } from '../../src/types.js';
 
 /**
