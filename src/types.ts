@@ -387,8 +387,13 @@ export interface Result {
   note?: string;
   /** Present when the target failed on a retired port. */
   legacy?: { retired: string; note: string };
-  /** Present when a fallback carried a failed target. */
-  fallback?: { rule: string; host: string; port: number; note: string };
+  /** Present when a fallback carried a failed target: the fallback target that passed. */
+  fallback?: FallbackTarget;
+  /**
+   * Present when no fallback target passed but one read local_overload (this machine was too busy to judge it): the
+   * target that could have carried this failed one. Whether the fallback works is not known.
+   */
+  unjudgedFallback?: FallbackTarget;
   /** How the connection went: `direct`, or the proxy's URL with its password masked (`http://user:***@host:port`). */
   via?: string;
   /** Present on an IPv6 result that failed while IPv4 to the same host and port passed: devices fall back to it. */
@@ -404,6 +409,14 @@ export interface Result {
   credential?: CredentialInfo;
   /** Present in a `pushcheck burst` report. */
   burst?: BurstStats;
+}
+
+/** A target of a rule's fallback, and the rule's note on why the fallback keeps things working. */
+export interface FallbackTarget {
+  rule: string;
+  host: string;
+  port: number;
+  note: string;
 }
 
 /**

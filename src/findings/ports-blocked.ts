@@ -3,7 +3,7 @@
  * host passes on: the firewall lets only some ports out. A port counts as blocked only when nothing connects on it
  * in this run, and only where the same hosts, or other hosts of the same rule set, connect on another port.
  */
-import type { Result } from '../types.js';
+import type { FallbackTarget, Result } from '../types.js';
 import {
   connected,
   FIREWALL_CODES,
@@ -18,21 +18,36 @@ import {
 
 const WEB_PORTS: ReadonlySet<number> = new Set([80, 443, 8080, 8443]);
 
-/** Which devices fall back (the rules' fallback notes say which) and which ports nothing carries. */
+/**
+ * Per fallback port and note, the blocked ports it would carry: ports that share a fallback and a note share a
+ * clause; per port the shortest of the rules' notes says it plainest.
+ */
+function byFallback(results: readonly Result[], fallbackOf: (r: Result) => FallbackTarget): Array<[to: number, ports: string, note: string]> {
+  const byPort = groupBy(results, (r) => String(r.port));
+  const clauses = groupBy(byPort.values(), (group) => {
+    const note = unique(group.map((r) => fallbackOf(r).note.trim().replace(/\.$/, ''))).sort((a, b) => a.length - b.length)[0];
+    return JSON.stringify([fallbackOf(group[0]!).port, note]);
+  });
+  return [...clauses].map(([key, groups]) => {
+    const [to, note] = JSON.parse(key) as [number, string];
+    return [to, portsText(groups.flat().map((r) => r.port)), note];
+  });
+}
+
+/**
+ * Which devices fall back (the rules' fallback notes say which), which would but this machine was too busy to judge
+ * the fallback (a result's unjudgedFallback: its fallback target read local_overload), and which ports nothing carries.
+ */
 function fallbackText(blocked: readonly Result[]): string | undefined {
   const carried = blocked.filter((r) => r.fallback !== undefined);
-  const uncarried = blocked.filter((r) => r.fallback === undefined);
+  const unjudged = blocked.filter((r) => r.fallback === undefined && r.unjudgedFallback !== undefined);
+  const uncarried = blocked.filter((r) => r.fallback === undefined && r.unjudgedFallback === undefined);
   const parts: string[] = [];
-  // The rules' notes say which devices fall back, and when: per port the shortest says it plainest; ports that
-  // share a fallback and a note share a clause.
-  const byPort = groupBy(carried, (r) => String(r.port));
-  const clauses = groupBy(byPort.values(), (results) => {
-    const note = unique(results.map((r) => r.fallback!.note.trim().replace(/\.$/, ''))).sort((a, b) => a.length - b.length)[0];
-    return JSON.stringify([results[0]!.fallback!.port, note]);
-  });
-  for (const [key, groups] of clauses) {
-    const [to, note] = JSON.parse(key) as [number, string];
-    parts.push(`devices fall back to TCP ${to} for ${portsText(groups.flat().map((r) => r.port))} (${note})`);
+  for (const [to, ports, note] of byFallback(carried, (r) => r.fallback!)) {
+    parts.push(`devices fall back to TCP ${to} for ${ports} (${note})`);
+  }
+  for (const [to, ports, note] of byFallback(unjudged, (r) => r.unjudgedFallback!)) {
+    parts.push(`devices would fall back to TCP ${to} for ${ports} (${note}), but this machine was too busy to judge TCP ${to}`);
   }
   for (const [host, results] of groupBy(uncarried, (r) => r.host.toLowerCase())) {
     const rules = unique(results.map((r) => `${r.ruleset}/${r.rule}`));

@@ -268,6 +268,7 @@ export function applyFallbacks(results: Result[], ruleSets: RuleSet[]): Result[]
         ...result,
         status: 'warn',
         note: `fallback not judged: ${unjudged.host}:${unjudged.port} read local_overload (this machine was too busy to judge it). ${fallback.note}`,
+        unjudgedFallback: { rule: unjudged.rule, host: unjudged.host, port: unjudged.port, note: fallback.note },
       };
     }
     return {

@@ -349,6 +349,35 @@ describe('ports_blocked', () => {
     expect(finding.examples[0]).toBe('moki-ios/5 1-courier.push.apple.com:5223');
   });
 
+  it('says which fallback this machine was too busy to judge, apart from one that carried and from none', () => {
+    const courier = (n: number) => `${n}-courier.push.apple.com`;
+    // 1-courier's 443 passed (carried); 2-courier's 443 read local_overload (not judged); api's 2197 has no fallback.
+    const results = [
+      pass(courier(1), 443),
+      fail(courier(1), 5223, 'tcp_refused', { status: 'warn', fallback: { ...fallback, host: courier(1) } }),
+      fail(courier(2), 443, 'local_overload', { status: 'warn', error: failure('local_overload', 'tls', 'too busy') }),
+      fail(courier(2), 5223, 'tcp_refused', { status: 'warn', note: 'fallback not judged: …', unjudgedFallback: { ...fallback, host: courier(2) } }),
+      pass('api.push.apple.com', 443, { rule: 'provider' }),
+      fail('api.push.apple.com', 2197, 'tcp_refused', { rule: 'provider' }),
+    ];
+    const detail = (rs: Result[]) => only(findingsOf(rs), 'ports_blocked').detail;
+    expect(detail(results)).toBe(
+      'Devices fall back to TCP 443 for 5223 (Apple devices fall back to TCP 443 on Wi-Fi); devices would fall back to ' +
+        'TCP 443 for 5223 (Apple devices fall back to TCP 443 on Wi-Fi), but this machine was too busy to judge TCP 443; ' +
+        'nothing falls back for api.push.apple.com on TCP 2197 (moki-ios/provider).',
+    );
+    // Alone, the unjudged one is never "nothing falls back", which it said before the result carried unjudgedFallback.
+    const unjudgedOnly = results.filter((r) => r.host !== courier(1) && r.rule !== 'provider').concat(pass('api.push.apple.com', 443, { rule: 'provider' }));
+    expect(detail(unjudgedOnly)).toBe(
+      'Devices would fall back to TCP 443 for 5223 (Apple devices fall back to TCP 443 on Wi-Fi), but this machine was too busy to judge TCP 443.',
+    );
+    // Without the field (a failure no fallback could carry), the words are as before.
+    const { unjudgedFallback: _dropped, ...uncarried } = unjudgedOnly[1]!;
+    expect(detail([unjudgedOnly[0]!, { ...uncarried, status: 'fail' }, unjudgedOnly[2]!])).toBe(
+      'Nothing falls back for 2-courier.push.apple.com on TCP 5223 (moki-ios/5).',
+    );
+  });
+
   it('is not a port that passes for another host', () => {
     const results = [pass('a.example.com', 443), pass('a.example.com', 5223), pass('b.example.com', 443), fail('b.example.com', 5223, 'tcp_refused')];
     expect(causes(findingsOf(results))).not.toContain('ports_blocked');

@@ -25,7 +25,7 @@ import type { Finding, FindingCause, Report } from '../../src/types.js';
 import { announceSkip, createFaultNetwork, faultNetworkUnavailable, SERVER_ADDRESS, type FaultNetwork } from '../faults/netns.js';
 import { runCli, runInProcess, type CliRun, type InProcessRun } from '../helpers/cli.js';
 import { proxyTestsSkipped, startTinyproxy, type TestProxy } from '../helpers/proxies.js';
-import { startTlsServer, type TestServer } from '../helpers/servers.js';
+import { closedPort, startTcpServer, startTlsServer, type TestServer } from '../helpers/servers.js';
 import { nonEmpty } from '../helpers/non-empty.js';
 import { networkVerdict, watchLoop } from '../helpers/starved.js';
 import { writeRuleFile, type RuleSpec } from '../helpers/rule-file.js';
@@ -297,6 +297,87 @@ describe.skipIf(noProxy !== undefined)('proxy_refuses_ports on loopback, through
         'HTTP proxy for these ports and need a direct path.',
     );
     expect(finding.action).toMatch(new RegExp(`^Allow devices outbound TCP ${device} directly through the firewall .* to 1-courier\\.push\\.apple\\.com;`));
+  });
+});
+
+describe('ports_blocked on loopback: a fallback this machine was too busy to judge (local_overload)', () => {
+  // 5223 stands for a refused port (nothing listens), 443 for a server that accepts and never answers a ClientHello:
+  // with the loop held still for most of each wait, 443 reads local_overload and 5223 "fallback not judged".
+  const NOTE = 'Apple devices fall back to TCP 443 on Wi-Fi';
+  const HOST = '1-courier.push.apple.com';
+  let mute: TestServer | undefined;
+  let refused: number;
+  let file: string;
+
+  beforeAll(async () => {
+    mute = await startTcpServer();
+    refused = await closedPort();
+    const fallback = { rule: 'courier', ports: [mute.port], for: [refused], note: NOTE };
+    file = writeRuleFile(path.join(dir, 'unjudged.yaml'), 'findings', 'Findings end to end', [
+      { id: 'courier', host: HOST, ports: [refused, mute.port], check: 'tls', fallback },
+    ]);
+  });
+
+  afterAll(async () => {
+    await mute?.close();
+  });
+
+  const args = (): string[] => [file, '--format', 'json', '--timeout', '600', '--resolve', `${HOST}=127.0.0.1`];
+  const unjudgedText = (): string =>
+    `Devices would fall back to TCP ${mute!.port} for ${refused} (${NOTE}), but this machine was too busy to judge TCP ${mute!.port}.`;
+
+  it('says devices would fall back, not that nothing does; `pushcheck report` gives the same text, saved findings or not', async () => {
+    // The loop stands still 80 ms of every 100: each wait on the silent server measures this machine.
+    const busy = setInterval(() => {
+      const until = performance.now() + 80;
+      while (performance.now() < until) {
+        // nothing else runs
+      }
+    }, 100);
+    const report = reportOf(await runInProcess(args()).finally(() => clearInterval(busy)));
+    const [blocked, fallback] = [refused, mute!.port].map((port) => report.results.find((r) => r.port === port)!);
+    expect(fallback!.error?.code).toBe('local_overload');
+    expect(blocked).toMatchObject({ status: 'warn', error: { code: 'tcp_refused' } });
+    expect(blocked!.unjudgedFallback).toEqual({ rule: 'courier', host: HOST, port: mute!.port, note: NOTE });
+    expect(blocked!.fallback).toBeUndefined();
+    const finding = only(report, 'ports_blocked');
+    expect(finding.detail).toBe(unjudgedText());
+    expect(report.exitCode).toBe(0);
+
+    const saved = path.join(dir, 'unjudged.json');
+    writeFileSync(saved, JSON.stringify(report));
+    const { findings: _derived, ...older } = report;
+    const savedBefore = path.join(dir, 'unjudged-no-findings.json');
+    writeFileSync(savedBefore, JSON.stringify(older));
+    for (const format of ['json', 'table', 'markdown']) {
+      // One at a time: runInProcess captures the process's own stdout.
+      const again = await runInProcess(['report', saved, '--format', format]);
+      const derived = await runInProcess(['report', savedBefore, '--format', format]);
+      expect(again!.stderr).toBe('');
+      if (format === 'json') {
+        // Drawn findings come last in the object, where saved ones stood in their place: the same report otherwise.
+        expect((JSON.parse(again!.stdout) as Report).findings).toEqual(report.findings);
+        expect(JSON.parse(derived!.stdout)).toEqual(JSON.parse(again!.stdout));
+      } else {
+        expect(derived!.stdout, format).toBe(again!.stdout);
+        expect(again!.stdout.replace(/\s+/g, ' '), format).toContain('but this machine was too busy to judge TCP');
+      }
+    }
+  });
+
+  it('with the loop free: nothing falls back (the silent 443 failed), and the result has no unjudgedFallback', async () => {
+    const loop = watchLoop();
+    const report = reportOf(await runInProcess(args()).finally(loop.stop));
+    const [blocked, fallback] = [refused, mute!.port].map((port) => report.results.find((r) => r.port === port)!);
+    // A busy machine may still starve the silent server's wait, as the loop's stalls bear out: then it is not judged.
+    if (networkVerdict(fallback!, { timeoutMs: 600, stalledMs: loop.stalledMs() }).overloaded) {
+      expect(only(report, 'ports_blocked').detail).toBe(unjudgedText());
+      return;
+    }
+    expect(fallback!.status).toBe('fail');
+    expect(blocked).toMatchObject({ status: 'fail', error: { code: 'tcp_refused' } });
+    expect(Object.keys(blocked!)).not.toContain('unjudgedFallback');
+    expect(only(report, 'ports_blocked').detail).toBe(`Nothing falls back for ${HOST} on TCP ${refused} (findings/courier).`);
   });
 });
 

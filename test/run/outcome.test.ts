@@ -87,9 +87,15 @@ describe('applyFallbacks', () => {
     expect(results[0]).toMatchObject({ status: 'warn', error: { code: 'tcp_refused' } });
     expect(results[0]!.fallback).toBeUndefined();
     expect(results[0]!.note).toBe(`fallback not judged: ${overloaded.host}:443 read local_overload (this machine was too busy to judge it). Wi-Fi falls back to 443`);
-    // One that passed still carries it.
+    // As data, for the findings (ports_blocked) to word it: the target that could not be judged, and the rule's note.
+    expect(results[0]!.unjudgedFallback).toEqual({ rule: 'courier-443', host: overloaded.host, port: 443, note: 'Wi-Fi falls back to 443' });
+    // One that passed still carries it, and then nothing is unjudged.
     const carried = applyFallbacks([blocked, overloaded, resultOf({ target: target(fallbackRule, { port: 443 }), outcome: passed(), attempts: 1 })], [set]);
     expect(carried[0]).toMatchObject({ status: 'warn', fallback: { rule: 'courier-443', port: 443 } });
+    expect(Object.keys(carried[0]!)).not.toContain('unjudgedFallback');
+    // A fallback that failed outright carries nothing and is judged: the failure stays as it was, without the field.
+    const judged = applyFallbacks([blocked, resultOf({ target: target(fallbackRule, { port: 443 }), outcome: failed(), attempts: 1 })], [set]);
+    expect(judged[0]).toBe(blocked);
   });
 });
 
