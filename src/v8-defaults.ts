@@ -32,13 +32,28 @@ export function underDefaultV8Flags<T>(load: () => T): T {
   }
 }
 
-let tlsLoaded = false;
+/** The built-ins loaded so far through loadUnderDefaults (node:tls loads node:crypto: both, once it is). */
+const loadedUnderDefaults = new Set<'node:tls' | 'node:crypto'>();
 
-/** node:tls (and node:crypto, which it loads), the first time under V8's default flags. */
+/** Loads `name` under V8's default flags if it is not loaded yet. */
+function loadUnderDefaults(name: 'node:tls' | 'node:crypto'): void {
+  if (loadedUnderDefaults.has(name)) return;
+  underDefaultV8Flags(() => process.getBuiltinModule(name));
+  loadedUnderDefaults.add(name);
+  if (name === 'node:tls') loadedUnderDefaults.add('node:crypto');
+}
+
+/**
+ * node:tls (and node:crypto, which it loads), the first time under V8's default flags. Also for code that does not
+ * use it but loads something that requires it (basic-ftp, the credentials' modules): call it just before that load.
+ */
 export function tlsModule(): typeof import('node:tls') {
-  if (!tlsLoaded) {
-    underDefaultV8Flags(() => process.getBuiltinModule('node:tls'));
-    tlsLoaded = true;
-  }
+  loadUnderDefaults('node:tls');
   return process.getBuiltinModule('node:tls');
+}
+
+/** node:crypto, the first time under V8's default flags. */
+export function cryptoModule(): typeof import('node:crypto') {
+  loadUnderDefaults('node:crypto');
+  return process.getBuiltinModule('node:crypto');
 }

@@ -13,6 +13,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
+import type { Report } from '../src/types.js';
+import { createCertificateAuthority } from '../src/harness/certs.js';
+import { closedPort } from './helpers/servers.js';
 
 const dist = (file: string): string => fileURLToPath(new URL(`../dist/${file}`, import.meta.url));
 const dir = mkdtempSync(path.join(os.tmpdir(), 'pushcheck-v8-defaults-'));
@@ -46,13 +49,15 @@ describe('underDefaultV8Flags', () => {
   });
 });
 
-describe('node:tls in a check', () => {
+describe('node:tls and node:crypto in a check', () => {
   // A preload that notes V8's interrupt budget (the first of the check's flags) as src/ sets it, and says under which
-  // it was when node:tls was first asked for: whatever part of a TLS probe asks first.
+  // it was when node:tls and node:crypto were first asked for, by process.getBuiltinModule or by a require (a bundle's,
+  // a library's: basic-ftp asks for 'tls'). node:tls loads node:crypto: that counts as crypto's first load.
   const witness = path.join(dir, 'tls-witness.cjs');
   writeFileSync(
     witness,
     `const v8 = process.getBuiltinModule('node:v8');
+    const Module = process.getBuiltinModule('node:module');
     const setFlags = v8.setFlagsFromString;
     let flags = 'defaults';
     v8.setFlagsFromString = (text) => {
@@ -60,31 +65,83 @@ describe('node:tls in a check', () => {
       if (budget) flags = budget[1] === '67584' ? 'defaults' : 'the check\\'s';
       return setFlags.call(v8, text);
     };
+    const firstUnder = new Map();
+    const note = (name) => {
+      const bare = String(name).replace(/^node:/, '');
+      if (bare !== 'tls' && bare !== 'crypto') return;
+      for (const loaded of bare === 'tls' ? ['tls', 'crypto'] : ['crypto']) if (!firstUnder.has(loaded)) firstUnder.set(loaded, flags);
+    };
+    process.on('exit', () => {
+      for (const [name, under] of [...firstUnder].sort()) process.stderr.write('node:' + name + ' first loaded under ' + under + '\\n');
+    });
     const getBuiltin = process.getBuiltinModule;
-    let seen = false;
     process.getBuiltinModule = (name) => {
-      if (!seen && name === 'node:tls') {
-        seen = true;
-        const loadedUnder = flags;
-        process.on('exit', () => process.stderr.write('node:tls first loaded under ' + loadedUnder + '\\n'));
-      }
+      note(name);
       return getBuiltin.call(process, name);
+    };
+    const moduleRequire = Module.prototype.require;
+    Module.prototype.require = function (name) {
+      note(name);
+      return moduleRequire.call(this, name);
     };`,
   );
 
-  it.each([false, true])("loads under V8's defaults, for a rule with a TLS requirement too (%s)", async (requirement) => {
+  /** The check run on `rules` (the YAML of its rules) and `args`, with the witness: its report and what the witness said. */
+  async function witnessed(name: string, rules: string[], args: string[] = []): Promise<{ report: Report; seen: string }> {
+    const file = path.join(dir, `${name}.yaml`);
+    writeFileSync(file, `id: witnessed\ntitle: Witnessed\n${rules.join('\n')}\n`);
+    const run = await runCli([file, '--resolve', '*.push.test=127.0.0.1', '-f', 'json', ...args], { nodeArgs: ['-r', witness], env: { NODE_OPTIONS: '' } });
+    expect(run.code, run.stderr).toBeLessThanOrEqual(1);
+    return { report: JSON.parse(run.stdout) as Report, seen: run.stderr };
+  }
+
+  const BOTH_UNDER_DEFAULTS = 'node:crypto first loaded under defaults\nnode:tls first loaded under defaults\n';
+  const rule = (port: number, check: string): string[] =>
+    ['rules:', '  - id: "1"', '    host: w.push.test', `    ports: [${port}]`, `    check: ${check}`, '    purpose: p', '    impact: i', '    severity: critical'];
+
+  it.each([false, true])("node:tls loads under V8's defaults, for a rule with a TLS requirement too (%s)", async (requirement) => {
     // A server that hangs up at once: the handshake starts (and fails), with the context made before it.
     const server = net.createServer((socket) => socket.destroy());
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
-      const file = path.join(dir, `tls-${requirement}.yaml`);
-      const rule = ['  - id: "1"', '    host: w.push.test', `    ports: [${(server.address() as net.AddressInfo).port}]`, '    check: tls', '    purpose: p', '    impact: i', '    severity: critical'];
-      writeFileSync(file, `id: witnessed\ntitle: Witnessed\nrules:\n${[...rule, ...(requirement ? ['    tls: { minVersion: TLSv1.2, cipher: AES-256 }'] : [])].join('\n')}\n`);
-      const run = await runCli([file, '--resolve', '*.push.test=127.0.0.1', '-f', 'json'], { nodeArgs: ['-r', witness], env: { NODE_OPTIONS: '' } });
-      expect(JSON.parse(run.stdout).results[0].error.code).toBe('tls_handshake_failed');
-      expect(run.stderr).toBe('node:tls first loaded under defaults\n');
+      const port = (server.address() as net.AddressInfo).port;
+      const { report, seen } = await witnessed(`tls-${requirement}`, [...rule(port, 'tls'), ...(requirement ? ['    tls: { minVersion: TLSv1.2, cipher: AES-256 }'] : [])]);
+      expect(report.results[0]!.error!.code).toBe('tls_handshake_failed');
+      expect(seen).toBe(BOTH_UNDER_DEFAULTS);
     } finally {
       server.close();
     }
+  });
+
+  it('a TCP check loads neither', async () => {
+    const { report, seen } = await witnessed('tcp', rule(await closedPort(), 'tcp'));
+    expect(report.results[0]!.error!.code).toBe('tcp_refused');
+    expect(seen).toBe('');
+  });
+
+  it("--ca loads node:crypto (to read its certificates) under V8's defaults", async () => {
+    const ca = await createCertificateAuthority('pushcheck v8-defaults CA');
+    const caFile = path.join(dir, 'ca.pem');
+    writeFileSync(caFile, ca.cert);
+    const { report, seen } = await witnessed('ca', rule(await closedPort(), 'tcp'), ['--ca', caFile]);
+    expect(report.results[0]!.error!.code).toBe('tcp_refused');
+    expect(seen).toBe('node:crypto first loaded under defaults\n');
+  });
+
+  it("a write to a plain ftp:// url loads node:tls (basic-ftp asks for it when loaded) under V8's defaults", async () => {
+    const port = await closedPort();
+    const write = ['rules:', '  - id: w', `    url: "ftp://127.0.0.1:${port}/messages.ibi"`, '    check: write', '    purpose: p', '    impact: i', '    severity: critical'];
+    const { report, seen } = await witnessed('ftp', write);
+    expect(report.results[0]!.error!.code).toBe('tcp_refused');
+    expect(seen).toBe(BOTH_UNDER_DEFAULTS);
+  });
+
+  it("a rule file's credentials (node:crypto to read them, node:tls for --live) load under V8's defaults", async () => {
+    const ca = await createCertificateAuthority('pushcheck v8-defaults push CA');
+    const push = await ca.issue({ names: ['push.test'] });
+    writeFileSync(path.join(dir, 'push.pem'), `${push.cert}${push.key}`);
+    const { report, seen } = await witnessed('credentials', [...rule(await closedPort(), 'tcp'), 'credentials:', '  - push.pem']);
+    expect(report.results.map((r) => r.check)).toEqual(['tcp', 'cert']);
+    expect(seen).toBe(BOTH_UNDER_DEFAULTS);
   });
 });

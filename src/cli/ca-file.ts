@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { UsageError } from '../errors.js';
+import { cryptoModule } from '../v8-defaults.js';
 
 /**
  * The PEM text of the CA file `file`, given with `option`; a missing file, one without a certificate or one with a
@@ -19,11 +20,12 @@ export function readCaFile(option: string, file: string): string {
   if (!text.includes('-----BEGIN CERTIFICATE-----')) {
     throw new UsageError(`${option} ${file}: no PEM certificate in it (expected -----BEGIN CERTIFICATE-----)`);
   }
-  // Node would skip a corrupt block silently, and the CA the user meant would be missing from the run.
+  // Node would skip a corrupt block silently, and the CA the user meant would be missing from the run. node:crypto
+  // through cryptoModule: a check's first use of it, under V8's default flags (src/v8-defaults.ts).
   const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?(?:-----END CERTIFICATE-----|$)/g) ?? [];
   blocks.forEach((block, i) => {
     try {
-      new (process.getBuiltinModule('node:crypto').X509Certificate)(block);
+      new (cryptoModule().X509Certificate)(block);
     } catch {
       throw new UsageError(`${option} ${file}: certificate ${i + 1} of ${blocks.length} is not a valid certificate (corrupt between its PEM markers)`);
     }

@@ -17,6 +17,7 @@ import { errorCodes, failure } from './classify.js';
 import { abortSignalOf, Budget, isInterrupted, onAbort, roundMs } from './phases.js';
 import { checkServerIdentity } from './server-identity.js';
 import { runTrustingContext } from '../trust.js';
+import { cryptoModule, tlsModule } from '../v8-defaults.js';
 import type { AbortSignalLike, ProbeContext, ProbeKind } from './types.js';
 
 /** A write check's settings (the rule's `write:` section). */
@@ -93,9 +94,9 @@ async function step<T>(steps: Steps, name: string, work: () => Promise<T>): Prom
   }
 }
 
-const CONTENT = (): Buffer => Buffer.from(`pushcheck write test ${new Date().toISOString()} ${process.getBuiltinModule('node:crypto').randomBytes(8).toString('hex')}\n`);
+const CONTENT = (): Buffer => Buffer.from(`pushcheck write test ${new Date().toISOString()} ${cryptoModule().randomBytes(8).toString('hex')}\n`);
 const tempName = (messagePath: string): string =>
-  path.posix.join(path.posix.dirname(messagePath), `.pushcheck-write-${process.getBuiltinModule('node:crypto').randomBytes(6).toString('hex')}.tmp`);
+  path.posix.join(path.posix.dirname(messagePath), `.pushcheck-write-${cryptoModule().randomBytes(6).toString('hex')}.tmp`);
 
 // ---------------------------------------------------------------- WebDAV
 
@@ -191,7 +192,9 @@ const CONNECT_FAILURES: Record<string, FailureCode> = { ECONNREFUSED: 'tcp_refus
 
 async function writeFtp(location: WriteLocation, address: string, password: string | undefined, ctx: ProbeContext, steps: Steps, stop: AbortSignalLike): Promise<string[]> {
   // basic-ftp: a maintained, dependency-free FTP/FTPS client (explicit TLS, passive mode, reply codes on errors).
-  // A bundled dynamic import of a CommonJS package has its exports under default only.
+  // A bundled dynamic import of a CommonJS package has its exports under default only. basic-ftp requires node:tls
+  // when it loads, even for plain ftp://: loaded first here, under V8's default flags (src/v8-defaults.ts).
+  tlsModule();
   const ftp = (await import('basic-ftp')) as typeof import('basic-ftp') & { default?: typeof import('basic-ftp') };
   const Client = ftp.default?.Client ?? ftp.Client;
   // The budget's stop closes the client at the deadline, before basic-ftp's own timeout (of inactivity, from a later

@@ -16,6 +16,7 @@ import { bypassesProxy, type NoProxyEntry } from '../probes/proxy-env.js';
 import { familyOf } from '../rules/cidr.js';
 import { findingsOf } from '../findings/index.js';
 import { expandTargets } from '../rules/expand.js';
+import { tlsModule } from '../v8-defaults.js';
 import {
   applyCertificateExpiry,
   applyFallbacks,
@@ -130,6 +131,8 @@ async function checkAll(ruleSets: RuleSet[], settings: CheckSettings, hooks: Run
   const results = settings.warnDays === undefined ? checked : applyCertificateExpiry(checked, ruleSets, settings.warnDays);
   // A rule file's credentials: (the server's push certificate), checked once the network probes are done.
   if (ruleSets.some((set) => (set.credentials ?? []).length > 0) && !runSignal.aborted) {
+    // Their modules load node:crypto and node:tls as they load: first under V8's default flags (src/v8-defaults.ts).
+    tlsModule();
     const { checkRuleSetCredentials } = await import('./credentials.js');
     results.push(...(await checkRuleSetCredentials(ruleSets, settings, runSignal, now)));
   }
