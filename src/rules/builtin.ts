@@ -5,7 +5,7 @@ import { basename, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../errors.js';
 import type { RuleSet } from '../types.js';
-import { loadRuleSetFile } from './load.js';
+import { loadRuleSetFile, parseRuleSet } from './load.js';
 import { countTargets } from './expand.js';
 import { packageUrl } from '../package-root.js';
 import { isRuleFileName, type RuleSetSummary } from './summaries.js';
@@ -25,6 +25,8 @@ export interface BuiltinName {
 
 let index: BuiltinName[] | undefined;
 const loaded = new Map<string, RuleSet>();
+/** Each built-in file's text as builtinNames read it: the set loaded from it is compared with or parsed from it, not read again. */
+const texts = new Map<string, string>();
 
 /**
  * The built-in rule sets' names, sorted by id. Reading two header lines instead of parsing seven YAML files keeps
@@ -53,6 +55,7 @@ export function builtinNames(): BuiltinName[] {
 
 function namesOf(file: string): BuiltinName {
   const text = readFileSync(file, 'utf8');
+  texts.set(file, text);
   const id = /^id:[ \t]*([\w.-]+)[ \t]*$/m.exec(text)?.[1];
   const aliases = /^aliases:[ \t]*\[([^\]\n]*)\][ \t]*$/m.exec(text)?.[1];
   if (id === undefined) {
@@ -67,7 +70,8 @@ function loadBuiltin(file: string): RuleSet {
   let set = loaded.get(file);
   if (!set) {
     // As the build parsed it, while the file is unchanged (stored.ts): YAML and schema cost more than the rest of a start.
-    set = storedRuleSet(file) ?? loadRuleSetFile(file, { builtin: true });
+    const text = texts.get(file) ?? readFileSync(file, 'utf8');
+    set = storedRuleSet(file, text) ?? parseRuleSet(text, file, true);
     loaded.set(file, set);
   }
   return set;

@@ -49,11 +49,12 @@ function storedAt<T>(url: URL): T | null {
 }
 
 /**
- * The rule set stored for `file` (a built-in rule file), when it may be used (see above); otherwise undefined.
- * `stored` holds the sets, `texts` the text each was parsed from.
+ * The rule set stored for `file` (a built-in rule file) whose text now is `text`, when it may be used (see above);
+ * otherwise undefined. `stored` holds the sets, `texts` the text each was parsed from.
  */
 export function storedRuleSet(
   file: string,
+  text: string,
   id: string | undefined = bundledRuleSetsId,
   stored: URL = packageUrl(RULE_SETS_PATH),
   texts: URL = packageUrl(SUMMARIES_PATH),
@@ -63,9 +64,9 @@ export function storedRuleSet(
   const sets = storedAt<StoredRuleSets>(stored);
   const set = sets?.id === id ? sets.sets[name] : undefined;
   const parsedFrom = set && storedAt<StoredSummaries>(texts);
-  const text = parsedFrom?.id === id ? parsedFrom.files[name] : undefined;
-  if (set === undefined || text === undefined || text !== readFileSync(file, 'utf8')) {
-    const why = !sets ? 'none stored' : sets.id !== id ? 'stored by another build' : !set ? 'not stored' : text === undefined ? 'its text not stored by this build' : 'the file changed since the build';
+  const storedText = parsedFrom?.id === id ? parsedFrom.files[name] : undefined;
+  if (set === undefined || storedText === undefined || storedText !== text) {
+    const why = !sets ? 'none stored' : sets.id !== id ? 'stored by another build' : !set ? 'not stored' : storedText === undefined ? 'its text not stored by this build' : 'the file changed since the build';
     debug('rule set %s: parsed (%s)', file, why);
     return undefined;
   }

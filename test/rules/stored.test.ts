@@ -31,18 +31,18 @@ describe('built-in rule sets stored at build time', () => {
     expect(names.map((n) => n.id)).toContain('moki-ios');
     for (const { file } of names) {
       const copy = path.join(dir, 'rules', path.basename(file));
-      expect(storedRuleSet(copy, builtId(), built), file).toEqual(loadRuleSetFile(copy, { builtin: true }));
+      expect(storedRuleSet(copy, readFileSync(copy, 'utf8'), builtId(), built), file).toEqual(loadRuleSetFile(copy, { builtin: true }));
     }
   });
 
   it('are not used once the rule file changes by one byte, for another build, or outside a bundle', () => {
     const file = path.join(dir, 'rules', 'moki-ios.yaml');
-    expect(storedRuleSet(file, builtId(), built)).toBeDefined();
-    expect(storedRuleSet(file, 'another-build', built)).toBeUndefined();
-    expect(storedRuleSet(file, undefined, built)).toBeUndefined();
-    expect(storedRuleSet(file, builtId(), pathToFileURL(path.join(dir, 'none.json')))).toBeUndefined();
+    expect(storedRuleSet(file, readFileSync(file, 'utf8'), builtId(), built)).toBeDefined();
+    expect(storedRuleSet(file, readFileSync(file, 'utf8'), 'another-build', built)).toBeUndefined();
+    expect(storedRuleSet(file, readFileSync(file, 'utf8'), undefined, built)).toBeUndefined();
+    expect(storedRuleSet(file, readFileSync(file, 'utf8'), builtId(), pathToFileURL(path.join(dir, 'none.json')))).toBeUndefined();
     appendFileSync(file, '\n');
-    expect(storedRuleSet(file, builtId(), built)).toBeUndefined();
+    expect(storedRuleSet(file, readFileSync(file, 'utf8'), builtId(), built)).toBeUndefined();
     // Under vitest the code is not the build's: it parses.
     expect(bundledRuleSetsId).toBeUndefined();
   });
@@ -58,10 +58,10 @@ describe('built-in rule sets stored at build time', () => {
       writeFileSync(place, JSON.stringify({ ...summaries, ...changed }));
       return pathToFileURL(place);
     };
-    expect(storedRuleSet(file, builtId(), built, texts({}))).toBeDefined();
-    expect(storedRuleSet(file, builtId(), built, texts({ id: 'another-build' }))).toBeUndefined();
-    expect(storedRuleSet(file, builtId(), built, texts({ files: { ...summaries.files, 'moki-ios.yaml': text.replace('5223', '5224') } }))).toBeUndefined();
-    expect(storedRuleSet(file, builtId(), built, pathToFileURL(path.join(dir, 'none.json')))).toBeUndefined();
+    expect(storedRuleSet(file, readFileSync(file, 'utf8'), builtId(), built, texts({}))).toBeDefined();
+    expect(storedRuleSet(file, readFileSync(file, 'utf8'), builtId(), built, texts({ id: 'another-build' }))).toBeUndefined();
+    expect(storedRuleSet(file, readFileSync(file, 'utf8'), builtId(), built, texts({ files: { ...summaries.files, 'moki-ios.yaml': text.replace('5223', '5224') } }))).toBeUndefined();
+    expect(storedRuleSet(file, readFileSync(file, 'utf8'), builtId(), built, pathToFileURL(path.join(dir, 'none.json')))).toBeUndefined();
   });
 
   it('pushcheck ios uses the stored moki-ios and parses none', () => {
@@ -73,5 +73,33 @@ describe('built-in rule sets stored at build time', () => {
     expect(run.stderr).toMatch(/rule set \S+\/rules\/moki-ios\.yaml: as the build parsed it/);
     expect(run.stderr).not.toMatch(/rule set \S+: parsed/);
     expect(JSON.parse(run.stdout)).toMatchObject({ results: expect.arrayContaining([expect.objectContaining({ ruleset: 'moki-ios' })]) });
+  });
+
+  it('pushcheck ios reads each built-in rule file once: its names and its stored set come from one reading', () => {
+    // A preload that counts the reads of files in rules/ through Node's fs (the bundles' readFileSync is fs's own).
+    const counter = path.join(dir, 'count-reads.cjs');
+    writeFileSync(
+      counter,
+      `const fs = require('node:fs');
+      const { fileURLToPath } = require('node:url');
+      const read = fs.readFileSync;
+      const counts = {};
+      fs.readFileSync = function (file, ...rest) {
+        const name = typeof file === 'string' ? file : file instanceof URL ? fileURLToPath(file) : '';
+        const match = /[\\/]rules[\\/]([\\w.-]+\\.ya?ml)$/.exec(name);
+        if (match) counts[match[1]] = (counts[match[1]] ?? 0) + 1;
+        return read.call(this, file, ...rest);
+      };
+      process.on('exit', () => process.stderr.write('reads ' + JSON.stringify(counts) + '\\n'));`,
+    );
+    const run = spawnSync(process.execPath, ['-r', counter, BIN, 'ios', '--dns-server', '127.0.0.1:9', '-t', '300', '-f', 'json'], {
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, NODE_OPTIONS: '' },
+    });
+    expect(JSON.parse(run.stdout)).toMatchObject({ results: expect.arrayContaining([expect.objectContaining({ ruleset: 'moki-ios' })]) });
+    const counts = JSON.parse(/^reads (.*)$/m.exec(run.stderr)![1]!) as Record<string, number>;
+    expect(Object.keys(counts).sort()).toEqual(builtinNames().map((n) => path.basename(n.file)).sort());
+    for (const [file, count] of Object.entries(counts)) expect(count, file).toBe(1);
   });
 });
