@@ -14,6 +14,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { build } from 'esbuild';
 import { oneByteOnly } from './one-byte.mjs';
+import { builtinNames } from '../dist/rules/builtin.js';
 
 const out = 'dist/sea';
 const name = `pushcheck-${process.platform}-${process.arch}${process.platform === 'win32' ? '.exe' : ''}`;
@@ -42,7 +43,9 @@ const files = [
   // Written by `npm run build` (scripts/bundle.mjs), which build:sea runs first.
   'dist/rule-summaries.json',
   ruleSets,
-  ...readdirSync('rules').filter((f) => f.endsWith('.yaml')).map((f) => `rules/${f}`),
+  // The built-in rule files as a run finds them (.yaml and .yml), not a pattern of this script's own: one that took
+  // .yaml only would leave a built-in .yml out of the executable alone, where its id would be unknown.
+  ...builtinNames().map(({ file }) => `rules/${path.basename(file)}`),
   ...readdirSync('schemas').filter((f) => f.endsWith('.json')).map((f) => `schemas/${f}`),
 ];
 writeFileSync(`${out}/manifest.json`, JSON.stringify(files));

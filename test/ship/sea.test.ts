@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cacheChecksum } from '../../src/cache-folder.js';
+import { builtinNames } from '../../src/rules/builtin.js';
 import { outsideAsciiOnlyInClosingLicence } from '../helpers/one-byte.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -68,6 +69,13 @@ describe(`dist/sea/pushcheck-${process.platform}-${process.arch}`, () => {
     const report = JSON.parse(result.stdout) as { summary: { total: number }; rulesets: Array<{ id: string }> };
     expect(report.rulesets.map((set) => set.id)).toEqual(['moki-ios']);
     expect(report.summary.total).toBe(11);
+  });
+
+  it('ships every built-in rule file a run finds in rules/, whatever its extension (.yaml or .yml)', () => {
+    const files = JSON.parse(readFileSync(path.join(root, 'dist', 'sea', 'manifest.json'), 'utf8')) as string[];
+    const shipped = files.filter((file) => file.startsWith('rules/')).sort();
+    expect(shipped).toEqual(builtinNames().map(({ file }) => `rules/${path.basename(file)}`).sort());
+    expect(shipped.length).toBeGreaterThan(0);
   });
 
   it('ships the rule summaries: `rules list` reads them while every rule file reads as the text stored with it, and parses otherwise', () => {
