@@ -9,11 +9,11 @@
  *    than a hash, whose node:crypto a run of `pushcheck ios` would load for nothing else.
  * Anything else, and the file is parsed.
  */
-import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { debuglog } from 'node:util';
 import { packageUrl } from '../package-root.js';
 import type { RuleSet } from '../types.js';
+import { builtJson } from './built-json.js';
 import { SUMMARIES_PATH, type StoredSummaries } from './summaries.js';
 
 /** Where the build writes the parsed rule sets, relative to the package root. */
@@ -32,21 +32,6 @@ declare const PUSHCHECK_RULE_SETS_ID: string | undefined;
 export const bundledRuleSetsId: string | undefined = typeof PUSHCHECK_RULE_SETS_ID === 'string' ? PUSHCHECK_RULE_SETS_ID : undefined;
 
 const debug = debuglog('pushcheck');
-const read = new Map<string, unknown>();
-
-/** The JSON file at `url` (read once), or null when there is none (not built: vitest). */
-function storedAt<T>(url: URL): T | null {
-  let stored = read.get(url.href) as T | null | undefined;
-  if (stored === undefined) {
-    try {
-      stored = JSON.parse(readFileSync(url, 'utf8')) as T;
-    } catch {
-      stored = null;
-    }
-    read.set(url.href, stored);
-  }
-  return stored;
-}
 
 /**
  * The rule set stored for `file` (a built-in rule file) whose text now is `text`, when it may be used (see above);
@@ -61,9 +46,9 @@ export function storedRuleSet(
 ): RuleSet | undefined {
   if (id === undefined) return undefined;
   const name = basename(file);
-  const sets = storedAt<StoredRuleSets>(stored);
+  const sets = builtJson<StoredRuleSets>(stored);
   const set = sets?.id === id ? sets.sets[name] : undefined;
-  const parsedFrom = set && storedAt<StoredSummaries>(texts);
+  const parsedFrom = set && builtJson<StoredSummaries>(texts);
   const storedText = parsedFrom?.id === id ? parsedFrom.files[name] : undefined;
   if (set === undefined || storedText === undefined || storedText !== text) {
     const why = !sets ? 'none stored' : sets.id !== id ? 'stored by another build' : !set ? 'not stored' : storedText === undefined ? 'its text not stored by this build' : 'the file changed since the build';

@@ -9,6 +9,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { packageUrl } from '../package-root.js';
+import { builtJson } from './built-json.js';
 
 /** One row of `rules list`. */
 export interface RuleSetSummary {
@@ -43,12 +44,8 @@ export function isRuleFileName(name: string): boolean {
  * stored file, as under vitest before a build) undefined. The single executable ships them (scripts/build-sea.mjs).
  */
 export function storedSummaries(rulesDir: URL = packageUrl('rules/'), stored: URL = packageUrl(SUMMARIES_PATH)): StoredSummaries | undefined {
-  let saved: StoredSummaries;
-  try {
-    saved = JSON.parse(readFileSync(stored, 'utf8')) as StoredSummaries;
-  } catch {
-    return undefined;
-  }
+  const saved = builtJson<StoredSummaries>(stored);
+  if (!saved) return undefined;
   const names = readdirSync(rulesDir).filter(isRuleFileName).sort();
   if (names.join('\n') !== Object.keys(saved.files).sort().join('\n')) return undefined;
   for (const name of names) if (readFileSync(new URL(name, rulesDir), 'utf8') !== saved.files[name]) return undefined;
