@@ -4,27 +4,18 @@
  * event loop with a tick of its own (none of src/run/stall.ts's code), and reads from Linux's /proc/self/schedstat
  * how long the process's main thread waited for a CPU (the run queue), from its exec on (`ip netns exec` and Node's
  * start-up included). At exit it writes what it saw as JSON to the file named by PUSHCHECK_TEST_LOOP_WITNESS
- * (test/helpers/witness.ts reads it). CommonJS: a preload of built-ins only, so that watching costs the child next
- * to nothing.
+ * (test/helpers/witness.ts reads it). CommonJS: a preload of built-ins only (and schedstat.cjs, the same), so that
+ * watching costs the child next to nothing.
  */
 'use strict';
 const { performance } = require('node:perf_hooks');
-const { readFileSync, writeFileSync } = require('node:fs');
+const { writeFileSync } = require('node:fs');
+const { runQueueWaitMs } = require('./schedstat.cjs');
 
 const file = process.env.PUSHCHECK_TEST_LOOP_WITNESS;
 // Children of the child (none today) are no one's to watch.
 delete process.env.PUSHCHECK_TEST_LOOP_WITNESS;
 const RESOLUTION_MS = 10;
-
-/** ms the main thread has waited for a CPU since exec, or undefined where the kernel does not say. */
-function runQueueMs() {
-  try {
-    const [, waitedNs] = readFileSync('/proc/self/schedstat', 'utf8').trim().split(/\s+/);
-    return Number(waitedNs) / 1e6;
-  } catch {
-    return undefined;
-  }
-}
 
 if (file) {
   // A tick of the witness's own (none of src/run/stall.ts's code). Each tick's lateness beyond ORDINARY_LATENESS_MS
@@ -47,6 +38,6 @@ if (file) {
   }, RESOLUTION_MS).unref();
   process.on('exit', () => {
     stallUntil(performance.now());
-    writeFileSync(file, JSON.stringify({ longestStallMs, totalStallMs, runQueueMs: runQueueMs() }));
+    writeFileSync(file, JSON.stringify({ longestStallMs, totalStallMs, runQueueMs: runQueueWaitMs('/proc/self/schedstat') }));
   });
 }

@@ -7,10 +7,10 @@
  * as the run's own stall watch (src/run/stall.ts) saw it. A run in a child process cannot be watched from here: for
  * it the test passes what the child's loop witness saw (runCli's `witness`, test/helpers/witness.ts).
  */
-import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
 import { OVERLOAD_SHARE, stalledMs, watchStalls } from '../../src/run/stall.js';
 import type { Failure, FailureCode, Result } from '../../src/types.js';
+import { runQueueWaitMs } from './schedstat.cjs';
 
 /**
  * Watches the event loop as a run does: how long it has stood still since this call, up to stop() (after which the
@@ -36,13 +36,7 @@ export function watchLoop(): { stalledMs: () => number; stop: () => void } {
  * `waitedMs()`: ms since this call, or undefined where the kernel does not say.
  */
 export function watchRunQueue(): { waitedMs: () => number | undefined } {
-  const read = (): number | undefined => {
-    try {
-      return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[1]) / 1e6;
-    } catch {
-      return undefined;
-    }
-  };
+  const read = (): number | undefined => runQueueWaitMs('/proc/thread-self/schedstat');
   const before = read();
   return {
     waitedMs: () => {
