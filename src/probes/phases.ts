@@ -195,7 +195,7 @@ export async function runProbe(
   // Through a proxy the proxy resolves the name: no DNS phase of ours, only a --resolve pin or an IP is sent as such.
   const proxied = ctx.proxy !== undefined;
   try {
-    const resolution = await ctx.resolve(target.host, budget.stop, { pinnedOnly: proxied });
+    const resolution = ctx.resolved ?? (await ctx.resolve(target.host, budget.stop, { pinnedOnly: proxied }));
     // What the lookup took of this attempt's time (a lookup shared with other targets may have begun before it).
     lookupWaitMs = budget.elapsed();
     outcome.addresses = resolution.addresses;

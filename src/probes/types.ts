@@ -56,6 +56,11 @@ export interface ProbeContext {
    */
   deadline?: number;
   resolve: ResolveHost;
+  /**
+   * The lookup of the target's name the scheduler already holds (its run shares one per name and keeps a success):
+   * runProbe takes it as `resolve` would give it, without waiting on a settled promise once a target.
+   */
+  resolved?: Resolution;
   /** Extra trusted CA certificates (PEM), added to Node's bundled roots. */
   ca: string[];
   /** --insecure: certificate problems are recorded but do not fail the probe. */

@@ -11,6 +11,7 @@ import { checkOf, probeFor } from '../probes/index.js';
 import { failure, TIMEOUT_CODES } from '../probes/classify.js';
 import { onAbort, QuickController, timedOut } from '../probes/phases.js';
 import { stalledMs, stoodStillFor, untilLoopFree, watchStalls } from './stall.js';
+import { Deadlines } from './deadlines.js';
 import { createResolver, type DnsServer, type Pin } from '../probes/dns.js';
 import { bypassesProxy, type NoProxyEntry } from '../probes/proxy-env.js';
 import { familyOf } from '../rules/cidr.js';
@@ -105,16 +106,16 @@ async function checkAll(ruleSets: RuleSet[], settings: CheckSettings, hooks: Run
     }),
     runSignal,
   );
-  const run: Run = { settings, resolve, signal: runSignal, now };
+  const run: Run = { settings, resolve, signal: runSignal, now, deadlines: new Deadlines() };
   const limit = pLimit(Math.max(1, settings.concurrency));
   let done = 0;
-  /** p-limit's task: one target probed, and counted as it ends. */
-  const probeCounted = async (target: Target): Promise<Probed[]> => {
-    const results = await probeEachFamily(target, run);
+  const counted = (results: Probes): Probes => {
     done += 1;
     hooks.onProgress?.(done, targets.length);
     return results;
   };
+  /** p-limit's task: one target probed, and counted as it ends. */
+  const probeCounted = (target: Target): Promise<Probes> => probeEachFamily(target, run).then(counted);
   const hold = holdTracker(settings, runSignal, hooks);
 
   const stopWatching = watchStalls();
@@ -123,7 +124,7 @@ async function checkAll(ruleSets: RuleSet[], settings: CheckSettings, hooks: Run
       ? // Without --hold no connection is kept (see probeWithRetries): nothing to hold, no step per target for it.
         limit.map(targets, probeCounted)
       : // Held connections wait outside the concurrency limit: all holds run at once, so --hold 30m costs 30 minutes.
-        Promise.all(targets.map((target) => limit(probeCounted, target).then((results) => Promise.all(results.map(hold)))))
+        Promise.all(targets.map((target) => limit(probeCounted, target).then((results) => Promise.all([results].flat().map(hold)))))
     ).finally(stopWatching)
   ).flat();
 
@@ -152,6 +153,8 @@ async function checkAll(ruleSets: RuleSet[], settings: CheckSettings, hooks: Run
 
 /** A probed target, with the connection its passed check kept for --hold. */
 type Probed = ProbedTarget & { kept?: KeptConnection };
+/** A target's results: one, or one per address family (flat() takes either; the common case makes no array). */
+type Probes = Probed | Probed[];
 
 /** Whether --hold applies to a target: its rule is a long-lived channel and its check's kind can hold. */
 function holdWanted(target: Target, settings: CheckSettings): boolean {
@@ -196,21 +199,33 @@ function holdTracker(settings: CheckSettings, runSignal: AbortSignal, hooks: Run
 const FAMILY_NAMES: Record<AddressFamily, string> = { ipv4: 'IPv4', ipv6: 'IPv6' };
 const CHOSEN: Record<FamilyChoice, AddressFamily[]> = { '4': ['ipv4'], '6': ['ipv6'], both: ['ipv4', 'ipv6'] };
 
+/** A lookup's addresses of one family only. */
+function ofFamily(resolution: Resolution, family: AddressFamily): Resolution {
+  return { ...resolution, addresses: resolution.addresses.filter((address) => familyOf(address) === family) };
+}
+
 /** A resolver that hands on only the addresses of one family (the shared lookup is still made once). */
 function familyResolver(resolve: ResolveHost, family: AddressFamily): ResolveHost {
-  return async (host, signal, options) => {
-    const resolution = await resolve(host, signal, options);
-    return { ...resolution, addresses: resolution.addresses.filter((address) => familyOf(address) === family) };
-  };
+  return async (host, signal, options) => ofFamily(await resolve(host, signal, options), family);
+}
+
+/** The address families of a lookup, found once per lookup rather than once per target. */
+const familiesFound = new WeakMap<Resolution, ReadonlySet<AddressFamily | undefined>>();
+function familiesOf(resolution: Resolution): ReadonlySet<AddressFamily | undefined> {
+  let families = familiesFound.get(resolution);
+  if (!families) familiesFound.set(resolution, (families = new Set(resolution.addresses.map(familyOf))));
+  return families;
 }
 
 /** What every probe of one run shares; made once a run. */
 interface Run {
   settings: CheckSettings;
   /** The run's resolver: one lookup per host, shared by its targets (memoiseResolver). */
-  resolve: ResolveHost;
+  resolve: MemoisedResolver;
   signal: AbortSignal;
   now: () => Date;
+  /** The attempts' deadlines and watchdogs, on one timer. */
+  deadlines: Deadlines;
 }
 
 /**
@@ -218,14 +233,22 @@ interface Run {
  * IPv6 blackhole costs its timeout once, beside IPv4), each result saying which. Through a proxy, which resolves
  * the names itself, and when DNS fails, there is one probe as before.
  */
-async function probeEachFamily(target: Target, run: Run): Promise<Probed[]> {
+function probeEachFamily(target: Target, run: Run): Promise<Probes> {
   const { settings } = run;
   const proxy = proxyFor(settings, target.host);
-  if (target.skipReason !== undefined) return [{ target, attempts: 0, via: viaOf(settings, proxy) }];
-  if (proxy) return [throughProxy(await probeWithRetries(target, run, proxy, run.resolve), settings.family ?? 'both')];
+  if (target.skipReason !== undefined) return Promise.resolve({ target, attempts: 0, via: viaOf(settings, proxy) });
+  if (proxy) return probeWithRetries(target, run, proxy, run.resolve).then((probed) => throughProxy(probed, settings.family ?? 'both'));
   // This lookup is part of the first attempt: its time counts against that attempt's --timeout (docs/timeouts.md).
   const firstTry = tryClock();
-  const resolution = await run.resolve(target.host, run.signal);
+  // The run's lookup of this name has mostly ended already (a --resolve pin, a name shared by many targets).
+  const known = run.resolve.settled(target.host);
+  if (known) return probeFamilies(target, run, known, firstTry);
+  return run.resolve(target.host, run.signal).then((resolution) => probeFamilies(target, run, resolution, firstTry));
+}
+
+/** probeEachFamily once the name's lookup has ended (direct, not through a proxy). */
+function probeFamilies(target: Target, run: Run, resolution: Resolution, firstTry: TryClock): Promise<Probes> {
+  const { settings } = run;
   if (resolution.failure || resolution.addresses.length === 0) {
     // The first attempt reports this lookup rather than asking again; a retry asks anew.
     let answered = false;
@@ -234,9 +257,9 @@ async function probeEachFamily(target: Target, run: Run): Promise<Probed[]> {
       answered = true;
       return Promise.resolve(resolution);
     };
-    return [await probeWithRetries(target, run, proxy, again, firstTry)];
+    return probeWithRetries(target, run, undefined, again, firstTry);
   }
-  const present = new Set(resolution.addresses.map(familyOf));
+  const present = familiesOf(resolution);
   const chosen = CHOSEN[settings.family ?? 'both'];
   const families = chosen.filter((family) => present.has(family));
   if (families.length === 0) {
@@ -251,15 +274,15 @@ async function probeEachFamily(target: Target, run: Run): Promise<Probed[]> {
       timings: { dnsMs: resolution.durationMs, totalMs: resolution.durationMs },
       failure: failure('dns_no_address', 'dns', detail),
     };
-    return [{ target: { ...target, family }, attempts: 1, outcome, via: viaOf(settings, proxy) }];
+    return Promise.resolve({ target: { ...target, family }, attempts: 1, outcome, via: viaOf(settings, undefined) });
   }
-  // A name of one family needs no filter on its addresses.
-  const resolverOf = (family: AddressFamily): ResolveHost => (present.size === 1 ? run.resolve : familyResolver(run.resolve, family));
-  if (families.length === 1) {
-    const family = families[0] as AddressFamily;
-    return [await probeWithRetries({ ...target, family }, run, proxy, resolverOf(family), firstTry)];
-  }
-  return Promise.all(families.map((family) => probeWithRetries({ ...target, family }, run, proxy, resolverOf(family), firstTry)));
+  // A name of one family needs no filter on its addresses. A success stays the run's answer for this name (see
+  // memoiseResolver), so every attempt of the target is handed it as `resolved`, as its resolver would give it.
+  const probeFamily = (family: AddressFamily): Promise<Probed> =>
+    present.size === 1
+      ? probeWithRetries({ ...target, family }, run, undefined, run.resolve, firstTry, resolution)
+      : probeWithRetries({ ...target, family }, run, undefined, familyResolver(run.resolve, family), firstTry, ofFamily(resolution, family));
+  return families.length === 1 ? probeFamily(families[0] as AddressFamily) : Promise.all(families.map(probeFamily));
 }
 
 /**
@@ -296,7 +319,14 @@ function viaOf(settings: CheckSettings, proxy: Proxy | undefined): string {
  * (a family's addresses only, see probeEachFamily). A first attempt whose time began with the scheduler's lookup
  * gets that moment as `firstTry`.
  */
-async function probeWithRetries(target: Target, run: Run, proxy: Proxy | undefined, resolve: ResolveHost, firstTry?: TryClock): Promise<Probed> {
+async function probeWithRetries(
+  target: Target,
+  run: Run,
+  proxy: Proxy | undefined,
+  resolve: ResolveHost,
+  firstTry?: TryClock,
+  resolved?: Resolution,
+): Promise<Probed> {
   const { settings, signal: runSignal } = run;
   // Only a passed check keeps a connection, and a pass ends the tries: the last one kept is the one to hold.
   let kept: KeptConnection | undefined;
@@ -310,7 +340,7 @@ async function probeWithRetries(target: Target, run: Run, proxy: Proxy | undefin
   let attempts = 0;
   let overloadRetried = false;
   for (let tries = 0; tries <= settings.retries && !runSignal.aborted; tries += 1) {
-    let attempt = await tryOnce(target, run, resolve, proxy, (tries === 0 && firstTry) || tryClock(), keep);
+    let attempt = await tryOnce(target, run, resolve, proxy, (tries === 0 && firstTry) || tryClock(), keep, resolved);
     attempts += 1;
     if (attempt.overload && !overloadRetried && !runSignal.aborted) {
       // Tried again once the loop runs freely, and few at a time: the probes a busy machine starved together would
@@ -323,7 +353,7 @@ async function probeWithRetries(target: Target, run: Run, proxy: Proxy | undefin
         const queuedMs = performance.now() - starvedAt;
         if (queuedMs >= OVERLOAD_WAIT_MS) return undefined;
         await untilLoopFree(Math.min(settings.timeoutMs, OVERLOAD_WAIT_MS - queuedMs), runSignal);
-        return tryOnce(target, run, resolve, proxy, tryClock(), keep);
+        return tryOnce(target, run, resolve, proxy, tryClock(), keep, resolved);
       });
       if (retried) {
         attempt = retried;
@@ -366,7 +396,7 @@ interface Tried {
  * One attempt. Its time runs from `clock`: for a first attempt, from the lookup the scheduler made for it, which the
  * attempt's timeout covers. The probe gets the attempt's own signal, which aborts with a TimeoutError at the
  * deadline (lent to the probe's budget, see phases.ts) and follows the run's signal (through onAbort(), see
- * followedSignal). One timer serves the deadline and, WATCHDOG_GRACE_MS later, the watchdog, so that even a probe
+ * followedSignal). One deadline of the run's (deadlines.ts) serves the deadline and, WATCHDOG_GRACE_MS later, the watchdog, so that even a probe
  * that forgets its timeout cannot hold up the run: the watchdog settles the attempt as overdueOutcome, and a
  * connection the probe hands over after that is closed, not kept. The probe and the watchdog settle one promise,
  * whichever comes first: no race between promises of their own, as this runs once per target.
@@ -378,6 +408,7 @@ function tryOnce(
   proxy: Proxy | undefined,
   clock: TryClock,
   keep?: (connection: KeptConnection) => void,
+  resolved?: Resolution,
 ): Promise<Tried> {
   const { settings, signal: runSignal } = run;
   const { timeoutMs } = settings;
@@ -396,22 +427,24 @@ function tryOnce(
     now: run.now,
   };
   if (proxy) ctx.proxy = proxy;
+  if (resolved) ctx.resolved = resolved;
   const idleMs = settings.holdMs;
   if (keep && idleMs !== undefined) ctx.hold = { idleMs, keep: (connection) => (overran ? connection.close() : keep(connection)) };
+  const { deadlines } = run;
   return new Promise<Tried>((settle, fail) => {
     const end = (): void => {
-      clearTimeout(timer);
+      deadlines.cancel(timer);
       stopFollowing();
     };
-    let timer = setTimeout(() => {
+    let timer = deadlines.add(deadline, () => {
       controller.abort(timedOut(timeoutMs));
       // The signal has aborted by now (here or on Ctrl-C): the watchdog only gives up on the probe.
-      timer = setTimeout(() => {
+      timer = deadlines.add(performance.now() + WATCHDOG_GRACE_MS, () => {
         overran = true;
         end();
         settle(judged(overdueOutcome(target, timeoutMs), timeoutMs, clock));
-      }, WATCHDOG_GRACE_MS);
-    }, Math.max(0, deadline - performance.now()));
+      });
+    });
     let stopFollowing = ignore;
     if (runSignal.aborted) controller.abort(runSignal.reason);
     else stopFollowing = onAbort(runSignal, () => controller.abort(runSignal.reason));
@@ -504,9 +537,11 @@ export function overloadOf(outcome: ProbeOutcome, timeoutMs: number, waitedMs: n
  * The shared lookup is bound to the run, not to the first probe that asked (whose own timeout would cut it
  * short for the others); the resolver's timeout bounds it. A failed lookup is forgotten so a retry asks again.
  */
-function memoiseResolver(resolve: ResolveHost, runSignal: AbortSignal): ResolveHost {
+function memoiseResolver(resolve: ResolveHost, runSignal: AbortSignal): MemoisedResolver {
   const cache = new Map<string, Promise<Resolution>>();
-  return (host, _signal, options) => {
+  /** The lookups that have succeeded, kept for the run as their promises are: no wait for what is known. */
+  const succeeded = new Map<string, Resolution>();
+  const memoised: ResolveHost = (host, _signal, options) => {
     // Pins only: nothing to share, nothing that waits.
     if (options?.pinnedOnly) return resolve(host, runSignal, options);
     const key = host.toLowerCase();
@@ -514,13 +549,18 @@ function memoiseResolver(resolve: ResolveHost, runSignal: AbortSignal): ResolveH
     if (!pending) {
       pending = resolve(host, runSignal).then((resolution) => {
         if (resolution.failure) cache.delete(key);
+        else succeeded.set(key, resolution);
         return resolution;
       });
       cache.set(key, pending);
     }
     return pending;
   };
+  return Object.assign(memoised, { settled: (host: string) => succeeded.get(host.toLowerCase()) });
 }
+
+/** The run's resolver, which also tells what a name's lookup gave once it has succeeded (undefined before). */
+type MemoisedResolver = ResolveHost & { settled: (host: string) => Resolution | undefined };
 
 // Other runs (credentials) describe the machine the same way.
 export { reportEnvironment } from './outcome.js';

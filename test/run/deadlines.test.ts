@@ -1,0 +1,85 @@
+/**
+ * The run's deadlines on one timer (src/run/deadlines.ts): each fires once, never before its time, in the order of
+ * their times whatever the order they were added in; a cancelled one never fires; and no timer is left once nothing
+ * is wanted, so that a finished run keeps no process alive.
+ */
+import { describe, expect, it } from 'vitest';
+import { Deadlines } from '../../src/run/deadlines.js';
+import { activeResources, addedOnceSettled } from '../helpers/active-resources.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('Deadlines', () => {
+  it('fires each deadline once, not before its time, in the order of their times, added out of order', async () => {
+    const deadlines = new Deadlines();
+    const start = performance.now();
+    const fired: { name: string; at: number; firedAt: number }[] = [];
+    const add = (name: string, afterMs: number): void => {
+      const at = start + afterMs;
+      deadlines.add(at, () => fired.push({ name, at, firedAt: performance.now() }));
+    };
+    add('c', 120);
+    add('a', 40);
+    add('d', 160);
+    add('b', 80);
+    add('b2', 80);
+    await sleep(300);
+    expect(fired.map((entry) => entry.name)).toEqual(['a', 'b', 'b2', 'c', 'd']);
+    for (const entry of fired) expect(entry.firedAt).toBeGreaterThanOrEqual(entry.at);
+  });
+
+  it('never fires a cancelled deadline, and fires the ones around it', async () => {
+    const deadlines = new Deadlines();
+    const start = performance.now();
+    const fired: string[] = [];
+    deadlines.add(start + 30, () => fired.push('first'));
+    const cancelled = deadlines.add(start + 60, () => fired.push('cancelled'));
+    deadlines.add(start + 90, () => fired.push('last'));
+    deadlines.cancel(cancelled);
+    deadlines.cancel(cancelled);
+    await sleep(200);
+    expect(fired).toEqual(['first', 'last']);
+  });
+
+  it('fires a deadline added while another fires (the watchdog after an attempt deadline), earlier ones first', async () => {
+    const deadlines = new Deadlines();
+    const start = performance.now();
+    const fired: string[] = [];
+    deadlines.add(start + 20, () => {
+      fired.push('deadline');
+      deadlines.add(performance.now() + 100, () => fired.push('watchdog'));
+    });
+    // Due between the deadline and its watchdog: the timer must not wait for the watchdog's time to fire it.
+    deadlines.add(start + 60, () => fired.push('next attempt'));
+    await sleep(80);
+    expect(fired).toEqual(['deadline', 'next attempt']);
+    await sleep(120);
+    expect(fired).toEqual(['deadline', 'next attempt', 'watchdog']);
+  });
+
+  it('keeps no timer once every deadline has fired or been cancelled, and arms again for a new one', async () => {
+    const before = activeResources();
+    const deadlines = new Deadlines();
+    const now = performance.now();
+    const pending = Array.from({ length: 100 }, (_, i) => deadlines.add(now + 5_000 + i, () => undefined));
+    expect(activeResources().get('Timeout') ?? 0).toBe((before.get('Timeout') ?? 0) + 1);
+    for (const deadline of pending) deadlines.cancel(deadline);
+    expect(await addedOnceSettled(before)).toEqual({});
+    let fired = false;
+    deadlines.add(performance.now() + 20, () => (fired = true));
+    await sleep(80);
+    expect(fired).toBe(true);
+    expect(await addedOnceSettled(before)).toEqual({});
+  });
+
+  it('fires thousands of deadlines whose wanted ones come after many cancelled ones', async () => {
+    const deadlines = new Deadlines();
+    const start = performance.now();
+    let fired = 0;
+    const all = Array.from({ length: 3_000 }, (_, i) => deadlines.add(start + 10 + i / 100, () => (fired += 1)));
+    // Every third stays wanted.
+    all.forEach((deadline, i) => i % 3 !== 0 && deadlines.cancel(deadline));
+    await sleep(150);
+    expect(fired).toBe(1_000);
+  });
+});
