@@ -4,7 +4,7 @@
  * nftables drop, servers that accept and never answer, and names whose DNS server drops the query, in the network
  * namespaces of netns.ts.
  *
- * The report's own durationMs is held to the bound; the child's wall time to the bound plus FaultNetwork.startupAllowanceMs
+ * The report's own durationMs is held to the bound; the child's wall time to the bound plus netns.ts's startupAllowanceMs
  * (ip netns exec, Node's start-up and loading pushcheck, which the bound does not count) and the time the child waited
  * for a CPU. A starved child is allowed for only as far as its loop witness (test/helpers/witness.ts) saw it stand still.
  */

@@ -28,11 +28,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCertificateAuthority } from '../../src/harness/certs.js';
 import type { FailureCode, Report, Result, Status } from '../../src/types.js';
 import { writeRuleFile, type RuleSpec } from '../helpers/rule-file.js';
+import { witnessOf } from '../helpers/witness.js';
 import {
   announceSkip,
   reportBoundMs,
   createFaultNetwork,
   dnsmasqUnavailable,
+  expectWallWithin,
   faultNetworkUnavailable,
   namespaceExists,
   SERVER_ADDRESS,
@@ -69,14 +71,14 @@ interface Checked {
 /** Runs pushcheck in the client namespace and checks what every row checks: JSON on stdout, nothing on stderr, the bound. */
 async function check(rules: RuleSpec[], args: string[], concurrency = 64): Promise<Checked> {
   const file = ruleFile(rules);
-  const run = await net!.pushcheck([file, '--format', 'json', '--timeout', String(TIMEOUT_MS), '--ca', caFile, ...args]);
+  const run = await net!.pushcheck([file, '--format', 'json', '--timeout', String(TIMEOUT_MS), '--ca', caFile, ...args], { witness: true });
   expect(run.signal, 'pushcheck was killed').toBeNull();
   expect(run.stderr).toBe('');
   const report = JSON.parse(run.stdout) as Report;
   expect(run.code).toBe(report.exitCode);
   const bound = reportBoundMs(report, TIMEOUT_MS, concurrency, 0);
   expect(report.durationMs).toBeLessThanOrEqual(bound);
-  expect(run.durationMs).toBeLessThanOrEqual(bound + (await net!.startupAllowanceMs()));
+  await expectWallWithin(run.durationMs, bound, net!.client, witnessOf(run));
   return { report, wallMs: run.durationMs, bound };
 }
 

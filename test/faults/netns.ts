@@ -88,12 +88,6 @@ export interface FaultNetwork {
    * watched by the loop witness (runCli's option).
    */
   pushcheck(args: string[], options?: { killAfterMs?: number; witness?: boolean }): Promise<CliRun>;
-  /**
-   * What a child's wall time may exceed its report's own duration by (`ip netns exec`, Node's start-up, loading
-   * pushcheck, exiting): four times a bare `node -e 0` in the client namespace measured now, at least 1.5 s. A fixed
-   * allowance failed on a busy machine, where a bare Node start alone took over a second.
-   */
-  startupAllowanceMs(): Promise<number>;
   /** Kills what was started, deletes both namespaces. Safe to call twice; never throws. */
   close(): Promise<void>;
 }
@@ -232,20 +226,28 @@ function stopChild(child: ChildProcess, graceMs = 1000): Promise<void> {
   });
 }
 
+/** A bare Node's start in a namespace that says at its end how long it waited for a CPU (schedstat.cjs). */
+const BARE_START = `process.stdout.write(String(require(${JSON.stringify(fileURLToPath(new URL('../helpers/schedstat.cjs', import.meta.url)))}).runQueueWaitMs('/proc/self/schedstat') ?? 0))`;
+
 /**
- * What `ip netns exec` and Node's start-up may add to a child's wall time in `namespace`: four times a bare
- * `node -e 0` there, measured now, at least 1.5 s (FaultNetwork.startupAllowanceMs says why).
+ * What `ip netns exec` and Node's start-up may add to a child's wall time in `namespace` beside its waits for a CPU:
+ * four times a bare Node's start there, measured now, less the time that start waited for a CPU; at least 1.5 s (a
+ * fixed allowance failed on a busy machine, where a bare Node start alone took over a second). The child's own waits,
+ * start-up included, are its loop witness's run queue, which expectWallWithin adds: when this counted them too, a busy
+ * machine's start-up waits were allowed for five times over (a bare start at load 5: 170-290 ms, 10-165 ms of it
+ * waiting for a CPU).
  */
 export async function startupAllowanceMs(namespace: string): Promise<number> {
   const started = performance.now();
-  await run('ip', ['netns', 'exec', namespace, process.execPath, '-e', '0']);
-  return Math.max(1500, 4 * (performance.now() - started));
+  const { stdout } = await run('ip', ['netns', 'exec', namespace, process.execPath, '-e', BARE_START]);
+  const waitedMs = Number(stdout) || 0;
+  return Math.max(1500, 4 * (performance.now() - started - waitedMs));
 }
 
 /**
  * Holds a child's wall time to a run's bound plus startupAllowanceMs(namespace), plus the time the child's main
  * thread waited for a CPU (its loop witness's run queue, start-up included): that much a machine busy with other
- * work withheld, not pushcheck.
+ * work withheld, not pushcheck. Counted once: startupAllowanceMs leaves waits out.
  */
 export async function expectWallWithin(wallMs: number, bound: number, namespace: string, witness: LoopWitness): Promise<void> {
   const allowanceMs = await startupAllowanceMs(namespace);
@@ -369,7 +371,6 @@ export async function createFaultNetwork(): Promise<FaultNetwork> {
       return runCli(args, { ...options, wrapper: ['ip', 'netns', 'exec', client], running: children });
     },
 
-    startupAllowanceMs: () => startupAllowanceMs(client),
 
     close,
   };
