@@ -128,26 +128,43 @@ async function checkAll(ruleSets: RuleSet[], settings: CheckSettings, hooks: Run
     ).finally(stopWatching)
   ).flat();
 
+  return reportOfProbed(probed, ruleSets, settings, { signal: runSignal, now, startedAt, durationMs: () => performance.now() - started });
+}
+
+/** How a run went, for its report's end: its signal and clock, when it started, and how long it has taken when asked. */
+export interface RunSpan {
+  signal: AbortSignal;
+  now: () => Date;
+  startedAt: Date;
+  durationMs: () => number;
+}
+
+/**
+ * A run's report of its probed targets: each target's result, then what needs them all (fallbacks, certificate
+ * expiry, the rules' facts, the findings). Exported for test/run/report-bytes.test.ts, which holds its output byte
+ * for byte.
+ */
+export async function reportOfProbed(probed: ProbedTarget[], ruleSets: RuleSet[], settings: CheckSettings, span: RunSpan): Promise<Report> {
   const checked = applyFallbacks(applyFamilyFallbacks(probed.map(resultOf)), ruleSets);
   const results = settings.warnDays === undefined ? checked : applyCertificateExpiry(checked, ruleSets, settings.warnDays);
   // A rule file's credentials: (the server's push certificate), checked once the network probes are done.
-  if (ruleSets.some((set) => (set.credentials ?? []).length > 0) && !runSignal.aborted) {
+  if (ruleSets.some((set) => (set.credentials ?? []).length > 0) && !span.signal.aborted) {
     // Their modules load node:crypto and node:tls as they load: first under V8's default flags (src/v8-defaults.ts).
     tlsModule();
     const { checkRuleSetCredentials } = await import('./credentials.js');
-    results.push(...(await checkRuleSetCredentials(ruleSets, settings, runSignal, now)));
+    results.push(...(await checkRuleSetCredentials(ruleSets, settings, span.signal, span.now)));
   }
   return reportOf({
     strict: settings.strict,
     ruleSets,
     results,
     rules: summariseRules(ruleSets, probed, { proxied: settings.proxy !== undefined }),
-    findings: findingsOf(results, { startedAt: startedAt.toISOString() }),
+    findings: findingsOf(results, { startedAt: span.startedAt.toISOString() }),
     recorded: settings.recorded,
-    startedAt,
-    durationMs: performance.now() - started,
-    interrupted: runSignal.aborted,
-    interruptReason: runSignal.reason,
+    startedAt: span.startedAt,
+    durationMs: span.durationMs(),
+    interrupted: span.signal.aborted,
+    interruptReason: span.signal.reason,
   });
 }
 
