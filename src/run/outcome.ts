@@ -113,6 +113,20 @@ function judgedOutcome(probed: ProbedTarget): ProbeOutcome | undefined {
 export function resultOf(probed: ProbedTarget): Result {
   const result = baseResult(probed);
   const { target } = probed;
+  // Nearly every result of a healthy run: a pass with no CIDR to judge (none, or a pinned address) and no hold. Its
+  // status is set here, before the steps below that a failure needs (they cost 1 ms a 1,000 results, run once).
+  const passed = probed.outcome;
+  if (
+    passed?.ok === true &&
+    probed.hold === undefined &&
+    probed.skipReason === undefined &&
+    target.skipReason === undefined &&
+    (passed.pinned || target.rule.cidr.length === 0)
+  ) {
+    result.status = 'pass';
+    if (passed.note !== undefined) result.note = passed.note;
+    return result;
+  }
   const outcome = judgedOutcome(probed);
   const skipReason = probed.skipReason ?? target.skipReason;
   // The result is this call's own: filled in place, in the order the report shows its fields.
@@ -286,10 +300,12 @@ export function applyFallbacks(results: Result[], ruleSets: RuleSet[]): Result[]
  * stays a pass with a note: the vendor rotates its certificates, and there is nothing for the admin to do.
  */
 export function applyCertificateExpiry(results: Result[], ruleSets: RuleSet[], warnDays: number): Result[] {
+  // Most runs have no certificate about to expire (a TCP run has none at all): then the results are returned as they are.
+  if (!results.some((result) => expiresWithin(result, warnDays))) return results;
   const builtin = new Set(ruleSets.filter((set) => set.builtin).map((set) => set.id));
   return results.map((result) => {
     const tls = result.tls;
-    if (result.status !== 'pass' || !tls || tls.daysLeft < 0 || tls.daysLeft >= warnDays) return result;
+    if (!tls || !expiresWithin(result, warnDays)) return result;
     const when = `expires ${tls.validTo.slice(0, 10)}, in ${tls.daysLeft} day${tls.daysLeft === 1 ? '' : 's'}`;
     if (builtin.has(result.ruleset)) {
       const note = `the server certificate ${when}; the vendor rotates it`;
@@ -297,6 +313,12 @@ export function applyCertificateExpiry(results: Result[], ruleSets: RuleSet[], w
     }
     return { ...result, status: 'warn', error: failure('tls_expiring', 'tls', `${when}; warning at ${warnDays} days (--warn-days)`) };
   });
+}
+
+/** A passing result whose server certificate expires within `warnDays` (and has not expired). */
+function expiresWithin(result: Result, warnDays: number): boolean {
+  const tls = result.tls;
+  return result.status === 'pass' && tls !== undefined && tls.daysLeft >= 0 && tls.daysLeft < warnDays;
 }
 
 /**
@@ -378,7 +400,10 @@ function seenByRule(probed: ProbedTarget[]): Map<string, Map<string, SeenByRule>
   const bySet = new Map<string, Map<string, SeenByRule>>();
   let seen: SeenByRule | undefined;
   let seenFor: Target | undefined;
-  for (const { target, outcome } of probed) {
+  // Indexed loops: this runs once a run, over every target, in V8's interpreter, where a for-of loop's iterator cost
+  // more than the work inside it.
+  for (let i = 0; i < probed.length; i += 1) {
+    const { target, outcome } = probed[i]!;
     // A rule's targets mostly come one after another: the lookup is skipped for the next of the same rule.
     if (!seen || seenFor!.ruleset !== target.ruleset || seenFor!.rule.id !== target.rule.id) {
       let byRule = bySet.get(target.ruleset);
@@ -390,9 +415,10 @@ function seenByRule(probed: ProbedTarget[]): Map<string, Map<string, SeenByRule>
     seen.hosts.add(target.host);
     if (!outcome) continue;
     const source = outcome.pinned ? seen.pinned : seen.fromDns;
-    for (const address of outcome.addresses) {
-      seen.addresses.add(address);
-      source.add(address);
+    const { addresses } = outcome;
+    for (let a = 0; a < addresses.length; a += 1) {
+      seen.addresses.add(addresses[a]!);
+      source.add(addresses[a]!);
     }
   }
   return bySet;
@@ -400,7 +426,7 @@ function seenByRule(probed: ProbedTarget[]): Map<string, Map<string, SeenByRule>
 
 export function summarise(results: Result[]): Summary {
   const counts: Record<Status, number> = { pass: 0, fail: 0, warn: 0, skip: 0 };
-  for (const result of results) counts[result.status] += 1;
+  for (let i = 0; i < results.length; i += 1) counts[results[i]!.status] += 1;
   return { total: results.length, passed: counts.pass, failed: counts.fail, warned: counts.warn, skipped: counts.skip };
 }
 
