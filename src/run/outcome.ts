@@ -400,6 +400,11 @@ function seenByRule(probed: ProbedTarget[]): Map<string, Map<string, SeenByRule>
   const bySet = new Map<string, Map<string, SeenByRule>>();
   let seen: SeenByRule | undefined;
   let seenFor: Target | undefined;
+  // What the last target of the same rule added: the next one mostly has the same host, and the same addresses (one
+  // lookup's list, shared), which the sets already hold.
+  let lastHost: string | undefined;
+  let lastAddresses: string[] | undefined;
+  let lastPinned = false;
   // Indexed loops: this runs once a run, over every target, in V8's interpreter, where a for-of loop's iterator cost
   // more than the work inside it.
   for (let i = 0; i < probed.length; i += 1) {
@@ -410,12 +415,17 @@ function seenByRule(probed: ProbedTarget[]): Map<string, Map<string, SeenByRule>
       if (!byRule) bySet.set(target.ruleset, (byRule = new Map()));
       seen = byRule.get(target.rule.id);
       if (!seen) byRule.set(target.rule.id, (seen = { hosts: new Set(), addresses: new Set(), pinned: new Set(), fromDns: new Set() }));
+      lastHost = undefined;
+      lastAddresses = undefined;
     }
     seenFor = target;
-    seen.hosts.add(target.host);
+    if (target.host !== lastHost) seen.hosts.add((lastHost = target.host));
     if (!outcome) continue;
-    const source = outcome.pinned ? seen.pinned : seen.fromDns;
-    const { addresses } = outcome;
+    const { addresses, pinned } = outcome;
+    if (addresses === lastAddresses && pinned === lastPinned) continue;
+    lastAddresses = addresses;
+    lastPinned = pinned;
+    const source = pinned ? seen.pinned : seen.fromDns;
     for (let a = 0; a < addresses.length; a += 1) {
       seen.addresses.add(addresses[a]!);
       source.add(addresses[a]!);
