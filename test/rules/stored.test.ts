@@ -37,10 +37,11 @@ describe('built-in rule sets stored at build time', () => {
 
   it('are not used once the rule file changes by one byte, for another build, or outside a bundle', () => {
     const file = path.join(dir, 'rules', 'moki-ios.yaml');
-    expect(storedRuleSet(file, readFileSync(file, 'utf8'), builtId(), built)).toBeDefined();
-    expect(storedRuleSet(file, readFileSync(file, 'utf8'), 'another-build', built)).toBeUndefined();
-    expect(storedRuleSet(file, readFileSync(file, 'utf8'), undefined, built)).toBeUndefined();
-    expect(storedRuleSet(file, readFileSync(file, 'utf8'), builtId(), pathToFileURL(path.join(dir, 'none.json')))).toBeUndefined();
+    const text = readFileSync(file, 'utf8');
+    expect(storedRuleSet(file, text, builtId(), built)).toBeDefined();
+    expect(storedRuleSet(file, text, 'another-build', built)).toBeUndefined();
+    expect(storedRuleSet(file, text, undefined, built)).toBeUndefined();
+    expect(storedRuleSet(file, text, builtId(), pathToFileURL(path.join(dir, 'none.json')))).toBeUndefined();
     appendFileSync(file, '\n');
     expect(storedRuleSet(file, readFileSync(file, 'utf8'), builtId(), built)).toBeUndefined();
     // Under vitest the code is not the build's: it parses.
@@ -58,10 +59,10 @@ describe('built-in rule sets stored at build time', () => {
       writeFileSync(place, JSON.stringify({ ...summaries, ...changed }));
       return pathToFileURL(place);
     };
-    expect(storedRuleSet(file, readFileSync(file, 'utf8'), builtId(), built, texts({}))).toBeDefined();
-    expect(storedRuleSet(file, readFileSync(file, 'utf8'), builtId(), built, texts({ id: 'another-build' }))).toBeUndefined();
-    expect(storedRuleSet(file, readFileSync(file, 'utf8'), builtId(), built, texts({ files: { ...summaries.files, 'moki-ios.yaml': text.replace('5223', '5224') } }))).toBeUndefined();
-    expect(storedRuleSet(file, readFileSync(file, 'utf8'), builtId(), built, pathToFileURL(path.join(dir, 'none.json')))).toBeUndefined();
+    expect(storedRuleSet(file, text, builtId(), built, texts({}))).toBeDefined();
+    expect(storedRuleSet(file, text, builtId(), built, texts({ id: 'another-build' }))).toBeUndefined();
+    expect(storedRuleSet(file, text, builtId(), built, texts({ files: { ...summaries.files, 'moki-ios.yaml': text.replace('5223', '5224') } }))).toBeUndefined();
+    expect(storedRuleSet(file, text, builtId(), built, pathToFileURL(path.join(dir, 'none.json')))).toBeUndefined();
   });
 
   it('pushcheck ios uses the stored moki-ios and parses none', () => {
