@@ -22,7 +22,10 @@ const WEB_PORTS: ReadonlySet<number> = new Set([80, 443, 8080, 8443]);
  * Per fallback port and note, the blocked ports it would carry: ports that share a fallback and a note share a
  * clause; per port the shortest of the rules' notes says it plainest.
  */
-function byFallback(results: readonly Result[], fallbackOf: (r: Result) => FallbackTarget): Array<[to: number, ports: string, note: string]> {
+function byFallback(
+  results: readonly Result[],
+  fallbackOf: (r: Result) => FallbackTarget,
+): Array<[to: number, ports: string, note: string, results: Result[]]> {
   const byPort = groupBy(results, (r) => String(r.port));
   const clauses = groupBy(byPort.values(), (group) => {
     const note = unique(group.map((r) => fallbackOf(r).note.trim().replace(/\.$/, ''))).sort((a, b) => a.length - b.length)[0];
@@ -30,7 +33,8 @@ function byFallback(results: readonly Result[], fallbackOf: (r: Result) => Fallb
   });
   return [...clauses].map(([key, groups]) => {
     const [to, note] = JSON.parse(key) as [number, string];
-    return [to, portsText(groups.flat().map((r) => r.port)), note];
+    const clause = groups.flat();
+    return [to, portsText(clause.map((r) => r.port)), note, clause];
   });
 }
 
@@ -46,8 +50,11 @@ function fallbackText(blocked: readonly Result[]): string | undefined {
   for (const [to, ports, note] of byFallback(carried, (r) => r.fallback!)) {
     parts.push(`devices fall back to TCP ${to} for ${ports} (${note})`);
   }
-  for (const [to, ports, note] of byFallback(unjudged, (r) => r.unjudgedFallback!)) {
-    parts.push(`devices would fall back to TCP ${to} for ${ports} (${note}), but this machine was too busy to judge TCP ${to}`);
+  for (const [to, ports, note, results] of byFallback(unjudged, (r) => r.unjudgedFallback!)) {
+    // The targets by name: beside a carried clause for the same port, or a summary that says TCP 443 gets through
+    // (on another host), "too busy to judge TCP 443" read as a contradiction.
+    const targets = unique(results.map((r) => `${r.unjudgedFallback!.host}:${r.unjudgedFallback!.port}`));
+    parts.push(`devices would fall back to TCP ${to} for ${ports} (${note}), but this machine was too busy to judge ${listText(targets, 4)}`);
   }
   for (const [host, results] of groupBy(uncarried, (r) => r.host.toLowerCase())) {
     const rules = unique(results.map((r) => `${r.ruleset}/${r.rule}`));
