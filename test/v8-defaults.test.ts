@@ -6,7 +6,7 @@
  * what it compiled, and a second compile of the same script would not look at the cache. Later Nodes change no flag.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -125,6 +125,14 @@ describe('node:tls and node:crypto in a check', () => {
     writeFileSync(caFile, ca.cert);
     const { report, seen } = await witnessed('ca', rule(await closedPort(), 'tcp'), ['--ca', caFile]);
     expect(report.results[0]!.error!.code).toBe('tcp_refused');
+    expect(seen).toBe('node:crypto first loaded under defaults\n');
+  });
+
+  it("--json FILE loads node:crypto (its temporary file's random name) under V8's defaults", async () => {
+    const saved = path.join(dir, 'saved.json');
+    const { report, seen } = await witnessed('json-file', rule(await closedPort(), 'tcp'), ['--json', saved]);
+    expect(report.results[0]!.error!.code).toBe('tcp_refused');
+    expect((JSON.parse(readFileSync(saved, 'utf8')) as Report).results[0]!.error!.code).toBe('tcp_refused');
     expect(seen).toBe('node:crypto first loaded under defaults\n');
   });
 

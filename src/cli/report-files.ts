@@ -34,6 +34,7 @@ import { formatNames, loadFormat } from '../report/index.js';
 import { redactSecrets } from '../secrets.js';
 import type { Report } from '../types.js';
 import { terminalColumns } from './options.js';
+import { cryptoModule } from '../v8-defaults.js';
 
 /** Every format but the terminal table can also be written to a file: `--json FILE`, `--junit FILE`, … */
 export const FILE_FORMATS: readonly string[] = formatNames.filter((name) => name !== 'table');
@@ -119,7 +120,7 @@ function destinationOf(file: string): Destination {
 function temporaryName(file: string): string {
   const name = path.basename(file);
   const stem = Buffer.byteLength(name) <= NAME_MAX - 40 ? name : 'pushcheck-report';
-  return path.join(path.dirname(file), `.${stem}.${process.pid}.${process.getBuiltinModule('node:crypto').randomBytes(4).toString('hex')}.tmp`);
+  return path.join(path.dirname(file), `.${stem}.${process.pid}.${cryptoModule().randomBytes(4).toString('hex')}.tmp`);
 }
 
 /** Writes every byte, however many calls it takes (a full disk ends it with ENOSPC, never with a short file). */
