@@ -26,10 +26,13 @@ export function signalOfExitCode(code: number): StopSignal | undefined {
 
 /**
  * Until `release()`, the first SIGINT or SIGTERM aborts `signal` (reason: {@link Interrupted}) so the work can stop
- * and report; a second one exits at once with its code, for a user who will not wait.
+ * and report; a second one exits at once with its code, for a user who will not wait. `controller` may be any with
+ * an AbortController's `signal` and `abort` (the check command's is a QuickController, which run.ts follows
+ * without an event listener).
  */
-export function abortOnStopSignals(): { signal: AbortSignal; release(): void } {
-  const controller = new AbortController();
+export function abortOnStopSignals(
+  controller: Pick<AbortController, 'signal' | 'abort'> = new AbortController(),
+): { signal: AbortSignal; release(): void } {
   const onSignal = (signal: StopSignal): void => {
     if (controller.signal.aborted) process.exit(SIGNAL_EXIT_CODES[signal]);
     controller.abort(new Interrupted(signal));

@@ -15,6 +15,8 @@ describe('parsePin', () => {
     expect(parsePin('API.Push.Apple.com=17.188.143.34')).toEqual({ host: 'api.push.apple.com', address: '17.188.143.34' });
     expect(parsePin('*.push.apple.com=[2620:149::1]')).toEqual({ host: '*.push.apple.com', address: '2620:149::1' });
     expect(parsePin('fcm.googleapis.com.=::1')).toEqual({ host: 'fcm.googleapis.com', address: '::1' });
+    expect(parsePin('*.Push.APPLE.com=17.188.143.34')).toEqual({ host: '*.push.apple.com', address: '17.188.143.34' });
+    expect(parsePin('H0_x-1.Bench.TEST=127.0.1.1')).toEqual({ host: 'h0_x-1.bench.test', address: '127.0.1.1' });
   });
 
   it.each([
@@ -24,6 +26,9 @@ describe('parsePin', () => {
     ['api.push.apple.com=17.188.143', /"17.188.143" is not an IP address/],
     ['api.*.apple.com=1.2.3.4', /"\*" may only stand for the leading labels/],
     ['bad host=1.2.3.4', /"bad host" is not a host name/],
+    // Checked in lower case: a letter outside ASCII is not one of a host name's, whatever its case.
+    ['Bücher.Push.Test=1.2.3.4', /"bücher.push.test" is not a host name/],
+    ['*.PUSH.TÉST=1.2.3.4', /"\*" may only stand for the leading labels/],
   ])('rejects %s with one clear line', (text, message) => {
     expect(() => parsePin(text)).toThrow(UsageError);
     expect(() => parsePin(text)).toThrow(message);
