@@ -90,6 +90,7 @@ export function settingsFrom(flags: CheckFlags, env: NodeJS.ProcessEnv = process
   // --proxy wins; then the environment (curl's variables), unless --no-proxy.
   const fromEnvironment = flags.proxy === undefined ? proxyFromEnvironment(env) : undefined;
   const proxy = typeof flags.proxy === 'string' ? parseProxy(flags.proxy) : fromEnvironment?.proxy;
+  const vars = parseVars(flags.var);
   return {
     timeoutMs: flags.timeout,
     concurrency: flags.concurrency,
@@ -104,7 +105,7 @@ export function settingsFrom(flags: CheckFlags, env: NodeJS.ProcessEnv = process
     family: flags.family ?? 'both',
     ...(flags.hold !== undefined && { holdMs: flags.hold }),
     caPems: flags.ca.map((file) => readCaFile('--ca', file)),
-    vars: parseVars(flags.var),
+    vars,
     numbered: {
       ...(numbered && { from: numbered[0], to: numbered[1] }),
       ...(flags.courierSample !== undefined && { sample: flags.courierSample }),
@@ -117,7 +118,7 @@ export function settingsFrom(flags: CheckFlags, env: NodeJS.ProcessEnv = process
       resolve: flags.resolve,
       caFiles: flags.ca,
       // Values may be private URLs with credentials in them: record the names only.
-      vars: Object.keys(parseVars(flags.var)),
+      vars: Object.keys(vars),
       strict: flags.strict,
       warnDays: flags.warnDays ?? DEFAULT_WARN_DAYS,
       insecure: flags.insecure,
