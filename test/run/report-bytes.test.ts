@@ -1,14 +1,15 @@
 /**
- * The end of a run, byte for byte: from the probed targets to every output pushcheck writes, against the outputs
- * main's code wrote before that end was made faster (test/fixtures/tail/make.mjs made them from ea10b5b's build, not
- * from the code under test). The runs: the bench's 1,000 loopback TCP targets, and two built-in vendor rule sets
- * with a user's rule file, probed as loopback stand-ins answer them (test/fixtures/tail/probed.mjs), on a fixed clock.
- * A deliberate change of output rewrites the fixtures with make.mjs from the changed build; read their diff.
+ * The end of a run, byte for byte: from the probed targets to every output pushcheck writes, as golden files
+ * (test/fixtures/golden/<run>.<exit code>.<output>, docs/contributing.md "Golden files"; first written by ea10b5b's
+ * build, before that end was made faster). The runs: the bench's 1,000 loopback TCP targets, and two built-in vendor
+ * rule sets with a user's rule file, probed as loopback stand-ins answer them (test/fixtures/tail/probed.mjs), on a
+ * fixed clock. After a deliberate change of output, rewrite them and read the diff:
+ *
+ *   npm run build && npx vitest run test/run/report-bytes.test.ts --update
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emitReport } from '../../src/cli/report-files.js';
 import { expandTargets } from '../../src/rules/expand.js';
@@ -18,13 +19,6 @@ import { DURATION_MS, ENVIRONMENT, OUTPUTS, STARTED_AT, outputsOf, tailCases } f
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'report-bytes-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** The first line where `actual` leaves `expected`, with its number: a readable failure for a 500 KB text. */
-function firstDifference(actual: string, expected: string): string {
-  const [a, e] = [actual.split('\n'), expected.split('\n')];
-  const line = a.findIndex((text, i) => text !== e[i]);
-  return line < 0 ? `same lines, ${actual.length} against ${expected.length} characters` : `line ${line + 1}: ${JSON.stringify(a[line])} where main wrote ${JSON.stringify(e[line])}`;
-}
 
 describe.each(tailCases({ parseRuleSet, expandTargets }))('the end of a run of $name', (run) => {
   // Made in beforeAll, one run after the other: emitReport writes the table to process.stdout, which outputsOf borrows.
@@ -57,11 +51,9 @@ describe.each(tailCases({ parseRuleSet, expandTargets }))('the end of a run of $
     return { exitCode: report.exitCode, texts: await outputsOf(report, emitReport, path.join(dir, run.name)) };
   };
 
-  it.each(OUTPUTS)('writes %s as main did', async (name) => {
+  it.each(OUTPUTS)('writes %s as its golden file holds', async (name) => {
     const { exitCode, texts: written } = await texts;
-    const expected = gunzipSync(readFileSync(new URL(`../fixtures/tail/${run.name}.${exitCode}.${name}.gz`, import.meta.url))).toString('utf8');
-    const actual = written.get(name)!;
-    expect(actual === expected, firstDifference(actual, expected)).toBe(true);
+    await expect(written.get(name)).toMatchFileSnapshot(`../fixtures/golden/${run.name}.${exitCode}.${name}`);
   });
 
   it('leaves out the password and the escape sequence a server sent, in every output', async () => {
