@@ -80,9 +80,6 @@ function explainedAgain(results: readonly Result[], findings: readonly Finding[]
 
 /** Each finding with the results it explains, most serious first. */
 function explain(results: readonly Result[], context: RunContext): Explained {
-  // Every problem has an error: a healthy run (nearly every result a pass) is known to need nothing by one plain loop,
-  // cheaper than the filter below, which runs once a run in V8's interpreter (0.3 ms for 1,000 passing results).
-  if (!hasError(results)) return [];
   // Credential files (pushcheck cert) say nothing about the network.
   const open = new Set(results.filter((r) => r.check !== 'cert' && isProblem(r)));
   // Nothing to explain (a healthy run): no detector runs, and the evidence need not be gathered.
@@ -101,12 +98,6 @@ function explain(results: readonly Result[], context: RunContext): Explained {
     }
   }
   return found.sort((a, b) => SEVERITY_ORDER.indexOf(a.finding.severity) - SEVERITY_ORDER.indexOf(b.finding.severity));
-}
-
-/** Whether any result has an error (see isProblem). */
-function hasError(results: readonly Result[]): boolean {
-  for (let i = 0; i < results.length; i += 1) if (results[i]!.error !== undefined) return true;
-  return false;
 }
 
 export type { RunContext } from './evidence.js';
