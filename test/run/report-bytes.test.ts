@@ -31,7 +31,7 @@ describe.each(tailCases({ parseRuleSet, expandTargets }))('the end of a run of $
     const settings: CheckSettings = {
       timeoutMs: 5000,
       concurrency: 64,
-      retries: 0,
+      retries: run.recorded.retries,
       strict: run.strict,
       warnDays: run.warnDays,
       insecure: false,
