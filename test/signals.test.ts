@@ -5,22 +5,12 @@
 import { getEventListeners } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QuickController } from '../src/probes/phases.js';
-import { runChecks, type CheckSettings } from '../src/run/run.js';
+import { runChecks } from '../src/run/run.js';
 import { abortOnStopSignals, Interrupted } from '../src/signals.js';
 import { startTcpServer, type TestServer } from './helpers/servers.js';
-import { rule, ruleSet } from './helpers/literals.js';
+import { checkSettings, rule, ruleSet } from './helpers/literals.js';
 
-const settings: CheckSettings = {
-  timeoutMs: 10_000,
-  concurrency: 2,
-  retries: 0,
-  strict: false,
-  insecure: false,
-  pins: [{ host: '*.signals.test', address: '127.0.0.1' }],
-  caPems: [],
-  vars: {},
-  recorded: { timeoutMs: 10_000, concurrency: 2, retries: 0, resolve: [], caFiles: [], vars: [], strict: false, insecure: false },
-};
+const settings = checkSettings({ timeoutMs: 10_000, concurrency: 2, pins: [{ host: '*.signals.test', address: '127.0.0.1' }] });
 
 let silent: TestServer;
 beforeAll(async () => {
