@@ -53,8 +53,13 @@ function fallbackText(blocked: readonly Result[]): string | undefined {
   for (const [to, ports, note, results] of byFallback(unjudged, (r) => r.unjudgedFallback!)) {
     // The targets by name: beside a carried clause for the same port, or a summary that says TCP 443 gets through
     // (on another host), "too busy to judge TCP 443" read as a contradiction.
+    // And the rules, as a clause of nothing falling back names them: the same host may have one of each (two vendors).
     const targets = unique(results.map((r) => `${r.unjudgedFallback!.host}:${r.unjudgedFallback!.port}`));
-    parts.push(`devices would fall back to TCP ${to} for ${ports} (${note}), but this machine was too busy to judge ${listText(targets, 4)}`);
+    const rules = unique(results.map((r) => `${r.ruleset}/${r.rule}`));
+    parts.push(
+      `devices would fall back to TCP ${to} for ${ports} (${note}), but this machine was too busy to judge ` +
+        `${listText(targets, 4)} (${listText(rules, 4)})`,
+    );
   }
   for (const [host, results] of groupBy(uncarried, (r) => r.host.toLowerCase())) {
     const rules = unique(results.map((r) => `${r.ruleset}/${r.rule}`));

@@ -364,14 +364,14 @@ describe('ports_blocked', () => {
     expect(detail(results)).toBe(
       'Devices fall back to TCP 443 for 5223 (Apple devices fall back to TCP 443 on Wi-Fi); devices would fall back to ' +
         'TCP 443 for 5223 (Apple devices fall back to TCP 443 on Wi-Fi), but this machine was too busy to judge ' +
-        '2-courier.push.apple.com:443; ' +
+        '2-courier.push.apple.com:443 (moki-ios/5); ' +
         'nothing falls back for api.push.apple.com on TCP 2197 (moki-ios/provider).',
     );
     // Alone, the unjudged one is never "nothing falls back", which it said before the result carried unjudgedFallback.
     const unjudgedOnly = results.filter((r) => r.host !== courier(1) && r.rule !== 'provider').concat(pass('api.push.apple.com', 443, { rule: 'provider' }));
     expect(detail(unjudgedOnly)).toBe(
       'Devices would fall back to TCP 443 for 5223 (Apple devices fall back to TCP 443 on Wi-Fi), but this machine was too busy to judge ' +
-        '2-courier.push.apple.com:443.',
+        '2-courier.push.apple.com:443 (moki-ios/5).',
     );
     // Without the field (a failure no fallback could carry), the words are as before.
     const { unjudgedFallback: _dropped, ...uncarried } = unjudgedOnly[1]!;

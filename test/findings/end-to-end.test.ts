@@ -324,7 +324,7 @@ describe('ports_blocked on loopback: a fallback this machine was too busy to jud
 
   const args = (): string[] => [file, '--format', 'json', '--timeout', '600', '--resolve', `${HOST}=127.0.0.1`];
   const unjudgedText = (): string =>
-    `Devices would fall back to TCP ${mute!.port} for ${refused} (${NOTE}), but this machine was too busy to judge ${HOST}:${mute!.port}.`;
+    `Devices would fall back to TCP ${mute!.port} for ${refused} (${NOTE}), but this machine was too busy to judge ${HOST}:${mute!.port} (findings/courier).`;
 
   it('says devices would fall back, not that nothing does; `pushcheck report` gives the same text, saved findings or not', async () => {
     // The loop stands still 80 ms of every 100: each wait on the silent server measures this machine.
