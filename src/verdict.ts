@@ -6,10 +6,8 @@ import type { Result } from './types.js';
  * ports, which never fail a run (a healthy network today must come out green).
  */
 export function verdictOf(results: Result[], strict: boolean): 'pass' | 'fail' {
-  // A plain loop: a run's report asks once, over every result, in V8's interpreter, where a callback per result cost more.
-  for (let i = 0; i < results.length; i += 1) {
-    const r = results[i]!;
-    if (r.status === 'fail' || (strict && r.status === 'warn' && r.legacy === undefined)) return 'fail';
-  }
-  return 'pass';
+  const failing = results.some(
+    (r) => r.status === 'fail' || (strict && r.status === 'warn' && r.legacy === undefined),
+  );
+  return failing ? 'fail' : 'pass';
 }

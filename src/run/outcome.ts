@@ -422,7 +422,7 @@ function seenByRule(probed: ProbedTarget[]): Map<string, Map<string, SeenByRule>
 
 export function summarise(results: Result[]): Summary {
   const counts: Record<Status, number> = { pass: 0, fail: 0, warn: 0, skip: 0 };
-  for (let i = 0; i < results.length; i += 1) counts[results[i]!.status] += 1;
+  for (const result of results) counts[result.status] += 1;
   return { total: results.length, passed: counts.pass, failed: counts.fail, warned: counts.warn, skipped: counts.skip };
 }
 
