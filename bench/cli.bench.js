@@ -263,6 +263,13 @@ if (process.env.NODE_EXTRA_CA_CERTS) {
     if (name) console.log(`  ${name} (Node 20 loads it at start-up, bin/pushcheck.js at the first TLS use; nmap is not affected):`);
     for (const command of commands.filter((c) => c.e === e)) row(command);
   }
+  if (nmap) {
+    // Each round's wall ÷ the same round's nmap, then the median: the rounds take seconds each, and this virtual
+    // machine's speed drifts from one to the next (nmap itself moved 45–75 ms in one sitting), which a ratio of two
+    // medians taken over all rounds feels and a ratio within each round much less.
+    const perRound = (command) => `${command.label}${environments[command.e].name ? `, ${environments[command.e].name}` : ''} ${ratio(median(command.wall.map((wall, i) => wall / nmap.wall[i])), 1)}`;
+    console.log(`  per round, wall ÷ that round's nmap (median): ${commands.filter((command) => command !== nmap).map(perRound).join('; ')}`);
+  }
   console.log(`  (pushcheck ÷ floor only at the floor's concurrency, the default${environments.length > 1 ? ' and without NODE_EXTRA_CA_CERTS, where both start Node alike' : ''})`);
   if (!bashFound) console.log('  (no bash: wall times from spawn to exit, no CPU time)');
   console.log(`  peak RSS             ${peakRssMb([tcpRules, ...tcpPins, '-f', 'json']).toFixed(0)} MB (default concurrency)`);
