@@ -15,6 +15,7 @@ import { loadBuiltinRuleSets } from '../dist/rules/builtin.js';
 import { expandTargets } from '../dist/rules/expand.js';
 import { DEFAULT_CONCURRENCY } from '../dist/run/settings.js';
 import { MEASURE, measured } from './bash-time.js';
+import { shuffler } from './shuffled.js';
 
 // PUSHCHECK_BEFORE=<older checkout>/bin/pushcheck.js: the TCP run also measures that build, in the same rounds, at the
 // default concurrency (the goal's run).
@@ -204,7 +205,7 @@ if (process.env.NODE_EXTRA_CA_CERTS) {
   // The goal is what a user gets: pushcheck at its default concurrency, and the floors at the same.
   const floorArgs = [ADDRESSES.join(','), ports.join(','), String(DEFAULT_CONCURRENCY)];
   // Every command of a round, the peer included, is started the same way (bash-time.js), with its stdout to a file,
-  // in an order of the round's own (below), so that each command takes every place in a round and follows every other.
+  // in an order of the round's own (shuffled.js), so that each command takes every place and follows every other.
   const commands = nmapFound ? [{ label: 'nmap -sT -Pn -n', run: () => timedCpu('nmap', nmapArgs) }] : [];
   for (const [e, { env }] of environments.entries()) {
     // Each row's ÷ floor divides by the floor only where the two start and connect alike. With NODE_EXTRA_CA_CERTS
@@ -227,18 +228,9 @@ if (process.env.NODE_EXTRA_CA_CERTS) {
   const loadBefore = os.loadavg()[0];
   // Round 0 fills the caches (the page cache, the code cache a build removes, Node 22's compile cache) and is not
   // counted, as hyperfine's --warmup.
-  // A shuffled order each round (a fixed seed: two runs of the bench order alike). A rotating order, as before, kept
-  // each command right after the same one, and in three rounds of four the goal's row read 30-50 ms apart with and
-  // without NODE_EXTRA_CA_CERTS, where the same command run in alternation did not (168 and 168 ms).
-  let seed = 0x9e3779b9;
-  const random = () => ((seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0) / 2 ** 32);
+  const shuffled = shuffler();
   for (let round = 0; round <= RUNS; round += 1) {
-    const order = [...commands];
-    for (let i = order.length - 1; i > 0; i -= 1) {
-      const j = Math.floor(random() * (i + 1));
-      [order[i], order[j]] = [order[j], order[i]];
-    }
-    for (const command of order) {
+    for (const command of shuffled(commands)) {
       const run = await command.run();
       const seen = await takeConnects(ADDRESSES.length * ports.length);
       if (run.code !== 0 || seen.count !== ADDRESSES.length * ports.length) throw new Error(`${command.label} on 1,000 TCP targets exited ${run.code} after ${seen.count} connects: ${run.stderr}`);

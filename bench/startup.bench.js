@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MEASURE, measured } from './bash-time.js';
+import { shuffler } from './shuffled.js';
 
 const BIN = process.env.PUSHCHECK_BIN ?? fileURLToPath(new URL('../bin/pushcheck.js', import.meta.url));
 const BEFORE = process.env.PUSHCHECK_BEFORE;
@@ -41,9 +42,9 @@ for (const node of NODES) {
   if (BEFORE) commands.push(...Object.keys(GOALS).map((args) => [`before: ${args}`, [BEFORE, ...args.split(' ')]]));
   const figures = new Map(commands.map(([name]) => [name, { wall: [], cpu: [] }]));
   const loadBefore = load();
+  const shuffled = shuffler();
   for (let round = 0; round <= ROUNDS; round += 1) {
-    for (let k = 0; k < commands.length; k += 1) {
-      const [name, args] = commands[(round + k) % commands.length];
+    for (const [name, args] of shuffled(commands)) {
       const run = timed(args, env);
       if (round === 0) continue;
       figures.get(name).wall.push(run.wallMs);
