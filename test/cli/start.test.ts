@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { BIN, runCli, type CliOptions, type CliRun } from '../helpers/cli.js';
 import { writeRuleFile } from '../helpers/rule-file.js';
+import { endingServer } from '../helpers/servers.js';
 
 const MAIN = fileURLToPath(new URL('../../dist/bundle/main.js', import.meta.url));
 
@@ -132,7 +133,7 @@ describe('start-up path', () => {
   });
 
   it('a check of TCP rules runs check.cjs, loading neither main.js nor a library or Node module it does not use', async () => {
-    await withOneRule(net.createServer((socket) => socket.end()), 'tcp', async (rules, dir) => {
+    await withOneRule(endingServer(), 'tcp', async (rules, dir) => {
       // Node's module log names every file required or imported; moduleLoadList, every Node module loaded.
       const preload = path.join(dir, 'builtins.cjs');
       const list = path.join(dir, 'builtins.txt');
@@ -176,7 +177,7 @@ describe('start-up path', () => {
   });
 
   it('a check loads chalk and cli-table3 (bundle/lib/) for the table format only: -f json and -f junit load neither', async () => {
-    await withOneRule(net.createServer((socket) => socket.end()), 'tcp', async (rules, dir) => {
+    await withOneRule(endingServer(), 'tcp', async (rules, dir) => {
       const librariesLoaded = async (format: string): Promise<string[]> => {
         const out = await run(BIN, [rules, '-f', format], { env: { NODE_DEBUG: 'module,esm,pushcheck', XDG_CACHE_HOME: path.join(dir, 'cache') } });
         expect(out.code, out.stderr).toBe(0);
@@ -190,7 +191,7 @@ describe('start-up path', () => {
   });
 
   it("a check's code cache serves the next check: V8 flags are set before check.cjs compiles (src/cli/v8-flags.ts)", async () => {
-    await withOneRule(net.createServer((socket) => socket.end()), 'tcp', async (rules) => {
+    await withOneRule(endingServer(), 'tcp', async (rules) => {
       // The first run writes the cache unless one fits; a flag set after compiling (as main.ts once did on Node 20)
       // made V8 refuse every cache, so each run compiled the whole bundle again and wrote a new cache.
       const first = await run(BIN, [rules, '-f', 'json'], { env: { NODE_DEBUG: 'pushcheck' } });

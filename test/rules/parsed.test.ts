@@ -14,6 +14,7 @@ import { loadRuleSetFile, parseRuleSet } from '../../src/rules/load.js';
 import { bundledBuildId, keepParsed, KEPT_FILES, keptPlace, parsedBefore } from '../../src/rules/parsed.js';
 import { BIN } from '../helpers/cli.js';
 import { ruleSetYaml, writeRuleFile } from '../helpers/rule-file.js';
+import { endingServer } from '../helpers/servers.js';
 
 const FULL = path.resolve(import.meta.dirname, '../fixtures/rules/valid-full.yaml');
 const BUILD = 'build-a';
@@ -130,7 +131,7 @@ describe('rule files parsed before', () => {
   });
 
   it('through bin/: the second run uses what the first kept, and a changed file is parsed again and judged anew', async () => {
-    const open = net.createServer((socket) => socket.end());
+    const open = endingServer();
     await new Promise<void>((resolve) => open.listen(0, '127.0.0.1', resolve));
     const closed = net.createServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));

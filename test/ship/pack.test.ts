@@ -14,7 +14,7 @@ import { createCertificateAuthority } from '../../src/harness/certs.js';
 import { runCli } from '../helpers/cli.js';
 import { packedTarball } from '../helpers/packed.js';
 import { writeRuleFile } from '../helpers/rule-file.js';
-import { startTlsServer } from '../helpers/servers.js';
+import { endingServer, startTlsServer } from '../helpers/servers.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const { version } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
@@ -76,7 +76,7 @@ describe('npm install -g ./pushcheck-<version>.tgz', () => {
     const bundle = path.join(installed, 'dist', 'bundle');
     expect(existsSync(path.join(bundle, 'check.cjs'))).toBe(true);
     expect(packedCaches, 'a code cache was packed').toEqual([]);
-    const server = net.createServer((socket) => socket.end());
+    const server = endingServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as net.AddressInfo;
     const rules = writeRuleFile(path.join(dir, 'tcp.yaml'), 'packed', 'Packed', [{ id: '1', host: '127.0.0.1', ports: [port], check: 'tcp' }]);
