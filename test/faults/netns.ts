@@ -1,8 +1,9 @@
 /**
  * A small network of the fault matrix's own, built with network namespaces: pushcheck runs in a client namespace,
  * the misbehaving servers and the firewall (nftables) live in a server namespace, and a veth pair joins them on a
- * private /30 (10.213.0.1 ↔ 10.213.0.2) that exists only on that pair. Nothing is added to the machine's own
- * namespace: no address, no route, no firewall rule; pushcheck in the client namespace has no route anywhere else.
+ * private /30 (10.213.0.1 ↔ 10.213.0.2) that exists only on that pair, and with `{ ipv6: true }` a private /126 beside
+ * it (fd00:213::1 ↔ fd00:213::2). Nothing is added to the machine's own namespace: no address, no route, no firewall
+ * rule; pushcheck in the client namespace has no route anywhere else.
  *
  *   const net = await createFaultNetwork();
  *   await net.firewall(['tcp dport 7003 drop']);
@@ -31,6 +32,10 @@ export const NS_SERVER = fileURLToPath(new URL('./ns-server.mjs', import.meta.ur
 export const CLIENT_ADDRESS = '10.213.0.1';
 export const SERVER_ADDRESS = '10.213.0.2';
 const PREFIX = 30;
+/** The IPv6 pair of a network made with `{ ipv6: true }` (unique local addresses, on the veth pair only). */
+export const CLIENT_ADDRESS6 = 'fd00:213::1';
+export const SERVER_ADDRESS6 = 'fd00:213::2';
+const PREFIX6 = 126;
 
 /** Namespaces this helper creates: `pc-<pid>-<random>-c` and `-s` (random: test files may share a pid as threads). */
 const NAME_PATTERN = /^pc-(\d+)-[0-9a-f]+-[cs]$/;
@@ -67,7 +72,10 @@ export interface FaultNetwork {
   server: string;
   /** A temporary folder, removed by close(). */
   dir: string;
-  /** Adds nftables rules to the input chain of the server namespace, e.g. `tcp dport 7003 drop`. */
+  /**
+   * Adds nftables rules to the input chain of the server namespace, e.g. `tcp dport 7003 drop`: an `ip` table, or
+   * with IPv6 an `inet` one, where a rule that names no family (`tcp dport 7003 drop`) holds for both.
+   */
   firewall(rules: string[]): Promise<void>;
   /**
    * Starts ns-server.mjs in the server namespace on SERVER_ADDRESS (or on `address`, one that addAddress gave the
@@ -256,7 +264,8 @@ export async function expectWallWithin(wallMs: number, bound: number, namespace:
   );
 }
 
-export async function createFaultNetwork(): Promise<FaultNetwork> {
+/** `ipv6`: the veth pair gets the IPv6 addresses too (CLIENT_ADDRESS6, SERVER_ADDRESS6), and the firewall both families. */
+export async function createFaultNetwork(options: { ipv6?: boolean } = {}): Promise<FaultNetwork> {
   sweepStaleNamespaces();
   const id = randomBytes(3).toString('hex');
   const client = `pc-${process.pid}-${id}-c`;
@@ -298,6 +307,11 @@ export async function createFaultNetwork(): Promise<FaultNetwork> {
       await ip('-n', ns, 'addr', 'add', `${address}/${PREFIX}`, 'dev', dev);
       await ip('-n', ns, 'link', 'set', dev, 'up');
     }
+    if (options.ipv6) {
+      // nodad: usable at once, not after duplicate address detection (no one else is on the pair).
+      await ip('-n', client, 'addr', 'add', `${CLIENT_ADDRESS6}/${PREFIX6}`, 'dev', vethClient, 'nodad');
+      await ip('-n', server, 'addr', 'add', `${SERVER_ADDRESS6}/${PREFIX6}`, 'dev', vethServer, 'nodad');
+    }
   } catch (err) {
     await close();
     throw new Error(`building the fault network failed: ${firstLine(err)}`);
@@ -319,7 +333,7 @@ export async function createFaultNetwork(): Promise<FaultNetwork> {
 
     async firewall(rules) {
       const script = [
-        'table ip pushcheck_faults {',
+        `table ${options.ipv6 ? 'inet' : 'ip'} pushcheck_faults {`,
         '  chain input {',
         '    type filter hook input priority 0; policy accept;',
         ...rules.map((rule) => `    ${rule}`),
