@@ -10,6 +10,7 @@
  * {@link deferredExtraCas} then gives src/trust.ts the file's CAs for every context it makes. Shared (src/) because
  * trust.ts is.
  */
+import { cryptoModule, tlsModule } from './v8-defaults.js';
 
 /** The variable bin/pushcheck.js hands NODE_EXTRA_CA_CERTS over in: "<pid>:<path>", the pid of the node it starts. */
 export const HANDOVER = 'PUSHCHECK_DEFERRED_EXTRA_CA_CERTS';
@@ -97,7 +98,7 @@ function readExtraCas(file: string): readonly string[] {
   // Left out only where the default store is Node's bundled roots: a Node built to use OpenSSL's store instead
   // (--openssl-use-def-ca-store, as some distributions build it) may lack some of them.
   const ownStore = String((process.config.variables as Record<string, unknown>).openssl_use_def_ca_store) === 'true';
-  const bundled = new Set(ownStore ? [] : process.getBuiltinModule('node:tls').rootCertificates.map(base64Of));
+  const bundled = new Set(ownStore ? [] : tlsModule().rootCertificates.map(base64Of));
   const cas: string[] = [];
   for (const [block, name, body, end] of text.matchAll(PEM_BLOCK)) {
     if (CERTIFICATE_NAMES.has(name as string)) {
@@ -163,7 +164,7 @@ const pemOf = (der: Buffer): string => `-----BEGIN CERTIFICATE-----\n${der.toStr
 /** `pem` read by OpenSSL as a certificate, or why it does not read. */
 function readCertificate(pem: string): { cert: import('node:crypto').X509Certificate } | { error: ReadError } {
   try {
-    return { cert: new (process.getBuiltinModule('node:crypto').X509Certificate)(pem) };
+    return { cert: new (cryptoModule().X509Certificate)(pem) };
   } catch (err) {
     return { error: err as ReadError };
   }

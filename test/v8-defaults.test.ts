@@ -15,7 +15,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
 import type { Report } from '../src/types.js';
 import { createCertificateAuthority } from '../src/harness/certs.js';
-import { closedPort } from './helpers/servers.js';
+import { closedPort, startTlsServer } from './helpers/servers.js';
+import { HANDOVER } from '../src/extra-ca-certs.js';
 
 const dist = (file: string): string => fileURLToPath(new URL(`../dist/${file}`, import.meta.url));
 const dir = mkdtempSync(path.join(os.tmpdir(), 'pushcheck-v8-defaults-'));
@@ -87,10 +88,10 @@ describe('node:tls and node:crypto in a check', () => {
   );
 
   /** The check run on `rules` (the YAML of its rules) and `args`, with the witness: its report and what the witness said. */
-  async function witnessed(name: string, rules: string[], args: string[] = []): Promise<{ report: Report; seen: string }> {
+  async function witnessed(name: string, rules: string[], args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<{ report: Report; seen: string }> {
     const file = path.join(dir, `${name}.yaml`);
     writeFileSync(file, `id: witnessed\ntitle: Witnessed\n${rules.join('\n')}\n`);
-    const run = await runCli([file, '--resolve', '*.push.test=127.0.0.1', '-f', 'json', ...args], { nodeArgs: ['-r', witness], env: { NODE_OPTIONS: '' } });
+    const run = await runCli([file, '--resolve', '*.push.test=127.0.0.1', '-f', 'json', ...args], { nodeArgs: ['-r', witness], env: { NODE_OPTIONS: '', ...env } });
     expect(run.code, run.stderr).toBeLessThanOrEqual(1);
     return { report: JSON.parse(run.stdout) as Report, seen: run.stderr };
   }
@@ -110,6 +111,21 @@ describe('node:tls and node:crypto in a check', () => {
       expect(seen).toBe(BOTH_UNDER_DEFAULTS);
     } finally {
       server.close();
+    }
+  });
+
+  it("a TLS check trusting a handed-over NODE_EXTRA_CA_CERTS (read at the first context, the name then checked) loads both under V8's defaults", async () => {
+    const ca = await createCertificateAuthority('pushcheck v8-defaults extra CA');
+    const extraFile = path.join(dir, 'extra.pem');
+    writeFileSync(extraFile, ca.cert);
+    const server = await startTlsServer({ ...(await ca.issue({ names: ['w.push.test'] })), host: '127.0.0.1' });
+    try {
+      // As bin/pushcheck.js hands the variable over (src/extra-ca-certs.ts): to the process it starts, here this one's child.
+      const { report, seen } = await witnessed('extra-ca', rule(server.port, 'tls'), [], { [HANDOVER]: `${process.pid}:${extraFile}`, NODE_EXTRA_CA_CERTS: '' });
+      expect(report.results[0]).toMatchObject({ status: 'pass', tls: { trusted: true } });
+      expect(seen).toBe(BOTH_UNDER_DEFAULTS);
+    } finally {
+      await server.close();
     }
   });
 

@@ -12,6 +12,7 @@ import { classifyError, failure, PhaseError } from './classify.js';
 import { bounded, runProbe, since } from './phases.js';
 import { connectPhaseForTls, tlsPhase } from './tls.js';
 import type { AbortSignalLike, KeptConnection, ProbeKind, ServerAnswer } from './types.js';
+import { cryptoModule } from '../v8-defaults.js';
 
 /** node:http2 (with node:https, about 4 ms of every run's start on Node 20) loads with the first apns target. */
 const loadHttp2 = (): typeof http2 => process.getBuiltinModule('node:http2');
@@ -156,7 +157,7 @@ const AS_APNS: ServerAnswer = {
     session.on('error', () => undefined);
     session.on('stream', (stream) => {
       stream.on('error', () => undefined);
-      stream.respond({ ':status': 403, 'apns-id': process.getBuiltinModule('node:crypto').randomUUID().toUpperCase(), 'content-type': 'application/json' });
+      stream.respond({ ':status': 403, 'apns-id': cryptoModule().randomUUID().toUpperCase(), 'content-type': 'application/json' });
       stream.end(JSON.stringify({ reason: 'MissingProviderToken' }));
     });
   },

@@ -12,6 +12,7 @@ import { classifyError, failure, PhaseError } from './classify.js';
 import { bounded, runProbe, since } from './phases.js';
 import { connectPhaseForTls, tlsPhase } from './tls.js';
 import type { AbortSignalLike, KeptConnection, ProbeKind, ServerAnswer } from './types.js';
+import { cryptoModule } from '../v8-defaults.js';
 
 /** This kind's check names, added to types.ts's CheckNames (see there). */
 declare module '../types.js' {
@@ -108,7 +109,7 @@ export async function mqttConnect(
 ): Promise<boolean> {
   const start = performance.now();
   try {
-    socket.write(connectPacket(`pushcheck-${process.getBuiltinModule('node:crypto').randomBytes(6).toString('hex')}`, keepAliveS));
+    socket.write(connectPacket(`pushcheck-${cryptoModule().randomBytes(6).toString('hex')}`, keepAliveS));
     const answer = await bounded(readBytes(socket, 4), 'http', timeoutMs, signal);
     if (answer.length === 4 && answer[0] === 0x20 && answer[1] === 0x02) {
       const code = answer[3] ?? 0;

@@ -6,10 +6,11 @@
  */
 import type tls from 'node:tls';
 import { ipVersion } from '../ip-version.js';
+import { cryptoModule, tlsModule } from '../v8-defaults.js';
 
 export function checkServerIdentity(host: string, cert: tls.PeerCertificate): Error | undefined {
-  if (ipVersion(host) === 0 || !cert.raw) return process.getBuiltinModule('node:tls').checkServerIdentity(host, cert);
-  if (new (process.getBuiltinModule('node:crypto').X509Certificate)(cert.raw).checkIP(host) !== undefined) return undefined;
+  if (ipVersion(host) === 0 || !cert.raw) return tlsModule().checkServerIdentity(host, cert);
+  if (new (cryptoModule().X509Certificate)(cert.raw).checkIP(host) !== undefined) return undefined;
   return Object.assign(new Error(`IP: ${host} is not in the certificate's list: ${cert.subjectaltname ?? '(none)'}`), {
     code: 'ERR_TLS_CERT_ALTNAME_INVALID',
     reason: `IP: ${host} is not in the certificate's list`,

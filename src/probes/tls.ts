@@ -256,7 +256,7 @@ export function handshakeTls(socket: net.Socket, options: HandshakeOptions): Pro
   const context = secureContextFor(ca, options.requirement);
   /** The certificate Node built for checkServerIdentity (it does whenever the chain verified), kept to be read once. */
   let verifiedCert: tls.PeerCertificate | undefined;
-  const tlsSocket = process.getBuiltinModule('node:tls').connect({
+  const tlsSocket = tlsModule().connect({
     socket,
     ...(ipVersion(host) === 0 && { servername: host }),
     ...(options.alpn && { ALPNProtocols: options.alpn }),
@@ -273,7 +273,7 @@ export function handshakeTls(socket: net.Socket, options: HandshakeOptions): Pro
   // Node 20 (0.23 ms on 22 and 24), against 0.16 ms for the server's certificate alone, which is all this probe
   // reads; 60 handshakes ending together wait on it in turn. So until the handshake ends, that question gets the
   // short answer; afterwards the socket is Node's own again (restorePeerCertificate).
-  Object.assign(tlsSocket, { getPeerCertificate: () => process.getBuiltinModule('node:tls').TLSSocket.prototype.getPeerCertificate.call(tlsSocket, false) });
+  Object.assign(tlsSocket, { getPeerCertificate: () => tlsModule().TLSSocket.prototype.getPeerCertificate.call(tlsSocket, false) });
   const restorePeerCertificate = (): boolean => Reflect.deleteProperty(tlsSocket, 'getPeerCertificate');
 
   return new Promise<TlsSession>((resolve, reject) => {
