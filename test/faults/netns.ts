@@ -385,7 +385,6 @@ export async function createFaultNetwork(options: { ipv6?: boolean } = {}): Prom
       return runCli(args, { ...options, wrapper: ['ip', 'netns', 'exec', client], running: children });
     },
 
-
     close,
   };
 }
