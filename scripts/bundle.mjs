@@ -11,6 +11,7 @@ import { build } from 'esbuild';
 import { oneByteOnly } from './one-byte.mjs';
 import { builtinNames, summaryOf } from '../dist/rules/builtin.js';
 import { commands } from '../dist/cli/commands.js';
+import { programHelp } from '../dist/cli/program.js';
 import { parseRuleSet } from '../dist/rules/load.js';
 import { RULE_SETS_PATH } from '../dist/rules/stored.js';
 import { SUMMARIES_PATH } from '../dist/rules/summaries.js';
@@ -87,8 +88,18 @@ const cjs = {
   define: { ...common.define, 'import.meta.url': '__pushcheckFileUrl' },
   banner: { js: "const __pushcheckFileUrl = require('node:url').pathToFileURL(__filename).href;" },
 };
+// The program's own help as commander writes it (program.ts, tsc's output of the same tree): start.cjs prints it
+// without loading commander when commander would write the same (src/cli/start.ts says when). For a stdout that is
+// not a terminal; the same text must come for a terminal of the width commander then uses, in colour or not, or
+// start.ts's test of when it may print it would not hold.
+const programHelpText = programHelp(undefined, false);
+const programHelpColumns = 80;
+for (const [columns, colour] of [[programHelpColumns, false], [undefined, true], [programHelpColumns, true]]) {
+  if (programHelp(columns, colour) !== programHelpText) throw new Error(`the program's help differs at ${columns ?? 'no'} columns${colour ? ' in colour' : ''}: src/cli/start.ts would print it wrong`);
+}
 await build({
   ...cjs,
+  define: { ...cjs.define, PUSHCHECK_PROGRAM_HELP: JSON.stringify({ text: programHelpText, columns: programHelpColumns }) },
   entryPoints: { start: 'src/cli/start.ts', program: 'src/cli/program.ts', 'code-cache': 'src/cli/code-cache.ts' },
   plugins: [lazyChildProcess, { name: 'no-commands', setup: (b) => b.onResolve({ filter: /.*/ }, (args) => (args.kind === 'dynamic-import' ? { path: args.path, external: true } : undefined)) }],
 });

@@ -41,6 +41,11 @@ export function isVersionOnly(args: readonly string[]): boolean {
   return args.length === 1 && (args[0] === '--version' || args[0] === '-V');
 }
 
+/** `--help`, `-h` or `help` alone: the program's own help, on stdout, which start.ts may print as the build stored it. */
+export function isHelpOnly(args: readonly string[]): boolean {
+  return args.length === 1 && (args[0] === '--help' || args[0] === '-h' || args[0] === 'help');
+}
+
 /**
  * Which command an argument list runs: `undefined` for the program's own help and version,
  * which need no command module.

@@ -19,22 +19,43 @@ export async function runProgram(argv: string[]): Promise<void> {
     process.stdout.write(`${version}\n`);
     return;
   }
-  const program = new Command('pushcheck')
+  const entry = commandFor(args);
+  const program = entry ? newProgram() : programWithCommandList();
+  if (entry) (await entry.load()).register(program);
+  await program.parseAsync(argv);
+}
+
+/** The program with none of its commands yet. */
+function newProgram(): Command {
+  return new Command('pushcheck')
     .description('Checks whether this network lets MDM push traffic through, and what breaks if it does not.')
     .version(version)
     .showSuggestionAfterError()
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(printable(text.replace(/^error: /, 'pushcheck: '))) });
-  const entry = commandFor(args);
-  if (entry) {
-    (await entry.load()).register(program);
-  } else {
-    // The program's own help: every command listed from the registry, none imported.
-    const synopses = new Map(commands.map((c) => [c.name, `${c.name}${c.synopsis ? ` ${c.synopsis}` : ''}`]));
-    program.configureHelp({ subcommandTerm: (cmd) => synopses.get(cmd.name()) ?? new Help().subcommandTerm(cmd) });
-    for (const c of commands) program.command(c.name).description(c.description);
-  }
-  await program.parseAsync(argv);
+}
+
+/** The program for its own help: every command listed from the registry, none imported. */
+function programWithCommandList(): Command {
+  const program = newProgram();
+  const synopses = new Map(commands.map((c) => [c.name, `${c.name}${c.synopsis ? ` ${c.synopsis}` : ''}`]));
+  program.configureHelp({ subcommandTerm: (cmd) => synopses.get(cmd.name()) ?? new Help().subcommandTerm(cmd) });
+  for (const c of commands) program.command(c.name).description(c.description);
+  return program;
+}
+
+/**
+ * The program's own help as commander writes it for `pushcheck --help` to a stdout of `helpWidth` columns
+ * (`undefined`: not a terminal), with or without colour. scripts/bundle.mjs stores it in start.cjs (start.ts).
+ */
+export function programHelp(helpWidth: number | undefined, hasColors: boolean): string {
+  let text = '';
+  // commander's own getOutHelpWidth gives undefined for a stdout that is not a terminal, though its type says number.
+  const getOutHelpWidth = () => helpWidth as number;
+  programWithCommandList()
+    .configureOutput({ writeOut: (chunk) => (text += chunk), getOutHelpWidth, getOutHasColors: () => hasColors })
+    .outputHelp();
+  return text;
 }
 
 /**

@@ -2,14 +2,13 @@
  * What a person at a terminal sees: a spinner with a running count on stderr and colour on stdout.
  * util-linux `script` gives the CLI a real pseudo-terminal; where it is missing the test says so and skips.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCertificateAuthority } from '../../src/harness/certs.js';
 import { startTcpServer, startTlsServer, type TestServer } from '../helpers/servers.js';
-import { BIN } from '../helpers/cli.js';
+import { inTerminal } from '../helpers/terminal.js';
 import { hasTool } from '../helpers/tools.js';
 
 const hasScript = hasTool('script', ['--version'], 'the terminal tests: util-linux `script` is not installed, so no pseudo-terminal can be made');
@@ -27,32 +26,6 @@ afterAll(async () => {
   await silent.close();
   rmSync(dir, { recursive: true, force: true });
 });
-
-/** Runs pushcheck in a pseudo-terminal: as `node bin/pushcheck.js`, or with `asProgram` as the file itself (its shell part). */
-function inTerminal(
-  args: string[],
-  size = 'cols 120 rows 40',
-  killAfterMs = 20_000,
-  { extraEnv = {}, asProgram = false }: { extraEnv?: NodeJS.ProcessEnv; asProgram?: boolean } = {},
-): Promise<{ code: number | null; output: string; durationMs: number }> {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...extraEnv, PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? ''}` };
-  delete env.CI;
-  delete env.NO_COLOR;
-  delete env.FORCE_COLOR;
-  // `timeout` inside the terminal too: a CLI that hangs there would outlive `script` when the test kills it.
-  const command = [`stty ${size};`, 'timeout', '-s', 'KILL', String(Math.round(killAfterMs / 1000) - 1), ...(asProgram ? [] : [process.execPath]), BIN, ...args].join(' ');
-  const started = performance.now();
-  return new Promise((resolve) => {
-    const child = spawn('script', ['-qec', command, '/dev/null'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-    const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, output, durationMs: performance.now() - started });
-    });
-  });
-}
 
 describe.skipIf(!hasScript)('on a terminal', () => {
   it('shows a spinner with a running count, colours the verdict, and keeps the exit code', async () => {
