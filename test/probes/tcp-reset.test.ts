@@ -38,11 +38,16 @@ class Ends {
   }
 }
 
-/** TIME_WAIT sockets on this machine whose peer is `host`:`port` (the client's side of a connection the client closed first). */
-function timeWaitTo(host: string, port: number): string[] {
+/**
+ * TIME_WAIT sockets on this machine whose peer is `host`:`port`: the client's side of connections the client closed
+ * first, in order. Tests compare counts before and after, so that one left by an earlier run on a port the kernel has
+ * since handed out again (they last 60 s) cannot fail them.
+ */
+function timeWaitTo(host: string, port: number): number {
+  if (!ssFound) return 0;
   const peer = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
   const out = execFileSync('ss', ['-Htan', 'state', 'time-wait', 'dst', peer], { encoding: 'utf8' });
-  return out.split('\n').filter((line) => line.trim() !== '');
+  return out.split('\n').filter((line) => line.trim() !== '').length;
 }
 
 async function check(server: TestServer, kind: CheckKind, count: number, extra: { caPems?: string[]; host?: string } = {}): Promise<Report> {
@@ -78,16 +83,17 @@ describe.each(families)('the tcp check on %s', (host) => {
   afterAll(() => server.close());
 
   it('closes by a reset: the server sees ECONNRESET, never an orderly end, and no TIME_WAIT is left here', async () => {
+    const waiting = timeWaitTo(host, server.port);
     const report = await check(server, 'tcp', 20);
     expect(report.results.map((r) => [r.status, r.address])).toEqual(Array.from({ length: 20 }, () => ['pass', host]));
     await ends.closedAll(20);
-    if (ssFound) expect(timeWaitTo(host, server.port)).toEqual([]);
+    expect(timeWaitTo(host, server.port)).toBe(waiting);
     expect({ fins: ends.fins, resets: ends.resets, others: ends.others }).toEqual({ fins: 0, resets: 20, others: [] });
   });
 
   it('re-uses a pooled socket after a reset: it connects and resets again, and goes back to the pool', async () => {
     const pool = new SocketPool(1);
-    const before = { resets: ends.resets, accepted: server.accepted };
+    const before = { resets: ends.resets, accepted: server.accepted, waiting: timeWaitTo(host, server.port) };
     await pool.connectAndClose(host, server.port, { signal: never, timeoutMs: 2000 });
     await vi.waitFor(() => expect(pool.idleSockets()).toHaveLength(1), { timeout: 2000, interval: 5 });
     const [socket] = pool.idleSockets();
@@ -105,7 +111,7 @@ describe.each(families)('the tcp check on %s', (host) => {
       connect: 1,
       error: 1,
     });
-    if (ssFound) expect(timeWaitTo(host, server.port)).toEqual([]);
+    expect(timeWaitTo(host, server.port)).toBe(before.waiting);
   });
 });
 
@@ -140,23 +146,25 @@ describe.each(families)('tls and http checks on %s', (host) => {
   // A TLS server sees a close before its side of the handshake completes as a tlsClientError, FIN or RST alike: the
   // client's TIME_WAIT tells them apart (only the side that closes first in order keeps one).
   it('a tls check ends its connection in order (FIN): the client keeps its TIME_WAIT, as before', async () => {
+    const waiting = timeWaitTo(host, tlsServer.port);
     const report = await check(tlsServer, 'tls', 4, { caPems: [caPem] });
     expect(report.results.map((r) => r.status)).toEqual(['pass', 'pass', 'pass', 'pass']);
-    if (ssFound) await vi.waitFor(() => expect(timeWaitTo(host, tlsServer.port)).toHaveLength(4), { timeout: 5000, interval: 20 });
+    if (ssFound) await vi.waitFor(() => expect(timeWaitTo(host, tlsServer.port)).toBe(waiting + 4), { timeout: 5000, interval: 20 });
     else await tlsServer.idle();
   });
 
   it('an http check ends its connection in order (FIN)', async () => {
+    const waiting = timeWaitTo(host, httpServer.port);
     const report = await check(httpServer, 'http', 4);
     expect(report.results.map((r) => r.status)).toEqual(['pass', 'pass', 'pass', 'pass']);
     await httpEnds.closedAll(4);
     expect({ fins: httpEnds.fins, resets: httpEnds.resets }).toEqual({ fins: 4, resets: 0 });
-    if (ssFound) expect(timeWaitTo(host, httpServer.port)).toHaveLength(4);
+    if (ssFound) expect(timeWaitTo(host, httpServer.port)).toBe(waiting + 4);
   });
 
   it('a tcp check against the same servers closes by a reset, and leaves no TIME_WAIT', async () => {
     const web = { fins: httpEnds.fins, resets: httpEnds.resets, closed: httpEnds.closed };
-    const waiting = ssFound ? { tls: timeWaitTo(host, tlsServer.port).length, http: timeWaitTo(host, httpServer.port).length } : undefined;
+    const waiting = { tls: timeWaitTo(host, tlsServer.port), http: timeWaitTo(host, httpServer.port) };
     for (const server of [httpServer, tlsServer]) {
       const report = await check(server, 'tcp', 4);
       expect(report.results.map((r) => r.status)).toEqual(['pass', 'pass', 'pass', 'pass']);
@@ -165,6 +173,6 @@ describe.each(families)('tls and http checks on %s', (host) => {
     expect({ fins: httpEnds.fins - web.fins, resets: httpEnds.resets - web.resets }).toEqual({ fins: 0, resets: 4 });
     await tlsServer.idle();
     // The tls and http checks' TIME_WAIT sockets (60 s on Linux) are still there; none was added.
-    if (ssFound) expect({ tls: timeWaitTo(host, tlsServer.port).length, http: timeWaitTo(host, httpServer.port).length }).toEqual(waiting);
+    expect({ tls: timeWaitTo(host, tlsServer.port), http: timeWaitTo(host, httpServer.port) }).toEqual(waiting);
   });
 });
