@@ -5,12 +5,13 @@
  * so a build older than src/ fails too, and with the same build's commander path (main.js).
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, runCli, runInProcess, type InProcessRun } from '../helpers/cli.js';
+import { loadListPreload } from '../helpers/load-list.js';
 import { inTerminal } from '../helpers/terminal.js';
 import { hasTool } from '../helpers/tools.js';
 
@@ -25,9 +26,7 @@ let loadList: string;
 beforeAll(() => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'pushcheck-help-'));
   // What Node loaded, written at exit: its built-in modules (the stream modules among them).
-  preload = path.join(dir, 'load-list.cjs');
-  loadList = path.join(dir, 'load-list.txt');
-  writeFileSync(preload, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(loadList)}, process.moduleLoadList.join('\\n')));`);
+  ({ preload, list: loadList } = loadListPreload(dir));
 });
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { BIN, runCli, type CliOptions, type CliRun } from '../helpers/cli.js';
+import { loadListPreload } from '../helpers/load-list.js';
 import { writeRuleFile } from '../helpers/rule-file.js';
 import { endingServer } from '../helpers/servers.js';
 
@@ -76,9 +77,7 @@ describe('start-up path', () => {
   it('rules list runs rules.cjs through the code cache, loading neither main.js, YAML, cli-table3 nor node:crypto', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'pushcheck-start-'));
     try {
-      const preload = path.join(dir, 'builtins.cjs');
-      const list = path.join(dir, 'builtins.txt');
-      writeFileSync(preload, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(list)}, process.moduleLoadList.join('\\n')));`);
+      const { preload, list } = loadListPreload(dir);
       for (const format of ['table', 'json']) {
         const out = await run(BIN, ['rules', 'list', '-f', format], { nodeArgs: ['-r', preload], env: { NODE_DEBUG: 'module,esm,pushcheck' } });
         expect(out.code, out.stderr).toBe(0);
@@ -138,9 +137,7 @@ describe('start-up path', () => {
   it('a check of TCP rules runs check.cjs, loading neither main.js nor a library or Node module it does not use', async () => {
     await withOneRule(endingServer(), 'tcp', async (rules, dir) => {
       // Node's module log names every file required or imported; moduleLoadList, every Node module loaded.
-      const preload = path.join(dir, 'builtins.cjs');
-      const list = path.join(dir, 'builtins.txt');
-      writeFileSync(preload, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(list)}, process.moduleLoadList.join('\\n')));`);
+      const { preload, list } = loadListPreload(dir);
       const check = () => run(BIN, [rules, '-f', 'json'], { nodeArgs: ['-r', preload], env: { NODE_DEBUG: 'module,esm,pushcheck', XDG_CACHE_HOME: path.join(dir, 'cache') } });
       // node:tls, node:crypto and node:dns load where a probe, a --ca or a stored rule set's check needs them
       // (process.getBuiltinModule() there, no top-level import): a TCP check that names its hosts by address needs none of them, whether it parses its
