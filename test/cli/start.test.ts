@@ -47,7 +47,9 @@ async function withOneRule(server: net.Server, check: 'tcp' | 'http', body: (rul
 }
 
 describe('start-up path', () => {
-  it.each([['--version'], ['-V'], ['--help'], ['-h'], [], ['help'], ['--version', 'extra'], ['-x']].map((args) => [args.join(' ') || '(nothing)', args] as const))(
+  // With the forms beside the help-only ones, which start.ts leaves to commander (program-help.test.ts has the stored help).
+  const forms = [['--version'], ['-V'], ['--help'], ['-h'], [], ['help'], ['--version', 'extra'], ['-x'], ['--help', 'extra'], ['help', 'extra'], ['-h', '-V'], ['--helpx'], ['-hx'], ['help', 'rules'], ['rules', '--help'], ['help', 'help']];
+  it.each(forms.map((args) => [args.join(' ') || '(nothing)', args] as const))(
     'pushcheck %s says what main.js says, byte for byte, with the same exit code',
     async (_label, args) => {
       const fast = await run(BIN, args);
@@ -214,11 +216,15 @@ describe('start-up path', () => {
     });
   });
 
-  it('--version to a stdout that cannot be written is one line and exit 2', () => {
+  it.each(['--version', '--help'])('%s to a stdout that cannot be written (> /dev/full) is one line and exit 2, as from main.js', (arg) => {
     const full = openSync('/dev/full', 'w');
-    const out = spawnSync(process.execPath, [BIN, '--version'], { stdio: ['ignore', full, 'pipe'], encoding: 'utf8', timeout: 30_000 });
-    closeSync(full);
-    expect(out.status).toBe(2);
-    expect(out.stderr).toBe('pushcheck: cannot write to stdout (ENOSPC)\n');
+    try {
+      for (const entry of [BIN, MAIN]) {
+        const out = spawnSync(process.execPath, [entry, arg], { stdio: ['ignore', full, 'pipe'], encoding: 'utf8', timeout: 30_000 });
+        expect({ entry, status: out.status, stderr: out.stderr }).toEqual({ entry, status: 2, stderr: 'pushcheck: cannot write to stdout (ENOSPC)\n' });
+      }
+    } finally {
+      closeSync(full);
+    }
   });
 });
