@@ -14,7 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { BIN, runCli, type CliOptions, type CliRun } from '../helpers/cli.js';
 import { loadListPreload } from '../helpers/load-list.js';
 import { writeRuleFile } from '../helpers/rule-file.js';
-import { endingServer } from '../helpers/servers.js';
+import { track } from '../helpers/servers.js';
 
 const MAIN = fileURLToPath(new URL('../../dist/bundle/main.js', import.meta.url));
 
@@ -30,18 +30,18 @@ async function loaded(args: string[]): Promise<string> {
 }
 
 /**
- * Serves one loopback server, writes a one-rule file of `check` against it into a temporary folder, and runs `body`
- * with the file and the folder; both are gone afterwards, whatever the body did.
+ * Serves one loopback server (through track(), whose connections ignore their errors: a tcp check closes by a reset),
+ * writes a one-rule file of `check` against it into a temporary folder, and runs `body` with the file and the
+ * folder; both are gone afterwards, whatever the body did.
  */
 async function withOneRule(server: net.Server, check: 'tcp' | 'http', body: (rules: string, dir: string) => Promise<void>): Promise<void> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
+  const { port, close } = await track(server);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pushcheck-start-'));
   try {
     const rules = writeRuleFile(path.join(dir, `${check}.yaml`), `${check}-only`, `${check.toUpperCase()} only`, [{ id: '1', host: '127.0.0.1', ports: [port], check }]);
     await body(rules, dir);
   } finally {
-    server.close();
+    await close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -138,7 +138,7 @@ describe('start-up path', () => {
   });
 
   it('a check of TCP rules runs check.cjs, loading neither main.js nor a library or Node module it does not use', async () => {
-    await withOneRule(endingServer(), 'tcp', async (rules, dir) => {
+    await withOneRule(net.createServer((socket) => socket.end()), 'tcp', async (rules, dir) => {
       // Node's module log names every file required or imported; moduleLoadList, every Node module loaded.
       const { preload, list } = loadListPreload(dir);
       const check = () => run(BIN, [rules, '-f', 'json'], { nodeArgs: ['-r', preload], env: { NODE_DEBUG: 'module,esm,pushcheck', XDG_CACHE_HOME: path.join(dir, 'cache') } });
@@ -180,7 +180,7 @@ describe('start-up path', () => {
   });
 
   it('a check loads chalk and cli-table3 (bundle/lib/) for the table format only: -f json and -f junit load neither', async () => {
-    await withOneRule(endingServer(), 'tcp', async (rules, dir) => {
+    await withOneRule(net.createServer((socket) => socket.end()), 'tcp', async (rules, dir) => {
       const librariesLoaded = async (format: string): Promise<string[]> => {
         const out = await run(BIN, [rules, '-f', format], { env: { NODE_DEBUG: 'module,esm,pushcheck', XDG_CACHE_HOME: path.join(dir, 'cache') } });
         expect(out.code, out.stderr).toBe(0);
@@ -194,7 +194,7 @@ describe('start-up path', () => {
   });
 
   it("a check's code cache serves the next check: V8 flags are set before check.cjs compiles (src/cli/v8-flags.ts)", async () => {
-    await withOneRule(endingServer(), 'tcp', async (rules) => {
+    await withOneRule(net.createServer((socket) => socket.end()), 'tcp', async (rules) => {
       // The first run writes the cache unless one fits; a flag set after compiling (as main.ts once did on Node 20)
       // made V8 refuse every cache, so each run compiled the whole bundle again and wrote a new cache.
       const first = await run(BIN, [rules, '-f', 'json'], { env: { NODE_DEBUG: 'pushcheck' } });

@@ -4,7 +4,6 @@
  * still open, so a test never hangs on a socket it forgot.
  *
  *   startTcpServer        accepts, reads and discards, never writes (also: the "silent" server)
- *   endingServer          a bare net.Server that ends each connection at once, for tests that listen themselves
  *   startResetServer      accepts, then resets (RST) at the first data or at once
  *   startPlainTextServer  answers the first data with a fixed text and closes: "not TLS"
  *   startTlsServer        a TLS server with any tls.TlsOptions (certificates from src/harness/certs.ts)
@@ -93,15 +92,6 @@ export function startTcpServer(options: { host?: string; onConnection?: (socket:
     options.onConnection?.(socket);
   });
   return track(server, options.host);
-}
-
-/**
- * A bare net.Server (not listening yet) that ends each connection at once: a target a tcp check passes against, for
- * tests that listen and close it themselves. Its sockets ignore errors: the tcp check closes by a reset, and an
- * accepted socket without an 'error' listener would crash the test process with ECONNRESET.
- */
-export function endingServer(): net.Server {
-  return net.createServer((socket) => socket.on('error', () => undefined).end());
 }
 
 /** Accepts, then resets the connection with a TCP RST: at the first data (default) or as soon as it opens. */

@@ -14,7 +14,7 @@ import { loadRuleSetFile, parseRuleSet } from '../../src/rules/load.js';
 import { bundledBuildId, keepParsed, KEPT_FILES, keptPlace, parsedBefore } from '../../src/rules/parsed.js';
 import { BIN } from '../helpers/cli.js';
 import { ruleSetYaml, writeRuleFile } from '../helpers/rule-file.js';
-import { endingServer } from '../helpers/servers.js';
+import { startTcpServer } from '../helpers/servers.js';
 
 const FULL = path.resolve(import.meta.dirname, '../fixtures/rules/valid-full.yaml');
 const BUILD = 'build-a';
@@ -131,14 +131,13 @@ describe('rule files parsed before', () => {
   });
 
   it('through bin/: the second run uses what the first kept, and a changed file is parsed again and judged anew', async () => {
-    const open = endingServer();
-    await new Promise<void>((resolve) => open.listen(0, '127.0.0.1', resolve));
+    const open = await startTcpServer();
     const closed = net.createServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const closedPort = (closed.address() as net.AddressInfo).port;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
     try {
-      const port = (open.address() as net.AddressInfo).port;
+      const { port } = open;
       const file = path.join(dir, 'mine.yaml');
       writeRuleFile(file, 'mine', 'mine', [{ id: '1', host: '127.0.0.1', ports: [port], check: 'tcp' }]);
       mkdirSync(cache);
@@ -163,7 +162,7 @@ describe('rule files parsed before', () => {
       expect(changed).toMatchObject({ code: 1, results: [{ port: closedPort, status: 'fail' }] });
       expect(check().stderr).toMatch(/rule file \S+mine\.yaml: as parsed before/);
     } finally {
-      await new Promise<void>((resolve) => open.close(() => resolve()));
+      await open.close();
     }
   });
 

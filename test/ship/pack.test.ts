@@ -5,7 +5,6 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +13,7 @@ import { createCertificateAuthority } from '../../src/harness/certs.js';
 import { runCli } from '../helpers/cli.js';
 import { packedTarball } from '../helpers/packed.js';
 import { writeRuleFile } from '../helpers/rule-file.js';
-import { endingServer, startTlsServer } from '../helpers/servers.js';
+import { startTcpServer, startTlsServer } from '../helpers/servers.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const { version } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
@@ -76,10 +75,8 @@ describe('npm install -g ./pushcheck-<version>.tgz', () => {
     const bundle = path.join(installed, 'dist', 'bundle');
     expect(existsSync(path.join(bundle, 'check.cjs'))).toBe(true);
     expect(packedCaches, 'a code cache was packed').toEqual([]);
-    const server = endingServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as net.AddressInfo;
-    const rules = writeRuleFile(path.join(dir, 'tcp.yaml'), 'packed', 'Packed', [{ id: '1', host: '127.0.0.1', ports: [port], check: 'tcp' }]);
+    const server = await startTcpServer();
+    const rules = writeRuleFile(path.join(dir, 'tcp.yaml'), 'packed', 'Packed', [{ id: '1', host: '127.0.0.1', ports: [server.port], check: 'tcp' }]);
     const check = () => run([rules, '-f', 'json'], { NODE_DEBUG: 'pushcheck' });
     try {
       const first = await check();
@@ -93,7 +90,7 @@ describe('npm install -g ./pushcheck-<version>.tgz', () => {
       expect(second.stderr).toMatch(/rule file \S+tcp\.yaml: as parsed before \(\S+\/\.cache\/pushcheck\/rule-files\//);
       expect(JSON.parse(second.stdout)).toMatchObject({ summary: { total: 1, passed: 1 } });
     } finally {
-      server.close();
+      await server.close();
     }
   });
 
