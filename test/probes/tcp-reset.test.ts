@@ -132,8 +132,6 @@ describe.each(families)('tls and http checks on %s', (host) => {
       tlsEnds.watch(socket);
       socket.resume();
     });
-    const beforeHandshake = new Ends();
-    raw.on('tlsClientError', (err: NodeJS.ErrnoException) => beforeHandshake.others.push(err.code ?? err.message));
     tlsServer = await track(raw, host);
     const web = http.createServer((_req, res) => res.end('ok'));
     web.on('connection', httpEnds.watch);
