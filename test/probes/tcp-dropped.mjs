@@ -1,0 +1,104 @@
+// Runs one of tcp.test.ts's connects to a port a firewall drops, in this process, and prints one JSON line with what
+// it gave and how long it took. tcp.test.ts runs it in the client namespace of a fault network (test/faults/netns.ts),
+// where an nftables rule of the server namespace drops the SYNs.
+//   node test/probes/tcp-dropped.mjs '{ "case": "probe", ... }'
+// Cases:
+//   probe          tcpProbe.run on { address, port } with { timeoutMs }; abortAfterMs: aborted then, by an
+//                  AbortController or (quick) the scheduler's QuickController lent with its deadline
+//   addresses      connectAddresses(addresses, port) with { timeoutMs }
+//   endsWithSignal a SocketPool's connectAndClose and connectTcp, each with { timeoutMs, endsWithSignal } and a signal
+//                  that times out after signalMs
+//   runs           runChecks on ruleSets with settings twice, then once more interrupted after interruptAfterMs with
+//                  interruptSettings; and what the runs left behind (process.getActiveResourcesInfo(), by type)
+// Imports the built dist/ (run `npm run build` first), so that it runs with plain Node in a namespace.
+import { PhaseError } from '../../dist/probes/classify.js';
+import { createResolver } from '../../dist/probes/dns.js';
+import { QuickController, timedOut } from '../../dist/probes/phases.js';
+import { connectAddresses, connectTcp, SocketPool, tcpProbe } from '../../dist/probes/tcp.js';
+import { runChecks } from '../../dist/run/run.js';
+import { checkSettings } from '../../dist/run/settings.js';
+
+const input = JSON.parse(process.argv[2] ?? '{}');
+const never = new AbortController().signal;
+
+/** A failure as data: the PhaseError's failure and the address it recorded. */
+const failed = (err) => {
+  if (!(err instanceof PhaseError)) throw err;
+  return { failure: err.failure, address: err.recorded.address };
+};
+
+async function probe({ address, port, timeoutMs, abortAfterMs, quick }) {
+  const controller = quick ? new QuickController() : new AbortController();
+  if (abortAfterMs !== undefined) setTimeout(() => controller.abort(new Error('ctrl-c')), abortAfterMs);
+  const start = Date.now();
+  const startedAt = performance.now();
+  const signal = controller instanceof AbortController ? controller.signal : controller;
+  const ctx = {
+    timeoutMs,
+    signal,
+    resolve: createResolver({ pins: [], timeoutMs }),
+    ca: [],
+    insecure: false,
+    now: () => new Date(),
+    ...(quick && { startedAt, deadline: startedAt + timeoutMs }),
+  };
+  const rule = { id: 'test-rule', host: address, probe: [], ports: [port], check: 'tcp', plainPorts: [], purpose: 'TCP', impact: 'Things break', severity: 'critical', origin: 'documented', cidr: [], narrowCidr: [], vendorIssuers: [], line: 1 };
+  const outcome = await tcpProbe.run({ ruleset: 'test', rule, host: address, port, check: 'tcp' }, ctx);
+  return { outcome, elapsedMs: Date.now() - start };
+}
+
+async function addresses({ addresses: list, port, timeoutMs }) {
+  const start = Date.now();
+  const result = await connectAddresses(list, port, { signal: never, timeoutMs }, connectTcp).then(
+    ({ socket, address }) => {
+      socket.destroy();
+      return { address };
+    },
+    failed,
+  );
+  return { ...result, elapsedMs: Date.now() - start };
+}
+
+async function endsWithSignal({ address, port, timeoutMs, signalMs }) {
+  const dials = [];
+  for (const dial of [new SocketPool(1).connectAndClose, connectTcp]) {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(timedOut(signalMs)), signalMs);
+    const start = performance.now();
+    const result = await dial(address, port, { signal: controller.signal, timeoutMs, endsWithSignal: true }).then(() => ({}), failed);
+    dials.push({ ...result, elapsedMs: performance.now() - start });
+  }
+  return { dials };
+}
+
+function activeResources() {
+  const counts = new Map();
+  for (const type of process.getActiveResourcesInfo()) counts.set(type, (counts.get(type) ?? 0) + 1);
+  return counts;
+}
+
+function addedSince(before) {
+  const added = {};
+  for (const [type, count] of activeResources()) if (count > (before.get(type) ?? 0)) added[type] = count - (before.get(type) ?? 0);
+  return added;
+}
+
+async function runs({ ruleSets, settings, interruptSettings, interruptAfterMs }) {
+  // process.stdout and stderr are made on first use (pipes here): made before counting, not counted as the runs'.
+  void process.stdout;
+  void process.stderr;
+  const before = activeResources();
+  const reports = [];
+  for (let i = 0; i < 2; i += 1) reports.push(await runChecks(ruleSets, checkSettings(settings)));
+  const controller = new AbortController();
+  const ctrlC = setTimeout(() => controller.abort(), interruptAfterMs);
+  const interrupted = await runChecks(ruleSets, checkSettings(interruptSettings), { signal: controller.signal });
+  clearTimeout(ctrlC);
+  // A destroyed socket's handle closes in a later turn of the loop: up to a second, one plain timer at a time.
+  for (let i = 0; i < 100 && Object.keys(addedSince(before)).length > 0; i += 1) await new Promise((resolve) => setTimeout(resolve, 10));
+  return { reports, interrupted: interrupted.interrupted, added: addedSince(before) };
+}
+
+const cases = { probe, addresses, endsWithSignal, runs };
+const result = await cases[input.case](input);
+process.stdout.write(`${JSON.stringify(result)}\n`);
