@@ -1,6 +1,3 @@
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { connectAddresses, connectTcp, SocketPool, tcpProbe } from '../../src/probes/tcp.js';
 import { failure, PhaseError } from '../../src/probes/classify.js';
@@ -11,11 +8,12 @@ import { expectPoolParity, type PoolStep } from '../helpers/pool-steps.js';
 import { probeContext, testTarget } from '../helpers/probe-context.js';
 import { closedPort, ipv6Available, startTcpServer, type TestServer } from '../helpers/servers.js';
 import type { Failure, ProbeOutcome, Report } from '../../src/types.js';
+import { droppedInClient } from '../helpers/tcp-dropped.js';
 import { announceSkip, createFaultNetwork, faultNetworkUnavailable, SERVER_ADDRESS, SERVER_ADDRESS6, type FaultNetwork } from '../faults/netns.js';
 
 const never = new AbortController().signal;
 
-// The connects to a dropped port are made in a network namespace (test/faults/netns.ts): tcp-dropped.mjs and
+// The connects to a dropped port are made in a network namespace (test/faults/netns.ts): helpers/tcp-dropped.mjs and
 // pool-steps.mjs in the client namespace, the servers and an nftables rule that drops SYNs in the server namespace.
 const unavailable = await faultNetworkUnavailable();
 announceSkip('tcp probe: the connects to a dropped port (run in network namespaces)', unavailable);
@@ -29,8 +27,6 @@ const DROPPED = 7003;
 const CHATTY = 7005;
 /** In the client namespace, its own loopback: nothing listens there, so it refuses at once. */
 const REFUSING = '127.0.0.2';
-const DROPPED_SCRIPT = fileURLToPath(new URL('./tcp-dropped.mjs', import.meta.url));
-const execFileAsync = promisify(execFile);
 
 let net: FaultNetwork | undefined;
 
@@ -50,10 +46,7 @@ afterAll(async () => {
 });
 
 /** Runs one case of tcp-dropped.mjs in the client namespace (see there). */
-async function inClient<T>(input: Record<string, unknown>): Promise<T> {
-  const { stdout } = await execFileAsync('ip', ['netns', 'exec', net!.client, process.execPath, DROPPED_SCRIPT, JSON.stringify(input)], { timeout: 60_000 });
-  return JSON.parse(stdout) as T;
-}
+const inClient = <T>(input: Record<string, unknown>): Promise<T> => droppedInClient<T>(net, input);
 
 interface Dialled {
   failure?: Failure;

@@ -1,7 +1,7 @@
-// Runs one of tcp.test.ts's connects to a port a firewall drops, in this process, and prints one JSON line with what
-// it gave and how long it took. tcp.test.ts runs it in the client namespace of a fault network (test/faults/netns.ts),
-// where an nftables rule of the server namespace drops the SYNs.
-//   node test/probes/tcp-dropped.mjs '{ "case": "probe", ... }'
+// Runs one connect or run to a port a firewall drops, in this process, and prints one JSON line with what it gave and
+// how long it took. tcp.test.ts and attempt.test.ts run it (tcp-dropped.ts) in the client namespace of a fault network
+// (test/faults/netns.ts), where an nftables rule of the server namespace drops the SYNs.
+//   node test/helpers/tcp-dropped.mjs '{ "case": "probe", ... }'
 // Cases:
 //   probe          tcpProbe.run on { address, port } with { timeoutMs }; abortAfterMs: aborted then, by an
 //                  AbortController or (quick) the scheduler's QuickController lent with its deadline
@@ -10,6 +10,8 @@
 //                  that times out after signalMs
 //   runs           runChecks on ruleSets with settings twice, then once more interrupted after interruptAfterMs with
 //                  interruptSettings; and what the runs left behind (process.getActiveResourcesInfo(), by type)
+//   interrupt      runChecks on ruleSets with settings, aborted after interruptAfterMs as Ctrl-C does: the report, how
+//                  long it took, and how many AbortControllers were made meanwhile (attempt.test.ts)
 // Imports the built dist/ (run `npm run build` first), so that it runs with plain Node in a namespace.
 import { PhaseError } from '../../dist/probes/classify.js';
 import { createResolver } from '../../dist/probes/dns.js';
@@ -99,6 +101,27 @@ async function runs({ ruleSets, settings, interruptSettings, interruptAfterMs })
   return { reports, interrupted: interrupted.interrupted, added: addedSince(before) };
 }
 
-const cases = { probe, addresses, endsWithSignal, runs };
+async function interrupt({ ruleSets, settings, interruptAfterMs }) {
+  const controller = new AbortController();
+  // Counts the AbortControllers made from here on (the caller's own, just made, is not counted).
+  const Original = globalThis.AbortController;
+  let made = 0;
+  globalThis.AbortController = class extends Original {
+    constructor() {
+      super();
+      made += 1;
+    }
+  };
+  try {
+    const started = performance.now();
+    setTimeout(() => controller.abort(new Error('ctrl-c')), interruptAfterMs);
+    const report = await runChecks(ruleSets, checkSettings(settings), { signal: controller.signal });
+    return { report, elapsedMs: performance.now() - started, abortControllersMade: made };
+  } finally {
+    globalThis.AbortController = Original;
+  }
+}
+
+const cases = { probe, addresses, endsWithSignal, runs, interrupt };
 const result = await cases[input.case](input);
 process.stdout.write(`${JSON.stringify(result)}\n`);
