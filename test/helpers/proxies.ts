@@ -111,28 +111,38 @@ export async function startTinyproxy(options: TinyproxyOptions): Promise<TestPro
   const port = await closedPort();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pushcheck-tinyproxy-'));
   const config = path.join(dir, 'tinyproxy.conf');
-  writeFileSync(
-    config,
-    [
-      `Port ${port}`,
-      `Listen ${LOOPBACK}`,
-      `Allow ${LOOPBACK}`,
-      'Timeout 30',
-      'MaxClients 50',
-      'LogLevel Critical',
-      ...options.connectPorts.map((p) => `ConnectPort ${p}`),
-      ...(options.auth ? [`BasicAuth ${options.auth.user} ${options.auth.password}`] : []),
-      '',
-    ].join('\n'),
-  );
+  writeFileSync(config, tinyproxyConfig(port, options));
   return startProcess('tinyproxy', ['-d', '-c', config], port, 'http', () => rmSync(dir, { recursive: true, force: true }));
+}
+
+/**
+ * tinyproxy's configuration: listening on `listen` (127.0.0.1 by default), serving clients from `allow` (the same by
+ * default). Also for a tinyproxy run elsewhere, e.g. in a fault network's namespace (`tinyproxy -d -c FILE`).
+ */
+export function tinyproxyConfig(port: number, options: TinyproxyOptions & { listen?: string; allow?: string }): string {
+  const { listen = LOOPBACK, allow = listen } = options;
+  return [
+    `Port ${port}`,
+    `Listen ${listen}`,
+    `Allow ${allow}`,
+    'Timeout 30',
+    'MaxClients 50',
+    'LogLevel Critical',
+    ...options.connectPorts.map((p) => `ConnectPort ${p}`),
+    ...(options.auth ? [`BasicAuth ${options.auth.user} ${options.auth.password}`] : []),
+    '',
+  ].join('\n');
+}
+
+/** microsocks's arguments: listening on `host`:`port`; with `auth`, it accepts only that user name and password. */
+export function microsocksArgs(host: string, port: number, auth?: Credentials): string[] {
+  return ['-i', host, '-p', String(port), ...(auth ? ['-u', auth.user, '-P', auth.password] : [])];
 }
 
 /** microsocks on 127.0.0.1, a SOCKS5 proxy; with `auth`, it accepts only that user name and password. */
 export async function startMicrosocks(options: { auth?: Credentials } = {}): Promise<TestProxy> {
   const port = await closedPort();
-  const auth = options.auth ? ['-u', options.auth.user, '-P', options.auth.password] : [];
-  return startProcess('microsocks', ['-i', LOOPBACK, '-p', String(port), ...auth], port, 'socks5');
+  return startProcess('microsocks', microsocksArgs(LOOPBACK, port, options.auth), port, 'socks5');
 }
 
 /**

@@ -8,15 +8,14 @@
  *   startPlainTextServer  answers the first data with a fixed text and closes: "not TLS"
  *   startTlsServer        a TLS server with any tls.TlsOptions (certificates from src/harness/certs.ts)
  *   startHttpServer       http, https or HTTP/2 (with HTTP/1.1 fallback) with a request handler
- *   startBacklogFullServer  a listener whose accept queue is full: SYNs are dropped, connects time out
  *   closedPort            a port nothing listens on: connects are refused
+ * A dropped flow (a SYN no one answers) is made with network namespaces and nftables: test/faults/netns.ts.
  */
 import http from 'node:http';
 import http2 from 'node:http2';
 import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
-import { Worker } from 'node:worker_threads';
 
 export interface TestServer {
   host: string;
@@ -179,74 +178,4 @@ export async function ipv6Available(): Promise<boolean> {
     server.once('error', () => resolve(false));
     server.listen({ host: '::1', port: 0 }, () => server.close(() => resolve(true)));
   });
-}
-
-// Runs in a worker thread: listens with the smallest backlog, reports its port, then blocks its own thread so
-// that it never accepts. Linux then queues backlog+1 connections and drops every later SYN.
-const BACKLOG_WORKER = `
-const { parentPort, workerData } = require('node:worker_threads');
-const net = require('node:net');
-const server = net.createServer();
-server.listen({ host: workerData.host, port: 0, backlog: 1 }, () => {
-  parentPort.postMessage(server.address().port);
-  Atomics.wait(new Int32Array(workerData.flag), 0, 0);
-  server.close();
-});
-`;
-
-function tryConnect(host: string, port: number, timeoutMs: number): Promise<net.Socket | undefined> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host, port });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      resolve(undefined);
-    }, timeoutMs);
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      resolve(socket);
-    });
-    socket.once('error', () => {
-      clearTimeout(timer);
-      resolve(undefined);
-    });
-  });
-}
-
-/**
- * A listener whose accept queue is full, so that the kernel silently drops new SYNs: the nearest loopback gets
- * to a firewall that drops packets (connects time out). Resolves to undefined when the kernel does not behave so
- * (then the caller skips, saying why). Linux-specific in practice.
- */
-export async function startBacklogFullServer(host = LOOPBACK): Promise<TestServer | undefined> {
-  const flag = new SharedArrayBuffer(4);
-  const worker = new Worker(BACKLOG_WORKER, { eval: true, workerData: { host, flag } });
-  const port = await new Promise<number>((resolve, reject) => {
-    worker.once('message', resolve);
-    worker.once('error', reject);
-  });
-  const fillers: net.Socket[] = [];
-  const close = async (): Promise<void> => {
-    for (const socket of fillers) socket.destroy();
-    const flags = new Int32Array(flag);
-    Atomics.store(flags, 0, 1);
-    Atomics.notify(flags, 0);
-    await worker.terminate();
-  };
-  for (let i = 0; i < 8; i += 1) {
-    const socket = await tryConnect(host, port, 300);
-    if (!socket) {
-      return {
-        host,
-        port,
-        accepted: 0,
-        open: 0,
-        idle: () => Promise.resolve(),
-        close,
-      };
-    }
-    socket.on('error', () => undefined);
-    fillers.push(socket);
-  }
-  await close();
-  return undefined;
 }

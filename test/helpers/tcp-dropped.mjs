@@ -3,8 +3,9 @@
 // (test/faults/netns.ts), where an nftables rule of the server namespace drops the SYNs.
 //   node test/helpers/tcp-dropped.mjs '{ "case": "probe", ... }'
 // Cases:
-//   probe          tcpProbe.run on { address, port } with { timeoutMs }; abortAfterMs: aborted then, by an
-//                  AbortController or (quick) the scheduler's QuickController lent with its deadline
+//   probe          tcpProbe.run on { address, port } (or { host, pins }) with { timeoutMs } and a --proxy value
+//                  (proxy); abortAfterMs: aborted then, by an AbortController or (quick) the scheduler's
+//                  QuickController lent with its deadline
 //   addresses      connectAddresses(addresses, port) with { timeoutMs }
 //   endsWithSignal a SocketPool's connectAndClose and connectTcp, each with { timeoutMs, endsWithSignal } and a signal
 //                  that times out after signalMs
@@ -13,6 +14,7 @@
 //   interrupt      runChecks on ruleSets with settings, aborted after interruptAfterMs as Ctrl-C does: the report, how
 //                  long it took, and how many AbortControllers were made meanwhile (attempt.test.ts)
 // Imports the built dist/ (run `npm run build` first), so that it runs with plain Node in a namespace.
+import { parseProxy } from '../../dist/cli/proxy-option.js';
 import { PhaseError } from '../../dist/probes/classify.js';
 import { createResolver } from '../../dist/probes/dns.js';
 import { QuickController, timedOut } from '../../dist/probes/phases.js';
@@ -29,7 +31,7 @@ const failed = (err) => {
   return { failure: err.failure, address: err.recorded.address };
 };
 
-async function probe({ address, port, timeoutMs, abortAfterMs, quick }) {
+async function probe({ address, host = address, pins = [], proxy, port, timeoutMs, abortAfterMs, quick }) {
   const controller = quick ? new QuickController() : new AbortController();
   if (abortAfterMs !== undefined) setTimeout(() => controller.abort(new Error('ctrl-c')), abortAfterMs);
   const start = Date.now();
@@ -38,14 +40,15 @@ async function probe({ address, port, timeoutMs, abortAfterMs, quick }) {
   const ctx = {
     timeoutMs,
     signal,
-    resolve: createResolver({ pins: [], timeoutMs }),
+    resolve: createResolver({ pins, timeoutMs }),
     ca: [],
     insecure: false,
     now: () => new Date(),
     ...(quick && { startedAt, deadline: startedAt + timeoutMs }),
+    ...(proxy && { proxy: parseProxy(proxy) }),
   };
-  const rule = { id: 'test-rule', host: address, probe: [], ports: [port], check: 'tcp', plainPorts: [], purpose: 'TCP', impact: 'Things break', severity: 'critical', origin: 'documented', cidr: [], narrowCidr: [], vendorIssuers: [], line: 1 };
-  const outcome = await tcpProbe.run({ ruleset: 'test', rule, host: address, port, check: 'tcp' }, ctx);
+  const rule = { id: 'test-rule', host, probe: [], ports: [port], check: 'tcp', plainPorts: [], purpose: 'TCP', impact: 'Things break', severity: 'critical', origin: 'documented', cidr: [], narrowCidr: [], vendorIssuers: [], line: 1 };
+  const outcome = await tcpProbe.run({ ruleset: 'test', rule, host, port, check: 'tcp' }, ctx);
   return { outcome, elapsedMs: Date.now() - start };
 }
 

@@ -4,6 +4,9 @@
  * asked, stay silent) is played by a scripted server of a few lines.
  */
 import dns from 'node:dns';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeFileSync } from 'node:fs';
 import type net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCertificateAuthority, type CertificateAuthority } from '../../src/harness/certs.js';
@@ -12,17 +15,24 @@ import { parseProxy } from '../../src/cli/proxy-option.js';
 import type { CheckKind, FailureCode, ProbeOutcome } from '../../src/types.js';
 import { startDnsServer } from '../../src/demo/dns-server.js';
 import { probeContext, testTarget } from '../helpers/probe-context.js';
-import { proxyTestsSkipped, startMicrosocks, startTinyproxy, type TestProxy } from '../helpers/proxies.js';
-import {
-  closedPort,
-  startBacklogFullServer,
-  startHttpServer,
-  startTcpServer,
-  startTlsServer,
-  type TestServer,
-} from '../helpers/servers.js';
+import { microsocksArgs, proxyTestsSkipped, startMicrosocks, startTinyproxy, tinyproxyConfig, type TestProxy } from '../helpers/proxies.js';
+import { closedPort, startHttpServer, startTcpServer, startTlsServer, type TestServer } from '../helpers/servers.js';
+import { droppedInClient } from '../helpers/tcp-dropped.js';
+import { announceSkip, CLIENT_ADDRESS, createFaultNetwork, faultNetworkUnavailable, SERVER_ADDRESS, type FaultNetwork } from '../faults/netns.js';
 
 const missing = proxyTestsSkipped('proxy tests against tinyproxy and microsocks');
+
+// A target that drops SYNs is a port behind an nftables drop rule in a fault network's server namespace
+// (test/faults/netns.ts), with a tinyproxy and a microsocks beside it there; the probe runs in the client namespace
+// (helpers/tcp-dropped.mjs). The rule holds for the proxies' own connects too: they pass the namespace's input hook.
+const unavailable = missing ?? (await faultNetworkUnavailable());
+if (!missing) announceSkip('proxy tests: a target that drops SYNs (run in network namespaces)', unavailable);
+if (unavailable && process.env.CI) throw new Error(`CI must run the proxy tests' target that drops SYNs: ${unavailable}`);
+const DROPPED = 7003;
+const TINYPROXY_PORT = 7080;
+const MICROSOCKS_PORT = 7081;
+const WHEN_LISTENING = fileURLToPath(new URL('../helpers/when-listening.mjs', import.meta.url));
+let faults: FaultNetwork | undefined;
 
 const CREDENTIALS = { user: 'pushcheck', password: 'Pr0xy-s3cret' };
 const PIN = { host: 'push.test', address: '127.0.0.1' };
@@ -38,8 +48,6 @@ let localhost: TestServer;
 let closed: number;
 /** A port tinyproxy does not let CONNECT reach. */
 let forbidden: TestServer;
-/** Connects to it time out (undefined where the kernel does not do that). */
-let blackhole: TestServer | undefined;
 let tiny: TestProxy;
 let tinyAuth: TestProxy;
 let socks: TestProxy;
@@ -64,9 +72,8 @@ beforeAll(async () => {
   localhost = await started(startTlsServer({ ...leaf, host: first }));
   for (const host of others) await started(startTlsServer({ ...leaf, host, port: localhost.port })).catch(() => undefined);
   forbidden = await started(startTlsServer(leaf));
-  blackhole = await started(startBacklogFullServer());
   closed = await closedPort();
-  const connectPorts = [...[...targets.values(), localhost, blackhole].flatMap((s) => (s ? [s.port] : [])), closed];
+  const connectPorts = [...[...targets.values(), localhost].map((s) => s.port), closed];
   [tiny, tinyAuth, socks, socksAuth] = await Promise.all([
     startTinyproxy({ connectPorts }),
     startTinyproxy({ connectPorts, auth: CREDENTIALS }),
@@ -74,9 +81,20 @@ beforeAll(async () => {
     startMicrosocks({ auth: CREDENTIALS }),
   ]);
   proxies.push(tiny, tinyAuth, socks, socksAuth);
-});
+  if (unavailable) return;
+  faults = await createFaultNetwork();
+  await faults.firewall([`tcp dport ${DROPPED} drop`]);
+  // A server stands behind the drop rule: it is the firewall, not an empty port, that keeps the SYN unanswered.
+  await faults.startServer('silent', String(DROPPED));
+  const config = path.join(faults.dir, 'tinyproxy.conf');
+  writeFileSync(config, tinyproxyConfig(TINYPROXY_PORT, { connectPorts: [DROPPED], listen: SERVER_ADDRESS, allow: CLIENT_ADDRESS }));
+  const listening = (port: number, command: string[]) => [process.execPath, WHEN_LISTENING, SERVER_ADDRESS, String(port), ...command];
+  await faults.runInServer(listening(TINYPROXY_PORT, ['tinyproxy', '-d', '-c', config]), /^ready$/m, 'tinyproxy in the fault network');
+  await faults.runInServer(listening(MICROSOCKS_PORT, ['microsocks', ...microsocksArgs(SERVER_ADDRESS, MICROSOCKS_PORT)]), /^ready$/m, 'microsocks in the fault network');
+}, 60_000);
 
 afterAll(async () => {
+  await faults?.close();
   await Promise.all(proxies.map((p) => p.stop()));
   await Promise.all(servers.map((s) => s.close()));
 });
@@ -105,11 +123,11 @@ function expectFailure(outcome: ProbeOutcome, code: FailureCode, ...texts: strin
 }
 
 const KINDS = [
-  { name: 'tinyproxy (HTTP CONNECT)', kind: 'HTTP', proxy: () => tiny, auth: () => tinyAuth, wrongKind: () => `http://127.0.0.1:${socks.port}` },
-  { name: 'microsocks (SOCKS5)', kind: 'SOCKS5', proxy: () => socks, auth: () => socksAuth, wrongKind: () => `socks5://127.0.0.1:${tiny.port}` },
+  { name: 'tinyproxy (HTTP CONNECT)', kind: 'HTTP', proxy: () => tiny, auth: () => tinyAuth, wrongKind: () => `http://127.0.0.1:${socks.port}`, inFaults: `http://${SERVER_ADDRESS}:${TINYPROXY_PORT}` },
+  { name: 'microsocks (SOCKS5)', kind: 'SOCKS5', proxy: () => socks, auth: () => socksAuth, wrongKind: () => `socks5://127.0.0.1:${tiny.port}`, inFaults: `socks5://${SERVER_ADDRESS}:${MICROSOCKS_PORT}` },
 ];
 
-for (const { name, kind, proxy, auth, wrongKind } of KINDS) {
+for (const { name, kind, proxy, auth, wrongKind, inFaults } of KINDS) {
   describe.skipIf(missing !== undefined)(`through ${name}`, () => {
     it('tcp, tls, https and http pass over the tunnel to the pinned address; no DNS phase of ours', async () => {
       for (const [check, server] of targets) {
@@ -155,13 +173,11 @@ for (const { name, kind, proxy, auth, wrongKind } of KINDS) {
       expect(outcome.address).toBeUndefined();
     });
 
-    it('a target that drops SYNs times out within the probe timeout, waiting for the proxy', async (context) => {
-      if (!blackhole) {
-        context.skip('the kernel does not drop SYNs to a full accept queue here');
-        return;
-      }
-      const outcome = await probe('tcp', blackhole.port, proxy().url, { timeoutMs: 800 });
-      expectFailure(outcome, 'tcp_timeout', 'timed out after', `gave no answer to CONNECT 127.0.0.1:${blackhole.port}`);
+    it.skipIf(unavailable !== undefined)('a target that drops SYNs times out within the probe timeout, waiting for the proxy', { timeout: 60_000 }, async () => {
+      // The proxy of the fault network, pinned as probe() pins push.test; the client namespace reaches nothing else.
+      const pins = [{ host: PIN.host, address: SERVER_ADDRESS }];
+      const { outcome } = await droppedInClient<{ outcome: ProbeOutcome }>(faults, { case: 'probe', host: PIN.host, pins, port: DROPPED, proxy: inFaults, timeoutMs: 800 });
+      expectFailure(outcome, 'tcp_timeout', 'timed out after', `gave no answer to CONNECT ${SERVER_ADDRESS}:${DROPPED}`);
       expect(outcome.timings.totalMs).toBeGreaterThanOrEqual(750);
       expect(outcome.timings.totalMs).toBeLessThan(1300);
     });
