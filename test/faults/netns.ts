@@ -399,3 +399,20 @@ export function namespaceExists(name: string): boolean {
     return false;
   }
 }
+
+/**
+ * A fault network whose firewall drops the SYNs to port `dropped` (both families with `ipv6`), with a silent server
+ * listening behind the rule, so that it is the firewall, not an empty port, that leaves a SYN unanswered; and on
+ * `open` where given, a port that connects.
+ */
+export async function createDroppingNetwork(options: { dropped: number; open?: number; ipv6?: boolean }): Promise<FaultNetwork> {
+  const net = await createFaultNetwork({ ipv6: options.ipv6 });
+  try {
+    await net.firewall([`tcp dport ${options.dropped} drop`]);
+    await net.startServer('silent', [options.open, options.dropped].filter((port) => port !== undefined).join(','));
+    return net;
+  } catch (err) {
+    await net.close();
+    throw err;
+  }
+}

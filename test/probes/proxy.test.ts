@@ -18,7 +18,7 @@ import { probeContext, testTarget } from '../helpers/probe-context.js';
 import { microsocksArgs, proxyTestsSkipped, startMicrosocks, startTinyproxy, tinyproxyConfig, type TestProxy } from '../helpers/proxies.js';
 import { closedPort, startHttpServer, startTcpServer, startTlsServer, type TestServer } from '../helpers/servers.js';
 import { droppedInClient } from '../helpers/tcp-dropped.js';
-import { announceSkip, CLIENT_ADDRESS, createFaultNetwork, faultNetworkUnavailable, SERVER_ADDRESS, type FaultNetwork } from '../faults/netns.js';
+import { announceSkip, CLIENT_ADDRESS, createDroppingNetwork, faultNetworkUnavailable, SERVER_ADDRESS, type FaultNetwork } from '../faults/netns.js';
 
 const missing = proxyTestsSkipped('proxy tests against tinyproxy and microsocks');
 
@@ -82,10 +82,7 @@ beforeAll(async () => {
   ]);
   proxies.push(tiny, tinyAuth, socks, socksAuth);
   if (unavailable) return;
-  faults = await createFaultNetwork();
-  await faults.firewall([`tcp dport ${DROPPED} drop`]);
-  // A server stands behind the drop rule: it is the firewall, not an empty port, that keeps the SYN unanswered.
-  await faults.startServer('silent', String(DROPPED));
+  faults = await createDroppingNetwork({ dropped: DROPPED });
   const config = path.join(faults.dir, 'tinyproxy.conf');
   writeFileSync(config, tinyproxyConfig(TINYPROXY_PORT, { connectPorts: [DROPPED], listen: SERVER_ADDRESS, allow: CLIENT_ADDRESS }));
   const listening = (port: number, command: string[]) => [process.execPath, WHEN_LISTENING, SERVER_ADDRESS, String(port), ...command];

@@ -9,7 +9,7 @@ import { probeContext, testTarget } from '../helpers/probe-context.js';
 import { closedPort, ipv6Available, startTcpServer, type TestServer } from '../helpers/servers.js';
 import type { Failure, ProbeOutcome, Report } from '../../src/types.js';
 import { droppedInClient } from '../helpers/tcp-dropped.js';
-import { announceSkip, createFaultNetwork, faultNetworkUnavailable, SERVER_ADDRESS, SERVER_ADDRESS6, type FaultNetwork } from '../faults/netns.js';
+import { announceSkip, createDroppingNetwork, faultNetworkUnavailable, SERVER_ADDRESS, SERVER_ADDRESS6, type FaultNetwork } from '../faults/netns.js';
 
 const never = new AbortController().signal;
 
@@ -32,10 +32,7 @@ let net: FaultNetwork | undefined;
 
 beforeAll(async () => {
   if (unavailable) return;
-  net = await createFaultNetwork({ ipv6: haveIpv6 });
-  await net.firewall([`tcp dport ${DROPPED} drop`]);
-  // A server stands behind the drop rule too: it is the firewall, not an empty port, that keeps the SYN unanswered.
-  await net.startServer('silent', `${OPEN},${DROPPED}`);
+  net = await createDroppingNetwork({ dropped: DROPPED, open: OPEN, ipv6: haveIpv6 });
   if (haveIpv6) await net.startServer('silent', `${OPEN}`, undefined, SERVER_ADDRESS6);
   // Its peer's reset (a socket destroyed with 'hello' unread) is an error to ignore, not one to end the server with.
   const chatty = `require('net').createServer((s) => s.on('error', () => {}).end('hello')).listen(${CHATTY}, '${SERVER_ADDRESS}', () => console.log('ready'))`;

@@ -22,7 +22,7 @@ import { activeResources, addedOnceSettled } from '../helpers/active-resources.j
 import { networkVerdict, watchLoop } from '../helpers/starved.js';
 import { droppedInClient } from '../helpers/tcp-dropped.js';
 import type { Report } from '../../src/types.js';
-import { announceSkip, createFaultNetwork, faultNetworkUnavailable, reportBoundMs, SERVER_ADDRESS } from '../faults/netns.js';
+import { announceSkip, createDroppingNetwork, faultNetworkUnavailable, reportBoundMs, SERVER_ADDRESS } from '../faults/netns.js';
 
 const unavailable = await faultNetworkUnavailable();
 announceSkip('attempt: Ctrl-C during a dropped connect (run in network namespaces)', unavailable);
@@ -168,9 +168,8 @@ describe('an attempt', () => {
   it.skipIf(unavailable !== undefined)('stops its connect on Ctrl-C through the run, with no AbortSignal made for it: the run ends at once and says interrupted', { timeout: 60_000 }, async () => {
     // Run in the client namespace of a fault network, to a port its firewall drops (helpers/tcp-dropped.mjs, which
     // counts the AbortControllers made there after the caller's own).
-    const net = await createFaultNetwork();
+    const net = await createDroppingNetwork({ dropped: 7003 });
     try {
-      await net.firewall(['tcp dport 7003 drop']);
       const ports = Array.from({ length: 5 }, () => 7003);
       const set = ruleSet([rule({ id: 'dropped', host: 'dropped.attempt.test', ports, check: 'tcp' })]);
       const settings = { timeoutMs: 10_000, pins: [{ host: '*.attempt.test', address: SERVER_ADDRESS }] };
