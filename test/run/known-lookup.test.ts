@@ -15,7 +15,7 @@ import type { Report, Result } from '../../src/types.js';
 import { rule, ruleSet } from '../helpers/literals.js';
 import { ipv6Available } from '../helpers/servers.js';
 import { networkVerdict } from '../helpers/starved.js';
-import { announceSkip, createFaultNetwork, faultNetworkUnavailable, SERVER_ADDRESS, SERVER_ADDRESS6, type FaultNetwork } from '../faults/netns.js';
+import { announceSkip, createDroppingNetwork, faultNetworkUnavailable, SERVER_ADDRESS, SERVER_ADDRESS6, type FaultNetwork } from '../faults/netns.js';
 
 const execFileAsync = promisify(execFile);
 const RUNS = fileURLToPath(new URL('./known-lookup-runs.mjs', import.meta.url));
@@ -37,10 +37,8 @@ let net: FaultNetwork | undefined;
 
 beforeAll(async () => {
   if (unavailable) return;
-  net = await createFaultNetwork({ ipv6: haveIpv6 });
-  await net.firewall([`tcp dport ${DROPPED} drop`]);
   // A server stands behind the drop rule too: it is the firewall, not an empty port, that keeps the SYN unanswered.
-  await net.startServer('silent', `${OPEN},${DROPPED}`);
+  net = await createDroppingNetwork({ dropped: DROPPED, open: OPEN, ipv6: haveIpv6 });
 }, 60_000);
 
 afterAll(async () => {
