@@ -21,6 +21,7 @@ import { QuickController, timedOut } from '../../dist/probes/phases.js';
 import { connectAddresses, connectTcp, SocketPool, tcpProbe } from '../../dist/probes/tcp.js';
 import { runChecks } from '../../dist/run/run.js';
 import { checkSettings } from '../../dist/run/settings.js';
+import { activeResources, addedOnceSettled } from './active-resources.mjs';
 
 const input = JSON.parse(process.argv[2] ?? '{}');
 const never = new AbortController().signal;
@@ -76,18 +77,6 @@ async function endsWithSignal({ address, port, timeoutMs, signalMs }) {
   return { dials };
 }
 
-function activeResources() {
-  const counts = new Map();
-  for (const type of process.getActiveResourcesInfo()) counts.set(type, (counts.get(type) ?? 0) + 1);
-  return counts;
-}
-
-function addedSince(before) {
-  const added = {};
-  for (const [type, count] of activeResources()) if (count > (before.get(type) ?? 0)) added[type] = count - (before.get(type) ?? 0);
-  return added;
-}
-
 async function runs({ ruleSets, settings, interruptSettings, interruptAfterMs }) {
   // process.stdout and stderr are made on first use (pipes here): made before counting, not counted as the runs'.
   void process.stdout;
@@ -99,9 +88,7 @@ async function runs({ ruleSets, settings, interruptSettings, interruptAfterMs })
   const ctrlC = setTimeout(() => controller.abort(), interruptAfterMs);
   const interrupted = await runChecks(ruleSets, checkSettings(interruptSettings), { signal: controller.signal });
   clearTimeout(ctrlC);
-  // A destroyed socket's handle closes in a later turn of the loop: up to a second, one plain timer at a time.
-  for (let i = 0; i < 100 && Object.keys(addedSince(before)).length > 0; i += 1) await new Promise((resolve) => setTimeout(resolve, 10));
-  return { reports, interrupted: interrupted.interrupted, added: addedSince(before) };
+  return { reports, interrupted: interrupted.interrupted, added: await addedOnceSettled(before) };
 }
 
 async function interrupt({ ruleSets, settings, interruptAfterMs }) {

@@ -18,7 +18,7 @@ import { startHttpServer, startTcpServer, startTlsServer, type TestServer } from
 import { createCertificateAuthority } from '../../src/harness/certs.js';
 import { startDnsServer } from '../../src/demo/dns-server.js';
 import { countAbortControllers } from '../helpers/abort-controllers.js';
-import { activeResources, addedOnceSettled } from '../helpers/active-resources.js';
+import { activeResources, addedOnceSettled } from '../helpers/active-resources.mjs';
 import { networkVerdict, watchLoop } from '../helpers/starved.js';
 import { droppedInClient } from '../helpers/tcp-dropped.js';
 import type { Report } from '../../src/types.js';

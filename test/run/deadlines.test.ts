@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Deadlines } from '../../src/run/deadlines.js';
-import { activeResources, addedOnceSettled } from '../helpers/active-resources.js';
+import { activeResources, addedOnceSettled } from '../helpers/active-resources.mjs';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
