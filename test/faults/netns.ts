@@ -129,12 +129,13 @@ export async function faultNetworkUnavailable(): Promise<string | undefined> {
 }
 
 /**
- * Prints why `what` is skipped. With PUSHCHECK_REQUIRE_NETNS=1 (for a CI that must not skip silently) it throws
- * instead, so the suite fails to load and is counted as failed.
+ * Prints why `what` is skipped. With PUSHCHECK_REQUIRE_NETNS=1 (for a CI that must not skip silently), or under any
+ * CI (CI set), it throws instead, so the suite fails to load and is counted as failed.
  */
 export function announceSkip(what: string, reason: string | undefined): void {
   if (reason === undefined) return;
   if (process.env.PUSHCHECK_REQUIRE_NETNS === '1') throw new Error(`${what} cannot run: ${reason} (PUSHCHECK_REQUIRE_NETNS=1)`);
+  if (process.env.CI) throw new Error(`${what} cannot run: ${reason} (CI runs as root with nft and ip: .ci/run)`);
   console.log(`${what} skipped: ${reason}`);
 }
 

