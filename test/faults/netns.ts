@@ -16,7 +16,7 @@
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +25,7 @@ import { expect } from 'vitest';
 import { runCli, type CliRun } from '../helpers/cli.js';
 import { describeWitness, type LoopWitness } from '../helpers/witness.js';
 import type { Report } from '../../src/types.js';
+import { deleteNamespaceSync, removed, removeIfKilled, removeSync } from './cleanup.mjs';
 
 const run = promisify(execFile);
 
@@ -158,28 +159,7 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-/** Deletes a namespace after killing what still runs in it (only our own processes can be in it). */
-function deleteNamespaceSync(name: string): void {
-  try {
-    const pids = execFileSync('ip', ['netns', 'pids', name], { encoding: 'utf8' }).split(/\s+/).filter(Boolean).map(Number);
-    for (const pid of pids) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  } catch {
-    // the namespace is already gone
-  }
-  try {
-    execFileSync('ip', ['netns', 'del', name], { stdio: 'ignore' });
-  } catch {
-    // already gone
-  }
-}
-
-/** Namespaces left by an earlier run of these tests whose process died before cleaning up. */
+/** Namespaces left by an earlier run of these tests whose process and reaper (cleanup.mjs) both died before cleaning up. */
 function sweepStaleNamespaces(): void {
   let names: string[];
   try {
@@ -278,12 +258,14 @@ export async function createFaultNetwork(options: { ipv6?: boolean } = {}): Prom
   const children = new Set<ChildProcess>();
   let closed = false;
 
-  // If the test process ends without close() (a crash, Ctrl-C), the namespaces still go.
+  // If the test process ends without close(): at a plain exit its 'exit' handler removes them at once; if a signal
+  // ends it (Ctrl-C, vitest stopping its worker, SIGKILL), which runs no 'exit' handler, its reaper does
+  // (cleanup.mjs). Listed with the reaper before they exist.
+  const entries = [`namespace ${client}`, `namespace ${server}`, `folder ${dir}`] as const;
+  for (const entry of entries) removeIfKilled(entry);
   const onExit = (): void => {
     for (const child of children) child.kill('SIGKILL');
-    deleteNamespaceSync(client);
-    deleteNamespaceSync(server);
-    rmSync(dir, { recursive: true, force: true });
+    for (const entry of entries) removeSync(entry);
   };
   process.once('exit', onExit);
 
@@ -293,6 +275,7 @@ export async function createFaultNetwork(options: { ipv6?: boolean } = {}): Prom
     await Promise.all([...children].map((child) => stopChild(child)));
     process.off('exit', onExit);
     onExit();
+    for (const entry of entries) removed(entry);
   };
 
   const ip = (...args: string[]) => run('ip', args);

@@ -8,6 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { CertificatePem } from '../../src/harness/certs.js';
+import { diesWithParent } from './dies-with-parent.mjs';
 import { closedPort } from './servers.js';
 
 export const MOSQUITTO = '/usr/sbin/mosquitto';
@@ -66,7 +67,8 @@ export async function startMosquitto(leaf: CertificatePem, options: { anonymous:
   ].join('\n');
   writeFileSync(path.join(dir, 'mosquitto.conf'), config);
   let log = '';
-  const broker: ChildProcess = spawn(MOSQUITTO, ['-c', path.join(dir, 'mosquitto.conf')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Dies with the test process, however that ends (a signal runs no 'exit' handler).
+  const broker: ChildProcess = spawn(...diesWithParent(MOSQUITTO, ['-c', path.join(dir, 'mosquitto.conf')]), { stdio: ['ignore', 'pipe', 'pipe'] });
   broker.stderr?.setEncoding('utf8').on('data', (chunk: string) => (log += chunk));
   broker.stdout?.setEncoding('utf8').on('data', (chunk: string) => (log += chunk));
   const stop = async (): Promise<void> => {

@@ -1,7 +1,8 @@
 /**
  * Real proxies for tests, run as child processes on 127.0.0.1: tinyproxy (HTTP CONNECT) and microsocks (SOCKS5),
  * the Debian packages .ci/run installs. A factory resolves once its proxy listens; stop() kills it. Whatever is
- * still running when the test process exits is killed then, so a failing suite leaves no proxy behind.
+ * still running when the test process exits is killed then, so a failing suite leaves no proxy behind; a proxy
+ * also dies with a test process that a signal ended (diesWithParent), where no 'exit' handler runs.
  *
  *   const http = await startTinyproxy({ connectPorts: [server.port], auth: { user: 'u', password: 'p' } });
  *   const socks = await startMicrosocks();
@@ -13,6 +14,7 @@ import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { diesWithParent } from './dies-with-parent.mjs';
 import { closedPort, LOOPBACK } from './servers.js';
 
 export interface Credentials {
@@ -64,7 +66,7 @@ function canConnect(port: number): Promise<boolean> {
 
 /** Starts `command`, resolves once `port` accepts connections; rejects with its output if it exits or takes 5 s. */
 async function startProcess(command: string, args: string[], port: number, scheme: string, cleanup = (): void => undefined): Promise<TestProxy> {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(...diesWithParent(command, args), { stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   let output = '';
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));

@@ -1,18 +1,30 @@
 // Starts a server that says nothing once it listens (microsocks, tinyproxy) and prints "ready" once host:port accepts
 // a connection, for FaultNetwork.runInServer (test/faults/netns.ts), which waits for a line:
 //   node test/helpers/when-listening.mjs <host> <port> <command> [args...]
-// Exits with the command; on SIGTERM or SIGINT it kills the command first. Node built-ins only (runs in a namespace).
+// Prints `child <pid>` once the command is started. Exits with the command. The command never outlives this script,
+// nor this script its parent, however either ends: on SIGTERM or SIGINT it kills the command first; if it is killed
+// outright, the kernel kills the command (diesWithParent); and when its stdin is a pipe (runInServer's), its parent
+// holds the other end, so stdin ends when the parent is gone (a crash, SIGKILL, a Ctrl-C to vitest), and so does this.
+// Node built-ins and util-linux only (runs in a namespace).
 import { spawn } from 'node:child_process';
+import { fstatSync } from 'node:fs';
 import net from 'node:net';
+import { diesWithParent } from './dies-with-parent.mjs';
 
 const [host, port, command, ...args] = process.argv.slice(2);
-const child = spawn(command, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+const child = spawn(...diesWithParent(command, args), { stdio: ['ignore', 'inherit', 'inherit'] });
 child.once('exit', (code) => process.exit(code ?? 1));
-for (const signal of ['SIGTERM', 'SIGINT']) {
-  process.once(signal, () => {
-    child.kill('SIGKILL');
-    process.exit(0);
-  });
+child.once('spawn', () => process.stdout.write(`child ${child.pid}\n`));
+const stop = () => {
+  child.kill('SIGKILL');
+  process.exit(0);
+};
+for (const signal of ['SIGTERM', 'SIGINT']) process.once(signal, stop);
+const stdin = fstatSync(0);
+if (stdin.isFIFO() || stdin.isSocket()) {
+  process.stdin.once('end', stop);
+  process.stdin.once('error', stop);
+  process.stdin.resume();
 }
 
 // Tried every 25 ms until it connects; runInServer gives up (and close() kills this) after its own time.
