@@ -61,6 +61,8 @@ export function doneOnceOutputWritten(): void {
 /** main.ts, after the program: exits with process.exitCode once stdout and stderr have taken everything, if the command said it was done. */
 export function exitIfDone(): void {
   if (!doneOnceWritten) return;
-  // A write's callback comes once the writes before it are flushed (a pipe whose reader is slow included).
-  process.stdout.write('', () => process.stderr.write('', () => process.exit()));
+  // A write's callback comes once the writes before it are flushed (a pipe whose reader is slow included). A write
+  // that failed (a full disk, `> /dev/full`) hands its error to this callback before the stream emits 'error', so
+  // it is told here: exiting first left a cut report and exit code 0.
+  process.stdout.write('', (err) => (err ? stdoutFailed(err as NodeJS.ErrnoException) : process.stderr.write('', () => process.exit())));
 }

@@ -266,6 +266,17 @@ describe('smaller ones', () => {
     expect(run.stderr).toBe('pushcheck: cannot write to stdout (ENOSPC)\n');
   });
 
+  it('a check whose report cannot be written to stdout (> /dev/full) says so and exits 2, not 0 with the report lost', async () => {
+    const listener = await startTcpServer();
+    servers.push(listener);
+    const full = openSync('/dev/full', 'w');
+    // The kernel completes the connect from its backlog while spawnSync holds this process's event loop.
+    const run = spawnSync(process.execPath, [BIN, ruleFile('to-full.yaml', listener.port), ...PIN, '-f', 'json'], { stdio: ['ignore', full, 'pipe'], encoding: 'utf8', timeout: 30_000 });
+    closeSync(full);
+    expect(run.stderr).toBe('pushcheck: cannot write to stdout (ENOSPC)\n');
+    expect(run.status).toBe(2);
+  });
+
   it('pushcheck with no arguments prints the program help, every command listed', async () => {
     const run = await runInProcess([]);
     expect(run.code).toBe(2);
