@@ -25,7 +25,8 @@ export function exitOnStdoutError(): void {
   process.stdout.on('error', stdoutFailed);
 }
 
-function stdoutFailed(err: NodeJS.ErrnoException): never {
+/** A stdout write failed: one line and exit 2, or, for a reader that went away (EPIPE), the exit code the run had. */
+export function stdoutFailed(err: NodeJS.ErrnoException): never {
   if (err.code === 'EPIPE') process.exit();
   printError(`cannot write to stdout (${err.code ?? 'error'})`);
   process.exit(2);

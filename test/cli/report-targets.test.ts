@@ -5,7 +5,7 @@
  * stdout as /dev/stdout, another user, a FIFO whose reader starts after it).
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -204,6 +204,24 @@ describe.skipIf(!isRoot)('a full disk', () => {
     } finally {
       rmSync(filler);
       rmSync(previous);
+    }
+  });
+
+  it('a stdout redirected to a file on it (> report.json) says so and exits 2, not 0 with the report cut', () => {
+    const redirected = path.join(mount, 'stdout.json');
+    const filler = path.join(mount, 'filler');
+    const [blocks, blockSize] = execFileSync('stat', ['-f', '-c', '%a %S', mount], { encoding: 'utf8' }).trim().split(' ').map(Number);
+    writeFileSync(filler, Buffer.alloc(Math.max(0, blocks! * blockSize! - 16 * 1024)));
+    const out = openSync(redirected, 'w');
+    try {
+      // Node's stream for a file wrote once and dropped what the disk did not take: 16 KB of the report, exit 0.
+      const run = spawnSync(process.execPath, [BIN, 'report', saved, '--format', 'json'], { stdio: ['ignore', out, 'pipe'], encoding: 'utf8', timeout: 30_000 });
+      expect(run.stderr).toBe('pushcheck: cannot write to stdout (ENOSPC)\n');
+      expect(run.status).toBe(2);
+    } finally {
+      closeSync(out);
+      rmSync(filler);
+      rmSync(redirected);
     }
   });
 });

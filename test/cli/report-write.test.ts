@@ -1,5 +1,5 @@
 /** Writing report files: all at once or not at all, no temporary file left behind, bad outputs refused up front. */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -48,6 +48,32 @@ describe('writeReportFile', () => {
     await expect(writeReportFile(target, '<testsuites/>')).rejects.toThrow(/EISDIR/);
     expect(readdirSync(sub)).toEqual(['report.xml']);
     expect(readFileSync(path.join(target, 'keep'), 'utf8')).toBe('kept');
+  });
+
+  it('writes the UTF-8 of any text byte for byte, in pieces cut anywhere (a surrogate pair, a lone surrogate, multi-byte runs)', async () => {
+    const sub = mkdtempSync(path.join(dir, 'bytes-'));
+    const piece = 32 * 1024; // report-files.ts writes this many UTF-16 units at a time
+    const texts = [
+      '',
+      'a'.repeat(piece),
+      'a'.repeat(piece - 1) + '😀' + 'b',
+      'a'.repeat(piece - 1) + '\ud800' + 'a'.repeat(piece) + '\udc00',
+      'é'.repeat(piece + 7) + '😀'.repeat(piece) + '€\u{10FFFF}\n'.repeat(3000),
+      `{\n  "note": "${'x😀'.repeat(3 * piece)}"\n}\n`,
+    ];
+    for (const [i, text] of texts.entries()) {
+      const file = path.join(sub, `${i}.json`);
+      await writeReportFile(file, text);
+      expect(readFileSync(file).equals(Buffer.from(text, 'utf8')), `text ${i} to a file`).toBe(true);
+      // A descriptor (/dev/fd/N) is written in place by the same pieces.
+      const fd = openSync(path.join(sub, `${i}.fd`), 'w');
+      try {
+        await writeReportFile(`/dev/fd/${fd}`, text);
+      } finally {
+        closeSync(fd);
+      }
+      expect(readFileSync(path.join(sub, `${i}.fd`)).equals(Buffer.from(text, 'utf8')), `text ${i} to a descriptor`).toBe(true);
+    }
   });
 
   it('fails without leaving anything when the directory does not exist', async () => {
