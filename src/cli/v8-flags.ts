@@ -14,7 +14,7 @@ import { noteChangedV8Flags, type ChangedV8Flags } from '../v8-defaults.js';
  * and V8 refuses a cache made under other flags, so each built-in first loaded after them was compiled from source.
  * 1,000 loopback TCP targets loaded 18 built-ins so; 25 million instructions (valgrind), about 5 ms of a 130 ms run.
  */
-const CHECK_BUILTINS = ['node:net', 'node:perf_hooks', 'node:vm', 'node:module', 'node:zlib', 'node:os'] as const;
+const CHECK_BUILTINS = ['node:net', 'node:perf_hooks', 'node:vm', 'node:zlib', 'node:os'] as const;
 
 /** The flags a check sets, each with V8 11's default (`node --v8-options`), which src/v8-defaults.ts sets back for a while. */
 const CHECK_FLAGS: ChangedV8Flags = [

@@ -5,6 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -64,6 +65,14 @@ describe('the code cache', () => {
     expect(second).toMatchObject({ code: 0, stdout: EXPECTED });
     expect(second.events).toEqual([`${target.file}${OWN}: used`]);
     expect(run(target, { APP_EXIT: '1' }).events).toEqual([`${target.file}${OWN}: used`]);
+  });
+
+  it("starts V8's data on an 8-byte boundary of the file, which V8 would otherwise copy before deserializing it", () => {
+    const target = app();
+    run(target);
+    const own = readFileSync(`${target.file}${OWN}`);
+    expect((own.indexOf(10) + 1) % 8).toBe(0);
+    expect(run(target)).toMatchObject({ code: 0, stdout: EXPECTED, events: [`${target.file}${OWN}: used`] });
   });
 
   it('runs a file once however often it is required, and hands back the same exports (check.cjs requires each library from several modules)', () => {
@@ -228,6 +237,22 @@ describe('the bundles', () => {
     expect(files).toEqual(expect.arrayContaining(['check.cjs', 'rules.cjs', 'program.cjs', path.join('lib', 'undici.cjs')]));
     expect(files.filter((name) => !outsideAsciiOnlyInClosingLicence(readFileSync(path.join(bundle, name), 'utf8')))).toEqual([]);
     expect(readFileSync(path.join(bundle, 'lib', 'undici.cjs'), 'utf8')).toContain('Jimmy W\u00e4rting');
+  });
+
+  // code-cache.cjs runs the bundles beside it and in lib/ with its own require (no node:module), which resolves a
+  // relative path from dist/bundle/: right for ./code-cache.cjs, wrong for anything else a library might name.
+  it("require Node's built-ins alone, but for the bundles' ./code-cache.cjs", () => {
+    const bundle = fileURLToPath(new URL('../../dist/bundle/', import.meta.url));
+    const files = readdirSync(bundle, { recursive: true, encoding: 'utf8' }).filter((name) => /^(lib[\\/])?[^\\/]+\.cjs$/.test(name));
+    const builtins = new Set(builtinModules);
+    const foreign = files.flatMap((name) =>
+      [...readFileSync(path.join(bundle, name), 'utf8').matchAll(/\brequire\("([^"]+)"\)/g)]
+        .map((match) => match[1] ?? '')
+        .filter((specifier) => !specifier.startsWith('node:') && !builtins.has(specifier) && !(specifier === './code-cache.cjs' && !name.startsWith('lib')))
+        .map((specifier) => `${name}: ${specifier}`),
+    );
+    expect(files).toEqual(expect.arrayContaining(['check.cjs', path.join('lib', 'yaml.cjs')]));
+    expect(foreign).toEqual([]);
   });
 
   it('are rewritten by oneByteText: "?" for each UTF-16 unit outside ASCII, but Latin-1 letters of a legal comment', async () => {
