@@ -3,25 +3,8 @@ import type { CheckSettings } from '../../src/run/run.js';
 import { checkSettings as librarySettings } from '../../src/run/settings.js';
 import type { ProbeOutcome, Rule, RuleSet, Target } from '../../src/types.js';
 
-export function rule(overrides: Partial<Rule> = {}): Rule {
-  return {
-    id: '1',
-    host: 'example.test',
-    probe: [],
-    ports: [443],
-    check: 'tls',
-    plainPorts: [],
-    purpose: 'HTTPS',
-    impact: 'Things break',
-    severity: 'critical',
-    origin: 'documented',
-    cidr: [],
-    narrowCidr: [],
-    vendorIssuers: [],
-    line: 1,
-    ...overrides,
-  };
-}
+/** A Rule with every field (probe-literals.mjs, which tcp-dropped.mjs shares). */
+export { rule } from './probe-literals.mjs';
 
 export function ruleSet(rules: Rule[], overrides: Partial<RuleSet> = {}): RuleSet {
   return { id: 'set', title: 'A set', aliases: [], notes: [], rules, file: 'set.yaml', builtin: false, ...overrides };

@@ -22,6 +22,8 @@ import { connectAddresses, connectTcp, SocketPool, tcpProbe } from '../../dist/p
 import { runChecks } from '../../dist/run/run.js';
 import { checkSettings } from '../../dist/run/settings.js';
 import { activeResources, addedOnceSettled } from './active-resources.mjs';
+import { countingAbortController } from './counting-abort-controller.mjs';
+import { probeContextWith, testTarget } from './probe-literals.mjs';
 
 const input = JSON.parse(process.argv[2] ?? '{}');
 const never = new AbortController().signal;
@@ -38,18 +40,14 @@ async function probe({ address, host = address, pins = [], proxy, port, timeoutM
   const start = Date.now();
   const startedAt = performance.now();
   const signal = controller instanceof AbortController ? controller.signal : controller;
-  const ctx = {
+  const ctx = probeContextWith(createResolver, {
     timeoutMs,
     signal,
-    resolve: createResolver({ pins, timeoutMs }),
-    ca: [],
-    insecure: false,
-    now: () => new Date(),
+    pins,
     ...(quick && { startedAt, deadline: startedAt + timeoutMs }),
     ...(proxy && { proxy: parseProxy(proxy) }),
-  };
-  const rule = { id: 'test-rule', host, probe: [], ports: [port], check: 'tcp', plainPorts: [], purpose: 'TCP', impact: 'Things break', severity: 'critical', origin: 'documented', cidr: [], narrowCidr: [], vendorIssuers: [], line: 1 };
-  const outcome = await tcpProbe.run({ ruleset: 'test', rule, host, port, check: 'tcp' }, ctx);
+  });
+  const outcome = await tcpProbe.run(testTarget(host, port, 'tcp'), ctx);
   return { outcome, elapsedMs: Date.now() - start };
 }
 
@@ -95,18 +93,13 @@ async function interrupt({ ruleSets, settings, interruptAfterMs }) {
   const controller = new AbortController();
   // Counts the AbortControllers made from here on (the caller's own, just made, is not counted).
   const Original = globalThis.AbortController;
-  let made = 0;
-  globalThis.AbortController = class extends Original {
-    constructor() {
-      super();
-      made += 1;
-    }
-  };
+  const { CountingAbortController, made } = countingAbortController();
+  globalThis.AbortController = CountingAbortController;
   try {
     const started = performance.now();
     setTimeout(() => controller.abort(new Error('ctrl-c')), interruptAfterMs);
     const report = await runChecks(ruleSets, checkSettings(settings), { signal: controller.signal });
-    return { report, elapsedMs: performance.now() - started, abortControllersMade: made };
+    return { report, elapsedMs: performance.now() - started, abortControllersMade: made() };
   } finally {
     globalThis.AbortController = Original;
   }
