@@ -2,7 +2,9 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { connectAddresses, connectTcp, SocketPool, tcpProbe } from '../../src/probes/tcp.js';
 import { failure, PhaseError } from '../../src/probes/classify.js';
 import { probeFor } from '../../src/probes/index.js';
-import { rule, ruleSet } from '../helpers/literals.js';
+import { runChecks } from '../../src/run/run.js';
+import { activeResources, addedOnceSettled } from '../helpers/active-resources.mjs';
+import { checkSettings, rule, ruleSet } from '../helpers/literals.js';
 import { expectTimings } from '../helpers/outcome.js';
 import { expectPoolParity, type PoolStep } from '../helpers/pool-steps.js';
 import { probeContext, testTarget } from '../helpers/probe-context.js';
@@ -263,8 +265,34 @@ describe('the tcp check’s socket pool', () => {
 
   // A library user runs checks again and again in one process (as `pushcheck serve` does for hours): once a run has
   // returned, nothing of it may keep the process alive. A socket not destroyed after a drop would stay in SYN-SENT
-  // for about two minutes; a timer left armed would hold the process for its timeout.
-  it.skipIf(unavailable !== undefined)('leaves no socket, connect or timer behind once a run returns, run after run and after an interrupted one', { timeout: 60_000 }, async () => {
+  // for about two minutes; a timer left armed would hold the process for its timeout. On loopback, without root:
+  // connects and refusals, in this process; the drops and an interrupted run in a namespace (the test after it).
+  it('leaves no socket, connect or timer behind once a run returns, run after run (loopback: connects, refusals)', async () => {
+    const closed = await closedPort();
+    const pins = [
+      { host: '*.open.test', address: '127.0.0.1' },
+      // Refused on the first address (the server listens on 127.0.0.1 only), connected on the second: the first's
+      // share arms a timer of its own.
+      { host: '*.second.test', address: '127.0.0.2' },
+      { host: '*.second.test', address: '127.0.0.1' },
+    ];
+    const names = (suffix: string, count: number) => Array.from({ length: count }, (_, i) => `h${i}.${suffix}`);
+    const set = ruleSet([
+      rule({ id: 'open', host: 'h.open.test', probe: names('open.test', 40), ports: [server.port], check: 'tcp' }),
+      rule({ id: 'second', host: 'h.second.test', probe: names('second.test', 10), ports: [server.port], check: 'tcp' }),
+      rule({ id: 'refused', host: '127.0.0.1', ports: [closed], check: 'tcp' }),
+    ]);
+    const before = activeResources();
+    for (let i = 0; i < 2; i += 1) {
+      // A timeout well past addedOnceSettled's second: a timer left armed is still there when it counts.
+      const report = await runChecks([set], checkSettings({ timeoutMs: 5000, concurrency: 32, pins }));
+      const verdicts = new Set(report.results.map((result) => `${result.rule} ${result.status} ${result.error?.code ?? ''}`));
+      expect(verdicts).toEqual(new Set(['open pass ', 'second pass ', 'refused fail tcp_refused']));
+    }
+    expect(await addedOnceSettled(before)).toEqual({});
+  });
+
+  it.skipIf(unavailable !== undefined)('leaves no socket, connect or timer behind once a run returns, run after run and after an interrupted one (drops, in a namespace)', { timeout: 60_000 }, async () => {
     // The runs are made by tcp-dropped.mjs in the client namespace, which counts its own active resources
     // (process.getActiveResourcesInfo()) before them and once they have returned.
     const pins = [
@@ -301,38 +329,73 @@ describe('the tcp check’s socket pool', () => {
     expect(added).toEqual({});
   });
 
-  it.skipIf(unavailable !== undefined)('gives every outcome the verdict a new socket gives, on one socket re-used after each (IPv4, IPv6, drops, aborts)', { timeout: 60_000 }, async () => {
+  it('gives every outcome the verdict a new socket gives, on one socket re-used after each (loopback: IPv4, IPv6, refusals)', async () => {
+    const chatty = await startTcpServer({ onConnection: (socket) => socket.end('hello') });
+    const v6 = haveIpv6 ? await startTcpServer({ host: '::1' }) : undefined;
+    try {
+      const at = { address: '127.0.0.1', refusing: '127.0.0.2', open: server.port, closed: await closedPort(), chatty: chatty.port };
+      await expectPoolParity([...connectSteps(at), ...(v6 ? ipv6Steps(at, { address: '::1', open: v6.port }) : [])]);
+    } finally {
+      await Promise.all([chatty.close(), v6?.close()]);
+    }
+  });
+
+  it.skipIf(unavailable !== undefined)('gives every outcome the verdict a new socket gives, on one socket re-used after each (IPv4, IPv6, drops, aborts, in a namespace)', { timeout: 60_000 }, async () => {
     // Made by pool-steps.mjs in the client namespace; REFUSING is its own loopback, where nothing listens.
-    const ok = (address = SERVER_ADDRESS) => ({ ok: true, address }) as const;
-    const steps: PoolStep[] = [
-      { name: 'connects', addresses: [SERVER_ADDRESS], port: OPEN, timeoutMs: 1000, expect: ok() },
-      { name: 'refused', addresses: [SERVER_ADDRESS], port: CLOSED, timeoutMs: 1000, expect: { ok: false, code: 'tcp_refused', address: SERVER_ADDRESS, message: /ECONNREFUSED/ } },
-      { name: 'connects after a refusal', addresses: [SERVER_ADDRESS], port: OPEN, timeoutMs: 1000, expect: ok() },
-      { name: 'a server that writes and closes at once', addresses: [SERVER_ADDRESS], port: CHATTY, timeoutMs: 1000, expect: ok() },
-      { name: 'first address refused, the second connects', addresses: [REFUSING, SERVER_ADDRESS], port: OPEN, timeoutMs: 1000, expect: ok() },
-      { name: 'both refused', addresses: [SERVER_ADDRESS, REFUSING], port: CLOSED, timeoutMs: 1000, expect: { ok: false, code: 'tcp_refused', address: REFUSING, message: /2 addresses tried/ } },
-    ];
+    const at = { address: SERVER_ADDRESS, refusing: REFUSING, open: OPEN, closed: CLOSED, chatty: CHATTY };
+    const ok = { ok: true, address: SERVER_ADDRESS } as const;
+    const steps = connectSteps(at);
     if (haveIpv6) {
       steps.push(
-        { name: 'IPv6 connects', addresses: [SERVER_ADDRESS6], port: OPEN, timeoutMs: 1000, expect: ok(SERVER_ADDRESS6) },
-        { name: 'IPv6 refused', addresses: [SERVER_ADDRESS6], port: CLOSED, timeoutMs: 1000, expect: { ok: false, code: 'tcp_refused', address: SERVER_ADDRESS6 } },
+        ...ipv6Steps(at, { address: SERVER_ADDRESS6, open: OPEN }),
         { name: 'IPv6 dropped', addresses: [SERVER_ADDRESS6], port: DROPPED, timeoutMs: 400, expect: { ok: false, code: 'tcp_timeout', address: SERVER_ADDRESS6 } },
-        { name: 'IPv4 after IPv6', addresses: [SERVER_ADDRESS], port: OPEN, timeoutMs: 1000, expect: ok() },
+        { name: 'IPv4 after an IPv6 drop', addresses: [SERVER_ADDRESS], port: OPEN, timeoutMs: 1000, expect: ok },
       );
     } else {
       console.log('socket pool: IPv6 steps left out: no IPv6 on this machine');
     }
     const dropped = { addresses: [SERVER_ADDRESS], port: DROPPED };
     steps.push(
-      { name: 'connects with a short timer', addresses: [SERVER_ADDRESS], port: OPEN, timeoutMs: 500, expect: ok() },
+      { name: 'connects with a short timer', addresses: [SERVER_ADDRESS], port: OPEN, timeoutMs: 500, expect: ok },
       // The step before's timer (500 ms) and signal (aborted at 100 ms here) must not reach this one.
       { name: 'dropped', ...dropped, timeoutMs: 1000, abortPreviousAfterMs: 100, expect: { ok: false, code: 'tcp_timeout', address: SERVER_ADDRESS } },
-      { name: 'connects after a timeout', addresses: [SERVER_ADDRESS], port: OPEN, timeoutMs: 1000, expect: ok() },
+      { name: 'connects after a timeout', addresses: [SERVER_ADDRESS], port: OPEN, timeoutMs: 1000, expect: ok },
       { name: 'interrupted mid-connect', ...dropped, timeoutMs: 5000, abortAfterMs: 150, expect: { ok: false, code: 'tcp_error', message: /interrupted/ } },
       { name: 'the probe’s budget ends it', ...dropped, timeoutMs: 300, signalTimesOutAfterMs: 300, expect: { ok: false, code: 'tcp_timeout', message: /timed out/ } },
       { name: 'dropped first, the second connects in its share', addresses: [SERVER_ADDRESS, REFUSING], port: DROPPED, timeoutMs: 600, expect: { ok: false, code: 'tcp_refused', address: REFUSING } },
-      { name: 'connects after an interruption', addresses: [SERVER_ADDRESS], port: OPEN, timeoutMs: 1000, expect: ok() },
+      { name: 'connects after an interruption', addresses: [SERVER_ADDRESS], port: OPEN, timeoutMs: 1000, expect: ok },
     );
     await expectPoolParity(steps, ['ip', 'netns', 'exec', net!.client]);
   });
 });
+
+/** Where the socket pool's steps connect: an address with a server on `open`, nothing on `closed` and one that writes and closes on `chatty`; `refusing`, where nothing listens. */
+interface StepPlace {
+  address: string;
+  refusing: string;
+  open: number;
+  closed: number;
+  chatty: number;
+}
+
+/** The socket pool's steps that need no firewall: connects and refusals, on loopback or in a namespace. */
+function connectSteps(at: StepPlace): PoolStep[] {
+  const ok = { ok: true, address: at.address } as const;
+  return [
+    { name: 'connects', addresses: [at.address], port: at.open, timeoutMs: 1000, expect: ok },
+    { name: 'refused', addresses: [at.address], port: at.closed, timeoutMs: 1000, expect: { ok: false, code: 'tcp_refused', address: at.address, message: /ECONNREFUSED/ } },
+    { name: 'connects after a refusal', addresses: [at.address], port: at.open, timeoutMs: 1000, expect: ok },
+    { name: 'a server that writes and closes at once', addresses: [at.address], port: at.chatty, timeoutMs: 1000, expect: ok },
+    { name: 'first address refused, the second connects', addresses: [at.refusing, at.address], port: at.open, timeoutMs: 1000, expect: ok },
+    { name: 'both refused', addresses: [at.address, at.refusing], port: at.closed, timeoutMs: 1000, expect: { ok: false, code: 'tcp_refused', address: at.refusing, message: /2 addresses tried/ } },
+  ];
+}
+
+/** IPv6 connects and refusals on `v6` (its `closed` is at's), then IPv4 again. */
+function ipv6Steps(at: StepPlace, v6: { address: string; open: number }): PoolStep[] {
+  return [
+    { name: 'IPv6 connects', addresses: [v6.address], port: v6.open, timeoutMs: 1000, expect: { ok: true, address: v6.address } },
+    { name: 'IPv6 refused', addresses: [v6.address], port: at.closed, timeoutMs: 1000, expect: { ok: false, code: 'tcp_refused', address: v6.address } },
+    { name: 'IPv4 after IPv6', addresses: [at.address], port: at.open, timeoutMs: 1000, expect: { ok: true, address: at.address } },
+  ];
+}
