@@ -60,7 +60,12 @@ const common = {
   logLevel: 'warning',
   // PUSHCHECK_BUILD_ID: new at every build, so that what a run keeps of a user's rule file (src/rules/parsed.ts)
   // counts only for the code that parsed it.
-  define: { PUSHCHECK_RULE_SETS_ID: JSON.stringify(ruleSetsId), PUSHCHECK_BUILD_ID: JSON.stringify(randomUUID()) },
+  // PUSHCHECK_VERSION: package.json's version (src/version.ts), so that no start reads package.json for it.
+  define: {
+    PUSHCHECK_RULE_SETS_ID: JSON.stringify(ruleSetsId),
+    PUSHCHECK_BUILD_ID: JSON.stringify(randomUUID()),
+    PUSHCHECK_VERSION: JSON.stringify(JSON.parse(readFileSync('package.json', 'utf8')).version),
+  },
 };
 
 await build({
@@ -85,8 +90,10 @@ const cjs = {
   outdir: 'dist/bundle',
   outExtension: { '.js': '.cjs' },
   format: 'cjs',
-  define: { ...common.define, 'import.meta.url': '__pushcheckFileUrl' },
-  banner: { js: "const __pushcheckFileUrl = require('node:url').pathToFileURL(__filename).href;" },
+  // import.meta.url made on first use (src/package-root.ts, when a file of the package is wanted): made at load, it
+  // was node:url's pathToFileURL in every run's start, where a check of a user's rule file wants no such file.
+  define: { ...common.define, 'import.meta.url': '__pushcheckMeta.url' },
+  banner: { js: "const __pushcheckMeta = { get url() { return require('node:url').pathToFileURL(__filename).href; } };" },
 };
 // The program's own help as commander writes it (program.ts, tsc's output of the same tree): start.cjs prints it
 // without loading commander when commander would write the same (src/cli/start.ts says when). For a stdout that is

@@ -14,10 +14,18 @@ function findRoot(): URL {
   throw new Error(`pushcheck: no package.json above ${import.meta.url}; the installation is incomplete`);
 }
 
-/** The package root, as a folder URL ending in `/`. */
-export const packageRoot: URL = (globalThis as { __pushcheckPackageRoot?: URL }).__pushcheckPackageRoot ?? findRoot();
+let root: URL | undefined;
+
+/**
+ * The package root, as a folder URL ending in `/`. Found on first use, not at load: a check of a user's rule file
+ * wants no file of the package, and the search (URLs, a file test per folder) was part of every start.
+ */
+export function packageRoot(): URL {
+  root ??= (globalThis as { __pushcheckPackageRoot?: URL }).__pushcheckPackageRoot ?? findRoot();
+  return root;
+}
 
 /** A file or folder of the package, e.g. `packageUrl('rules/')`. */
 export function packageUrl(relative: string): URL {
-  return new URL(relative, packageRoot);
+  return new URL(relative, packageRoot());
 }

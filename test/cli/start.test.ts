@@ -181,6 +181,28 @@ describe('start-up path', () => {
     });
   });
 
+  it('--version says package.json\'s version, which the build stored, and a check of a user\'s rule file reads no file of the package', async () => {
+    const packageJson = fileURLToPath(new URL('../../package.json', import.meta.url));
+    const { version } = JSON.parse(readFileSync(packageJson, 'utf8')) as { version: string };
+    expect(await run(BIN, ['--version'])).toMatchObject({ code: 0, stdout: `${version}\n` });
+    await withOneRule(net.createServer((socket) => socket.end()), 'tcp', async (rules, dir) => {
+      // Every look at package.json, and every pathToFileURL (the bundles' import.meta.url), on stderr at exit: the
+      // package root is found on first use (src/package-root.ts) and the version is the build's (src/version.ts).
+      const preload = path.join(dir, 'package-reads.cjs');
+      writeFileSync(
+        preload,
+        `const fs = require('node:fs'); const url = require('node:url'); const seen = [];
+        for (const name of ['readFileSync', 'existsSync', 'statSync']) { const f = fs[name]; fs[name] = function (p, ...rest) { if (String(p).endsWith('package.json')) seen.push(name); return f.call(this, p, ...rest); }; }
+        const toUrl = url.pathToFileURL; url.pathToFileURL = function (...args) { seen.push('pathToFileURL'); return toUrl.apply(this, args); };
+        process.on('exit', () => fs.writeSync(2, 'PACKAGE READS ' + JSON.stringify(seen) + '\\n'));`,
+      );
+      const out = await run(BIN, [rules, '-f', 'json'], { nodeArgs: ['-r', preload], env: { XDG_CACHE_HOME: path.join(dir, 'cache') } });
+      expect(out.code, out.stderr).toBe(0);
+      expect(JSON.parse(out.stdout)).toMatchObject({ tool: { version }, summary: { total: 1, passed: 1 } });
+      expect(out.stderr).toContain('PACKAGE READS []');
+    });
+  });
+
   it('a check loads chalk and cli-table3 (bundle/lib/) for the table format only: -f json and -f junit load neither', async () => {
     await withOneRule(net.createServer((socket) => socket.end()), 'tcp', async (rules, dir) => {
       const librariesLoaded = async (format: string): Promise<string[]> => {
