@@ -134,7 +134,10 @@ describe('tcp probe', () => {
     expect(outcome.address).toBe(SERVER_ADDRESS);
     expect(elapsed).toBeGreaterThanOrEqual(390);
     expect(elapsed).toBeLessThan(1000);
-    expect(outcome.timings.connectMs).toBeGreaterThanOrEqual(390);
+    // The connect's own wait: most of the probe's 400 ms, not all of it on a busy machine, where the connect starts
+    // late in the budget (385 ms beside four busy loops).
+    expect(outcome.timings.connectMs).toBeGreaterThanOrEqual(200);
+    expect(outcome.timings.connectMs).toBeLessThanOrEqual(outcome.timings.totalMs);
   });
 
   // The scheduler's attempt signal (a QuickController itself, run.ts) is lent to the budget with its deadline, and the
