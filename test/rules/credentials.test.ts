@@ -88,7 +88,7 @@ describe('credentials: in a rule file', () => {
 
   it('the same from the built CLI (check.cjs, with node-forge and x509 loaded from dist/bundle/lib/ for the credentials)', async () => {
     const file = ruleFile('my-mdm-built.yaml', 'credentials:\n  - push.pem\n  - expired.pem\n');
-    const run = await runCli([file, '--format', 'json'], { env: { NODE_DEBUG: 'module' } });
+    const run = await runCli([file, '--format', 'json'], { env: { NODE_DEBUG: 'pushcheck' } });
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/bundle\/lib\/node-forge\.cjs/);
     const report = JSON.parse(run.stdout) as Report;
