@@ -75,6 +75,21 @@ describe('the code cache', () => {
     expect(run(target)).toMatchObject({ code: 0, stdout: EXPECTED, events: [`${target.file}${OWN}: used`] });
   });
 
+  it('of a file longer than its cache (read into the buffer the text was read into): used, and caught when damaged or cut', () => {
+    // The app's own cache is longer than its text, so the cases above read it into a buffer of its own.
+    const target = app(`${APP}/* ${'padding '.repeat(20_000)}*/\n`);
+    expect(run(target).events).toEqual([expect.stringMatching(/: written \(\d+ bytes\)$/)]);
+    const place = `${target.file}${OWN}`;
+    expect(readFileSync(place).length).toBeLessThan(readFileSync(target.file).length);
+    expect(run(target)).toMatchObject({ code: 0, stdout: EXPECTED, events: [`${place}: used`] });
+    const good = readFileSync(place);
+    for (const damaged of [Buffer.concat([good.subarray(0, -10), Buffer.from([good[good.length - 10]! ^ 0xff]), good.subarray(-9)]), good.subarray(0, -100)]) {
+      writeFileSync(place, damaged);
+      expect(run(target)).toMatchObject({ code: 0, stdout: EXPECTED, events: [`${place}: damaged (checksum), ignored`, expect.stringMatching(/: written \(\d+ bytes\)$/)] });
+    }
+    expect(run(target).events).toEqual([`${place}: used`]);
+  });
+
   it('runs a file once however often it is required, and hands back the same exports (check.cjs requires each library from several modules)', () => {
     const target = app();
     const script = `const { requireWithCodeCache } = require(${JSON.stringify(CODE_CACHE)}); const file = ${JSON.stringify(target.file)};
