@@ -14,7 +14,7 @@
  * Needs root, Linux, iproute2 and nftables (dnsmasq for the DNS faults); {@link faultNetworkUnavailable} says why
  * not, for the tests to print when they skip.
  */
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess, type ExecFileSyncOptionsWithStringEncoding } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -159,11 +159,17 @@ function pidAlive(pid: number): boolean {
   }
 }
 
+/**
+ * `ip netns list` with its stderr kept: it asks the kernel for each namespace's id, and one that another test process
+ * is deleting at that moment prints "Peer netns reference is invalid." (the listing itself is whole, the exit code 0).
+ */
+const LIST_OPTIONS: ExecFileSyncOptionsWithStringEncoding = { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] };
+
 /** Namespaces left by an earlier run of these tests whose process and reaper (cleanup.mjs) both died before cleaning up. */
 function sweepStaleNamespaces(): void {
   let names: string[];
   try {
-    names = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+    names = execFileSync('ip', ['netns', 'list'], LIST_OPTIONS)
       .split('\n')
       .map((line) => line.split(' ')[0] ?? '');
   } catch {
@@ -376,7 +382,7 @@ export async function createFaultNetwork(options: { ipv6?: boolean } = {}): Prom
 /** Whether a namespace of this name exists (for tests of the cleanup itself). */
 export function namespaceExists(name: string): boolean {
   try {
-    return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+    return execFileSync('ip', ['netns', 'list'], LIST_OPTIONS)
       .split('\n')
       .some((line) => line.split(' ')[0] === name);
   } catch {
