@@ -204,7 +204,48 @@ const checkPool = new SocketPool(256);
  * left (and so `endsWithSignal` too, when it was given). On failure the error is the last attempt's, with
  * `recorded.address` the last address tried (if it is an IP) and `durationMs` the time spent on all.
  */
-export async function connectAddresses<C extends object>(
+export function connectAddresses<C extends object>(
+  addresses: string[],
+  port: number,
+  options: ConnectOptions,
+  dial: Dial<C>,
+): Promise<HostConnection<C>> {
+  return addresses.length === 1 ? connectOne(addresses[0] as string, port, options, dial) : connectEach(addresses, port, options, dial);
+}
+
+/**
+ * connectAddresses of one address (a --resolve pin, a name with one address of the family probed: the common case),
+ * the same steps as connectEach's for it without an async function's promise and steps around the dial: it runs
+ * once a target.
+ */
+function connectOne<C extends object>(address: string, port: number, options: ConnectOptions, dial: Dial<C>): Promise<HostConnection<C>> {
+  const start = performance.now();
+  let dialing: Promise<C>;
+  try {
+    // All the time there is (connectEach's share of one address, read at `start`), and the signal that ends it.
+    dialing = dial(address, port, { signal: options.signal, timeoutMs: options.timeoutMs, endsWithSignal: options.endsWithSignal === true });
+  } catch (err) {
+    dialing = Promise.reject(err);
+  }
+  return dialing.then(
+    (dialed) => {
+      const connection = dialed as HostConnection<C>;
+      connection.connectMs = since(start);
+      connection.address = address;
+      return connection;
+    },
+    (err: unknown) => {
+      if (!(err instanceof PhaseError)) throw err;
+      throw new PhaseError(err.failure, performance.now() - start, ipVersion(address) !== 0 ? { address } : {});
+    },
+  );
+}
+
+/**
+ * connectAddresses's loop, for any number of addresses (exported for test/probes/connect-one.test.ts, which holds
+ * connectOne to its verdicts).
+ */
+export async function connectEach<C extends object>(
   addresses: string[],
   port: number,
   options: ConnectOptions,
@@ -222,7 +263,7 @@ export async function connectAddresses<C extends object>(
       const connection = (await dial(address, port, {
         signal: options.signal,
         timeoutMs: left / (addresses.length - i),
-        ...(lastShare && options.endsWithSignal && { endsWithSignal: true }),
+        endsWithSignal: lastShare && options.endsWithSignal === true,
       })) as HostConnection<C>;
       connection.connectMs = since(start);
       connection.address = address;
@@ -307,10 +348,14 @@ export async function connectPhase(
 export const tcpProbe = {
   checks: [{ name: 'tcp', plain: 'tcp', lastPhase: 'connect', speaks: { tls: false, http: false } }],
   run: (target, ctx) =>
-    runProbe(target, ctx, async (addresses, outcome, budget) => {
+    // Not an async function: a step fewer once a target.
+    runProbe(target, ctx, (addresses, outcome, budget) =>
       // Direct, a pooled socket is closed as it connects (by a reset, see PooledSocket); a tunnel through a proxy is
       // closed here in order (FIN): a reset would reach the proxy, not the target, and end its session as a fault.
-      if (ctx.proxy) (await connectPhase(addresses, target, ctx, outcome, budget)).destroy();
-      else recordConnect(await connectAddresses(addresses, target.port, phaseOptions(budget), checkPool.connectAndClose), outcome);
-    }),
+      ctx.proxy
+        ? connectPhase(addresses, target, ctx, outcome, budget).then((socket) => void socket.destroy())
+        : connectAddresses(addresses, target.port, phaseOptions(budget), checkPool.connectAndClose).then((connection) => {
+            recordConnect(connection, outcome);
+          }),
+    ),
 } satisfies ProbeKind;
