@@ -336,13 +336,30 @@ function viaOf(settings: CheckSettings, proxy: Proxy | undefined): string {
  * (a family's addresses only, see probeEachFamily). A first attempt whose time began with the scheduler's lookup
  * gets that moment as `firstTry`.
  */
-async function probeWithRetries(
+function probeWithRetries(
   target: Target,
   run: Run,
   proxy: Proxy | undefined,
   resolve: ResolveHost,
   firstTry?: TryClock,
   resolved?: Resolution,
+): Promise<Probed> {
+  if (run.signal.aborted || holdWanted(target, run.settings)) return probeUntilDone(target, run, proxy, resolve, firstTry, resolved);
+  // The common case, a first attempt that passes, without probeUntilDone's async steps around it (once a target).
+  return tryOnce(target, run, resolve, proxy, firstTry ?? tryClock(), undefined, resolved).then((first) =>
+    first.outcome.ok ? probedOf(target, run, proxy, 1, first.outcome) : probeUntilDone(target, run, proxy, resolve, firstTry, resolved, first),
+  );
+}
+
+/** probeWithRetries's tries, from the first (or after `first`, a first attempt already made: not one that passed). */
+async function probeUntilDone(
+  target: Target,
+  run: Run,
+  proxy: Proxy | undefined,
+  resolve: ResolveHost,
+  firstTry?: TryClock,
+  resolved?: Resolution,
+  first?: Tried,
 ): Promise<Probed> {
   const { settings, signal: runSignal } = run;
   // Only a passed check keeps a connection, and a pass ends the tries: the last one kept is the one to hold.
@@ -356,8 +373,9 @@ async function probeWithRetries(
   let outcome: ProbeOutcome | undefined;
   let attempts = 0;
   let overloadRetried = false;
-  for (let tries = 0; tries <= settings.retries && !runSignal.aborted; tries += 1) {
-    let attempt = await tryOnce(target, run, resolve, proxy, (tries === 0 && firstTry) || tryClock(), keep, resolved);
+  // A first attempt already made was started before the run's signal aborted, as the loop's test would have asked.
+  for (let tries = 0; tries <= settings.retries && ((tries === 0 && first !== undefined) || !runSignal.aborted); tries += 1) {
+    let attempt = tries === 0 && first !== undefined ? first : await tryOnce(target, run, resolve, proxy, (tries === 0 && firstTry) || tryClock(), keep, resolved);
     attempts += 1;
     if (attempt.overload && !overloadRetried && !runSignal.aborted) {
       // Tried again once the loop runs freely, and few at a time: the probes a busy machine starved together would
@@ -384,11 +402,16 @@ async function probeWithRetries(
     kept.close();
     kept = undefined;
   }
+  return probedOf(target, run, proxy, attempts, outcome, kept);
+}
+
+/** A target's probed result after its tries: interrupted if the run's signal has aborted. */
+function probedOf(target: Target, run: Run, proxy: Proxy | undefined, attempts: number, outcome?: ProbeOutcome, kept?: KeptConnection): Probed {
   const probed: Probed = { target, attempts };
-  if (runSignal.aborted) probed.skipReason = INTERRUPTED;
+  if (run.signal.aborted) probed.skipReason = INTERRUPTED;
   if (outcome) probed.outcome = outcome;
   if (kept) probed.kept = kept;
-  probed.via = viaOf(settings, proxy);
+  probed.via = viaOf(run.settings, proxy);
   return probed;
 }
 

@@ -117,6 +117,8 @@ describe('runChecks', () => {
     const byRule = report.results.map((r) => [r.rule, r.status, r.note]);
     expect(byRule[0]).toEqual(['open', 'pass', undefined]);
     expect(nonEmpty(byRule.slice(1), 'the results after the first').every(([, status, note]) => status === 'skip' && note === 'interrupted')).toBe(true);
+    // Two lanes: a and b were in flight (their one attempt counts, stopped by the signal), c never started.
+    expect(report.results.map((r) => r.attempts)).toEqual([1, 1, 1, 0]);
   });
 
   it("lets go of the caller's signal when a run ends: one signal serves run after run, and still stops the next", async () => {
