@@ -183,16 +183,18 @@ describe.skipIf(!isRoot)('a full disk', () => {
     if (mount) spawnSync('umount', [mount]);
   });
 
+  /** Fills the disk up to its last 16 KB, less than any format of the saved report takes; returns the filler. */
+  function fillUp(): string {
+    const filler = path.join(mount, 'filler');
+    const [blocks, blockSize] = execFileSync('stat', ['-f', '-c', '%a %S', mount], { encoding: 'utf8' }).trim().split(' ').map(Number);
+    writeFileSync(filler, Buffer.alloc(Math.max(0, blocks! * blockSize! - 16 * 1024)));
+    return filler;
+  }
+
   it.each(['json', 'junit', 'markdown', 'prometheus'])('keeps the previous --%s file, leaves no temporary file, says so, exits 2', async (format) => {
     const previous = path.join(mount, `previous.${format}`);
     writeFileSync(previous, 'the previous report\n');
-    // Fill the disk up to its last 16 KB, less than any format of the saved report takes.
-    const filler = path.join(mount, 'filler');
-    const free = () => {
-      const stats = execFileSync('stat', ['-f', '-c', '%a %S', mount], { encoding: 'utf8' }).trim().split(' ').map(Number);
-      return stats[0]! * stats[1]!;
-    };
-    writeFileSync(filler, Buffer.alloc(Math.max(0, free() - 16 * 1024)));
+    const filler = fillUp();
     try {
       const run = await runInProcess(['report', saved, `--${format}`, previous, '--format', 'json']);
       expect(run.code).toBe(2);
@@ -209,9 +211,7 @@ describe.skipIf(!isRoot)('a full disk', () => {
 
   it('a stdout redirected to a file on it (> report.json) says so and exits 2, not 0 with the report cut', () => {
     const redirected = path.join(mount, 'stdout.json');
-    const filler = path.join(mount, 'filler');
-    const [blocks, blockSize] = execFileSync('stat', ['-f', '-c', '%a %S', mount], { encoding: 'utf8' }).trim().split(' ').map(Number);
-    writeFileSync(filler, Buffer.alloc(Math.max(0, blocks! * blockSize! - 16 * 1024)));
+    const filler = fillUp();
     const out = openSync(redirected, 'w');
     try {
       // Node's stream for a file wrote once and dropped what the disk did not take: 16 KB of the report, exit 0.
