@@ -353,7 +353,9 @@ function printReports(texts: string[]): void {
     for (const text of texts) writeText(1, text);
   } catch (err) {
     if (errnoOf(err) === undefined) throw err;
-    stdoutFailed(err as NodeJS.ErrnoException);
+    // A tick later, as Node's stream tells a failed write (`> /dev/full`): a report file's problem, which emitReport
+    // throws after this, is printed first (exiting here lost it), and exitIfDone's callback, a later tick, comes after.
+    process.nextTick(stdoutFailed, err as NodeJS.ErrnoException);
   }
 }
 

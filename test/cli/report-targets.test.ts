@@ -11,6 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Report } from '../../src/types.js';
 import { BIN, runCli, runInProcess } from '../helpers/cli.js';
+import { startTcpServer } from '../helpers/servers.js';
 import { richReport, richResults } from '../report/fixture.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -183,11 +184,11 @@ describe.skipIf(!isRoot)('a full disk', () => {
     if (mount) spawnSync('umount', [mount]);
   });
 
-  /** Fills the disk up to its last 16 KB, less than any format of the saved report takes; returns the filler. */
-  function fillUp(): string {
+  /** Fills the disk up to its last `left` bytes (16 KB: less than any format of the saved report takes); returns the filler. */
+  function fillUp(left = 16 * 1024): string {
     const filler = path.join(mount, 'filler');
     const [blocks, blockSize] = execFileSync('stat', ['-f', '-c', '%a %S', mount], { encoding: 'utf8' }).trim().split(' ').map(Number);
-    writeFileSync(filler, Buffer.alloc(Math.max(0, blocks! * blockSize! - 16 * 1024)));
+    writeFileSync(filler, Buffer.alloc(Math.max(0, blocks! * blockSize! - left)));
     return filler;
   }
 
@@ -222,6 +223,46 @@ describe.skipIf(!isRoot)('a full disk', () => {
       closeSync(out);
       rmSync(filler);
       rmSync(redirected);
+    }
+  });
+
+  it('a check whose stdout is a file on it says so and exits 2 (the check ends through exitIfDone, not the event loop)', async () => {
+    const listener = await startTcpServer();
+    const rules = path.join(dir, 'one-target.yaml');
+    writeFileSync(rules, ['id: local', 'title: Local', 'rules:', '  - id: "1"', '    host: a.push.test', `    ports: [${listener.port}]`, '    check: tcp', '    purpose: p', '    impact: i', '    severity: critical', ''].join('\n'));
+    const redirected = path.join(mount, 'stdout.json');
+    const filler = fillUp(0); // a one-target report is smaller than 16 KB
+    const out = openSync(redirected, 'w');
+    try {
+      // The kernel completes the connect from its backlog while spawnSync holds this process's event loop.
+      const run = spawnSync(process.execPath, [BIN, rules, '--resolve', 'a.push.test=127.0.0.1', '-f', 'json'], { stdio: ['ignore', out, 'pipe'], encoding: 'utf8', timeout: 30_000 });
+      expect(run.stderr).toBe('pushcheck: cannot write to stdout (ENOSPC)\n');
+      expect(run.status).toBe(2);
+    } finally {
+      closeSync(out);
+      rmSync(filler);
+      rmSync(redirected);
+      await listener.close();
+    }
+  });
+
+  it('a stdout file and a --junit file on it that both fail: each said, the file first, the previous file kept, exit 2', () => {
+    const redirected = path.join(mount, 'stdout.json');
+    const previous = path.join(mount, 'previous.xml');
+    writeFileSync(previous, 'the previous report\n');
+    const filler = fillUp();
+    const out = openSync(redirected, 'w');
+    try {
+      // The stdout write's failure ended the process at once: the --junit file's line was never printed.
+      const run = spawnSync(process.execPath, [BIN, 'report', saved, '--format', 'json', '--junit', previous], { stdio: ['ignore', out, 'pipe'], encoding: 'utf8', timeout: 30_000 });
+      expect(run.stderr).toBe(`pushcheck: --junit ${previous}: cannot write it (ENOSPC); the previous file is unchanged\npushcheck: cannot write to stdout (ENOSPC)\n`);
+      expect(run.status).toBe(2);
+      expect(readFileSync(previous, 'utf8')).toBe('the previous report\n');
+    } finally {
+      closeSync(out);
+      rmSync(filler);
+      rmSync(redirected);
+      rmSync(previous);
     }
   });
 });
