@@ -139,7 +139,7 @@ function writeText(fd: number, text: string): void {
     // A surrogate pair is not cut in two: each half alone would be written as U+FFFD.
     const last = text.charCodeAt(end - 1);
     if (end < text.length && last >= 0xd800 && last <= 0xdbff) end -= 1;
-    const length = buffer.write(start === 0 && end === text.length ? text : text.slice(start, end));
+    const length = buffer.write(text.slice(start, end));
     for (let offset = 0; offset < length; ) offset += writeSync(fd, buffer, offset, length - offset);
     start = end;
   }
