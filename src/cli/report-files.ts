@@ -125,7 +125,7 @@ function temporaryName(file: string): string {
 }
 
 /** UTF-16 code units of a report encoded and written at a time: at most 96 KiB of UTF-8, below malloc's mmap threshold. */
-const PIECE_UNITS = 32 * 1024;
+export const PIECE_UNITS = 32 * 1024;
 
 /**
  * Writes `text` as UTF-8, every byte, however many calls it takes (a full disk ends it with ENOSPC, never with a short

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Command } from 'commander';
-import { addOutputOptions, checkOutputs, outputsFrom, writeReportFile } from '../../src/cli/report-files.js';
+import { addOutputOptions, checkOutputs, outputsFrom, PIECE_UNITS, writeReportFile } from '../../src/cli/report-files.js';
 import { isUsageError } from '../../src/errors.js';
 import { formatNames } from '../../src/report/index.js';
 
@@ -52,7 +52,7 @@ describe('writeReportFile', () => {
 
   it('writes the UTF-8 of any text byte for byte, in pieces cut anywhere (a surrogate pair, a lone surrogate, multi-byte runs)', async () => {
     const sub = mkdtempSync(path.join(dir, 'bytes-'));
-    const piece = 32 * 1024; // report-files.ts writes this many UTF-16 units at a time
+    const piece = PIECE_UNITS; // the texts' edges fall on the pieces' edges
     const texts = [
       '',
       'a'.repeat(piece),
