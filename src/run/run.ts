@@ -226,11 +226,11 @@ function familyResolver(resolve: ResolveHost, family: AddressFamily): ResolveHos
   return async (host, signal, options) => ofFamily(await resolve(host, signal, options), family);
 }
 
-/** The address families of a lookup, found once per lookup rather than once per target. */
-const familiesFound = new WeakMap<Resolution, ReadonlySet<AddressFamily | undefined>>();
-function familiesOf(resolution: Resolution): ReadonlySet<AddressFamily | undefined> {
+/** The address families of a lookup, each once in the order found, found once per lookup rather than once per target. */
+const familiesFound = new WeakMap<Resolution, ReadonlyArray<AddressFamily | undefined>>();
+function familiesOf(resolution: Resolution): ReadonlyArray<AddressFamily | undefined> {
   let families = familiesFound.get(resolution);
-  if (!families) familiesFound.set(resolution, (families = new Set(resolution.addresses.map(familyOf))));
+  if (!families) familiesFound.set(resolution, (families = [...new Set(resolution.addresses.map(familyOf))]));
   return families;
 }
 
@@ -278,7 +278,10 @@ function probeFamilies(target: Target, run: Run, resolution: Resolution, firstTr
   }
   const present = familiesOf(resolution);
   const chosen = CHOSEN[settings.family ?? 'both'];
-  const families = chosen.filter((family) => present.has(family));
+  const only = present.length === 1 ? present[0] : undefined;
+  // A name of one family that the run probes (the common case): probeFamily's probe below, without its steps.
+  if (only !== undefined && chosen.includes(only)) return probeWithRetries({ ...target, family: only }, run, undefined, run.resolve, firstTry, resolution);
+  const families = chosen.filter((family) => present.includes(family));
   if (families.length === 0) {
     // --family 4 or 6 and the name has only the other family: nothing to probe, and the result says why.
     const family = chosen[0] as AddressFamily;
@@ -296,7 +299,7 @@ function probeFamilies(target: Target, run: Run, resolution: Resolution, firstTr
   // A name of one family needs no filter on its addresses. A success stays the run's answer for this name (see
   // memoiseResolver), so every attempt of the target is handed it as `resolved`, as its resolver would give it.
   const probeFamily = (family: AddressFamily): Promise<Probed> =>
-    present.size === 1
+    present.length === 1
       ? probeWithRetries({ ...target, family }, run, undefined, run.resolve, firstTry, resolution)
       : probeWithRetries({ ...target, family }, run, undefined, familyResolver(run.resolve, family), firstTry, ofFamily(resolution, family));
   return families.length === 1 ? probeFamily(families[0] as AddressFamily) : Promise.all(families.map(probeFamily));

@@ -38,6 +38,7 @@ beforeAll(async () => {
       'dual.family.test': { A: ['127.0.0.1'], AAAA: ['::1'] },
       'broken6.family.test': { A: ['127.0.0.1'], AAAA: ['::1'] },
       'v4.family.test': { A: ['127.0.0.1'] },
+      'v6.family.test': { AAAA: ['::1'] },
     },
   });
   settings = {
@@ -92,6 +93,18 @@ describe.skipIf(!haveIpv6)('dual stack', () => {
   it('a name with one family gives one result, as before', async () => {
     const report = await run([rule({ id: 'v4', host: 'v4.family.test', ports: [v4only.port] })]);
     expect(report.results.map((r) => [r.family, r.status])).toEqual([['ipv4', 'pass']]);
+    // The scheduler's path for a name of one family that the run probes (probeFamilies), for each family and choice:
+    // tcp and tls (its certificate names v4.family.test), passed and refused (v4only's port on ::1).
+    const v6 = (check: 'tcp', port: number): Rule => rule({ id: `v6 ${check} ${port}`, host: 'v6.family.test', ports: [port], check });
+    const v4 = (check: 'tcp' | 'tls'): Rule => rule({ id: `v4 ${check}`, host: 'v4.family.test', ports: [v4only.port], check });
+    const one = [v4('tcp'), v4('tls'), v6('tcp', both[1]!.port), v6('tcp', v4only.port)];
+    const read = (report: Report) => report.results.map((r) => [r.rule, r.family, r.address, r.status, r.error?.code, r.attempts]);
+    const passed4 = [['v4 tcp', 'ipv4', '127.0.0.1', 'pass', undefined, 1], ['v4 tls', 'ipv4', '127.0.0.1', 'pass', undefined, 1]];
+    const passed6 = [['v6 tcp ' + both[1]!.port, 'ipv6', '::1', 'pass', undefined, 1]];
+    const refused6 = [['v6 tcp ' + v4only.port, 'ipv6', '::1', 'fail', 'tcp_refused', 1]];
+    expect(read(await run(one))).toEqual([...passed4, ...passed6, ...refused6]);
+    expect(read(await run(one, { family: '4' })).slice(0, 2)).toEqual(passed4);
+    expect(read(await run(one, { family: '6' })).slice(2)).toEqual([...passed6, ...refused6]);
   });
 
   it('judges each address against the ranges of its own family only: IPv4 ranges say nothing about ::1', async () => {
