@@ -8,7 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { CertificatePem } from '../../src/harness/certs.js';
-import { diesWithParent } from './dies-with-parent.mjs';
+import { diesWithParent, diesWithParentUnavailable } from './dies-with-parent.mjs';
 import { closedPort } from './servers.js';
 
 export const MOSQUITTO = '/usr/sbin/mosquitto';
@@ -18,11 +18,12 @@ export function mosquittoMissing(): string | undefined {
 }
 
 /**
- * mosquittoMissing() for a test file that skips `what` without it: under CI it throws (the file fails to load and
- * is counted as failed), elsewhere it prints that `what` is skipped and why; returns the reason, or undefined.
+ * mosquittoMissing() for a test file that skips `what` without it, or without setpriv (startMosquitto starts it through
+ * diesWithParent): under CI it throws (the file fails to load and is counted as failed), elsewhere it prints that
+ * `what` is skipped and why; returns the reason, or undefined.
  */
 export function mosquittoSkip(what: string): string | undefined {
-  const missing = mosquittoMissing();
+  const missing = mosquittoMissing() ?? diesWithParentUnavailable();
   if (missing) {
     if (process.env.CI) throw new Error(`CI needs mosquitto: ${missing}`);
     console.log(`${what} skipped: ${missing}`);

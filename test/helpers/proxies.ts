@@ -14,7 +14,7 @@ import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { diesWithParent } from './dies-with-parent.mjs';
+import { diesWithParent, diesWithParentUnavailable } from './dies-with-parent.mjs';
 import { closedPort, LOOPBACK } from './servers.js';
 
 export interface Credentials {
@@ -51,7 +51,9 @@ function onPath(command: string): boolean {
 /** Why the proxy tests cannot run here (a program missing), or undefined. */
 export function proxyToolsMissing(): string | undefined {
   const missing = ['tinyproxy', 'microsocks'].filter((command) => !onPath(command));
-  return missing.length > 0 ? `${missing.join(' and ')} not found (apt-get install ${missing.join(' ')})` : undefined;
+  if (missing.length > 0) return `${missing.join(' and ')} not found (apt-get install ${missing.join(' ')})`;
+  // Both are started through setpriv (diesWithParent).
+  return diesWithParentUnavailable();
 }
 
 function canConnect(port: number): Promise<boolean> {
