@@ -25,10 +25,13 @@ const WHEN_LISTENING = fileURLToPath(new URL('../helpers/when-listening.mjs', im
 const GONE_WITHIN_MS = 20_000;
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'pushcheck-interrupted-'));
-const started = new Set<ChildProcess>();
+/** The process groups the cases started, each with the processes in it that a case came to know. */
+const started = new Map<ChildProcess, Watched[]>();
 afterAll(() => {
-  // Each was started in a process group of its own: whatever of it is left goes (a vitest that exited may leave workers).
-  for (const child of started) {
+  // Each was started in a process group of its own: whatever of it is left goes (a vitest that exited may leave
+  // workers), while the group is still ours: else its id may be another group's by now (pid_max is 32768 here).
+  for (const child of started.keys()) {
+    if (!groupStillOurs(child)) continue;
     try {
       process.kill(-child.pid!, 'SIGKILL');
     } catch {
@@ -52,6 +55,25 @@ function startTime(pid: number): string | undefined {
   }
 }
 
+/** A process known by its pid and its start time (undefined: it was not running when first seen). */
+interface Watched {
+  pid: number;
+  started: string | undefined;
+}
+
+const watch = (pid: number): Watched => ({ pid, started: startTime(pid) });
+
+/** Whether a watched process still runs (the same one: a pid re-used since has another start time). */
+const stillRunning = (p: Watched): boolean => p.started !== undefined && startTime(p.pid) === p.started;
+
+/**
+ * Whether the process group `child` leads is still the one it started: its leader not yet reaped (Node reaps it in
+ * the event loop, so not between this and a kill right after), or a process of it that a case watched still running.
+ */
+function groupStillOurs(child: ChildProcess): boolean {
+  return (child.exitCode === null && child.signalCode === null) || (started.get(child) ?? []).some(stillRunning);
+}
+
 /** Polls `left()` (what is still there) every 50 ms until it is empty or `withinMs` has passed; gives the last. */
 async function leftAfter<T>(left: () => T[], withinMs: number): Promise<T[]> {
   const deadline = performance.now() + withinMs;
@@ -66,7 +88,7 @@ async function leftAfter<T>(left: () => T[], withinMs: number): Promise<T[]> {
 /** Spawns `command` in a process group of its own, collecting its output; killed with its group by afterAll. */
 function startGroup(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess & { output: () => string } {
   const child = spawn(command, args, { cwd: ROOT, env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
-  started.add(child);
+  started.set(child, []);
   let output = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
@@ -106,7 +128,8 @@ describe.skipIf(unavailable !== undefined)('a test run interrupted while it hold
     const heldFile = path.join(dir, `${Math.random().toString(16).slice(2)}.json`);
     const vitest = startGroup(process.execPath, [VITEST, 'run', '--config', CONFIG], { ...process.env, PUSHCHECK_HELD_FILE: heldFile });
     const held = await waitFor(vitest, () => (existsSync(heldFile) ? (JSON.parse(readFileSync(heldFile, 'utf8')) as Held) : undefined), 'the fixture');
-    const processes = held.pids.map((pid) => ({ pid, started: startTime(pid) }));
+    const processes = held.pids.map(watch);
+    started.get(vitest)!.push(watch(held.pid), ...processes);
     // What it holds is there to be removed: two namespaces, a server, when-listening.mjs and its microsocks.
     expect(held.namespaces.filter(namespaceExists)).toHaveLength(2);
     expect(processes.filter((p) => p.started !== undefined).length).toBeGreaterThanOrEqual(3);
@@ -116,7 +139,7 @@ describe.skipIf(unavailable !== undefined)('a test run interrupted while it hold
     const left = await leftAfter(
       () => [
         ...held.namespaces.filter(namespaceExists).map((name) => `namespace ${name}`),
-        ...processes.filter((p) => p.started !== undefined && startTime(p.pid) === p.started).map((p) => `process ${p.pid}`),
+        ...processes.filter(stillRunning).map((p) => `process ${p.pid}`),
         ...(existsSync(held.dir) ? [`folder ${held.dir}`] : []),
       ],
       GONE_WITHIN_MS,
@@ -137,13 +160,14 @@ describe.skipIf(missing !== undefined)('when-listening.mjs', () => {
       const pids = [/^script (\d+)$/m.exec(text)?.[1], /^child (\d+)$/m.exec(text)?.[1]];
       return /^ready$/m.test(text) ? pids.map(Number) : undefined;
     }, 'when-listening.mjs');
+    started.get(parent)!.push(watch(script!), watch(microsocks!));
     return { parent, script: script!, microsocks: microsocks! };
   }
 
   const gone = async (pids: number[]): Promise<number[]> => {
-    const watched = pids.map((pid) => ({ pid, started: startTime(pid) }));
+    const watched = pids.map(watch);
     expect(watched.every((p) => p.started !== undefined)).toBe(true);
-    return leftAfter(() => watched.filter((p) => startTime(p.pid) === p.started).map((p) => p.pid), GONE_WITHIN_MS);
+    return leftAfter(() => watched.filter(stillRunning).map((p) => p.pid), GONE_WITHIN_MS);
   };
 
   it('ends, and ends its server, when its parent is killed outright (its stdin, a pipe from the parent, ends)', async () => {
@@ -159,4 +183,22 @@ describe.skipIf(missing !== undefined)('when-listening.mjs', () => {
     process.kill(script, 'SIGKILL');
     expect(await watching).toEqual([]);
   }, 90_000);
+});
+
+describe('this file’s clean-up', () => {
+  it('kills a process group only while it is still its own: the leader not reaped, or a watched process of it running', async () => {
+    // A leader that exits at once and leaves a process of its group running, as vitest leaves a worker on SIGTERM.
+    const leaves = `const c = require('node:child_process').spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' }); console.log('child ' + c.pid); c.unref();`;
+    const leader = startGroup(process.execPath, ['-e', leaves]);
+    expect(groupStillOurs(leader)).toBe(true);
+    await new Promise((resolve) => leader.once('close', resolve));
+    const left = watch(Number(/^child (\d+)$/m.exec(leader.output())?.[1]));
+    expect(left.started).toBeDefined();
+    started.get(leader)!.push(left);
+    expect(groupStillOurs(leader)).toBe(true);
+    process.kill(left.pid, 'SIGKILL');
+    await leftAfter(() => (stillRunning(left) ? [left] : []), GONE_WITHIN_MS);
+    // Its id is free for another process group now: afterAll leaves it alone.
+    expect(groupStillOurs(leader)).toBe(false);
+  });
 });
