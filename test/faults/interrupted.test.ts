@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { proxyTestsSkipped } from '../helpers/proxies.js';
 import { announceSkip, faultNetworkUnavailable, namespaceExists } from './netns.js';
 
@@ -22,7 +22,8 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const VITEST = path.join(ROOT, 'node_modules/vitest/vitest.mjs');
 const CONFIG = fileURLToPath(new URL('./interrupted/vitest.config.ts', import.meta.url));
 const WHEN_LISTENING = fileURLToPath(new URL('../helpers/when-listening.mjs', import.meta.url));
-const GONE_WITHIN_MS = 20_000;
+/** How long what an interruption ends may take to be gone, polled every 50 ms (vi.waitFor's options). */
+const GONE_WITHIN = { timeout: 20_000, interval: 50 };
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'pushcheck-interrupted-'));
 /** The process groups the cases started, each with the processes in it that a case came to know. */
@@ -72,17 +73,6 @@ const stillRunning = (p: Watched): boolean => p.started !== undefined && startTi
  */
 function groupStillOurs(child: ChildProcess): boolean {
   return (child.exitCode === null && child.signalCode === null) || (started.get(child) ?? []).some(stillRunning);
-}
-
-/** Polls `left()` (what is still there) every 50 ms until it is empty or `withinMs` has passed; gives the last. */
-async function leftAfter<T>(left: () => T[], withinMs: number): Promise<T[]> {
-  const deadline = performance.now() + withinMs;
-  let now = left();
-  while (now.length > 0 && performance.now() < deadline) {
-    await sleep(50);
-    now = left();
-  }
-  return now;
 }
 
 /** Spawns `command` in a process group of its own, collecting its output; killed with its group by afterAll. */
@@ -136,21 +126,18 @@ describe.skipIf(unavailable !== undefined)('a test run interrupted while it hold
     expect(existsSync(held.dir)).toBe(true);
 
     interrupt(vitest, held);
-    const left = await leftAfter(
-      () => [
-        ...held.namespaces.filter(namespaceExists).map((name) => `namespace ${name}`),
-        ...processes.filter(stillRunning).map((p) => `process ${p.pid}`),
-        ...(existsSync(held.dir) ? [`folder ${held.dir}`] : []),
-      ],
-      GONE_WITHIN_MS,
-    );
-    expect(left, vitest.output()).toEqual([]);
+    const left = (): string[] => [
+      ...held.namespaces.filter(namespaceExists).map((name) => `namespace ${name}`),
+      ...processes.filter(stillRunning).map((p) => `process ${p.pid}`),
+      ...(existsSync(held.dir) ? [`folder ${held.dir}`] : []),
+    ];
+    await vi.waitFor(() => expect(left(), vitest.output()).toEqual([]), GONE_WITHIN);
   });
 });
 
 describe.skipIf(missing !== undefined)('when-listening.mjs', () => {
   /** Starts a parent (plain Node) that starts when-listening.mjs with microsocks on loopback, as runInServer does. */
-  async function parentOfMicrosocks(): Promise<{ parent: ChildProcess; script: number; microsocks: number }> {
+  async function parentOfMicrosocks(): Promise<{ parent: ChildProcess; script: Watched; microsocks: Watched }> {
     const { closedPort } = await import('../helpers/servers.js');
     const port = await closedPort();
     const start = `const c = require('node:child_process').spawn(process.execPath, process.argv.slice(1), { stdio: ['pipe', 'inherit', 'inherit'] }); console.log('script ' + c.pid);`;
@@ -160,28 +147,24 @@ describe.skipIf(missing !== undefined)('when-listening.mjs', () => {
       const pids = [/^script (\d+)$/m.exec(text)?.[1], /^child (\d+)$/m.exec(text)?.[1]];
       return /^ready$/m.test(text) ? pids.map(Number) : undefined;
     }, 'when-listening.mjs');
-    started.get(parent)!.push(watch(script!), watch(microsocks!));
-    return { parent, script: script!, microsocks: microsocks! };
+    const watched = [watch(script!), watch(microsocks!)];
+    expect(watched.every((p) => p.started !== undefined)).toBe(true);
+    started.get(parent)!.push(...watched);
+    return { parent, script: watched[0]!, microsocks: watched[1]! };
   }
 
-  const gone = async (pids: number[]): Promise<number[]> => {
-    const watched = pids.map(watch);
-    expect(watched.every((p) => p.started !== undefined)).toBe(true);
-    return leftAfter(() => watched.filter(stillRunning).map((p) => p.pid), GONE_WITHIN_MS);
-  };
+  const gone = (watched: Watched[]): Promise<void> => vi.waitFor(() => expect(watched.filter(stillRunning)).toEqual([]), GONE_WITHIN);
 
   it('ends, and ends its server, when its parent is killed outright (its stdin, a pipe from the parent, ends)', async () => {
     const { parent, script, microsocks } = await parentOfMicrosocks();
-    const watching = gone([script, microsocks]);
     process.kill(parent.pid!, 'SIGKILL');
-    expect(await watching).toEqual([]);
+    await gone([script, microsocks]);
   }, 90_000);
 
   it('leaves no server behind when it is killed outright itself (the kernel’s parent-death signal)', async () => {
     const { script, microsocks } = await parentOfMicrosocks();
-    const watching = gone([microsocks]);
-    process.kill(script, 'SIGKILL');
-    expect(await watching).toEqual([]);
+    process.kill(script.pid, 'SIGKILL');
+    await gone([microsocks]);
   }, 90_000);
 });
 
@@ -197,7 +180,7 @@ describe('this file’s clean-up', () => {
     started.get(leader)!.push(left);
     expect(groupStillOurs(leader)).toBe(true);
     process.kill(left.pid, 'SIGKILL');
-    await leftAfter(() => (stillRunning(left) ? [left] : []), GONE_WITHIN_MS);
+    await vi.waitFor(() => expect(stillRunning(left)).toBe(false), GONE_WITHIN);
     // Its id is free for another process group now: afterAll leaves it alone.
     expect(groupStillOurs(leader)).toBe(false);
   });
