@@ -1,3 +1,5 @@
+/** The pids of what runs in a namespace (`ip netns pids`); throws if there is no such namespace. */
+export function namespacePids(name: string): number[];
 /** Deletes a namespace after killing what still runs in it. */
 export function deleteNamespaceSync(name: string): void;
 /** Removes `namespace NAME` or `folder PATH`. */

@@ -18,11 +18,15 @@ import { fileURLToPath } from 'node:url';
 
 const REAPER = fileURLToPath(new URL('./reaper.mjs', import.meta.url));
 
+/** The pids of what runs in a namespace (`ip netns pids`); throws if there is no such namespace. */
+export function namespacePids(name) {
+  return execFileSync('ip', ['netns', 'pids', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split(/\s+/).filter(Boolean).map(Number);
+}
+
 /** Deletes a namespace after killing what still runs in it (only our own processes can be in it). */
 export function deleteNamespaceSync(name) {
   try {
-    const pids = execFileSync('ip', ['netns', 'pids', name], { encoding: 'utf8' }).split(/\s+/).filter(Boolean).map(Number);
-    for (const pid of pids) {
+    for (const pid of namespacePids(name)) {
       try {
         process.kill(pid, 'SIGKILL');
       } catch {

@@ -20,7 +20,6 @@
  *   outside the CIDR        dnsmasq answers outside.push.test with 10.213.0.2, the rule says 17.0.0.0/8
  *   5223 blocked, 443 open  nft `tcp dport 5223 drop` in front of a server listening on both
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -37,6 +36,7 @@ import {
   expectWallWithin,
   faultNetworkUnavailable,
   namespaceExists,
+  namespacePids,
   SERVER_ADDRESS,
   type FaultNetwork,
 } from './netns.js';
@@ -338,7 +338,7 @@ describe.skipIf(unavailable !== undefined)('fault matrix (network namespaces)', 
     try {
       await own.startServer('silent', '7006');
       await own.firewall(['tcp dport 7003 drop']);
-      pids = execFileSync('ip', ['netns', 'pids', own.server], { encoding: 'utf8' }).split(/\s+/).filter(Boolean).map(Number);
+      pids = namespacePids(own.server);
       expect(pids.length).toBe(1);
       expect(namespaceExists(own.client) && namespaceExists(own.server)).toBe(true);
     } finally {

@@ -14,7 +14,7 @@
  * Needs root, Linux, iproute2 and nftables (dnsmasq for the DNS faults); {@link faultNetworkUnavailable} says why
  * not, for the tests to print when they skip.
  */
-import { execFile, execFileSync, spawn, type ChildProcess, type ExecFileSyncOptionsWithStringEncoding } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -26,6 +26,8 @@ import { runCli, type CliRun } from '../helpers/cli.js';
 import { describeWitness, type LoopWitness } from '../helpers/witness.js';
 import type { Report } from '../../src/types.js';
 import { deleteNamespaceSync, removed, removeIfKilled, removeSync } from './cleanup.mjs';
+
+export { namespacePids } from './cleanup.mjs';
 
 const run = promisify(execFile);
 
@@ -160,22 +162,23 @@ function pidAlive(pid: number): boolean {
 }
 
 /**
- * `ip netns list` with its stderr kept: it asks the kernel for each namespace's id, and one that another test process
- * is deleting at that moment prints "Peer netns reference is invalid." (the listing itself is whole, the exit code 0).
+ * The names of the machine's network namespaces (`ip netns list`; none where it fails). Its stderr is kept: it asks the
+ * kernel for each namespace's id, and one that another test process is deleting at that moment prints "Peer netns
+ * reference is invalid." (the listing itself is whole, the exit code 0).
  */
-const LIST_OPTIONS: ExecFileSyncOptionsWithStringEncoding = { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] };
-
-/** Namespaces left by an earlier run of these tests whose process and reaper (cleanup.mjs) both died before cleaning up. */
-function sweepStaleNamespaces(): void {
-  let names: string[];
+function namespaceNames(): string[] {
   try {
-    names = execFileSync('ip', ['netns', 'list'], LIST_OPTIONS)
+    return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
       .split('\n')
       .map((line) => line.split(' ')[0] ?? '');
   } catch {
-    return;
+    return [];
   }
-  for (const name of names) {
+}
+
+/** Namespaces left by an earlier run of these tests whose process and reaper (cleanup.mjs) both died before cleaning up. */
+function sweepStaleNamespaces(): void {
+  for (const name of namespaceNames()) {
     const match = NAME_PATTERN.exec(name);
     if (match && !pidAlive(Number(match[1]))) deleteNamespaceSync(name);
   }
@@ -381,13 +384,7 @@ export async function createFaultNetwork(options: { ipv6?: boolean } = {}): Prom
 
 /** Whether a namespace of this name exists (for tests of the cleanup itself). */
 export function namespaceExists(name: string): boolean {
-  try {
-    return execFileSync('ip', ['netns', 'list'], LIST_OPTIONS)
-      .split('\n')
-      .some((line) => line.split(' ')[0] === name);
-  } catch {
-    return false;
-  }
+  return namespaceNames().includes(name);
 }
 
 /**
