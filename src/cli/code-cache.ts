@@ -75,6 +75,13 @@ function cacheKey(stat: Stats): string {
   return [process.version, process.arch, stat.dev, stat.ino, stat.size, stat.mtimeMs, stat.ctimeMs].join(' ');
 }
 
+/** Reads the first `size` bytes of the file open as `fd` into `buffer` at `offset`; how many (fewer if it is shorter now). */
+function readStart(fd: number, buffer: Buffer, offset: number, size: number): number {
+  let read = 0;
+  for (let got = -1; read < size && got !== 0; read += got) got = readSync(fd, buffer, offset + read, size - read, read);
+  return read;
+}
+
 /**
  * The bytes of the file `place`: read into `scratch` when they fit (the buffer check.cjs's text was read into, so that
  * the cache takes no fresh memory of its own: about 80 page faults for check.cjs's 340 KB), else a buffer of their own.
@@ -83,10 +90,7 @@ function readBytes(place: string, scratch: Buffer): Buffer {
   const fd = openSync(place, 'r');
   try {
     const size = fstatSync(fd).size;
-    if (size > scratch.length) return readFileSync(fd);
-    let read = 0;
-    for (let got = -1; read < size && got !== 0; read += got) got = readSync(fd, scratch, read, size - read, read);
-    return scratch.subarray(0, read);
+    return size > scratch.length ? readFileSync(fd) : scratch.subarray(0, readStart(fd, scratch, 0, size));
   } finally {
     closeSync(fd);
   }
@@ -149,8 +153,7 @@ const WRAPPER_TAIL = '\n});';
 function wrappedSource(fd: number, size: number, bytes: Buffer): string {
   const head = WRAPPER_HEAD.length;
   bytes.write(WRAPPER_HEAD, 0, 'latin1');
-  let read = 0;
-  for (let got = -1; read < size && got !== 0; read += got) got = readSync(fd, bytes, head + read, size - read, read);
+  const read = readStart(fd, bytes, head, size);
   bytes.write(WRAPPER_TAIL, head + read, 'latin1');
   return bytes.toString('utf8', 0, head + read + WRAPPER_TAIL.length);
 }
