@@ -178,9 +178,10 @@ function requireFor(file: string): NodeJS.Require {
 export function requireWithCodeCache(path: string): unknown {
   const file = resolve(path);
   if (required.has(file)) return required.get(file);
-  if (process.env.NODE_DISABLE_COMPILE_CACHE) return requireFor(file)(file);
-  // NODE_DEBUG=pushcheck names each bundle as it runs (its module object is not Node's, so NODE_DEBUG=module does not).
+  // NODE_DEBUG=pushcheck names each bundle as it runs, with the cache or without (its module object is not Node's, so
+  // NODE_DEBUG=module does not name it).
   debug('bundle %s', file);
+  if (process.env.NODE_DISABLE_COMPILE_CACHE) return requireFor(file)(file);
   const beside = besideCacheFile(file);
   // The key and the text from one open file: a build that replaced it meanwhile cannot pair one's cache with the other.
   const fd = openSync(file, 'r');

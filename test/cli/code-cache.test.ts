@@ -98,6 +98,15 @@ describe('the code cache', () => {
     expect(out.stdout).toBe(`${EXPECTED}55\n`);
   });
 
+  it('names the file it runs for NODE_DEBUG=pushcheck, with the cache and with NODE_DISABLE_COMPILE_CACHE', () => {
+    const target = app();
+    for (const disable of ['', '1']) {
+      const out = run(target, { NODE_DISABLE_COMPILE_CACHE: disable });
+      expect(out).toMatchObject({ code: 0, stdout: EXPECTED });
+      expect(out.stderr.split('\n').map((line) => line.replace(/^PUSHCHECK \d+: /, ''))).toContain(`bundle ${target.file}`);
+    }
+  });
+
   it('is not written after a run that ends with a usage error (exit 2), nor with NODE_DISABLE_COMPILE_CACHE', () => {
     const target = app();
     expect(run(target, { APP_EXIT: '2' })).toMatchObject({ code: 2, stdout: EXPECTED, events: [] });
