@@ -53,6 +53,14 @@ function run(target: { file: string; cacheHome: string }, env: NodeJS.ProcessEnv
 const OWN = `.${process.version}-${process.arch}.cache`;
 const OWN_RE = OWN.replaceAll('.', '\\.');
 
+/** Ways a cache file goes wrong: what is done to its bytes, and what the code cache says of the result. */
+const DAMAGES: Array<[label: string, damage: (bytes: Buffer) => Buffer, event: string]> = [
+  ['a flipped byte', (bytes) => Buffer.concat([bytes.subarray(0, -10), Buffer.from([bytes[bytes.length - 10]! ^ 0xff]), bytes.subarray(-9)]), 'damaged (checksum), ignored'],
+  ['cut short', (bytes) => bytes.subarray(0, Math.floor(bytes.length / 2)), 'damaged (checksum), ignored'],
+  ['empty', () => Buffer.alloc(0), 'made for another file or Node, ignored'],
+  ['made by another Node', (bytes) => Buffer.from(bytes.toString('latin1').replace(process.version, 'v0.0.0'), 'latin1'), 'made for another file or Node, ignored'],
+];
+
 const EXPECTED = `${JSON.stringify({ file: 'app.cjs', dirname: true, fib: 610, words: ['CODE', 'CACHE'], exports: true })}\n`;
 
 describe('the code cache', () => {
@@ -83,9 +91,9 @@ describe('the code cache', () => {
     expect(readFileSync(place).length).toBeLessThan(readFileSync(target.file).length);
     expect(run(target)).toMatchObject({ code: 0, stdout: EXPECTED, events: [`${place}: used`] });
     const good = readFileSync(place);
-    for (const damaged of [Buffer.concat([good.subarray(0, -10), Buffer.from([good[good.length - 10]! ^ 0xff]), good.subarray(-9)]), good.subarray(0, -100)]) {
-      writeFileSync(place, damaged);
-      expect(run(target)).toMatchObject({ code: 0, stdout: EXPECTED, events: [`${place}: damaged (checksum), ignored`, expect.stringMatching(/: written \(\d+ bytes\)$/)] });
+    for (const [, damage, event] of DAMAGES) {
+      writeFileSync(place, damage(good));
+      expect(run(target)).toMatchObject({ code: 0, stdout: EXPECTED, events: [`${place}: ${event}`, expect.stringMatching(/: written \(\d+ bytes\)$/)] });
     }
     expect(run(target).events).toEqual([`${place}: used`]);
   });
@@ -114,12 +122,7 @@ describe('the code cache', () => {
     expect(readdirSync(path.dirname(target.file))).toEqual(['app.cjs']);
   });
 
-  it.each([
-    ['a flipped byte', (bytes: Buffer) => Buffer.concat([bytes.subarray(0, -10), Buffer.from([bytes[bytes.length - 10]! ^ 0xff]), bytes.subarray(-9)]), 'damaged (checksum), ignored'],
-    ['cut short', (bytes: Buffer) => bytes.subarray(0, Math.floor(bytes.length / 2)), 'damaged (checksum), ignored'],
-    ['empty', () => Buffer.alloc(0), 'made for another file or Node, ignored'],
-    ['made by another Node', (bytes: Buffer) => Buffer.from(bytes.toString('latin1').replace(process.version, 'v0.0.0'), 'latin1'), 'made for another file or Node, ignored'],
-  ])('%s: is ignored, the file runs as without one, and a good cache is written again', (_label, damage, event) => {
+  it.each(DAMAGES)('%s: is ignored, the file runs as without one, and a good cache is written again', (_label, damage, event) => {
     const target = app();
     run(target);
     writeFileSync(`${target.file}${OWN}`, damage(readFileSync(`${target.file}${OWN}`)));
