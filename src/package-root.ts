@@ -20,7 +20,7 @@ let root: URL | undefined;
  * The package root, as a folder URL ending in `/`. Found on first use, not at load: a check of a user's rule file
  * wants no file of the package, and the search (URLs, a file test per folder) was part of every start.
  */
-export function packageRoot(): URL {
+function packageRoot(): URL {
   root ??= (globalThis as { __pushcheckPackageRoot?: URL }).__pushcheckPackageRoot ?? findRoot();
   return root;
 }
