@@ -4,7 +4,7 @@
  * anything, writes into it: the program in process (runInProcess), and the built CLI where a process matters (its
  * stdout as /dev/stdout, another user, a FIFO whose reader starts after it).
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { chmodSync, closeSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -210,58 +210,52 @@ describe.skipIf(!isRoot)('a full disk', () => {
     }
   });
 
-  it('a stdout redirected to a file on it (> report.json) says so and exits 2, not 0 with the report cut', () => {
+  /** Runs the built CLI with its stdout a file on the disk (`> stdout.json`), filled up to its last `left` bytes. */
+  function runToStdoutOnDisk(args: string[], left?: number): SpawnSyncReturns<string> {
     const redirected = path.join(mount, 'stdout.json');
-    const filler = fillUp();
+    const filler = fillUp(left);
     const out = openSync(redirected, 'w');
     try {
-      // Node's stream for a file wrote once and dropped what the disk did not take: 16 KB of the report, exit 0.
-      const run = spawnSync(process.execPath, [BIN, 'report', saved, '--format', 'json'], { stdio: ['ignore', out, 'pipe'], encoding: 'utf8', timeout: 30_000 });
-      expect(run.stderr).toBe('pushcheck: cannot write to stdout (ENOSPC)\n');
-      expect(run.status).toBe(2);
+      return spawnSync(process.execPath, [BIN, ...args], { stdio: ['ignore', out, 'pipe'], encoding: 'utf8', timeout: 30_000 });
     } finally {
       closeSync(out);
       rmSync(filler);
       rmSync(redirected);
     }
+  }
+
+  it('a stdout redirected to a file on it (> report.json) says so and exits 2, not 0 with the report cut', () => {
+    // Node's stream for a file wrote once and dropped what the disk did not take: 16 KB of the report, exit 0.
+    const run = runToStdoutOnDisk(['report', saved, '--format', 'json']);
+    expect(run.stderr).toBe('pushcheck: cannot write to stdout (ENOSPC)\n');
+    expect(run.status).toBe(2);
   });
 
   it('a check whose stdout is a file on it says so and exits 2 (the check ends through exitIfDone, not the event loop)', async () => {
     const listener = await startTcpServer();
     const rules = path.join(dir, 'one-target.yaml');
     writeFileSync(rules, ['id: local', 'title: Local', 'rules:', '  - id: "1"', '    host: a.push.test', `    ports: [${listener.port}]`, '    check: tcp', '    purpose: p', '    impact: i', '    severity: critical', ''].join('\n'));
-    const redirected = path.join(mount, 'stdout.json');
-    const filler = fillUp(0); // a one-target report is smaller than 16 KB
-    const out = openSync(redirected, 'w');
     try {
-      // The kernel completes the connect from its backlog while spawnSync holds this process's event loop.
-      const run = spawnSync(process.execPath, [BIN, rules, '--resolve', 'a.push.test=127.0.0.1', '-f', 'json'], { stdio: ['ignore', out, 'pipe'], encoding: 'utf8', timeout: 30_000 });
+      // The kernel completes the connect from its backlog while spawnSync holds this process's event loop. A
+      // one-target report is smaller than 16 KB: the disk is filled whole.
+      const run = runToStdoutOnDisk([rules, '--resolve', 'a.push.test=127.0.0.1', '-f', 'json'], 0);
       expect(run.stderr).toBe('pushcheck: cannot write to stdout (ENOSPC)\n');
       expect(run.status).toBe(2);
     } finally {
-      closeSync(out);
-      rmSync(filler);
-      rmSync(redirected);
       await listener.close();
     }
   });
 
   it('a stdout file and a --junit file on it that both fail: each said, the file first, the previous file kept, exit 2', () => {
-    const redirected = path.join(mount, 'stdout.json');
     const previous = path.join(mount, 'previous.xml');
     writeFileSync(previous, 'the previous report\n');
-    const filler = fillUp();
-    const out = openSync(redirected, 'w');
     try {
       // The stdout write's failure ended the process at once: the --junit file's line was never printed.
-      const run = spawnSync(process.execPath, [BIN, 'report', saved, '--format', 'json', '--junit', previous], { stdio: ['ignore', out, 'pipe'], encoding: 'utf8', timeout: 30_000 });
+      const run = runToStdoutOnDisk(['report', saved, '--format', 'json', '--junit', previous]);
       expect(run.stderr).toBe(`pushcheck: --junit ${previous}: cannot write it (ENOSPC); the previous file is unchanged\npushcheck: cannot write to stdout (ENOSPC)\n`);
       expect(run.status).toBe(2);
       expect(readFileSync(previous, 'utf8')).toBe('the previous report\n');
     } finally {
-      closeSync(out);
-      rmSync(filler);
-      rmSync(redirected);
       rmSync(previous);
     }
   });
