@@ -279,7 +279,6 @@ describe('the tcp check’s socket pool', () => {
       { host: '*.second.test', address: '127.0.0.2' },
       { host: '*.second.test', address: '127.0.0.1' },
     ];
-    const names = (suffix: string, count: number) => Array.from({ length: count }, (_, i) => `h${i}.${suffix}`);
     const set = ruleSet([
       rule({ id: 'open', host: 'h.open.test', probe: names('open.test', 40), ports: [server.port], check: 'tcp' }),
       rule({ id: 'second', host: 'h.second.test', probe: names('second.test', 10), ports: [server.port], check: 'tcp' }),
@@ -289,8 +288,7 @@ describe('the tcp check’s socket pool', () => {
     for (let i = 0; i < 2; i += 1) {
       // A timeout well past addedOnceSettled's second: a timer left armed is still there when it counts.
       const report = await runChecks([set], checkSettings({ timeoutMs: 5000, concurrency: 32, pins }));
-      const verdicts = new Set(report.results.map((result) => `${result.rule} ${result.status} ${result.error?.code ?? ''}`));
-      expect(verdicts).toEqual(new Set(['open pass ', 'second pass ', 'refused fail tcp_refused']));
+      expect(verdicts(report)).toEqual(new Set(['open pass ', 'second pass ', 'refused fail tcp_refused']));
     }
     expect(await addedOnceSettled(before)).toEqual({});
   });
@@ -307,7 +305,6 @@ describe('the tcp check’s socket pool', () => {
       { host: 'dropped.first.test', address: SERVER_ADDRESS },
       { host: 'dropped.first.test', address: REFUSING },
     ];
-    const names = (suffix: string, count: number) => Array.from({ length: count }, (_, i) => `h${i}.${suffix}`);
     const set = ruleSet([
       rule({ id: 'open', host: 'h.open.test', probe: names('open.test', 40), ports: [OPEN], check: 'tcp' }),
       rule({ id: 'second', host: 'h.second.test', probe: names('second.test', 10), ports: [OPEN], check: 'tcp' }),
@@ -325,8 +322,7 @@ describe('the tcp check’s socket pool', () => {
     });
     expect(reports).toHaveLength(2);
     for (const report of reports) {
-      const verdicts = new Set(report.results.map((result) => `${result.rule} ${result.status} ${result.error?.code ?? ''}`));
-      expect(verdicts).toEqual(new Set(['open pass ', 'second pass ', 'refused fail tcp_refused', 'dropped fail tcp_timeout', 'dropped-first fail tcp_refused']));
+      expect(verdicts(report)).toEqual(new Set(['open pass ', 'second pass ', 'refused fail tcp_refused', 'dropped fail tcp_timeout', 'dropped-first fail tcp_refused']));
     }
     expect(interrupted).toBe(true);
     expect(added).toEqual({});
@@ -371,6 +367,12 @@ describe('the tcp check’s socket pool', () => {
     await expectPoolParity(steps, ['ip', 'netns', 'exec', net!.client]);
   });
 });
+
+/** `count` host names under `suffix`: h0.suffix, h1.suffix, ... */
+const names = (suffix: string, count: number): string[] => Array.from({ length: count }, (_, i) => `h${i}.${suffix}`);
+
+/** A run's verdicts, one `rule status code` each (a rule's targets share theirs). */
+const verdicts = (report: Report): Set<string> => new Set(report.results.map((result) => `${result.rule} ${result.status} ${result.error?.code ?? ''}`));
 
 /** Where the socket pool's steps connect: an address with a server on `open`, nothing on `closed` and one that writes and closes on `chatty`; `refusing`, where nothing listens. */
 interface StepPlace {
