@@ -268,18 +268,29 @@ describe('the bundles', () => {
 
   // code-cache.cjs runs the bundles beside it and in lib/ with its own require (no node:module), which resolves a
   // relative path from dist/bundle/: right for ./code-cache.cjs, wrong for anything else a library might name.
+  const bundleFolder = fileURLToPath(new URL('../../dist/bundle/', import.meta.url));
+  /** The CommonJS bundles in dist/bundle/ and its lib/, each with its text. */
+  const commonJsBundles = () =>
+    readdirSync(bundleFolder, { recursive: true, encoding: 'utf8' })
+      .filter((name) => /^(lib[\\/])?[^\\/]+\.cjs$/.test(name))
+      .map((name) => ({ name, text: readFileSync(path.join(bundleFolder, name), 'utf8') }));
+
   it("require Node's built-ins alone, but for the bundles' ./code-cache.cjs", () => {
-    const bundle = fileURLToPath(new URL('../../dist/bundle/', import.meta.url));
-    const files = readdirSync(bundle, { recursive: true, encoding: 'utf8' }).filter((name) => /^(lib[\\/])?[^\\/]+\.cjs$/.test(name));
+    const files = commonJsBundles();
     const builtins = new Set(builtinModules);
-    const foreign = files.flatMap((name) =>
-      [...readFileSync(path.join(bundle, name), 'utf8').matchAll(/\brequire\("([^"]+)"\)/g)]
+    const foreign = files.flatMap(({ name, text }) =>
+      [...text.matchAll(/\brequire\("([^"]+)"\)/g)]
         .map((match) => match[1] ?? '')
         .filter((specifier) => !specifier.startsWith('node:') && !builtins.has(specifier) && !(specifier === './code-cache.cjs' && !name.startsWith('lib')))
         .map((specifier) => `${name}: ${specifier}`),
     );
-    expect(files).toEqual(expect.arrayContaining(['check.cjs', path.join('lib', 'yaml.cjs')]));
+    expect(files.map(({ name }) => name)).toEqual(expect.arrayContaining(['check.cjs', path.join('lib', 'yaml.cjs')]));
     expect(foreign).toEqual([]);
+  });
+
+  // The same require answers require.resolve from dist/bundle/, where for a lib/ bundle Node's loader would from lib/.
+  it("use no require.resolve, which code-cache.cjs's require answers from dist/bundle/ alone", () => {
+    expect(commonJsBundles().filter(({ text }) => /\brequire\.resolve\b/.test(text)).map(({ name }) => name)).toEqual([]);
   });
 
   it('are rewritten by oneByteText: "?" for each UTF-16 unit outside ASCII, but Latin-1 letters of a legal comment', async () => {
