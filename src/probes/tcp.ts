@@ -210,20 +210,34 @@ export function connectAddresses<C extends object>(
   options: ConnectOptions,
   dial: Dial<C>,
 ): Promise<HostConnection<C>> {
-  return addresses.length === 1 ? connectOne(addresses[0] as string, port, options, dial) : connectEach(addresses, port, options, dial);
+  if (addresses.length === 0) return Promise.reject(new Error('connectAddresses needs at least one address'));
+  return connectFrom(0, addresses, port, options, dial, performance.now());
 }
 
 /**
- * connectAddresses of one address (a --resolve pin, a name with one address of the family probed: the common case),
- * the same steps as connectEach's for it without an async function's promise and steps around the dial: it runs
- * once a target.
+ * connectAddresses from `addresses[i]` on, its time counted from `start`: promise handlers rather than an async
+ * loop's promise, generator and steps, as it runs once a target (most often for one address: a --resolve pin, a name
+ * with one address of the family probed).
  */
-function connectOne<C extends object>(address: string, port: number, options: ConnectOptions, dial: Dial<C>): Promise<HostConnection<C>> {
-  const start = performance.now();
+function connectFrom<C extends object>(
+  i: number,
+  addresses: string[],
+  port: number,
+  options: ConnectOptions,
+  dial: Dial<C>,
+  start: number,
+): Promise<HostConnection<C>> {
+  const address = addresses[i] as string;
+  const lastShare = i === addresses.length - 1;
+  // The first address's share is read at `start`: no clock to read again.
+  const left = i === 0 ? options.timeoutMs : options.timeoutMs - (performance.now() - start);
   let dialing: Promise<C>;
   try {
-    // All the time there is (connectEach's share of one address, read at `start`), and the signal that ends it.
-    dialing = dial(address, port, { signal: options.signal, timeoutMs: options.timeoutMs, endsWithSignal: options.endsWithSignal === true });
+    dialing = dial(address, port, {
+      signal: options.signal,
+      timeoutMs: left / (addresses.length - i),
+      endsWithSignal: lastShare && options.endsWithSignal === true,
+    });
   } catch (err) {
     dialing = Promise.reject(err);
   }
@@ -236,50 +250,13 @@ function connectOne<C extends object>(address: string, port: number, options: Co
     },
     (err: unknown) => {
       if (!(err instanceof PhaseError)) throw err;
-      throw new PhaseError(err.failure, performance.now() - start, ipVersion(address) !== 0 ? { address } : {});
+      if (!lastShare && !options.signal.aborted) return connectFrom(i + 1, addresses, port, options, dial, start);
+      throw new PhaseError(
+        i > 0 ? withContext(err.failure, `${i + 1} addresses tried`) : err.failure,
+        performance.now() - start,
+        ipVersion(address) !== 0 ? { address } : {},
+      );
     },
-  );
-}
-
-/**
- * connectAddresses's loop, for any number of addresses (exported for test/probes/connect-one.test.ts, which holds
- * connectOne to its verdicts).
- */
-export async function connectEach<C extends object>(
-  addresses: string[],
-  port: number,
-  options: ConnectOptions,
-  dial: Dial<C>,
-): Promise<HostConnection<C>> {
-  const start = performance.now();
-  let last: PhaseError | undefined;
-  let tried = 0;
-  for (let i = 0; i < addresses.length; i += 1) {
-    const address = addresses[i] as string;
-    const left = options.timeoutMs - (performance.now() - start);
-    const lastShare = i === addresses.length - 1;
-    tried = i + 1;
-    try {
-      const connection = (await dial(address, port, {
-        signal: options.signal,
-        timeoutMs: left / (addresses.length - i),
-        endsWithSignal: lastShare && options.endsWithSignal === true,
-      })) as HostConnection<C>;
-      connection.connectMs = since(start);
-      connection.address = address;
-      return connection;
-    } catch (err) {
-      if (!(err instanceof PhaseError)) throw err;
-      last = err;
-      if (options.signal.aborted) break;
-    }
-  }
-  if (!last) throw new Error('connectAddresses needs at least one address');
-  const lastAddress = addresses[tried - 1] ?? '';
-  throw new PhaseError(
-    tried > 1 ? withContext(last.failure, `${tried} addresses tried`) : last.failure,
-    performance.now() - start,
-    ipVersion(lastAddress) !== 0 ? { address: lastAddress } : {},
   );
 }
 
