@@ -279,7 +279,9 @@ function probeFamilies(target: Target, run: Run, resolution: Resolution, firstTr
   const present = familiesOf(resolution);
   const chosen = CHOSEN[settings.family ?? 'both'];
   const only = present.length === 1 ? present[0] : undefined;
-  // A name of one family that the run probes (the common case): probeFamily's probe below, without its steps.
+  // A name of one family that the run probes (the common case) needs no filter on its addresses. A success stays the
+  // run's answer for this name (see memoiseResolver), so every attempt of the target is handed it as `resolved`, as
+  // its resolver would give it.
   if (only !== undefined && chosen.includes(only)) return probeWithRetries({ ...target, family: only }, run, undefined, run.resolve, firstTry, resolution);
   const families = chosen.filter((family) => present.includes(family));
   if (families.length === 0) {
@@ -296,12 +298,10 @@ function probeFamilies(target: Target, run: Run, resolution: Resolution, firstTr
     };
     return Promise.resolve({ target: { ...target, family }, attempts: 1, outcome, via: viaOf(settings, undefined) });
   }
-  // A name of one family needs no filter on its addresses. A success stays the run's answer for this name (see
-  // memoiseResolver), so every attempt of the target is handed it as `resolved`, as its resolver would give it.
+  // A name of more than one family (one of a single family was probed above, or has none the run probes): each
+  // family the run probes, with that family's addresses only.
   const probeFamily = (family: AddressFamily): Promise<Probed> =>
-    present.length === 1
-      ? probeWithRetries({ ...target, family }, run, undefined, run.resolve, firstTry, resolution)
-      : probeWithRetries({ ...target, family }, run, undefined, familyResolver(run.resolve, family), firstTry, ofFamily(resolution, family));
+    probeWithRetries({ ...target, family }, run, undefined, familyResolver(run.resolve, family), firstTry, ofFamily(resolution, family));
   return families.length === 1 ? probeFamily(families[0] as AddressFamily) : Promise.all(families.map(probeFamily));
 }
 
