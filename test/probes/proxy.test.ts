@@ -311,6 +311,25 @@ describe('what is sent to the proxy (scripted proxies)', () => {
     await silent.idle();
   });
 
+  it("a silent proxy sent two pinned addresses in turn ends the first's wait at its share of the time: both tried, within the timeout", async () => {
+    // The proxy's wait for an answer (proxy.ts readAnswer) keeps a timer of its own: an address that is not the last
+    // has a share of the probe's time, shorter than the budget whose signal ends the last. Without that timer the
+    // first address would wait out the whole timeout and the second would never be sent.
+    const silent = await started(startTcpServer());
+    for (const [scheme, code, text] of [
+      ['http', 'tcp_timeout', 'gave no answer to CONNECT 127.0.0.2:443'],
+      ['socks5', 'proxy_error', 'gave no answer to the SOCKS5 greeting'],
+    ] as const) {
+      const ctx = probeContext({ pins: [PIN, { ...PIN, address: '127.0.0.2' }], timeoutMs: 800, proxy: parseProxy(`${scheme}://127.0.0.1:${silent.port}`) });
+      const outcome = await probeFor('tcp').run(testTarget('push.test', 443, 'tcp'), ctx);
+      expectFailure(outcome, code, 'timed out after', text, '2 addresses tried');
+      expect(outcome.address).toBe('127.0.0.2');
+      expect(outcome.timings.totalMs).toBeGreaterThanOrEqual(750);
+      expect(outcome.timings.totalMs).toBeLessThan(1300);
+    }
+    await silent.idle();
+  });
+
   it("DNS is asked for the proxy's name only, never the target's; a proxy name that does not resolve is proxy_unreachable", async () => {
     const dnsServer = await startDnsServer({ records: { 'proxy.test': { A: ['127.0.0.1'] } } });
     try {
