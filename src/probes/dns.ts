@@ -144,9 +144,17 @@ async function systemLookupWithin(name: string, timeoutMs: number, signal: Abort
     return await bounded(lookup.addresses, 'dns', timeoutMs, signal, lookup.leave);
   } catch (err) {
     // glibc's own timeout (fitSystemResolver: --timeout rounded up to whole seconds) may end a silent lookup a moment
-    // before pushcheck's timer does: EAI_AGAIN after the whole timeout is that timeout, not an answer.
+    // before pushcheck's timer does: EAI_AGAIN after the whole timeout is that timeout, not an answer. So it is where
+    // a retry joined its name's lookup still under way (systemLookup) and that lookup's timeout ended it soon after.
     const waitedMs = performance.now() - start;
-    if (errorCodes(err).includes('EAI_AGAIN') && waitedMs >= timeoutMs) throw stoppedFailure('dns', waitedMs, signal);
+    if (errorCodes(err).includes('EAI_AGAIN')) {
+      if (waitedMs >= timeoutMs) throw stoppedFailure('dns', waitedMs, signal);
+      const ranMs = lookup.ranMs();
+      if (ranMs >= timeoutMs) {
+        const joined = `the lookup this attempt joined had waited ${Math.round(ranMs - waitedMs)} ms before it`;
+        throw new PhaseError(withContext(stoppedFailure('dns', ranMs, signal).failure, joined), waitedMs);
+      }
+    }
     if (!(err instanceof PhaseError) || err.failure.code !== 'dns_timeout' || lookup.started()) throw err;
     const context = `never sent: it waited behind ${lookup.ahead} lookups for one of Node's ${resolverSlots()} resolver slots`;
     throw new PhaseError(withContext(err.failure, context), err.durationMs);

@@ -14,6 +14,8 @@ interface Lookup {
   name: string;
   askers: number;
   started: boolean;
+  /** performance.now() when getaddrinfo began (once started). */
+  startedAt: number;
   addresses: Promise<string[]>;
   start: () => void;
 }
@@ -25,6 +27,8 @@ export interface SystemLookup {
   leave: () => void;
   /** True once getaddrinfo runs (the resolver has been asked). */
   started: () => boolean;
+  /** ms getaddrinfo has run (0 before it starts): more than this caller waited where it joined a lookup under way. */
+  ranMs: () => number;
   /** Lookups ahead of this one (running or queued) when it was asked; 0 when it joined a lookup of its name. */
   ahead: number;
 }
@@ -52,6 +56,7 @@ export function systemLookup(name: string): SystemLookup {
     const addresses = new Promise<string[]>((resolve, reject) => {
       start = () => {
         created.started = true;
+        created.startedAt = performance.now();
         running += 1;
         // A lookup that throws at once (it should not) still settles, and frees its slot.
         Promise.resolve()
@@ -64,7 +69,7 @@ export function systemLookup(name: string): SystemLookup {
           });
       };
     });
-    const created: Lookup = { name, askers: 0, started: false, addresses, start };
+    const created: Lookup = { name, askers: 0, started: false, startedAt: 0, addresses, start };
     byName.set(name, created);
     queue.push(created);
     lookup = created;
@@ -77,6 +82,7 @@ export function systemLookup(name: string): SystemLookup {
     addresses: mine.addresses,
     ahead,
     started: () => mine.started,
+    ranMs: () => (mine.started ? performance.now() - mine.startedAt : 0),
     leave: () => {
       if (left) return;
       left = true;

@@ -73,11 +73,11 @@ async function stopResolver(): Promise<void> {
  * pushcheck in the namespace, as JSON; the bound its report must keep, the child's wall time, and what its loop
  * witness saw (test/helpers/witness.ts).
  */
-async function check(args: string[], concurrency = CONCURRENCY): Promise<{ report: Report; wallMs: number; bound: number; witness: LoopWitness }> {
+async function check(args: string[], concurrency = CONCURRENCY, retries = 0): Promise<{ report: Report; wallMs: number; bound: number; witness: LoopWitness }> {
   const file = writeRuleFile(path.join(dir, `${randomBytes(3).toString('hex')}.yaml`), 'dns-bound', 'DNS bound', [
     { id: 'quiet', host: '*.quiet.test', probe: NAMES, ports: [DROPPED_PORT], check: 'tcp' },
   ]);
-  const result = await runCli([file, '--format', 'json', '--timeout', String(TIMEOUT_MS), '--concurrency', String(concurrency), ...args], {
+  const result = await runCli([file, '--format', 'json', '--timeout', String(TIMEOUT_MS), '--concurrency', String(concurrency), '--retries', String(retries), ...args], {
     wrapper: ['ip', 'netns', 'exec', ns],
     killAfterMs: 60_000,
     witness: true,
@@ -86,7 +86,7 @@ async function check(args: string[], concurrency = CONCURRENCY): Promise<{ repor
   expect(result.stderr).toBe('');
   const report = JSON.parse(result.stdout) as Report;
   expect(report.results).toHaveLength(NAMES.length);
-  return { report, wallMs: result.durationMs, bound: reportBoundMs(report, TIMEOUT_MS, concurrency, 0), witness: witnessOf(result) };
+  return { report, wallMs: result.durationMs, bound: reportBoundMs(report, TIMEOUT_MS, concurrency, retries), witness: witnessOf(result) };
 }
 
 beforeAll(async () => {
@@ -150,16 +150,44 @@ describe.skipIf(unavailable !== undefined)('DNS inside the time bound (the syste
     const queries = await startResolver('silent', 0);
     const { report, wallMs, bound, witness } = await check([], NAMES.length);
     console.log(`silent resolver, 6 at once: bound ${bound} ms: report ${report.durationMs} ms, wall ${Math.round(wallMs)} ms; ${describeWitness(witness)}`);
-    const messages = report.results.map((r) => r.error?.message ?? '');
-    if (report.results.every((r) => r.error?.code === 'dns_timeout')) {
-      // Queued third to sixth: 2, 3, 4 and 5 lookups ahead.
-      const unsent = messages.flatMap((m) => /never sent: it waited behind (\d) lookups for one of Node's 2 resolver slots/.exec(m)?.[1] ?? []);
-      expect(unsent.sort()).toEqual(['2', '3', '4', '5']);
+    // On a busy machine a first attempt the child's loop starved is tried once more (networkVerdict checks the stall
+    // the witness saw): that try asks again, and where a slot is free by then, its name reaches the resolver.
+    const retried = new Set<string>();
+    for (const result of report.results) {
+      const verdict = networkVerdict(result, { timeoutMs: TIMEOUT_MS, stalledMs: witness.totalStallMs });
+      expect(verdict.code, `${result.host}: ${verdict.message}`).toBe('dns_timeout');
+      if (verdict.overloadRetried) {
+        retried.add(result.host);
+        continue;
+      }
+      // Queued third to sixth: 2, 3, 4 and 5 lookups ahead; the first two had a slot.
+      const ahead = NAMES.indexOf(result.host);
+      const unsent = /never sent: it waited behind (\d) lookups for one of Node's 2 resolver slots/.exec(verdict.message ?? '')?.[1];
+      expect(unsent, `${result.host}: ${verdict.message}`).toBe(ahead < 2 ? undefined : String(ahead));
     }
     expect(report.durationMs).toBeLessThanOrEqual(bound);
     await expectWallWithin(wallMs, bound, ns, witness);
-    // Only the two names that had a slot reached the resolver, then or later.
-    expect(new Set(queries.map((q) => q.split(' ')[0])).size).toBe(2);
+    // Only the two names that had a slot reached the resolver, then or later, and besides them only names tried again.
+    const asked = [...new Set(queries.map((q) => q.split(' ')[0] ?? q))];
+    expect(asked.slice(0, 2)).toEqual(NAMES.slice(0, 2));
+    expect(asked.slice(2).filter((name) => !retried.has(name)), `asked ${asked.join(', ')}; tried again ${[...retried].join(', ')}`).toEqual([]);
+  });
+
+  it('--retries 1 to a resolver that never answers: a retry that joins its name\'s lookup still under way reads dns_timeout, as its first attempt did', async () => {
+    // The first attempt gives up at 1000 ms; glibc's own timeout (1 s) ends the lookup a moment later, with EAI_AGAIN,
+    // which the retry that joined it gets: still the resolver's silence, not a failure of another kind.
+    const queries = await startResolver('silent', 0);
+    const { report, wallMs, bound, witness } = await check([], CONCURRENCY, 1);
+    console.log(`silent resolver, --retries 1: bound ${bound} ms: report ${report.durationMs} ms, wall ${Math.round(wallMs)} ms; ${describeWitness(witness)}`);
+    for (const result of report.results) {
+      const verdict = networkVerdict(result, { timeoutMs: TIMEOUT_MS, retries: 1, stalledMs: witness.totalStallMs });
+      expect(result.attempts).toBeGreaterThanOrEqual(2);
+      expect(verdict.code, `${result.host}: ${verdict.message}`).toBe('dns_timeout');
+      expect(verdict.message).toMatch(/timed out after \d+ ms/);
+    }
+    expect(report.durationMs).toBeLessThanOrEqual(bound);
+    await expectWallWithin(wallMs, bound, ns, witness);
+    expect(queries.length).toBeGreaterThan(0);
   });
 
   it('--resolve pins skip the silent resolver: every target passes at once and no query is sent', async () => {
@@ -176,8 +204,10 @@ describe.skipIf(unavailable !== undefined)('DNS inside the time bound (the syste
     const report = JSON.parse(result.stdout) as Report;
     // A pin is no lookup: 0 ms of DNS, the pinned address.
     expect(report.results.map((r) => [r.status, r.address, r.timings.dnsMs])).toEqual(NAMES.map(() => ['pass', '127.0.0.1', 0]));
-    expect(report.durationMs).toBeLessThan(TIMEOUT_MS);
-    await expectWallWithin(result.durationMs, TIMEOUT_MS, ns, witnessOf(result));
+    // Well within one timeout, give or take what the child's loop stood still on a busy machine (its witness).
+    const witness = witnessOf(result);
+    expect(report.durationMs, describeWitness(witness)).toBeLessThan(TIMEOUT_MS + witness.totalStallMs);
+    await expectWallWithin(result.durationMs, TIMEOUT_MS, ns, witness);
     expect(queries).toEqual([]);
   });
 });
