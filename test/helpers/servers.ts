@@ -16,6 +16,7 @@ import http2 from 'node:http2';
 import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
+import { freePort } from './free-port.js';
 
 export interface TestServer {
   host: string;
@@ -162,13 +163,19 @@ export function startHttpServer(handler: HttpHandler, options: HttpServerOptions
   return track(server, options.host);
 }
 
-/** A port on `host` that nothing listens on (it was free a moment ago): connecting is refused. */
-export async function closedPort(host = LOOPBACK): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen({ host, port: 0 }, resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+/**
+ * The loopback addresses tests expect a closed port refused on: 127.0.0.1, 127.0.0.2 (the "refusing" second address
+ * beside a server on 127.0.0.1) and ::1 (the same port's IPv6 refusal).
+ */
+const REFUSING_HOSTS = [LOOPBACK, '127.0.0.2', '::1'];
+
+/**
+ * A port that nothing listens on at any of `hosts`: connecting there is refused. It comes from below the ephemeral
+ * range (free-port.ts), where neither another test's listen(0) nor an outgoing connect's source port can take it
+ * before the test connects; a port from listen(0), closed and handed on, could be.
+ */
+export function closedPort(hosts: readonly string[] = REFUSING_HOSTS): Promise<number> {
+  return freePort(hosts);
 }
 
 /** Whether this machine can listen on ::1. */

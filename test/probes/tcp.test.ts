@@ -396,7 +396,7 @@ function connectSteps(at: StepPlace): PoolStep[] {
   ];
 }
 
-/** IPv6 connects and refusals on `v6` (its `closed` is at's), then IPv4 again. */
+/** IPv6 connects and refusals on `v6` (its `closed` is at's: closedPort finds it free on ::1 too), then IPv4 again. */
 function ipv6Steps(at: StepPlace, v6: { address: string; open: number }): PoolStep[] {
   return [
     { name: 'IPv6 connects', addresses: [v6.address], port: v6.open, timeoutMs: 1000, expect: { ok: true, address: v6.address } },
