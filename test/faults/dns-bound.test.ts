@@ -19,7 +19,7 @@ import { runCli } from '../helpers/cli.js';
 import { writeRuleFile } from '../helpers/rule-file.js';
 import { announceSkip, expectWallWithin, faultNetworkUnavailable, reportBoundMs } from './netns.js';
 import { networkVerdict } from '../helpers/starved.js';
-import { describeWitness, expectWithinTimeout, witnessOf, type LoopWitness } from '../helpers/witness.js';
+import { describeWitness, expectWithinTimeout, TIMER_SLACK_MS, witnessOf, type LoopWitness } from '../helpers/witness.js';
 
 const run = promisify(execFile);
 const NS_DNS = fileURLToPath(new URL('./ns-dns.mjs', import.meta.url));
@@ -119,11 +119,17 @@ describe.skipIf(unavailable !== undefined)('DNS inside the time bound (the syste
     console.log(`slow resolver: 6 targets, bound ${bound} ms: report ${report.durationMs} ms, wall ${Math.round(wallMs)} ms; ${describeWitness(witness)}`);
     for (const result of report.results) {
       expect(result.timings.dnsMs).toBeGreaterThanOrEqual(550);
-      expectWithinTimeout(result, TIMEOUT_MS, witness);
       // On a busy machine a starved attempt is tried once more, or reads local_overload (a warning that names this
       // verdict) where the witness saw the child stand still that long; its bound is then the wider one (reportBoundMs).
       const verdict = networkVerdict(result, { timeoutMs: TIMEOUT_MS, stalledMs: witness.totalStallMs });
       expect(verdict.code).toBe('tcp_timeout');
+      if (verdict.overloadRetried) {
+        // The try after a starved one is handed the lookup already made (run.ts's `resolved`): its connect had the
+        // whole timeout, and its timings keep that lookup's dnsMs beside it.
+        expect(result.timings.connectMs, describeWitness(witness)).toBeLessThanOrEqual(TIMEOUT_MS + TIMER_SLACK_MS + witness.longestStallMs);
+        continue;
+      }
+      expectWithinTimeout(result, TIMEOUT_MS, witness);
       expect(verdict.message).toMatch(/the DNS lookup took \d+ ms of the 1000 ms timeout/);
     }
     // Three rounds of two: 3 s and the second. The lookup outside the attempt made it about 4.8 s.
