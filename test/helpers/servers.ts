@@ -9,6 +9,9 @@
  *   startTlsServer        a TLS server with any tls.TlsOptions (certificates from src/harness/certs.ts)
  *   startHttpServer       http, https or HTTP/2 (with HTTP/1.1 fallback) with a request handler
  *   closedPort            a port nothing listens on: connects are refused
+ *   holdClosedPort        a port on one address that nothing can listen on while the test holds it: certainly refused
+ *   onBothLoopbacks       a server on 127.0.0.1 and ::1 at one port
+ *   besideClosedPort      a server on one loopback at a port refused on the other
  * A dropped flow (a SYN no one answers) is made with network namespaces and nftables: test/faults/netns.ts.
  */
 import http from 'node:http';
@@ -86,12 +89,14 @@ export async function track(server: net.Server, host = LOOPBACK, port = 0): Prom
 }
 
 /** Accepts connections, reads and discards, never writes; `onConnection` may do more. The "silent" server. */
-export function startTcpServer(options: { host?: string; onConnection?: (socket: net.Socket) => void } = {}): Promise<TestServer> {
+export function startTcpServer(
+  options: { host?: string; port?: number; onConnection?: (socket: net.Socket) => void } = {},
+): Promise<TestServer> {
   const server = net.createServer((socket) => {
     socket.resume();
     options.onConnection?.(socket);
   });
-  return track(server, options.host);
+  return track(server, options.host, options.port);
 }
 
 /** Accepts, then resets the connection with a TCP RST: at the first data (default) or as soon as it opens. */
@@ -176,6 +181,100 @@ const REFUSING_HOSTS = [LOOPBACK, '127.0.0.2', '::1'];
  */
 export function closedPort(hosts: readonly string[] = REFUSING_HOSTS): Promise<number> {
   return freePort(hosts);
+}
+
+/** A port refused on one address for as long as the test holds it (holdClosedPort). */
+export interface ClosedPort {
+  host: string;
+  port: number;
+  /** Lets the port go. */
+  close(): Promise<void>;
+}
+
+/**
+ * A port on `host` that nothing listens on and nothing can listen on until close(): connecting to it is refused
+ * for certain, where a port closedPort() found free may be taken by a parallel test before it is used. The port
+ * is the local end of a connection the test keeps open to a listener of its own: a socket that connected without
+ * SO_REUSEADDR holds its address and port against every later bind(), the wildcard's too. The kernel picks it
+ * among ports no bind() took, or rarely beside a listener on it: a connect that is not refused picks again.
+ */
+export async function holdClosedPort(host = LOOPBACK): Promise<ClosedPort> {
+  const accepted = new Set<net.Socket>();
+  const listener = net.createServer((socket) => accepted.add(socket.on('error', () => undefined)));
+  await new Promise<void>((resolve, reject) => listener.once('error', reject).listen({ host, port: 0 }, resolve));
+  const connected = (port: number): Promise<net.Socket> =>
+    new Promise((resolve, reject) => {
+      const socket = net.connect({ host, port });
+      socket.once('connect', () => resolve(socket)).once('error', reject);
+    });
+  const close = async (): Promise<void> => {
+    for (const socket of accepted) socket.destroy();
+    await new Promise<void>((resolve) => listener.close(() => resolve()));
+  };
+  try {
+    for (let tries = 1; tries <= 20; tries += 1) {
+      const holder = await connected((listener.address() as net.AddressInfo).port);
+      holder.on('error', () => undefined);
+      const port = holder.localPort!;
+      const refused = await connected(port).then(
+        (socket) => void socket.destroy(),
+        (err: NodeJS.ErrnoException) => err.code === 'ECONNREFUSED',
+      );
+      // A reset, not a FIN: the holder's side would otherwise stay in TIME_WAIT, holding the port a minute longer.
+      if (refused) return { host, port, close: () => (holder.resetAndDestroy(), close()) };
+      holder.resetAndDestroy();
+    }
+    throw new Error(`no port on ${host} to hold closed in 20 tries`);
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/**
+ * `start` tried again while the port it chose is in use on the other family (EADDRINUSE: a port free on one
+ * loopback may be taken on the other by another process), at most 20 times; `start` undoes its own half-start.
+ */
+async function untilPortFree<T>(start: () => Promise<T>): Promise<T> {
+  for (let tries = 1; ; tries += 1) {
+    try {
+      return await start();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || tries >= 20) throw err;
+    }
+  }
+}
+
+/** A server that `start` listens on 127.0.0.1 and on ::1 at one port: [IPv4, IPv6]. */
+export function onBothLoopbacks(start: (host: string, port?: number) => Promise<TestServer>): Promise<TestServer[]> {
+  return untilPortFree(async () => {
+    const first = await start(LOOPBACK);
+    try {
+      return [first, await start('::1', first.port)];
+    } catch (err) {
+      await first.close();
+      throw err;
+    }
+  });
+}
+
+/**
+ * A server that `start` listens on `host` (127.0.0.1 or ::1) at a port refused on the other loopback
+ * (holdClosedPort): the other family's connect is refused for certain. Close both.
+ */
+export function besideClosedPort(
+  host: string,
+  start: (host: string, port: number) => Promise<TestServer>,
+): Promise<{ server: TestServer; closed: ClosedPort }> {
+  return untilPortFree(async () => {
+    const closed = await holdClosedPort(host === LOOPBACK ? '::1' : LOOPBACK);
+    try {
+      return { server: await start(host, closed.port), closed };
+    } catch (err) {
+      await closed.close();
+      throw err;
+    }
+  });
 }
 
 /** Whether this machine can listen on ::1. */

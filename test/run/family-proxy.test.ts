@@ -12,7 +12,7 @@ import { runChecks, type CheckSettings } from '../../src/run/run.js';
 import type { Report, Rule } from '../../src/types.js';
 import { checkSettings, rule, ruleSet } from '../helpers/literals.js';
 import { proxyToolsMissing, startMicrosocks, type TestProxy } from '../helpers/proxies.js';
-import { ipv6Available, startTlsServer, type TestServer } from '../helpers/servers.js';
+import { besideClosedPort, ipv6Available, onBothLoopbacks, startTlsServer, type ClosedPort, type TestServer } from '../helpers/servers.js';
 import { schemaErrors } from '../report/consumers.js';
 
 // The proxy resolves with the system's resolver, which knows `localhost`; pushcheck asks the test's DNS server,
@@ -27,16 +27,17 @@ if (missing) {
 let dns: LoopbackDnsServer;
 let socks: TestProxy;
 let both: TestServer[] = [];
+/** On 127.0.0.1 only; its port is held closed on ::1, so that no other process takes it there. */
 let v4only: TestServer;
+let v4onlyClosed6: ClosedPort;
 let settings: CheckSettings;
 
 beforeAll(async () => {
   if (missing) return;
   const authority = await createCertificateAuthority('Family Proxy Test CA');
   const leaf = await authority.issue({ names: [HOST] });
-  const first = await startTlsServer({ ...leaf, host: '127.0.0.1' });
-  both = [first, await startTlsServer({ ...leaf, host: '::1', port: first.port })];
-  v4only = await startTlsServer({ ...leaf, host: '127.0.0.1' });
+  both = await onBothLoopbacks((host, port) => startTlsServer({ ...leaf, host, port }));
+  ({ server: v4only, closed: v4onlyClosed6 } = await besideClosedPort('127.0.0.1', (host, port) => startTlsServer({ ...leaf, host, port })));
   dns = await startDnsServer({ records: { [HOST]: { A: ['127.0.0.1'], AAAA: ['::1'] } } });
   socks = await startMicrosocks();
   settings = checkSettings({ dnsServer: { host: dns.host, port: dns.port }, caPems: [authority.cert] });
@@ -44,7 +45,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (missing) return;
-  await Promise.all([...both.map((s) => s.close()), v4only.close(), dns.close(), socks.stop()]);
+  await Promise.all([...both.map((s) => s.close()), v4only.close(), v4onlyClosed6.close(), dns.close(), socks.stop()]);
 });
 
 const proxied = (extra: Partial<CheckSettings> = {}): Partial<CheckSettings> => ({

@@ -8,7 +8,7 @@ import { runChecks, type CheckSettings } from '../../src/run/run.js';
 import type { Report, Rule } from '../../src/types.js';
 import { startDnsServer, type LoopbackDnsServer } from '../../src/demo/dns-server.js';
 import { rule, ruleSet } from '../helpers/literals.js';
-import { ipv6Available, startTlsServer, type TestServer } from '../helpers/servers.js';
+import { besideClosedPort, ipv6Available, onBothLoopbacks, startTlsServer, type ClosedPort, type TestServer } from '../helpers/servers.js';
 import { schemaErrors } from '../report/consumers.js';
 
 const haveIpv6 = await ipv6Available();
@@ -21,8 +21,9 @@ let dns: LoopbackDnsServer;
 let ca: string;
 /** Listens on 127.0.0.1 and ::1 at one port. */
 let both: TestServer[];
-/** Listens on 127.0.0.1 only: IPv6 to its port is refused. */
+/** Listens on 127.0.0.1 only: IPv6 to its port is refused (held closed on ::1, so no other process takes it there). */
 let v4only: TestServer;
+let v4onlyClosed6: ClosedPort;
 let settings: CheckSettings;
 
 beforeAll(async () => {
@@ -30,9 +31,8 @@ beforeAll(async () => {
   const authority = await createCertificateAuthority('Family Test CA');
   ca = authority.cert;
   const leaf = await authority.issue({ names: ['dual.family.test', 'broken6.family.test', 'v4.family.test'] });
-  const first = await startTlsServer({ ...leaf, host: '127.0.0.1' });
-  both = [first, await startTlsServer({ ...leaf, host: '::1', port: first.port })];
-  v4only = await startTlsServer({ ...leaf, host: '127.0.0.1' });
+  both = await onBothLoopbacks((host, port) => startTlsServer({ ...leaf, host, port }));
+  ({ server: v4only, closed: v4onlyClosed6 } = await besideClosedPort('127.0.0.1', (host, port) => startTlsServer({ ...leaf, host, port })));
   dns = await startDnsServer({
     records: {
       'dual.family.test': { A: ['127.0.0.1'], AAAA: ['::1'] },
@@ -57,7 +57,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (!haveIpv6) return;
-  await Promise.all([...both.map((s) => s.close()), v4only.close(), dns.close()]);
+  await Promise.all([...both.map((s) => s.close()), v4only.close(), v4onlyClosed6.close(), dns.close()]);
 });
 
 function dual(overrides: Partial<Rule> = {}): Rule {
@@ -153,7 +153,8 @@ describe.skipIf(!haveIpv6)('dual stack', () => {
 
   it('IPv4 broken while IPv6 works stays a failure: IPv4-only devices have no way round it', async () => {
     const leaf = await (await createCertificateAuthority('Other CA')).issue({ names: ['dual.family.test'] });
-    const v6only = await startTlsServer({ ...leaf, host: '::1' });
+    // Refused on 127.0.0.1 for certain: a port merely free there might be another process's by the time it is probed.
+    const { server: v6only, closed } = await besideClosedPort('::1', (host, port) => startTlsServer({ ...leaf, host, port }));
     try {
       const report = await run([dual({ ports: [v6only.port] })], { insecure: true });
       expect(report.results.map((r) => [r.family, r.status, r.error?.code])).toEqual([
@@ -162,7 +163,7 @@ describe.skipIf(!haveIpv6)('dual stack', () => {
       ]);
       expect(report.verdict).toBe('fail');
     } finally {
-      await v6only.close();
+      await Promise.all([v6only.close(), closed.close()]);
     }
   });
 });

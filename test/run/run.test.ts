@@ -3,7 +3,7 @@ import { getEventListeners } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runChecks, type CheckSettings } from '../../src/run/run.js';
 import { startDnsServer, type LoopbackDnsServer } from '../../src/demo/dns-server.js';
-import { closedPort, startTcpServer, type TestServer } from '../helpers/servers.js';
+import { holdClosedPort, startTcpServer, type ClosedPort, type TestServer } from '../helpers/servers.js';
 import { rule, ruleSet } from '../helpers/literals.js';
 import { nonEmpty } from '../helpers/non-empty.js';
 
@@ -24,18 +24,18 @@ function settings(overrides: Partial<CheckSettings> = {}): CheckSettings {
 
 let silent: TestServer;
 let open: TestServer;
-let closed: number;
+let closed: ClosedPort;
 let dns: LoopbackDnsServer;
 
 beforeAll(async () => {
   silent = await startTcpServer(); // accepts, never answers: a TLS handshake waits for the timeout
   open = await startTcpServer({ onConnection: (socket) => socket.end() });
-  closed = await closedPort();
+  closed = await holdClosedPort(); // refused for certain: no parallel test can take it while it is held
   dns = await startDnsServer({ records: { 'shared.run.test': { A: ['127.0.0.1'] } } });
 });
 
 afterAll(async () => {
-  await Promise.all([silent.close(), open.close(), dns.close()]);
+  await Promise.all([silent.close(), open.close(), closed.close(), dns.close()]);
 });
 
 function silentTargets(count: number) {
@@ -93,7 +93,7 @@ describe('runChecks', () => {
   });
 
   it('retries a failing target and records the attempts', async () => {
-    const set = ruleSet([rule({ id: 'closed', host: 'closed.run.test', ports: [closed], check: 'tcp' })]);
+    const set = ruleSet([rule({ id: 'closed', host: 'closed.run.test', ports: [closed.port], check: 'tcp' })]);
     const report = await runChecks([set], settings({ retries: 2 }));
     expect(report.results[0]).toMatchObject({ status: 'fail', attempts: 3 });
     expect(report.results[0]!.error!.code).toBe('tcp_refused');
@@ -136,7 +136,7 @@ describe('runChecks', () => {
 
   it('asks DNS once per host, however many ports a rule has', async () => {
     dns.queries.length = 0;
-    const set = ruleSet([rule({ id: 'ports', host: 'shared.run.test', ports: [open.port, closed, silent.port], check: 'tcp' })]);
+    const set = ruleSet([rule({ id: 'ports', host: 'shared.run.test', ports: [open.port, closed.port, silent.port], check: 'tcp' })]);
     const report = await runChecks([set], settings({ pins: [], dnsServer: { host: dns.host, port: dns.port } }));
     expect(report.results.map((r) => r.address)).toEqual(['127.0.0.1', '127.0.0.1', '127.0.0.1']);
     const aQueries = dns.queries.filter((q) => q.name === 'shared.run.test' && q.type === 'A');
