@@ -66,7 +66,7 @@ describe('a lookup inside the attempt’s timeout (--dns-server)', () => {
       expect(result.timings.dnsMs).toBeGreaterThanOrEqual(550);
       // A busy machine may starve an attempt: tried once more, or local_overload, which names this verdict.
       const verdict = networkVerdict(result, { timeoutMs: TIMEOUT_MS, stalledMs });
-      expect(verdict.code).toBe('tls_handshake_failed');
+      expect(verdict.code, said).toBe('tls_handshake_failed');
       const handshakeMs = Number(/timed out after (\d+) ms/.exec(verdict.message ?? '')?.[1]);
       const lookup = /the DNS lookup took (\d+) ms of the 1000 ms timeout/.exec(verdict.message ?? '');
       if (lookup || !verdict.overloadRetried) {
