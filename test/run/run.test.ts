@@ -6,6 +6,7 @@ import { startDnsServer, type LoopbackDnsServer } from '../../src/demo/dns-serve
 import { holdClosedPort, startTcpServer, type ClosedPort, type TestServer } from '../helpers/servers.js';
 import { rule, ruleSet } from '../helpers/literals.js';
 import { nonEmpty } from '../helpers/non-empty.js';
+import { reportBoundMs } from '../faults/netns.js';
 
 function settings(overrides: Partial<CheckSettings> = {}): CheckSettings {
   return {
@@ -47,7 +48,8 @@ describe('runChecks', () => {
   it('ends within timeout × ⌈T/c⌉ × (retries+1) + 1 s, with every silent target classified', async () => {
     const timeoutMs = 400;
     const report = await runChecks([silentTargets(12)], settings({ timeoutMs, concurrency: 4 }));
-    const bound = timeoutMs * Math.ceil(12 / 4) * 1 + 1000;
+    // The bound, or the wider one where a busy machine starved a probe and it had its one overload retry.
+    const bound = reportBoundMs(report, timeoutMs, 4, 0);
     expect(report.durationMs).toBeLessThanOrEqual(bound);
     // and it really ran in waves: three rounds of the timeout at least
     expect(report.durationMs).toBeGreaterThanOrEqual(timeoutMs * 3 - 50);
