@@ -19,9 +19,23 @@ export function noteChangedV8Flags(flags: ChangedV8Flags): void {
   (process as WithChangedFlags)[CHANGED_V8_FLAGS] = flags;
 }
 
+/** Whether this process changed V8 flags for a check (by any bundle's copy of cli/v8-flags.ts). */
+export function changedV8Flags(): ChangedV8Flags | undefined {
+  return (process as WithChangedFlags)[CHANGED_V8_FLAGS];
+}
+
+/**
+ * Where this process changed V8 flags, V8's tag of what a code cache must have been made under (its version, flags and
+ * the CPU's features: v8.cachedDataVersionTag()) in hex; undefined where it changed none (and may not have loaded
+ * node:v8). The code cache names its files by it (src/cli/code-cache.ts).
+ */
+export function changedV8FlagsTag(): string | undefined {
+  return changedV8Flags() && process.getBuiltinModule('node:v8').cachedDataVersionTag().toString(16);
+}
+
 /** `load()` under V8's default flags where this process changed some, the changed ones set again afterwards. */
 export function underDefaultV8Flags<T>(load: () => T): T {
-  const changed = (process as WithChangedFlags)[CHANGED_V8_FLAGS];
+  const changed = changedV8Flags();
   if (!changed) return load();
   const v8 = process.getBuiltinModule('node:v8');
   for (const [, byDefault] of changed) v8.setFlagsFromString(byDefault);

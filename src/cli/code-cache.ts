@@ -21,23 +21,35 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { debuglog } from 'node:util';
 import vm from 'node:vm';
 import { cacheChecksum as checksum, pathTag, removeAllButNewest, removeLeftovers, userCacheFolder, writeWhole } from '../cache-folder.js';
+import { changedV8FlagsTag } from '../v8-defaults.js';
 
 const debug = debuglog('pushcheck');
 const MAGIC = 'pushcheck-code-cache 2';
-/** How many caches of one bundle (for as many Node versions or architectures) a folder keeps. */
-export const KEPT_CACHES = 3;
+/**
+ * How many caches of one bundle (for as many Node versions, architectures or V8 flag sets) a folder keeps: a library
+ * of lib/ has two on Node 20 (below), and one each on 22 and 24.
+ */
+export const KEPT_CACHES = 4;
 
-/** This Node's part of a cache file's name: `v20.18.0-x64`. */
-const runtime = (): string => `${process.version}-${process.arch}`;
+/**
+ * This process's part of a cache file's name: `v20.18.0-x64`, and where it changed V8 flags (a check on Node 20,
+ * src/cli/v8-flags.ts) V8's tag of them too, `v20.18.0-x64-1a2b3c4d`. V8 refuses a cache made under other flags, and
+ * the libraries of lib/ that both a check and the rules command load (yaml, cli-table3, undici, basic-ftp) had one
+ * file for both: each switch between the two commands compiled the library again and wrote its cache anew.
+ */
+const runtime = (): string => {
+  const flags = changedV8FlagsTag();
+  return `${process.version}-${process.arch}${flags === undefined ? '' : `-${flags}`}`;
+};
 
-/** The cache file beside the bundle `file`, for this Node. */
-export function besideCacheFile(file: string): string {
-  return `${file}.${runtime()}.cache`;
+/** The cache file beside the bundle `file`, for this Node (and its V8 flags: runtime()). */
+export function besideCacheFile(file: string, at = runtime()): string {
+  return `${file}.${at}.cache`;
 }
 
 /** The user's cache folder for pushcheck; one file per installed bundle (its path, hashed, names it) and Node. */
-export function userCacheFile(file: string, env: NodeJS.ProcessEnv = process.env): string {
-  return join(userCacheFolder(env), `${pathTag(file)}-${file.replace(/^.*[\\/]/, '')}.${runtime()}.cache`);
+export function userCacheFile(file: string, env: NodeJS.ProcessEnv = process.env, at = runtime()): string {
+  return join(userCacheFolder(env), `${pathTag(file)}-${file.replace(/^.*[\\/]/, '')}.${at}.cache`);
 }
 
 /** A cache in the user's folder named as this build names them (userCacheFile): any other `.cache` there an older build named. */
@@ -48,10 +60,10 @@ const USER_CACHE_NAME = /^[0-9a-f]{8}-.+\.v\d[\w.-]*\.cache$/;
  * and what is left over in its folder (removeLeftovers): the temporary files of killed runs, and in the user's folder
  * the caches an older build named otherwise (a sha1 of the bundle's path; no Node version).
  */
-function pruneSiblings(place: string, inUserFolder: boolean): void {
+function pruneSiblings(place: string, inUserFolder: boolean, at: string): void {
   const folder = dirname(place);
   const own = basename(place);
-  const stem = own.slice(0, -`.${runtime()}.cache`.length);
+  const stem = own.slice(0, -`.${at}.cache`.length);
   const escaped = stem.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   const sibling = new RegExp(`^${escaped}(\\.v\\d[\\w.-]*)?\\.cache$`);
   try {
@@ -71,8 +83,8 @@ function pruneSiblings(place: string, inUserFolder: boolean): void {
  * the source than its length, and a build that stamps its files with one time (SOURCE_DATE_EPOCH) and writes them in
  * place keeps size, inode and modification time, so the old code would run.
  */
-function cacheKey(stat: Stats): string {
-  return [process.version, process.arch, stat.dev, stat.ino, stat.size, stat.mtimeMs, stat.ctimeMs].join(' ');
+function cacheKey(stat: Stats, at: string): string {
+  return [at, stat.dev, stat.ino, stat.size, stat.mtimeMs, stat.ctimeMs].join(' ');
 }
 
 /** Reads the first `size` bytes of the file open as `fd` into `buffer` at `offset`; how many (fewer if it is shorter now). */
@@ -124,14 +136,14 @@ function cacheHeader(key: string, data: Buffer): Buffer {
 }
 
 /** Writes the cache to the first place that takes it, whole or not at all (a temporary file, then a rename). */
-function writeCache(places: string[], key: string, data: Buffer): void {
+function writeCache(places: string[], key: string, data: Buffer, at: string): void {
   const header = cacheHeader(key, data);
   for (const place of places) {
     try {
       mkdirSync(dirname(place), { recursive: true });
       writeWhole(place, Buffer.concat([header, data]));
       debug('code cache %s: written (%d bytes)', place, data.length);
-      pruneSiblings(place, dirname(place) === userCacheFolder());
+      pruneSiblings(place, dirname(place) === userCacheFolder(), at);
       return;
     } catch (err) {
       debug('code cache %s: not written (%s)', place, (err as NodeJS.ErrnoException).code ?? err);
@@ -182,7 +194,9 @@ export function requireWithCodeCache(path: string): unknown {
   // NODE_DEBUG=module does not name it).
   debug('bundle %s', file);
   if (process.env.NODE_DISABLE_COMPILE_CACHE) return requireFor(file)(file);
-  const beside = besideCacheFile(file);
+  // V8 takes a cache only under the flags it was made under: named by those the bundle compiles under (runtime()).
+  const at = runtime();
+  const beside = besideCacheFile(file, at);
   // The key and the text from one open file: a build that replaced it meanwhile cannot pair one's cache with the other.
   const fd = openSync(file, 'r');
   let key: string;
@@ -190,11 +204,11 @@ export function requireWithCodeCache(path: string): unknown {
   let cached: ReturnType<typeof readCache>;
   try {
     const stat = fstatSync(fd);
-    key = cacheKey(stat);
+    key = cacheKey(stat, at);
     // One buffer: the text first (decoded into a string of its own), then the cache, which V8 reads as it compiles.
     const bytes = Buffer.allocUnsafeSlow(WRAPPER_HEAD.length + stat.size + WRAPPER_TAIL.length);
     const source = wrappedSource(fd, stat.size, bytes);
-    cached = readCache(beside, key, bytes) ?? readCache(userCacheFile(file), key, bytes);
+    cached = readCache(beside, key, bytes) ?? readCache(userCacheFile(file, process.env, at), key, bytes);
     script = new vm.Script(source, { filename: file, ...(cached && { cachedData: cached.data }) });
   } finally {
     closeSync(fd);
@@ -202,7 +216,10 @@ export function requireWithCodeCache(path: string): unknown {
   if (cached) debug('code cache %s: %s', cached.place, script.cachedDataRejected ? 'rejected by V8' : 'used');
   if (!cached || script.cachedDataRejected) {
     process.once('exit', (code) => {
-      if (code === 0 || code === 1) writeCache([beside, userCacheFile(file)], key, script.createCachedData());
+      if (code !== 0 && code !== 1) return;
+      // V8 stamps the cache with its flags of now: changed since the bundle compiled, no later run would take it.
+      if (runtime() !== at) debug('code cache %s: not written (V8 flags changed since the bundle compiled)', beside);
+      else writeCache([beside, userCacheFile(file, process.env, at)], key, script.createCachedData(), at);
     });
   }
   // What a bundle uses of its module object is `exports` (esbuild's output); Node's Module would need node:module.

@@ -6,7 +6,7 @@
  * the young generation's starting size (--min-semi-space-size) is fixed when the heap is made and is ignored later.
  */
 import { commandFor, defaultCommand } from './commands.js';
-import { noteChangedV8Flags, type ChangedV8Flags } from '../v8-defaults.js';
+import { changedV8Flags, noteChangedV8Flags, type ChangedV8Flags } from '../v8-defaults.js';
 
 /**
  * The Node built-ins every check loads (connects, timings, the code cache and its checksum, the report's machine),
@@ -32,8 +32,14 @@ const CHECK_FLAGS: ChangedV8Flags = [
   ['--no-minor-gc-task', '--minor-gc-task'],
 ];
 
+/**
+ * Sets CHECK_FLAGS for a check on Node 20. Once a process has set them, a later call does nothing: check.cjs holds a
+ * copy of this module (main.ts calls it for the single executable and main.js) and runs after start.cjs's has set the
+ * flags; had it set its own copy's (another build's, a hand-edited trial's), check.cjs's code cache, written at exit
+ * under V8's flags then, would be refused by every next run, whose check.cjs compiles under start.cjs's.
+ */
 export function v8FlagsForCheck(args: string[]): void {
-  if (!process.versions.v8.startsWith('11.') || commandFor(args) !== defaultCommand) return;
+  if (!process.versions.v8.startsWith('11.') || commandFor(args) !== defaultCommand || changedV8Flags()) return;
   for (const name of CHECK_BUILTINS) process.getBuiltinModule(name);
   const v8 = process.getBuiltinModule('node:v8');
   for (const [set] of CHECK_FLAGS) v8.setFlagsFromString(set);

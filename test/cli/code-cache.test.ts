@@ -38,8 +38,7 @@ function app(source = APP): { file: string; cacheHome: string } {
   return { file, cacheHome: path.join(home, 'xdg') };
 }
 
-function run(target: { file: string; cacheHome: string }, env: NodeJS.ProcessEnv = {}) {
-  const script = `require(${JSON.stringify(CODE_CACHE)}).requireWithCodeCache(${JSON.stringify(target.file)})`;
+function run(target: { file: string; cacheHome: string }, env: NodeJS.ProcessEnv = {}, script = `require(${JSON.stringify(CODE_CACHE)}).requireWithCodeCache(${JSON.stringify(target.file)})`) {
   const out = spawnSync(process.execPath, ['-e', script], {
     encoding: 'utf8',
     timeout: 30_000,
@@ -233,7 +232,7 @@ describe('the code cache', () => {
     expect(readFileSync(`${target.file}.v0.0.1-x64.cache`, 'utf8')).toBe('another Node');
   });
 
-  it('keeps the 3 most recently written caches of a file when it writes one: older Nodes\' (a pre-release too) and the unversioned name go', () => {
+  it('keeps the 4 most recently written caches of a file when it writes one: older Nodes\' (a pre-release too) and the unversioned name go', () => {
     const target = app();
     const folder = path.dirname(target.file);
     const others = ['app.cjs.v23.0.0-pre-x64.cache', 'app.cjs.cache', 'app.cjs.v0.0.1-x64.cache', 'app.cjs.v0.0.2-arm64.cache', 'app.cjs.v0.0.3-x64.cache'];
@@ -246,12 +245,53 @@ describe('the code cache', () => {
     writeFileSync(path.join(folder, 'app.cjs.v0.0.1-x64.cache.notes'), 'old');
     const first = run(target);
     expect(first).toMatchObject({ code: 0, stdout: EXPECTED });
-    expect(first.events.filter((event) => event.endsWith('(only the 3 newest are kept)')).sort()).toEqual(
-      ['app.cjs.cache', 'app.cjs.v0.0.1-x64.cache', 'app.cjs.v23.0.0-pre-x64.cache'].map((name) => `${path.join(folder, name)}: removed (only the 3 newest are kept)`),
+    expect(first.events.filter((event) => event.endsWith('(only the 4 newest are kept)')).sort()).toEqual(
+      ['app.cjs.cache', 'app.cjs.v23.0.0-pre-x64.cache'].map((name) => `${path.join(folder, name)}: removed (only the 4 newest are kept)`),
     );
     expect(readdirSync(folder).sort()).toEqual(
-      ['app.cjs', `app.cjs${OWN}`, 'app.cjs.v0.0.2-arm64.cache', 'app.cjs.v0.0.3-x64.cache', 'other.cjs.v0.0.1-x64.cache', 'app.cjs.v0.0.1-x64.cache.notes'].sort(),
+      ['app.cjs', `app.cjs${OWN}`, 'app.cjs.v0.0.1-x64.cache', 'app.cjs.v0.0.2-arm64.cache', 'app.cjs.v0.0.3-x64.cache', 'other.cjs.v0.0.1-x64.cache', 'app.cjs.v0.0.1-x64.cache.notes'].sort(),
     );
+  });
+
+  // A check on Node 20 changes V8 flags before its bundles compile (src/cli/v8-flags.ts), and V8 refuses a cache made
+  // under other flags. Here the process sets them as start.cjs does, through dist/cli/v8-flags.js, before the app runs.
+  describe('under the V8 flags of a check', () => {
+    const node20 = process.versions.v8.startsWith('11.');
+    const V8_FLAGS = fileURLToPath(new URL('../../dist/cli/v8-flags.js', import.meta.url));
+    const asCheck = (target: { file: string; cacheHome: string }, env: NodeJS.ProcessEnv = {}) => {
+      const script = `import(${JSON.stringify(V8_FLAGS)}).then(({ v8FlagsForCheck }) => { v8FlagsForCheck(['rules.yaml']);
+        if (process.env.APP_SETS_FLAGS) process.on('exit', () => require('node:v8').setFlagsFromString('--interrupt-budget=270336'));
+        require(${JSON.stringify(CODE_CACHE)}).requireWithCodeCache(${JSON.stringify(target.file)}); })`;
+      return run(target, env, script);
+    };
+
+    it(`is a file of its own beside the defaults' one, each used by the next run of its kind (this is ${process.version})`, () => {
+      const target = app();
+      const folder = path.dirname(target.file);
+      const flagged = asCheck(target);
+      expect(flagged).toMatchObject({ code: 0, stdout: EXPECTED });
+      const [written] = flagged.events;
+      // Node 22 and later change no flag: the one file of this Node.
+      const place = node20 ? expect.stringMatching(new RegExp(`^${target.file}${OWN_RE.replace(/\\.cache$/, '')}-[0-9a-f]+\\.cache: written`)) : expect.stringMatching(new RegExp(`^${target.file}${OWN_RE}: written`));
+      expect(flagged.events).toEqual([place]);
+      const ownFile = written!.replace(/: written.*$/, '');
+      expect(run(target).events).toEqual(node20 ? [expect.stringMatching(new RegExp(`^${target.file}${OWN_RE}: written`))] : [`${ownFile}: used`]);
+      // Each kind of run, in turns, finds its own cache.
+      for (let turn = 0; turn < 2; turn += 1) {
+        expect(asCheck(target).events).toEqual([`${ownFile}: used`]);
+        expect(run(target).events).toEqual([`${target.file}${OWN}: used`]);
+      }
+      expect(readdirSync(folder).filter((name) => name.endsWith('.cache'))).toHaveLength(node20 ? 2 : 1);
+    });
+
+    it('is not written when V8 flags changed after the bundle compiled: no later run would take it', () => {
+      const target = app();
+      const changed = asCheck(target, { APP_SETS_FLAGS: '1' });
+      expect(changed).toMatchObject({ code: 0, stdout: EXPECTED });
+      // Node 22 and later: no flags of a check, so none noted, and the cache is written as ever.
+      expect(changed.events).toEqual([expect.stringMatching(node20 ? /: not written \(V8 flags changed since the bundle compiled\)$/ : /: written \(\d+ bytes\)$/)]);
+      if (node20) expect(readdirSync(path.dirname(target.file)).filter((name) => name.endsWith('.cache'))).toEqual([]);
+    });
   });
 });
 

@@ -74,7 +74,7 @@ describe('start-up path', () => {
     await run(BIN, ['--help', 'extra']);
     const cached = await run(BIN, [], { env: { NODE_DEBUG: 'pushcheck' } });
     expect(cached.code).toBe(2);
-    expect(cached.stderr).toMatch(/code cache \S+program\.cjs\.v[\d.]+-\w+\.cache: used/);
+    expect(cached.stderr).toMatch(/code cache \S+program\.cjs\.v[\d.]+-\w+(-[0-9a-f]+)?\.cache: used/);
     expect(await loaded(['diff', '--help'])).toMatch(/bundle\/main\.js/);
   });
 
@@ -86,7 +86,7 @@ describe('start-up path', () => {
         const out = await run(BIN, ['rules', 'list', '-f', format], { nodeArgs: ['-r', preload], env: { NODE_DEBUG: 'module,esm,pushcheck' } });
         expect(out.code, out.stderr).toBe(0);
         expect(out.stderr).toMatch(/bundle\/rules\.cjs/);
-        expect(out.stderr).toMatch(/code cache \S+rules\.cjs\.v[\d.]+-\w+\.cache: (used|written|rejected by V8|made for another|damaged)/);
+        expect(out.stderr).toMatch(/code cache \S+rules\.cjs\.v[\d.]+-\w+(-[0-9a-f]+)?\.cache: (used|written|rejected by V8|made for another|damaged)/);
         expect(out.stderr).not.toMatch(/bundle\/main\.js|chunks\/|bundle\/lib\//);
         const builtins = readFileSync(list, 'utf8').split('\n');
         // What it does load is named, so that finding none of the others is not for want of looking.
@@ -176,7 +176,7 @@ describe('start-up path', () => {
       expect(out.code, out.stderr).toBe(0);
       expect(JSON.parse(out.stdout)).toMatchObject({ summary: { total: 1, passed: 1 } });
       expect(out.stderr).toMatch(/code-cache\.cjs/);
-      expect(out.stderr).toMatch(/code cache \S+check\.cjs\.v[\d.]+-\w+\.cache: (used|rejected by V8|made for another|damaged)|code cache \S+: written/);
+      expect(out.stderr).toMatch(/code cache \S+check\.cjs\.v[\d.]+-\w+(-[0-9a-f]+)?\.cache: (used|rejected by V8|made for another|damaged)|code cache \S+: written/);
       expect(out.stderr).toMatch(/rule file \S+: as parsed before/);
       expect(out.stderr).not.toMatch(/bundle\/main\.js|chunks\/|bundle\/lib\//);
       expect(unusedLoaded(), 'the second run').toEqual([]);
@@ -227,8 +227,28 @@ describe('start-up path', () => {
       expect(first.code, first.stderr).toBe(0);
       const second = await run(BIN, [rules, '-f', 'json'], { env: { NODE_DEBUG: 'pushcheck' } });
       expect(second.code, second.stderr).toBe(0);
-      expect(second.stderr).toMatch(/code cache \S+check\.cjs\.v[\d.]+-\w+\.cache: used/);
+      expect(second.stderr).toMatch(/code cache \S+check\.cjs\.v[\d.]+-\w+(-[0-9a-f]+)?\.cache: used/);
       expect(second.stderr).not.toMatch(/rejected by V8|: written/);
+    });
+  });
+
+  it("a library that a check and the rules command both load (yaml) keeps a code cache for each, used in turns (V8's flags)", async () => {
+    await withOneRule(net.createServer((socket) => socket.end()), 'tcp', async (rules, dir) => {
+      // On Node 20 a check changes V8 flags and the rules command does not (src/cli/v8-flags.ts); V8 refuses a cache
+      // made under other flags, and one file for both made every switch compile yaml again and rewrite its cache.
+      // A cache folder of its own for each run: the rule file is not found as parsed before, so each run loads yaml.
+      let runs = 0;
+      const yamlCache = async (args: string[]): Promise<string[]> => {
+        const out = await run(BIN, args, { env: { NODE_DEBUG: 'pushcheck', XDG_CACHE_HOME: path.join(dir, `cache${(runs += 1)}`) } });
+        expect(out.code, out.stderr).toBe(0);
+        return [...out.stderr.matchAll(/code cache \S+bundle\/lib\/yaml\.cjs\.v[\d.]+-\w+(?:-[0-9a-f]+)?\.cache: ([a-z ]+)/g)].map((event) => event[1]!.trim());
+      };
+      const check = [rules, '-f', 'json'];
+      const validate = ['rules', 'validate', rules];
+      // The first of each kind may write its cache; after them, every run uses the one of its kind.
+      await yamlCache(check);
+      await yamlCache(validate);
+      for (const args of [check, validate, check, validate]) expect(await yamlCache(args), args.join(' ')).toEqual(['used']);
     });
   });
 
@@ -237,7 +257,7 @@ describe('start-up path', () => {
       const out = await run(BIN, [rules, '-f', 'json'], { env: { NODE_DEBUG: 'pushcheck' } });
       expect(out.code, out.stderr).toBe(0);
       // Through the code cache, as check.cjs is (src/cli/code-cache.ts): written by the first run, used by the next.
-      expect(out.stderr).toMatch(/code cache \S+bundle\/lib\/undici\.cjs\.v[\d.]+-\w+\.cache: (written|used)/);
+      expect(out.stderr).toMatch(/code cache \S+bundle\/lib\/undici\.cjs\.v[\d.]+-\w+(-[0-9a-f]+)?\.cache: (written|used)/);
       expect(JSON.parse(out.stdout)).toMatchObject({ summary: { total: 1, passed: 1 }, results: [{ check: 'http', status: 'pass', http: { status: 200 } }] });
     });
   });

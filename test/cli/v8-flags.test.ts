@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const V8_FLAGS = fileURLToPath(new URL('../../dist/cli/v8-flags.js', import.meta.url));
+const V8_DEFAULTS = fileURLToPath(new URL('../../dist/v8-defaults.js', import.meta.url));
 
 /** Scavenges a fresh Node makes while it keeps 30,000 of 300,000 small objects, after v8FlagsForCheck(`args`). */
 function scavenges(args: string[] | undefined): number {
@@ -38,6 +39,24 @@ describe('v8FlagsForCheck', () => {
     } else {
       expect(scavenges(['rules.yaml'])).toBe(plain);
     }
+  });
+
+  it("sets them once a process: a later call (check.cjs's own copy, after start.cjs's) changes no flag", () => {
+    // As when start.cjs and check.cjs hold different CHECK_FLAGS (a trial edited in one of them): the flags V8 has
+    // when check.cjs compiles must be those it has when its code cache is written at exit, or no run takes the cache.
+    const script = `
+      const v8 = await import('node:v8');
+      const { v8FlagsForCheck } = await import(${JSON.stringify(V8_FLAGS)});
+      const { noteChangedV8Flags } = await import(${JSON.stringify(V8_DEFAULTS)});
+      const other = [['--interrupt-budget=270336', '--interrupt-budget=67584']];
+      v8.setFlagsFromString(other[0][0]);
+      noteChangedV8Flags(other);
+      const before = v8.cachedDataVersionTag();
+      v8FlagsForCheck(['rules.yaml']);
+      process.stdout.write(String(before === v8.cachedDataVersionTag()));`;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+    expect(child.stderr).toBe('');
+    expect(child.stdout).toBe('true');
   });
 
   it("leaves V8's defaults to every other command", () => {

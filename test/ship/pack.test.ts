@@ -81,11 +81,11 @@ describe('npm install -g ./pushcheck-<version>.tgz', () => {
     try {
       const first = await check();
       expect(first.code, first.stderr).toBe(0);
-      expect(first.stderr).toMatch(/check\.cjs\.v[\d.]+-\w+\.cache: written/);
-      expect(first.stderr).toMatch(/lib\/yaml\.cjs\.v[\d.]+-\w+\.cache: written/);
+      expect(first.stderr).toMatch(/check\.cjs\.v[\d.]+-\w+(-[0-9a-f]+)?\.cache: written/);
+      expect(first.stderr).toMatch(/lib\/yaml\.cjs\.v[\d.]+-\w+(-[0-9a-f]+)?\.cache: written/);
       const second = await check();
       expect(second.code, second.stderr).toBe(0);
-      expect(second.stderr).toMatch(/check\.cjs\.v[\d.]+-\w+\.cache: used/);
+      expect(second.stderr).toMatch(/check\.cjs\.v[\d.]+-\w+(-[0-9a-f]+)?\.cache: used/);
       // The rule file as the first run parsed it (src/rules/parsed.ts), under HOME's cache folder.
       expect(second.stderr).toMatch(/rule file \S+tcp\.yaml: as parsed before \(\S+\/\.cache\/pushcheck\/rule-files\//);
       expect(JSON.parse(second.stdout)).toMatchObject({ summary: { total: 1, passed: 1 } });
