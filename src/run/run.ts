@@ -22,6 +22,7 @@ import {
   applyCertificateExpiry,
   applyFallbacks,
   applyFamilyFallbacks,
+  isoString,
   reportOf,
   resultOf,
   summariseRules,
@@ -159,7 +160,7 @@ export async function reportOfProbed(probed: ProbedTarget[], ruleSets: RuleSet[]
     ruleSets,
     results,
     rules: summariseRules(ruleSets, probed, { proxied: settings.proxy !== undefined }),
-    findings: findingsOf(results, { startedAt: span.startedAt.toISOString() }),
+    findings: findingsOf(results, { startedAt: isoString(span.startedAt) }),
     recorded: settings.recorded,
     startedAt: span.startedAt,
     durationMs: span.durationMs(),
@@ -215,6 +216,19 @@ function holdTracker(settings: CheckSettings, runSignal: AbortSignal, hooks: Run
 
 const FAMILY_NAMES: Record<AddressFamily, string> = { ipv4: 'IPv4', ipv6: 'IPv6' };
 const CHOSEN: Record<FamilyChoice, AddressFamily[]> = { '4': ['ipv4'], '6': ['ipv6'], both: ['ipv4', 'ipv6'] };
+
+/**
+ * `target` for one address family: a copy with `family` added last, as `{ ...target, family }` would make it. Not that
+ * spread: V8 11 (Node 20) gives each object a spread makes and a further property extends a hidden class of its own,
+ * so 1,000 targets had 1,000 classes and every later read of one (the probe's, resultOf's, summariseRules') missed
+ * V8's caches: a copy by Object.assign shares its class with the other targets of the same shape (docs/contributing.md,
+ * "Last connect → exit").
+ */
+export function withFamily(target: Target, family: AddressFamily | undefined): Target {
+  const copy: Target = Object.assign({}, target);
+  copy.family = family;
+  return copy;
+}
 
 /** A lookup's addresses of one family only. */
 function ofFamily(resolution: Resolution, family: AddressFamily): Resolution {
@@ -282,7 +296,7 @@ function probeFamilies(target: Target, run: Run, resolution: Resolution, firstTr
   // A name of one family that the run probes (the common case) needs no filter on its addresses. A success stays the
   // run's answer for this name (see memoiseResolver), so every attempt of the target is handed it as `resolved`, as
   // its resolver would give it.
-  if (only !== undefined && chosen.includes(only)) return probeWithRetries({ ...target, family: only }, run, undefined, run.resolve, firstTry, resolution);
+  if (only !== undefined && chosen.includes(only)) return probeWithRetries(withFamily(target, only), run, undefined, run.resolve, firstTry, resolution);
   const families = chosen.filter((family) => present.includes(family));
   if (families.length === 0) {
     // --family 4 or 6 and the name has only the other family: nothing to probe, and the result says why.
@@ -296,12 +310,12 @@ function probeFamilies(target: Target, run: Run, resolution: Resolution, firstTr
       timings: { dnsMs: resolution.durationMs, totalMs: resolution.durationMs },
       failure: failure('dns_no_address', 'dns', detail),
     };
-    return Promise.resolve({ target: { ...target, family }, attempts: 1, outcome, via: viaOf(settings, undefined) });
+    return Promise.resolve({ target: withFamily(target, family), attempts: 1, outcome, via: viaOf(settings, undefined) });
   }
   // A name of more than one family (one of a single family was probed above, or has none the run probes): each
   // family the run probes, with that family's addresses only.
   const probeFamily = (family: AddressFamily): Promise<Probed> =>
-    probeWithRetries({ ...target, family }, run, undefined, familyResolver(run.resolve, family), firstTry, ofFamily(resolution, family));
+    probeWithRetries(withFamily(target, family), run, undefined, familyResolver(run.resolve, family), firstTry, ofFamily(resolution, family));
   return families.length === 1 ? probeFamily(families[0] as AddressFamily) : Promise.all(families.map(probeFamily));
 }
 
@@ -313,7 +327,7 @@ function probeFamilies(target: Target, run: Run, resolution: Resolution, firstTr
 function throughProxy(probed: Probed, family: FamilyChoice): Probed {
   const { outcome } = probed;
   if (!outcome) return probed;
-  if (outcome.address !== undefined) return { ...probed, target: { ...probed.target, family: familyOf(outcome.address) } };
+  if (outcome.address !== undefined) return { ...probed, target: withFamily(probed.target, familyOf(outcome.address)) };
   const unhonoured =
     family === 'both' ? undefined : `--family ${family} does not apply here: the proxy resolved the name and chose the family itself`;
   return {
