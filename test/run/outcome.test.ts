@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyFallbacks, applyFamilyFallbacks, resultOf, summarise, summariseRules } from '../../src/run/outcome.js';
+import { applyFallbacks, applyFamilyFallbacks, isoString, resultOf, summarise, summariseRules } from '../../src/run/outcome.js';
 import { overloadOf } from '../../src/run/run.js';
 import { verdictOf } from '../../src/verdict.js';
 import { failed, passed, rule, ruleSet, target } from '../helpers/literals.js';
@@ -225,5 +225,22 @@ describe('results and summaries built in one pass', () => {
     const blocked = resultOf({ target: target(main), outcome: failed(), attempts: 1 });
     const carried = applyFallbacks([blocked, resultOf({ target: target(web), outcome: passed(), attempts: 1 })], [set]);
     expect(carried[0]).toMatchObject({ status: 'warn', fallback: { rule: 'web', port: 443 } });
+  });
+});
+
+describe('isoString', () => {
+  it('writes what toISOString writes, at the edges of every field and outside the years it writes itself', () => {
+    const times = [
+      0, 1, 9, 10, 99, 100, 999, Date.UTC(2026, 10, 26, 20, 55, 7, 42), Date.UTC(2026, 0, 1), Date.UTC(1999, 11, 31, 23, 59, 59, 999),
+      Date.UTC(0, 0, 1) - 1, Date.UTC(0, 0, 1), Date.UTC(9999, 11, 31, 23, 59, 59, 999), Date.UTC(10000, 0, 1), -8.64e15, 8.64e15,
+    ];
+    // Date.UTC reads 0-99 as 1900-1999: years 0-99 set by setUTCFullYear.
+    for (const year of [0, 5, 99, 999, 1000]) times.push(new Date(0).setUTCFullYear(year, 1, 29));
+    for (let i = 0; i < 2000; i += 1) times.push(Math.floor((Math.random() - 0.5) * 2 * 4e14));
+    for (const time of times) expect(isoString(new Date(time))).toBe(new Date(time).toISOString());
+  });
+
+  it('throws for an invalid date as toISOString does', () => {
+    expect(() => isoString(new Date(NaN))).toThrow(RangeError);
   });
 });
