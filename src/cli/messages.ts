@@ -62,8 +62,24 @@ export function doneOnceOutputWritten(): void {
 /** main.ts, after the program: exits with process.exitCode once stdout and stderr have taken everything, if the command said it was done. */
 export function exitIfDone(): void {
   if (!doneOnceWritten) return;
+  // Both streams have taken every byte and no write failed (a report file, a terminal, a pipe with room: Node writes
+  // them at once on Linux): nothing to wait for, and an empty write's round trip through each stream cost 0.6 ms
+  // (code that no earlier write had run). A tick later all the same, after a failure printReports tells a tick later.
+  if (flushed(process.stdout) && flushed(process.stderr)) {
+    process.nextTick(exitNow);
+    return;
+  }
   // A write's callback comes once the writes before it are flushed (a pipe whose reader is slow included). A write
   // that failed (a full disk, `> /dev/full`) hands its error to this callback before the stream emits 'error', so
   // it is told here: exiting first left a cut report and exit code 0.
   process.stdout.write('', (err) => (err ? stdoutFailed(err as NodeJS.ErrnoException) : process.stderr.write('', () => process.exit())));
+}
+
+/** Whether a stream holds no byte it has not handed to the system, and none of its writes failed. */
+function flushed(stream: NodeJS.WriteStream): boolean {
+  return stream.writableLength === 0 && !stream.errored;
+}
+
+function exitNow(): void {
+  process.exit();
 }

@@ -5,7 +5,7 @@
  * a platform does not.)
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -73,5 +73,29 @@ describe('the end of a check run', () => {
     expect(report.results.find((r) => r.rule === 'closed')?.status).toBe('fail');
     expect(report.exitCode).toBe(1);
     expect(run.code).toBe(1);
+  });
+
+  // Written whole at once (a regular file), nothing is left for the streams to flush: exitIfDone exits without the empty
+  // writes' round trip, a tick later, with the report's exit code.
+  it('exits with the report’s exit code once a report to a regular file is written, every byte of it', async () => {
+    const file = path.join(dir, 'file.yaml');
+    writeRuleFile(file, 'exit', 'Exit', [
+      { id: 'open', host: 'exit.test', probe: ['a.exit.test', 'b.exit.test'], ports: servers.map((server) => server.port), check: 'tcp' },
+      { id: 'closed', host: 'closed.exit.test', ports: [closed], check: 'tcp' },
+    ]);
+    for (const format of ['json', 'junit']) {
+      const out = path.join(dir, `report.${format}`);
+      const fd = openSync(out, 'w');
+      const child = spawn(process.execPath, [BIN, file, '--resolve', '*.exit.test=127.0.0.1', '-f', format], { stdio: ['ignore', fd, 'pipe'] });
+      closeSync(fd);
+      let stderr = '';
+      child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      const code = await new Promise<number | null>((resolve, reject) => child.on('error', reject).on('close', resolve));
+      expect(stderr).toBe('');
+      expect(code).toBe(1);
+      const text = readFileSync(out, 'utf8');
+      if (format === 'json') expect((JSON.parse(text) as { results: unknown[] }).results).toHaveLength(9);
+      else expect(text.trimEnd().endsWith('</testsuites>')).toBe(true);
+    }
   });
 });
