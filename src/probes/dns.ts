@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { UsageError } from '../errors.js';
 import { ipVersion } from '../ip-version.js';
 import { classifyError, errorCodes, failure, PhaseError, withContext } from './classify.js';
-import { bounded, since, stoppedFailure } from './phases.js';
+import { bounded, roundMs, since, stoppedFailure } from './phases.js';
 import { resolverSlots, systemLookup } from './system-lookup.js';
 import type { Resolution, ResolveHost, ResolveOptions, AbortSignalLike } from './types.js';
 
@@ -199,7 +199,8 @@ export function createResolver(options: ResolverOptions): ResolveHost {
       if (addresses.length === 0) {
         return { addresses: [], pinned: false, durationMs: since(start), failure: failure('dns_no_address', 'dns') };
       }
-      return { addresses: ipv4First(addresses), pinned: false, durationMs: since(start) };
+      const endedAt = performance.now();
+      return { addresses: ipv4First(addresses), pinned: false, durationMs: roundMs(endedAt - start), endedAt };
     } catch (err) {
       const fail = err instanceof PhaseError ? err.failure : classifyError(err, 'dns');
       const server = dnsServer && (net.isIPv6(dnsServer.host) ? `[${dnsServer.host}]` : dnsServer.host);

@@ -3,7 +3,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Failure, FailureCode, Phase, ProbeOutcome, Target, Timings } from '../types.js';
-import type { ProbeContext, SignalStandIn, AbortSignalLike } from './types.js';
+import type { ProbeContext, Resolution, SignalStandIn, AbortSignalLike } from './types.js';
 import { failure, PhaseError, TIMEOUT_CODES, withContext } from './classify.js';
 
 /** Durations are reported in ms rounded to 0.1. */
@@ -200,7 +200,7 @@ export async function runProbe(
     lookupWaitMs = budget.elapsed();
     outcome.addresses = resolution.addresses;
     outcome.pinned = resolution.pinned;
-    if (!proxied) outcome.timings.dnsMs = roundMs(resolution.durationMs);
+    if (!proxied) outcome.timings.dnsMs = attemptDnsMs(resolution, lookupWaitMs, ctx.startedAt);
     if (resolution.failure) {
       outcome.failure = resolution.failure;
     } else if (resolution.addresses.length === 0 && !proxied) {
@@ -232,6 +232,19 @@ export async function runProbe(
   }
   if (outcome.failure) outcome.ok = false;
   return outcome;
+}
+
+/**
+ * An attempt's dnsMs: what it waited for its addresses (`waitedMs` since it began, or from `startedAt` to the lookup's
+ * end), never more than the lookup took. A result's timings describe the attempt it reports, and a run looks a name
+ * up once: the attempt that waited for the whole lookup reports all of it, one that joined it under way the rest, and
+ * one handed the answer ready (a retry, a later target of the name) made no lookup: 0 ms, as for a pin. So totalMs,
+ * never less than the phases' sum, stays within the attempt's timeout (docs/timeouts.md).
+ */
+export function attemptDnsMs(resolution: Resolution, waitedMs: number, startedAt?: number): number {
+  const { durationMs, endedAt } = resolution;
+  const waited = endedAt !== undefined && startedAt !== undefined ? endedAt - startedAt : waitedMs;
+  return roundMs(Math.max(0, Math.min(durationMs, waited)));
 }
 
 /** A phase after DNS that ran out of the probe's time says how much of it the lookup took, when that was much. */

@@ -10,6 +10,8 @@ export interface Resolution {
   /** True when the addresses came from --resolve. */
   pinned: boolean;
   durationMs: number;
+  /** When an answered lookup ended (a performance.now() time): an attempt that began later waited nothing for it. */
+  endedAt?: number;
   failure?: Failure;
 }
 

@@ -14,7 +14,7 @@ import type { FieldPath, Fields } from '../fields.js';
 import { ipVersion } from '../ip-version.js';
 import type { Failure, FailureCode, ProbeOutcome, Target } from '../types.js';
 import { errorCodes, failure } from './classify.js';
-import { abortSignalOf, Budget, isInterrupted, onAbort, roundMs } from './phases.js';
+import { abortSignalOf, attemptDnsMs, Budget, isInterrupted, onAbort, roundMs } from './phases.js';
 import { checkServerIdentity } from './server-identity.js';
 import { runTrustingContext } from '../trust.js';
 import { cryptoModule, tlsModule } from '../v8-defaults.js';
@@ -349,7 +349,7 @@ async function writeWithin(target: Target, ctx: ProbeContext, budget: Budget): P
       const resolution = await ctx.resolve(location.host, budget.stop);
       outcome.addresses = resolution.addresses;
       outcome.pinned = resolution.pinned;
-      outcome.timings.dnsMs = roundMs(resolution.durationMs);
+      outcome.timings.dnsMs = attemptDnsMs(resolution, budget.elapsed(), ctx.startedAt);
       const address = resolution.addresses[0];
       if (resolution.failure) return finish(resolution.failure);
       if (address === undefined) return finish(failure('dns_no_address', 'dns', location.host));

@@ -290,7 +290,9 @@ describe('every probe kind and phase through the scheduler, whose attempt signal
       const verdict = networkVerdict(result!, { timeoutMs: 1000, stalledMs: loop.stalledMs() });
       expect(verdict).toMatchObject({ code: 'write_error', message: expect.stringContaining('timed out after 1000 ms (PROPFIND)') });
       expect(result!.status).toBe(verdict.overloaded ? 'warn' : 'fail');
-      expect(result!.timings.dnsMs).toBeGreaterThanOrEqual(350);
+      // An overload retry made no lookup: the name's answer was the run's already (docs/timeouts.md).
+      if (verdict.overloadRetried) expect(result!.timings.dnsMs).toBe(0);
+      else expect(result!.timings.dnsMs).toBeGreaterThanOrEqual(350);
       // Before, totalMs ran from the probe's call, after the lookup: about 600 ms of the 1000.
       expect(result!.timings.totalMs).toBeGreaterThanOrEqual(990);
       expect(result!.timings.totalMs).toBeLessThan(tookMs + 1);
