@@ -274,7 +274,9 @@ function probeEachFamily(target: Target, run: Run): Promise<Probes> {
   // The run's lookup of this name has mostly ended already (a --resolve pin, a name shared by many targets).
   const known = run.resolve.settled(target.host);
   if (known) return probeFamilies(target, run, known, firstTry);
-  return run.resolve(target.host, run.signal).then((resolution) => probeFamilies(target, run, resolution, firstTry));
+  return run.resolve(target.host, run.signal).then((resolution) =>
+    probeFamilies(target, run, resolution, resolution.durationMs > 0 ? lookupEnded(firstTry) : firstTry),
+  );
 }
 
 /** probeEachFamily once the name's lookup has ended (direct, not through a proxy). */
@@ -436,11 +438,19 @@ function probedOf(target: Target, run: Run, proxy: Proxy | undefined, attempts: 
 interface TryClock {
   startedAt: number;
   stalledBefore: number;
+  /** A first attempt's time spent on its lookup while the loop ran freely, once that lookup answered. */
+  lookupFreeMs?: number;
 }
 
 function tryClock(): TryClock {
   const startedAt = performance.now();
   return { startedAt, stalledBefore: stalledMs(startedAt) };
+}
+
+/** A first attempt's clock once the lookup it waited for has answered: the lookup's free time is not the later phases' (see judged). */
+function lookupEnded(clock: TryClock): TryClock {
+  const endedAt = performance.now();
+  return { ...clock, lookupFreeMs: endedAt - clock.startedAt - (stalledMs(endedAt) - clock.stalledBefore) };
 }
 
 /** An attempt's outcome, and the local_overload it reads as when it measured this machine rather than the network. */
@@ -535,7 +545,9 @@ function judged(outcome: ProbeOutcome, timeoutMs: number, clock: TryClock): Trie
   // A pass measured nothing of the machine: no clock to read.
   if (!outcome.failure) return { outcome };
   const endedAt = performance.now();
-  return { outcome, overload: overloadOf(outcome, timeoutMs, endedAt - clock.startedAt, stalledMs(endedAt) - clock.stalledBefore) };
+  // A phase after a lookup that answered is judged on the time that lookup left it (overloadOf).
+  const lookupFreeMs = outcome.failure.phase === 'dns' ? 0 : (clock.lookupFreeMs ?? 0);
+  return { outcome, overload: overloadOf(outcome, timeoutMs, endedAt - clock.startedAt, stalledMs(endedAt) - clock.stalledBefore, lookupFreeMs) };
 }
 
 /**
@@ -577,15 +589,20 @@ export const OVERLOAD_WAIT_MS = 300;
 
 /**
  * local_overload for a failed attempt that ran out its whole time while this process's event loop stood still for
- * a large share of it (see stall.ts); undefined for any other outcome.
+ * a large share of it (see stall.ts); undefined for any other outcome. A connect, handshake or request after a lookup
+ * that answered had only the time the lookup left: the time the lookup took while the loop ran freely
+ * (`lookupFreeMs`) is no part of their wait, and a stall that made the lookup end late took its time from them. So a
+ * 600 ms answer read 440 ms late, which left the connect no time, is this machine's doing, not the network's.
  */
-export function overloadOf(outcome: ProbeOutcome, timeoutMs: number, waitedMs: number, stalledMs: number): Failure | undefined {
+export function overloadOf(outcome: ProbeOutcome, timeoutMs: number, waitedMs: number, stalledMs: number, lookupFreeMs = 0): Failure | undefined {
   const failed = outcome.failure;
-  if (!failed || waitedMs < timeoutMs * 0.95 || !stoodStillFor(waitedMs, stalledMs)) return undefined;
+  const phaseWaitedMs = waitedMs - lookupFreeMs;
+  if (!failed || waitedMs < timeoutMs * 0.95 || !stoodStillFor(phaseWaitedMs, stalledMs)) return undefined;
+  const after = lookupFreeMs > 0 ? ` past its DNS lookup, which answered in ${Math.round(lookupFreeMs)} ms of running time` : '';
   return failure(
     'local_overload',
     failed.phase,
-    `this machine was too busy to judge: pushcheck stood still for ${Math.round(stalledMs)} of the ${Math.round(waitedMs)} ms the probe waited (it would have read ${failed.code}: ${failed.message})`,
+    `this machine was too busy to judge: pushcheck stood still for ${Math.round(stalledMs)} of the ${Math.round(phaseWaitedMs)} ms the probe waited${after} (it would have read ${failed.code}: ${failed.message})`,
   );
 }
 
