@@ -158,7 +158,12 @@ describe('tcp probe', () => {
 
   it('reports a DNS failure without connecting', async () => {
     const notFound = failure('dns_not_found', 'dns');
-    const ctx = { ...probeContext(), resolve: async () => ({ addresses: [], pinned: false, durationMs: 1.2, failure: notFound }) };
+    // A lookup that took 1.2 ms of the 5 the probe waited for it (dnsMs is never more than the attempt's wait).
+    const lookup = async () => {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      return { addresses: [], pinned: false, durationMs: 1.2, failure: notFound };
+    };
+    const ctx = { ...probeContext(), resolve: lookup };
     const outcome = await tcpProbe.run(testTarget('push.test', server.port, 'tcp'), ctx);
     expect(outcome).toMatchObject({ ok: false, failure: { code: 'dns_not_found' }, timings: { dnsMs: 1.2 } });
     expect(outcome.address).toBeUndefined();
