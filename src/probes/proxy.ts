@@ -255,15 +255,18 @@ async function socks5Connect(h: Handshake, destination: string, port: number): P
 
 /**
  * Has the proxy at the other end of `socket` open a tunnel to `destination`:`port` (a name, which the proxy
- * resolves, or an address) within `timeoutMs`. Then the socket carries the destination's bytes; otherwise it is
- * destroyed and a PhaseError of phase connect says what the proxy answered.
+ * resolves, or an address) within `timeoutMs` of `startedAt` (default: now). Then the socket carries the
+ * destination's bytes; otherwise it is destroyed and a PhaseError of phase connect says what the proxy answered.
+ * A caller whose time began before the tunnel (tcp.ts: the connect to the proxy) passes that moment, so that a timeout
+ * says how long the try took: had the connect been read late, after a stall, the tunnel's own wait, and its message,
+ * would have said 0 ms.
  */
 export async function openTunnel(
   socket: net.Socket,
   proxy: Proxy,
   destination: string,
   port: number,
-  options: { signal: AbortSignalLike; timeoutMs: number },
+  options: { signal: AbortSignalLike; timeoutMs: number; startedAt?: number },
 ): Promise<void> {
   const h: Handshake = {
     socket,
@@ -271,7 +274,7 @@ export async function openTunnel(
     request: `CONNECT ${authority(destination, port)}`,
     port,
     signal: options.signal,
-    start: performance.now(),
+    start: options.startedAt ?? performance.now(),
     timeoutMs: options.timeoutMs,
   };
   try {

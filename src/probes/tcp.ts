@@ -285,7 +285,7 @@ async function connectViaProxy(
     if (!(err instanceof PhaseError) || isInterrupted(options.signal) || err.failure.code === 'proxy_unreachable') throw err;
     throw unreachable(detailOf(err.failure));
   }
-  await openTunnel(socket, proxy, destination, port, { signal: options.signal, timeoutMs: left() });
+  await openTunnel(socket, proxy, destination, port, { signal: options.signal, timeoutMs: options.timeoutMs, startedAt: start });
   return { socket };
 }
 
