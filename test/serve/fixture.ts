@@ -11,7 +11,7 @@ import { runChecks } from '../../src/run/run.js';
 import { Exporter, type RunChecks } from '../../src/serve/exporter.js';
 import { startServeServer, type ServeServer } from '../../src/serve/server.js';
 import type { RuleSet } from '../../src/types.js';
-import { closedPort, LOOPBACK, startTcpServer, type TestServer } from '../helpers/servers.js';
+import { holdClosedPort, LOOPBACK, startTcpServer, type TestServer } from '../helpers/servers.js';
 
 export interface Site {
   ruleFile: string;
@@ -26,7 +26,8 @@ export interface Site {
 export async function startSite(): Promise<Site> {
   const open = await startTcpServer();
   const silent: TestServer = await startTcpServer();
-  const closed = await closedPort();
+  // Held, not only found free: a parallel test's server on it would make the `closed` rule pass.
+  const closed = await holdClosedPort();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pushcheck-serve-'));
   const ruleFile = path.join(dir, 'site.yaml');
   const rule = (id: string, port: number, check: string) =>
@@ -41,16 +42,16 @@ export async function startSite(): Promise<Site> {
     ].join('\n');
   writeFileSync(
     ruleFile,
-    ['id: site', 'title: a test site on loopback', 'rules:', rule('open', open.port, 'tcp'), rule('closed', closed, 'tcp'), rule('silent', silent.port, 'tls'), ''].join('\n'),
+    ['id: site', 'title: a test site on loopback', 'rules:', rule('open', open.port, 'tcp'), rule('closed', closed.port, 'tcp'), rule('silent', silent.port, 'tls'), ''].join('\n'),
   );
   return {
     ruleFile,
     ruleSet: loadRuleSetFile(ruleFile),
     openPort: open.port,
-    closedPort: closed,
+    closedPort: closed.port,
     silentPort: silent.port,
     async close() {
-      await Promise.all([open.close(), silent.close()]);
+      await Promise.all([open.close(), silent.close(), closed.close()]);
       rmSync(dir, { recursive: true, force: true });
     },
   };
