@@ -12,6 +12,14 @@ import { OVERLOAD_SHARE, stalledMs, watchStalls } from '../../src/run/stall.js';
 import type { Failure, FailureCode, Result } from '../../src/types.js';
 import { runQueueWaitMs } from './schedstat.cjs';
 
+/** Keeps this thread's event loop from running for `ms`: the stall a busy machine makes, made on purpose. */
+export function busyFor(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    // the point: nothing else runs
+  }
+}
+
 /**
  * Watches the event loop as a run does: how long it has stood still since this call, up to stop() (after which the
  * figure stays as it was: stall.ts counts nothing while no one watches).

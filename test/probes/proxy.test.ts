@@ -17,7 +17,7 @@ import { startDnsServer } from '../../src/demo/dns-server.js';
 import { probeContext, testTarget } from '../helpers/probe-context.js';
 import { microsocksArgs, proxyTestsSkipped, startMicrosocks, startTinyproxy, tinyproxyConfig, type TestProxy } from '../helpers/proxies.js';
 import { closedPort, startHttpServer, startTcpServer, startTlsServer, type TestServer } from '../helpers/servers.js';
-import { watchLoop } from '../helpers/starved.js';
+import { busyFor, watchLoop } from '../helpers/starved.js';
 import { droppedInClient } from '../helpers/tcp-dropped.js';
 import { announceSkip, CLIENT_ADDRESS, createDroppingNetwork, faultNetworkUnavailable, SERVER_ADDRESS, type FaultNetwork } from '../faults/netns.js';
 
@@ -210,14 +210,6 @@ async function scriptedProxy(answers: Array<string | number[]>): Promise<TestSer
   return Object.assign(server, { received });
 }
 
-/** Keeps this process's event loop from running for `ms`: a busy machine, as the proxy's client sees one. */
-function standStill(ms: number): void {
-  const until = performance.now() + ms;
-  while (performance.now() < until) {
-    // nothing else runs
-  }
-}
-
 const SOCKS_NO_AUTH = [5, 0];
 const socksReply = (code: number): number[] => [5, code, 0, 1, 0, 0, 0, 0, 0, 0];
 
@@ -340,7 +332,7 @@ describe('what is sent to the proxy (scripted proxies)', () => {
       const ctx = probeContext({ pins: [PIN], timeoutMs: 800, proxy: parseProxy(`${scheme}://127.0.0.1:${silent.port}`) });
       const probing = probeFor('tcp').run(testTarget('push.test', 443, 'tcp'), ctx);
       // The connect is under way; the loop stands still past the 800 ms deadline before it reads that it connected.
-      setTimeout(() => standStill(850), 0);
+      setTimeout(() => busyFor(850), 0);
       const outcome = await probing;
       // The tunnel was begun with no time left: before, its message said `timed out after 0 ms`, which a user reads
       // as a proxy that failed at once. The run judges such a stall as the machine's (local_overload), not this test.

@@ -10,7 +10,7 @@ import { checkSettings } from '../../src/run/settings.js';
 import { boundMs, reportBoundMs } from '../faults/netns.js';
 import { rule, ruleSet } from '../helpers/literals.js';
 import { startTcpServer, type TestServer } from '../helpers/servers.js';
-import { networkVerdict, watchLoop } from '../helpers/starved.js';
+import { busyFor, networkVerdict, watchLoop } from '../helpers/starved.js';
 import type { Result } from '../../src/types.js';
 
 const TIMEOUT_MS = 1000;
@@ -34,13 +34,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([dns.close(), mute.close()]);
 });
-
-function busyFor(ms: number): void {
-  const until = performance.now() + ms;
-  while (performance.now() < until) {
-    // the point: nothing else runs
-  }
-}
 
 /** A retried attempt that made no lookup (it had the run's answer): its connect and handshake had the whole timeout. */
 function expectWholeTimeout(result: Result, message: string | undefined): void {

@@ -9,14 +9,8 @@ import { runChecks, type CheckSettings } from '../../src/run/run.js';
 import { stalledMs, untilLoopFree, watchStalls } from '../../src/run/stall.js';
 import { startHttpServer, startTcpServer, type TestServer } from '../helpers/servers.js';
 import { rule, ruleSet } from '../helpers/literals.js';
+import { busyFor } from '../helpers/starved.js';
 import { starvedBoundMs } from '../faults/netns.js';
-
-function busyFor(ms: number): void {
-  const until = performance.now() + ms;
-  while (performance.now() < until) {
-    // the point: nothing else runs
-  }
-}
 
 function settings(timeoutMs: number, concurrency = 4): CheckSettings {
   return {
