@@ -9,7 +9,7 @@ import type { KeptConnection, ProbeContext, Proxy, ResolveHost, Resolution } fro
 import { holdConnection } from '../probes/hold.js';
 import { checkOf, probeFor } from '../probes/index.js';
 import { failure, TIMEOUT_CODES } from '../probes/classify.js';
-import { onAbort, QuickController, timedOut } from '../probes/phases.js';
+import { attemptDnsMs, onAbort, QuickController, timedOut } from '../probes/phases.js';
 import { stalledMs, stoodStillFor, untilLoopFree, watchStalls } from './stall.js';
 import { Deadlines } from './deadlines.js';
 import { createResolver, type DnsServer, type Pin } from '../probes/dns.js';
@@ -305,11 +305,12 @@ function probeFamilies(target: Target, run: Run, resolution: Resolution, firstTr
     const family = chosen[0] as AddressFamily;
     const other = FAMILY_NAMES[family === 'ipv4' ? 'ipv6' : 'ipv4'];
     const detail = `${target.host} has no ${FAMILY_NAMES[family]} address (--family ${settings.family}), only ${other}: ${resolution.addresses.join(', ')}`;
+    const dnsMs = attemptDnsMs(resolution, resolution.durationMs, firstTry.startedAt);
     const outcome: ProbeOutcome = {
       ok: false,
       addresses: [],
       pinned: resolution.pinned,
-      timings: { dnsMs: resolution.durationMs, totalMs: resolution.durationMs },
+      timings: { dnsMs, totalMs: dnsMs },
       failure: failure('dns_no_address', 'dns', detail),
     };
     return Promise.resolve({ target: withFamily(target, family), attempts: 1, outcome, via: viaOf(settings, undefined) });

@@ -143,6 +143,12 @@ describe('a lookup inside the attempt’s timeout (--dns-server)', () => {
     expectWholeTimeout(second!.result, second!.verdict.message);
     expect(second!.result.timings.dnsMs, said(second!.result)).toBe(0);
     expect(second!.result.timings.totalMs, said(second!.result)).toBeLessThanOrEqual(TIMEOUT_MS + SLACK_MS + stalledMs);
+    // So with --family 6, where the name has no IPv6 address: the first target's lookup, then none.
+    const none = await runChecks([set], { ...settings(1), family: '6' });
+    expect(none.results.map((result) => [result.error?.code, result.timings.dnsMs! >= 550, result.timings.dnsMs === 0])).toEqual([
+      ['dns_no_address', true, false],
+      ['dns_no_address', false, true],
+    ]);
   });
 
   it('a 600 ms answer read late by a stall under half the timeout: the handshake it left no time is tried again, not judged', async () => {
