@@ -20,6 +20,8 @@ const CHECK_BUILTINS = ['node:net', 'node:perf_hooks', 'node:vm', 'node:zlib', '
 const CHECK_FLAGS: ChangedV8Flags = [
   // TurboFan compiles the probe path on background threads for more CPU than the run can win back: 1,000 loopback
   // targets took 530 ms of CPU, 370 ms with a 16-fold tier-up budget, and 5,000 targets with a table were no slower.
+  // Re-measured at 200 ms (dbf8dc6): V8's budget costs 33-46 ms, any from 2-fold up saves it, as --max-opt=1 does
+  // (docs/contributing.md, "Garbage collection in a check", has every variant tried).
   // Node 22 and later tier up otherwise (Maglev, and no such flag).
   ['--interrupt-budget=1081344', '--interrupt-budget=67584'],
   // A check keeps most of what it allocates until its report (code, rules, every target's result), and the young
