@@ -28,6 +28,8 @@ export interface ConnectOptions {
    * 1,000-target bench run about 20 of its 320 ms of CPU (docs/contributing.md).
    */
   endsWithSignal?: boolean;
+  /** When this connect's time began (a performance.now() the caller has just read): no clock to read again. */
+  startedAt?: number;
 }
 
 /** What connectTcp gives; a pooled connect gives nothing (its socket closed as it connected and went back). */
@@ -68,7 +70,7 @@ function armStop(options: ConnectOptions, stop: () => void): () => void {
  */
 export function connectTcp(address: string, port: number, options: ConnectOptions): Promise<TcpConnection> {
   const { signal } = options;
-  const start = performance.now();
+  const start = options.startedAt ?? performance.now();
   if (signal.aborted) return Promise.reject(stoppedFailure('connect', 0, signal, { address }));
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: address, port, noDelay: true });
@@ -125,7 +127,7 @@ class PooledSocket {
   }
 
   connect(address: string, port: number, options: ConnectOptions, resolve: (connection: object) => void, reject: (err: unknown) => void): void {
-    this.#start = performance.now();
+    this.#start = options.startedAt ?? performance.now();
     this.#address = address;
     this.#signal = options.signal;
     this.#resolve = resolve;
@@ -202,16 +204,19 @@ const checkPool = new SocketPool(256);
  * Tries `addresses` in turn until one connects, within `timeoutMs` for them all. Each attempt gets an equal share
  * of the time still left, so one address that drops packets does not starve the others; the last gets all that is
  * left (and so `endsWithSignal` too, when it was given). On failure the error is the last attempt's, with
- * `recorded.address` the last address tried (if it is an IP) and `durationMs` the time spent on all.
+ * `recorded.address` the last address tried (if it is an IP) and `durationMs` the time spent on all. Their time runs
+ * from `options.startedAt` when the caller has just read the clock. Given an `outcome`, the connection is recorded in
+ * it (recordConnect) as it connects: no step of the caller's for it.
  */
 export function connectAddresses<C extends object>(
   addresses: string[],
   port: number,
   options: ConnectOptions,
   dial: Dial<C>,
+  outcome?: ProbeOutcome,
 ): Promise<HostConnection<C>> {
   if (addresses.length === 0) return Promise.reject(new Error('connectAddresses needs at least one address'));
-  return connectFrom(0, addresses, port, options, dial, performance.now());
+  return connectFrom(0, addresses, port, options, dial, options.startedAt ?? performance.now(), outcome);
 }
 
 /**
@@ -226,17 +231,20 @@ function connectFrom<C extends object>(
   options: ConnectOptions,
   dial: Dial<C>,
   start: number,
+  outcome: ProbeOutcome | undefined,
 ): Promise<HostConnection<C>> {
   const address = addresses[i] as string;
   const lastShare = i === addresses.length - 1;
-  // The first address's share is read at `start`: no clock to read again.
-  const left = i === 0 ? options.timeoutMs : options.timeoutMs - (performance.now() - start);
+  // The first address's share is read at `start`, and the dial starts then: no clock to read again.
+  const startedAt = i === 0 ? start : performance.now();
+  const left = options.timeoutMs - (startedAt - start);
   let dialing: Promise<C>;
   try {
     dialing = dial(address, port, {
       signal: options.signal,
       timeoutMs: left / (addresses.length - i),
       endsWithSignal: lastShare && options.endsWithSignal === true,
+      startedAt,
     });
   } catch (err) {
     dialing = Promise.reject(err);
@@ -246,11 +254,12 @@ function connectFrom<C extends object>(
       const connection = dialed as HostConnection<C>;
       connection.connectMs = since(start);
       connection.address = address;
+      if (outcome) recordConnect(connection, outcome);
       return connection;
     },
     (err: unknown) => {
       if (!(err instanceof PhaseError)) throw err;
-      if (!lastShare && !options.signal.aborted) return connectFrom(i + 1, addresses, port, options, dial, start);
+      if (!lastShare && !options.signal.aborted) return connectFrom(i + 1, addresses, port, options, dial, start, outcome);
       throw new PhaseError(
         i > 0 ? withContext(err.failure, `${i + 1} addresses tried`) : err.failure,
         performance.now() - start,
@@ -289,16 +298,19 @@ async function connectViaProxy(
   return { socket };
 }
 
-/** The connect options of a phase that has what is left of the probe's budget, whose signal ends it at its deadline. */
-function phaseOptions(budget: Budget): ConnectOptions {
-  return { signal: budget.stop, timeoutMs: budget.remaining(), endsWithSignal: true };
+/**
+ * The connect options of a phase that has what is left of the probe's budget, whose signal ends it at its deadline;
+ * from `now` (a performance.now() just read, runProbe's as the lookup ended), if given.
+ */
+function phaseOptions(budget: Budget, now?: number): ConnectOptions {
+  if (now === undefined) return { signal: budget.stop, timeoutMs: budget.remaining(), endsWithSignal: true };
+  return { signal: budget.stop, timeoutMs: budget.remaining(now), endsWithSignal: true, startedAt: now };
 }
 
 /** Records in the outcome where and how fast a connect phase connected. */
-function recordConnect<C extends object>(connection: HostConnection<C>, outcome: ProbeOutcome): HostConnection<C> {
+function recordConnect(connection: { address: string; connectMs: number }, outcome: ProbeOutcome): void {
   if (ipVersion(connection.address) !== 0) outcome.address = connection.address;
   outcome.timings.connectMs = connection.connectMs;
-  return connection;
 }
 
 /**
@@ -315,24 +327,26 @@ export async function connectPhase(
 ): Promise<net.Socket> {
   const { proxy } = ctx;
   const connection = proxy
-    ? await connectAddresses(addresses.length > 0 ? addresses : [target.host], target.port, phaseOptions(budget), (destination, port, attempt) =>
-        connectViaProxy(proxy, ctx.resolve, destination, port, attempt),
+    ? await connectAddresses(
+        addresses.length > 0 ? addresses : [target.host],
+        target.port,
+        phaseOptions(budget),
+        (destination, port, attempt) => connectViaProxy(proxy, ctx.resolve, destination, port, attempt),
+        outcome,
       )
-    : await connectAddresses(addresses, target.port, phaseOptions(budget), connectTcp);
-  return recordConnect(connection, outcome).socket;
+    : await connectAddresses(addresses, target.port, phaseOptions(budget), connectTcp, outcome);
+  return connection.socket;
 }
 
 export const tcpProbe = {
   checks: [{ name: 'tcp', plain: 'tcp', lastPhase: 'connect', speaks: { tls: false, http: false } }],
   run: (target, ctx) =>
     // Not an async function: a step fewer once a target.
-    runProbe(target, ctx, (addresses, outcome, budget) =>
+    runProbe(target, ctx, (addresses, outcome, budget, lookupEndedAt) =>
       // Direct, a pooled socket is closed as it connects (by a reset, see PooledSocket); a tunnel through a proxy is
       // closed here in order (FIN): a reset would reach the proxy, not the target, and end its session as a fault.
       ctx.proxy
         ? connectPhase(addresses, target, ctx, outcome, budget).then((socket) => void socket.destroy())
-        : connectAddresses(addresses, target.port, phaseOptions(budget), checkPool.connectAndClose).then((connection) => {
-            recordConnect(connection, outcome);
-          }),
+        : connectAddresses(addresses, target.port, phaseOptions(budget, lookupEndedAt), checkPool.connectAndClose, outcome),
     ),
 } satisfies ProbeKind;

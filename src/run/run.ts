@@ -78,9 +78,9 @@ const WATCHDOG_GRACE_MS = 1000;
 export const INTERRUPTED = 'interrupted';
 
 export async function runChecks(ruleSets: RuleSet[], settings: CheckSettings, hooks: RunHooks = {}): Promise<Report> {
-  const { signal: runSignal, unfollow } = followedSignal(hooks.signal);
+  const { stopping, unfollow } = followedSignal(hooks.signal);
   try {
-    return await checkAll(ruleSets, settings, hooks, runSignal);
+    return await checkAll(ruleSets, settings, hooks, stopping);
   } finally {
     // The caller's signal may outlive this run (a library user's, reused run after run): let go of it, whether the
     // run ended or threw (a rule's bad --var, a probe's bug).
@@ -88,8 +88,9 @@ export async function runChecks(ruleSets: RuleSet[], settings: CheckSettings, ho
   }
 }
 
-/** runChecks on the run's own signal (see followedSignal). */
-async function checkAll(ruleSets: RuleSet[], settings: CheckSettings, hooks: RunHooks, runSignal: AbortSignal): Promise<Report> {
+/** runChecks on the run's own controller (see followedSignal). */
+async function checkAll(ruleSets: RuleSet[], settings: CheckSettings, hooks: RunHooks, stopping: QuickController): Promise<Report> {
+  const runSignal = stopping.signal;
   const now = hooks.now ?? (() => new Date());
   const startedAt = now();
   const started = performance.now();
@@ -107,7 +108,7 @@ async function checkAll(ruleSets: RuleSet[], settings: CheckSettings, hooks: Run
     }),
     runSignal,
   );
-  const run: Run = { settings, resolve, signal: runSignal, now, deadlines: new Deadlines() };
+  const run: Run = { settings, resolve, signal: runSignal, stopping, now, deadlines: new Deadlines() };
   const limit = pLimit(Math.max(1, settings.concurrency));
   let done = 0;
   const counted = (results: Probes): Probes => {
@@ -230,9 +231,18 @@ export function withFamily(target: Target, family: AddressFamily | undefined): T
   return copy;
 }
 
-/** A lookup's addresses of one family only. */
+/**
+ * A lookup's addresses of one family only, made once per lookup and family (as familiesOf) rather than once per target:
+ * the targets of a name share it, as they share the lookup.
+ */
+const ofFamilyFound: Record<AddressFamily, WeakMap<Resolution, Resolution>> = { ipv4: new WeakMap(), ipv6: new WeakMap() };
 function ofFamily(resolution: Resolution, family: AddressFamily): Resolution {
-  return { ...resolution, addresses: resolution.addresses.filter((address) => familyOf(address) === family) };
+  let only = ofFamilyFound[family].get(resolution);
+  if (!only) {
+    only = { ...resolution, addresses: resolution.addresses.filter((address) => familyOf(address) === family) };
+    ofFamilyFound[family].set(resolution, only);
+  }
+  return only;
 }
 
 /** A resolver that hands on only the addresses of one family (the shared lookup is still made once). */
@@ -254,6 +264,8 @@ interface Run {
   /** The run's resolver: one lookup per host, shared by its targets (memoiseResolver). */
   resolve: MemoisedResolver;
   signal: AbortSignal;
+  /** The controller of `signal`, which the attempts follow (QuickController.adopt). */
+  stopping: QuickController;
   now: () => Date;
   /** The attempts' deadlines and watchdogs, on one timer. */
   deadlines: Deadlines;
@@ -365,8 +377,9 @@ function probeWithRetries(
   resolved?: Resolution,
 ): Promise<Probed> {
   if (run.signal.aborted || holdWanted(target, run.settings)) return probeUntilDone(target, run, proxy, resolve, firstTry, resolved);
-  // The common case, a first attempt that passes, without probeUntilDone's async steps around it (once a target).
-  return tryOnce(target, run, resolve, proxy, firstTry ?? tryClock(), undefined, resolved).then((first) =>
+  // The common case, a first attempt that passes, without probeUntilDone's async steps around it (once a target), and
+  // judged as the attempt settles (tryOnce's `then`) rather than in a step of its own.
+  return tryOnce(target, run, resolve, proxy, firstTry ?? tryClock(), undefined, resolved, (first) =>
     first.outcome.ok ? probedOf(target, run, proxy, 1, first.outcome) : probeUntilDone(target, run, proxy, resolve, firstTry, resolved, first),
   );
 }
@@ -463,13 +476,15 @@ interface Tried {
 /**
  * One attempt. Its time runs from `clock`: for a first attempt, from the lookup the scheduler made for it, which the
  * attempt's timeout covers. The probe gets the attempt's own signal, which aborts with a TimeoutError at the
- * deadline (lent to the probe's budget, see phases.ts) and follows the run's signal (through onAbort(), see
+ * deadline (lent to the probe's budget, see phases.ts) and follows the run's controller (adopted by it, see
  * followedSignal). One deadline of the run's (deadlines.ts) serves the deadline and, WATCHDOG_GRACE_MS later, the watchdog, so that even a probe
  * that forgets its timeout cannot hold up the run: the watchdog settles the attempt as overdueOutcome, and a
  * connection the probe hands over after that is closed, not kept. The probe and the watchdog settle one promise,
- * whichever comes first: no race between promises of their own, as this runs once per target.
+ * whichever comes first: no race between promises of their own, as this runs once per target. The attempt's promise
+ * settles with `then` of its judged outcome (the caller's next step, taken without a promise of its own), or with
+ * that outcome itself.
  */
-function tryOnce(
+function tryOnce<T = Tried>(
   target: Target,
   run: Run,
   resolve: ResolveHost,
@@ -477,7 +492,8 @@ function tryOnce(
   clock: TryClock,
   keep?: (connection: KeptConnection) => void,
   resolved?: Resolution,
-): Promise<Tried> {
+  then?: (tried: Tried) => T | Promise<T>,
+): Promise<T> {
   const { settings, signal: runSignal } = run;
   const { timeoutMs } = settings;
   const controller = new QuickController();
@@ -498,11 +514,11 @@ function tryOnce(
   if (resolved) ctx.resolved = resolved;
   const idleMs = settings.holdMs;
   if (keep && idleMs !== undefined) ctx.hold = { idleMs, keep: (connection) => (overran ? connection.close() : keep(connection)) };
-  const { deadlines } = run;
-  return new Promise<Tried>((settle, fail) => {
+  const { deadlines, stopping } = run;
+  return new Promise<T>((resolveAttempt, fail) => {
     const end = (): void => {
       deadlines.cancel(timer);
-      stopFollowing();
+      stopping.release(controller);
     };
     let timer = deadlines.add(deadline, () => {
       controller.abort(timedOut(timeoutMs));
@@ -510,12 +526,11 @@ function tryOnce(
       timer = deadlines.add(performance.now() + WATCHDOG_GRACE_MS, () => {
         overran = true;
         end();
-        settle(judged(overdueOutcome(target, timeoutMs), timeoutMs, clock));
+        settleAttempt(judged(overdueOutcome(target, timeoutMs), timeoutMs, clock), then, resolveAttempt, fail);
       });
     });
-    let stopFollowing = ignore;
-    if (runSignal.aborted) controller.abort(runSignal.reason);
-    else stopFollowing = onAbort(runSignal, () => controller.abort(runSignal.reason));
+    if (stopping.aborted) controller.abort(stopping.reason);
+    else stopping.adopt(controller);
     let probing: Promise<ProbeOutcome>;
     try {
       probing = probeFor(target.check).run(target, ctx);
@@ -528,7 +543,7 @@ function tryOnce(
       (outcome) => {
         if (overran) return;
         end();
-        settle(judged(outcome, timeoutMs, clock));
+        settleAttempt(judged(outcome, timeoutMs, clock), then, resolveAttempt, fail);
       },
       (err: unknown) => {
         if (overran) return;
@@ -539,7 +554,20 @@ function tryOnce(
   });
 }
 
-const ignore = (): void => undefined;
+/** Settles an attempt's promise with `then` of its judged outcome (or the outcome itself); `then` throwing rejects it. */
+function settleAttempt<T>(
+  tried: Tried,
+  then: ((tried: Tried) => T | Promise<T>) | undefined,
+  resolve: (value: T | Promise<T>) => void,
+  reject: (err: unknown) => void,
+): void {
+  if (!then) return resolve(tried as T);
+  try {
+    resolve(then(tried));
+  } catch (err) {
+    reject(err);
+  }
+}
 
 /** An attempt's outcome, judged when it has just ended (see overloadOf). */
 function judged(outcome: ProbeOutcome, timeoutMs: number, clock: TryClock): Tried {
@@ -552,15 +580,16 @@ function judged(outcome: ProbeOutcome, timeoutMs: number, clock: TryClock): Trie
 }
 
 /**
- * The run's signal: a QuickController's that follows the caller's, so that the attempts in flight follow it through
- * onAbort() (a Set) rather than one 'abort' event listener each: an EventTarget walks its whole listener list on
- * every add and remove, which with 256 probes in flight cost about 70 ms per 1,000 probes, more than their connects.
+ * The run's controller: a QuickController that follows the caller's signal, so that the attempts in flight follow it
+ * through its Set (QuickController.adopt) rather than one 'abort' event listener each: an EventTarget walks its whole
+ * listener list on every add and remove, which with 256 probes in flight cost about 70 ms per 1,000 probes, more than
+ * their connects.
  */
-function followedSignal(caller: AbortSignal | undefined): { signal: AbortSignal; unfollow: () => void } {
+function followedSignal(caller: AbortSignal | undefined): { stopping: QuickController; unfollow: () => void } {
   const run = new QuickController();
-  if (!caller) return { signal: run.signal, unfollow: () => undefined };
+  if (!caller) return { stopping: run, unfollow: () => undefined };
   if (caller.aborted) run.abort(caller.reason);
-  return { signal: run.signal, unfollow: onAbort(caller, () => run.abort(caller.reason)) };
+  return { stopping: run, unfollow: onAbort(caller, () => run.abort(caller.reason)) };
 }
 
 /**

@@ -53,6 +53,26 @@ describe('Budget', () => {
 });
 
 describe('QuickController and onAbort', () => {
+  it('aborts the controllers it adopted with its own reason, in order with its listeners, and not one it released', () => {
+    const run = new QuickController();
+    const [first, released, last] = [new QuickController(), new QuickController(), new QuickController()];
+    const calls: string[] = [];
+    run.adopt(first);
+    onAbort(first, () => calls.push(`first ${(first.reason as Error).message}`));
+    onAbort(run, () => calls.push('listener'));
+    run.adopt(released);
+    run.adopt(last);
+    onAbort(last, () => calls.push(`last ${(last.reason as Error).message}`));
+    run.release(released);
+    run.abort(new Error('ctrl-c'));
+    expect(calls).toEqual(['first ctrl-c', 'listener', 'last ctrl-c']);
+    expect([first.aborted, released.aborted, last.aborted]).toEqual([true, false, true]);
+    expect(first.signal.reason).toBe(run.reason);
+    // Once aborted, it keeps none of them.
+    run.abort(new Error('again'));
+    expect(calls).toHaveLength(3);
+  });
+
   it('call each listener once, after the signal has aborted with its reason; a removed one is not called', () => {
     const controller = new QuickController();
     const calls: string[] = [];

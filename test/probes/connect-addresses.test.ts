@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectAddresses, connectTcp, SocketPool, type ConnectOptions, type Dial } from '../../src/probes/tcp.js';
 import { failure, PhaseError, withContext } from '../../src/probes/classify.js';
 import { onAbort, QuickController, stoppedFailure, timedOut } from '../../src/probes/phases.js';
+import type { ProbeOutcome } from '../../src/types.js';
 import { closedPort, ipv6Available, startTcpServer, type TestServer } from '../helpers/servers.js';
 
 const haveIpv6 = await ipv6Available();
@@ -171,6 +172,38 @@ describe('connectAddresses of several addresses', () => {
     const result = await verdict(() => connectAddresses(['127.0.0.1', '127.0.0.2'], 9, { signal, timeoutMs: 2000 }, silentDial(given)));
     expect(given.map(({ address }) => address)).toEqual(['127.0.0.1']);
     expect(result).toMatchObject({ failure: { code: 'tcp_error', message: 'the TCP connection failed (interrupted after N ms)' }, recorded: { address: '127.0.0.1' } });
+  });
+
+  it("records the connection in the caller's outcome as it connects, and nothing when every address failed", async () => {
+    const server = await startTcpServer({ onConnection: (socket) => socket.end() });
+    try {
+      const closed = await closedPort();
+      const outcome = (): ProbeOutcome => ({ ok: false, addresses: [], pinned: false, timings: { totalMs: 0 } });
+      const passed = outcome();
+      const connection = await connectAddresses(['127.0.0.2', '127.0.0.1'], server.port, free(), (address, port, options) =>
+        connectTcp(address, address === '127.0.0.2' ? closed : port, options), passed);
+      connection.socket.destroy();
+      expect(passed).toEqual({ ok: false, addresses: [], pinned: false, address: '127.0.0.1', timings: { totalMs: 0, connectMs: connection.connectMs } });
+      const failed = outcome();
+      await expect(connectAddresses(['127.0.0.1'], closed, free(), connectTcp, failed)).rejects.toBeInstanceOf(PhaseError);
+      expect(failed).toEqual(outcome());
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("times the connects from the caller's clock when it is given (startedAt): the first dial starts then, a later one when it began", async () => {
+    const given: Array<number | undefined> = [];
+    const refused: Dial<object> = (address, _port, options) => {
+      given.push(options.startedAt);
+      return Promise.reject(new PhaseError(failure('tcp_refused', 'connect', 'refused'), 0, { address }));
+    };
+    const startedAt = performance.now() - 50;
+    const err = await connectAddresses(['127.0.0.1', '127.0.0.2'], 9, { ...free(), startedAt }, refused).catch((error: unknown) => error);
+    expect(given[0]).toBe(startedAt);
+    expect(given[1]).toBeGreaterThan(startedAt + 50);
+    // The time spent on all runs from the caller's clock.
+    expect((err as PhaseError).durationMs).toBeGreaterThanOrEqual(50);
   });
 
   it('connects on the first address that does, and asks for at least one', async () => {

@@ -79,6 +79,16 @@ describe.skipIf(!haveIpv6)('dual stack', () => {
     expect(schemaErrors(JSON.parse(JSON.stringify(report)))).toBeUndefined();
   });
 
+  it("gives every target of a name each family's own addresses, the split made once per lookup and family", async () => {
+    const report = await run([dual({ id: 'one' }), dual({ id: 'two' }), dual({ id: 'three' })]);
+    expect(report.results.map((r) => [r.rule, r.family, r.address, r.addresses, r.status])).toEqual(
+      ['one', 'two', 'three'].flatMap((id) => [
+        [id, 'ipv4', '127.0.0.1', ['127.0.0.1'], 'pass'],
+        [id, 'ipv6', '::1', ['::1'], 'pass'],
+      ]),
+    );
+  });
+
   it('--family 4 or 6 probes only that family; a name without it says so', async () => {
     const four = await run([dual()], { family: '4' });
     expect(four.results.map((r) => [r.family, r.address])).toEqual([['ipv4', '127.0.0.1']]);
