@@ -167,8 +167,10 @@ describe('a lookup inside the attempt’s timeout (--dns-server)', () => {
     const verdict = networkVerdict(result!, { timeoutMs: TIMEOUT_MS, stalledMs: loop.stalledMs(), lookupMs: LOOKUP_MS });
     expect(verdict.overloadRetried || verdict.overloaded, said).toBe(true);
     expect(verdict.code, said).toBe('tls_handshake_failed');
-    // The retry had the run's answer and the whole timeout: no lookup, no DNS share.
-    if (verdict.overloadRetried) expectWholeTimeout(result!, verdict.message);
+    // The retry had the run's answer and the whole timeout: no lookup, no DNS share. (On a machine busy beside the
+    // test the answer may come later still, past the lookup's own timeout: a starved lookup, which the retry makes
+    // again, its message then telling its share.)
+    if (verdict.overloadRetried && !/the DNS lookup took/.test(verdict.message ?? '')) expectWholeTimeout(result!, verdict.message);
   });
 
   it('never answered: dns_timeout after the timeout, once per target', async () => {
