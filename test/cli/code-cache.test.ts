@@ -260,7 +260,7 @@ describe('the code cache', () => {
     const V8_FLAGS = fileURLToPath(new URL('../../dist/cli/v8-flags.js', import.meta.url));
     const asCheck = (target: { file: string; cacheHome: string }, env: NodeJS.ProcessEnv = {}) => {
       const script = `import(${JSON.stringify(V8_FLAGS)}).then(({ v8FlagsForCheck }) => { v8FlagsForCheck(['rules.yaml']);
-        if (process.env.APP_SETS_FLAGS) process.on('exit', () => require('node:v8').setFlagsFromString('--interrupt-budget=270336'));
+        if (process.env.APP_SETS_FLAGS) process.on('exit', () => require('node:v8').setFlagsFromString('--no-flush-bytecode'));
         require(${JSON.stringify(CODE_CACHE)}).requireWithCodeCache(${JSON.stringify(target.file)}); })`;
       return run(target, env, script);
     };
