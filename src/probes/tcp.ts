@@ -299,11 +299,11 @@ async function connectViaProxy(
 }
 
 /**
- * The connect options of a phase that has what is left of the probe's budget, whose signal ends it at its deadline;
- * from `now` (a performance.now() just read, runProbe's as the lookup ended), if given.
+ * The connect options of a phase that has what is left of the probe's budget, whose signal ends it at its deadline,
+ * its time running from `now` (a performance.now(): runProbe's as the lookup ended, or read here), so that
+ * connectAddresses reads no clock of its own.
  */
-function phaseOptions(budget: Budget, now?: number): ConnectOptions {
-  if (now === undefined) return { signal: budget.stop, timeoutMs: budget.remaining(), endsWithSignal: true };
+function phaseOptions(budget: Budget, now = performance.now()): ConnectOptions {
   return { signal: budget.stop, timeoutMs: budget.remaining(now), endsWithSignal: true, startedAt: now };
 }
 
