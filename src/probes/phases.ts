@@ -197,9 +197,10 @@ export function timedOut(timeoutMs: number): DOMException {
 /**
  * Runs a probe: resolves the host, hands the addresses to `body` (through a proxy they may be empty), and turns a
  * PhaseError anywhere into the outcome's failure. `body` fills in the outcome (timings of its phases, address, tls,
- * http, note) and returns normally on success (what it resolves with is not used). totalMs is never less than the sum of the phases (rounding aside, it
- * cannot be). `body` is also handed the clock as the lookup ended (a performance.now()), which its first phase may
- * start from rather than read it again: a clock read costs about 1,000 instructions on Node 20, where this runs cold.
+ * http, note) and returns normally on success (what it resolves with is not used). totalMs is never less than the sum
+ * of the phases (rounding aside, it cannot be). `body` is also handed the clock as the lookup ended (a
+ * performance.now()), which its first phase may start from rather than read it again: a clock read costs about 1,000
+ * instructions on Node 20, where this runs cold.
  */
 export async function runProbe(
   target: Target,

@@ -94,8 +94,9 @@ async function checkAll(ruleSets: RuleSet[], settings: CheckSettings, hooks: Run
   const now = hooks.now ?? (() => new Date());
   const startedAt = now();
   const started = performance.now();
-  // Attempts, held connections (--hold: all at once), waits for a free event loop (stall.ts) and credential checks
-  // follow it through onAbort(), which adds no event listener; should a Node API be handed it, no warning either.
+  // Attempts follow its controller (adopted, see tryOnce); held connections (--hold: all at once), waits for a free
+  // event loop (stall.ts) and credential checks through onAbort(), which adds no event listener; should a Node API be
+  // handed it, no warning either.
   setMaxListeners(0, runSignal);
   const targets = ruleSets.flatMap((set) =>
     expandTargets(set, { vars: settings.vars, ...(settings.numbered && { numbered: settings.numbered }) }),
