@@ -43,13 +43,13 @@ const runtime = (): string => {
 };
 
 /** The cache file beside the bundle `file`, for this Node (and its V8 flags: runtime()). */
-export function besideCacheFile(file: string, at = runtime()): string {
+export function besideCacheFile(file: string, at: string): string {
   return `${file}.${at}.cache`;
 }
 
 /** The user's cache folder for pushcheck; one file per installed bundle (its path, hashed, names it) and Node. */
-export function userCacheFile(file: string, env: NodeJS.ProcessEnv = process.env, at = runtime()): string {
-  return join(userCacheFolder(env), `${pathTag(file)}-${file.replace(/^.*[\\/]/, '')}.${at}.cache`);
+export function userCacheFile(file: string, at: string): string {
+  return join(userCacheFolder(), `${pathTag(file)}-${file.replace(/^.*[\\/]/, '')}.${at}.cache`);
 }
 
 /** A cache in the user's folder named as this build names them (userCacheFile): any other `.cache` there an older build named. */
@@ -208,7 +208,7 @@ export function requireWithCodeCache(path: string): unknown {
     // One buffer: the text first (decoded into a string of its own), then the cache, which V8 reads as it compiles.
     const bytes = Buffer.allocUnsafeSlow(WRAPPER_HEAD.length + stat.size + WRAPPER_TAIL.length);
     const source = wrappedSource(fd, stat.size, bytes);
-    cached = readCache(beside, key, bytes) ?? readCache(userCacheFile(file, process.env, at), key, bytes);
+    cached = readCache(beside, key, bytes) ?? readCache(userCacheFile(file, at), key, bytes);
     script = new vm.Script(source, { filename: file, ...(cached && { cachedData: cached.data }) });
   } finally {
     closeSync(fd);
@@ -219,7 +219,7 @@ export function requireWithCodeCache(path: string): unknown {
       if (code !== 0 && code !== 1) return;
       // V8 stamps the cache with its flags of now: changed since the bundle compiled, no later run would take it.
       if (runtime() !== at) debug('code cache %s: not written (V8 flags changed since the bundle compiled)', beside);
-      else writeCache([beside, userCacheFile(file, process.env, at)], key, script.createCachedData(), at);
+      else writeCache([beside, userCacheFile(file, at)], key, script.createCachedData(), at);
     });
   }
   // What a bundle uses of its module object is `exports` (esbuild's output); Node's Module would need node:module.
