@@ -5,14 +5,14 @@
  * first connect. The cache is V8's cachedData taken at the end of a run, so it holds every function that run compiled,
  * not only the top level (what a cache made before running holds; docs/contributing.md has the figures).
  *
- * Where: beside the bundle (`<bundle>.<node version>-<arch>.cache`) when that folder is writable, else in the user's
- * cache folder (`$XDG_CACHE_HOME/pushcheck` or `~/.cache/pushcheck`). One file per Node version and architecture, since
- * V8's data fits only the V8 that made it: one installation used by Node 20 and 22 in turns (a CI job's matrix) would
- * otherwise rewrite a single cache on every switch. Writing one removes the same bundle's caches beyond the
- * KEPT_CACHES most recently written (Node versions gone by), so they do not pile up. A cache counts only for the very file it was made from
- * (device, inode, size, modification and change time), the same Node version and architecture, and bytes whose length and CRC-32
- * hold;
- * anything else (another build, another Node, a damaged file) is ignored, as is what V8 itself refuses
+ * Where: beside the bundle (`<bundle>.<node version>-<arch>.cache`; with V8's tag of its flags where a check changed
+ * them: runtime()) when that folder is writable, else in the user's cache folder (`$XDG_CACHE_HOME/pushcheck` or
+ * `~/.cache/pushcheck`). One file per Node version and architecture (and V8 flags), since V8's data fits only the V8
+ * that made it: one installation used by Node 20 and 22 in turns (a CI job's matrix) would otherwise rewrite a single
+ * cache on every switch. Writing one removes the same bundle's caches beyond the KEPT_CACHES most recently written
+ * (Node versions gone by), so they do not pile up. A cache counts only for the very file it was made from (device,
+ * inode, size, modification and change time), the same Node version, architecture and V8 flags, and bytes whose length
+ * and CRC-32 hold; anything else (another build, another Node, a damaged file) is ignored, as is what V8 itself refuses
  * (cachedDataRejected), and the run writes a new one. NODE_DISABLE_COMPILE_CACHE=1, Node's own switch, turns it off.
  * `NODE_DEBUG=pushcheck` says what happened.
  */

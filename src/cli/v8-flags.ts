@@ -2,7 +2,7 @@
  * V8 flags for the check command on Node 20 (V8 11), set before the check's code is compiled: start.ts calls this
  * before it runs check.cjs, main.ts for the single executable and main.js. V8 refuses a code cache made under other
  * flags, so a flag set after check.cjs was compiled from its cache made every next run's cache unusable
- * (code-cache.ts); setting it again to the same value is harmless. Only flags V8 reads while running take effect here:
+ * (code-cache.ts); a process sets them once (v8FlagsForCheck). Only flags V8 reads while running take effect here:
  * the young generation's starting size (--min-semi-space-size) is fixed when the heap is made and is ignored later.
  */
 import { commandFor, defaultCommand } from './commands.js';
