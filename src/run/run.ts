@@ -10,7 +10,7 @@ import { holdConnection } from '../probes/hold.js';
 import { checkOf, probeFor } from '../probes/index.js';
 import { failure, TIMEOUT_CODES } from '../probes/classify.js';
 import { attemptDnsMs, onAbort, QuickController, timedOut } from '../probes/phases.js';
-import { stalledMs, stoodStillFor, untilLoopFree, watchStalls } from './stall.js';
+import { lastRan, stalledMs, stoodStillFor, untilLoopFree, watchStalls } from './stall.js';
 import { Deadlines } from './deadlines.js';
 import { createResolver, type DnsServer, type Pin } from '../probes/dns.js';
 import { bypassesProxy, type NoProxyEntry } from '../probes/proxy-env.js';
@@ -453,8 +453,11 @@ function probedOf(target: Target, run: Run, proxy: Proxy | undefined, attempts: 
 interface TryClock {
   startedAt: number;
   stalledBefore: number;
-  /** A first attempt's time spent on its lookup while the loop ran freely, once that lookup answered. */
-  lookupFreeMs?: number;
+  /**
+   * A first attempt's clock from its lookup's answer, once that lookup answered: when the answer could first be read
+   * (how late the loop read it taken off) and how long the loop had stood still by then (see judged).
+   */
+  answered?: TryClock;
 }
 
 function tryClock(): TryClock {
@@ -462,10 +465,16 @@ function tryClock(): TryClock {
   return { startedAt, stalledBefore: stalledMs(startedAt) };
 }
 
-/** A first attempt's clock once the lookup it waited for has answered: the lookup's free time is not the later phases' (see judged). */
+/**
+ * A first attempt's clock once the lookup it waited for has answered. A stall the answer may have waited out (lastRan:
+ * one going on as it is read, or one that has just ended) took its time from the phases that follow, and counts as
+ * theirs; an earlier stall of the lookup delayed nothing of them (see judged).
+ */
 function lookupEnded(clock: TryClock): TryClock {
-  const endedAt = performance.now();
-  return { ...clock, lookupFreeMs: endedAt - clock.startedAt - (stalledMs(endedAt) - clock.stalledBefore) };
+  const ran = lastRan();
+  // A stall going on since before the attempt began leaves it nothing to judge apart: the whole attempt is judged.
+  if (ran.at <= clock.startedAt) return clock;
+  return { ...clock, answered: { startedAt: ran.at, stalledBefore: ran.stalledMs } };
 }
 
 /** An attempt's outcome, and the local_overload it reads as when it measured this machine rather than the network. */
@@ -575,9 +584,11 @@ function judged(outcome: ProbeOutcome, timeoutMs: number, clock: TryClock): Trie
   // A pass measured nothing of the machine: no clock to read.
   if (!outcome.failure) return { outcome };
   const endedAt = performance.now();
-  // A phase after a lookup that answered is judged on the time that lookup left it (overloadOf).
-  const lookupFreeMs = outcome.failure.phase === 'dns' ? 0 : (clock.lookupFreeMs ?? 0);
-  return { outcome, overload: overloadOf(outcome, timeoutMs, endedAt - clock.startedAt, stalledMs(endedAt) - clock.stalledBefore, lookupFreeMs) };
+  const stalled = stalledMs(endedAt);
+  // A phase after a lookup that answered is also judged on the time from that answer (overloadOf).
+  const answered = outcome.failure.phase === 'dns' ? undefined : clock.answered;
+  const afterLookup = answered && { lookupMs: answered.startedAt - clock.startedAt, stalledMs: stalled - answered.stalledBefore };
+  return { outcome, overload: overloadOf(outcome, timeoutMs, endedAt - clock.startedAt, stalled - clock.stalledBefore, afterLookup) };
 }
 
 /**
@@ -621,19 +632,34 @@ export const OVERLOAD_WAIT_MS = 300;
 /**
  * local_overload for a failed attempt that ran out its whole time while this process's event loop stood still for
  * a large share of it (see stall.ts); undefined for any other outcome. A connect, handshake or request after a lookup
- * that answered had only the time the lookup left: the time the lookup took while the loop ran freely
- * (`lookupFreeMs`) is no part of their wait, and a stall that made the lookup end late took its time from them. So a
- * 600 ms answer read 440 ms late, which left the connect no time, is this machine's doing, not the network's.
+ * that answered had only the time from that answer (`afterLookup`: when it came, `lookupMs` into the attempt, and how
+ * long the loop stood still since, the stall it was read late by included): where the loop stood still for that
+ * share of that time, the attempt measured this machine too. So a 600 ms answer read 400 ms late, which left the
+ * connect no time, is this machine's doing; a stall early in a slow lookup, which delayed neither its answer nor
+ * the connect, is not.
  */
-export function overloadOf(outcome: ProbeOutcome, timeoutMs: number, waitedMs: number, stalledMs: number, lookupFreeMs = 0): Failure | undefined {
+export function overloadOf(
+  outcome: ProbeOutcome,
+  timeoutMs: number,
+  waitedMs: number,
+  stalledMs: number,
+  afterLookup?: { lookupMs: number; stalledMs: number },
+): Failure | undefined {
   const failed = outcome.failure;
-  const phaseWaitedMs = waitedMs - lookupFreeMs;
-  if (!failed || waitedMs < timeoutMs * 0.95 || !stoodStillFor(phaseWaitedMs, stalledMs)) return undefined;
-  const after = lookupFreeMs > 0 ? ` past its DNS lookup, which answered in ${Math.round(lookupFreeMs)} ms of running time` : '';
+  if (!failed || waitedMs < timeoutMs * 0.95) return undefined;
+  let stood = stalledMs;
+  let waited = waitedMs;
+  let after = '';
+  if (!stoodStillFor(waitedMs, stalledMs)) {
+    if (!afterLookup || !stoodStillFor(waitedMs - afterLookup.lookupMs, afterLookup.stalledMs)) return undefined;
+    stood = afterLookup.stalledMs;
+    waited = waitedMs - afterLookup.lookupMs;
+    after = ` past its DNS lookup, which answered in ${Math.round(afterLookup.lookupMs)} ms`;
+  }
   return failure(
     'local_overload',
     failed.phase,
-    `this machine was too busy to judge: pushcheck stood still for ${Math.round(stalledMs)} of the ${Math.round(phaseWaitedMs)} ms the probe waited${after} (it would have read ${failed.code}: ${failed.message})`,
+    `this machine was too busy to judge: pushcheck stood still for ${Math.round(stood)} of the ${Math.round(waited)} ms the probe waited${after} (it would have read ${failed.code}: ${failed.message})`,
   );
 }
 

@@ -15,11 +15,14 @@ let watchers = 0;
 let timer: NodeJS.Timeout | undefined;
 let lastTick = 0;
 let stalledTotalMs = 0;
+/** How long the stall that the latest tick ended lasted; 0 when that tick came on time. */
+let lastStallMs = 0;
 
 function tick(): void {
   const now = performance.now();
   const late = now - lastTick - TICK_MS;
-  if (late > SLACK_MS) stalledTotalMs += late;
+  lastStallMs = late > SLACK_MS ? late : 0;
+  stalledTotalMs += lastStallMs;
   lastTick = now;
 }
 
@@ -28,6 +31,7 @@ export function watchStalls(): () => void {
   watchers += 1;
   if (watchers === 1) {
     lastTick = performance.now();
+    lastStallMs = 0;
     timer = setInterval(tick, TICK_MS).unref();
   }
   let stopped = false;
@@ -47,6 +51,18 @@ export function stalledMs(now = performance.now()): number {
   if (watchers === 0) return 0;
   const late = now - lastTick - TICK_MS;
   return stalledTotalMs + (late > SLACK_MS ? late : 0);
+}
+
+/**
+ * The last moment before `now` that the loop ran on time, as an event read at `now` saw it: the start of the stall it
+ * may have waited out (one still going on, from when the next tick fell due, or the one the latest tick ended when no
+ * tick has fallen due since), else `now`; and how long the loop had stood still by then (stalledMs's count).
+ */
+export function lastRan(now = performance.now()): { at: number; stalledMs: number } {
+  if (watchers === 0) return { at: now, stalledMs: 0 };
+  if (now > lastTick + TICK_MS) return { at: lastTick + TICK_MS, stalledMs: stalledTotalMs };
+  if (lastStallMs > 0) return { at: lastTick - lastStallMs, stalledMs: stalledTotalMs - lastStallMs };
+  return { at: now, stalledMs: stalledTotalMs };
 }
 
 /** A wait during which the loop stood still for at least this share of it measured the machine, not the peer. */

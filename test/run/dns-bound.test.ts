@@ -22,6 +22,8 @@ const SLACK_MS = 200;
 const NAMES = ['a.slow.test', 'b.slow.test', 'c.slow.test', 'd.slow.test'];
 /** The most running time a lookup of the server's 600 ms answer takes (networkVerdict's lookupMs). */
 const LOOKUP_MS = 700;
+/** The stall the early-stall case makes in the lookup. */
+const STALL_MS = 300;
 
 let dns: LoopbackDnsServer;
 let mute: TestServer;
@@ -171,6 +173,34 @@ describe('a lookup inside the attempt’s timeout (--dns-server)', () => {
     // test the answer may come later still, past the lookup's own timeout: a starved lookup, which the retry makes
     // again, its message then telling its share.)
     if (verdict.overloadRetried && !/the DNS lookup took/.test(verdict.message ?? '')) expectWholeTimeout(result!, verdict.message);
+  });
+
+  it('a stall early in a slow lookup that then answers on time is no overload: the handshake it left is judged, once', async () => {
+    dns.mode = 'answer';
+    dns.delayMs = 800;
+    const set = ruleSet([rule({ id: 'early', host: 'a.slow.test', ports: [mute.port], check: 'tls' })]);
+    // The loop stands still 300 ms early in the lookup (from 50 ms after the server has the query), which answers on
+    // time at 800 ms; the handshake has 200 ms on a loop that runs. Counting every stall of the lookup as the
+    // handshake's (300 of its 500 ms) read local_overload.
+    const asked = dns.queries.length;
+    const stall = setInterval(() => {
+      if (dns.queries.length === asked) return;
+      clearInterval(stall);
+      setTimeout(() => busyFor(STALL_MS), 50);
+    }, 1);
+    const loop = watchLoop();
+    const report = await runChecks([set], settings(1)).finally(() => {
+      loop.stop();
+      clearInterval(stall);
+    });
+    const [result] = report.results;
+    const said = `${result?.error?.message} (attempts ${result?.attempts})`;
+    // A machine busy beside the test may starve the handshake itself: allowed only where the loop stood still for half
+    // of its time from the answer (at 800 ms, and 50 for the query's sending and the count of the stall made here),
+    // beyond that stall.
+    const verdict = networkVerdict(result!, { timeoutMs: TIMEOUT_MS, stalledMs: loop.stalledMs() - STALL_MS, lookupMs: 850 });
+    expect(verdict.code, said).toBe('tls_handshake_failed');
+    if (!verdict.overloadRetried) expect(verdict.message, said).toMatch(/the DNS lookup took \d+ ms of the 1000 ms timeout/);
   });
 
   it('never answered: dns_timeout after the timeout, once per target', async () => {

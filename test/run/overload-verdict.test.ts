@@ -36,16 +36,21 @@ describe('networkVerdict', () => {
     expect(networkVerdict(result({ attempts: 2, error: timedOut }), { timeoutMs: 1000, retries: 1, stalledMs: 0 }).code).toBe('tcp_timeout');
   });
 
-  it('judges a phase after a lookup that answered on the time that lookup left it, and reads what it would have had', () => {
-    // 1000 ms waited, 400 of them standing still: under half of them, but all but 1 ms of the 401 left past a lookup
-    // that answered in 600 ms of running time (a 600 ms answer read 400 ms late, as test/run/dns-bound.test.ts makes).
+  it('judges a phase after a lookup that answered on the time from that answer too, and reads what it would have had', () => {
+    // 1000 ms waited, 400 of them standing still: under half of them, but all but 1 ms of the 401 from the answer of a
+    // lookup that answered in 600 ms (a 600 ms answer read 400 ms late, as test/run/dns-bound.test.ts makes).
     const outcome = { ok: false, addresses: [], pinned: false, timings: { dnsMs: 999, connectMs: 1, totalMs: 1000 }, failure: timedOut };
     expect(overloadOf(outcome, 1000, 1000, 400)).toBeUndefined();
-    const late = overloadOf(outcome, 1000, 1000, 400, 600);
-    expect(late?.message).toContain('stood still for 400 of the 400 ms the probe waited past its DNS lookup, which answered in 600 ms of running time');
+    const late = overloadOf(outcome, 1000, 1000, 400, { lookupMs: 600, stalledMs: 400 });
+    expect(late?.message).toContain('stood still for 400 of the 400 ms the probe waited past its DNS lookup, which answered in 600 ms (it would');
     expect(networkVerdict(result({ status: 'warn', attempts: 2, error: late }), { timeoutMs: 1000, stalledMs: 400, lookupMs: 600 })).toMatchObject({ code: 'tcp_timeout', overloaded: true });
-    // Had the lookup taken all of its time running, the connect's timeout would be the network's.
-    expect(overloadOf(outcome, 1000, 1000, 0, 999)).toBeUndefined();
+    // Had the loop run on time from the answer, the connect's timeout would be the network's.
+    expect(overloadOf(outcome, 1000, 1000, 0, { lookupMs: 999, stalledMs: 0 })).toBeUndefined();
+    // So where the loop stood still early in a slow lookup, which then answered on time at 975 ms: that stall delayed
+    // neither the answer nor the connect's 25 ms (a false local_overload on an idle machine once it counted).
+    expect(overloadOf(outcome, 1000, 1000, 60, { lookupMs: 975, stalledMs: 0 })).toBeUndefined();
+    // A whole attempt starved is judged so, lookup or not, and says so without the lookup.
+    expect(overloadOf(outcome, 1000, 1000, 600, { lookupMs: 975, stalledMs: 0 })?.message).toContain('stood still for 600 of the 1000 ms the probe waited (it would');
   });
 
   it('keeps the stalls it saw once stopped (stall.ts counts none while no one watches)', async () => {

@@ -6,7 +6,7 @@ import { getEventListeners } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QuickController } from '../../src/probes/phases.js';
 import { runChecks, type CheckSettings } from '../../src/run/run.js';
-import { stalledMs, untilLoopFree, watchStalls } from '../../src/run/stall.js';
+import { lastRan, stalledMs, untilLoopFree, watchStalls } from '../../src/run/stall.js';
 import { startHttpServer, startTcpServer, type TestServer } from '../helpers/servers.js';
 import { rule, ruleSet } from '../helpers/literals.js';
 import { busyFor } from '../helpers/starved.js';
@@ -60,6 +60,24 @@ describe('stall watch', () => {
       stop();
     }
     expect(stalledMs()).toBe(0);
+  });
+
+  it('says when the loop last ran, as an event read during a stall sees it (run.ts judges what follows a lookup from there)', async () => {
+    const stop = watchStalls();
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      const before = performance.now();
+      busyFor(200);
+      // No tick has run since the stall began: an answer read now waited out all of it, and the count starts before it.
+      const now = performance.now();
+      const ran = lastRan(now);
+      expect(ran.at).toBeLessThanOrEqual(before + 10);
+      expect(stalledMs(now) - ran.stalledMs).toBeGreaterThanOrEqual(190);
+    } finally {
+      stop();
+    }
+    const now = performance.now();
+    expect(lastRan(now)).toEqual({ at: now, stalledMs: 0 });
   });
 
   it('waits for the loop to run freely, and no longer than it is told', async () => {
