@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { overloadOf } from '../../src/run/run.js';
 import { failure } from '../../src/probes/classify.js';
 import type { Result } from '../../src/types.js';
-import { networkVerdict, watchLoop } from '../helpers/starved.js';
+import { busyFor, networkVerdict, watchLoop } from '../helpers/starved.js';
 import { rule, target } from '../helpers/literals.js';
 
 const timedOut = failure('tcp_timeout', 'connect', 'timed out after 1000 ms');
@@ -55,10 +55,7 @@ describe('networkVerdict', () => {
 
   it('keeps the stalls it saw once stopped (stall.ts counts none while no one watches)', async () => {
     const loop = watchLoop();
-    const until = performance.now() + 200;
-    while (performance.now() < until) {
-      // the loop stands still
-    }
+    busyFor(200);
     loop.stop();
     const seen = loop.stalledMs();
     expect(seen).toBeGreaterThanOrEqual(150);
