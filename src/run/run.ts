@@ -630,6 +630,13 @@ const overloadRetries = pLimit(OVERLOAD_RETRY_CONCURRENCY);
 export const OVERLOAD_WAIT_MS = 300;
 
 /**
+ * The least time from a lookup's answer that is judged on its own (overloadOf): in less, pushcheck's own work on the
+ * answer for the name's targets (23-30 ms seen on an idle machine, 12 targets of one name) can be half of it, and
+ * the stall watch counts no stall under 15 ms. A lookup that leaves less took the attempt's time itself.
+ */
+const JUDGED_AFTER_LOOKUP_MIN_MS = 100;
+
+/**
  * local_overload for a failed attempt that ran out its whole time while this process's event loop stood still for
  * a large share of it (see stall.ts); undefined for any other outcome. A connect, handshake or request after a lookup
  * that answered had only the time from that answer (`afterLookup`: when it came, `lookupMs` into the attempt, and how
@@ -651,9 +658,10 @@ export function overloadOf(
   let waited = waitedMs;
   let after = '';
   if (!stoodStillFor(waitedMs, stalledMs)) {
-    if (!afterLookup || !stoodStillFor(waitedMs - afterLookup.lookupMs, afterLookup.stalledMs)) return undefined;
-    stood = afterLookup.stalledMs;
+    if (!afterLookup) return undefined;
     waited = waitedMs - afterLookup.lookupMs;
+    stood = afterLookup.stalledMs;
+    if (waited < JUDGED_AFTER_LOOKUP_MIN_MS || !stoodStillFor(waited, stood)) return undefined;
     after = ` past its DNS lookup, which answered in ${Math.round(afterLookup.lookupMs)} ms`;
   }
   return failure(

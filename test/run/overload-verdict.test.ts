@@ -49,6 +49,10 @@ describe('networkVerdict', () => {
     // So where the loop stood still early in a slow lookup, which then answered on time at 975 ms: that stall delayed
     // neither the answer nor the connect's 25 ms (a false local_overload on an idle machine once it counted).
     expect(overloadOf(outcome, 1000, 1000, 60, { lookupMs: 975, stalledMs: 0 })).toBeUndefined();
+    // Nor where the lookup left less than 100 ms, which pushcheck's own work on the answer fills half of on an idle
+    // machine: 30 of the 36 ms from an answer at 964 ms was seen so.
+    expect(overloadOf(outcome, 1000, 1000, 30, { lookupMs: 964, stalledMs: 30 })).toBeUndefined();
+    expect(overloadOf(outcome, 1000, 1000, 60, { lookupMs: 900, stalledMs: 60 })?.message).toContain('stood still for 60 of the 100 ms');
     // A whole attempt starved is judged so, lookup or not, and says so without the lookup.
     expect(overloadOf(outcome, 1000, 1000, 600, { lookupMs: 975, stalledMs: 0 })?.message).toContain('stood still for 600 of the 1000 ms the probe waited (it would');
   });
