@@ -27,7 +27,7 @@ import { runCli, runInProcess, type CliRun, type InProcessRun } from '../helpers
 import { proxyTestsSkipped, startTinyproxy, type TestProxy } from '../helpers/proxies.js';
 import { closedPort, startTcpServer, startTlsServer, type TestServer } from '../helpers/servers.js';
 import { nonEmpty } from '../helpers/non-empty.js';
-import { networkVerdict, watchLoop } from '../helpers/starved.js';
+import { busyFor, networkVerdict, watchLoop } from '../helpers/starved.js';
 import { writeRuleFile, type RuleSpec } from '../helpers/rule-file.js';
 
 const TIMEOUT_MS = 1000;
@@ -328,12 +328,7 @@ describe('ports_blocked on loopback: a fallback this machine was too busy to jud
 
   it('says devices would fall back, not that nothing does; `pushcheck report` gives the same text, saved findings or not', async () => {
     // The loop stands still 80 ms of every 100: each wait on the silent server measures this machine.
-    const busy = setInterval(() => {
-      const until = performance.now() + 80;
-      while (performance.now() < until) {
-        // nothing else runs
-      }
-    }, 100);
+    const busy = setInterval(() => busyFor(80), 100);
     const report = reportOf(await runInProcess(args()).finally(() => clearInterval(busy)));
     const [blocked, fallback] = [refused, mute!.port].map((port) => report.results.find((r) => r.port === port)!);
     expect(fallback!.error?.code).toBe('local_overload');

@@ -17,7 +17,7 @@ import type { Report } from '../../src/types.js';
 import { runCli, runInProcess } from '../helpers/cli.js';
 import { ipv6Available, track, type TestServer } from '../helpers/servers.js';
 import { nonEmpty } from '../helpers/non-empty.js';
-import { watchLoop, watchRunQueue } from '../helpers/starved.js';
+import { busyFor, watchLoop, watchRunQueue } from '../helpers/starved.js';
 
 const BODY = Buffer.from(`<?xml version="1.0"?><messages>${'x'.repeat(2000)}</messages>`);
 
@@ -260,8 +260,7 @@ describe('bursts against loopback servers', () => {
     const raw = http.createServer((req, res) => {
       if (!blocked) {
         blocked = true;
-        const until = performance.now() + 900;
-        while (performance.now() < until);
+        busyFor(900);
       }
       res.writeHead(200, { 'content-type': 'text/xml', 'content-length': BODY.length });
       res.end(req.method === 'HEAD' ? undefined : BODY);
