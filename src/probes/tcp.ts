@@ -281,7 +281,8 @@ async function connectViaProxy(
   port: number,
   options: ConnectOptions,
 ): Promise<TcpConnection> {
-  const start = performance.now();
+  // The try's time runs from when connectAddresses began it, as connectTcp's and a pooled socket's do.
+  const start = options.startedAt ?? performance.now();
   const left = (): number => options.timeoutMs - (performance.now() - start);
   const unreachable = (detail: string): PhaseError =>
     new PhaseError(failure('proxy_unreachable', 'connect', `${proxyName(proxy)}: ${detail}`), performance.now() - start);
