@@ -3,8 +3,8 @@
 // the first connect and after the last probe, and peak RSS. Start-up against `node -e 0` is startup.bench.js.
 // The machine is shared, so every figure is a median of several runs and the goals are ratios (issue "speed").
 // Loopback only; every server is closed at the end.
-import { fork, spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,63 +14,28 @@ import { createCertificateAuthority } from '../dist/harness/certs.js';
 import { loadBuiltinRuleSets } from '../dist/rules/builtin.js';
 import { expandTargets } from '../dist/rules/expand.js';
 import { DEFAULT_CONCURRENCY } from '../dist/run/settings.js';
-import { MEASURE, measured } from './bash-time.js';
+import { bashFound, timed, timedCpu as timedCpuTo } from './bash-time.js';
+import { benchOptions, build, rounds } from './options.js';
 import { shuffler } from './shuffled.js';
+import { checkedRun, loopbackTargets, median, ms, ratio, ruleFile, thisNodeFirstOnPath } from './tcp-run.js';
 
 // PUSHCHECK_BEFORE=<older checkout>/bin/pushcheck.js: the TCP run also measures that build, in the same rounds, at the
-// default concurrency (the goal's run).
-const BEFORE = process.env.PUSHCHECK_BEFORE;
-// PUSHCHECK_BIN: measure another build (an older checkout's bin/pushcheck.js) against the same peers. Either is run
-// as a user runs it, the file itself (its shebang), with this Node first on PATH so that it starts the Node that runs
-// the bench: bin/pushcheck.js's shell part keeps Node 20 from reading NODE_EXTRA_CA_CERTS at start-up.
-const BIN = process.env.PUSHCHECK_BIN ?? fileURLToPath(new URL('../bin/pushcheck.js', import.meta.url));
-process.env.PATH = `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? ''}`;
-const RUNS = Number(process.env.BENCH_RUNS ?? 7);
+// default concurrency (the goal's run). PUSHCHECK_BIN: measure another build (an older checkout's bin/pushcheck.js)
+// against the same peers. Either is run as a user runs it (thisNodeFirstOnPath says how).
+const { BEFORE, BIN, RUNS } = benchOptions((env) => ({
+  BEFORE: build(env, 'PUSHCHECK_BEFORE'),
+  BIN: build(env, 'PUSHCHECK_BIN', fileURLToPath(new URL('../bin/pushcheck.js', import.meta.url))),
+  RUNS: rounds(env, 'BENCH_RUNS', 7),
+}));
+thisNodeFirstOnPath();
 const dir = mkdtempSync(path.join(os.tmpdir(), 'pushcheck-bench-'));
 // Removed also when a run fails and the bench throws (not when a signal ends it): 77 were left in this machine's /tmp.
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 const servers = [];
-const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-const ms = (value) => `${value.toFixed(0)} ms`;
-const ratio = (a, b) => `${(a / b).toFixed(2)}×`;
-
-/** Runs a command to its end; wall time from spawn to exit, and when it exited (performance.now()). */
-function timed(command, args, env = process.env) {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const ended = performance.now();
-      resolve({ code, wallMs: ended - started, started, ended, stdout, stderr });
-    });
-  });
-}
 
 const TIME = '/usr/bin/time';
-const bashFound = spawnSync('bash', ['-c', 'times']).status === 0;
-
-/**
- * Like timed(), with wallMs and cpuMs (user + system) as bash takes them around the run (bash-time.js), startedMs and
- * endedMs (when the command started and ended, on performance.now()'s clock), and the command's stdout written to a
- * file, as `> report.json` would, for every command alike: a pipe read by this process made the writer wait on this
- * process's event loop. Without bash: Node's spawn to exit, and cpuMs NaN.
- */
-async function timedCpu(command, args, env = process.env) {
-  if (!bashFound) {
-    const run = await timed(command, args, env);
-    return { ...run, cpuMs: NaN, startedMs: run.started, endedMs: run.ended };
-  }
-  const file = path.join(dir, 'stdout.txt');
-  const run = await timed('bash', ['-c', MEASURE, 'bash', file, command, ...args], env);
-  const { wallMs, cpuMs, startEpochMs, endEpochMs } = measured(run.stdout);
-  const [startedMs, endedMs] = [startEpochMs - performance.timeOrigin, endEpochMs - performance.timeOrigin];
-  return { ...run, wallMs, cpuMs, startedMs, endedMs, stdout: readFileSync(file, 'utf8') };
-}
+/** timedCpu (bash-time.js) with the command's stdout to a file of the bench's temporary folder. */
+const timedCpu = (command, args, env = process.env) => timedCpuTo(command, args, env, path.join(dir, 'stdout.txt'));
 
 /**
  * hyperfine's own medians for the peer and the commands (-N, 3 warm-up runs, each command's runs in one block) when it
@@ -103,13 +68,6 @@ function listen(server, port, host) {
   });
 }
 
-function ruleFile(name, rule) {
-  const file = path.join(dir, `${name}.yaml`);
-  const lines = [`id: ${name}`, `title: ${name}`, 'rules:', '  - id: 1', `    host: ${rule.host}`, `    probe: [${rule.probe.join(', ')}]`, `    ports: [${rule.ports.join(', ')}]`, `    check: ${rule.check}`, '    purpose: bench', '    impact: bench', '    severity: critical'];
-  writeFileSync(file, `${lines.join('\n')}\n`);
-  return file;
-}
-
 // Connections seen by the loopback servers, for the time of the first connect and the last one; and when each was
 // closed, which for a probe that ends its socket is when the probe ended (a TLS probe's handshake, with the run's
 // first secure context, comes after its connect).
@@ -125,30 +83,10 @@ const record = (socket) => {
 console.log(`load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} on ${os.cpus().length} cores; medians of ${RUNS} runs`);
 
 // 2. 1,000 loopback TCP targets: ten addresses × 100 ports, the same connects for nmap and for pushcheck, served by a
-// process of their own (loopback-targets.js says why).
-const ADDRESSES = Array.from({ length: 10 }, (_, i) => `127.0.1.${i + 1}`);
-const targets = fork(fileURLToPath(new URL('./loopback-targets.js', import.meta.url)), ADDRESSES);
-const { ports } = await new Promise((resolve, reject) => {
-  targets.once('message', resolve);
-  targets.once('exit', (code) => reject(new Error(`the loopback listeners exited ${code}`)));
-});
-/**
- * How many connects the listeners saw since the last call, and when the first and the last came (performance.now()).
- * The listeners answer once they have seen `expected` (or after TAKE_WAIT_MS): a connect the kernel completed before
- * the command exited may not have reached their event loop yet on a starved machine, and counted at once it read as
- * too few for this run and as too many for the next.
- */
-const takeConnects = (expected) =>
-  new Promise((resolve) => {
-    targets.once('message', ({ count, first, last }) => resolve({ count, first: first - performance.timeOrigin, last: last - performance.timeOrigin }));
-    targets.send({ take: expected });
-  });
-const tcpRules = ruleFile('tcp1000', { host: 'bench.test', probe: ADDRESSES.map((_, i) => `h${i}.bench.test`), ports, check: 'tcp' });
-const tcpPins = ADDRESSES.flatMap((address, i) => ['--resolve', `h${i}.bench.test=${address}`]);
-// PUSHCHECK_BEFORE's own copy of the same file: a rule file's parse is kept for the build that made it, one per path
-// (src/rules/parsed.ts): two builds on one path each found the other's and parsed the file again, run after run.
-const beforeTcpRules = path.join(mkdtempSync(path.join(dir, 'before-')), 'tcp1000.yaml');
-copyFileSync(tcpRules, beforeTcpRules);
+// process of their own (tcp-run.js, loopback-targets.js).
+const targets = await loopbackTargets(dir);
+const { addresses: ADDRESSES, ports, nmapArgs, pins: tcpPins } = targets;
+const [tcpRules, beforeTcpRules] = [targets.rules, targets.beforeRules];
 // Bare Node's floor: a script that only makes the same 1,000 connects at pushcheck's default concurrency (connect →
 // reset, error → destroy, next), so that pushcheck's own cost is seen apart from Node's start and sockets. CommonJS, as
 // bin/pushcheck.js is: as an ES module it started 6 ms later and took 9 ms more wall, 14 ms more CPU (medians of 21).
@@ -202,7 +140,6 @@ if (process.env.NODE_EXTRA_CA_CERTS) {
 }
 {
   const nmapFound = spawnSync('nmap', ['--version']).status === 0;
-  const nmapArgs = ['-sT', '-Pn', '-n', '-p', ports.join(','), `${ADDRESSES[0]}-${ADDRESSES.length}`];
   // The goal is what a user gets: pushcheck at its default concurrency, and the floors at the same.
   const floorArgs = [ADDRESSES.join(','), ports.join(','), String(DEFAULT_CONCURRENCY)];
   // Every command of a round, the peer included, is started the same way (bash-time.js), with its stdout to a file,
@@ -232,9 +169,7 @@ if (process.env.NODE_EXTRA_CA_CERTS) {
   const shuffled = shuffler();
   for (let round = 0; round <= RUNS; round += 1) {
     for (const command of shuffled(commands)) {
-      const run = await command.run();
-      const seen = await takeConnects(ADDRESSES.length * ports.length);
-      if (run.code !== 0 || seen.count !== ADDRESSES.length * ports.length) throw new Error(`${command.label} on 1,000 TCP targets exited ${run.code} after ${seen.count} connects: ${run.stderr}`);
+      const { result: run, seen } = await checkedRun(command.label, command.run, targets);
       if (round === 0) continue;
       command.wall.push(run.wallMs);
       command.cpu.push(run.cpuMs);
@@ -282,7 +217,7 @@ if (process.env.NODE_EXTRA_CA_CERTS) {
     hyperfineCheck(nmapFound ? `nmap ${nmapArgs.join(' ')}` : undefined, [floor, goal, wide], env);
   }
 }
-targets.disconnect();
+targets.close();
 
 // 3. 60 TLS targets whose handshakes each take 400 ms: the whole process against one probe.
 const ca = await createCertificateAuthority('bench CA');
@@ -309,8 +244,8 @@ const slowPort = await listen(
   '127.0.0.1',
 );
 {
-  const sixty = ruleFile('tls60', { host: 'tls.bench', probe: Array.from({ length: 60 }, (_, i) => `h${i}.tls.bench`), ports: [slowPort], check: 'tls' });
-  const one = ruleFile('tls1', { host: 'tls.bench', probe: ['h0.tls.bench'], ports: [slowPort], check: 'tls' });
+  const sixty = ruleFile(dir, 'tls60', { host: 'tls.bench', probe: Array.from({ length: 60 }, (_, i) => `h${i}.tls.bench`), ports: [slowPort], check: 'tls' });
+  const one = ruleFile(dir, 'tls1', { host: 'tls.bench', probe: ['h0.tls.bench'], ports: [slowPort], check: 'tls' });
   const common = ['--resolve', '*.tls.bench=127.0.0.1', '--ca', caFile, '-f', 'json'];
   const whole = [];
   const probe = [];
