@@ -11,8 +11,9 @@ import { parseRuleSet } from '../dist/rules/load.js';
 import { expandTargets } from '../dist/rules/expand.js';
 import { applyFallbacks, applyFamilyFallbacks, reportOf, resultOf, summariseRules } from '../dist/run/outcome.js';
 import { redactSecrets } from '../dist/secrets.js';
+import { benchOptions, rounds } from './options.js';
 
-const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const RUNS = benchOptions((env) => rounds(env, 'BENCH_RUNS', 3));
 // Every output format, loaded once before timing (the registry loads a format's module when it is asked for).
 const formats = await Promise.all(formatNames.map(async (name) => [name, await loadFormat(name)]));
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];

@@ -16,11 +16,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MEASURE, measured } from './bash-time.js';
+import { benchOptions, build, rounds } from './options.js';
 import { shuffler } from './shuffled.js';
 
-const BIN = process.env.PUSHCHECK_BIN ?? fileURLToPath(new URL('../bin/pushcheck.js', import.meta.url));
-const BEFORE = process.env.PUSHCHECK_BEFORE;
-const ROUNDS = Number(process.env.BENCH_RUNS ?? 15);
+const { BIN, BEFORE, ROUNDS } = benchOptions((env) => ({
+  BIN: build(env, 'PUSHCHECK_BIN', fileURLToPath(new URL('../bin/pushcheck.js', import.meta.url))),
+  BEFORE: build(env, 'PUSHCHECK_BEFORE'),
+  ROUNDS: rounds(env, 'BENCH_RUNS', 15),
+}));
 const NODES = [process.execPath, ...(process.env.BENCH_NODES ?? '').split(',').filter(Boolean)];
 const GOALS = { '--version': 1.5, '--help': 1.5, 'rules list': 2 };
 
