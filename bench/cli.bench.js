@@ -162,7 +162,7 @@ if (process.env.NODE_EXTRA_CA_CERTS) {
     );
     if (BEFORE) commands.push({ e, floor: binFloor, label: `before (-c ${c})`, note: 'PUSHCHECK_BEFORE, the goal', run: () => timedCpu(BEFORE, [beforeTcpRules, ...tcpPins, '-f', 'json'], env) });
   }
-  for (const command of commands) Object.assign(command, { wall: [], cpu: [], firstConnect: [], afterLast: [], seenAfterExit: 0 });
+  for (const command of commands) Object.assign(command, { wall: [], cpu: [], faults: [], firstConnect: [], afterLast: [], seenAfterExit: 0 });
   const loadBefore = os.loadavg()[0];
   // Round 0 fills the caches (the page cache, the code cache a build removes, Node 22's compile cache) and is not
   // counted, as hyperfine's --warmup.
@@ -173,15 +173,16 @@ if (process.env.NODE_EXTRA_CA_CERTS) {
       if (round === 0) continue;
       command.wall.push(run.wallMs);
       command.cpu.push(run.cpuMs);
+      command.faults.push(run.minorFaults);
       command.firstConnect.push(seen.first - run.startedMs);
       command.afterLast.push(run.endedMs - seen.last);
-      // takeConnects waited for connects the starved listeners accepted only after the command had exited: that
+      // targets.take waited for connects the starved listeners accepted only after the command had exited: that
       // round's last → exit measures the listeners, reads short (even below 0), and the row says how often it came.
       if (seen.last > run.endedMs) command.seenAfterExit += 1;
     }
   }
   console.log(`\n1,000 loopback TCP targets (goal: pushcheck at its default concurrency, ${DEFAULT_CONCURRENCY}, within 3× nmap -sT -Pn -n on the same ports), medians of ${RUNS} rounds after a warm-up, load ${loadBefore.toFixed(1)} → ${os.loadavg()[0].toFixed(1)}`);
-  console.log(`  ${''.padEnd(23)} ${'wall'.padStart(7)} ${'÷ nmap'.padStart(7)} ${'÷ floor'.padStart(7)} ${'CPU'.padStart(7)} ${'÷ nmap'.padStart(7)} ${'÷ floor'.padStart(7)}  start → 1st connect, last → exit`);
+  console.log(`  ${''.padEnd(23)} ${'wall'.padStart(7)} ${'÷ nmap'.padStart(7)} ${'÷ floor'.padStart(7)} ${'CPU'.padStart(7)} ${'÷ nmap'.padStart(7)} ${'÷ floor'.padStart(7)} ${'faults'.padStart(6)}  start → 1st connect, last → exit`);
   const nmap = nmapFound ? commands[0] : undefined;
   const row = (command) => {
     const [wall, cpu] = [median(command.wall), median(command.cpu)];
@@ -191,7 +192,7 @@ if (process.env.NODE_EXTRA_CA_CERTS) {
     const times = command === nmap ? ''.padStart(15) : `${ms(median(command.firstConnect)).padStart(7)}, ${ms(median(command.afterLast)).padStart(6)}`;
     const late = command !== nmap && command.seenAfterExit > 0 ? `last connect seen after the exit in ${command.seenAfterExit} of ${RUNS} rounds` : '';
     const note = [command.note, late].filter(Boolean).join('; ');
-    console.log(`  ${command.label.padEnd(23)} ${ms(wall).padStart(7)} ${ratios(wall, nmap, 'wall')} ${ratios(wall, floor, 'wall')} ${ms(cpu).padStart(7)} ${ratios(cpu, nmap, 'cpu')} ${ratios(cpu, floor, 'cpu')}  ${times}${note ? `  (${note})` : ''}`);
+    console.log(`  ${command.label.padEnd(23)} ${ms(wall).padStart(7)} ${ratios(wall, nmap, 'wall')} ${ratios(wall, floor, 'wall')} ${ms(cpu).padStart(7)} ${ratios(cpu, nmap, 'cpu')} ${ratios(cpu, floor, 'cpu')} ${String(median(command.faults)).padStart(6)}  ${times}${note ? `  (${note})` : ''}`);
   };
   if (nmap) row(nmap);
   else console.log('  nmap                    not installed: no ratio');
