@@ -98,4 +98,22 @@ describe('the end of a check run', () => {
       else expect(text.trimEnd().endsWith('</testsuites>')).toBe(true);
     }
   });
+
+  // A device that is no terminal (`> /dev/null`) is written as a regular file is, in pieces (report-files.ts): all of
+  // it taken, the exit code is the report's; `> /dev/full` is hardening.test.ts's.
+  it('exits with the report’s exit code once a report to /dev/null is written', async () => {
+    const file = path.join(dir, 'null.yaml');
+    writeRuleFile(file, 'exit', 'Exit', [
+      { id: 'open', host: 'exit.test', probe: ['a.exit.test', 'b.exit.test'], ports: servers.map((server) => server.port), check: 'tcp' },
+      { id: 'closed', host: 'closed.exit.test', ports: [closed], check: 'tcp' },
+    ]);
+    const fd = openSync('/dev/null', 'w');
+    const child = spawn(process.execPath, [BIN, file, '--resolve', '*.exit.test=127.0.0.1', '-f', 'json'], { stdio: ['ignore', fd, 'pipe'] });
+    closeSync(fd);
+    let stderr = '';
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const code = await new Promise<number | null>((resolve, reject) => child.on('error', reject).on('close', resolve));
+    expect(stderr).toBe('');
+    expect(code).toBe(1);
+  });
 });
