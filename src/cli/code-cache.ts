@@ -19,7 +19,9 @@
 import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, type Stats } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { debuglog } from 'node:util';
-import vm from 'node:vm';
+// Named, not the default import: esbuild's interop copies a default-imported module's every export behind a getter
+// (__toESM), at each start.
+import { Script } from 'node:vm';
 import { cacheChecksum as checksum, pathTag, removeAllButNewest, removeLeftovers, userCacheFolder, writeWhole } from '../cache-folder.js';
 import { changedV8FlagsTag } from '../v8-defaults.js';
 
@@ -200,7 +202,7 @@ export function requireWithCodeCache(path: string): unknown {
   // The key and the text from one open file: a build that replaced it meanwhile cannot pair one's cache with the other.
   const fd = openSync(file, 'r');
   let key: string;
-  let script: vm.Script;
+  let script: Script;
   let cached: ReturnType<typeof readCache>;
   try {
     const stat = fstatSync(fd);
@@ -209,7 +211,7 @@ export function requireWithCodeCache(path: string): unknown {
     const bytes = Buffer.allocUnsafeSlow(WRAPPER_HEAD.length + stat.size + WRAPPER_TAIL.length);
     const source = wrappedSource(fd, stat.size, bytes);
     cached = readCache(beside, key, bytes) ?? readCache(userCacheFile(file, at), key, bytes);
-    script = new vm.Script(source, { filename: file, ...(cached && { cachedData: cached.data }) });
+    script = new Script(source, { filename: file, ...(cached && { cachedData: cached.data }) });
   } finally {
     closeSync(fd);
   }
