@@ -45,12 +45,12 @@ const runtime = (): string => {
 };
 
 /** The cache file beside the bundle `file`, for this Node (and its V8 flags: runtime()). */
-export function besideCacheFile(file: string, at: string): string {
+function besideCacheFile(file: string, at: string): string {
   return `${file}.${at}.cache`;
 }
 
 /** The user's cache folder for pushcheck; one file per installed bundle (its path, hashed, names it) and Node. */
-export function userCacheFile(file: string, at: string): string {
+function userCacheFile(file: string, at: string): string {
   return join(userCacheFolder(), `${pathTag(file)}-${file.replace(/^.*[\\/]/, '')}.${at}.cache`);
 }
 
