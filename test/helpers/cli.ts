@@ -1,11 +1,7 @@
 /** Runs the built CLI as a user would: a child process, with its stdout, stderr and exit code. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { LoopWitness } from './witness.js';
+import { prepareWitness, type LoopWitness } from './witness.js';
 
 export const BIN = fileURLToPath(new URL('../../bin/pushcheck.js', import.meta.url));
 
@@ -42,8 +38,6 @@ export interface CliOptions {
   witness?: boolean;
 }
 
-const LOOP_WITNESS = fileURLToPath(new URL('./loop-witness.cjs', import.meta.url));
-
 const PROXY_ENVIRONMENT = ['https_proxy', 'HTTPS_PROXY', 'all_proxy', 'ALL_PROXY', 'no_proxy', 'NO_PROXY'];
 
 export function runCli(args: string[], options: CliOptions = {}): Promise<CliRun> {
@@ -53,9 +47,9 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRun
   const env: NodeJS.ProcessEnv = { ...(options.baseEnv ?? process.env), NO_COLOR: '', FORCE_COLOR: '', CI: '', ...noProxies, ...options.env };
   for (const [key, value] of Object.entries(env)) if (value === '') delete env[key];
   if (options.witness && options.command) throw new Error('runCli: a witness needs the default command (node bin/pushcheck.js)');
-  const witnessFile = options.witness ? path.join(os.tmpdir(), `pushcheck-witness-${process.pid}-${randomBytes(4).toString('hex')}.json`) : undefined;
-  if (witnessFile) env.PUSHCHECK_TEST_LOOP_WITNESS = witnessFile;
-  const nodeArgs = [...(witnessFile ? ['-r', LOOP_WITNESS] : []), ...(options.nodeArgs ?? [])];
+  const witness = options.witness ? prepareWitness() : undefined;
+  Object.assign(env, witness?.env);
+  const nodeArgs = [...(witness?.nodeArgs ?? []), ...(options.nodeArgs ?? [])];
   return new Promise((resolve, reject) => {
     const [command, ...prefix] = [...(options.wrapper ?? []), ...(options.command ?? [process.execPath, ...nodeArgs, BIN])];
     const child = spawn(command!, [...prefix, ...args], { env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -70,16 +64,7 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRun
       clearTimeout(timer);
       options.running?.delete(child);
       const durationMs = performance.now() - started;
-      let witness: LoopWitness | undefined;
-      if (witnessFile) {
-        try {
-          witness = JSON.parse(readFileSync(witnessFile, 'utf8')) as LoopWitness;
-        } catch {
-          witness = undefined; // killed before its exit: no figures, so no allowance from them
-        }
-        rmSync(witnessFile, { force: true });
-      }
-      resolve({ code, signal, stdout, stderr, durationMs, witness });
+      resolve({ code, signal, stdout, stderr, durationMs, witness: witness?.collect() });
     });
   });
 }

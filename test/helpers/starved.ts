@@ -54,6 +54,17 @@ export function watchRunQueue(): { waitedMs: () => number | undefined } {
   };
 }
 
+/**
+ * Fails the test unless the loop stood still (`stalledMs`) long enough for a probe of `timeoutMs` to have been judged
+ * starved: a starved attempt waited at least 95 % of the timeout, and the loop stood still for OVERLOAD_SHARE of that,
+ * or, past a lookup that answered, of the time from its answer (after at most `lookupMs` of running time in the test).
+ * For a result whose message cannot be read (a Prometheus scrape), this is all networkVerdict can hold it to.
+ */
+export function expectStoodStillForStarved(what: string, run: { timeoutMs: number; stalledMs: number; lookupMs?: number }): void {
+  const judgedMs = 0.95 * run.timeoutMs - (run.lookupMs ?? 0);
+  expect(run.stalledMs, `${what} was judged starved: the loop must have stood still that long`).toBeGreaterThanOrEqual(OVERLOAD_SHARE * judgedMs);
+}
+
 export interface NetworkVerdict {
   /** The failure the network gave: the result's own, or the one its local_overload says it would have read. */
   code: FailureCode | undefined;
@@ -82,12 +93,7 @@ export function networkVerdict(result: Result, run: { timeoutMs: number; retries
   const overloaded = result.error?.code === 'local_overload';
   const overloadRetried = result.attempts > retries + 1;
   expect(result.attempts, `${what}: at most one try beyond --retries`).toBeLessThanOrEqual(retries + 2);
-  if (overloaded || overloadRetried) {
-    // A starved attempt waited at least 95 % of the timeout, and the loop stood still for OVERLOAD_SHARE of that, or,
-    // past a lookup that answered, of the time from its answer (after at most `lookupMs` of running time in the test).
-    const judgedMs = 0.95 * run.timeoutMs - (run.lookupMs ?? 0);
-    expect(run.stalledMs, `${what} was judged starved: the loop must have stood still that long`).toBeGreaterThanOrEqual(OVERLOAD_SHARE * judgedMs);
-  }
+  if (overloaded || overloadRetried) expectStoodStillForStarved(what, run);
   if (!overloaded) {
     return { code: result.error?.code, phase: result.error?.phase, message: result.error?.message, overloaded, overloadRetried };
   }

@@ -5,6 +5,11 @@
  * witness's own and the kernel's run queue instead, so a starved child is allowed for only where it really stood
  * still, and never where it did not.
  */
+import { randomBytes } from 'node:crypto';
+import { readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import type { Result } from '../../src/types.js';
 import type { CliRun } from './cli.js';
@@ -19,6 +24,36 @@ export interface LoopWitness {
   totalStallMs: number;
   /** ms the process's main thread waited for a CPU since its exec (Linux's schedstat); undefined where not told. */
   runQueueMs?: number;
+}
+
+const LOOP_WITNESS = fileURLToPath(new URL('./loop-witness.cjs', import.meta.url));
+
+/** A witness for one child process: how to start it with one, and what it saw once the child exited. */
+export interface WitnessFile {
+  /** Node's options that preload it (before the script). */
+  nodeArgs: string[];
+  /** The child's environment needs these too: the file the witness writes to. */
+  env: { PUSHCHECK_TEST_LOOP_WITNESS: string };
+  /** After the child's exit: what the witness wrote (the file is then removed), or undefined where it wrote nothing. */
+  collect(): LoopWitness | undefined;
+}
+
+/** A witness file of its own for a child about to start (runCli's `witness`, test/serve/process.ts). */
+export function prepareWitness(): WitnessFile {
+  const file = path.join(os.tmpdir(), `pushcheck-witness-${process.pid}-${randomBytes(4).toString('hex')}.json`);
+  return {
+    nodeArgs: ['-r', LOOP_WITNESS],
+    env: { PUSHCHECK_TEST_LOOP_WITNESS: file },
+    collect() {
+      try {
+        return JSON.parse(readFileSync(file, 'utf8')) as LoopWitness;
+      } catch {
+        return undefined; // killed before its exit: no figures, so no allowance from them
+      } finally {
+        rmSync(file, { force: true });
+      }
+    },
+  };
 }
 
 /** The witness's figures of `run`; fails the test where the child left none (it was killed before its exit). */
