@@ -109,7 +109,7 @@ async function checkAll(ruleSets: RuleSet[], settings: CheckSettings, hooks: Run
     }),
     runSignal,
   );
-  const run: Run = { settings, resolve, signal: runSignal, stopping, now, deadlines: new Deadlines() };
+  const run: Run = { settings, resolve, stopping, now, deadlines: new Deadlines() };
   const limit = pLimit(Math.max(1, settings.concurrency));
   let done = 0;
   const counted = (results: Probes): Probes => {
@@ -117,8 +117,13 @@ async function checkAll(ruleSets: RuleSet[], settings: CheckSettings, hooks: Run
     hooks.onProgress?.(done, targets.length);
     return results;
   };
-  /** p-limit's task: one target probed, and counted as it ends. */
-  const probeCounted = (target: Target): Promise<Probes> => probeEachFamily(target, run).then(counted);
+  /**
+   * p-limit's task: one target probed, and counted as it ends when someone watches the count (a terminal's progress
+   * line); otherwise no step of its own, once a target.
+   */
+  const probeCounted = hooks.onProgress
+    ? (target: Target): Promise<Probes> => probeEachFamily(target, run).then(counted)
+    : (target: Target): Promise<Probes> => probeEachFamily(target, run);
   const hold = holdTracker(settings, runSignal, hooks);
 
   const stopWatching = watchStalls();
@@ -264,8 +269,10 @@ interface Run {
   settings: CheckSettings;
   /** The run's resolver: one lookup per host, shared by its targets (memoiseResolver). */
   resolve: MemoisedResolver;
-  signal: AbortSignal;
-  /** The controller of `signal`, which the attempts follow (QuickController.adopt). */
+  /**
+   * The run's controller, which the attempts follow (QuickController.adopt); `stopping.aborted` is what a probe asks
+   * (a getter of ours: an AbortSignal's runs Node's receiver check each time), `stopping.signal` the run's AbortSignal.
+   */
   stopping: QuickController;
   now: () => Date;
   /** The attempts' deadlines and watchdogs, on one timer. */
@@ -287,7 +294,7 @@ function probeEachFamily(target: Target, run: Run): Promise<Probes> {
   // The run's lookup of this name has mostly ended already (a --resolve pin, a name shared by many targets).
   const known = run.resolve.settled(target.host);
   if (known) return probeFamilies(target, run, known, firstTry);
-  return run.resolve(target.host, run.signal).then((resolution) =>
+  return run.resolve(target.host, run.stopping).then((resolution) =>
     probeFamilies(target, run, resolution, resolution.durationMs > 0 ? lookupEnded(firstTry) : firstTry),
   );
 }
@@ -377,7 +384,7 @@ function probeWithRetries(
   firstTry?: TryClock,
   resolved?: Resolution,
 ): Promise<Probed> {
-  if (run.signal.aborted || holdWanted(target, run.settings)) return probeUntilDone(target, run, proxy, resolve, firstTry, resolved);
+  if (run.stopping.aborted || holdWanted(target, run.settings)) return probeUntilDone(target, run, proxy, resolve, firstTry, resolved);
   // The common case, a first attempt that passes, without probeUntilDone's async steps around it (once a target), and
   // judged as the attempt settles (tryOnce's `then`) rather than in a step of its own.
   return tryOnce(target, run, resolve, proxy, firstTry ?? tryClock(), undefined, resolved, (first) =>
@@ -395,7 +402,7 @@ async function probeUntilDone(
   resolved?: Resolution,
   first?: Tried,
 ): Promise<Probed> {
-  const { settings, signal: runSignal } = run;
+  const { settings, stopping } = run;
   // Only a passed check keeps a connection, and a pass ends the tries: the last one kept is the one to hold.
   let kept: KeptConnection | undefined;
   const keep = holdWanted(target, settings)
@@ -408,10 +415,10 @@ async function probeUntilDone(
   let attempts = 0;
   let overloadRetried = false;
   // A first attempt already made was started before the run's signal aborted, as the loop's test would have asked.
-  for (let tries = 0; tries <= settings.retries && ((tries === 0 && first !== undefined) || !runSignal.aborted); tries += 1) {
+  for (let tries = 0; tries <= settings.retries && ((tries === 0 && first !== undefined) || !stopping.aborted); tries += 1) {
     let attempt = tries === 0 && first !== undefined ? first : await tryOnce(target, run, resolve, proxy, (tries === 0 && firstTry) || tryClock(), keep, resolved);
     attempts += 1;
-    if (attempt.overload && !overloadRetried && !runSignal.aborted) {
+    if (attempt.overload && !overloadRetried && !stopping.aborted) {
       // Tried again once the loop runs freely, and few at a time: the probes a busy machine starved together would
       // otherwise all try again together. This try does not count against --retries. Once per target, and only if
       // it starts within OVERLOAD_WAIT_MS, so that a run stays within its documented bound (docs/timeouts.md):
@@ -421,7 +428,7 @@ async function probeUntilDone(
       const retried = await overloadRetries(async () => {
         const queuedMs = performance.now() - starvedAt;
         if (queuedMs >= OVERLOAD_WAIT_MS) return undefined;
-        await untilLoopFree(Math.min(settings.timeoutMs, OVERLOAD_WAIT_MS - queuedMs), runSignal);
+        await untilLoopFree(Math.min(settings.timeoutMs, OVERLOAD_WAIT_MS - queuedMs), stopping.signal);
         return tryOnce(target, run, resolve, proxy, tryClock(), keep, resolved);
       });
       if (retried) {
@@ -432,7 +439,7 @@ async function probeUntilDone(
     outcome = attempt.overload ? { ...attempt.outcome, failure: attempt.overload } : attempt.outcome;
     if (outcome.ok || attempt.overload) break;
   }
-  if (kept && (!outcome?.ok || runSignal.aborted)) {
+  if (kept && (!outcome?.ok || stopping.aborted)) {
     kept.close();
     kept = undefined;
   }
@@ -442,7 +449,7 @@ async function probeUntilDone(
 /** A target's probed result after its tries: interrupted if the run's signal has aborted. */
 function probedOf(target: Target, run: Run, proxy: Proxy | undefined, attempts: number, outcome?: ProbeOutcome, kept?: KeptConnection): Probed {
   const probed: Probed = { target, attempts };
-  if (run.signal.aborted) probed.skipReason = INTERRUPTED;
+  if (run.stopping.aborted) probed.skipReason = INTERRUPTED;
   if (outcome) probed.outcome = outcome;
   if (kept) probed.kept = kept;
   probed.via = viaOf(run.settings, proxy);
@@ -504,7 +511,7 @@ function tryOnce<T = Tried>(
   resolved?: Resolution,
   then?: (tried: Tried) => T | Promise<T>,
 ): Promise<T> {
-  const { settings, signal: runSignal } = run;
+  const { settings } = run;
   const { timeoutMs } = settings;
   const controller = new QuickController();
   const deadline = clock.startedAt + timeoutMs;
