@@ -195,48 +195,71 @@ export function timedOut(timeoutMs: number): DOMException {
 }
 
 /**
- * Runs a probe: resolves the host, hands the addresses to `body` (through a proxy they may be empty), and turns a
- * PhaseError anywhere into the outcome's failure. `body` fills in the outcome (timings of its phases, address, tls,
- * http, note) and returns normally on success (what it resolves with is not used). totalMs is never less than the sum
- * of the phases (rounding aside, it cannot be). `body` is also handed the clock as the lookup ended (a
- * performance.now()), which its first phase may start from rather than read it again: a clock read costs about 1,000
- * instructions on Node 20, where this runs cold.
+ * A probe's outcome in the making, from its lookup's answer to its end: its budget, and what the lookup took of its
+ * time. runProbe drives it around an async body; a probe whose one phase settles by a callback (the tcp check's pooled
+ * connect, tcp.ts) drives it from there, without a promise or an async step of its own, once a target.
  */
-export async function runProbe(
-  target: Target,
-  ctx: ProbeContext,
-  body: (addresses: string[], outcome: ProbeOutcome, budget: Budget, lookupEndedAt: number) => Promise<unknown>,
-): Promise<ProbeOutcome> {
-  const budget = new Budget(ctx.timeoutMs, ctx.signal, ctx.startedAt, ctx.deadline);
-  const outcome: ProbeOutcome = { ok: false, addresses: [], pinned: false, timings: { totalMs: 0 } };
-  let lookupWaitMs = 0;
-  // Through a proxy the proxy resolves the name: no DNS phase of ours, only a --resolve pin or an IP is sent as such.
-  const proxied = ctx.proxy !== undefined;
-  try {
-    const resolution = ctx.resolved ?? (await ctx.resolve(target.host, budget.stop, { pinnedOnly: proxied }));
+export class ProbeRecord {
+  // Set in the constructor, not as class fields (declared, so that none is defined first as undefined), and with no
+  // literal nested in another: a nested literal is made by V8's runtime, about 1,200 instructions, once a probe.
+  declare readonly budget: Budget;
+  declare readonly outcome: ProbeOutcome;
+  /** Through a proxy the proxy resolves the name: no DNS phase of ours, only a --resolve pin or an IP is sent as such. */
+  declare readonly proxied: boolean;
+  declare private lookupWaitMs: number;
+  declare private readonly timeoutMs: number;
+
+  constructor(ctx: ProbeContext) {
+    this.budget = new Budget(ctx.timeoutMs, ctx.signal, ctx.startedAt, ctx.deadline);
+    const addresses: string[] = [];
+    const timings: Timings = { totalMs: 0 };
+    this.outcome = { ok: false, addresses, pinned: false, timings };
+    this.proxied = ctx.proxy !== undefined;
+    this.lookupWaitMs = 0;
+    this.timeoutMs = ctx.timeoutMs;
+  }
+
+  /**
+   * Records the lookup's answer, read at `endedAt` (a performance.now()). Returns the addresses for the probe's phases,
+   * or undefined when there is nothing to probe (the outcome's failure says why).
+   */
+  lookedUp(target: Target, resolution: Resolution, endedAt: number, startedAt: number | undefined): string[] | undefined {
+    const { outcome } = this;
     // What the lookup took of this attempt's time (a lookup shared with other targets may have begun before it).
-    const lookupEndedAt = performance.now();
-    lookupWaitMs = budget.elapsed(lookupEndedAt);
+    this.lookupWaitMs = this.budget.elapsed(endedAt);
     outcome.addresses = resolution.addresses;
     outcome.pinned = resolution.pinned;
-    if (!proxied) outcome.timings.dnsMs = attemptDnsMs(resolution, lookupWaitMs, ctx.startedAt);
+    if (!this.proxied) outcome.timings.dnsMs = attemptDnsMs(resolution, this.lookupWaitMs, startedAt);
     if (resolution.failure) {
       outcome.failure = resolution.failure;
-    } else if (resolution.addresses.length === 0 && !proxied) {
+    } else if (resolution.addresses.length === 0 && !this.proxied) {
       outcome.failure = failure('dns_no_address', 'dns', target.host);
     } else {
-      await body(resolution.addresses, outcome, budget, lookupEndedAt);
-      outcome.ok = outcome.failure === undefined;
+      return resolution.addresses;
     }
-  } catch (err) {
+    return undefined;
+  }
+
+  /** The phases have run to their end: the probe passed unless one of them recorded a failure. */
+  passed(): void {
+    this.outcome.ok = this.outcome.failure === undefined;
+  }
+
+  /** A phase's PhaseError as the outcome's failure. Anything else is pushcheck's bug: re-thrown. */
+  failed(err: unknown): void {
     if (!(err instanceof PhaseError)) throw err;
-    outcome.failure = dnsShare(err.failure, proxied ? 0 : lookupWaitMs, ctx.timeoutMs, budget);
+    const { outcome } = this;
+    outcome.failure = dnsShare(err.failure, this.proxied ? 0 : this.lookupWaitMs, this.timeoutMs, this.budget);
     const phase = err.failure.phase;
     if (phase !== 'cert' && phase !== 'write' && phase !== 'hold') outcome.timings[PHASE_TIMINGS[phase]] = roundMs(err.durationMs);
     if (err.recorded.address !== undefined) outcome.address = err.recorded.address;
     if (err.recorded.tls !== undefined) outcome.tls = err.recorded.tls;
-  } finally {
-    budget.dispose();
+  }
+
+  /** Ends the probe (its budget disposed) and gives its outcome. Call once, whatever happened. */
+  end(): ProbeOutcome {
+    this.budget.dispose();
+    const { outcome } = this;
     // Rebuilt so that the phases come in order in reports; a phase that did not run stays absent.
     const { dnsMs, connectMs, tlsMs, httpMs } = outcome.timings;
     const phasesMs = (dnsMs ?? 0) + (connectMs ?? 0) + (tlsMs ?? 0) + (httpMs ?? 0);
@@ -246,11 +269,40 @@ export async function runProbe(
     if (connectMs !== undefined) timings.connectMs = connectMs;
     if (tlsMs !== undefined) timings.tlsMs = tlsMs;
     if (httpMs !== undefined) timings.httpMs = httpMs;
-    timings.totalMs = Math.max(roundMs(budget.elapsed()), roundMs(phasesMs));
+    timings.totalMs = Math.max(roundMs(this.budget.elapsed()), roundMs(phasesMs));
     outcome.timings = timings;
+    if (outcome.failure) outcome.ok = false;
+    return outcome;
   }
-  if (outcome.failure) outcome.ok = false;
-  return outcome;
+}
+
+/**
+ * Runs a probe: resolves the host, hands the addresses to `body` (through a proxy they may be empty), and turns a
+ * PhaseError anywhere into the outcome's failure. `body` fills in the outcome (timings of its phases, address, tls,
+ * http, note) and returns normally on success (what it resolves with is not used). totalMs is never less than the sum
+ * of the phases (rounding aside, it cannot be). `body` is also handed the clock as the lookup ended (a
+ * performance.now()), which its first phase may start from rather than read it again.
+ */
+export async function runProbe(
+  target: Target,
+  ctx: ProbeContext,
+  body: (addresses: string[], outcome: ProbeOutcome, budget: Budget, lookupEndedAt: number) => Promise<unknown>,
+): Promise<ProbeOutcome> {
+  const probe = new ProbeRecord(ctx);
+  try {
+    const resolution = ctx.resolved ?? (await ctx.resolve(target.host, probe.budget.stop, { pinnedOnly: probe.proxied }));
+    const lookupEndedAt = performance.now();
+    const addresses = probe.lookedUp(target, resolution, lookupEndedAt, ctx.startedAt);
+    if (addresses) {
+      await body(addresses, probe.outcome, probe.budget, lookupEndedAt);
+      probe.passed();
+    }
+  } catch (err) {
+    probe.failed(err);
+  } finally {
+    probe.end();
+  }
+  return probe.outcome;
 }
 
 /**

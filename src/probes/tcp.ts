@@ -6,10 +6,10 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { ipVersion } from '../ip-version.js';
 import { classifyError, detailOf, failure, PhaseError, withContext } from './classify.js';
-import { bounded, isInterrupted, onAbort, runProbe, since, stoppedFailure, type Budget } from './phases.js';
+import { bounded, isInterrupted, onAbort, ProbeRecord, runProbe, since, stoppedFailure, type Budget } from './phases.js';
 import { openTunnel, proxyName } from './proxy.js';
 import type { ProbeOutcome, Target } from '../types.js';
-import type { ProbeContext, ProbeKind, Proxy, ResolveHost, AbortSignalLike } from './types.js';
+import type { ProbeContext, ProbeKind, Proxy, ResolveHost, AbortSignalLike, Resolution } from './types.js';
 
 /** This kind's check names, added to types.ts's CheckNames (see there). */
 declare module '../types.js' {
@@ -108,6 +108,8 @@ class PooledSocket {
   #disarm: (() => void) | undefined;
   #resolve: ((connection: object) => void) | undefined;
   #reject: ((err: unknown) => void) | undefined;
+  /** The probe this connect is the one phase of (SocketPool.probe): recorded and ended here, resolved with its outcome. */
+  #probe: ProbeRecord | undefined;
 
   constructor(release: (pooled: PooledSocket) => void) {
     const { socket } = this;
@@ -126,12 +128,20 @@ class PooledSocket {
     socket.on('close', () => release(this));
   }
 
-  connect(address: string, port: number, options: ConnectOptions, resolve: (connection: object) => void, reject: (err: unknown) => void): void {
+  connect(
+    address: string,
+    port: number,
+    options: ConnectOptions,
+    resolve: (connection: object) => void,
+    reject: (err: unknown) => void,
+    probe?: ProbeRecord,
+  ): void {
     this.#start = options.startedAt ?? performance.now();
     this.#address = address;
     this.#signal = options.signal;
     this.#resolve = resolve;
     this.#reject = reject;
+    this.#probe = probe;
     this.#disarm = armStop(options, this.#stop);
     try {
       this.socket.connect({ host: address, port });
@@ -151,18 +161,34 @@ class PooledSocket {
     const resolve = this.#resolve;
     const reject = this.#reject;
     if (!resolve || !reject) return;
+    const probe = this.#probe;
     this.#resolve = undefined;
     this.#reject = undefined;
     this.#signal = undefined;
+    this.#probe = undefined;
     this.#disarm?.();
     this.#disarm = undefined;
-    if (err === undefined) {
-      resolve({});
-    } else {
-      // Already destroyed after a socket error; after a timeout or an abort this ends the connect, and 'close' follows.
-      this.socket.destroy();
-      reject(err);
+    // Already destroyed after a socket error; after a timeout or an abort this ends the connect, and 'close' follows.
+    if (err !== undefined) this.socket.destroy();
+    if (!probe) {
+      if (err === undefined) resolve({});
+      else reject(err);
+      return;
     }
+    // As connectAddresses and runProbe would record a connect to one address, its time from the lookup's end.
+    try {
+      if (err === undefined) {
+        recordConnect({ address: this.#address, connectMs: since(this.#start) }, probe.outcome);
+        probe.passed();
+      } else {
+        probe.failed(err);
+      }
+    } catch (bug) {
+      probe.end();
+      reject(bug);
+      return;
+    }
+    resolve(probe.end());
   }
 }
 
@@ -190,6 +216,20 @@ export class SocketPool {
     const pooled = this.#idle.pop() ?? new PooledSocket(this.#release);
     return new Promise((resolve, reject) => pooled.connect(address, port, options, resolve, reject));
   };
+
+  /**
+   * The tcp check's probe when it has one address to connect to (a --resolve pin, a name of one address in the family
+   * probed): that connect on a pooled socket, closed as it opens, recorded in `probe` and ended there. Resolves with
+   * the probe's outcome, as runProbe around connectAddresses would, without their promises and steps (once a target).
+   */
+  probe(address: string, port: number, options: ConnectOptions, probe: ProbeRecord): Promise<ProbeOutcome> {
+    if (options.signal.aborted) {
+      probe.failed(stoppedFailure('connect', 0, options.signal, { address }));
+      return Promise.resolve(probe.end());
+    }
+    const pooled = this.#idle.pop() ?? new PooledSocket(this.#release);
+    return new Promise((resolve, reject) => pooled.connect(address, port, options, resolve as (outcome: object) => void, reject, probe));
+  }
 
   /** The closed sockets waiting for a connect (for tests). */
   idleSockets(): net.Socket[] {
@@ -339,11 +379,25 @@ export async function connectPhase(
   return connection.socket;
 }
 
+/**
+ * The tcp check of a target whose lookup the scheduler holds and gave one address, direct (the common case: a
+ * --resolve pin, a name of one address in the family probed): its one connect ends the probe (SocketPool.probe).
+ */
+function probeOneAddress(target: Target, ctx: ProbeContext, resolved: Resolution): Promise<ProbeOutcome> {
+  const probe = new ProbeRecord(ctx);
+  const lookupEndedAt = performance.now();
+  const addresses = probe.lookedUp(target, resolved, lookupEndedAt, ctx.startedAt);
+  if (!addresses) return Promise.resolve(probe.end());
+  return checkPool.probe(addresses[0] as string, target.port, phaseOptions(probe.budget, lookupEndedAt), probe);
+}
+
 export const tcpProbe = {
   checks: [{ name: 'tcp', plain: 'tcp', lastPhase: 'connect', speaks: { tls: false, http: false } }],
   run: (target, ctx) =>
-    // Not an async function: a step fewer once a target.
-    runProbe(target, ctx, (addresses, outcome, budget, lookupEndedAt) =>
+    ctx.resolved !== undefined && ctx.resolved.addresses.length === 1 && ctx.proxy === undefined
+      ? probeOneAddress(target, ctx, ctx.resolved)
+      : // Not an async function: a step fewer once a target.
+        runProbe(target, ctx, (addresses, outcome, budget, lookupEndedAt) =>
       // Direct, a pooled socket is closed as it connects (by a reset, see PooledSocket); a tunnel through a proxy is
       // closed here in order (FIN): a reset would reach the proxy, not the target, and end its session as a fault.
       ctx.proxy
