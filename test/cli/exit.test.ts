@@ -54,6 +54,22 @@ function runWithSlowReader(args: string[], readAfterMs: number): Promise<{ code:
   });
 }
 
+/** A check of 8 open targets and a closed one in `format`, its stdout opened on `out` (a file or a device). */
+async function checkInto(out: string, format: string): Promise<{ code: number | null; stderr: string }> {
+  const file = path.join(dir, 'into.yaml');
+  writeRuleFile(file, 'exit', 'Exit', [
+    { id: 'open', host: 'exit.test', probe: ['a.exit.test', 'b.exit.test'], ports: servers.map((server) => server.port), check: 'tcp' },
+    { id: 'closed', host: 'closed.exit.test', ports: [closed], check: 'tcp' },
+  ]);
+  const fd = openSync(out, 'w');
+  const child = spawn(process.execPath, [BIN, file, '--resolve', '*.exit.test=127.0.0.1', '-f', format], { stdio: ['ignore', fd, 'pipe'] });
+  closeSync(fd);
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const code = await new Promise<number | null>((resolve, reject) => child.on('error', reject).on('close', resolve));
+  return { code, stderr };
+}
+
 describe('the end of a check run', () => {
   it('writes the whole report through a slow pipe before exiting, with the report’s exit code', async () => {
     const hosts = Array.from({ length: 150 }, (_, i) => `h${i}.exit.test`);
@@ -78,19 +94,9 @@ describe('the end of a check run', () => {
   // Written whole at once (a regular file), nothing is left for the streams to flush: exitIfDone exits without the empty
   // writes' round trip, a tick later, with the report's exit code.
   it('exits with the report’s exit code once a report to a regular file is written, every byte of it', async () => {
-    const file = path.join(dir, 'file.yaml');
-    writeRuleFile(file, 'exit', 'Exit', [
-      { id: 'open', host: 'exit.test', probe: ['a.exit.test', 'b.exit.test'], ports: servers.map((server) => server.port), check: 'tcp' },
-      { id: 'closed', host: 'closed.exit.test', ports: [closed], check: 'tcp' },
-    ]);
     for (const format of ['json', 'junit']) {
       const out = path.join(dir, `report.${format}`);
-      const fd = openSync(out, 'w');
-      const child = spawn(process.execPath, [BIN, file, '--resolve', '*.exit.test=127.0.0.1', '-f', format], { stdio: ['ignore', fd, 'pipe'] });
-      closeSync(fd);
-      let stderr = '';
-      child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-      const code = await new Promise<number | null>((resolve, reject) => child.on('error', reject).on('close', resolve));
+      const { code, stderr } = await checkInto(out, format);
       expect(stderr).toBe('');
       expect(code).toBe(1);
       const text = readFileSync(out, 'utf8');
@@ -102,17 +108,7 @@ describe('the end of a check run', () => {
   // A device that is no terminal (`> /dev/null`) is written as a regular file is, in pieces (report-files.ts): all of
   // it taken, the exit code is the report's; `> /dev/full` is hardening.test.ts's.
   it('exits with the report’s exit code once a report to /dev/null is written', async () => {
-    const file = path.join(dir, 'null.yaml');
-    writeRuleFile(file, 'exit', 'Exit', [
-      { id: 'open', host: 'exit.test', probe: ['a.exit.test', 'b.exit.test'], ports: servers.map((server) => server.port), check: 'tcp' },
-      { id: 'closed', host: 'closed.exit.test', ports: [closed], check: 'tcp' },
-    ]);
-    const fd = openSync('/dev/null', 'w');
-    const child = spawn(process.execPath, [BIN, file, '--resolve', '*.exit.test=127.0.0.1', '-f', 'json'], { stdio: ['ignore', fd, 'pipe'] });
-    closeSync(fd);
-    let stderr = '';
-    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const code = await new Promise<number | null>((resolve, reject) => child.on('error', reject).on('close', resolve));
+    const { code, stderr } = await checkInto('/dev/null', 'json');
     expect(stderr).toBe('');
     expect(code).toBe(1);
   });
