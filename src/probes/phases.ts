@@ -55,6 +55,12 @@ type QuickSignal = AbortSignal & { [QUICK]?: SignalStandIn };
  * Abort only through `abort`, so that the listeners are called.
  */
 export class QuickController implements SignalStandIn {
+  /**
+   * When a step of the attempt last began with little time left (under LATE_STEP_MS: lookFirst notes it), as after an
+   * answer read late; the scheduler judges what followed from the stall that answer may have waited out. Declared, not
+   * initialised: set only on that rare path, so the controllers of other attempts keep their shape.
+   */
+  declare lateStepAt: number | undefined;
   #aborted = false;
   #reason: unknown;
   #controller: AbortController | undefined;
@@ -127,6 +133,39 @@ export function onAbort(stop: AbortSignalLike, listener: () => void): () => void
   return () => stop.removeEventListener('abort', listener);
 }
 
+/**
+ * A step that begins with less than this left of its time (a wait armed for less) is noted on its attempt's controller
+ * (QuickController.lateStepAt). Less than this from an answer is not judged on its own either (run.ts).
+ */
+export const LATE_STEP_MS = 100;
+
+/**
+ * A deadline's timer: calls `fire` `ms` from now, once the loop has then polled its input one more time, so that a
+ * timeout is declared only after what came before it has been read. libuv runs the timers due before it polls again:
+ * after the loop stood still (our own work in an I/O callback, or a machine too busy to run us), a timer that fell due
+ * in the stall would fire before an answer that came in it is read, and a healthy peer would read as silent. A
+ * setImmediate runs after the poll phase: one turn of the loop, never an open-ended wait. Returns what disarms it (the
+ * timer, or the look under way). A wait armed with little time left (`ms` under LATE_STEP_MS) is noted on `signal`'s
+ * attempt: the step before it took nearly all the time, perhaps by an answer read late.
+ */
+export function lookFirst(fire: () => void, ms: number, signal?: AbortSignalLike): () => void {
+  if (ms < LATE_STEP_MS && signal !== undefined) noteLateStep(signal);
+  let look: NodeJS.Immediate | undefined;
+  const timer = setTimeout(() => {
+    look = setImmediate(fire);
+  }, Math.max(0, ms));
+  return () => {
+    clearTimeout(timer);
+    if (look !== undefined) clearImmediate(look);
+  };
+}
+
+/** Notes on the attempt's controller behind `signal` (if it is one) that a step began now with little time left. */
+function noteLateStep(signal: AbortSignalLike): void {
+  const quick = signal instanceof AbortSignal ? (signal as QuickSignal)[QUICK] : signal;
+  if (quick instanceof QuickController) quick.lateStepAt = performance.now();
+}
+
 /** The failure of a phase stopped after `waitedMs`: its own timeout, or an abort (which may itself be a timeout). */
 export function stoppedFailure(
   phase: Phase,
@@ -165,11 +204,11 @@ export class Budget {
     this.#deadline = startedAt + timeoutMs;
     const controller = new QuickController();
     this.stop = controller;
-    const timer = setTimeout(() => controller.abort(timedOut(timeoutMs)), Math.max(0, this.#deadline - performance.now()));
+    const disarm = lookFirst(() => controller.abort(timedOut(timeoutMs)), this.#deadline - performance.now());
     if (outer.aborted) controller.abort(outer.reason);
     const stopListening = outer.aborted ? undefined : onAbort(outer, () => controller.abort(outer.reason));
     this.#dispose = () => {
-      clearTimeout(timer);
+      disarm();
       stopListening?.();
     };
   }
@@ -331,7 +370,7 @@ function dnsShare(fail: Failure, dnsMs: number, timeoutMs: number, budget: Budge
 const DNS_SHARE_WORTH_SAYING = 0.1;
 
 /**
- * Waits for `work` at most `timeoutMs` and only while `signal` is not aborted; otherwise rejects with the phase's
+ * Waits for `work` at most `timeoutMs` (and the look lookFirst gives) and only while `signal` is not aborted; otherwise rejects with the phase's
  * timeout (or interruption) failure and calls `onStop` so that the work can be cancelled. A late rejection of
  * `work` is swallowed.
  */
@@ -350,9 +389,9 @@ export function bounded<T>(
       reject(stoppedFailure(phase, performance.now() - start, signal));
     };
     let stopListening: (() => void) | undefined;
-    const timer = setTimeout(stop, Math.max(0, timeoutMs));
+    const disarm = lookFirst(stop, timeoutMs, signal);
     const cleanup = (): void => {
-      clearTimeout(timer);
+      disarm();
       stopListening?.();
     };
     if (signal.aborted) {

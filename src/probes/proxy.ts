@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { maskSentCredentials } from '../secrets.js';
 import type { FailureCode } from '../types.js';
 import { errorCodes, failure, PhaseError } from './classify.js';
-import { isInterrupted, onAbort, stoppedFailure } from './phases.js';
+import { isInterrupted, lookFirst, onAbort, stoppedFailure } from './phases.js';
 import type { Proxy, AbortSignalLike } from './types.js';
 
 /** RFC 1929 gives the user name and the password one length byte each. */
@@ -89,7 +89,7 @@ function readAnswer(
     let bytes = Buffer.alloc(0);
     let stopListening = (): void => undefined;
     const settle = (err: unknown, length = 0): void => {
-      clearTimeout(timer);
+      disarm();
       stopListening();
       socket.off('data', onData);
       socket.off('error', onError);
@@ -124,7 +124,7 @@ function readAnswer(
         settle(new PhaseError(failure(timeoutCode, 'connect', detail), waitedMs));
       }
     };
-    const timer = setTimeout(onStop, Math.max(0, h.start + h.timeoutMs - performance.now()));
+    const disarm = lookFirst(onStop, h.start + h.timeoutMs - performance.now(), signal);
     if (signal.aborted) {
       onStop();
       return;

@@ -6,7 +6,7 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { ipVersion } from '../ip-version.js';
 import { classifyError, detailOf, failure, PhaseError, withContext } from './classify.js';
-import { bounded, isInterrupted, onAbort, ProbeRecord, runProbe, since, stoppedFailure, type Budget } from './phases.js';
+import { bounded, isInterrupted, lookFirst, onAbort, ProbeRecord, runProbe, since, stoppedFailure, type Budget } from './phases.js';
 import { openTunnel, proxyName } from './proxy.js';
 import type { ProbeOutcome, Target } from '../types.js';
 import type { ProbeContext, ProbeKind, Proxy, ResolveHost, AbortSignalLike, Resolution } from './types.js';
@@ -49,14 +49,15 @@ export type Dial<C extends object = TcpConnection> = (address: string, port: num
 const ignore = (): void => undefined;
 
 /**
- * Arms the end of one connect attempt: `stop` is called when `options.timeoutMs` has passed (unless the signal ends
- * it then anyway) or the signal aborts. Returns what disarms both.
+ * Arms the end of one connect attempt: `stop` is called when `options.timeoutMs` has passed and the loop has looked at
+ * its input once more (lookFirst: a SYN-ACK that came while it stood still is read first), unless the signal ends it
+ * then anyway, or when the signal aborts. Returns what disarms both.
  */
 function armStop(options: ConnectOptions, stop: () => void): () => void {
-  const timer = options.endsWithSignal ? undefined : setTimeout(stop, Math.max(0, options.timeoutMs));
+  const disarm = options.endsWithSignal ? undefined : lookFirst(stop, options.timeoutMs, options.signal);
   const stopListening = onAbort(options.signal, stop);
   return () => {
-    clearTimeout(timer);
+    disarm?.();
     stopListening();
   };
 }

@@ -14,7 +14,7 @@ import { connectPhase } from './tcp.js';
 import { prepareRunTrustingContext, runTrustingContext } from '../trust.js';
 import { tlsModule } from '../v8-defaults.js';
 import { checkServerIdentity } from './server-identity.js';
-import { onAbort, roundMs, runProbe, since, stoppedFailure, type Budget } from './phases.js';
+import { lookFirst, onAbort, roundMs, runProbe, since, stoppedFailure, type Budget } from './phases.js';
 import {
   CIPHER_ALGORITHMS,
   cipherStrength,
@@ -302,7 +302,7 @@ export function handshakeTls(socket: net.Socket, options: HandshakeOptions): Pro
 
     const cleanup = (): void => {
       restorePeerCertificate();
-      clearTimeout(timer);
+      disarm();
       stopListening();
       tlsSocket.off('keylog', onKeylog);
       tlsSocket.off('secureConnect', onSecure);
@@ -370,7 +370,7 @@ export function handshakeTls(socket: net.Socket, options: HandshakeOptions): Pro
       remember();
       fail(stoppedFailure('tls', performance.now() - start, signal, recorded()));
     };
-    const timer = setTimeout(onStop, Math.max(0, timeoutMs));
+    const disarm = lookFirst(onStop, timeoutMs, signal);
     const stopListening = onAbort(signal, onStop);
     // 'keylog' fires as key material is made, after the server's certificate has been processed: the moment to
     // see it in a TLS 1.2 handshake that the server then aborts.

@@ -3,6 +3,11 @@
  * instructions of the 1,000-target bench run's 495 million (valgrind, Node 20): more than the rest of an attempt's
  * bookkeeping. The attempts of a run share one --timeout and start in order, so their deadlines come nearly in the
  * order they are added: a sorted array appended to, with the timer set for the earliest deadline still wanted.
+ *
+ * A deadline that falls due is fired after one look at the input already in (lookFirst, phases.ts): not in the timer's
+ * callback but in a setImmediate, after the loop's next poll for I/O. After the loop stood still, libuv runs the
+ * timers due before it polls again, so an answer that came in the stall would otherwise be read only after the
+ * deadline had been declared (docs/timeouts.md, "The look before a timeout").
  */
 import { performance } from 'node:perf_hooks';
 
@@ -22,8 +27,13 @@ export class Deadlines {
   #timer: NodeJS.Timeout | undefined;
   #armedFor = Infinity;
   #firing = false;
+  /** Deadlines the timer found due, waiting for the look (#fireLooked); cancelled ones are skipped there. */
+  #looked: Deadline[] = [];
 
-  /** Calls `fire` once `at` has passed (never earlier, by performance.now()); cancel() stops it. */
+  /**
+   * Calls `fire` once `at` has passed (never earlier, by performance.now()) and the loop has then polled its input
+   * once; cancel() stops it, in that look too.
+   */
   add(at: number, fire: () => void): Deadline {
     const deadline: Deadline = { at, fire };
     const entries = this.#entries;
@@ -67,19 +77,37 @@ export class Deadlines {
     this.#head = 0;
   }
 
-  /** Fires what is due; deadlines added or cancelled meanwhile (a watchdog after a deadline) wait for #settle. */
+  /**
+   * The timer: takes what is due out of the queue for the look, which fires it (a setImmediate, run after the loop's
+   * poll phase). A deadline added already past during the look (an attempt begun on an answer the look read) waits for
+   * a look of its own.
+   */
   readonly #due = (): void => {
     this.#timer = undefined;
     this.#armedFor = Infinity;
+    const entries = this.#entries;
+    // A timer may fire a little before its time by performance.now() (libuv counts whole ms of its loop's time): what
+    // is not due yet waits for the next.
+    const now = performance.now();
+    const looking = this.#looked.length > 0;
+    while (this.#head < entries.length) {
+      const deadline = entries[this.#head] as Deadline;
+      if (deadline.fire !== undefined && deadline.at > now) break;
+      this.#head += 1;
+      if (deadline.fire !== undefined) this.#looked.push(deadline);
+    }
+    if (!looking && this.#looked.length > 0) setImmediate(this.#fireLooked);
+    this.#settle();
+  };
+
+  /** Fires what the timer found due and the look did not cancel; what is added or cancelled meanwhile waits for #settle. */
+  readonly #fireLooked = (): void => {
+    const looked = this.#looked;
+    this.#looked = [];
     this.#firing = true;
     try {
-      while (this.#head < this.#entries.length) {
-        const deadline = this.#entries[this.#head] as Deadline;
+      for (const deadline of looked) {
         const { fire } = deadline;
-        // A timer may fire a little before its time by performance.now() (libuv counts whole ms of its loop's
-        // time): what is not due yet waits for the next.
-        if (fire !== undefined && deadline.at > performance.now()) break;
-        this.#head += 1;
         if (fire === undefined) continue;
         deadline.fire = undefined;
         this.#wanted -= 1;
@@ -91,10 +119,13 @@ export class Deadlines {
     }
   };
 
-  /** After a firing: no timer when nothing is wanted, else one for the earliest deadline wanted. */
+  /** After a firing: no timer when nothing is wanted, else one for the earliest deadline wanted still queued. */
   #settle(): void {
     if (this.#wanted === 0) return this.#reset();
-    while ((this.#entries[this.#head] as Deadline).fire === undefined) this.#head += 1;
+    const entries = this.#entries;
+    while (this.#head < entries.length && (entries[this.#head] as Deadline).fire === undefined) this.#head += 1;
+    // Every deadline wanted waits for the look: no timer until one is added.
+    if (this.#head === entries.length) return this.#reset();
     if (this.#head > 1024 && this.#head * 2 > this.#entries.length) {
       this.#entries = this.#entries.slice(this.#head);
       this.#head = 0;

@@ -543,7 +543,7 @@ function tryOnce<T = Tried>(
       timer = deadlines.add(performance.now() + WATCHDOG_GRACE_MS, () => {
         overran = true;
         end();
-        settleAttempt(judged(overdueOutcome(target, timeoutMs), timeoutMs, clock), then, resolveAttempt, fail);
+        settleAttempt(judged(overdueOutcome(target, timeoutMs), timeoutMs, clock, controller), then, resolveAttempt, fail);
       });
     });
     if (stopping.aborted) controller.abort(stopping.reason);
@@ -560,7 +560,7 @@ function tryOnce<T = Tried>(
       (outcome) => {
         if (overran) return;
         end();
-        settleAttempt(judged(outcome, timeoutMs, clock), then, resolveAttempt, fail);
+        settleAttempt(judged(outcome, timeoutMs, clock, controller), then, resolveAttempt, fail);
       },
       (err: unknown) => {
         if (overran) return;
@@ -586,16 +586,29 @@ function settleAttempt<T>(
   }
 }
 
-/** An attempt's outcome, judged when it has just ended (see overloadOf). */
-function judged(outcome: ProbeOutcome, timeoutMs: number, clock: TryClock): Tried {
+/**
+ * An attempt's outcome, judged when it has just ended (see overloadOf). A phase after a lookup that answered is also
+ * judged on the time from that answer, and a step the probe began with little time left (`controller.lateStepAt`, see
+ * phases.ts lookFirst) on the time from the answer before it, read late if the loop had just stood still.
+ */
+function judged(outcome: ProbeOutcome, timeoutMs: number, clock: TryClock, controller: QuickController): Tried {
   // A pass measured nothing of the machine: no clock to read.
   if (!outcome.failure) return { outcome };
   const endedAt = performance.now();
   const stalled = stalledMs(endedAt);
-  // A phase after a lookup that answered is also judged on the time from that answer (overloadOf).
-  const answered = outcome.failure.phase === 'dns' ? undefined : clock.answered;
+  const waitedMs = endedAt - clock.startedAt;
+  const stood = stalled - clock.stalledBefore;
+  const afterDns = outcome.failure.phase !== 'dns';
+  const answered = afterDns ? clock.answered : undefined;
   const afterLookup = answered && { lookupMs: answered.startedAt - clock.startedAt, stalledMs: stalled - answered.stalledBefore };
-  return { outcome, overload: overloadOf(outcome, timeoutMs, endedAt - clock.startedAt, stalled - clock.stalledBefore, afterLookup) };
+  let overload = overloadOf(outcome, timeoutMs, waitedMs, stood, afterLookup);
+  const lateStepAt = controller.lateStepAt;
+  if (overload === undefined && afterDns && lateStepAt !== undefined) {
+    const ran = lastRan(lateStepAt);
+    const afterAnswer = { lookupMs: ran.at - clock.startedAt, stalledMs: stalled - ran.stalledMs, late: true };
+    if (ran.at > clock.startedAt) overload = overloadOf(outcome, timeoutMs, waitedMs, stood, afterAnswer);
+  }
+  return { outcome, overload };
 }
 
 /**
@@ -650,14 +663,15 @@ const JUDGED_AFTER_LOOKUP_MIN_MS = 100;
  * long the loop stood still since, the stall it was read late by included): where the loop stood still for that
  * share of that time, the attempt measured this machine too. So a 600 ms answer read 400 ms late, which left the
  * connect no time, is this machine's doing; a stall early in a slow lookup, which delayed neither its answer nor
- * the connect, is not.
+ * the connect, is not. So with `late`: the time from an answer before a step the probe began with little time left
+ * (a connect to a proxy read in a deadline's look, then the CONNECT it leaves no time), told apart in the message.
  */
 export function overloadOf(
   outcome: ProbeOutcome,
   timeoutMs: number,
   waitedMs: number,
   stalledMs: number,
-  afterLookup?: { lookupMs: number; stalledMs: number },
+  afterLookup?: { lookupMs: number; stalledMs: number; late?: boolean },
 ): Failure | undefined {
   const failed = outcome.failure;
   if (!failed || waitedMs < timeoutMs * 0.95) return undefined;
@@ -669,7 +683,8 @@ export function overloadOf(
     waited = waitedMs - afterLookup.lookupMs;
     stood = afterLookup.stalledMs;
     if (waited < JUDGED_AFTER_LOOKUP_MIN_MS || !stoodStillFor(waited, stood)) return undefined;
-    after = ` past its DNS lookup, which answered in ${Math.round(afterLookup.lookupMs)} ms`;
+    const answeredMs = Math.round(afterLookup.lookupMs);
+    after = afterLookup.late ? ` past its last answer, read late from ${answeredMs} ms` : ` past its DNS lookup, which answered in ${answeredMs} ms`;
   }
   return failure(
     'local_overload',

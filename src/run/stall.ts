@@ -15,14 +15,16 @@ let watchers = 0;
 let timer: NodeJS.Timeout | undefined;
 let lastTick = 0;
 let stalledTotalMs = 0;
-/** How long the stall that the latest tick ended lasted; 0 when that tick came on time. */
-let lastStallMs = 0;
+/** The latest stall a tick ended: from when the loop stood still, when that tick ran, and stalledMs's count before it. */
+let latestStall = { from: 0, to: 0, stalledBefore: 0 };
 
 function tick(): void {
   const now = performance.now();
   const late = now - lastTick - TICK_MS;
-  lastStallMs = late > SLACK_MS ? late : 0;
-  stalledTotalMs += lastStallMs;
+  if (late > SLACK_MS) {
+    latestStall = { from: now - late, to: now, stalledBefore: stalledTotalMs };
+    stalledTotalMs += late;
+  }
   lastTick = now;
 }
 
@@ -31,7 +33,7 @@ export function watchStalls(): () => void {
   watchers += 1;
   if (watchers === 1) {
     lastTick = performance.now();
-    lastStallMs = 0;
+    latestStall = { from: 0, to: 0, stalledBefore: 0 };
     timer = setInterval(tick, TICK_MS).unref();
   }
   let stopped = false;
@@ -55,14 +57,21 @@ export function stalledMs(now = performance.now()): number {
 
 /**
  * The last moment before `now` that the loop ran on time, as an event read at `now` saw it: the start of the stall it
- * may have waited out (one still going on, from when the next tick fell due, or the one the latest tick ended when no
- * tick has fallen due since), else `now`; and how long the loop had stood still by then (stalledMs's count).
+ * may have waited out (one still going on, from when the next tick fell due, or the one the latest tick ended when the
+ * tick after it is not yet late), else `now`; and how long the loop had stood still by then (stalledMs's count). `now` may
+ * be a moment already past (run.ts asks about a step noted earlier in its attempt): the latest stall is remembered, so
+ * that a moment in it, or in the tick after it, still reads its start; a moment before it reads as itself, with the
+ * count before that stall (an earlier stall between would count against the moment, a judgement of this machine
+ * made the less readily).
  */
 export function lastRan(now = performance.now()): { at: number; stalledMs: number } {
   if (watchers === 0) return { at: now, stalledMs: 0 };
-  if (now > lastTick + TICK_MS) return { at: lastTick + TICK_MS, stalledMs: stalledTotalMs };
-  if (lastStallMs > 0) return { at: lastTick - lastStallMs, stalledMs: stalledTotalMs - lastStallMs };
-  return { at: now, stalledMs: stalledTotalMs };
+  // A tick later than a scheduler makes it: a stall going on.
+  if (now - lastTick - TICK_MS > SLACK_MS) return { at: lastTick + TICK_MS, stalledMs: stalledTotalMs };
+  // In the latest stall, or before the tick after it.
+  const stall = latestStall;
+  if (stall.to > 0 && stall.from < now && now <= stall.to + TICK_MS + SLACK_MS) return { at: stall.from, stalledMs: stall.stalledBefore };
+  return { at: now, stalledMs: now < stall.to ? stall.stalledBefore : stalledTotalMs };
 }
 
 /** A wait during which the loop stood still for at least this share of it measured the machine, not the peer. */

@@ -56,9 +56,9 @@ export function proxyToolsMissing(): string | undefined {
   return diesWithParentUnavailable();
 }
 
-function canConnect(port: number): Promise<boolean> {
+function canConnect(port: number, host: string): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = net.connect({ host: LOOPBACK, port }, () => {
+    const socket = net.connect({ host, port }, () => {
       socket.destroy();
       resolve(true);
     });
@@ -67,7 +67,14 @@ function canConnect(port: number): Promise<boolean> {
 }
 
 /** Starts `command`, resolves once `port` accepts connections; rejects with its output if it exits or takes 5 s. */
-async function startProcess(command: string, args: string[], port: number, scheme: string, cleanup = (): void => undefined): Promise<TestProxy> {
+async function startProcess(
+  command: string,
+  args: string[],
+  port: number,
+  scheme: string,
+  cleanup = (): void => undefined,
+  host = LOOPBACK,
+): Promise<TestProxy> {
   const child = spawn(...diesWithParent(command, args), { stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   let output = '';
@@ -87,18 +94,19 @@ async function startProcess(command: string, args: string[], port: number, schem
     clearTimeout(timer);
   };
   const deadline = performance.now() + 5000;
-  while (!(await canConnect(port))) {
+  while (!(await canConnect(port, host))) {
     if (gone || performance.now() > deadline) {
       await stop();
       throw new Error(`${command} ${args.join(' ')} did not listen on ${port}: ${output.trim().split('\n').slice(-3).join(' | ')}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
-  const url = `${scheme}://${LOOPBACK}:${port}`;
+  const authority = net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
+  const url = `${scheme}://${authority}`;
   return {
     url,
     port,
-    urlWith: ({ user, password }) => `${scheme}://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${LOOPBACK}:${port}`,
+    urlWith: ({ user, password }) => `${scheme}://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${authority}`,
     stop,
   };
 }
@@ -143,10 +151,11 @@ export function microsocksArgs(host: string, port: number, auth?: Credentials): 
   return ['-i', host, '-p', String(port), ...(auth ? ['-u', auth.user, '-P', auth.password] : [])];
 }
 
-/** microsocks on 127.0.0.1, a SOCKS5 proxy; with `auth`, it accepts only that user name and password. */
-export async function startMicrosocks(options: { auth?: Credentials } = {}): Promise<TestProxy> {
+/** microsocks on `host` (127.0.0.1 by default), a SOCKS5 proxy; with `auth`, it accepts only that user name and password. */
+export async function startMicrosocks(options: { auth?: Credentials; host?: string } = {}): Promise<TestProxy> {
   const port = await closedPort();
-  return startProcess('microsocks', microsocksArgs(LOOPBACK, port, options.auth), port, 'socks5');
+  const host = options.host ?? LOOPBACK;
+  return startProcess('microsocks', microsocksArgs(host, port, options.auth), port, 'socks5', undefined, host);
 }
 
 /**

@@ -1,13 +1,22 @@
 /**
  * The run's deadlines on one timer (src/run/deadlines.ts): each fires once, never before its time, in the order of
- * their times whatever the order they were added in; a cancelled one never fires; and no timer is left once nothing
- * is wanted, so that a finished run keeps no process alive.
+ * their times whatever the order they were added in; a cancelled one never fires; no timer is left once nothing
+ * is wanted, so that a finished run keeps no process alive; and a deadline that fell due while the loop stood still
+ * fires only after the loop has read the input that came meanwhile.
  */
+import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { Deadlines } from '../../src/run/deadlines.js';
 import { activeResources, addedOnceSettled } from '../helpers/active-resources.mjs';
+import { startTcpServer } from '../helpers/servers.js';
+import { busyFor } from '../helpers/starved.js';
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * `ms`, then one turn of the loop: a deadline fires in a setImmediate after its timer (the look), so one that fell due
+ * with the sleep's timer (a busy machine fires both late) has fired by then.
+ */
+const sleep = (ms: number): Promise<void> =>
+  new Promise((resolve) => setTimeout(resolve, ms)).then(() => new Promise((resolve) => setImmediate(resolve)));
 
 describe('Deadlines', () => {
   it('fires each deadline once, not before its time, in the order of their times, added out of order', async () => {
@@ -84,4 +93,40 @@ describe('Deadlines', () => {
     await sleep(150);
     expect(fired).toBe(1_000);
   });
+
+  for (const loopback of ['127.0.0.1', '::1']) {
+    it(`reads the input that came while the loop stood still before it fires a deadline that fell due then (${loopback})`, async () => {
+      // The far end answers as the loop begins to stand still (from 50 ms to 300 ms, across the deadline at 200 ms, in a
+      // setImmediate, where libuv then runs the timers due before it polls again): the answer waits in the kernel. It is
+      // read in the look, and the deadline it cancels never fires. Before, the deadline fired first, at about 300 ms.
+      let accepted: net.Socket | undefined;
+      const server = await startTcpServer({ host: loopback, onConnection: (socket) => (accepted = socket) });
+      const client = net.connect({ host: loopback, port: server.port });
+      try {
+        await new Promise((resolve) => client.once('connect', resolve));
+        for (let turns = 0; accepted === undefined && turns < 100; turns += 1) await new Promise((resolve) => setTimeout(resolve, 1));
+        const deadlines = new Deadlines();
+        const start = performance.now();
+        const fired: string[] = [];
+        const deadline = deadlines.add(start + 200, () => fired.push('deadline'));
+        client.once('data', () => {
+          fired.push('answer');
+          deadlines.cancel(deadline);
+        });
+        setTimeout(
+          () =>
+            setImmediate(() => {
+              accepted?.write('answer');
+              busyFor(start + 300 - performance.now());
+            }),
+          50,
+        );
+        await sleep(400);
+        expect(fired).toEqual(['answer']);
+      } finally {
+        client.destroy();
+        await server.close();
+      }
+    });
+  }
 });

@@ -1,0 +1,199 @@
+/**
+ * The look before a timeout (docs/timeouts.md): a deadline that falls due while the event loop stands still is
+ * declared only after the loop has read the input that came meanwhile. libuv runs the timers due before it polls
+ * again, so after a stall in an I/O callback or a setImmediate (where pushcheck's own work runs) a deadline used to
+ * fire before an answer that came in the stall was read: a healthy resolver or proxy read as silent. Against real
+ * peers: the demo's DNS server in a process of its own (test/helpers/late-dns.mjs), whose answers leave on time
+ * whatever this process's loop does, and tinyproxy and microsocks. The stalls are made on purpose (busyFor).
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runChecks } from '../../src/run/run.js';
+import { checkSettings } from '../../src/run/settings.js';
+import type { DnsServer } from '../../src/probes/dns.js';
+import type { Proxy } from '../../src/probes/types.js';
+import type { Result } from '../../src/types.js';
+import { rule, ruleSet } from '../helpers/literals.js';
+import { proxyTestsSkipped, startMicrosocks, startTinyproxy, type TestProxy } from '../helpers/proxies.js';
+import { startTcpServer, type TestServer } from '../helpers/servers.js';
+import { busyFor, networkVerdict, watchLoop } from '../helpers/starved.js';
+
+const LATE_DNS = fileURLToPath(new URL('../helpers/late-dns.mjs', import.meta.url));
+const TIMEOUT_MS = 1000;
+/**
+ * When the late server answers, and the stall made across the deadline: from before the answer to 1040 ms. The first is
+ * issue 9's case, a 480 ms stall (under half the attempt, so the old rule did not excuse it; a machine busy beside the
+ * test may add enough to make it half, and then the old rule did); the second, a 180 ms stall, stays under half on a
+ * busy machine too.
+ */
+const LATE = [
+  { answerMs: 600, stallFromMs: 560 },
+  { answerMs: 900, stallFromMs: 860 },
+] as const;
+const STALL_TO_MS = 1040;
+
+interface LateDns {
+  server: DnsServer;
+  /** When the answers sent so far left, in ms after `since` (a performance.now() of this process). */
+  sentAfter: (since: number) => number[];
+  close: () => Promise<void>;
+}
+
+/** The demo's DNS server in a child process on `host`, answering `mode` after `delayMs`. */
+async function startLateDns(host: string, mode: 'answer' | 'silent', delayMs: number, records: object): Promise<LateDns> {
+  const child = spawn(process.execPath, [LATE_DNS, host, mode, String(delayMs), JSON.stringify(records)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const sent: number[] = [];
+  const port = await new Promise<number>((resolve, reject) => {
+    let buffered = '';
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      buffered += chunk;
+      const lines = buffered.split('\n');
+      buffered = lines.pop() ?? '';
+      for (const line of lines) {
+        const [word, value] = line.split(' ');
+        if (word === 'ready') resolve(Number(value));
+        else if (word === 'sent') sent.push(Number(value));
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`late-dns.mjs exited (${code}) before it was ready`)));
+  });
+  return {
+    server: { host, port },
+    sentAfter: (since) => sent.map((at) => at - (performance.timeOrigin + since)),
+    close: async () => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/**
+ * Makes the loop stand still from `fromMs` to `toMs` after `started`, in a setImmediate (the check phase, as a
+ * burst of pushcheck's own work in I/O callbacks would): the timers due then run before the loop polls again.
+ */
+function standStill(started: number, fromMs: number, toMs: number): NodeJS.Timeout {
+  return setTimeout(() => setImmediate(() => busyFor(started + toMs - performance.now())), started + fromMs - performance.now());
+}
+
+/**
+ * Whether the late server's answers left only past the deadline (its own timer late on a machine busy beside the test):
+ * then the network did answer late, and a timeout is its honest verdict.
+ */
+function answeredLate(dns: LateDns, started: number): boolean {
+  return dns.sentAfter(started).some((ms) => ms >= TIMEOUT_MS);
+}
+
+const said = (result: Result | undefined): string => `${result?.status} ${result?.error?.code}: ${result?.error?.message} (attempts ${result?.attempts})`;
+
+const FAMILIES = [
+  { family: 'IPv4', loopback: '127.0.0.1', records: { A: ['127.0.0.1'] } },
+  { family: 'IPv6', loopback: '::1', records: { AAAA: ['::1'] } },
+] as const;
+
+describe.each(FAMILIES)('the look before a lookup timeout ($family)', ({ loopback, records }) => {
+  let listener: TestServer;
+
+  beforeAll(async () => {
+    listener = await startTcpServer({ host: loopback });
+  });
+
+  afterAll(async () => {
+    await listener.close();
+  });
+
+  it.each(LATE)('a $answerMs ms answer read after a stall across the 1000 ms deadline: the connect goes on with it, never dns_timeout', async ({ answerMs, stallFromMs }) => {
+    const dns = await startLateDns(loopback, 'answer', answerMs, { 'late.test': records });
+    try {
+      const set = ruleSet([rule({ id: 'late', host: 'late.test', ports: [listener.port], check: 'tcp' })]);
+      const loop = watchLoop();
+      const started = performance.now();
+      // Less than half the attempt's 1040 ms, so the old rule read the answer the stall hid as dns_timeout.
+      const stall = standStill(started, stallFromMs, STALL_TO_MS);
+      const report = await runChecks([set], checkSettings({ timeoutMs: TIMEOUT_MS, concurrency: 1, dnsServer: dns.server })).finally(() => {
+        clearTimeout(stall);
+        loop.stop();
+      });
+      const [result] = report.results;
+      expect(loop.stalledMs(), 'the stall was made').toBeGreaterThanOrEqual(STALL_TO_MS - stallFromMs - 80);
+      // The answer came in time and the listener accepts: a pass, or local_overload where a machine busy beside the
+      // test starved the retry too (networkVerdict holds that to the stall the loop really had).
+      const verdict = networkVerdict(result!, { timeoutMs: TIMEOUT_MS, stalledMs: loop.stalledMs(), lookupMs: answerMs + 100 });
+      if (!verdict.overloaded && !answeredLate(dns, started)) expect(result?.status, said(result)).toBe('pass');
+      expect(result?.addresses, said(result)).toEqual([loopback]);
+    } finally {
+      await dns.close();
+    }
+  });
+
+  it('a silent resolver still reads dns_timeout, on a free loop and with a short stall across the deadline', async () => {
+    const dns = await startLateDns(loopback, 'silent', 0, { 'late.test': records });
+    try {
+      const set = ruleSet([rule({ id: 'silent', host: 'late.test', ports: [listener.port], check: 'tcp' })]);
+      for (const stallMs of [0, 300]) {
+        const loop = watchLoop();
+        const started = performance.now();
+        const stall = stallMs > 0 ? standStill(started, 850, 850 + stallMs) : undefined;
+        const report = await runChecks([set], checkSettings({ timeoutMs: TIMEOUT_MS, concurrency: 1, dnsServer: dns.server })).finally(() => {
+          clearTimeout(stall);
+          loop.stop();
+        });
+        const [result] = report.results;
+        // No false local_overload: networkVerdict fails the test where one claims more stall than the loop had.
+        expect(networkVerdict(result!, { timeoutMs: TIMEOUT_MS, stalledMs: loop.stalledMs() }).code, said(result)).toBe('dns_timeout');
+        if (loop.stalledMs() < 0.5 * TIMEOUT_MS) expect(result?.error?.code, `${stallMs} ms stall: ${said(result)}`).toBe('dns_timeout');
+      }
+    } finally {
+      await dns.close();
+    }
+  });
+});
+
+const proxySkipped = proxyTestsSkipped('the look before a timeout through a proxy');
+
+describe.skipIf(proxySkipped !== undefined)('the look before a timeout, through a proxy whose name answers late', () => {
+  const CASES = [
+    { name: 'tinyproxy (HTTP CONNECT), IPv4', protocol: 'http', loopback: '127.0.0.1', records: { A: ['127.0.0.1'] } },
+    { name: 'microsocks (SOCKS5), IPv4', protocol: 'socks5', loopback: '127.0.0.1', records: { A: ['127.0.0.1'] } },
+    { name: 'microsocks (SOCKS5), IPv6', protocol: 'socks5', loopback: '::1', records: { AAAA: ['::1'] } },
+  ] as const;
+
+  it.each(CASES.flatMap((tried) => LATE.map((late) => ({ ...tried, ...late }))))(
+    '$name: the proxy’s name answers at $answerMs ms, read after a stall across the deadline: the dial goes on, never proxy_unreachable',
+    async ({ protocol, loopback, records, answerMs, stallFromMs }) => {
+      const listener = await startTcpServer({ host: loopback });
+      const proxy: TestProxy =
+        protocol === 'http' ? await startTinyproxy({ connectPorts: [listener.port] }) : await startMicrosocks({ host: loopback });
+      const dns = await startLateDns(loopback, 'answer', answerMs, { 'proxy.late.test': records });
+      try {
+        const through: Proxy = { protocol, host: 'proxy.late.test', port: proxy.port };
+        const set = ruleSet([rule({ id: 'proxied', host: loopback, ports: [listener.port], check: 'tcp' })]);
+        const settings = checkSettings({ timeoutMs: TIMEOUT_MS, concurrency: 1, dnsServer: dns.server, proxy: through });
+        // Through the proxy by its address, the path passes (and the code it runs is warm: its first run's compiling
+        // would count as standing still too).
+        const free = await runChecks([set], { ...settings, proxy: { ...through, host: loopback } });
+        expect(free.results.map((result) => result.status), said(free.results[0])).toEqual(['pass']);
+        const loop = watchLoop();
+        const started = performance.now();
+        const stall = standStill(started, stallFromMs, STALL_TO_MS);
+        const report = await runChecks([set], settings).finally(() => {
+          clearTimeout(stall);
+          loop.stop();
+        });
+        const [result] = report.results;
+        expect(loop.stalledMs(), 'the stall was made').toBeGreaterThanOrEqual(STALL_TO_MS - stallFromMs - 80);
+        // The proxy's name answered in time, and the proxy and the listener accept: the dial that was left no time is
+        // this machine's doing (local_overload, tried again: a pass), never the proxy's. Before, the stall was under
+        // half the attempt, and the proxy read as unreachable.
+        const verdict = networkVerdict(result!, { timeoutMs: TIMEOUT_MS, stalledMs: loop.stalledMs(), lookupMs: answerMs + 100 });
+        if (!verdict.overloaded && !answeredLate(dns, started)) expect(result?.status, said(result)).toBe('pass');
+      } finally {
+        await Promise.all([dns.close(), proxy.stop(), listener.close()]);
+      }
+    },
+  );
+});
