@@ -2,7 +2,7 @@
  * --proxy as the user types it: parsed into a Proxy for the probes (every mistake a one-line UsageError), and
  * written back, password masked, as the report records it. The tunnel itself is probes/proxy.ts's.
  */
-import net from 'node:net';
+import { isIPv6 } from 'node:net';
 import { UsageError } from '../errors.js';
 import { authority, SOCKS_MAX_CREDENTIAL_BYTES } from '../probes/proxy.js';
 import { parseNoProxy, type NoProxyEntry } from '../probes/proxy-env.js';
@@ -33,7 +33,7 @@ export function parseProxy(text: string, label = '--proxy'): Proxy {
   const bracketed = hostText.startsWith('[');
   const host = bracketed ? hostText.slice(1, -1) : hostText;
   if (host === '') throw new UsageError(`${where}: the host is missing`);
-  if (bracketed ? !net.isIPv6(host) : !HOST_NAME.test(host)) {
+  if (bracketed ? !isIPv6(host) : !HOST_NAME.test(host)) {
     throw new UsageError(`${where}: "${hostText}" is not a host name or IP address`);
   }
   if (!portText) throw new UsageError(`${where}: the port is missing, e.g. ${scheme}://${hostText}:${EXAMPLE_PORTS[protocol]}`);

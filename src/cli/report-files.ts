@@ -27,7 +27,7 @@ import {
   writeSync,
   type Stats,
 } from 'node:fs';
-import path from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { FileError, isUsageError, UsageError } from '../errors.js';
 import { formatNames, loadFormat } from '../report/index.js';
@@ -88,10 +88,10 @@ function errnoOf(err: unknown): string | undefined {
 
 /** `file` with every symbolic link of its last part followed; a path that does not exist yet is returned as it is. */
 function followLinks(file: string): string {
-  let current = path.resolve(file);
+  let current = resolve(file);
   for (let hops = 0; hops <= MAX_LINKS; hops += 1) {
     // The directory's own links are resolved by the kernel; `..` in a link must be taken from the real directory.
-    current = path.join(realpathSync(path.dirname(current)), path.basename(current));
+    current = join(realpathSync(dirname(current)), basename(current));
     let link: string;
     try {
       link = readlinkSync(current);
@@ -99,13 +99,13 @@ function followLinks(file: string): string {
       if (errnoOf(err) === 'EINVAL' || errnoOf(err) === 'ENOENT') return current; // not a link, or not there yet
       throw err;
     }
-    current = path.resolve(path.dirname(current), link);
+    current = resolve(dirname(current), link);
   }
   throw Object.assign(new Error(`too many levels of symbolic links: ${file}`), { code: 'ELOOP' });
 }
 
 function destinationOf(file: string): Destination {
-  const descriptor = DESCRIPTOR_PATH.exec(path.resolve(file));
+  const descriptor = DESCRIPTOR_PATH.exec(resolve(file));
   if (descriptor) return { kind: 'descriptor', fd: descriptor[1] ? STANDARD_DESCRIPTORS[descriptor[1]]! : Number(descriptor[2] ?? descriptor[3]) };
   const real = followLinks(file);
   let stats: Stats | undefined;
@@ -119,9 +119,9 @@ function destinationOf(file: string): Destination {
 
 /** `.NAME.PID.RANDOM.tmp` beside the file; a long NAME is cut so that the temporary name still fits NAME_MAX. */
 function temporaryName(file: string): string {
-  const name = path.basename(file);
+  const name = basename(file);
   const stem = Buffer.byteLength(name) <= NAME_MAX - 40 ? name : 'pushcheck-report';
-  return path.join(path.dirname(file), `.${stem}.${process.pid}.${cryptoModule().randomBytes(4).toString('hex')}.tmp`);
+  return join(dirname(file), `.${stem}.${process.pid}.${cryptoModule().randomBytes(4).toString('hex')}.tmp`);
 }
 
 /** UTF-16 code units of a report encoded and written at a time: at most 96 KiB of UTF-8, below malloc's mmap threshold. */
@@ -186,7 +186,7 @@ export function checkOutputs(outputs: Output[], inputs: Input[] = []): void {
       destination = destinationOf(file);
     } catch (err) {
       if (errnoOf(err) === 'ENAMETOOLONG') throw nameTooLong(where);
-      throw new UsageError(`${where}: cannot write into ${path.dirname(path.resolve(file))} (${errnoOf(err) ?? 'error'})`);
+      throw new UsageError(`${where}: cannot write into ${dirname(resolve(file))} (${errnoOf(err) ?? 'error'})`);
     }
     const key = destination.kind === 'descriptor' ? `fd:${destination.fd}` : destination.file;
     const other = seen.get(key);
@@ -222,8 +222,8 @@ function checkDestination(where: string, destination: Destination): void {
     }
     return;
   }
-  const dir = path.dirname(destination.file);
-  if (Buffer.byteLength(path.basename(destination.file)) > NAME_MAX) throw nameTooLong(where);
+  const dir = dirname(destination.file);
+  if (Buffer.byteLength(basename(destination.file)) > NAME_MAX) throw nameTooLong(where);
   // Making (and removing) the temporary file is the only sure test: permissions, read-only mounts, /proc, quotas.
   const temp = temporaryName(destination.file);
   try {
@@ -295,7 +295,7 @@ export async function writeReportFile(file: string, text: string, where = file):
 /** `/dev/stdout` and its spellings go after the stdout format, as `-` does, not through a second descriptor. */
 function isStdout(file: string): boolean {
   if (file === '-') return true;
-  const descriptor = DESCRIPTOR_PATH.exec(path.resolve(file));
+  const descriptor = DESCRIPTOR_PATH.exec(resolve(file));
   return descriptor !== null && (descriptor[1] === 'out' || descriptor[2] === '1' || descriptor[3] === '1');
 }
 

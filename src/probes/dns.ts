@@ -2,7 +2,7 @@
  * The DNS phase: --resolve pins, the system resolver, or a chosen DNS server (--dns-server).
  * A resolver never throws for a network problem: the failure is in the Resolution it returns.
  */
-import net from 'node:net';
+import { isIP, isIPv4, isIPv6 } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { UsageError } from '../errors.js';
 import { ipVersion } from '../ip-version.js';
@@ -57,7 +57,7 @@ export function parsePin(text: string): Pin {
         : `--resolve "${text}": "${host}" is not a host name`,
     );
   }
-  if (net.isIP(address) === 0) throw new UsageError(`--resolve "${text}": "${address}" is not an IP address`);
+  if (isIP(address) === 0) throw new UsageError(`--resolve "${text}": "${address}" is not an IP address`);
   return { host, address };
 }
 
@@ -71,14 +71,14 @@ export function parseDnsServer(text: string): DnsServer {
   if (bracketed) {
     host = bracketed[1] ?? '';
     portText = bracketed[2];
-  } else if (net.isIPv6(trimmed)) {
+  } else if (isIPv6(trimmed)) {
     host = trimmed;
   } else if (trimmed.includes(':')) {
     const colon = trimmed.lastIndexOf(':');
     host = trimmed.slice(0, colon);
     portText = trimmed.slice(colon + 1);
   }
-  if (net.isIP(host) === 0) throw new UsageError(usage);
+  if (isIP(host) === 0) throw new UsageError(usage);
   const port = portText === undefined ? 53 : Number(portText);
   if (!/^\d+$/.test(portText ?? '53') || !Number.isInteger(port) || port < 1 || port > 65535) {
     throw new UsageError(`--dns-server "${text}": the port must be a number from 1 to 65535`);
@@ -112,7 +112,7 @@ export function pinnedAddresses(host: string, pins: readonly Pin[]): string[] {
 /** IPv4 first, each family in the order given, no duplicates. */
 function ipv4First(addresses: string[]): string[] {
   const unique = [...new Set(addresses)];
-  return [...unique.filter((a) => net.isIPv4(a)), ...unique.filter((a) => !net.isIPv4(a))];
+  return [...unique.filter((a) => isIPv4(a)), ...unique.filter((a) => !isIPv4(a))];
 }
 
 /** glibc's largest resolver timeout (RES_MAXRETRANS), seconds. */
@@ -165,7 +165,7 @@ async function serverLookup(name: string, server: DnsServer, timeoutMs: number, 
   // c-ares's own timeout is set a little later than ours so that a silent server is reported by `bounded`,
   // with the time waited, rather than by a bare ETIMEOUT.
   const resolver = new (process.getBuiltinModule('node:dns').promises.Resolver)({ timeout: Math.ceil(timeoutMs) + 250, tries: 1 });
-  resolver.setServers([net.isIPv6(server.host) ? `[${server.host}]:${server.port}` : `${server.host}:${server.port}`]);
+  resolver.setServers([isIPv6(server.host) ? `[${server.host}]:${server.port}` : `${server.host}:${server.port}`]);
   const [a, aaaa] = await bounded(
     Promise.allSettled([resolver.resolve4(name), resolver.resolve6(name)]),
     'dns',
@@ -203,7 +203,7 @@ export function createResolver(options: ResolverOptions): ResolveHost {
       return { addresses: ipv4First(addresses), pinned: false, durationMs: roundMs(endedAt - start), endedAt };
     } catch (err) {
       const fail = err instanceof PhaseError ? err.failure : classifyError(err, 'dns');
-      const server = dnsServer && (net.isIPv6(dnsServer.host) ? `[${dnsServer.host}]` : dnsServer.host);
+      const server = dnsServer && (isIPv6(dnsServer.host) ? `[${dnsServer.host}]` : dnsServer.host);
       return {
         addresses: [],
         pinned: false,

@@ -5,7 +5,7 @@
  * package: each is a few bytes, and owning them keeps the proxy's own answer (its status line, its SOCKS reply
  * code) for the failure message.
  */
-import net from 'node:net';
+import { Socket, isIPv4, isIPv6 } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { maskSentCredentials } from '../secrets.js';
 import type { FailureCode } from '../types.js';
@@ -19,7 +19,7 @@ const MAX_HEAD_BYTES = 16 * 1024;
 
 /** `host:port`, an IPv6 address in brackets. */
 export function authority(host: string, port: number): string {
-  return `${net.isIPv6(host) ? `[${host}]` : host}:${port}`;
+  return `${isIPv6(host) ? `[${host}]` : host}:${port}`;
 }
 
 /** How messages name the proxy: `HTTP proxy 10.0.0.1:3128`, never with credentials. */
@@ -41,7 +41,7 @@ export function deviceChannelHint(port: number): string {
 }
 
 interface Handshake {
-  socket: net.Socket;
+  socket: Socket;
   proxy: Proxy;
   /** `CONNECT push.apple.com:443`, for messages. */
   request: string;
@@ -204,8 +204,8 @@ function ipv6Bytes(address: string): Buffer {
 
 /** DST.ADDR of a SOCKS5 request: an IPv4 or IPv6 address, or a name for the proxy to resolve. */
 function socksAddress(destination: string): Buffer {
-  if (net.isIPv4(destination)) return Buffer.from([1, ...destination.split('.').map(Number)]);
-  if (net.isIPv6(destination)) return Buffer.concat([Buffer.from([4]), ipv6Bytes(destination)]);
+  if (isIPv4(destination)) return Buffer.from([1, ...destination.split('.').map(Number)]);
+  if (isIPv6(destination)) return Buffer.concat([Buffer.from([4]), ipv6Bytes(destination)]);
   const name = Buffer.from(destination);
   return Buffer.concat([Buffer.from([3, name.length]), name]);
 }
@@ -262,7 +262,7 @@ async function socks5Connect(h: Handshake, destination: string, port: number): P
  * would have said 0 ms.
  */
 export async function openTunnel(
-  socket: net.Socket,
+  socket: Socket,
   proxy: Proxy,
   destination: string,
   port: number,

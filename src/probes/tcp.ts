@@ -2,7 +2,7 @@
  * The connect phase, and the tcp probe built on it: can a TCP connection to the host and port be opened (directly,
  * or as a tunnel through --proxy)? tls.ts and http.ts build on connectPhase, so every kind connects the same way.
  */
-import net from 'node:net';
+import { Socket, connect as netConnect } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { ipVersion } from '../ip-version.js';
 import { classifyError, detailOf, failure, PhaseError, withContext } from './classify.js';
@@ -34,7 +34,7 @@ export interface ConnectOptions {
 
 /** What connectTcp gives; a pooled connect gives nothing (its socket closed as it connected and went back). */
 export interface TcpConnection {
-  socket: net.Socket;
+  socket: Socket;
 }
 
 /**
@@ -74,7 +74,7 @@ export function connectTcp(address: string, port: number, options: ConnectOption
   const start = options.startedAt ?? performance.now();
   if (signal.aborted) return Promise.reject(stoppedFailure('connect', 0, signal, { address }));
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: address, port, noDelay: true });
+    const socket = netConnect({ host: address, port, noDelay: true });
     socket.on('error', ignore);
     const settle = (err?: PhaseError): void => {
       disarm();
@@ -102,7 +102,7 @@ export function connectTcp(address: string, port: number, options: ConnectOption
  * (an error, a late event, the peer's address) can reach the next's.
  */
 class PooledSocket {
-  readonly socket = new net.Socket();
+  readonly socket = new Socket();
   #start = 0;
   #address = '';
   #signal: AbortSignalLike | undefined;
@@ -194,7 +194,7 @@ class PooledSocket {
 }
 
 /**
- * Closed sockets for connects that are closed as they open (the tcp check), re-used: building a net.Socket costs
+ * Closed sockets for connects that are closed as they open (the tcp check), re-used: building a Socket costs
  * more JavaScript than the connect it makes (1,000 loopback connects at -c 256, Node 20: 190 ms with a new socket
  * each, 130 ms on re-used ones), and Node's docs allow `socket.connect()` again once 'close' has been emitted. At most
  * `maxIdle` wait; more are left to the garbage collector. A closed socket holds no handle: the pool never keeps a
@@ -233,7 +233,7 @@ export class SocketPool {
   }
 
   /** The closed sockets waiting for a connect (for tests). */
-  idleSockets(): net.Socket[] {
+  idleSockets(): Socket[] {
     return this.#idle.map((pooled) => pooled.socket);
   }
 }
@@ -327,7 +327,7 @@ async function connectViaProxy(
   const left = (): number => options.timeoutMs - (performance.now() - start);
   const unreachable = (detail: string): PhaseError =>
     new PhaseError(failure('proxy_unreachable', 'connect', `${proxyName(proxy)}: ${detail}`), performance.now() - start);
-  let socket: net.Socket;
+  let socket: Socket;
   try {
     const resolution = await bounded(resolve(proxy.host, options.signal), 'connect', options.timeoutMs, options.signal);
     if (resolution.failure) throw unreachable(`its name did not resolve (${detailOf(resolution.failure)})`);
@@ -366,7 +366,7 @@ export async function connectPhase(
   ctx: ProbeContext,
   outcome: ProbeOutcome,
   budget: Budget,
-): Promise<net.Socket> {
+): Promise<Socket> {
   const { proxy } = ctx;
   const connection = proxy
     ? await connectAddresses(

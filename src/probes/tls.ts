@@ -3,7 +3,7 @@
  * certificate the real one? The certificate is verified here rather than by Node, so that a failing result still
  * records who issued it: "issued by FortiGate CA" tells an admin at once that the traffic is being intercepted.
  */
-import net from 'node:net';
+import { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type tls from 'node:tls';
 import { describe, type FieldPath, type Fields } from '../fields.js';
@@ -114,7 +114,7 @@ function secureContextFor(ca: readonly string[], requirement: TlsRequirement | u
  * The connect phase of a probe whose TLS phase follows: while the connection is under way, the secure context its
  * handshake will use is made (prepareRunTrustingContext), so that a run's first one costs no time after its connects.
  */
-export function connectPhaseForTls(addresses: string[], target: Target, ctx: ProbeContext, outcome: ProbeOutcome, budget: Budget): Promise<net.Socket> {
+export function connectPhaseForTls(addresses: string[], target: Target, ctx: ProbeContext, outcome: ProbeOutcome, budget: Budget): Promise<Socket> {
   let waiting = true;
   const connected = connectPhase(addresses, target, ctx, outcome, budget).finally(() => {
     waiting = false;
@@ -245,7 +245,7 @@ function vendorIssuer(problem: Failure, cert: tls.PeerCertificate, vendors: read
  * simply resolves on 'secureConnect' and the alert, arriving later, does not matter; in TLS 1.2 the alert ends
  * the handshake, and it counts as such only if the server's certificate had arrived before it.
  */
-export function handshakeTls(socket: net.Socket, options: HandshakeOptions): Promise<TlsSession> {
+export function handshakeTls(socket: Socket, options: HandshakeOptions): Promise<TlsSession> {
   const { ca, insecure, now, signal, timeoutMs } = options;
   const host = options.host.replace(/^\[(.*)\]$/, '$1');
   const start = performance.now();
@@ -383,7 +383,7 @@ export function handshakeTls(socket: net.Socket, options: HandshakeOptions): Pro
 
 /** The TLS phase of the tls and https probes: handshakes within the budget and records what it saw. */
 export async function tlsPhase(
-  socket: net.Socket,
+  socket: Socket,
   target: Target,
   ctx: ProbeContext,
   outcome: ProbeOutcome,

@@ -6,7 +6,7 @@
  * a failure names the step. Credentials come from the URL or from the environment variable the rule names
  * (`write: { passwordEnv: NAME }`) and are never put in a message.
  */
-import path from 'node:path';
+import { basename, dirname, isAbsolute, join, posix } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import type tls from 'node:tls';
@@ -55,7 +55,7 @@ const DEFAULT_PORTS: Record<Exclude<WriteScheme, 'file'>, number> = { webdav: 80
 
 /** `webdavs://user:pass@host/dir/messages.ibi`, `ftp://…`, `file:///…` or an absolute path → where to write; else undefined. */
 export function parseWriteUrl(text: string): WriteLocation | undefined {
-  if (path.isAbsolute(text)) return { scheme: 'file', host: 'localhost', port: 0, path: text };
+  if (isAbsolute(text)) return { scheme: 'file', host: 'localhost', port: 0, path: text };
   let url: URL;
   try {
     url = new URL(text);
@@ -96,7 +96,7 @@ async function step<T>(steps: Steps, name: string, work: () => Promise<T>): Prom
 
 const CONTENT = (): Buffer => Buffer.from(`pushcheck write test ${new Date().toISOString()} ${cryptoModule().randomBytes(8).toString('hex')}\n`);
 const tempName = (messagePath: string): string =>
-  path.posix.join(path.posix.dirname(messagePath), `.pushcheck-write-${cryptoModule().randomBytes(6).toString('hex')}.tmp`);
+  posix.join(posix.dirname(messagePath), `.pushcheck-write-${cryptoModule().randomBytes(6).toString('hex')}.tmp`);
 
 // ---------------------------------------------------------------- WebDAV
 
@@ -153,7 +153,7 @@ function davStatusCode(status: number, stepName: string): FailureCode {
 }
 
 async function writeWebdav(dav: DavContext, steps: Steps): Promise<string[]> {
-  const folder = `${path.posix.dirname(dav.location.path).replace(/\/?$/, '/')}`;
+  const folder = `${posix.dirname(dav.location.path).replace(/\/?$/, '/')}`;
   const temp = tempName(dav.location.path);
   const content = CONTENT();
   const expect = async (name: string, method: string, target: string, ok: (status: number) => boolean, body?: Buffer, headers?: Record<string, string>) => {
@@ -215,8 +215,8 @@ async function writeFtp(location: WriteLocation, address: string, password: stri
       throw new StepError(ftpCode(err, name), name, detail);
     }
   };
-  const folder = path.posix.dirname(location.path);
-  const temp = path.posix.basename(tempName(location.path));
+  const folder = posix.dirname(location.path);
+  const temp = posix.basename(tempName(location.path));
   const content = CONTENT();
   const notes: string[] = [];
   try {
@@ -267,8 +267,8 @@ const FILE_ERRNOS: Record<string, FailureCode> = {
 };
 
 async function writeLocalFile(location: WriteLocation, steps: Steps): Promise<string[]> {
-  const folder = path.dirname(location.path);
-  const temp = path.join(folder, path.basename(tempName(location.path)));
+  const folder = dirname(location.path);
+  const temp = join(folder, basename(tempName(location.path)));
   const content = CONTENT();
   const run = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
     try {

@@ -3,7 +3,7 @@
  * fallbacks, CIDR) and the per-rule facts that need all of a rule's targets at once.
  * Pure functions of their inputs, so every verdict rule is testable without a network.
  */
-import os from 'node:os';
+import { release } from 'node:os';
 import type { Failure, HoldResult, ProbeOutcome, Report, Result, Rule, RuleSet, RuleSummary, RunOptions, Status, Summary, Target } from '../types.js';
 import { interruptedExitCode } from '../signals.js';
 import { verdictOf } from '../verdict.js';
@@ -449,7 +449,7 @@ export interface RunEnd {
 
 /** Where a report was made: the machine and Node running pushcheck. */
 export function reportEnvironment(): Report['environment'] {
-  return { node: process.version, platform: process.platform, release: os.release(), arch: process.arch };
+  return { node: process.version, platform: process.platform, release: release(), arch: process.arch };
 }
 
 /**

@@ -183,6 +183,18 @@ describe('start-up path', () => {
     });
   });
 
+  it('the bundles a check runs import Node built-ins by name: a default import copies the module into an object of getters', () => {
+    // esbuild turns `import net from 'node:net'` into __toESM(require('node:net')), which defines a getter for each of
+    // the module's exports whenever the importing module initialises (nine times before a check's first connect);
+    // `import { Socket } from 'node:net'` into a plain require. node:tls and node:http2 are imported so by
+    // src/credentials/live.ts, which a TCP check does not initialise (the test above: it loads neither).
+    const defaultImported = (bundle: string): string[] =>
+      [...readFileSync(fileURLToPath(new URL(`../../dist/bundle/${bundle}`, import.meta.url)), 'utf8').matchAll(/__toESM\(require\("node:([\w/]+)"\)/g)].map((m) => m[1] as string).sort();
+    expect(defaultImported('start.cjs')).toEqual([]);
+    expect(defaultImported('code-cache.cjs')).toEqual([]);
+    expect(defaultImported('check.cjs')).toEqual(['http2', 'tls']);
+  });
+
   it('--version says package.json\'s version, which the build stored, and a check of a user\'s rule file reads no file of the package', async () => {
     const packageJson = fileURLToPath(new URL('../../package.json', import.meta.url));
     const { version } = JSON.parse(readFileSync(packageJson, 'utf8')) as { version: string };
