@@ -4,10 +4,13 @@
  * again, so after a stall in an I/O callback or a setImmediate (where pushcheck's own work runs) a deadline used to
  * fire before an answer that came in the stall was read: a healthy resolver or proxy read as silent. Against real
  * peers: the demo's DNS server in a process of its own (test/helpers/late-dns.mjs), whose answers leave on time
- * whatever this process's loop does, and tinyproxy and microsocks. The stalls are made on purpose (busyFor).
+ * whatever this process's loop does, and tinyproxy and microsocks; a connect whose first SYN an nftables rule drops
+ * (the kernel sends it again after a second, and the SYN-ACK comes while the loop stands still) in network namespaces.
+ * The stalls are made on purpose (busyFor).
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runChecks } from '../../src/run/run.js';
 import { checkSettings } from '../../src/run/settings.js';
@@ -15,9 +18,11 @@ import type { DnsServer } from '../../src/probes/dns.js';
 import type { Proxy } from '../../src/probes/types.js';
 import type { Result } from '../../src/types.js';
 import { rule, ruleSet } from '../helpers/literals.js';
-import { proxyTestsSkipped, startMicrosocks, startTinyproxy, type TestProxy } from '../helpers/proxies.js';
+import { microsocksArgs, proxyTestsSkipped, startMicrosocks, startTinyproxy, type TestProxy } from '../helpers/proxies.js';
 import { startTcpServer, type TestServer } from '../helpers/servers.js';
 import { busyFor, networkVerdict, watchLoop } from '../helpers/starved.js';
+import { announceSkip, createFaultNetwork, faultNetworkUnavailable, SERVER_ADDRESS, SERVER_ADDRESS6, type FaultNetwork } from '../faults/netns.js';
+import type { Report } from '../../src/types.js';
 
 const LATE_DNS = fileURLToPath(new URL('../helpers/late-dns.mjs', import.meta.url));
 const TIMEOUT_MS = 1000;
@@ -196,4 +201,129 @@ describe.skipIf(proxySkipped !== undefined)('the look before a timeout, through 
       }
     },
   );
+});
+
+const unavailable = await faultNetworkUnavailable();
+announceSkip('the look before a connect timeout (network namespaces)', unavailable);
+const noProxies = unavailable ?? proxyTestsSkipped('the look before a proxy dial timeout (network namespaces)');
+const RUNS = fileURLToPath(new URL('./overload-look-runs.mjs', import.meta.url));
+const WHEN_LISTENING = fileURLToPath(new URL('../helpers/when-listening.mjs', import.meta.url));
+const execFileAsync = promisify(execFile);
+
+/**
+ * Ports in the server namespace. The first SYN to each FIRST_DROPPED one is dropped (an nftables counter of its own),
+ * so that its connect opens when Linux sends the SYN again, a second later; every SYN to a DROPPED one is dropped.
+ */
+const PORTS = {
+  open: 7340,
+  firstDropped: { ipv4: 7301, ipv6: 7302 },
+  proxyFirstDropped: { ipv4: 7311, ipv6: 7312 },
+  dropped: 7320,
+  proxyDropped: 7330,
+} as const;
+/**
+ * Past the SYN sent again at about 1 s; the stall made across it, from before that SYN's answer: 310 of the attempt's
+ * 1260 ms, under half with room for a busy machine's own stalls.
+ */
+const CONNECT_TIMEOUT_MS = 1200;
+const ACROSS: [number, number] = [950, 1260];
+/** A short stall across the deadline. */
+const SHORT: [number, number] = [1000, 1300];
+
+describe.skipIf(unavailable !== undefined)('the look before a connect timeout (network namespaces, nftables)', () => {
+  let net: FaultNetwork;
+
+  beforeAll(async () => {
+    net = await createFaultNetwork({ ipv6: true });
+    const servers = [SERVER_ADDRESS, SERVER_ADDRESS6].map((address) =>
+      net.startServer('silent', [PORTS.open, PORTS.firstDropped.ipv4, PORTS.firstDropped.ipv6, PORTS.dropped].join(','), undefined, address),
+    );
+    await Promise.all(servers);
+    if (noProxies === undefined) {
+      const proxies: Array<[string, number]> = [
+        [SERVER_ADDRESS, PORTS.proxyFirstDropped.ipv4],
+        [SERVER_ADDRESS6, PORTS.proxyFirstDropped.ipv6],
+        [SERVER_ADDRESS, PORTS.proxyDropped],
+      ];
+      for (const [address, port] of proxies) {
+        const command = [process.execPath, WHEN_LISTENING, address, String(port), 'microsocks', ...microsocksArgs(address, port)];
+        await net.runInServer(command, /^ready$/m, `microsocks on ${address}:${port}`);
+      }
+    }
+    // After the servers are up: their own checks that they listen must not use up a first SYN.
+    const firstDropped = [...Object.values(PORTS.firstDropped), ...Object.values(PORTS.proxyFirstDropped)];
+    await net.firewall([
+      ...firstDropped.map((port) => `tcp dport ${port} tcp flags & (syn | ack) == syn numgen inc mod 1000000 == 0 drop`),
+      `tcp dport { ${PORTS.dropped}, ${PORTS.proxyDropped} } drop`,
+    ]);
+  }, 60_000);
+
+  afterAll(async () => {
+    await net?.close();
+  });
+
+  /** One tcp check of `address`:`port` in the client namespace, the loop standing still over `stall` (ms after the start). */
+  async function checkInClient(address: string, port: number, stall: [number, number] | undefined, proxy?: object): Promise<{ result: Result; stalledMs: number }> {
+    const ruleSets = [ruleSet([rule({ id: 'syn', host: address, ports: [port], check: 'tcp' })])];
+    const warmUp = [ruleSet([rule({ id: 'warm', host: address, ports: [PORTS.open], check: 'tcp' })])];
+    const input = JSON.stringify({ ruleSets, stall, warmUp, settings: { timeoutMs: CONNECT_TIMEOUT_MS, concurrency: 1, ...(proxy && { proxy }) } });
+    const { stdout } = await execFileAsync('ip', ['netns', 'exec', net.client, process.execPath, RUNS, input], { timeout: 30_000 });
+    const { report, stalledMs } = JSON.parse(stdout) as { report: Report; stalledMs: number };
+    return { result: report.results[0]!, stalledMs };
+  }
+
+  const FAMILY = [
+    { family: 'ipv4', address: SERVER_ADDRESS },
+    { family: 'ipv6', address: SERVER_ADDRESS6 },
+  ] as const;
+
+  it.each(FAMILY)(
+    'a SYN-ACK that came at about 1 s while the loop stood still from 950 to 1260 ms, across the 1200 ms deadline: the connect is read, a pass ($family)',
+    { timeout: 30_000 },
+    async ({ family, address }) => {
+      // Under half the attempt, so before the connect read tcp_timeout though it had opened.
+      const { result, stalledMs } = await checkInClient(address, PORTS.firstDropped[family], ACROSS);
+      expect(stalledMs, 'the stall was made').toBeGreaterThanOrEqual(ACROSS[1] - ACROSS[0] - 50);
+      const verdict = networkVerdict(result, { timeoutMs: CONNECT_TIMEOUT_MS, stalledMs });
+      if (!verdict.overloaded) expect(result.status, said(result)).toBe('pass');
+    },
+  );
+
+  it.each(FAMILY)(
+    'a host that drops every SYN still reads tcp_timeout, on a free loop and with a 300 ms stall across the deadline ($family)',
+    { timeout: 30_000 },
+    async ({ address }) => {
+      for (const stall of [undefined, SHORT]) {
+        const { result, stalledMs } = await checkInClient(address, PORTS.dropped, stall);
+        expect(networkVerdict(result, { timeoutMs: CONNECT_TIMEOUT_MS, stalledMs }).code, said(result)).toBe('tcp_timeout');
+        if (stalledMs < 0.5 * CONNECT_TIMEOUT_MS) expect(result.error?.code, said(result)).toBe('tcp_timeout');
+      }
+    },
+  );
+
+  describe.skipIf(noProxies !== undefined)('through microsocks', () => {
+    it.each(FAMILY)(
+      'the proxy’s SYN-ACK came while the loop stood still across the deadline: the dial goes on, and never reads proxy_unreachable ($family)',
+      { timeout: 30_000 },
+      async ({ family, address }) => {
+        const proxy = { protocol: 'socks5', host: address, port: PORTS.proxyFirstDropped[family] };
+        const { result, stalledMs } = await checkInClient(address, PORTS.open, ACROSS, proxy);
+        expect(stalledMs, 'the stall was made').toBeGreaterThanOrEqual(ACROSS[1] - ACROSS[0] - 50);
+        // The connect to the proxy is read in the deadline's look; its SOCKS5 greeting then has no time: this
+        // machine's doing (local_overload), tried again on a free loop, where the proxy answers at once: a pass.
+        // Before, the stall was under half the attempt, and the proxy read as unreachable.
+        const verdict = networkVerdict(result, { timeoutMs: CONNECT_TIMEOUT_MS, stalledMs, lookupMs: ACROSS[0] });
+        if (!verdict.overloaded) expect(result.status, said(result)).toBe('pass');
+      },
+    );
+
+    it('a proxy that drops every SYN still reads proxy_unreachable, on a free loop and with a 300 ms stall across the deadline', { timeout: 30_000 }, async () => {
+      const proxy = { protocol: 'socks5', host: SERVER_ADDRESS, port: PORTS.proxyDropped };
+      for (const stall of [undefined, SHORT]) {
+        const { result, stalledMs } = await checkInClient(SERVER_ADDRESS, PORTS.open, stall, proxy);
+        expect(networkVerdict(result, { timeoutMs: CONNECT_TIMEOUT_MS, stalledMs }).code, said(result)).toBe('proxy_unreachable');
+        if (stalledMs < 0.5 * CONNECT_TIMEOUT_MS) expect(result.error?.code, said(result)).toBe('proxy_unreachable');
+      }
+    });
+  });
 });
