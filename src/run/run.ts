@@ -282,7 +282,7 @@ interface Run {
 /**
  * A (rule, host, port) whose name has addresses of both families is probed once per family (concurrently: an
  * IPv6 blackhole costs its timeout once, beside IPv4), each result saying which. Through a proxy, which resolves
- * the names itself, and when DNS fails, there is one probe as before.
+ * the names itself, and when DNS fails every try, there is one probe as before.
  */
 function probeEachFamily(target: Target, run: Run): Promise<Probes> {
   const { settings } = run;
@@ -299,26 +299,27 @@ function probeEachFamily(target: Target, run: Run): Promise<Probes> {
   );
 }
 
+/**
+ * A target's tries made before its name's lookup answered (probeAfterFailedLookup): they count in each of its
+ * results, and take from its --retries and its one overload retry.
+ */
+interface TriesBefore {
+  attempts: number;
+  retriesLeft: number;
+  overloadRetried: boolean;
+}
+
 /** probeEachFamily once the name's lookup has ended (direct, not through a proxy). */
-function probeFamilies(target: Target, run: Run, resolution: Resolution, firstTry: TryClock): Promise<Probes> {
+function probeFamilies(target: Target, run: Run, resolution: Resolution, firstTry: TryClock, before?: TriesBefore): Promise<Probes> {
   const { settings } = run;
-  if (resolution.failure || resolution.addresses.length === 0) {
-    // The first attempt reports this lookup rather than asking again; a retry asks anew.
-    let answered = false;
-    const again: ResolveHost = (host, signal, options) => {
-      if (answered || host !== target.host) return run.resolve(host, signal, options);
-      answered = true;
-      return Promise.resolve(resolution);
-    };
-    return probeWithRetries(target, run, undefined, again, firstTry);
-  }
+  if (resolution.failure || resolution.addresses.length === 0) return probeAfterFailedLookup(target, run, resolution, firstTry, before);
   const present = familiesOf(resolution);
   const chosen = CHOSEN[settings.family ?? 'both'];
   const only = present.length === 1 ? present[0] : undefined;
   // A name of one family that the run probes (the common case) needs no filter on its addresses. A success stays the
   // run's answer for this name (see memoiseResolver), so every attempt of the target is handed it as `resolved`, as
   // its resolver would give it.
-  if (only !== undefined && chosen.includes(only)) return probeWithRetries(withFamily(target, only), run, undefined, run.resolve, firstTry, resolution);
+  if (only !== undefined && chosen.includes(only)) return probeWithRetries(withFamily(target, only), run, undefined, run.resolve, firstTry, resolution, before);
   const families = chosen.filter((family) => present.includes(family));
   if (families.length === 0) {
     // --family 4 or 6 and the name has only the other family: nothing to probe, and the result says why.
@@ -333,13 +334,53 @@ function probeFamilies(target: Target, run: Run, resolution: Resolution, firstTr
       timings: { dnsMs, totalMs: dnsMs },
       failure: failure('dns_no_address', 'dns', detail),
     };
-    return Promise.resolve({ target: withFamily(target, family), attempts: 1, outcome, via: viaOf(settings, undefined) });
+    return Promise.resolve({ target: withFamily(target, family), attempts: (before?.attempts ?? 0) + 1, outcome, via: viaOf(settings, undefined) });
   }
   // A name of more than one family (one of a single family was probed above, or has none the run probes): each
   // family the run probes, with that family's addresses only.
   const probeFamily = (family: AddressFamily): Promise<Probed> =>
-    probeWithRetries(withFamily(target, family), run, undefined, familyResolver(run.resolve, family), firstTry, ofFamily(resolution, family));
+    probeWithRetries(withFamily(target, family), run, undefined, familyResolver(run.resolve, family), firstTry, ofFamily(resolution, family), before);
   return families.length === 1 ? probeFamily(families[0] as AddressFamily) : Promise.all(families.map(probeFamily));
+}
+
+/**
+ * A target whose name's lookup failed: the attempt reports that lookup rather than asking again. A retry (--retries,
+ * or the overload retry of a starved attempt) looks the name up anew, and where it answers, the target is probed as
+ * if that had been its first answer, each family on its own with the tries left (docs/networks.md): a lookup that
+ * failed once, on a busy machine or a flaky resolver, must not leave one probe of whichever address connects first,
+ * hiding the other family's verdict.
+ */
+async function probeAfterFailedLookup(target: Target, run: Run, failed: Resolution, clock: TryClock, before?: TriesBefore): Promise<Probes> {
+  const { settings, stopping } = run;
+  let answered = false;
+  const reportFailed: ResolveHost = (host, signal, options) => {
+    if (answered || host !== target.host) return run.resolve(host, signal, options);
+    answered = true;
+    return Promise.resolve(failed);
+  };
+  const attempt = await tryOnce(target, run, reportFailed, undefined, clock);
+  const tries: TriesBefore = {
+    attempts: (before?.attempts ?? 0) + 1,
+    retriesLeft: before?.retriesLeft ?? settings.retries,
+    overloadRetried: before?.overloadRetried ?? false,
+  };
+  if (attempt.overload) {
+    // Tried again as probeUntilDone tries a starved attempt: once, if its lookup can start in time (the place among
+    // the overload retries held for the lookup only); else local_overload.
+    const next = tries.overloadRetried || stopping.aborted ? undefined : await afterOverload(run, () => lookUp(target, run));
+    if (!next) return probedOf(target, run, undefined, tries.attempts, { ...attempt.outcome, failure: attempt.overload });
+    return probeFamilies(target, run, next.resolution, next.clock, { ...tries, overloadRetried: true });
+  }
+  if (tries.retriesLeft === 0 || stopping.aborted) return probedOf(target, run, undefined, tries.attempts, attempt.outcome);
+  const next = await lookUp(target, run);
+  return probeFamilies(target, run, next.resolution, next.clock, { ...tries, retriesLeft: tries.retriesLeft - 1 });
+}
+
+/** A retry's lookup of the target's name, which begins the attempt: its answer, and the attempt's clock. */
+async function lookUp(target: Target, run: Run): Promise<{ resolution: Resolution; clock: TryClock }> {
+  const clock = tryClock();
+  const resolution = await run.resolve(target.host, run.stopping);
+  return { resolution, clock: resolution.durationMs > 0 ? lookupEnded(clock) : clock };
 }
 
 /**
@@ -383,16 +424,22 @@ function probeWithRetries(
   resolve: ResolveHost,
   firstTry?: TryClock,
   resolved?: Resolution,
+  before?: TriesBefore,
 ): Promise<Probed> {
-  if (run.stopping.aborted || holdWanted(target, run.settings)) return probeUntilDone(target, run, proxy, resolve, firstTry, resolved);
+  if (run.stopping.aborted || holdWanted(target, run.settings)) return probeUntilDone(target, run, proxy, resolve, firstTry, resolved, undefined, before);
   // The common case, a first attempt that passes, without probeUntilDone's async steps around it (once a target), and
   // judged as the attempt settles (tryOnce's `then`) rather than in a step of its own.
   return tryOnce(target, run, resolve, proxy, firstTry ?? tryClock(), undefined, resolved, (first) =>
-    first.outcome.ok ? probedOf(target, run, proxy, 1, first.outcome) : probeUntilDone(target, run, proxy, resolve, firstTry, resolved, first),
+    first.outcome.ok
+      ? probedOf(target, run, proxy, (before?.attempts ?? 0) + 1, first.outcome)
+      : probeUntilDone(target, run, proxy, resolve, firstTry, resolved, first, before),
   );
 }
 
-/** probeWithRetries's tries, from the first (or after `first`, a first attempt already made: not one that passed). */
+/**
+ * probeWithRetries's tries, from the first (or after `first`, a first attempt already made: not one that passed);
+ * after `before`, those made before the name's lookup answered.
+ */
 async function probeUntilDone(
   target: Target,
   run: Run,
@@ -401,6 +448,7 @@ async function probeUntilDone(
   firstTry?: TryClock,
   resolved?: Resolution,
   first?: Tried,
+  before?: TriesBefore,
 ): Promise<Probed> {
   const { settings, stopping } = run;
   // Only a passed check keeps a connection, and a pass ends the tries: the last one kept is the one to hold.
@@ -412,10 +460,11 @@ async function probeUntilDone(
       }
     : undefined;
   let outcome: ProbeOutcome | undefined;
-  let attempts = 0;
-  let overloadRetried = false;
+  let attempts = before?.attempts ?? 0;
+  let overloadRetried = before?.overloadRetried ?? false;
+  const retries = before?.retriesLeft ?? settings.retries;
   // A first attempt already made was started before the run's signal aborted, as the loop's test would have asked.
-  for (let tries = 0; tries <= settings.retries && ((tries === 0 && first !== undefined) || !stopping.aborted); tries += 1) {
+  for (let tries = 0; tries <= retries && ((tries === 0 && first !== undefined) || !stopping.aborted); tries += 1) {
     let attempt = tries === 0 && first !== undefined ? first : await tryOnce(target, run, resolve, proxy, (tries === 0 && firstTry) || tryClock(), keep, resolved);
     attempts += 1;
     if (attempt.overload && !overloadRetried && !stopping.aborted) {
@@ -424,13 +473,7 @@ async function probeUntilDone(
       // it starts within OVERLOAD_WAIT_MS, so that a run stays within its documented bound (docs/timeouts.md):
       // one that waited longer behind other starved probes is reported as local_overload.
       overloadRetried = true;
-      const starvedAt = performance.now();
-      const retried = await overloadRetries(async () => {
-        const queuedMs = performance.now() - starvedAt;
-        if (queuedMs >= OVERLOAD_WAIT_MS) return undefined;
-        await untilLoopFree(Math.min(settings.timeoutMs, OVERLOAD_WAIT_MS - queuedMs), stopping.signal);
-        return tryOnce(target, run, resolve, proxy, tryClock(), keep, resolved);
-      });
+      const retried = await afterOverload(run, () => tryOnce(target, run, resolve, proxy, tryClock(), keep, resolved));
       if (retried) {
         attempt = retried;
         attempts += 1;
@@ -444,6 +487,20 @@ async function probeUntilDone(
     kept = undefined;
   }
   return probedOf(target, run, proxy, attempts, outcome, kept);
+}
+
+/**
+ * A starved attempt's one try more (`retry`), once the loop runs freely and among OVERLOAD_RETRY_CONCURRENCY at a
+ * time; undefined where it could not start within OVERLOAD_WAIT_MS (or the timeout, if shorter) of the call.
+ */
+function afterOverload<T>(run: Run, retry: () => Promise<T>): Promise<T | undefined> {
+  const starvedAt = performance.now();
+  return overloadRetries(async () => {
+    const queuedMs = performance.now() - starvedAt;
+    if (queuedMs >= OVERLOAD_WAIT_MS) return undefined;
+    await untilLoopFree(Math.min(run.settings.timeoutMs, OVERLOAD_WAIT_MS - queuedMs), run.stopping.signal);
+    return retry();
+  });
 }
 
 /** A target's probed result after its tries: interrupted if the run's signal has aborted. */

@@ -5,10 +5,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCertificateAuthority } from '../../src/harness/certs.js';
 import { runChecks, type CheckSettings } from '../../src/run/run.js';
-import type { Report, Rule } from '../../src/types.js';
+import type { Report, Result, Rule } from '../../src/types.js';
 import { startDnsServer, type LoopbackDnsServer } from '../../src/demo/dns-server.js';
 import { rule, ruleSet } from '../helpers/literals.js';
 import { besideClosedPort, ipv6Available, onBothLoopbacks, startTlsServer, type ClosedPort, type TestServer } from '../helpers/servers.js';
+import { busyFor, networkVerdict, watchLoop } from '../helpers/starved.js';
 import { schemaErrors } from '../report/consumers.js';
 
 const haveIpv6 = await ipv6Available();
@@ -159,6 +160,71 @@ describe.skipIf(!haveIpv6)('dual stack', () => {
     expect([report.verdict, report.exitCode]).toEqual(['pass', 0]);
     const strict = await run([broken], { strict: true });
     expect([strict.verdict, strict.exitCode]).toEqual(['fail', 1]);
+  });
+
+  it('a retry after a failed lookup probes each family the name then has, as a first answer would have', async () => {
+    // SERVFAIL for the first lookup (its A and AAAA queries), answers from then on: --retries 1 looks the name up again.
+    const queries = dns.queries;
+    const before = queries.length;
+    dns.mode = 'servfail';
+    queries.push = (...asked) => {
+      if (queries.length - before >= 2) dns.mode = 'answer';
+      return Array.prototype.push.apply(queries, asked);
+    };
+    try {
+      const broken = rule({ id: 'broken', host: 'broken6.family.test', ports: [v4only.port], check: 'tls' });
+      const report = await run([broken], { retries: 1 });
+      // Not one result of whichever address connected first (IPv4), its IPv6 refusal unseen.
+      expect(report.results.map((r) => [r.family, r.address, r.status, r.error?.code, r.attempts])).toEqual([
+        ['ipv4', '127.0.0.1', 'pass', undefined, 2],
+        ['ipv6', '::1', 'warn', 'tcp_refused', 2],
+      ]);
+      expect(queries.length - before).toBe(4);
+    } finally {
+      Reflect.deleteProperty(queries, 'push'); // Array.prototype.push again
+      dns.mode = 'answer';
+    }
+  });
+
+  it("a starved lookup's overload retry probes each family too", async () => {
+    // The first lookup's answers come after its 600 ms timeout, and the loop stands still across that timeout: the
+    // attempt is starved and tried again (docs/timeouts.md), and that try's lookup is answered at once.
+    const queries = dns.queries;
+    const before = queries.length;
+    let asked!: () => void;
+    const lookingUp = new Promise<void>((resolve) => (asked = resolve));
+    dns.delayMs = 2000;
+    queries.push = (...received) => {
+      if (queries.length - before >= 2) dns.delayMs = 0;
+      const count = Array.prototype.push.apply(queries, received);
+      if (queries.length - before === 2) asked();
+      return count;
+    };
+    try {
+      const broken = rule({ id: 'broken', host: 'broken6.family.test', ports: [v4only.port], check: 'tls' });
+      const loop = watchLoop();
+      const running = run([broken], { timeoutMs: 600 });
+      await lookingUp;
+      busyFor(700);
+      const report = await running;
+      loop.stop();
+      const read = (r: Result) => {
+        const verdict = networkVerdict(r, { timeoutMs: 600, stalledMs: loop.stalledMs() });
+        return [r.family, r.address, verdict.code, r.attempts];
+      };
+      if (report.results.length === 1) {
+        // On a machine so busy that the retry could not start within 300 ms, the starved lookup is all there is.
+        expect(networkVerdict(report.results[0]!, { timeoutMs: 600, stalledMs: loop.stalledMs() })).toMatchObject({ overloaded: true, code: 'dns_timeout' });
+      } else {
+        expect(report.results.map(read)).toEqual([
+          ['ipv4', '127.0.0.1', undefined, 2],
+          ['ipv6', '::1', 'tcp_refused', 2],
+        ]);
+      }
+    } finally {
+      Reflect.deleteProperty(queries, 'push'); // Array.prototype.push again
+      dns.delayMs = 0;
+    }
   });
 
   it('IPv4 broken while IPv6 works stays a failure: IPv4-only devices have no way round it', async () => {
