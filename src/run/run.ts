@@ -238,30 +238,33 @@ export function withFamily(target: Target, family: AddressFamily | undefined): T
 }
 
 /**
- * A lookup's addresses of one family only, made once per lookup and family (as familiesOf) rather than once per target:
- * the targets of a name share it, as they share the lookup.
+ * What the run reads from a lookup, read once per lookup rather than once per target (the targets of a name share
+ * it, as they share the lookup): its address families, each once in the order found, and its addresses of one
+ * family only, made for a family when first asked.
  */
-const ofFamilyFound: Record<AddressFamily, WeakMap<Resolution, Resolution>> = { ipv4: new WeakMap(), ipv6: new WeakMap() };
+interface LookupFamilies {
+  families: ReadonlyArray<AddressFamily | undefined>;
+  only: Partial<Record<AddressFamily, Resolution>>;
+}
+const lookupFamilies = new WeakMap<Resolution, LookupFamilies>();
+function familiesFound(resolution: Resolution): LookupFamilies {
+  let found = lookupFamilies.get(resolution);
+  if (!found) lookupFamilies.set(resolution, (found = { families: [...new Set(resolution.addresses.map(familyOf))], only: {} }));
+  return found;
+}
+
+function familiesOf(resolution: Resolution): ReadonlyArray<AddressFamily | undefined> {
+  return familiesFound(resolution).families;
+}
+
 function ofFamily(resolution: Resolution, family: AddressFamily): Resolution {
-  let only = ofFamilyFound[family].get(resolution);
-  if (!only) {
-    only = { ...resolution, addresses: resolution.addresses.filter((address) => familyOf(address) === family) };
-    ofFamilyFound[family].set(resolution, only);
-  }
-  return only;
+  const { only } = familiesFound(resolution);
+  return (only[family] ??= { ...resolution, addresses: resolution.addresses.filter((address) => familyOf(address) === family) });
 }
 
 /** A resolver that hands on only the addresses of one family (the shared lookup is still made once). */
 function familyResolver(resolve: ResolveHost, family: AddressFamily): ResolveHost {
   return async (host, signal, options) => ofFamily(await resolve(host, signal, options), family);
-}
-
-/** The address families of a lookup, each once in the order found, found once per lookup rather than once per target. */
-const familiesFound = new WeakMap<Resolution, ReadonlyArray<AddressFamily | undefined>>();
-function familiesOf(resolution: Resolution): ReadonlyArray<AddressFamily | undefined> {
-  let families = familiesFound.get(resolution);
-  if (!families) familiesFound.set(resolution, (families = [...new Set(resolution.addresses.map(familyOf))]));
-  return families;
 }
 
 /** What every probe of one run shares; made once a run. */
