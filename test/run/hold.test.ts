@@ -11,11 +11,13 @@ import { createCertificateAuthority } from '../../src/harness/certs.js';
 import { VirtualClock } from '../../src/harness/clock.js';
 import { ApnsService } from '../../src/harness/services/apns.js';
 import { startApnsServer, type ApnsEndpoint } from '../../src/harness/services/apns-http.js';
+import { formatDuration } from '../../src/duration.js';
 import { runChecks, type CheckSettings } from '../../src/run/run.js';
 import type { Report, Rule } from '../../src/types.js';
 import { checkSettings, rule, ruleSet } from '../helpers/literals.js';
 import { mosquittoSkip, startMosquitto, type Broker } from '../helpers/mosquitto.js';
 import { startTlsServer, track, type TestServer } from '../helpers/servers.js';
+import { watchLoop } from '../helpers/starved.js';
 import { schemaErrors } from '../report/consumers.js';
 
 const noMosquitto = mosquittoSkip('--hold tests against mosquitto');
@@ -78,19 +80,24 @@ describe('--hold on a path that keeps idle connections', () => {
       held({ id: 'apns', ports: [apns.port], check: 'apns' }),
       ...(noMosquitto ? [] : [held({ id: 'mqtt', ports: [broker!.port], check: 'mqtt' })]),
     ];
-    const report = await checked(rules, 1500);
+    const loop = watchLoop();
+    const report = await checked(rules, 1500).finally(loop.stop);
     expect(report.exitCode).toBe(0);
     const proofs: Record<string, RegExp> = {
-      tls: /^the far end answered a TLS close_notify by closing its side \(close_notify or FIN\) after 1\.5 s idle, in \d+ ms$/,
-      apns: /^the far end answered an HTTP\/2 PING after 1\.5 s idle, in \d+ ms$/,
-      mqtt: /^the broker answered an MQTT PINGREQ with PINGRESP after 1\.5 s idle, in \d+ ms$/,
+      tls: /^the far end answered a TLS close_notify by closing its side \(close_notify or FIN\) after (\S+ s) idle, in \d+ ms$/,
+      apns: /^the far end answered an HTTP\/2 PING after (\S+ s) idle, in \d+ ms$/,
+      mqtt: /^the broker answered an MQTT PINGREQ with PINGRESP after (\S+ s) idle, in \d+ ms$/,
     };
     for (const result of report.results) {
       expect(result.status, JSON.stringify(result)).toBe('pass');
       expect(result.hold).toMatchObject({ requestedMs: 1500, end: 'answered' });
-      // A timer may fire a millisecond before performance.now() says it is due.
+      // A timer may fire a millisecond before performance.now() says it is due, and as late as the loop stood still
+      // (1.6 s idle was seen in a cgroup of 0.2 core beside two busy loops); on a free loop, 1.5 s.
       expect(result.hold!.idleMs).toBeGreaterThanOrEqual(1490);
-      expect(result.hold!.detail).toMatch(proofs[result.rule]!);
+      expect(result.hold!.idleMs).toBeLessThan(1550 + loop.stalledMs());
+      const said = proofs[result.rule]!.exec(result.hold!.detail);
+      expect(said, result.hold!.detail).not.toBeNull();
+      expect(said![1]).toBe(formatDuration(result.hold!.idleMs));
       expect(result.note).toContain(`--hold: ${result.hold!.detail}`);
     }
     expect(report.options.holdMs).toBe(1500);

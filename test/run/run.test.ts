@@ -7,6 +7,7 @@ import { holdClosedPort, startTcpServer, type ClosedPort, type TestServer } from
 import { rule, ruleSet } from '../helpers/literals.js';
 import { nonEmpty } from '../helpers/non-empty.js';
 import { reportBoundMs } from '../faults/netns.js';
+import { networkVerdict, watchLoop } from '../helpers/starved.js';
 
 function settings(overrides: Partial<CheckSettings> = {}): CheckSettings {
   return {
@@ -47,15 +48,21 @@ function silentTargets(count: number) {
 describe('runChecks', () => {
   it('ends within timeout × ⌈T/c⌉ × (retries+1) + 1 s, with every silent target classified', async () => {
     const timeoutMs = 400;
-    const report = await runChecks([silentTargets(12)], settings({ timeoutMs, concurrency: 4 }));
+    const loop = watchLoop();
+    const report = await runChecks([silentTargets(12)], settings({ timeoutMs, concurrency: 4 })).finally(loop.stop);
     // The bound, or the wider one where a busy machine starved a probe and it had its one overload retry.
     const bound = reportBoundMs(report, timeoutMs, 4, 0);
     expect(report.durationMs).toBeLessThanOrEqual(bound);
     // and it really ran in waves: three rounds of the timeout at least
     expect(report.durationMs).toBeGreaterThanOrEqual(timeoutMs * 3 - 50);
     expect(report.results).toHaveLength(12);
-    expect(report.results.every((r) => r.error?.code === 'tls_handshake_failed')).toBe(true);
-    expect(report.exitCode).toBe(1);
+    // Each silent target's handshake fails; on a machine so busy that the loop stood still for half of a probe's time,
+    // twice, it reads local_overload instead (a warning naming that verdict): allowed only where the loop stood still
+    // that long. Seen in a cgroup of 0.2 core beside two busy loops, 3 runs of 3.
+    const verdicts = report.results.map((r) => networkVerdict(r, { timeoutMs, stalledMs: loop.stalledMs() }));
+    expect(verdicts.map((v) => v.code)).toEqual(Array(12).fill('tls_handshake_failed'));
+    // A failure the network gave fails the run; warnings alone do not.
+    expect(report.exitCode).toBe(verdicts.every((v) => v.overloaded) ? 0 : 1);
   });
 
   it('probes `concurrency` targets at a time, starting them in target order, and reports them in that order whatever order they end in', async () => {
