@@ -188,6 +188,9 @@ function ftpCode(err: unknown, stepName: string): FailureCode {
   return 'write_error';
 }
 
+/** How much later than the probe's deadline basic-ftp's own timeout of inactivity falls due (see writeFtp). */
+const FTP_CLIENT_TIMEOUT_MARGIN_MS = 1000;
+
 const CONNECT_FAILURES: Record<string, FailureCode> = { ECONNREFUSED: 'tcp_refused', ETIMEDOUT: 'tcp_timeout', ECONNRESET: 'tcp_reset', EHOSTUNREACH: 'tcp_unreachable' };
 
 async function writeFtp(location: WriteLocation, address: string, password: string | undefined, ctx: ProbeContext, steps: Steps, stop: AbortSignalLike): Promise<string[]> {
@@ -201,7 +204,10 @@ async function writeFtp(location: WriteLocation, address: string, password: stri
   // start) can end it. But onAbort() calls nothing for a stop that has already aborted (the deadline or Ctrl-C may
   // come while basic-ftp loads): the client would then run past the deadline until its own timeout. It is not started.
   if (stop.aborted) throw new Error('stopped before the FTP client started');
-  const client = new Client(ctx.timeoutMs);
+  // Its own timer a second later than ours: the deadline is declared only after one look at the input (phases.ts
+  // lookFirst), so after a stall across both, a client timer of --timeout from CWD's sending fired first and read
+  // as a failed step ("CWD: failed") where the time ran out.
+  const client = new Client(ctx.timeoutMs + FTP_CLIENT_TIMEOUT_MARGIN_MS);
   const stopListening = onAbort(stop, () => client.close());
   const run = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
     try {

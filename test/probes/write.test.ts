@@ -15,6 +15,7 @@ import { resolveRuleSets } from '../../src/rules/builtin.js';
 import type { Rule } from '../../src/types.js';
 import { BIN, runCli, runInProcess } from '../helpers/cli.js';
 import { probeContext } from '../helpers/probe-context.js';
+import { busyFor } from '../helpers/starved.js';
 import { rule as literalRule } from '../helpers/literals.js';
 import { QuickController, timedOut } from '../../src/probes/phases.js';
 import { closedPort, startTcpServer } from '../helpers/servers.js';
@@ -283,6 +284,21 @@ describe.skipIf(missing !== undefined)('FTP against pyftpdlib', () => {
       expect(outcome.failure, stallsAt).toMatchObject({ code: 'write_error', message: `writing the message file failed (timed out after ${timeoutMs} ms (${step}))` });
       expect(outcome.note, stallsAt).toMatch(stallsAt === 'PASS' ? /^steps: login [\d.]+ ms$/ : /^steps: login [\d.]+ ms, CWD [\d.]+ ms$/);
     }
+    untouched(path.join(root, 'ftp', 'ibi'));
+  });
+
+  it('a stall across the deadline: the time still ran out (not a failed step), though the FTP client\'s own timer fell due too', async () => {
+    const stalling = await pyftpdlib(path.join(root, 'ftp'), 'CWD');
+    const url = `ftp://admin:secret@127.0.0.1:${stalling}/ibi/messages.ibi`;
+    const location = parseWriteUrl(url)!;
+    const target = { ruleset: 'test', rule: writeRule(), host: location.host, port: location.port, check: 'write' as const, url };
+    // The loop stands still from 200 ms before the deadline to 300 ms past it, past the client's own inactivity timer
+    // (its --timeout from CWD's sending): both fall due in one turn of the loop.
+    const timeoutMs = 3000;
+    const started = performance.now();
+    setTimeout(() => busyFor(started + timeoutMs + 300 - performance.now()), timeoutMs - 200);
+    const outcome = await writeProbe.run(target, probeContext({ timeoutMs }));
+    expect(outcome.failure).toMatchObject({ code: 'write_error', message: `writing the message file failed (timed out after ${timeoutMs} ms (CWD))` });
     untouched(path.join(root, 'ftp', 'ibi'));
   });
 
