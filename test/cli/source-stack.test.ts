@@ -1,10 +1,24 @@
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { mapStack } from '../../src/cli/source-stack.js';
+import { runCli } from '../helpers/cli.js';
+import { writeRuleFile } from '../helpers/rule-file.js';
 
 const dist = fileURLToPath(new URL('../../dist/', import.meta.url));
+
+/** The first `count` words (names, keywords) of `text` from `at` on: what a frame's position points at. */
+const wordsAt = (text: string, at: number, count = 2): string[] => (text.slice(at).match(/[\w$]+/g) ?? []).slice(0, count);
+
+/** The source a mapped frame (`at fn (/…/src/x.ts:12:5)`) names, from its line and column on. */
+function sourceAt(frame: string): string {
+  const [, file, line, column] = /\((\/[^()]+\.ts):(\d+):(\d+)\)$/.exec(frame) ?? [];
+  expect(file, `${frame} names a .ts file`).toBeDefined();
+  return (readFileSync(file!, 'utf8').split('\n')[Number(line) - 1] ?? '').slice(Number(column) - 1);
+}
 
 // In a plain Node process: vitest maps stacks by itself, which would hide what the bundle's stacks look like.
 const script = `
@@ -25,6 +39,10 @@ describe('stack traces of the bundled CLI', () => {
     const { raw, mapped } = JSON.parse(out) as { raw: string; mapped: string };
     expect(raw.split('\n')[1]).toMatch(/dist\/bundle\/chunks\/.*\.js:\d+:\d+/);
     expect(mapped.split('\n')[1]).toMatch(/\/src\/cli\/check\.ts:\d+:\d+\)$/);
+    // At the very property the TypeError names (settingsFrom reads flags.courier first), not only somewhere in check.ts.
+    const property = /reading '(\w+)'/.exec(mapped)?.[1];
+    expect(property, mapped.split('\n')[0]).toBeDefined();
+    expect(wordsAt(sourceAt(mapped.split('\n')[1]!), 0, 1)).toEqual([property]);
   });
 
   it.each([
@@ -43,6 +61,34 @@ describe('stack traces of the bundled CLI', () => {
     error.stack = `Error: a bug\n    at ${fn} (${file}:${line}:${column})`;
     mapStack(error);
     expect(error.stack.split('\n')[1]).toMatch(new RegExp(`/src/cli/${source}\\.ts:\\d+:\\d+\\)$`));
+    // The line and column of the very code the frame points at: minified in whitespace only, its words are the source's.
+    expect(wordsAt(sourceAt(error.stack.split('\n')[1]!), 0)).toEqual(wordsAt(text, body));
+  });
+
+  it('of a bug in a check run by bin/pushcheck.js (check.cjs through the code cache) name the line and column in src/', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pushcheck-stack-'));
+    try {
+      // The bug: JSON.stringify throws for the report, as a bug of ours would in src/report/json.ts.
+      const preload = path.join(dir, 'bug.cjs');
+      writeFileSync(
+        preload,
+        "const s = JSON.stringify; JSON.stringify = function (v, ...r) { if (v && typeof v === 'object' && 'results' in v && 'summary' in v) throw new TypeError('a bug'); return s.call(this, v, ...r); };\n",
+      );
+      // A port nothing listens on: the check fails there and goes on to its report.
+      const rules = writeRuleFile(path.join(dir, 'rules.yaml'), 'stack', 'Stack', [{ id: '1', host: 'stack.test', ports: [1], check: 'tcp' }]);
+      for (const run of ['writes the code cache', 'uses it']) {
+        const { code, stderr } = await runCli([rules, '--resolve', 'stack.test=127.0.0.1', '-f', 'json'], { nodeArgs: ['-r', preload], env: { NODE_DEBUG: 'pushcheck' } });
+        expect(code, `${run}: ${stderr}`).toBe(1);
+        expect(stderr, run).toMatch(/code cache .*check\.cjs.*: (written|used)/);
+        const frames = stderr.split('\n').filter((line) => /^\s+at /.test(line));
+        const render = frames.find((frame) => frame.includes('/src/report/json.ts:'));
+        expect(render, `${run}: ${frames.join('\n')}`).toBeDefined();
+        expect(wordsAt(sourceAt(render!), 0, 1), render).toEqual(['stringify']);
+        expect(frames.some((frame) => /\/src\/cli\/check\.ts:\d+:\d+\)$/.test(frame)), frames.join('\n')).toBe(true);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('leaves a stack without a source map as it was', () => {
