@@ -67,10 +67,17 @@ async function endsWithSignal({ address, port, timeoutMs, signalMs }) {
   const dials = [];
   for (const dial of [new SocketPool(1).connectAndClose, connectTcp]) {
     const controller = new AbortController();
-    setTimeout(() => controller.abort(timedOut(signalMs)), signalMs);
+    // When the signal aborted, by this process's clock: the timer's own start is libuv's cached loop time, which at a
+    // process's start can be older than a performance.now() read here, so the elapsed time alone may read short.
+    let abortedAt;
+    setTimeout(() => {
+      abortedAt = performance.now();
+      controller.abort(timedOut(signalMs));
+    }, signalMs);
     const start = performance.now();
     const result = await dial(address, port, { signal: controller.signal, timeoutMs, endsWithSignal: true }).then(() => ({}), failed);
-    dials.push({ ...result, elapsedMs: performance.now() - start });
+    const end = performance.now();
+    dials.push({ ...result, elapsedMs: end - start, endedAfterAbort: abortedAt !== undefined && abortedAt <= end });
   }
   return { dials };
 }
