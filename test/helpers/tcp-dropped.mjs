@@ -5,7 +5,8 @@
 // Cases:
 //   probe          tcpProbe.run on { address, port } (or { host, pins }) with { timeoutMs } and a --proxy value
 //                  (proxy); abortAfterMs: aborted then, by an AbortController or (quick) the scheduler's
-//                  QuickController lent with its deadline
+//                  QuickController lent with its deadline; known: the lookup handed over as the scheduler hands
+//                  it (ctx.resolved), so that a probe of one address takes SocketPool.probe rather than runProbe
 //   addresses      connectAddresses(addresses, port) with { timeoutMs }
 //   endsWithSignal a SocketPool's connectAndClose and connectTcp, each with { timeoutMs, endsWithSignal } and a signal
 //                  that times out after signalMs
@@ -34,7 +35,7 @@ const failed = (err) => {
   return { failure: err.failure, address: err.recorded.address };
 };
 
-async function probe({ address, host = address, pins = [], proxy, port, timeoutMs, abortAfterMs, quick }) {
+async function probe({ address, host = address, pins = [], proxy, port, timeoutMs, abortAfterMs, quick, known }) {
   const controller = quick ? new QuickController() : new AbortController();
   if (abortAfterMs !== undefined) setTimeout(() => controller.abort(new Error('ctrl-c')), abortAfterMs);
   const start = Date.now();
@@ -47,6 +48,7 @@ async function probe({ address, host = address, pins = [], proxy, port, timeoutM
     ...(quick && { startedAt, deadline: startedAt + timeoutMs }),
     ...(proxy && { proxy: parseProxy(proxy) }),
   });
+  if (known) ctx.resolved = await ctx.resolve(host, never);
   const outcome = await tcpProbe.run(testTarget(host, port, 'tcp'), ctx);
   return { outcome, elapsedMs: Date.now() - start };
 }

@@ -171,6 +171,92 @@ describe('tcp probe', () => {
   });
 });
 
+/**
+ * What a tcp check's outcome says, less its times: the verdict, the message (its ms masked), where it connected, and
+ * which phases it timed, in their order.
+ */
+function verdictOf(outcome: ProbeOutcome): Record<string, unknown> {
+  const { failure: failed } = outcome;
+  return {
+    ok: outcome.ok,
+    failure: failed && { ...failed, message: failed.message.replace(/\d+ ms/g, 'N ms') },
+    address: outcome.address,
+    addresses: outcome.addresses,
+    pinned: outcome.pinned,
+    phases: Object.keys(outcome.timings),
+  };
+}
+
+// A direct tcp check whose lookup the scheduler hands over (ctx.resolved) with one address ends its probe in the
+// pooled socket's connect event (tcp.ts probeOneAddress, SocketPool.probe); without it the same target goes through
+// runProbe and connectAddresses. Two ways to one verdict: each case is probed both ways and must read the same.
+describe('the tcp check of one known address reads as runProbe around connectAddresses does', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTcpServer();
+  });
+  afterAll(() => server.close());
+
+  /** The target probed without and with its lookup handed over: [general path, fast path]. */
+  async function bothWays(host: string, port: number, options: Parameters<typeof probeContext>[0] = {}): Promise<[ProbeOutcome, ProbeOutcome]> {
+    const target = testTarget(host, port, 'tcp');
+    const general = await tcpProbe.run(target, probeContext(options));
+    const ctx = probeContext(options);
+    ctx.resolved = await ctx.resolve(host, never);
+    expect(ctx.resolved.addresses).toHaveLength(1);
+    return [general, await tcpProbe.run(target, ctx)];
+  }
+
+  it('on loopback: a pass and a refusal, pinned and as an IP, IPv4 and IPv6; an attempt already stopped', async (context) => {
+    const refused = await closedPort();
+    const stopped = new AbortController();
+    stopped.abort(new Error('ctrl-c'));
+    const cases: Array<[string, string, number, Parameters<typeof probeContext>[0], Partial<Failure> | undefined]> = [
+      ['pinned, open', 'push.test', server.port, { pins: [{ host: 'push.test', address: '127.0.0.1' }] }, undefined],
+      ['pinned, refused', 'push.test', refused, { pins: [{ host: 'push.test', address: '127.0.0.1' }] }, { code: 'tcp_refused' }],
+      ['an IP, open', '127.0.0.1', server.port, {}, undefined],
+      ['an IP, refused', '127.0.0.1', refused, {}, { code: 'tcp_refused' }],
+      ['stopped before the connect', 'push.test', server.port, { pins: [{ host: 'push.test', address: '127.0.0.1' }], signal: stopped.signal }, { code: 'tcp_error' }],
+    ];
+    const v6 = (await ipv6Available()) ? await startTcpServer({ host: '::1' }) : undefined;
+    try {
+      if (v6) {
+        cases.push(['IPv6, open', '::1', v6.port, {}, undefined], ['IPv6 pinned, refused', 'push.test', refused, { pins: [{ host: 'push.test', address: '::1' }] }, { code: 'tcp_refused' }]);
+      } else {
+        context.annotate('no IPv6 loopback on this machine: IPv4 only');
+      }
+      for (const [name, host, port, options, failed] of cases) {
+        const [general, fast] = await bothWays(host, port, options);
+        expect(general.failure, name).toEqual(failed && expect.objectContaining(failed));
+        expect(verdictOf(fast), name).toEqual(verdictOf(general));
+      }
+    } finally {
+      await v6?.close();
+    }
+  });
+
+  // In the client namespace of a fault network: a port whose SYNs a firewall drops, to its timeout and interrupted
+  // by the scheduler's QuickController, IPv4 and IPv6.
+  it.skipIf(unavailable !== undefined)('on a dropped port: timed out and interrupted, IPv4 and IPv6', { timeout: 60_000 }, async () => {
+    const cases: Array<[Record<string, unknown>, Partial<Failure>]> = [
+      [{ address: SERVER_ADDRESS, port: DROPPED, timeoutMs: 400 }, { code: 'tcp_timeout' }],
+      [{ host: 'dropped.test', pins: [{ host: 'dropped.test', address: SERVER_ADDRESS }], port: DROPPED, timeoutMs: 400 }, { code: 'tcp_timeout' }],
+      [{ address: SERVER_ADDRESS, port: DROPPED, timeoutMs: 10_000, abortAfterMs: 100, quick: true }, { code: 'tcp_error' }],
+      [{ address: SERVER_ADDRESS, port: CLOSED, timeoutMs: 400 }, { code: 'tcp_refused' }],
+      [{ address: SERVER_ADDRESS, port: OPEN, timeoutMs: 400 }, {}],
+    ];
+    if (haveIpv6) cases.push([{ address: SERVER_ADDRESS6, port: DROPPED, timeoutMs: 400 }, { code: 'tcp_timeout' }]);
+    for (const [input, failed] of cases) {
+      const probed = (known: boolean): Promise<ProbeOutcome> => inClient<{ outcome: ProbeOutcome }>({ case: 'probe', ...input, known }).then(({ outcome }) => outcome);
+      const [general, fast] = await Promise.all([probed(false), probed(true)]);
+      const name = JSON.stringify(input);
+      if (failed.code) expect(general.failure, name).toMatchObject(failed);
+      else expect(general.ok, name).toBe(true);
+      expect(verdictOf(fast), name).toEqual(verdictOf(general));
+    }
+  });
+});
+
 describe('connectTcp', () => {
   let server: TestServer;
   beforeAll(async () => {
