@@ -86,6 +86,49 @@ describe('QuickController and onAbort', () => {
     expect(calls).toEqual(['event', 'first ctrl-c']);
   });
 
+  // The first listener is kept in a field of its own, the others in a Set made for a second (d8c3e18): whichever is
+  // removed, the rest are called once each in the order added, and what happens during the abort is as with one Set.
+  it('calls the listeners left in the order added, once each, whichever were removed and added again', () => {
+    const controller = new QuickController();
+    const calls: string[] = [];
+    const listener = (name: string) => () => calls.push(name);
+    const a = listener('a');
+    const removeA = onAbort(controller, a);
+    onAbort(controller, listener('b'));
+    removeA();
+    onAbort(controller, listener('c'));
+    // Added again after b and c: called after them, once, however often it was added.
+    onAbort(controller, a);
+    onAbort(controller, a);
+    const alone = new QuickController();
+    onAbort(alone, listener('removed'))();
+    onAbort(alone, listener('after the first was removed'));
+    const removeD = onAbort(controller, listener('d'));
+    removeD();
+    controller.abort(new Error('ctrl-c'));
+    alone.abort(new Error('ctrl-c'));
+    expect(calls).toEqual(['b', 'c', 'a', 'after the first was removed']);
+  });
+
+  it('during its abort: a listener removed by an earlier one is still called, one added then is not, nor is abort entered twice', () => {
+    for (const listeners of [1, 2]) {
+      const controller = new QuickController();
+      const calls: string[] = [];
+      let removeLast = (): void => undefined;
+      onAbort(controller, () => {
+        calls.push('first');
+        removeLast();
+        onAbort(controller, () => calls.push('added during the abort'));
+        controller.abort(new Error('again'));
+      });
+      if (listeners === 2) removeLast = onAbort(controller, () => calls.push(`last ${(controller.reason as Error).message}`));
+      controller.abort(new Error('ctrl-c'));
+      expect(calls).toEqual(listeners === 2 ? ['first', 'last ctrl-c'] : ['first']);
+      controller.abort(new Error('later'));
+      expect(calls).toHaveLength(listeners);
+    }
+  });
+
   it('onAbort listens on any other signal as an abort event, and stops listening when removed', () => {
     const controller = new AbortController();
     const calls: string[] = [];
