@@ -14,16 +14,27 @@ import { hasTool } from '../helpers/tools.js';
 const hasScript = hasTool('script', ['--version'], 'the terminal tests: util-linux `script` is not installed, so no pseudo-terminal can be made');
 
 let dir: string;
-let silent: TestServer;
+let slow: TestServer;
+/** How long `slow` keeps a connection before it closes it. */
+const SLOW_CLOSE_MS = 700;
+/** Far beyond SLOW_CLOSE_MS: no probe here ends by a timeout. */
+const TIMEOUT = ['--timeout', '10000'];
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'pushcheck-tty-'));
-  // Accepts and never answers: each TLS probe waits for its timeout, long enough for the spinner to draw.
-  silent = await startTcpServer();
+  // Accepts, never answers the ClientHello, and closes after SLOW_CLOSE_MS: each TLS probe waits long enough for the
+  // spinner to draw and then fails (tls_handshake_failed, closed during the handshake) by what the server did, not
+  // by a timeout, which a busy machine can turn into a local_overload warning and an exit code of 0.
+  slow = await startTcpServer({
+    onConnection: (socket) => {
+      const timer = setTimeout(() => socket.destroy(), SLOW_CLOSE_MS);
+      socket.once('close', () => clearTimeout(timer));
+    },
+  });
 });
 
 afterAll(async () => {
-  await silent.close();
+  await slow.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -31,10 +42,10 @@ describe.skipIf(!hasScript)('on a terminal', () => {
   it('shows a spinner with a running count, colours the verdict, and keeps the exit code', async () => {
     const file = path.join(dir, 'slow.yaml');
     const rules = [1, 2, 3].map((n) =>
-      [`  - id: "${n}"`, `    host: s${n}.push.test`, `    ports: [${silent.port}]`, '    check: tls', '    purpose: p', '    impact: i', '    severity: critical', ''].join('\n'),
+      [`  - id: "${n}"`, `    host: s${n}.push.test`, `    ports: [${slow.port}]`, '    check: tls', '    purpose: p', '    impact: i', '    severity: critical', ''].join('\n'),
     );
     writeFileSync(file, `id: slow\ntitle: Slow\nrules:\n${rules.join('')}`);
-    const run = await inTerminal([file, '--resolve', '*.push.test=127.0.0.1', '--timeout', '800', '--concurrency', '1']);
+    const run = await inTerminal([file, '--resolve', '*.push.test=127.0.0.1', ...TIMEOUT, '--concurrency', '1']);
     expect(run.code).toBe(1);
     expect(run.output).toMatch(/probing: [12]\/3 targets done/);
     expect(run.output).toContain('\u001b[31m'); // red FAIL
@@ -45,11 +56,11 @@ describe.skipIf(!hasScript)('on a terminal', () => {
   it.each(['cols 0 rows 0', 'cols 1 rows 1', 'cols 65535 rows 65535'])('with a terminal of %s, runs and ends like any other run', async (size) => {
     const file = path.join(dir, 'sizes.yaml');
     const rules = [1, 2].map((n) =>
-      [`  - id: "${n}"`, `    host: s${n}.push.test`, `    ports: [${silent.port}]`, '    check: tls', '    purpose: p', '    impact: i', '    severity: critical', ''].join('\n'),
+      [`  - id: "${n}"`, `    host: s${n}.push.test`, `    ports: [${slow.port}]`, '    check: tls', '    purpose: p', '    impact: i', '    severity: critical', ''].join('\n'),
     );
     writeFileSync(file, `id: sizes\ntitle: Sizes\nrules:\n${rules.join('')}`);
-    // Two probes of 600 ms one after the other: the spinner draws for over a second.
-    const run = await inTerminal([file, '--resolve', '*.push.test=127.0.0.1', '--timeout', '600', '--concurrency', '1'], `${size}`, 15_000);
+    // Two probes of SLOW_CLOSE_MS one after the other: the spinner draws for over a second.
+    const run = await inTerminal([file, '--resolve', '*.push.test=127.0.0.1', ...TIMEOUT, '--concurrency', '1'], `${size}`, 15_000);
     expect(run.code).toBe(1);
     expect(run.durationMs).toBeLessThan(14_000);
     expect(run.output).toMatch(/FAIL: 2 critical targets failed/);
@@ -79,10 +90,10 @@ describe.skipIf(!hasScript)('on a terminal', () => {
   // pushcheck reads it (src/extra-ca-certs.ts).
   it.each([false, true])('warns about a NODE_EXTRA_CA_CERTS it cannot read on a line of its own, not after the spinner (as a program: %s)', async (asProgram) => {
     const file = path.join(dir, 'warned.yaml');
-    const rule = ['  - id: "1"', '    host: w.push.test', `    ports: [${silent.port}]`, '    check: tls', '    purpose: p', '    impact: i', '    severity: critical', ''];
+    const rule = ['  - id: "1"', '    host: w.push.test', `    ports: [${slow.port}]`, '    check: tls', '    purpose: p', '    impact: i', '    severity: critical', ''];
     writeFileSync(file, `id: warned\ntitle: Warned\nrules:\n${rule.join('\n')}`);
     const missing = path.join(dir, 'missing-ca.pem');
-    const run = await inTerminal([file, '--resolve', '*.push.test=127.0.0.1', '--timeout', '600'], undefined, 15_000, { extraEnv: { NODE_EXTRA_CA_CERTS: missing, NODE_OPTIONS: '', NODE_USE_SYSTEM_CA: '' }, asProgram });
+    const run = await inTerminal([file, '--resolve', '*.push.test=127.0.0.1', ...TIMEOUT], undefined, 15_000, { extraEnv: { NODE_EXTRA_CA_CERTS: missing, NODE_OPTIONS: '', NODE_USE_SYSTEM_CA: '' }, asProgram });
     expect(run.code).toBe(1);
     const warning = `Warning: Ignoring extra certs from \`${missing}\``;
     expect(run.output.split(warning)).toHaveLength(2);
