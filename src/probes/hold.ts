@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { formatDuration } from '../duration.js';
 import type { Failure, HoldResult } from '../types.js';
 import { describeTlsError, errorCodes, failure } from './classify.js';
-import { isInterrupted, onAbort, roundMs } from './phases.js';
+import { isInterrupted, lookFirst, onAbort, roundMs } from './phases.js';
 import type { AbortSignalLike, KeptConnection } from './types.js';
 
 export interface HoldOptions {
@@ -34,12 +34,16 @@ const DROPPED_CODES = ['ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH'];
 
 type Ending = { kind: 'error'; err: unknown } | { kind: 'closed' } | { kind: 'interrupted' } | { kind: 'idle' } | { kind: 'answer'; text: string };
 
-/** Resolves when `ms` have passed, or earlier when the socket errs or closes, or the signal aborts. */
+/**
+ * Resolves when `ms` have passed and the loop has looked at its input once more (lookFirst: an answer or a reset that
+ * came while it stood still across the end is read first), or earlier when the socket errs or closes, or the signal
+ * aborts.
+ */
 function watch(kept: KeptConnection, ms: number, signal: AbortSignalLike, work?: Promise<string>): Promise<Ending> {
   const { socket } = kept;
   return new Promise((resolve) => {
     const done = (ending: Ending): void => {
-      clearTimeout(timer);
+      disarm();
       socket.off('error', onError);
       socket.off('close', onClose);
       stopListening?.();
@@ -49,7 +53,7 @@ function watch(kept: KeptConnection, ms: number, signal: AbortSignalLike, work?:
     const onClose = (): void => done({ kind: 'closed' });
     const onInterrupt = (): void => done({ kind: 'interrupted' });
     let stopListening: (() => void) | undefined;
-    const timer = setTimeout(() => done({ kind: 'idle' }), Math.max(0, ms));
+    const disarm = lookFirst(() => done({ kind: 'idle' }), ms);
     socket.on('error', onError);
     socket.once('close', onClose);
     if (signal.aborted) onInterrupt();
