@@ -16,7 +16,7 @@ import { ipVersion } from '../ip-version.js';
 import { CERTIFICATE_ERRORS, classifyError, errorCodes, failure } from '../probes/classify.js';
 import { createResolver, type DnsServer, type Pin } from '../probes/dns.js';
 import { checkOf } from '../probes/index.js';
-import { roundMs } from '../probes/phases.js';
+import { lookFirst, roundMs, timedOut } from '../probes/phases.js';
 import { checkServerIdentity } from '../probes/server-identity.js';
 import { runTrustingContext } from '../trust.js';
 import { expandTargets, placeholderNames } from '../rules/expand.js';
@@ -149,7 +149,10 @@ function request(connection: Connection, agent: http.Agent, method: 'HEAD' | 'GE
  */
 async function runClient(connection: Connection, accept: (status: number) => boolean, timeoutMs: number, stop: AbortSignal): Promise<ClientSample> {
   const sample: ClientSample = { statuses: [], bytes: 0, ok: false, waitedMs: 0, stalledMs: 0 };
-  const signal = AbortSignal.any([stop, AbortSignal.timeout(timeoutMs)]);
+  // Its timeout through lookFirst, as a probe's: an answer that came while the loop stood still across it is read first.
+  const timeout = new AbortController();
+  const disarm = lookFirst(() => timeout.abort(timedOut(timeoutMs)), timeoutMs);
+  const signal = AbortSignal.any([stop, timeout.signal]);
   const agent = new (connection.url.protocol === 'https:' ? https.Agent : http.Agent)({ keepAlive: true, maxSockets: 1 });
   const start = performance.now();
   const stalledBefore = stalledMs(start);
@@ -165,6 +168,7 @@ async function runClient(connection: Connection, accept: (status: number) => boo
   } catch (err) {
     sample.failure = signal.aborted && !stop.aborted ? 'http_timeout' : failureCodeOf(err);
   } finally {
+    disarm();
     agent.destroy();
   }
   const end = performance.now();

@@ -281,6 +281,36 @@ describe('bursts against loopback servers', () => {
     expect(report.exitCode).toBe(0);
   });
 
+  it('an answer sent as the loop began to stand still across a client’s timeout is read: a pass, not burst_slo', async () => {
+    // HEAD is answered at once; GET 300 ms after the client's HEAD came, in a setImmediate that then keeps the loop still
+    // to 520 ms, across the 400 ms timeout (under half the client's wait, so nothing excuses a timeout): libuv runs the
+    // timers due before it polls again. Before, the client's timeout fired first: http_timeout, burst_slo.
+    let headAt = 0;
+    let answeredAfterMs: number | undefined;
+    const raw = http.createServer((req, res) => {
+      const answer = (): void => {
+        res.writeHead(200, { 'content-type': 'text/xml', 'content-length': BODY.length });
+        res.end(req.method === 'HEAD' ? undefined : BODY);
+      };
+      if (req.method === 'HEAD') {
+        headAt = performance.now();
+        return answer();
+      }
+      setTimeout(() => setImmediate(() => {
+        answeredAfterMs = performance.now() - headAt;
+        answer();
+        busyFor(headAt + 520 - performance.now());
+      }), headAt + 300 - performance.now());
+    });
+    const server = await track(raw);
+    servers.push(server);
+    const report = await runBursts([ownRules(`http://127.0.0.1:${server.port}/m.ibi`)], settings({ clients: 1, withinMs: 0, timeoutMs: 400 }));
+    const result = report.results[0]!;
+    expect(answeredAfterMs, 'the server answered GET').toBeDefined();
+    // Only a server whose own timer a busy machine made fire past the timeout answered late: then a timeout is right.
+    if (answeredAfterMs! < 380) expect([result.status, result.burst?.succeeded], `${result.error?.code}: ${result.error?.message}`).toEqual(['pass', 1]);
+  });
+
   it('an untrusted certificate fails every client as tls_untrusted', async () => {
     const { server } = await messageServer();
     const report = await runBursts([ownRules(`https://files.test:${server.port}/m.ibi`)], settings({ clients: 3, caPems: [] }));
