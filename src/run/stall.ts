@@ -15,14 +15,19 @@ let watchers = 0;
 let timer: NodeJS.Timeout | undefined;
 let lastTick = 0;
 let stalledTotalMs = 0;
-/** The latest stall a tick ended: from when the loop stood still, when that tick ran, and stalledMs's count before it. */
+/**
+ * The latest stall a tick ended: from when the loop stood still, when that tick ran, and stalledMs's count before it.
+ * Stalls with no tick on time between them are one: the late tick that ends one and the start of the next leave the
+ * loop a moment that need not reach its poll for input (a machine that takes the CPU back at once).
+ */
 let latestStall = { from: 0, to: 0, stalledBefore: 0 };
 
 function tick(): void {
   const now = performance.now();
   const late = now - lastTick - TICK_MS;
   if (late > SLACK_MS) {
-    latestStall = { from: now - late, to: now, stalledBefore: stalledTotalMs };
+    const chained = latestStall.to === lastTick;
+    latestStall = chained ? { ...latestStall, to: now } : { from: now - late, to: now, stalledBefore: stalledTotalMs };
     stalledTotalMs += late;
   }
   lastTick = now;
@@ -57,19 +62,21 @@ export function stalledMs(now = performance.now()): number {
 
 /**
  * The last moment before `now` that the loop ran on time, as an event read at `now` saw it: the start of the stall it
- * may have waited out (one still going on, from when the next tick fell due, or the one the latest tick ended when the
- * tick after it is not yet late), else `now`; and how long the loop had stood still by then (stalledMs's count). `now` may
- * be a moment already past (run.ts asks about a step noted earlier in its attempt): the latest stall is remembered, so
+ * may have waited out (one still going on, from when the next tick fell due or, where the tick before it was late, from
+ * the start of the stall that tick ended; or the one the latest tick ended when the tick after it is not yet late), else
+ * `now`; and how long the loop had stood still by then (stalledMs's count). `now` may be a moment already past (run.ts asks about a step noted earlier in its attempt): the latest stall is remembered, so
  * that a moment in it, or in the tick after it, still reads its start; a moment before it reads as itself, with the
  * count before that stall (an earlier stall between would count against the moment, a judgement of this machine
  * made the less readily).
  */
 export function lastRan(now = performance.now()): { at: number; stalledMs: number } {
   if (watchers === 0) return { at: now, stalledMs: 0 };
-  // A tick later than a scheduler makes it: a stall going on.
-  if (now - lastTick - TICK_MS > SLACK_MS) return { at: lastTick + TICK_MS, stalledMs: stalledTotalMs };
-  // In the latest stall, or before the tick after it.
   const stall = latestStall;
+  // A tick later than a scheduler makes it: a stall going on, since the one the last tick ended if that tick was late.
+  if (now - lastTick - TICK_MS > SLACK_MS) {
+    return stall.to === lastTick ? { at: stall.from, stalledMs: stall.stalledBefore } : { at: lastTick + TICK_MS, stalledMs: stalledTotalMs };
+  }
+  // In the latest stall, or before the tick after it.
   if (stall.to > 0 && stall.from < now && now <= stall.to + TICK_MS + SLACK_MS) return { at: stall.from, stalledMs: stall.stalledBefore };
   return { at: now, stalledMs: now < stall.to ? stall.stalledBefore : stalledTotalMs };
 }

@@ -80,6 +80,34 @@ describe('stall watch', () => {
     expect(lastRan(now)).toEqual({ at: now, stalledMs: 0 });
   });
 
+  it('counts stalls with no tick on time between them as one: an event read in the second waited out both', async () => {
+    const stop = watchStalls();
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      const before = performance.now();
+      busyFor(200);
+      // The next timers phase runs the late tick that ends this stall; the setImmediate after it stands still again at
+      // once, before the tick after it is due, as a machine that takes the CPU back as soon as it gave it does.
+      const noted = await new Promise<number>((resolve) =>
+        setTimeout(() =>
+          setImmediate(() => {
+            busyFor(100);
+            resolve(performance.now());
+          }),
+        ),
+      );
+      // Before the tick that ends the second stall, and after it: an answer read at `noted` waited from `before`.
+      for (const when of ['during', 'after'] as const) {
+        if (when === 'after') await new Promise((resolve) => setTimeout(resolve, 0));
+        const ran = lastRan(noted);
+        expect(ran.at, when).toBeLessThanOrEqual(before + 10);
+        expect(stalledMs(noted) - ran.stalledMs, when).toBeGreaterThanOrEqual(270);
+      }
+    } finally {
+      stop();
+    }
+  });
+
   it('waits for the loop to run freely, and no longer than it is told', async () => {
     const started = performance.now();
     const blocker = setInterval(() => busyFor(40), 50);
