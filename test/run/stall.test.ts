@@ -84,24 +84,37 @@ describe('stall watch', () => {
     const stop = watchStalls();
     try {
       await new Promise((resolve) => setTimeout(resolve, 30));
-      const before = performance.now();
-      busyFor(200);
-      // The next timers phase runs the late tick that ends this stall; the setImmediate after it stands still again at
-      // once, before the tick after it is due, as a machine that takes the CPU back as soon as it gave it does.
-      const noted = await new Promise<number>((resolve) =>
-        setTimeout(() =>
-          setImmediate(() => {
-            busyFor(100);
-            resolve(performance.now());
-          }),
-        ),
-      );
-      // Before the tick that ends the second stall, and after it: an answer read at `noted` waited from `before`.
-      for (const when of ['during', 'after'] as const) {
-        if (when === 'after') await new Promise((resolve) => setTimeout(resolve, 0));
-        const ran = lastRan(noted);
-        expect(ran.at, when).toBeLessThanOrEqual(before + 10);
-        expect(stalledMs(noted) - ran.stalledMs, when).toBeGreaterThanOrEqual(270);
+      // The premise is that no tick runs on time between the two stalls. A machine that holds this process off for
+      // 10-25 ms right after the late tick lets one more tick run, on time, before the setImmediate below, which rightly
+      // parts the two stalls (seen beside six busy loops): so up to five tries, each judged as a whole.
+      let seen: { when: string; at: number; before: number; counted: number }[] = [];
+      for (let attempt = 0; attempt < 5; attempt += 1) {
+        const before = performance.now();
+        busyFor(200);
+        // The next timers phase runs the late tick that ends this stall; the setImmediate after it stands still again
+        // at once, before the tick after it is due, as a machine that takes the CPU back as soon as it gave it does.
+        const noted = await new Promise<number>((resolve) =>
+          setTimeout(() =>
+            setImmediate(() => {
+              busyFor(100);
+              resolve(performance.now());
+            }),
+          ),
+        );
+        // Before the tick that ends the second stall, and after it: an answer read at `noted` waited from `before`.
+        seen = [];
+        for (const when of ['during', 'after'] as const) {
+          if (when === 'after') await new Promise((resolve) => setTimeout(resolve, 0));
+          const ran = lastRan(noted);
+          seen.push({ when, at: ran.at, before, counted: stalledMs(noted) - ran.stalledMs });
+        }
+        if (seen.every(({ at, before: from, counted }) => at <= from + 10 && counted >= 270)) break;
+        console.log(`stall.test.ts: try ${attempt + 1} parted the two stalls (a tick ran on time between them?): ${JSON.stringify(seen)}`);
+        await new Promise((resolve) => setTimeout(resolve, 30));
+      }
+      for (const { when, at, before, counted } of seen) {
+        expect(at, when).toBeLessThanOrEqual(before + 10);
+        expect(counted, when).toBeGreaterThanOrEqual(270);
       }
     } finally {
       stop();
