@@ -393,9 +393,9 @@ function dnsShare(fail: Failure, dnsMs: number, timeoutMs: number, budget: Budge
 const DNS_SHARE_WORTH_SAYING = 0.1;
 
 /**
- * Waits for `work` at most `timeoutMs` (and the look lookFirst gives) and only while `signal` is not aborted; otherwise rejects with the phase's
- * timeout (or interruption) failure and calls `onStop` so that the work can be cancelled. A late rejection of
- * `work` is swallowed.
+ * Waits for `work` at most `timeoutMs` (and the look lookFirst gives) and only while `signal` is not aborted;
+ * otherwise rejects with the phase's timeout (or interruption) failure and calls `onStop` so that the work can be
+ * cancelled. A late rejection of `work` is swallowed.
  */
 export function bounded<T>(
   work: Promise<T>,

@@ -64,10 +64,10 @@ export function stalledMs(now = performance.now()): number {
  * The last moment before `now` that the loop ran on time, as an event read at `now` saw it: the start of the stall it
  * may have waited out (one still going on, from when the next tick fell due or, where the tick before it was late, from
  * the start of the stall that tick ended; or the one the latest tick ended when the tick after it is not yet late), else
- * `now`; and how long the loop had stood still by then (stalledMs's count). `now` may be a moment already past (run.ts asks about a step noted earlier in its attempt): the latest stall is remembered, so
- * that a moment in it, or in the tick after it, still reads its start; a moment before it reads as itself, with the
- * count before that stall (an earlier stall between would count against the moment, a judgement of this machine
- * made the less readily).
+ * `now`; and how long the loop had stood still by then (stalledMs's count). `now` may be a moment already past (run.ts
+ * asks about a step noted earlier in its attempt): the latest stall is remembered, so that a moment in it, or in the
+ * tick after it, still reads its start; a moment before it reads as itself, with the count before that stall (an
+ * earlier stall between would count against the moment, a judgement of this machine made the less readily).
  */
 export function lastRan(now = performance.now()): { at: number; stalledMs: number } {
   if (watchers === 0) return { at: now, stalledMs: 0 };
